@@ -1,0 +1,42 @@
+# The two set-up commands: `make run` and `make test`. Each creates .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run demo test lint types imports pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/syndicator run --config config/syndicator.toml
+
+demo: $(STAMP)
+	$(BIN)/syndicator demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check syndicator tests benchmarks
+	$(BIN)/ruff format --check syndicator tests benchmarks
+
+types: $(STAMP)
+	$(BIN)/mypy --strict syndicator
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test: lint types imports pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/parse_publish.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

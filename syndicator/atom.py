@@ -1,0 +1,129 @@
+"""A section and its clusters in, an RFC 4287 Atom document (bytes) out: the only feedgen user.
+
+One entry per story cluster, with a stable tag-URI id derived from the cluster id, the
+representative story's title and link, the other copies as `rel="related"` links, categories
+for regions and topics, and the origin as `atom:source`. Content HTML is sanitised with nh3
+(ammonia); every string is stripped of XML-invalid characters first, because one control
+character makes feedgen refuse the whole document. No I/O: writing files is `publishing`'s job.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import nh3
+from feedgen.feed import FeedGenerator
+
+from syndicator import __version__
+from syndicator.errors import PublishError
+from syndicator.models import Cluster, Section, StoredStory
+from syndicator.normalize import clean_line, clean_xml_text
+from syndicator.tagging.regions import region_label
+
+_ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedContext:
+    """Where a feed lives: the public base URL, its own URL, and the HTML index."""
+
+    base_url: str
+    feed_url: str
+    index_url: str
+
+
+def cluster_entry_id(base_url: str, cluster: Cluster) -> str:
+    """A stable tag URI (RFC 4151) for a cluster: the same cluster always gets the same id."""
+    authority = urlsplit(base_url).hostname or "localhost"
+    day = cluster.first_seen_at.strftime("%Y-%m-%d")
+    return f"tag:{authority},{day}:syndicator/cluster/{cluster.id}"
+
+
+def render_atom(
+    section: Section, clusters: Sequence[Cluster], context: FeedContext, empty_updated: datetime
+) -> bytes:
+    """Render a section as Atom. `updated` is the newest cluster change (or `empty_updated`).
+
+    Clusters are rendered in the order given. Raises `PublishError` if feedgen fails.
+    """
+    generator = FeedGenerator()
+    generator.id(context.feed_url)  # a feed's id is its permanent public URL
+    generator.title(clean_line(section.title) or section.slug)
+    generator.subtitle(clean_line(section.subtitle) or f"Stories for {section.title}")
+    generator.link(href=context.feed_url, rel="self", type="application/atom+xml")
+    generator.link(href=context.index_url, rel="alternate", type="text/html")
+    generator.generator("syndicator", version=__version__, uri="https://github.com/syndicator")
+    generator.updated(max((c.updated_at for c in clusters), default=empty_updated))
+    for cluster in clusters:
+        _add_entry(generator, cluster, context.base_url)
+    try:
+        document: bytes = generator.atom_str(pretty=True)
+    except (ValueError, TypeError) as e:
+        raise PublishError(f"section {section.slug!r}: could not render Atom: {e}") from e
+    return document
+
+
+def _add_entry(generator: FeedGenerator, cluster: Cluster, base_url: str) -> None:
+    story = cluster.representative
+    entry = generator.add_entry(order="append")
+    entry.id(cluster_entry_id(base_url, cluster))
+    entry.title(clean_line(cluster.title) or "(untitled)")
+    entry.published(cluster.first_seen_at)
+    entry.updated(cluster.updated_at)
+    if _is_web_url(story.url):
+        entry.link(href=story.url, rel="alternate", type="text/html")
+    for copy in cluster.copies:
+        if _is_web_url(copy.url) and copy.url != story.url:
+            entry.link(href=copy.url, rel="related", title=clean_line(copy.source_name))
+    if story.author:
+        entry.author(name=clean_line(story.author))
+    entry.summary(clean_xml_text(story.summary) or clean_line(cluster.title))
+    entry.content(_content_html(cluster), type="html")
+    entry.source(url=story.source_url, title=clean_line(story.source_name))
+    _add_categories(entry, cluster, base_url)
+
+
+def _add_categories(entry: object, cluster: Cluster, base_url: str) -> None:
+    category = entry.category  # type: ignore[attr-defined]
+    for code in cluster.regions:
+        category(term=code, scheme=f"{base_url}regions", label=region_label(code))
+    for slug in cluster.topics:
+        category(term=slug, scheme=f"{base_url}topics", label=slug.replace("-", " ").title())
+
+
+def _content_html(cluster: Cluster) -> str:
+    body = sanitise_html(cluster.representative.content_html or cluster.representative.summary)
+    others = [copy for copy in cluster.copies if copy.id != cluster.representative.id]
+    if others:
+        body += _also_reported_by(others)
+    return body
+
+
+def _also_reported_by(copies: Sequence[StoredStory]) -> str:
+    items = "".join(f"<li>{_source_link(copy)}</li>" for copy in copies)
+    return f"<p>Also reported by:</p><ul>{items}</ul>"
+
+
+def _source_link(copy: StoredStory) -> str:
+    name = html.escape(copy.source_name)
+    if not _is_web_url(copy.url):
+        return name
+    return f'<a href="{html.escape(copy.url, quote=True)}">{name}</a>'
+
+
+def sanitise_html(markup: str) -> str:
+    """HTML safe to embed in a reader: no script, style, frames, forms, handlers or odd URLs."""
+    cleaned: str = nh3.clean(
+        clean_xml_text(markup),
+        url_schemes=_ALLOWED_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+    )
+    return cleaned
+
+
+def _is_web_url(url: str) -> bool:
+    return urlsplit(url).scheme in ("http", "https")

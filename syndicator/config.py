@@ -1,0 +1,701 @@
+"""TOML file + environment -> frozen `Settings`; `ConfigError` lists every problem at once.
+
+The accepted shape is declared once, in `KEYS`: every key with its type, default and help text.
+Validation walks the document against that table, so an unknown key, a wrong type, a bad URL,
+duration or region code, a duplicate source URL, section slug or alert name, and an alert naming
+an undefined channel are each reported with their key path (`sources[3].url: ...`). Paths are
+counted from 0, as in TOML arrays. `${NAME}` in any string reads the environment; a missing
+variable is a problem too. This module reads the file and the environment, nothing else.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from syndicator.errors import ConfigError
+from syndicator.normalize import canonical_url
+from syndicator.tagging.regions import resolve_region
+
+DEFAULT_CONFIG_PATH = Path("config/syndicator.toml")
+CONFIG_ENV_VAR = "SYNDICATOR_CONFIG"
+
+_REQUIRED: Any = object()  # marks a key that has no default
+
+
+class _Invalid(ValueError):
+    """A single value did not convert; the message says what was expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One configuration key: where it lives, how it converts, its default and its help."""
+
+    table: str  # "polling", "sources[]", "channels.<name>", "channels.<name> (email)", ...
+    name: str
+    kind: str
+    default: Any
+    help: str
+
+    @property
+    def path(self) -> str:
+        return f"{self.table}.{self.name}"
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+
+# ---------------------------------------------------------------------------------------------
+# Converters: (value) -> converted value, raising _Invalid with what was expected.
+
+
+def _to_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected a string, got {_toml_type(value)}")
+    return value
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(f"expected an integer, got {_toml_type(value)}")
+    if value < 0:
+        raise _Invalid(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def _to_port(value: Any) -> int:
+    port = _to_int(value)
+    if port > 65535:
+        raise _Invalid(f"expected a port number 0-65535, got {port}")
+    return port
+
+
+def _to_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"expected true or false, got {_toml_type(value)}")
+    return value
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90s', '15m', '2h', '1d', or a sum such as '1h30m'. Raises ValueError otherwise."""
+    compact = text.strip().replace(" ", "")
+    parts = _DURATION_PART.findall(compact)
+    if not compact or "".join(number + unit for number, unit in parts) != compact:
+        raise _Invalid(f'expected a duration such as "90s", "15m", "2h" or "1d", got {text!r}')
+    seconds = sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+    return timedelta(seconds=seconds)
+
+
+def _to_duration(value: Any) -> timedelta:
+    return parse_duration(_to_str(value))
+
+
+def _to_url(value: Any) -> str:
+    text = _to_str(value).strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as e:
+        raise _Invalid(f"malformed URL {text!r}: {e}") from e
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Invalid(f"expected an absolute http:// or https:// URL, got {text!r}")
+    if any(ch.isspace() for ch in text):
+        raise _Invalid(f"malformed URL {text!r}: contains white space")
+    return text
+
+
+def _to_base_url(value: Any) -> str:
+    url = _to_url(value)
+    return url if url.endswith("/") else url + "/"
+
+
+def _to_str_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _Invalid(f"expected a list of strings, got {_toml_type(value)}")
+    return tuple(value)
+
+
+def _to_region(value: Any) -> str:
+    text = _to_str(value)
+    if not text:
+        return ""
+    resolved = resolve_region(text)
+    if resolved is None:
+        raise _Invalid(
+            f"unknown region {text!r}: expected an ISO 3166-1 alpha-2 code or an M49 region name"
+        )
+    return resolved
+
+
+def _to_region_list(value: Any) -> tuple[str, ...]:
+    items = _to_str_list(value)
+    unknown = [item for item in items if resolve_region(item) is None]
+    if unknown:
+        raise _Invalid(
+            f"unknown region(s) {', '.join(map(repr, unknown))}: expected ISO 3166-1 alpha-2 "
+            "codes or M49 region names"
+        )
+    return tuple(str(resolve_region(item)) for item in items)
+
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def _to_slug(value: Any) -> str:
+    text = _to_str(value)
+    if not _SLUG.match(text):
+        raise _Invalid(f"expected lower-case letters, digits, '-' or '_', got {text!r}")
+    return text
+
+
+def _to_positive_int(value: Any) -> int:
+    number = _to_int(value)
+    if number < 1:
+        raise _Invalid(f"expected a positive integer, got {number}")
+    return number
+
+
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        text = _to_str(value)
+        if text not in choices:
+            raise _Invalid(f"expected one of {', '.join(map(repr, choices))}, got {text!r}")
+        return text
+
+    return convert
+
+
+def _to_schedule(value: Any) -> str:
+    text = _to_str(value).strip()
+    if text != "immediate" and len(text.split()) != 5:
+        raise _Invalid(
+            f'expected "immediate" or a 5-field cron expression such as "0 7 * * *", got {text!r}'
+        )
+    return text
+
+
+def _to_webhook_secret(value: Any) -> str:
+    text = _to_str(value)
+    if text and not text.startswith("whsec_"):
+        raise _Invalid('expected a Standard Webhooks secret starting with "whsec_"')
+    return text
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "string": _to_str,
+    "integer": _to_int,
+    "positive integer": _to_positive_int,
+    "port": _to_port,
+    "boolean": _to_bool,
+    "duration": _to_duration,
+    "URL": _to_url,
+    "base URL": _to_base_url,
+    "list of strings": _to_str_list,
+    "region": _to_region,
+    "list of regions": _to_region_list,
+    "slug": _to_slug,
+    "schedule": _to_schedule,
+    '"none", "starttls" or "tls"': _one_of("none", "starttls", "tls"),
+    '"email" or "webhook"': _one_of("email", "webhook"),
+    "webhook secret": _to_webhook_secret,
+}
+
+
+def _toml_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string"}
+    names |= {list: "an array", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# The declarative table of every key. The README's configuration reference documents each one.
+
+KEYS: tuple[Key, ...] = (
+    Key("storage", "path", "string", "var/syndicator.db", "SQLite database file (WAL mode)."),
+    Key(
+        "publish",
+        "output_dir",
+        "string",
+        "var/feeds",
+        "Directory the Atom files, index and OPML are written to.",
+    ),
+    Key(
+        "publish",
+        "base_url",
+        "base URL",
+        "http://localhost:8080/",
+        "Public URL of the output directory; feed links, ids and schemes derive from it.",
+    ),
+    Key(
+        "publish",
+        "title",
+        "string",
+        "syndicator",
+        "Title of the HTML index and prefix of feed titles.",
+    ),
+    Key("publish", "hub", "URL", "", "WebSub hub advertised in every feed (empty: none)."),
+    Key("server", "host", "string", "127.0.0.1", "Address the HTTP server listens on."),
+    Key("server", "port", "port", 8080, "Port the HTTP server listens on (0 picks a free port)."),
+    Key("polling", "interval", "duration", "15m", "Default time between two polls of a source."),
+    Key("polling", "min_interval", "duration", "5m", "No source is polled more often than this."),
+    Key("polling", "max_interval", "duration", "24h", "No source waits longer than this."),
+    Key(
+        "polling",
+        "timeout",
+        "duration",
+        "20s",
+        "Total deadline of one fetch: connect, headers and body.",
+    ),
+    Key(
+        "polling",
+        "max_bytes",
+        "positive integer",
+        10_000_000,
+        "Largest response body accepted, after decompression.",
+    ),
+    Key("polling", "concurrency", "positive integer", 32, "Fetches in flight at once."),
+    Key(
+        "polling",
+        "allow_private_addresses",
+        "boolean",
+        False,
+        "Allow loopback and private addresses (SSRF guard off); for tests and the demo.",
+    ),
+    Key("polling", "user_agent_contact", "URL", "", "Contact URL added to the User-Agent header."),
+    Key("sources[]", "url", "URL", _REQUIRED, "Feed URL (RSS, Atom or RDF)."),
+    Key(
+        "sources[]",
+        "name",
+        "string",
+        "",
+        "Display name (default: the feed's own title, else the host).",
+    ),
+    Key(
+        "sources[]",
+        "interval",
+        "duration",
+        "",
+        "Poll interval for this source (default: polling.interval).",
+    ),
+    Key(
+        "sources[]",
+        "region",
+        "region",
+        "",
+        "Region prior: an ISO 3166-1 alpha-2 code or M49 name the source mostly covers.",
+    ),
+    Key(
+        "sources[]",
+        "enabled",
+        "boolean",
+        True,
+        "Set false to keep a source configured but not polled.",
+    ),
+    Key("sections[]", "slug", "slug", _REQUIRED, "Identifier and file name: feeds/<slug>.atom."),
+    Key("sections[]", "title", "string", "", "Feed title (default: the slug)."),
+    Key(
+        "sections[]",
+        "regions",
+        "list of regions",
+        [],
+        "ISO 3166-1 alpha-2 codes or M49 region names; empty: any region.",
+    ),
+    Key("sections[]", "topics", "list of strings", [], "Topic slugs; empty: any topic."),
+    Key(
+        "sections[]", "sources", "list of strings", [], "Source URLs or names; empty: every source."
+    ),
+    Key(
+        "sections[]",
+        "query",
+        "string",
+        "",
+        "A query in the alert language; empty: no query filter.",
+    ),
+    Key("sections[]", "max_entries", "positive integer", 100, "Entries in the feed document."),
+    Key(
+        "alerts[]",
+        "name",
+        "slug",
+        _REQUIRED,
+        "Identifier of the alert (also its feed: feeds/alerts/<name>.atom).",
+    ),
+    Key("alerts[]", "query", "string", _REQUIRED, "What to match, in the alert query language."),
+    Key(
+        "alerts[]",
+        "channels",
+        "list of strings",
+        [],
+        "Names of [channels.<name>] tables to deliver to.",
+    ),
+    Key(
+        "alerts[]",
+        "schedule",
+        "schedule",
+        "immediate",
+        '"immediate", or a cron expression for a digest, e.g. "0 7 * * *".',
+    ),
+    Key("channels.<name>", "type", '"email" or "webhook"', _REQUIRED, "Kind of channel."),
+    Key("channels.<name> (email)", "to", "list of strings", _REQUIRED, "Recipient addresses."),
+    Key("channels.<name> (email)", "from", "string", _REQUIRED, "Sender address."),
+    Key("channels.<name> (email)", "smtp_host", "string", "localhost", "SMTP server."),
+    Key("channels.<name> (email)", "smtp_port", "port", 587, "SMTP port."),
+    Key(
+        "channels.<name> (email)",
+        "tls",
+        '"none", "starttls" or "tls"',
+        "starttls",
+        "Transport security.",
+    ),
+    Key("channels.<name> (email)", "username", "string", "", 'SMTP user, usually "${SMTP_USER}".'),
+    Key(
+        "channels.<name> (email)",
+        "password",
+        "string",
+        "",
+        'SMTP password, usually "${SMTP_PASSWORD}".',
+    ),
+    Key("channels.<name> (webhook)", "url", "URL", _REQUIRED, "Where the signed POST goes."),
+    Key(
+        "channels.<name> (webhook)",
+        "secret",
+        "webhook secret",
+        "",
+        'Standard Webhooks secret, "whsec_" + base64; empty: unsigned.',
+    ),
+)
+
+_TOP_LEVEL = (
+    "storage",
+    "publish",
+    "server",
+    "polling",
+    "sources",
+    "sections",
+    "alerts",
+    "channels",
+)
+
+
+def keys_of(table: str) -> tuple[Key, ...]:
+    """The keys declared for one table of `KEYS`."""
+    return tuple(key for key in KEYS if key.table == table)
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings: the typed, validated result.
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class PublishSettings:
+    output_dir: Path
+    base_url: str
+    title: str
+    hub: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class PollingSettings:
+    interval: timedelta
+    min_interval: timedelta
+    max_interval: timedelta
+    timeout: timedelta
+    max_bytes: int
+    concurrency: int
+    allow_private_addresses: bool
+    user_agent_contact: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSettings:
+    url: str
+    name: str
+    interval: timedelta | None
+    region: str
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SectionSettings:
+    slug: str
+    title: str
+    regions: tuple[str, ...]
+    topics: tuple[str, ...]
+    sources: tuple[str, ...]
+    query: str
+    max_entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    name: str
+    query: str
+    channels: tuple[str, ...]
+    schedule: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    name: str
+    type: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole validated configuration."""
+
+    path: Path
+    storage: StorageSettings
+    publish: PublishSettings
+    server: ServerSettings
+    polling: PollingSettings
+    sources: tuple[SourceSettings, ...]
+    sections: tuple[SectionSettings, ...]
+    alerts: tuple[AlertSettings, ...]
+    channels: Mapping[str, ChannelSettings]
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and validation.
+
+
+def resolve_config_path(cli_path: str | None, environ: Mapping[str, str]) -> Path:
+    """--config, else $SYNDICATOR_CONFIG, else config/syndicator.toml."""
+    return Path(cli_path or environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
+
+
+def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate a config file. Raises `ConfigError` listing every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(str(path), ["file not found"]) from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(str(path), [f"cannot read: {e}"]) from e
+    return parse_settings(text, path, os.environ if environ is None else environ)
+
+
+def parse_settings(text: str, path: Path, environ: Mapping[str, str]) -> Settings:
+    """Validate TOML text as a configuration; `path` is only used in messages and Settings."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(str(path), [f"not valid TOML: {e}"]) from e
+    validator = _Validator(environ)
+    settings = validator.settings(document, path)
+    if validator.problems:
+        raise ConfigError(str(path), validator.problems)
+    return settings
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Validator:
+    """Collects every problem while converting a TOML document into `Settings`."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def settings(self, document: dict[str, Any], path: Path) -> Settings:
+        self.reject_unknown(document, _TOP_LEVEL, "")
+        storage = self.table(document, "storage")
+        publish = self.table(document, "publish")
+        server = self.table(document, "server")
+        polling = self.table(document, "polling")
+        sources = self.array(document, "sources")
+        sections = self.array(document, "sections")
+        alerts = self.array(document, "alerts")
+        channels = self.channels(document)
+        self.check_unique(sources, "sources", "url", canonical_url)
+        self.check_unique(sections, "sections", "slug", str)
+        self.check_unique(alerts, "alerts", "name", str)
+        self.check_alert_channels(alerts, channels)
+        self.check_interval_bounds(polling)
+        return Settings(
+            path=path,
+            storage=StorageSettings(path=Path(storage["path"])),
+            publish=PublishSettings(
+                output_dir=Path(publish["output_dir"]),
+                base_url=publish["base_url"],
+                title=publish["title"],
+                hub=publish["hub"],
+            ),
+            server=ServerSettings(**server),
+            polling=PollingSettings(**polling),
+            sources=tuple(_source(values) for values in sources),
+            sections=tuple(_section(values) for values in sections),
+            alerts=tuple(AlertSettings(**values) for values in alerts),
+            channels=channels,
+        )
+
+    def table(self, document: Mapping[str, Any], name: str) -> dict[str, Any]:
+        raw = document.get(name, {})
+        if not isinstance(raw, dict):
+            self.problem(name, f"expected a table [{name}], got {_toml_type(raw)}")
+            raw = {}
+        return self.convert(raw, keys_of(name), name)
+
+    def array(self, document: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+        raw = document.get(name, [])
+        if not isinstance(raw, list):
+            self.problem(name, f"expected an array of tables [[{name}]], got {_toml_type(raw)}")
+            return []
+        converted = []
+        for index, item in enumerate(raw):
+            where = f"{name}[{index}]"
+            if not isinstance(item, dict):
+                self.problem(where, f"expected a table, got {_toml_type(item)}")
+                continue
+            converted.append(self.convert(item, keys_of(f"{name}[]"), where))
+        return converted
+
+    def channels(self, document: Mapping[str, Any]) -> dict[str, ChannelSettings]:
+        raw = document.get("channels", {})
+        if not isinstance(raw, dict):
+            self.problem("channels", f"expected a table of named channels, got {_toml_type(raw)}")
+            return {}
+        result = {}
+        for name, item in raw.items():
+            where = f"channels.{name}"
+            if not isinstance(item, dict):
+                self.problem(where, f"expected a table [channels.{name}], got {_toml_type(item)}")
+                continue
+            channel_type = item.get("type")
+            specific = keys_of(f"channels.<name> ({channel_type})") if channel_type else ()
+            values = self.convert(item, keys_of("channels.<name>") + specific, where)
+            if "type" in values:
+                options = {key: value for key, value in values.items() if key != "type"}
+                result[name] = ChannelSettings(name=name, type=values["type"], options=options)
+        return result
+
+    def convert(self, raw: Mapping[str, Any], keys: tuple[Key, ...], where: str) -> dict[str, Any]:
+        self.reject_unknown(raw, tuple(key.name for key in keys), where)
+        values: dict[str, Any] = {}
+        for key in keys:
+            key_path = f"{where}.{key.name}"
+            if key.name not in raw:
+                if key.required:
+                    self.problem(key_path, f"required key is missing ({key.kind})")
+                else:
+                    values[key.name] = self.default(key)
+                continue
+            try:
+                values[key.name] = _CONVERTERS[key.kind](self.expand(raw[key.name]))
+            except _Invalid as e:
+                self.problem(key_path, str(e))
+        return values
+
+    def default(self, key: Key) -> Any:
+        if key.kind == "duration" and key.default:
+            return parse_duration(key.default)
+        if key.kind == "duration":
+            return None
+        if isinstance(key.default, list):
+            return tuple(key.default)
+        return key.default
+
+    def expand(self, value: Any) -> Any:
+        """Replace ${NAME} with the environment variable NAME, in strings and string lists."""
+        if isinstance(value, list):
+            return [self.expand(item) for item in value]
+        if not isinstance(value, str):
+            return value
+        missing = [name for name in _ENV_REFERENCE.findall(value) if name not in self.environ]
+        if missing:
+            raise _Invalid(f"environment variable(s) not set: {', '.join(missing)}")
+        return _ENV_REFERENCE.sub(lambda match: self.environ[match.group(1)], value)
+
+    def reject_unknown(self, raw: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
+        for name in raw:
+            if name in known:
+                continue
+            key_path = f"{where}.{name}" if where else name
+            suggestion = difflib.get_close_matches(name, known, n=1)
+            hint = f'; did you mean "{suggestion[0]}"?' if suggestion else ""
+            self.problem(key_path, f"unknown key (expected one of: {', '.join(known)}){hint}")
+
+    def check_unique(
+        self, items: list[dict[str, Any]], table: str, name: str, fold: Callable[[str], str]
+    ) -> None:
+        seen: dict[str, int] = {}
+        for index, values in enumerate(items):
+            if name not in values:
+                continue
+            folded = fold(values[name])
+            if folded in seen:
+                self.problem(
+                    f"{table}[{index}].{name}",
+                    f"duplicate {values[name]!r}, already at {table}[{seen[folded]}]",
+                )
+            else:
+                seen[folded] = index
+
+    def check_alert_channels(
+        self, alerts: list[dict[str, Any]], channels: Mapping[str, ChannelSettings]
+    ) -> None:
+        for index, values in enumerate(alerts):
+            for name in values.get("channels", ()):
+                if name not in channels:
+                    defined = ", ".join(sorted(channels)) or "none"
+                    self.problem(
+                        f"alerts[{index}].channels",
+                        f"no channel named {name!r} (defined: {defined})",
+                    )
+
+    def check_interval_bounds(self, polling: Mapping[str, Any]) -> None:
+        low, high = polling.get("min_interval"), polling.get("max_interval")
+        if low is not None and high is not None and low > high:
+            self.problem("polling.min_interval", "must not be greater than polling.max_interval")
+
+
+def _source(values: Mapping[str, Any]) -> SourceSettings:
+    return SourceSettings(
+        url=values["url"],
+        name=values["name"],
+        interval=values["interval"],
+        region=values["region"],
+        enabled=values["enabled"],
+    )
+
+
+def _section(values: Mapping[str, Any]) -> SectionSettings:
+    return SectionSettings(
+        slug=values["slug"],
+        title=values["title"] or values["slug"],
+        regions=values["regions"],
+        topics=values["topics"],
+        sources=values["sources"],
+        query=values["query"],
+        max_entries=values["max_entries"],
+    )

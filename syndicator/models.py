@@ -1,0 +1,178 @@
+"""Plain values passed between the stages: frozen, slotted dataclasses and StrEnums.
+
+No behaviour beyond trivial derived properties, no I/O. Every datetime is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class SourceState(StrEnum):
+    """Where a source stands, as shown by `syndicator status`."""
+
+    NEW = "new"
+    OK = "ok"
+    FAILING = "failing"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A polled feed as the store knows it: configuration plus poll state."""
+
+    id: int
+    url: str
+    name: str
+    region: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    next_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    state: SourceState = SourceState.NEW
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one HTTP fetch produced. A 304 is a result (`not_modified`), not an error."""
+
+    url: str
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEntry:
+    """One feed entry as read from the document, before normalisation."""
+
+    guid: str | None
+    link: str | None
+    title: str
+    summary_html: str
+    content_html: str
+    author: str
+    published: datetime | None
+    updated: datetime | None
+    categories: tuple[str, ...] = ()
+    language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed document: feed-level metadata plus its entries and any parser warning."""
+
+    title: str
+    link: str
+    language: str
+    entries: tuple[ParsedEntry, ...]
+    warning: str | None = None
+    ttl_minutes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One normalised entry of one source, ready to store."""
+
+    source_id: int
+    guid_key: str
+    guid: str | None
+    url: str
+    canonical_url: str
+    title: str
+    summary: str
+    content_html: str
+    text: str
+    author: str
+    published_at: datetime
+    content_hash: str
+    categories: tuple[str, ...] = ()
+    language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStory:
+    """A story read back from the store, with its cluster and source."""
+
+    id: int
+    cluster_id: int
+    source_id: int
+    source_name: str
+    source_url: str
+    source_link: str
+    url: str
+    title: str
+    summary: str
+    content_html: str
+    author: str
+    published_at: datetime
+    first_seen_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """One story across sources: the representative (first seen) and every copy."""
+
+    id: int
+    title: str
+    published_at: datetime
+    first_seen_at: datetime
+    updated_at: datetime
+    representative: StoredStory
+    copies: tuple[StoredStory, ...] = ()
+    regions: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A saved filter over clusters, published as one Atom feed."""
+
+    slug: str
+    title: str
+    regions: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    query: str = ""
+    max_entries: int = 100
+    subtitle: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOutcome:
+    """What one poll of one source did; errors are recorded here, never raised."""
+
+    source_url: str
+    status: str
+    new_stories: int = 0
+    updated_stories: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    """The summary of one full cycle: every source's outcome and the feeds written."""
+
+    started_at: datetime
+    finished_at: datetime
+    outcomes: tuple[SourceOutcome, ...] = ()
+    feeds_written: tuple[str, ...] = ()
+
+    @property
+    def new_stories(self) -> int:
+        return sum(outcome.new_stories for outcome in self.outcomes)
+
+    @property
+    def failed_sources(self) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.error)

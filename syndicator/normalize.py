@@ -1,0 +1,204 @@
+"""Pure text and URL normalisation: canonical URLs, HTML to clean text, XML-safe strings, hashes.
+
+Everything here is a pure function of its arguments: no I/O, no clock, never raises on any text.
+It does not decide identity (that is `dedup`) nor strip site boilerplate beyond whitespace and
+invisible characters (the syndication boilerplate rules come with story clustering).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from datetime import datetime, timedelta
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from syndicator.models import ParsedEntry, Story
+
+# Characters XML 1.0 forbids (C0 controls except tab/LF/CR, surrogates, U+FFFE/U+FFFF).
+# feedgen/lxml refuse a whole document for one of these, so they go before rendering.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Zero-width and bidi control characters: invisible, yet they defeat matching and dedup.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+_TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
+        "_ga", "_gl", "ocid", "cmpid", "ncid", "sr_share", "at_medium", "at_campaign",
+        "smid", "cid", "ref_src", "rss", "feature",
+    }
+)  # fmt: skip
+_TRACKING_PREFIXES = ("utm_", "ga_", "mtm_", "pk_", "__twitter", "at_")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_BLOCK_TAGS = frozenset(
+    {
+        "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+        "pre", "table", "tr", "section", "article", "header", "footer", "figure", "figcaption",
+        "hr", "dd", "dt",
+    }
+)  # fmt: skip
+_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "head", "iframe"})
+
+
+def clean_xml_text(text: str) -> str:
+    """Remove the characters XML 1.0 cannot carry (one of them makes feedgen refuse a feed)."""
+    return _XML_INVALID.sub("", text)
+
+
+def clean_line(text: str) -> str:
+    """One line of display text: no markup entities, invisible or control chars, single spaces."""
+    text = clean_xml_text(_INVISIBLE.sub("", html.unescape(text)))
+    text = unicodedata.normalize("NFC", text)
+    return _SPACES.sub(" ", text.replace("\r", " ").replace("\n", " ")).strip()
+
+
+class _TextExtractor(HTMLParser):
+    """Collects text, turning block elements into paragraph breaks and dropping scripts."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skip_depth += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Clean text from HTML (or plain text): paragraphs kept as blank-line breaks.
+
+    Tolerates any input, including broken markup and plain text with stray '<'.
+    """
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(markup)
+        extractor.close()
+    except (AssertionError, ValueError):  # html.parser's rare complaints on hostile input
+        return clean_paragraphs(html.unescape(markup))
+    return clean_paragraphs("".join(extractor.parts))
+
+
+def clean_paragraphs(text: str) -> str:
+    """Normalise whitespace within lines and collapse runs of blank lines to one."""
+    text = clean_xml_text(_INVISIBLE.sub("", unicodedata.normalize("NFC", text)))
+    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n")]
+    joined = "\n".join(lines)
+    return _BLANK_LINES.sub("\n\n", joined).strip()
+
+
+def canonical_url(url: str) -> str:
+    """A canonical form of a URL for identity: the same article gives the same string.
+
+    Lower-cases scheme and host, drops default ports, fragments and tracking parameters, sorts
+    the query and folds the common AMP variants. Returns the input stripped when it is not an
+    absolute http(s) URL.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return url
+    host = parts.hostname.lower().rstrip(".")
+    if host.startswith("amp."):
+        host = host[4:]
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    path = _fold_amp_path(parts.path or "/")
+    query = urlencode(sorted(_kept_params(parts.query)))
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _kept_params(query: str) -> list[tuple[str, str]]:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return [(key, value) for key, value in pairs if not _is_tracking_param(key.lower())]
+
+
+def _is_tracking_param(key: str) -> bool:
+    return (
+        key in _TRACKING_PARAMS
+        or key.startswith(_TRACKING_PREFIXES)
+        or key in {"amp", "outputtype"}
+    )
+
+
+def _fold_amp_path(path: str) -> str:
+    for suffix in ("/amp/", "/amp", ".amp.html", ".amp"):
+        if path.endswith(suffix) and len(path) > len(suffix):
+            base = path[: -len(suffix)]
+            return base + ("/" if suffix.endswith("/") else ".html" if "html" in suffix else "")
+    if path.startswith("/amp/"):
+        return path[4:]
+    return path
+
+
+def content_hash(*parts: str) -> str:
+    """A stable hex digest of text parts (order matters); used to notice changed entries."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()[:32]
+
+
+def bytes_hash(data: bytes) -> str:
+    """A stable hex digest of raw bytes; used to skip re-parsing an unchanged response."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def summarise(text: str, limit: int = 400) -> str:
+    """The first `limit` characters of clean text, cut at a word boundary, with an ellipsis."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def normalize_entry(source_id: int, entry: ParsedEntry, guid_key: str, now: datetime) -> Story:
+    """A `Story` from a parsed entry: clean title and text, canonical URL, a UTC date.
+
+    A missing or future date (beyond a day of clock skew) becomes `now`, the time first seen.
+    """
+    body_html = entry.content_html or entry.summary_html
+    text = html_to_text(body_html)
+    title = clean_line(entry.title) or summarise(text, 90) or "(untitled)"
+    url = (entry.link or "").strip()
+    published = entry.published or entry.updated
+    if published is None or published > now + timedelta(days=1):
+        published = now
+    return Story(
+        source_id=source_id,
+        guid_key=guid_key,
+        guid=entry.guid,
+        url=url,
+        canonical_url=canonical_url(url) if url else "",
+        title=title,
+        summary=summarise(html_to_text(entry.summary_html) or text),
+        content_html=clean_xml_text(body_html),
+        text=text,
+        author=clean_line(entry.author),
+        published_at=published,
+        content_hash=content_hash(title, text, url),
+        categories=tuple(clean_line(term) for term in entry.categories if clean_line(term)),
+        language=entry.language,
+    )

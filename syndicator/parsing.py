@@ -1,0 +1,99 @@
+"""Bytes and response headers in, a `ParsedFeed` out: the only importer of feedparser.
+
+feedparser is handed bytes, never a URL, so it does no I/O. Its `bozo` flag becomes either a
+warning on a feed that still yielded what could be read, or a `ParseError` when nothing feed-like
+came out. Its dict types never leave this module. It does not clean text or decide identity.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from syndicator.errors import ParseError
+from syndicator.models import ParsedEntry, ParsedFeed
+
+# Headers feedparser uses to pick the charset and resolve relative links.
+_USEFUL_HEADERS = ("content-type", "content-location", "content-language")
+
+
+def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """Parse a feed document. Raises `ParseError` naming `url` when no feed could be read."""
+    if not body.strip():
+        raise ParseError(f"{url}: empty response body")
+    response_headers = _useful_headers(headers or {})
+    response_headers.setdefault("content-location", url)
+    try:
+        result = feedparser.parse(body, response_headers=response_headers)
+    except Exception as e:  # feedparser is robust, but a parse must never take the daemon down
+        raise ParseError(f"{url}: feed parser failed: {e}") from e
+    entries = tuple(_entry(raw) for raw in result.entries)
+    if not result.get("version") and not entries:
+        raise ParseError(f"{url}: not a feed ({_bozo_reason(result) or 'no RSS/Atom found'})")
+    feed = result.feed
+    return ParsedFeed(
+        title=str(feed.get("title", "")),
+        link=str(feed.get("link", "")),
+        language=str(feed.get("language", "")),
+        entries=entries,
+        warning=_bozo_reason(result) if result.get("bozo") else None,
+        ttl_minutes=_int_or_none(feed.get("ttl")),
+    )
+
+
+def _useful_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    lowered = {key.lower(): value for key, value in headers.items()}
+    return {key: lowered[key] for key in _USEFUL_HEADERS if key in lowered}
+
+
+def _bozo_reason(result: Any) -> str | None:
+    exception = result.get("bozo_exception")
+    if exception is None:
+        return None
+    return f"{type(exception).__name__}: {exception}"
+
+
+def _entry(raw: Any) -> ParsedEntry:
+    content = raw.get("content") or []
+    content_html = str(content[0].get("value", "")) if content else ""
+    return ParsedEntry(
+        guid=_text_or_none(raw.get("id")),
+        link=_text_or_none(raw.get("link")),
+        title=str(raw.get("title", "")),
+        summary_html=str(raw.get("summary", "")),
+        content_html=content_html,
+        author=str(raw.get("author", "")),
+        published=_utc(raw.get("published_parsed")),
+        updated=_utc(raw.get("updated_parsed")),
+        categories=tuple(
+            str(tag.get("term", "")) for tag in raw.get("tags", []) if tag.get("term")
+        ),
+        language=str(raw.get("language", "") or ""),
+    )
+
+
+def _utc(parsed: time.struct_time | None) -> datetime | None:
+    """feedparser normalises dates to a UTC struct_time; out-of-range dates become None."""
+    if parsed is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _text_or_none(value: object) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None

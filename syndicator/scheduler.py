@@ -1,0 +1,74 @@
+"""APScheduler 3.x wiring only: run named coroutine jobs periodically on the asyncio loop.
+
+Each job runs at most once at a time, missed runs coalesce into one, and the first run starts
+immediately. Which sources are due is not decided here: that lives in SQLite (`next_poll_at`),
+so this scheduler only sets the tick. The only importer of apscheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicJob:
+    """A coroutine function to call every `every`."""
+
+    name: str
+    every: timedelta
+    run: Callable[[], Awaitable[None]]
+
+
+class JobRunner:
+    """Starts the jobs on the running loop; `stop` waits for jobs in flight to finish."""
+
+    def __init__(self, jobs: Sequence[PeriodicJob]) -> None:
+        self._jobs = list(jobs)
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        for job in self._jobs:
+            self._scheduler.add_job(
+                self._tracked(job),
+                IntervalTrigger(seconds=job.every.total_seconds(), timezone=UTC),
+                id=job.name,
+                name=job.name,
+                next_run_time=datetime.now(UTC),
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
+        self._scheduler.start()
+
+    def _tracked(self, job: PeriodicJob) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._in_flight.add(task)
+            try:
+                await job.run()
+            finally:
+                if task is not None:
+                    self._in_flight.discard(task)
+
+        return run
+
+    async def stop(self, grace: timedelta) -> None:
+        """Stop scheduling and give running jobs `grace` to finish, then cancel them."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        pending = set(self._in_flight)
+        if not pending:
+            return
+        _, still_running = await asyncio.wait(pending, timeout=grace.total_seconds())
+        for task in still_running:
+            task.cancel()
+        if still_running:
+            await asyncio.gather(*still_running, return_exceptions=True)

@@ -1,0 +1,673 @@
+"""SQLite through sqlite-utils: schema, migrations, upserts, the due-source query, publish state.
+
+The only module that talks to the database (and the only importer of sqlite_utils), so a second
+implementation (PostgreSQL, leasing due rows with SKIP LOCKED) replaces this one module. One
+`Store` is one connection and the single writer of a process; each public write is one short
+transaction. It decides nothing about identity (that is `dedup`) and renders nothing.
+
+Times are stored as ISO 8601 UTC text with microseconds ("2026-11-27T03:57:32.000000Z"), which
+sorts in time order. Schema changes are sqlite-utils `Migrations`, applied in order at open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from syndicator.dedup import UpsertAction, cluster_key, decide_upsert
+from syndicator.errors import StorageError
+from syndicator.models import Cluster, Source, SourceState, StoredStory, Story
+
+BUSY_TIMEOUT_MS = 10_000
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+MIGRATIONS = Migrations("syndicator")
+
+
+@MIGRATIONS(name="0001_sources")
+def _m0001_sources(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,          -- where we poll now (301 may change it)
+            config_url TEXT NOT NULL UNIQUE,   -- as written in the config
+            name TEXT NOT NULL DEFAULT '',
+            region TEXT NOT NULL DEFAULT '',
+            enabled INTEGER NOT NULL DEFAULT 1,
+            configured INTEGER NOT NULL DEFAULT 1,
+            interval_s REAL,
+            etag TEXT,
+            last_modified TEXT,
+            content_hash TEXT,
+            feed_title TEXT NOT NULL DEFAULT '',
+            feed_link TEXT NOT NULL DEFAULT '',
+            next_poll_at TEXT,
+            last_polled_at TEXT,
+            last_success_at TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            disabled_reason TEXT
+        );
+        CREATE INDEX sources_due ON sources (enabled, configured, next_poll_at);
+        """
+    )
+
+
+@MIGRATIONS(name="0002_stories_and_clusters")
+def _m0002_stories(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE clusters (
+            id INTEGER PRIMARY KEY,
+            representative_story_id INTEGER,   -- the first-seen member
+            title TEXT NOT NULL,
+            published_at TEXT NOT NULL,        -- earliest publication among members
+            first_seen_at TEXT NOT NULL,       -- when we first stored it (entry id date)
+            updated_at TEXT NOT NULL           -- last material change
+        );
+        CREATE INDEX clusters_published ON clusters (published_at DESC, id DESC);
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+            guid_key TEXT NOT NULL,
+            guid TEXT,
+            url TEXT NOT NULL DEFAULT '',
+            canonical_url TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL,
+            summary TEXT NOT NULL DEFAULT '',
+            content_html TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL DEFAULT '',
+            language TEXT NOT NULL DEFAULT '',
+            categories TEXT NOT NULL DEFAULT '',
+            published_at TEXT NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            cluster_id INTEGER NOT NULL REFERENCES clusters (id),
+            join_reason TEXT NOT NULL DEFAULT 'first',
+            UNIQUE (source_id, guid_key)
+        );
+        CREATE INDEX stories_canonical_url ON stories (canonical_url);
+        CREATE INDEX stories_cluster ON stories (cluster_id);
+        """
+    )
+
+
+@MIGRATIONS(name="0003_tags_outbox_feeds")
+def _m0003_tags_outbox_feeds(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE cluster_tags (
+            cluster_id INTEGER NOT NULL REFERENCES clusters (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('region', 'topic')),
+            code TEXT NOT NULL,
+            score REAL NOT NULL DEFAULT 1.0,
+            focus INTEGER NOT NULL DEFAULT 0,
+            evidence TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (cluster_id, kind, code)
+        );
+        CREATE INDEX cluster_tags_code ON cluster_tags (kind, code);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            rule TEXT NOT NULL,
+            cluster_id INTEGER NOT NULL REFERENCES clusters (id) ON DELETE CASCADE,
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            delivered_at TEXT,
+            UNIQUE (rule, cluster_id, channel)
+        );
+        CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+        CREATE TABLE published_feeds (
+            path TEXT PRIMARY KEY,             -- relative to publish.output_dir
+            title TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            entry_count INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,          -- the feed's own <updated>
+            written_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@MIGRATIONS(name="0004_story_search")
+def _m0004_story_search(db: Database) -> None:
+    # unicode61 with diacritics removed: "Tokaev" finds "Tokáev", as the query language asks.
+    db.table("stories").enable_fts(
+        ["title", "text"],
+        fts_version="FTS5",
+        create_triggers=True,
+        tokenize="unicode61 remove_diacritics 2",
+    )
+
+
+def format_time(moment: datetime) -> str:
+    """UTC text that sorts in time order."""
+    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def _parse_optional_time(text: str | None) -> datetime | None:
+    return parse_time(text) if text else None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfiguredSource:
+    """What the config says about a source; `sync_sources` makes the table agree."""
+
+    url: str
+    name: str
+    region: str
+    enabled: bool
+    interval_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """One line of `syndicator status`."""
+
+    source: Source
+    enabled: bool
+    stories: int
+    disabled_reason: str | None
+    consecutive_failures: int
+    interval_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What storing one feed's stories did."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterFilter:
+    """Which clusters a feed holds; empty tuples mean "any"."""
+
+    regions: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedFeed:
+    """A row of `published_feeds`: what was last written for a path."""
+
+    path: str
+    title: str
+    content_hash: str
+    entry_count: int
+    updated_at: datetime
+
+
+def open_store(path: Path) -> Store:
+    """Open (creating if needed) and migrate the database. Raises `StorageError` with the path."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+        db = Database(connection)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; a crash loses no commit order
+        MIGRATIONS.apply(db)
+    except (sqlite3.Error, OSError) as e:
+        raise StorageError(f"{path}: cannot open the database: {e}") from e
+    return Store(db, path)
+
+
+class Store:
+    """The single writer of one process. Not thread-safe: use it from one thread."""
+
+    def __init__(self, db: Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Database]:
+        try:
+            with self.db.atomic() as db:
+                yield db
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: {e}") from e
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        try:
+            return list(self.db.query(sql, params))
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: {e}") from e
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def applied_migrations(self) -> list[str]:
+        return [migration.name for migration in MIGRATIONS.applied(self.db)]
+
+    # -- sources -------------------------------------------------------------------------------
+
+    def sync_sources(self, configured: Iterable[ConfiguredSource], now: datetime) -> None:
+        """Make the sources table match the config: add new ones (due now), update names and
+        settings, and mark sources no longer configured (their stories stay)."""
+        configured = list(configured)
+        with self._transaction() as db:
+            db.execute("UPDATE sources SET configured = 0")
+            for source in configured:
+                db.execute(
+                    """
+                    INSERT INTO sources (url, config_url, name, region, enabled, interval_s,
+                                         next_poll_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (config_url) DO UPDATE SET
+                        name = excluded.name, region = excluded.region,
+                        enabled = excluded.enabled, interval_s = excluded.interval_s,
+                        configured = 1
+                    """,
+                    (
+                        source.url,
+                        source.url,
+                        source.name,
+                        source.region,
+                        int(source.enabled),
+                        source.interval_s,
+                        format_time(now),
+                    ),
+                )
+
+    def due_sources(self, now: datetime, limit: int | None = None) -> list[Source]:
+        """Enabled, configured sources whose next poll time has come, most overdue first."""
+        sql = """
+            SELECT * FROM sources
+            WHERE enabled = 1 AND configured = 1 AND disabled_reason IS NULL
+              AND (next_poll_at IS NULL OR next_poll_at <= ?)
+            ORDER BY next_poll_at, id
+        """
+        params: list[Any] = [format_time(now)]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_source(row) for row in self._rows(sql, params)]
+
+    def next_due_at(self) -> datetime | None:
+        rows = self._rows(
+            "SELECT MIN(next_poll_at) AS due FROM sources "
+            "WHERE enabled = 1 AND configured = 1 AND disabled_reason IS NULL"
+        )
+        return _parse_optional_time(rows[0]["due"]) if rows else None
+
+    def source_statuses(self) -> list[SourceStatus]:
+        rows = self._rows(
+            """
+            SELECT s.*, (SELECT COUNT(*) FROM stories WHERE source_id = s.id) AS story_count
+            FROM sources s WHERE configured = 1 ORDER BY s.id
+            """
+        )
+        return [
+            SourceStatus(
+                source=_source(row),
+                enabled=bool(row["enabled"]),
+                stories=row["story_count"],
+                disabled_reason=row["disabled_reason"],
+                consecutive_failures=row["consecutive_failures"],
+                interval_s=row["interval_s"],
+            )
+            for row in rows
+        ]
+
+    def source_failures(self, source_id: int) -> int:
+        rows = self._rows("SELECT consecutive_failures FROM sources WHERE id = ?", [source_id])
+        return int(rows[0]["consecutive_failures"]) if rows else 0
+
+    def source_interval_s(self, source_id: int) -> float | None:
+        rows = self._rows("SELECT interval_s FROM sources WHERE id = ?", [source_id])
+        return rows[0]["interval_s"] if rows else None
+
+    def record_success(
+        self,
+        source_id: int,
+        now: datetime,
+        next_poll_at: datetime,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        content_hash: str | None,
+        feed_title: str = "",
+        feed_link: str = "",
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                """
+                UPDATE sources SET last_polled_at = ?, last_success_at = ?, next_poll_at = ?,
+                    etag = ?, last_modified = ?, content_hash = COALESCE(?, content_hash),
+                    feed_title = CASE WHEN ? != '' THEN ? ELSE feed_title END,
+                    feed_link = CASE WHEN ? != '' THEN ? ELSE feed_link END,
+                    last_error = NULL, consecutive_failures = 0
+                WHERE id = ?
+                """,
+                (
+                    format_time(now),
+                    format_time(now),
+                    format_time(next_poll_at),
+                    etag,
+                    last_modified,
+                    content_hash,
+                    feed_title,
+                    feed_title,
+                    feed_link,
+                    feed_link,
+                    source_id,
+                ),
+            )
+
+    def record_failure(
+        self, source_id: int, now: datetime, next_poll_at: datetime, error: str
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                """
+                UPDATE sources SET last_polled_at = ?, last_error = ?, last_error_at = ?,
+                    next_poll_at = ?, consecutive_failures = consecutive_failures + 1
+                WHERE id = ?
+                """,
+                (
+                    format_time(now),
+                    error[:2000],
+                    format_time(now),
+                    format_time(next_poll_at),
+                    source_id,
+                ),
+            )
+
+    # -- stories and clusters ------------------------------------------------------------------
+
+    def store_stories(self, stories: Sequence[Story], now: datetime) -> StoreResult:
+        """Upsert one feed's stories in one transaction: insert unseen entries (joining an
+        existing cluster when the canonical URL matches), update changed ones in place, and
+        leave re-sent ones alone."""
+        counts = dict.fromkeys(UpsertAction, 0)
+        with self._transaction() as db:
+            for story in stories:
+                counts[self._upsert_story(db, story, now)] += 1
+        return StoreResult(
+            inserted=counts[UpsertAction.INSERT],
+            updated=counts[UpsertAction.UPDATE],
+            unchanged=counts[UpsertAction.UNCHANGED],
+        )
+
+    def _upsert_story(self, db: Database, story: Story, now: datetime) -> UpsertAction:
+        row = db.execute(
+            "SELECT id, content_hash, cluster_id FROM stories WHERE source_id = ? AND guid_key = ?",
+            (story.source_id, story.guid_key),
+        ).fetchone()
+        action = decide_upsert(row[1] if row else None, story.content_hash)
+        if action is UpsertAction.INSERT:
+            self._insert_story(db, story, now)
+        elif action is UpsertAction.UPDATE:
+            self._update_story(db, row[0], row[2], story, now)
+        return action
+
+    def _insert_story(self, db: Database, story: Story, now: datetime) -> None:
+        published = format_time(min(story.published_at, now))
+        cluster_id, reason = self._find_cluster(db, story)
+        if cluster_id is None:
+            cluster_id = db.execute(
+                "INSERT INTO clusters (title, published_at, first_seen_at, updated_at) "
+                "VALUES (?, ?, ?, ?)",
+                (story.title, published, format_time(now), published),
+            ).lastrowid
+        story_id = db.execute(
+            """
+            INSERT INTO stories (source_id, guid_key, guid, url, canonical_url, title, summary,
+                content_html, text, author, language, categories, published_at, first_seen_at,
+                updated_at, content_hash, cluster_id, join_reason)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (
+                story.source_id, story.guid_key, story.guid, story.url, story.canonical_url,
+                story.title, story.summary, story.content_html, story.text, story.author,
+                story.language, "\n".join(story.categories), published, format_time(now),
+                format_time(now), story.content_hash, cluster_id, reason,
+            ),
+        ).lastrowid  # fmt: skip
+        db.execute(
+            """
+            UPDATE clusters SET
+                representative_story_id = COALESCE(representative_story_id, ?),
+                published_at = MIN(published_at, ?)
+            WHERE id = ?
+            """,
+            (story_id, published, cluster_id),
+        )
+
+    def _find_cluster(self, db: Database, story: Story) -> tuple[int | None, str]:
+        key = cluster_key(story.canonical_url)
+        if key is None:
+            return None, "first"
+        row = db.execute(
+            "SELECT cluster_id FROM stories WHERE canonical_url = ? ORDER BY id LIMIT 1", (key,)
+        ).fetchone()
+        return (row[0], "canonical-url") if row else (None, "first")
+
+    def _update_story(
+        self, db: Database, story_id: int, cluster_id: int, story: Story, now: datetime
+    ) -> None:
+        db.execute(
+            """
+            UPDATE stories SET title = ?, summary = ?, content_html = ?, text = ?, author = ?,
+                url = ?, canonical_url = ?, categories = ?, updated_at = ?, content_hash = ?
+            WHERE id = ?
+            """,
+            (
+                story.title, story.summary, story.content_html, story.text, story.author,
+                story.url, story.canonical_url, "\n".join(story.categories), format_time(now),
+                story.content_hash, story_id,
+            ),
+        )  # fmt: skip
+        db.execute(
+            """
+            UPDATE clusters SET updated_at = ?,
+                title = CASE WHEN representative_story_id = ? THEN ? ELSE title END
+            WHERE id = ?
+            """,
+            (format_time(now), story_id, story.title, cluster_id),
+        )
+
+    def story_count(self) -> int:
+        return int(self._rows("SELECT COUNT(*) AS n FROM stories")[0]["n"])
+
+    def cluster_count(self) -> int:
+        return int(self._rows("SELECT COUNT(*) AS n FROM clusters")[0]["n"])
+
+    def clusters(self, where: ClusterFilter) -> list[Cluster]:
+        """The newest clusters matching a filter, newest first, with every member loaded."""
+        conditions, params = _cluster_conditions(where)
+        sql = "SELECT c.* FROM clusters c"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += " ORDER BY c.published_at DESC, c.id DESC LIMIT ?"
+        rows = self._rows(sql, [*params, where.limit])
+        return self._load_clusters(rows)
+
+    def _load_clusters(self, rows: list[dict[str, Any]]) -> list[Cluster]:
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        members = self._members(ids)
+        tags = self._tags(ids)
+        clusters = []
+        for row in rows:
+            copies = members.get(row["id"], [])
+            if not copies:
+                continue
+            representative = next(
+                (s for s in copies if s.id == row["representative_story_id"]), copies[0]
+            )
+            clusters.append(
+                Cluster(
+                    id=row["id"],
+                    title=row["title"],
+                    published_at=parse_time(row["published_at"]),
+                    first_seen_at=parse_time(row["first_seen_at"]),
+                    updated_at=parse_time(row["updated_at"]),
+                    representative=representative,
+                    copies=tuple(copies),
+                    regions=tuple(tags.get((row["id"], "region"), ())),
+                    topics=tuple(tags.get((row["id"], "topic"), ())),
+                )
+            )
+        return clusters
+
+    def _members(self, cluster_ids: list[int]) -> dict[int, list[StoredStory]]:
+        marks = ",".join("?" * len(cluster_ids))
+        rows = self._rows(
+            f"""
+            SELECT st.*, so.name AS source_name, so.feed_title AS source_feed_title,
+                   so.url AS source_url, so.feed_link AS source_link
+            FROM stories st JOIN sources so ON so.id = st.source_id
+            WHERE st.cluster_id IN ({marks}) ORDER BY st.first_seen_at, st.id
+            """,
+            cluster_ids,
+        )
+        members: dict[int, list[StoredStory]] = {}
+        for row in rows:
+            members.setdefault(row["cluster_id"], []).append(_stored_story(row))
+        return members
+
+    def _tags(self, cluster_ids: list[int]) -> dict[tuple[int, str], list[str]]:
+        marks = ",".join("?" * len(cluster_ids))
+        rows = self._rows(
+            f"SELECT cluster_id, kind, code FROM cluster_tags WHERE cluster_id IN ({marks}) "
+            "ORDER BY focus DESC, score DESC, code",
+            cluster_ids,
+        )
+        tags: dict[tuple[int, str], list[str]] = {}
+        for row in rows:
+            tags.setdefault((row["cluster_id"], row["kind"]), []).append(row["code"])
+        return tags
+
+    # -- published feeds -----------------------------------------------------------------------
+
+    def published_feed(self, path: str) -> PublishedFeed | None:
+        rows = self._rows("SELECT * FROM published_feeds WHERE path = ?", [path])
+        if not rows:
+            return None
+        row = rows[0]
+        return PublishedFeed(
+            path=row["path"],
+            title=row["title"],
+            content_hash=row["content_hash"],
+            entry_count=row["entry_count"],
+            updated_at=parse_time(row["updated_at"]),
+        )
+
+    def published_feeds(self) -> list[PublishedFeed]:
+        rows = self._rows("SELECT path FROM published_feeds ORDER BY path")
+        return [feed for row in rows if (feed := self.published_feed(row["path"])) is not None]
+
+    def record_published(self, feed: PublishedFeed, now: datetime) -> None:
+        with self._transaction() as db:
+            db.execute(
+                """
+                INSERT INTO published_feeds (path, title, content_hash, entry_count, updated_at,
+                                             written_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (path) DO UPDATE SET title = excluded.title,
+                    content_hash = excluded.content_hash, entry_count = excluded.entry_count,
+                    updated_at = excluded.updated_at, written_at = excluded.written_at
+                """,
+                (
+                    feed.path,
+                    feed.title,
+                    feed.content_hash,
+                    feed.entry_count,
+                    format_time(feed.updated_at),
+                    format_time(now),
+                ),
+            )
+
+
+def _cluster_conditions(where: ClusterFilter) -> tuple[list[str], list[Any]]:
+    conditions: list[str] = []
+    params: list[Any] = []
+    for kind, codes in (("region", where.regions), ("topic", where.topics)):
+        if codes:
+            marks = ",".join("?" * len(codes))
+            conditions.append(
+                "EXISTS (SELECT 1 FROM cluster_tags t WHERE t.cluster_id = c.id "
+                f"AND t.kind = ? AND t.code IN ({marks}))"
+            )
+            params += [kind, *codes]
+    if where.sources:
+        marks = ",".join("?" * len(where.sources))
+        conditions.append(
+            "EXISTS (SELECT 1 FROM stories s JOIN sources so ON so.id = s.source_id "
+            f"WHERE s.cluster_id = c.id AND (so.config_url IN ({marks}) OR so.url IN ({marks}) "
+            f"OR so.name IN ({marks})))"
+        )
+        params += [*where.sources, *where.sources, *where.sources]
+    return conditions, params
+
+
+def _source(row: dict[str, Any]) -> Source:
+    if row["disabled_reason"] or not row["enabled"]:
+        state = SourceState.DISABLED
+    elif row["last_error"]:
+        state = SourceState.FAILING
+    elif row["last_success_at"]:
+        state = SourceState.OK
+    else:
+        state = SourceState.NEW
+    return Source(
+        id=row["id"],
+        url=row["url"],
+        name=row["name"] or row["feed_title"] or "",
+        region=row["region"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        content_hash=row["content_hash"],
+        next_poll_at=_parse_optional_time(row["next_poll_at"]),
+        last_success_at=_parse_optional_time(row["last_success_at"]),
+        last_error=row["last_error"],
+        state=state,
+    )
+
+
+def _stored_story(row: dict[str, Any]) -> StoredStory:
+    return StoredStory(
+        id=row["id"],
+        cluster_id=row["cluster_id"],
+        source_id=row["source_id"],
+        source_name=row["source_name"] or row["source_feed_title"] or row["source_url"],
+        source_url=row["source_url"],
+        source_link=row["source_link"] or row["source_url"],
+        url=row["url"],
+        title=row["title"],
+        summary=row["summary"],
+        content_html=row["content_html"],
+        author=row["author"],
+        published_at=parse_time(row["published_at"]),
+        first_seen_at=parse_time(row["first_seen_at"]),
+        updated_at=parse_time(row["updated_at"]),
+    )

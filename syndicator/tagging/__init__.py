@@ -1,0 +1,1 @@
+"""Region and topic tagging (pure): the gazetteer and taxonomy data, and their matchers."""
