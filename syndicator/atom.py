@@ -72,7 +72,7 @@ def _add_entry(generator: FeedGenerator, cluster: Cluster, base_url: str) -> Non
     entry = generator.add_entry(order="append")
     entry.id(cluster_entry_id(base_url, cluster))
     entry.title(clean_line(cluster.title) or "(untitled)")
-    entry.published(cluster.first_seen_at)
+    entry.published(cluster.published_at)  # the first source's publication time
     entry.updated(cluster.updated_at)
     if _is_web_url(story.url):
         entry.link(href=story.url, rel="alternate", type="text/html")

@@ -1,0 +1,239 @@
+"""Process lifecycle: logging, the lock file, one cycle (`--once`), and the long-running daemon.
+
+The daemon holds the lock, opens the store, starts the HTTP server and schedules a poll tick;
+each tick polls whatever the store says is due and republishes when stories changed. SIGTERM
+and SIGINT stop it gracefully (the tick in flight finishes, the store closes); SIGHUP reloads
+the config, keeping the old one if the new one is invalid. The lock file (next to the database)
+keeps a cron `--once` and a daemon, or two crons, from working on one store at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from syndicator import __version__
+from syndicator.config import Settings, load_settings
+from syndicator.errors import ConfigError, LockError
+from syndicator.models import CycleReport, SourceOutcome
+from syndicator.pipeline import Clock, configured_sources, plan_from_settings, poll_due_sources
+from syndicator.publishing import publish_all
+from syndicator.scheduler import JobRunner, PeriodicJob
+from syndicator.server import RunningServer, build_feed_app, start_server
+from syndicator.storage import Store, open_store
+
+log = logging.getLogger("syndicator")
+
+MAX_TICK = timedelta(seconds=30)
+MIN_TICK = timedelta(seconds=1)
+SHUTDOWN_GRACE = timedelta(seconds=10)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """One line per event on stderr, which systemd and container runtimes collect."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    for noisy in ("apscheduler", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def lock_path(settings: Settings) -> Path:
+    return settings.storage.path.with_name(settings.storage.path.name + ".lock")
+
+
+@contextlib.contextmanager
+def hold_lock(path: Path) -> Iterator[None]:
+    """An exclusive, non-blocking lock; raises `LockError` if another run holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise LockError(f"{path}: locked by pid {holder}; is another run active?") from e
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+async def run_cycle(store: Store, settings: Settings, clock: Clock) -> CycleReport:
+    """Poll every due source, then publish. Source errors are in the report, not raised."""
+    started = clock()
+    outcomes = await poll_due_sources(store, plan_from_settings(settings), clock)
+    written = publish_all(store, settings, clock())
+    report = CycleReport(started, clock(), tuple(outcomes), tuple(written))
+    _log_cycle(report)
+    return report
+
+
+def _log_cycle(report: CycleReport) -> None:
+    if not report.outcomes and not report.feeds_written:
+        return
+    seconds = (report.finished_at - report.started_at).total_seconds()
+    log.info(
+        "cycle: %d source(s) polled, %d failed, %d new stories, %d file(s) written in %.1fs",
+        len(report.outcomes),
+        report.failed_sources,
+        report.new_stories,
+        len(report.feeds_written),
+        seconds,
+    )
+
+
+def run_once(settings: Settings, clock: Clock = utc_now) -> CycleReport:
+    """One full cycle for cron: lock, sync sources from the config, poll, publish."""
+    _warn_unapplied(settings)
+    with hold_lock(lock_path(settings)):
+        store = open_store(settings.storage.path)
+        try:
+            store.sync_sources(configured_sources(settings.sources), clock())
+            return asyncio.run(run_cycle(store, settings, clock))
+        finally:
+            store.close()
+
+
+def _warn_unapplied(settings: Settings) -> None:
+    for section in settings.sections:
+        if section.query:
+            log.warning(
+                "sections.%s.query is accepted but not applied yet: the query language "
+                "arrives with alerts",
+                section.slug,
+            )
+
+
+def poll_tick(settings: Settings) -> timedelta:
+    """How often the daemon asks the store what is due: often enough for min_interval."""
+    return max(MIN_TICK, min(MAX_TICK, settings.polling.min_interval))
+
+
+class Daemon:
+    """`syndicator run`: scheduler, publishing and HTTP server until a stop signal."""
+
+    def __init__(self, config_path: Path, settings: Settings, clock: Clock = utc_now) -> None:
+        self.config_path = config_path
+        self.settings = settings
+        self.clock = clock
+        self.started_at = clock()
+        self.last_report: CycleReport | None = None
+        self.server: RunningServer | None = None
+        self._store: Store | None = None
+        self._stop = asyncio.Event()
+        self._needs_publish = True
+
+    def run(self, on_ready: Callable[[Daemon], None] | None = None) -> None:
+        """Block until SIGTERM or SIGINT. Raises LockError/StorageError/OSError at start-up."""
+        _warn_unapplied(self.settings)
+        with hold_lock(lock_path(self.settings)):
+            asyncio.run(self._main(on_ready))
+
+    async def _main(self, on_ready: Callable[[Daemon], None] | None) -> None:
+        self._store = open_store(self.settings.storage.path)
+        try:
+            self._store.sync_sources(configured_sources(self.settings.sources), self.clock())
+            self._install_signal_handlers()
+            self.server = await self._start_http()
+            runner = JobRunner([PeriodicJob("poll", poll_tick(self.settings), self._tick)])
+            runner.start()
+            log.info(
+                "syndicator %s running: %d source(s), feeds at %s",
+                __version__,
+                len(self.settings.sources),
+                self.server.url if self.server else self.settings.publish.output_dir,
+            )
+            if on_ready is not None:
+                on_ready(self)
+            await self._stop.wait()
+            log.info("stopping: waiting for the current cycle to finish")
+            await runner.stop(SHUTDOWN_GRACE)
+            if self.server is not None:
+                await self.server.stop()
+        finally:
+            self._store.close()
+            log.info("stopped")
+
+    async def _start_http(self) -> RunningServer:
+        app = build_feed_app(self.settings.publish.output_dir, self.health)
+        host, port = self.settings.server.host, self.settings.server.port
+        try:
+            return await start_server(app, host, port)
+        except OSError as e:
+            raise OSError(f"server: cannot listen on {host}:{port}: {e.strerror or e}") from e
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stop)
+        loop.add_signal_handler(signal.SIGINT, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def reload(self) -> None:
+        """Re-read the config; an invalid one is logged and the running one kept."""
+        try:
+            settings = load_settings(self.config_path)
+        except ConfigError as e:
+            log.error("reload refused, keeping the running configuration: %s", e)
+            return
+        self.settings = settings
+        if self._store is not None:
+            self._store.sync_sources(configured_sources(settings.sources), self.clock())
+        self._needs_publish = True
+        log.info(
+            "configuration reloaded from %s (%d sources)", self.config_path, len(settings.sources)
+        )
+
+    async def _tick(self) -> None:
+        if self._store is None or self._stop.is_set():
+            return
+        started = self.clock()
+        outcomes = await poll_due_sources(
+            self._store, plan_from_settings(self.settings), self.clock
+        )
+        if self._needs_publish or _changed(outcomes):
+            written = publish_all(self._store, self.settings, self.clock())
+            self._needs_publish = False
+        else:
+            written = []
+        if outcomes or written:
+            self.last_report = CycleReport(started, self.clock(), tuple(outcomes), tuple(written))
+            _log_cycle(self.last_report)
+
+    def health(self) -> dict[str, Any]:
+        store = self._store
+        return {
+            "status": "ok",
+            "version": __version__,
+            "started_at": self.started_at.isoformat(),
+            "sources": len(self.settings.sources),
+            "stories": store.story_count() if store else 0,
+            "last_cycle_at": self.last_report.finished_at.isoformat() if self.last_report else None,
+        }
+
+
+def _changed(outcomes: list[SourceOutcome]) -> bool:
+    return any(outcome.new_stories or outcome.updated_stories for outcome in outcomes)
