@@ -507,11 +507,7 @@ def parse_settings(text: str, path: Path, environ: Mapping[str, str]) -> Setting
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(path), [f"not valid TOML: {e}"]) from e
-    validator = _Validator(environ)
-    settings = validator.settings(document, path)
-    if validator.problems:
-        raise ConfigError(str(path), validator.problems)
-    return settings
+    return _Validator(environ).settings(document, path)
 
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -542,6 +538,8 @@ class _Validator:
         self.check_unique(alerts, "alerts", "name", str)
         self.check_alert_channels(alerts, channels)
         self.check_interval_bounds(polling)
+        if self.problems:  # some values are missing: no Settings can be built from them
+            raise ConfigError(str(path), self.problems)
         return Settings(
             path=path,
             storage=StorageSettings(path=Path(storage["path"])),

@@ -69,7 +69,8 @@ def _entry(raw: Any) -> ParsedEntry:
         content_html=content_html,
         author=str(raw.get("author", "")),
         published=_utc(raw.get("published_parsed")),
-        updated=_utc(raw.get("updated_parsed")),
+        # dict.get skips FeedParserDict's deprecated updated->published fallback (and its warning)
+        updated=_utc(dict.get(raw, "updated_parsed")),
         categories=tuple(
             str(tag.get("term", "")) for tag in raw.get("tags", []) if tag.get("term")
         ),

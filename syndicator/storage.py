@@ -624,9 +624,9 @@ def _cluster_conditions(where: ClusterFilter) -> tuple[list[str], list[Any]]:
         conditions.append(
             "EXISTS (SELECT 1 FROM stories s JOIN sources so ON so.id = s.source_id "
             f"WHERE s.cluster_id = c.id AND (so.config_url IN ({marks}) OR so.url IN ({marks}) "
-            f"OR so.name IN ({marks})))"
+            f"OR so.name IN ({marks}) OR so.feed_title IN ({marks})))"
         )
-        params += [*where.sources, *where.sources, *where.sources]
+        params += [*where.sources] * 4  # a source is named by its URL, name or feed title
     return conditions, params
 
 

@@ -1,0 +1,159 @@
+"""Shared fixtures: a real loopback HTTP server that serves feeds and records what it received."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@dataclass
+class Route:
+    """What the server answers on one path. An `etag` makes it honour If-None-Match."""
+
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "application/rss+xml; charset=utf-8"
+    etag: str | None = None
+    last_modified: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SeenRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+class FeedServer:
+    """A ThreadingHTTPServer on 127.0.0.1, port 0. Tests set `routes` and read `requests`."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[SeenRequest] = []
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path.lstrip("/")
+
+    def requests_to(self, path: str) -> list[SeenRequest]:
+        with self._lock:
+            return [request for request in self.requests if request.path == path]
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with server._lock:
+                    server.requests.append(
+                        SeenRequest(
+                            "GET", self.path, {k.lower(): v for k, v in self.headers.items()}
+                        )
+                    )
+                route = server.routes.get(self.path)
+                if route is None:
+                    self.send_error(404)
+                    return
+                if route.etag and self.headers.get("If-None-Match") == route.etag:
+                    self.send_response(304)
+                    self.send_header("ETag", route.etag)
+                    self.end_headers()
+                    return
+                self.send_response(route.status)
+                self.send_header("Content-Type", route.content_type)
+                self.send_header("Content-Length", str(len(route.body)))
+                if route.etag:
+                    self.send_header("ETag", route.etag)
+                if route.last_modified:
+                    self.send_header("Last-Modified", route.last_modified)
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(route.body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # keep test output clean
+
+        return Handler
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def rss(items: list[dict[str, str]], title: str = "Test Wire") -> bytes:
+    """A small RSS 2.0 document; each item dict may have title, link, guid, description, date."""
+    rendered = []
+    for item in items:
+        parts = [f"<title>{item['title']}</title>"]
+        if "link" in item:
+            parts.append(f"<link>{item['link']}</link>")
+        if "guid" in item:
+            parts.append(f'<guid isPermaLink="false">{item["guid"]}</guid>')
+        parts.append(f"<description>{item.get('description', '')}</description>")
+        parts.append(f"<pubDate>{item.get('date', 'Mon, 23 Nov 2026 10:00:00 GMT')}</pubDate>")
+        rendered.append("<item>" + "".join(parts) + "</item>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f"<title>{title}</title><link>https://wire.example/</link>"
+        "<description>test</description>" + "".join(rendered) + "</channel></rss>"
+    ).encode()
+
+
+def write_config(tmp: Path, sources: list[str], extra: str = "") -> Path:
+    """A config file under tmp pointing at the given source URLs, with loopback allowed."""
+    source_tables = "".join(f'\n[[sources]]\nurl = "{url}"\n' for url in sources)
+    path = tmp / "syndicator.toml"
+    path.write_text(
+        f"""
+[storage]
+path = "{tmp / "db" / "syndicator.db"}"
+
+[publish]
+output_dir = "{tmp / "feeds"}"
+base_url = "http://feeds.test/"
+
+[server]
+port = 0
+
+[polling]
+min_interval = "1s"
+timeout = "5s"
+allow_private_addresses = true
+{source_tables}
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return path

@@ -1,0 +1,144 @@
+"""The command line, run as a real subprocess against a loopback feed server."""
+
+from __future__ import annotations
+
+import fcntl
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.atom_checks import check_atom
+from tests.conftest import DATA, FeedServer, Route, rss, write_config
+
+WIRE = [
+    {"title": "Russian-led troops leaving Kazakhstan", "guid": "w-1",
+     "link": "https://wire.example/kz-troops", "description": "<p>Almaty: the CSTO leaves.</p>"},
+    {"title": "Fuel prices \x0b rise in Almaty", "guid": "w-2", "link": "https://wire.example/2"},
+    {"title": "No guid, link only", "link": "https://wire.example/3"},
+]  # fmt: skip
+COPY = [
+    {"title": "Kazakhstan: troops begin to leave", "guid": "copy-77",
+     "link": "https://WIRE.example/kz-troops?utm_source=rss#top"},
+]  # fmt: skip
+
+
+def syndicator(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _served(feed_server: FeedServer) -> list[str]:
+    feed_server.routes["/wire.rss"] = Route(rss(WIRE, "Test Wire"))
+    feed_server.routes["/copy.rss"] = Route(rss(COPY, "Copycat Daily"))
+    feed_server.routes["/broken"] = Route(b"\x89PNG not a feed", content_type="image/png")
+    return [feed_server.url(p) for p in ("/wire.rss", "/copy.rss", "/broken")]
+
+
+def test_run_once_twice_stores_the_same_stories_with_the_same_ids(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    config = write_config(tmp_path, _served(feed_server), extra=SECTION)
+    first = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "Traceback" not in first.stderr
+    feeds = tmp_path / "feeds" / "feeds"
+    ids_all = check_atom(feeds / "all.atom")
+    ids_wire = check_atom(feeds / "wire-only.atom")
+    assert len(ids_all) == 3  # the copy joined the wire story's cluster by canonical URL
+    assert len(ids_wire) == 3
+    before = (feeds / "all.atom").read_bytes()
+
+    second = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert check_atom(feeds / "all.atom") == ids_all
+    assert (feeds / "all.atom").read_bytes() == before  # unchanged feed: file untouched
+    assert (tmp_path / "feeds" / "index.html").exists()
+    assert (tmp_path / "feeds" / "feeds.opml").exists()
+
+    status = syndicator("--config", str(config), "status", cwd=tmp_path)
+    assert status.returncode == 0
+    assert status.stdout.count("\nok ") + status.stdout.startswith("ok ") >= 0
+    lines = status.stdout.splitlines()
+    assert sum(line.startswith("ok") for line in lines) == 2
+    assert sum(line.startswith("failing") for line in lines) == 1
+    assert "not a feed" in status.stdout
+
+
+SECTION = """
+[[sections]]
+slug = "wire-only"
+title = "Wire only"
+sources = ["Test Wire"]
+"""
+
+
+def test_check_on_a_broken_config_lists_every_problem(tmp_path: Path) -> None:
+    result = syndicator("--config", str(DATA / "broken.toml"), "check", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    expected = [
+        "colour: unknown key",
+        "polling.intervall: unknown key",
+        'did you mean "interval"',
+        "server.port: expected an integer, got a string",
+        "sources[0].url: expected an absolute http:// or https:// URL",
+        "sources[2].url: duplicate",
+        "sources[3].region: unknown region 'XX'",
+        "sections[1].slug: duplicate 'asia'",
+        "sections[0].regions: unknown region(s) 'Atlantis'",
+        "alerts[0].channels: no channel named 'pager'",
+        "channels.hook.secret: environment variable(s) not set: SYNDICATOR_TEST_UNSET",
+        "sources[4].url: required key is missing",
+    ]
+    for fragment in expected:
+        assert fragment in result.stdout, f"missing: {fragment}\n{result.stdout}"
+    assert "11 problem(s)" in result.stdout
+
+
+def test_check_on_the_default_config_passes(tmp_path: Path) -> None:
+    config = Path(__file__).resolve().parent.parent / "config" / "syndicator.toml"
+    result = syndicator("--config", str(config), "check", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "OK (" in result.stdout
+
+
+def test_missing_config_is_a_user_error(tmp_path: Path) -> None:
+    result = syndicator("--config", str(tmp_path / "nope.toml"), "run", "--once", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "file not found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_error_exits_2(tmp_path: Path) -> None:
+    assert syndicator("frobnicate", cwd=tmp_path).returncode == 2
+    assert syndicator(cwd=tmp_path).returncode == 2
+
+
+def test_run_once_refuses_while_another_run_holds_the_lock(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    config = write_config(tmp_path, _served(feed_server))
+    lock = tmp_path / "db" / "syndicator.db.lock"
+    lock.parent.mkdir(parents=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        result = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "locked" in result.stderr
+    assert feed_server.requests == []
+
+
+def test_publish_regenerates_feeds(tmp_path: Path, feed_server: FeedServer) -> None:
+    config = write_config(tmp_path, _served(feed_server))
+    syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    (tmp_path / "feeds" / "feeds" / "all.atom").unlink()
+    result = syndicator("--config", str(config), "publish", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "feeds/all.atom" in result.stdout
+    check_atom(tmp_path / "feeds" / "feeds" / "all.atom")

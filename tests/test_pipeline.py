@@ -1,0 +1,174 @@
+"""One poll cycle against a real loopback HTTP server, with a fake clock and a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from syndicator.fetch import FetchLimits
+from syndicator.pipeline import PollPlan, poll_due_sources
+from syndicator.schedule import PollBounds
+from syndicator.storage import ClusterFilter, ConfiguredSource, Store, open_store
+from tests.conftest import FeedServer, Route, rss
+
+START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+PLAN = PollPlan(
+    bounds=PollBounds(timedelta(minutes=15), timedelta(minutes=5), timedelta(hours=24)),
+    limits=FetchLimits(timeout_s=5, allow_private_addresses=True),
+)
+ITEMS = [
+    {"title": "Troops leave Kazakhstan", "guid": "w-1", "link": "https://wire.example/1"},
+    {"title": "Fuel prices rise in Almaty", "guid": "w-2", "link": "https://wire.example/2"},
+]
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+def _store(tmp_path: Path, *urls: str) -> Store:
+    store = open_store(tmp_path / "s.db")
+    store.sync_sources([ConfiguredSource(url, "", "", True, None) for url in urls], START)
+    return store
+
+
+def _poll(store: Store, clock: FakeClock) -> list[str]:
+    outcomes = asyncio.run(poll_due_sources(store, PLAN, clock))
+    return sorted(outcome.status for outcome in outcomes)
+
+
+def test_polling_twice_adds_nothing(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/wire.rss"] = Route(rss(ITEMS))
+    store = _store(tmp_path, feed_server.url("/wire.rss"))
+    assert _poll(store, clock) == ["ok"]
+    clock.advance(timedelta(hours=1))
+    assert _poll(store, clock) == ["unchanged"]  # same bytes, no validators: not even parsed
+    assert store.story_count() == 2
+
+
+def test_conditional_get_sends_validators_back_and_304_is_not_an_error(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    stamp = "Wed, 25 Nov 2026 10:00:00 GMT"
+    feed_server.routes["/wire.rss"] = Route(rss(ITEMS), etag='"abc"', last_modified=stamp)
+    store = _store(tmp_path, feed_server.url("/wire.rss"))
+    _poll(store, clock)
+    clock.advance(timedelta(hours=1))
+    assert _poll(store, clock) == ["not-modified"]
+    first, second = feed_server.requests_to("/wire.rss")
+    assert "if-none-match" not in first.headers
+    assert second.headers["if-none-match"] == '"abc"'
+    assert second.headers["if-modified-since"] == stamp
+    assert second.headers["user-agent"].startswith("syndicator/")
+    [status] = store.source_statuses()
+    assert status.source.last_error is None
+
+
+def test_resent_old_entries_and_a_changed_entry(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/wire.rss"] = Route(rss(ITEMS))
+    store = _store(tmp_path, feed_server.url("/wire.rss"))
+    _poll(store, clock)
+    changed = [{**ITEMS[0], "title": "Russian-led troops leave Kazakhstan"}, ITEMS[1]]
+    new = {"title": "Parliament meets", "guid": "w-3", "link": "https://wire.example/3"}
+    feed_server.routes["/wire.rss"] = Route(rss([*changed, new]))
+    clock.advance(timedelta(hours=1))
+    _poll(store, clock)
+    assert store.story_count() == 3
+    titles = {cluster.title for cluster in store.clusters(ClusterFilter())}
+    assert titles == {
+        "Russian-led troops leave Kazakhstan",
+        "Fuel prices rise in Almaty",
+        "Parliament meets",
+    }
+
+
+def test_entries_without_guid_are_identified_by_link(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    items = [{"title": "No guid here", "link": "https://wire.example/n?utm_source=rss"}]
+    feed_server.routes["/a.rss"] = Route(rss(items))
+    store = _store(tmp_path, feed_server.url("/a.rss"))
+    _poll(store, clock)
+    items = [{"title": "No guid here", "link": "https://wire.example/n?utm_source=email"}]
+    feed_server.routes["/a.rss"] = Route(rss(items))  # same canonical link, new tracking param
+    clock.advance(timedelta(hours=1))
+    _poll(store, clock)
+    assert store.story_count() == 1
+
+
+def test_a_broken_source_is_recorded_and_the_others_keep_working(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/good.rss"] = Route(rss(ITEMS))
+    feed_server.routes["/html"] = Route(
+        b"<html><body>hello</body></html>", content_type="text/html"
+    )
+    feed_server.routes["/500"] = Route(b"oops", status=500)
+    store = _store(
+        tmp_path,
+        feed_server.url("/good.rss"),
+        feed_server.url("/html"),
+        feed_server.url("/500"),
+        feed_server.url("/missing"),
+    )
+    assert _poll(store, clock) == ["error", "error", "error", "ok"]
+    errors = {s.source.url: s.source.last_error for s in store.source_statuses()}
+    assert "HTTP 500" in (errors[feed_server.url("/500")] or "")
+    assert "HTTP 404" in (errors[feed_server.url("/missing")] or "")
+    assert "not a feed" in (errors[feed_server.url("/html")] or "")
+    assert errors[feed_server.url("/good.rss")] is None
+    assert store.story_count() == 2
+
+
+def test_failing_source_backs_off_and_is_not_due_until_then(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/500"] = Route(b"oops", status=500)
+    store = _store(tmp_path, feed_server.url("/500"))
+    _poll(store, clock)
+    clock.advance(timedelta(minutes=20))  # the normal interval (15m) has passed: backed off
+    assert store.due_sources(clock()) == []
+    clock.advance(timedelta(minutes=15))
+    assert len(store.due_sources(clock())) == 1
+
+
+def test_body_over_max_bytes_is_refused(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/big.rss"] = Route(rss(ITEMS * 200))
+    store = _store(tmp_path, feed_server.url("/big.rss"))
+    small = PollPlan(
+        PLAN.bounds, FetchLimits(timeout_s=5, max_bytes=1000, allow_private_addresses=True)
+    )
+    [outcome] = asyncio.run(poll_due_sources(store, small, clock))
+    assert outcome.error is not None and "max_bytes" in outcome.error
+
+
+def test_loopback_is_refused_unless_allowed(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/wire.rss"] = Route(rss(ITEMS))
+    store = _store(tmp_path, feed_server.url("/wire.rss"))
+    guarded = PollPlan(PLAN.bounds, FetchLimits(timeout_s=5))
+    [outcome] = asyncio.run(poll_due_sources(store, guarded, clock))
+    assert outcome.error is not None and "non-public address" in outcome.error
+    assert feed_server.requests == []

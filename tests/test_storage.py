@@ -1,0 +1,179 @@
+"""The SQLite store: migrations from every earlier version, pragmas, and exact dedup upserts."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from syndicator.models import Story
+from syndicator.storage import (
+    MIGRATIONS,
+    ClusterFilter,
+    ConfiguredSource,
+    Store,
+    open_store,
+)
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def _schema(path: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
+        ).fetchall()
+    connection.close()
+    return [(kind, name, " ".join(sql.split())) for kind, name, sql in rows]
+
+
+def _migration_names() -> list[str]:
+    return [migration.name for migration in MIGRATIONS.pending(Database(memory=True))]
+
+
+def test_fresh_database_is_at_the_current_schema(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "nested" / "fresh.db")
+    assert store.applied_migrations() == _migration_names()
+    store.close()
+
+
+@pytest.mark.parametrize("stop_before", _migration_names())
+def test_every_earlier_version_migrates_to_the_current_schema(
+    tmp_path: Path, stop_before: str
+) -> None:
+    fresh = tmp_path / "fresh.db"
+    open_store(fresh).close()
+    old = tmp_path / "old.db"
+    db = Database(old)
+    MIGRATIONS.apply(db, stop_before=stop_before)
+    if "sources" in db.table_names():  # data written at the old version must survive
+        db.execute("INSERT INTO sources (url, config_url) VALUES ('https://a.example/', 'x')")
+    db.close()
+
+    store = open_store(old)
+    assert store.applied_migrations() == _migration_names()
+    store.close()
+    assert _schema(old) == _schema(fresh)
+    if stop_before != _migration_names()[0]:
+        with sqlite3.connect(old) as connection:
+            assert connection.execute("SELECT COUNT(*) FROM sources").fetchone() == (1,)
+        connection.close()
+
+
+def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    open_store(path).close()
+    store = open_store(path)
+    assert store.applied_migrations() == _migration_names()
+    store.close()
+
+
+def test_connection_pragmas(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s.db")
+    pragma = store.db.execute
+    assert pragma("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert pragma("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert pragma("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    store.close()
+
+
+def _story(source_id: int, key: str, title: str = "Troops leave Kazakhstan", **kw: str) -> Story:
+    url = kw.get("url", f"https://wire.example/{key}")
+    return Story(
+        source_id=source_id,
+        guid_key=f"guid:{key}",
+        guid=key,
+        url=url,
+        canonical_url=kw.get("canonical", url),
+        title=title,
+        summary="summary",
+        content_html="<p>body</p>",
+        text="body",
+        author="",
+        published_at=NOW - timedelta(hours=1),
+        content_hash=f"{title}|{url}",
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = open_store(tmp_path / "s.db")
+    store.sync_sources(
+        [
+            ConfiguredSource("https://a.example/rss", "A", "", True, None),
+            ConfiguredSource("https://b.example/rss", "B", "KZ", True, None),
+        ],
+        NOW,
+    )
+    return store
+
+
+def test_sync_sources_makes_new_sources_due_now(store: Store) -> None:
+    due = store.due_sources(NOW)
+    assert [source.url for source in due] == ["https://a.example/rss", "https://b.example/rss"]
+    assert store.due_sources(NOW - timedelta(seconds=1)) == []
+
+
+def test_sync_sources_drops_unconfigured_sources_from_polling(store: Store) -> None:
+    store.sync_sources([ConfiguredSource("https://b.example/rss", "B", "", True, None)], NOW)
+    assert [source.url for source in store.due_sources(NOW)] == ["https://b.example/rss"]
+
+
+def test_same_entry_twice_is_one_story(store: Store) -> None:
+    first = store.store_stories([_story(1, "x1"), _story(1, "x2")], NOW)
+    again = store.store_stories([_story(1, "x1"), _story(1, "x2")], NOW + timedelta(minutes=15))
+    assert (first.inserted, again.inserted, again.unchanged) == (2, 0, 2)
+    assert store.story_count() == 2
+
+
+def test_changed_entry_is_updated_in_place(store: Store) -> None:
+    store.store_stories([_story(1, "x1")], NOW)
+    later = NOW + timedelta(minutes=15)
+    result = store.store_stories([_story(1, "x1", title="Troops leave Kazakhstan early")], later)
+    assert (result.inserted, result.updated) == (0, 1)
+    [cluster] = store.clusters(ClusterFilter())
+    assert cluster.title == "Troops leave Kazakhstan early"
+    assert cluster.updated_at == later
+    assert store.story_count() == 1
+
+
+def test_same_canonical_url_from_two_sources_is_one_cluster(store: Store) -> None:
+    store.store_stories([_story(1, "x1")], NOW)
+    copy = _story(2, "other-guid", title="Kazakhstan: troops leave", url="https://wire.example/x1")
+    store.store_stories([copy], NOW + timedelta(minutes=5))
+    [cluster] = store.clusters(ClusterFilter())
+    assert [story.source_name for story in cluster.copies] == ["A", "B"]
+    assert cluster.representative.source_name == "A"
+    assert cluster.title == "Troops leave Kazakhstan"
+
+
+def test_cluster_filter_by_source_name(store: Store) -> None:
+    store.store_stories([_story(1, "a1")], NOW)
+    store.store_stories([_story(2, "b1")], NOW)
+    only_b = store.clusters(ClusterFilter(sources=("B",)))
+    assert [cluster.representative.source_name for cluster in only_b] == ["B"]
+
+
+def test_region_filter_uses_tags(store: Store) -> None:
+    store.store_stories([_story(1, "a1"), _story(1, "a2")], NOW)
+    store.db.execute("INSERT INTO cluster_tags (cluster_id, kind, code) VALUES (2, 'region', 'KZ')")
+    [tagged] = store.clusters(ClusterFilter(regions=("KZ",)))
+    assert tagged.id == 2
+    assert tagged.regions == ("KZ",)
+
+
+def test_failure_and_success_update_poll_state(store: Store) -> None:
+    source = store.due_sources(NOW)[0]
+    store.record_failure(source.id, NOW, NOW + timedelta(minutes=30), "HTTP 503")
+    assert store.source_failures(source.id) == 1
+    [status, _] = store.source_statuses()
+    assert status.source.last_error == "HTTP 503"
+    store.record_success(
+        source.id, NOW, NOW + timedelta(minutes=15), etag='"v1"', last_modified=None,
+        content_hash=None,
+    )  # fmt: skip
+    assert store.source_failures(source.id) == 0
+    assert store.source_statuses()[0].source.etag == '"v1"'
