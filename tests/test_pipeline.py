@@ -160,7 +160,8 @@ def test_body_over_max_bytes_is_refused(
         PLAN.bounds, FetchLimits(timeout_s=5, max_bytes=1000, allow_private_addresses=True)
     )
     [outcome] = asyncio.run(poll_due_sources(store, small, clock))
-    assert outcome.error is not None and "max_bytes" in outcome.error
+    assert outcome.error is not None
+    assert "max_bytes" in outcome.error
 
 
 def test_loopback_is_refused_unless_allowed(
@@ -170,5 +171,6 @@ def test_loopback_is_refused_unless_allowed(
     store = _store(tmp_path, feed_server.url("/wire.rss"))
     guarded = PollPlan(PLAN.bounds, FetchLimits(timeout_s=5))
     [outcome] = asyncio.run(poll_due_sources(store, guarded, clock))
-    assert outcome.error is not None and "non-public address" in outcome.error
+    assert outcome.error is not None
+    assert "non-public address" in outcome.error
     assert feed_server.requests == []

@@ -1,0 +1,76 @@
+"""`syndicator run` as a real daemon process: serves feeds, reloads on SIGHUP, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import urllib.request
+from collections.abc import Iterator
+from email.message import Message
+from pathlib import Path
+
+import pytest
+
+from tests.atom_checks import check_atom
+from tests.conftest import FeedServer, Route, rss, write_config
+from tests.processes import Running
+
+ITEMS = [{"title": "Troops leave Kazakhstan", "guid": "w-1", "link": "https://wire.example/1"}]
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, feed_server: FeedServer) -> Iterator[tuple[Running, str, Path]]:
+    feed_server.routes["/wire.rss"] = Route(rss(ITEMS), etag='"v1"')
+    config = write_config(tmp_path, [feed_server.url("/wire.rss")])
+    running = Running(["--config", str(config), "run"], cwd=tmp_path)
+    try:
+        base = running.wait_for(r"feeds at (http://127\.0\.0\.1:\d+/)").group(1)
+        running.wait_for(r"cycle: 1 source\(s\) polled, 0 failed, 1 new stories")
+        yield running, base, config
+    finally:
+        running.kill()
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, Message]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), error.headers
+
+
+def test_daemon_serves_feeds_and_stops_cleanly_on_sigterm(
+    daemon: tuple[Running, str, Path], tmp_path: Path
+) -> None:
+    running, base, _ = daemon
+    status, body, headers = _get(base + "feeds/all.atom")
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/atom+xml")
+    (tmp_path / "served.atom").write_bytes(body)
+    assert len(check_atom(tmp_path / "served.atom")) == 1
+    again, _, _ = _get(base + "feeds/all.atom", {"If-None-Match": headers["ETag"]})
+    assert again == 304
+    index_status, index, _ = _get(base)
+    assert index_status == 200
+    assert b"feeds/all.atom" in index
+    health = json.loads(_get(base + "healthz")[1])
+    assert health["status"] == "ok"
+    assert health["stories"] == 1
+    assert _get(base + "feeds/../../etc/passwd")[0] == 404
+
+    assert running.stop(signal.SIGTERM) == 0
+    running.wait_for("stopped")
+    assert not any("Traceback" in line for line in running.seen)
+
+
+def test_sighup_reloads_and_a_bad_config_is_refused(daemon: tuple[Running, str, Path]) -> None:
+    running, _, config = daemon
+    text = config.read_text()
+    config.write_text(text + '\n[[sections]]\nslug = "BAD SLUG"\n')
+    running.process.send_signal(signal.SIGHUP)
+    running.wait_for("reload refused, keeping the running configuration")
+    config.write_text(text + '\n[[sections]]\nslug = "second"\n')
+    running.process.send_signal(signal.SIGHUP)
+    running.wait_for(r"configuration reloaded")
+    assert running.stop(signal.SIGINT) == 0

@@ -1,0 +1,29 @@
+"""`syndicator demo`: offline, on loopback, serving feeds with stories within 30 seconds."""
+
+from __future__ import annotations
+
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.atom_checks import check_atom
+from tests.processes import Running
+
+
+def test_demo_serves_feeds_with_stories_within_30_seconds(tmp_path: Path) -> None:
+    started = time.monotonic()
+    running = Running(["demo", "--port", "0", "--dir", str(tmp_path / "demo")], cwd=tmp_path)
+    try:
+        index = running.wait_for(r"Feed index:\s+(http://127\.0\.0\.1:\d+/)").group(1)
+        running.wait_for(r"cycle: 6 source\(s\) polled, 0 failed, 4\d new stories")
+        with urllib.request.urlopen(index + "feeds/all.atom", timeout=10) as response:
+            (tmp_path / "all.atom").write_bytes(response.read())
+        assert time.monotonic() - started < 30
+        ids = check_atom(tmp_path / "all.atom")
+        assert len(ids) >= 30  # 46 items, syndicated copies folded into their wire story
+        with urllib.request.urlopen(index, timeout=10) as response:
+            assert b"Central Asia desk" in response.read()
+        assert running.stop(signal.SIGINT) == 0
+    finally:
+        running.kill()
