@@ -5,6 +5,11 @@ representative story's title and link, the other copies as `rel="related"` links
 for regions and topics, and the origin as `atom:source`. Content HTML is sanitised with nh3
 (ammonia); every string is stripped of XML-invalid characters first, because one control
 character makes feedgen refuse the whole document. No I/O: writing files is `publishing`'s job.
+
+Entry links and `atom:source` are added after feedgen has rendered, with lxml: feedgen 1.0.0
+loses the rel, type and title of entry links (in `FeedEntry.atom_entry` the loop variable
+shadows the link dict), which would turn every "related" copy into a second "alternate", and
+its `source()` cannot carry the origin feed's id.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from urllib.parse import urlsplit
 
 import nh3
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from syndicator import __version__
 from syndicator.errors import PublishError
@@ -25,6 +31,7 @@ from syndicator.normalize import clean_line, clean_xml_text
 from syndicator.tagging.regions import region_label
 
 _ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+_ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,7 @@ class FeedContext:
     base_url: str
     feed_url: str
     index_url: str
+    hub_url: str = ""
 
 
 def cluster_entry_id(base_url: str, cluster: Cluster) -> str:
@@ -56,15 +64,22 @@ def render_atom(
     generator.subtitle(clean_line(section.subtitle) or f"Stories for {section.title}")
     generator.link(href=context.feed_url, rel="self", type="application/atom+xml")
     generator.link(href=context.index_url, rel="alternate", type="text/html")
+    if context.hub_url:
+        generator.link(href=context.hub_url, rel="hub")  # WebSub discovery
     generator.generator("syndicator", version=__version__, uri="https://github.com/syndicator")
     generator.updated(max((c.updated_at for c in clusters), default=empty_updated))
     for cluster in clusters:
         _add_entry(generator, cluster, context.base_url)
     try:
-        document: bytes = generator.atom_str(pretty=True)
+        rendered: bytes = generator.atom_str(pretty=False)
     except (ValueError, TypeError) as e:
         raise PublishError(f"section {section.slug!r}: could not render Atom: {e}") from e
-    return document
+    root = etree.fromstring(rendered)
+    for element, cluster in zip(root.iterfind(f"{{{_ATOM_NS}}}entry"), clusters, strict=True):
+        _add_links_and_source(element, cluster)
+    etree.indent(root, space="  ")
+    document: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return document + b"\n"
 
 
 def _add_entry(generator: FeedGenerator, cluster: Cluster, base_url: str) -> None:
@@ -74,17 +89,32 @@ def _add_entry(generator: FeedGenerator, cluster: Cluster, base_url: str) -> Non
     entry.title(clean_line(cluster.title) or "(untitled)")
     entry.published(cluster.published_at)  # the first source's publication time
     entry.updated(cluster.updated_at)
-    if _is_web_url(story.url):
-        entry.link(href=story.url, rel="alternate", type="text/html")
-    for copy in cluster.copies:
-        if _is_web_url(copy.url) and copy.url != story.url:
-            entry.link(href=copy.url, rel="related", title=clean_line(copy.source_name))
     if story.author:
         entry.author(name=clean_line(story.author))
     entry.summary(clean_xml_text(story.summary) or clean_line(cluster.title))
     entry.content(_content_html(cluster), type="html")
-    entry.source(url=story.source_url, title=clean_line(story.source_name))
     _add_categories(entry, cluster, base_url)
+
+
+def _add_links_and_source(entry: etree._Element, cluster: Cluster) -> None:
+    """The representative's link as alternate, every other copy as related, then the origin."""
+    story = cluster.representative
+    if _is_web_url(story.url):
+        _sub(entry, "link", href=story.url, rel="alternate", type="text/html")
+    for copy in cluster.copies:
+        if copy.id != story.id and _is_web_url(copy.url):
+            title = clean_line(copy.source_name)
+            _sub(entry, "link", href=copy.url, rel="related", type="text/html", title=title)
+    source = _sub(entry, "source")
+    _sub(source, "id").text = story.source_url
+    _sub(source, "title").text = clean_line(story.source_name)
+    _sub(source, "link", href=story.source_url, rel="self")
+    if _is_web_url(story.source_link) and story.source_link != story.source_url:
+        _sub(source, "link", href=story.source_link, rel="alternate", type="text/html")
+
+
+def _sub(parent: etree._Element, tag: str, **attributes: str) -> etree._Element:
+    return etree.SubElement(parent, f"{{{_ATOM_NS}}}{tag}", attributes)
 
 
 def _add_categories(entry: object, cluster: Cluster, base_url: str) -> None:

@@ -246,7 +246,7 @@ KEYS: tuple[Key, ...] = (
         "title",
         "string",
         "syndicator",
-        "Title of the HTML index and prefix of feed titles.",
+        "Title of the HTML index and of the OPML list.",
     ),
     Key("publish", "hub", "URL", "", "WebSub hub advertised in every feed (empty: none)."),
     Key("server", "host", "string", "127.0.0.1", "Address the HTTP server listens on."),

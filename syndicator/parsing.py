@@ -67,7 +67,7 @@ def _entry(raw: Any) -> ParsedEntry:
         title=str(raw.get("title", "")),
         summary_html=str(raw.get("summary", "")),
         content_html=content_html,
-        author=str(raw.get("author", "")),
+        author=_author(raw),
         published=_utc(raw.get("published_parsed")),
         # dict.get skips FeedParserDict's deprecated updated->published fallback (and its warning)
         updated=_utc(dict.get(raw, "updated_parsed")),
@@ -76,6 +76,12 @@ def _entry(raw: Any) -> ParsedEntry:
         ),
         language=str(raw.get("language", "") or ""),
     )
+
+
+def _author(raw: Any) -> str:
+    """The author's name; RSS often gives "email (Name)", and feedparser splits that for us."""
+    detail = raw.get("author_detail") or {}
+    return str(detail.get("name") or raw.get("author", ""))
 
 
 def _utc(parsed: time.struct_time | None) -> datetime | None:

@@ -100,7 +100,12 @@ def publish_feed(store: Store, settings: Settings, spec: FeedSpec, now: datetime
     base_url = settings.publish.base_url
     clusters = store.clusters(spec.where)
     previous = store.published_feed(spec.path)
-    context = FeedContext(base_url=base_url, feed_url=base_url + spec.path, index_url=base_url)
+    context = FeedContext(
+        base_url=base_url,
+        feed_url=base_url + spec.path,
+        index_url=base_url,
+        hub_url=settings.publish.hub,
+    )
     empty_updated = previous.updated_at if previous else now
     document = render_atom(spec.section, clusters, context, empty_updated)
     target = settings.publish.output_dir / spec.path

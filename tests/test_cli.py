@@ -52,6 +52,9 @@ def test_run_once_twice_stores_the_same_stories_with_the_same_ids(
     ids_wire = check_atom(feeds / "wire-only.atom")
     assert len(ids_all) == 3  # the copy joined the wire story's cluster by canonical URL
     assert len(ids_wire) == 3
+    atom = (feeds / "all.atom").read_text()
+    assert 'rel="related"' in atom  # the copy is linked from the wire story's entry
+    assert "Copycat Daily" in atom
     before = (feeds / "all.atom").read_bytes()
 
     second = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)

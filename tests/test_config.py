@@ -1,0 +1,461 @@
+"""Tests for syndicator.config: loading, typed values, durations, and every problem reported."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from syndicator.config import (
+    DEFAULT_CONFIG_PATH,
+    KEYS,
+    Settings,
+    load_settings,
+    parse_duration,
+    parse_settings,
+    resolve_config_path,
+)
+from syndicator.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_CONFIG = ROOT / "config" / "syndicator.toml"
+README = ROOT / "README.md"
+CONFIG_PATH = Path("test.toml")
+
+# The example configuration of DESIGN.md ("Public interface"), verbatim.
+DESIGN_EXAMPLE = """
+[storage]
+path = "var/syndicator.db"
+
+[publish]
+output_dir = "var/feeds"          # static files, servable by any web server
+base_url = "http://localhost:8080/"
+
+[server]
+host = "127.0.0.1"
+port = 8080
+
+[polling]
+interval = "15m"                  # default; per source override; adaptive within bounds
+min_interval = "5m"
+max_interval = "24h"
+timeout = "20s"
+max_bytes = 10_000_000
+allow_private_addresses = false   # SSRF guard; tests and the demo set it true
+
+[[sources]]
+url = "https://example.org/world/rss.xml"
+name = "Example World"
+
+[[sections]]
+slug = "central-asia"
+title = "Central Asia"
+regions = ["KZ", "KG", "TJ", "TM", "UZ"]   # ISO 3166-1 alpha-2, or M49 region names
+topics = []
+query = ""                                  # same language as alerts
+max_entries = 100
+
+[[alerts]]
+name = "kz-unrest"
+query = 'kazakhstan AND (protest OR unrest OR "state of emergency")'
+channels = ["desk", "hook"]
+schedule = "immediate"            # or a cron expression for a digest, e.g. "0 7 * * *"
+
+[channels.desk]
+type = "email"
+to = ["desk@example.org"]
+from = "syndicator@example.org"
+smtp_host = "localhost"
+smtp_port = 587
+tls = "starttls"                  # "none", "starttls" or "tls"
+username = "${SMTP_USER}"         # optional
+password = "${SMTP_PASSWORD}"     # optional
+
+[channels.hook]
+type = "webhook"
+url = "https://hooks.example.org/syndicator"
+secret = "${SYNDICATOR_WEBHOOK_SECRET}"   # Standard Webhooks secret, "whsec_" + base64
+"""
+
+DESIGN_ENVIRON = {
+    "SMTP_USER": "mailer",
+    "SMTP_PASSWORD": "s3cret",
+    "SYNDICATOR_WEBHOOK_SECRET": "whsec_c2VjcmV0LWtleS1mb3ItdGVzdHM=",
+}
+
+
+def _parse(text: str, environ: dict[str, str] | None = None) -> Settings:
+    return parse_settings(text, CONFIG_PATH, environ or {})
+
+
+def _problems(text: str, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        _parse(text, environ)
+    return caught.value.problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Valid configurations.
+
+
+def test_empty_config_gives_the_defaults() -> None:
+    settings = _parse("")
+
+    assert settings.path == CONFIG_PATH
+    assert settings.storage.path == Path("var/syndicator.db")
+    assert settings.publish.base_url == "http://localhost:8080/"
+    assert settings.server.port == 8080
+    assert settings.polling.interval == timedelta(minutes=15)
+    assert settings.polling.max_bytes == 10_000_000
+    assert settings.polling.allow_private_addresses is False
+    assert settings.sources == ()
+    assert settings.sections == ()
+    assert settings.alerts == ()
+    assert dict(settings.channels) == {}
+
+
+def test_minimal_config_loads_with_typed_values() -> None:
+    text = """
+    [publish]
+    base_url = "https://news.example.org/feeds"
+
+    [polling]
+    interval = "1h30m"
+
+    [[sources]]
+    url = "https://example.org/rss.xml"
+    region = "kz"
+    interval = "90s"
+
+    [[sections]]
+    slug = "steppe"
+    regions = ["kz", "central asia"]
+    """
+    settings = _parse(text)
+
+    assert settings.publish.base_url == "https://news.example.org/feeds/"
+    assert settings.polling.interval == timedelta(hours=1, minutes=30)
+    (source,) = settings.sources
+    assert source.url == "https://example.org/rss.xml"
+    assert source.name == ""
+    assert source.region == "KZ"
+    assert source.interval == timedelta(seconds=90)
+    assert source.enabled is True
+    (section,) = settings.sections
+    assert section.slug == "steppe"
+    assert section.title == "steppe"  # the slug when no title is given
+    assert section.regions == ("KZ", "Central Asia")
+    assert section.max_entries == 100
+
+
+def test_source_without_interval_has_none() -> None:
+    settings = _parse('[[sources]]\nurl = "https://example.org/rss.xml"\n')
+
+    assert settings.sources[0].interval is None
+
+
+def test_design_example_config_loads() -> None:
+    settings = _parse(DESIGN_EXAMPLE, DESIGN_ENVIRON)
+
+    assert settings.storage.path == Path("var/syndicator.db")
+    assert settings.publish.output_dir == Path("var/feeds")
+    assert settings.publish.base_url == "http://localhost:8080/"
+    assert settings.publish.base_url.endswith("/")
+    assert settings.server.host == "127.0.0.1"
+    assert settings.server.port == 8080
+
+    polling = settings.polling
+    assert polling.interval == timedelta(minutes=15)
+    assert polling.min_interval == timedelta(minutes=5)
+    assert polling.max_interval == timedelta(hours=24)
+    assert polling.timeout == timedelta(seconds=20)
+    assert polling.max_bytes == 10_000_000
+    assert polling.allow_private_addresses is False
+
+    (source,) = settings.sources
+    assert source.url == "https://example.org/world/rss.xml"
+    assert source.name == "Example World"
+
+    (section,) = settings.sections
+    assert section.slug == "central-asia"
+    assert section.title == "Central Asia"
+    assert section.regions == ("KZ", "KG", "TJ", "TM", "UZ")
+    assert section.topics == ()
+    assert section.query == ""
+    assert section.max_entries == 100
+
+    (alert,) = settings.alerts
+    assert alert.name == "kz-unrest"
+    assert alert.query == 'kazakhstan AND (protest OR unrest OR "state of emergency")'
+    assert alert.channels == ("desk", "hook")
+    assert alert.schedule == "immediate"
+
+    assert set(settings.channels) == {"desk", "hook"}
+    desk = settings.channels["desk"]
+    assert desk.type == "email"
+    assert desk.options["to"] == ("desk@example.org",)
+    assert desk.options["from"] == "syndicator@example.org"
+    assert desk.options["smtp_port"] == 587
+    assert desk.options["tls"] == "starttls"
+    assert desk.options["username"] == "mailer"
+    assert desk.options["password"] == "s3cret"
+    hook = settings.channels["hook"]
+    assert hook.type == "webhook"
+    assert hook.options["url"] == "https://hooks.example.org/syndicator"
+    assert hook.options["secret"] == DESIGN_ENVIRON["SYNDICATOR_WEBHOOK_SECRET"]
+
+
+def test_design_example_without_environment_names_the_variables() -> None:
+    problems = _problems(DESIGN_EXAMPLE, {})
+
+    assert len(problems) == 3
+    assert any(p.startswith("channels.desk.username:") and "SMTP_USER" in p for p in problems)
+    assert any(p.startswith("channels.desk.password:") and "SMTP_PASSWORD" in p for p in problems)
+    assert any(
+        p.startswith("channels.hook.secret:") and "SYNDICATOR_WEBHOOK_SECRET" in p for p in problems
+    )
+
+
+def test_shipped_config_loads_without_problems() -> None:
+    settings = load_settings(SHIPPED_CONFIG, environ={})
+
+    assert 20 <= len(settings.sources) <= 30
+    assert len({source.url for source in settings.sources}) == len(settings.sources)
+
+
+# ---------------------------------------------------------------------------------------------
+# Durations.
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("15m", timedelta(minutes=15)),
+        ("2h", timedelta(hours=2)),
+        ("1d", timedelta(days=1)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+    ],
+)
+def test_parse_duration_accepts(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["15", "m", "abc", "1x", ""])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="expected a duration"):
+        parse_duration(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every problem at once.
+
+BROKEN_CONFIG = """
+colour = "blue"
+
+[server]
+port = "eighty"
+
+[polling]
+intervall = "10m"
+
+[[sources]]
+url = "https://example.org/world/rss.xml"
+name = "World"
+
+[[sources]]
+url = "not a url"
+
+[[sources]]
+url = "https://EXAMPLE.org/world/rss.xml?utm_source=feedly"
+
+[[sources]]
+url = "ftp://example.org/feed.xml"
+
+[[sources]]
+url = "https://example.net/rss"
+region = "XX"
+
+[[sources]]
+name = "Nameless"
+
+[[sections]]
+slug = "central-asia"
+regions = ["KZ", "XX"]
+
+[[sections]]
+slug = "central-asia"
+
+[[alerts]]
+name = "kz-unrest"
+query = "kazakhstan"
+channels = ["desk", "pager"]
+
+[channels.desk]
+type = "email"
+to = ["desk@example.org"]
+from = "syndicator@example.org"
+password = "${NOT_SET}"
+"""
+
+# (key path prefix, a fragment of the message) for each problem planted above.
+BROKEN_EXPECTED = [
+    ("colour:", "unknown key"),
+    ("server.port:", "expected an integer"),
+    ("polling.intervall:", 'did you mean "interval"'),
+    ("sources[1].url:", "not a url"),
+    ("sources[2].url:", "duplicate"),
+    ("sources[3].url:", "ftp://example.org/feed.xml"),
+    ("sources[4].region:", "'XX'"),
+    ("sources[5].url:", "required key is missing"),
+    ("sections[0].regions:", "'XX'"),
+    ("sections[1].slug:", "duplicate"),
+    ("alerts[0].channels:", "'pager'"),
+    ("channels.desk.password:", "NOT_SET"),
+]
+
+
+def test_broken_config_reports_every_problem_with_its_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        _parse(BROKEN_CONFIG)
+    problems = caught.value.problems
+
+    for prefix, fragment in BROKEN_EXPECTED:
+        matching = [p for p in problems if p.startswith(prefix)]
+        assert len(matching) == 1, f"expected one problem for {prefix!r} in {problems}"
+        assert fragment in matching[0]
+    assert len(problems) == len(BROKEN_EXPECTED), problems
+    assert str(CONFIG_PATH) in str(caught.value)
+
+
+# Each planted problem on its own must also come out as a ConfigError (not another exception).
+SINGLE_PROBLEMS = {
+    "unknown-top-level-key": ('colour = "blue"\n', "colour:"),
+    "unknown-polling-key": ('[polling]\nintervall = "10m"\n', "polling.intervall:"),
+    "wrong-type-port": ('[server]\nport = "eighty"\n', "server.port:"),
+    "bad-duration": ('[polling]\ninterval = "15"\n', "polling.interval:"),
+    "bad-base-url": ('[publish]\nbase_url = "not a url"\n', "publish.base_url:"),
+    "duplicate-source-url": (
+        '[[sources]]\nurl = "https://example.org/a"\n'
+        '[[sources]]\nurl = "https://Example.ORG/a?utm_medium=rss"\n',
+        "sources[1].url:",
+    ),
+    "duplicate-section-slug": (
+        '[[sections]]\nslug = "world"\n[[sections]]\nslug = "world"\n',
+        "sections[1].slug:",
+    ),
+    "malformed-source-url": ('[[sources]]\nurl = "not a url"\n', "sources[0].url:"),
+    "ftp-source-url": ('[[sources]]\nurl = "ftp://example.org/feed.xml"\n', "sources[0].url:"),
+    "unknown-source-region": (
+        '[[sources]]\nurl = "https://example.org/a"\nregion = "XX"\n',
+        "sources[0].region:",
+    ),
+    "unknown-section-region": (
+        '[[sections]]\nslug = "world"\nregions = ["XX"]\n',
+        "sections[0].regions:",
+    ),
+    "undefined-alert-channel": (
+        '[[alerts]]\nname = "a"\nquery = "q"\nchannels = ["pager"]\n',
+        "alerts[0].channels:",
+    ),
+    "missing-env-in-channel": (
+        '[channels.hook]\ntype = "webhook"\nurl = "https://h.example.org/"\n'
+        'secret = "${NOT_SET}"\n',
+        "channels.hook.secret:",
+    ),
+    "missing-env-in-source": (
+        '[[sources]]\nurl = "https://example.org/a"\nname = "${NOT_SET}"\n',
+        "sources[0].name:",
+    ),
+    "source-without-url": ('[[sources]]\nname = "Nameless"\n', "sources[0].url:"),
+    "alert-without-query": ('[[alerts]]\nname = "a"\n', "alerts[0].query:"),
+    "section-without-slug": ('[[sections]]\ntitle = "World"\n', "sections[0].slug:"),
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "prefix"), list(SINGLE_PROBLEMS.values()), ids=list(SINGLE_PROBLEMS)
+)
+def test_single_problem_is_a_config_error(text: str, prefix: str) -> None:
+    problems = _problems(text)
+
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(prefix), problems
+
+
+def test_not_toml_gives_one_clear_problem() -> None:
+    problems = _problems("this is [not = toml\n")
+
+    assert len(problems) == 1
+    assert problems[0].startswith("not valid TOML")
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.toml"
+
+    with pytest.raises(ConfigError, match="file not found") as caught:
+        load_settings(missing, environ={})
+    assert str(missing) in str(caught.value)
+
+
+def test_load_settings_reads_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "syndicator.toml"
+    path.write_text('[[sources]]\nurl = "https://example.org/a"\n', encoding="utf-8")
+
+    settings = load_settings(path, environ={})
+
+    assert settings.path == path
+    assert settings.sources[0].url == "https://example.org/a"
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the config file is.
+
+
+def test_resolve_config_path_prefers_the_command_line() -> None:
+    environ = {"SYNDICATOR_CONFIG": "from-env.toml"}
+
+    assert resolve_config_path("from-cli.toml", environ) == Path("from-cli.toml")
+
+
+def test_resolve_config_path_falls_back_to_the_environment() -> None:
+    environ = {"SYNDICATOR_CONFIG": "from-env.toml"}
+
+    assert resolve_config_path(None, environ) == Path("from-env.toml")
+
+
+def test_resolve_config_path_defaults_to_config_dir() -> None:
+    assert resolve_config_path(None, {}) == Path("config/syndicator.toml")
+    assert DEFAULT_CONFIG_PATH == Path("config/syndicator.toml")
+
+
+# ---------------------------------------------------------------------------------------------
+# Documentation.
+
+
+_CHANNEL_KIND = re.compile(r" \((email|webhook)\)$")
+
+
+def _documented_path(table: str, name: str) -> str:
+    """`channels.<name> (email)` + `to` -> `channels.<name>.to`."""
+    return f"{_CHANNEL_KIND.sub('', table)}.{name}"
+
+
+def test_documented_path_strips_channel_kind() -> None:
+    assert _documented_path("channels.<name> (email)", "to") == "channels.<name>.to"
+    assert _documented_path("channels.<name> (webhook)", "url") == "channels.<name>.url"
+    assert _documented_path("sources[]", "url") == "sources[].url"
+
+
+def test_every_key_is_documented_in_the_readme() -> None:
+    readme = README.read_text(encoding="utf-8")
+
+    missing = [
+        _documented_path(key.table, key.name)
+        for key in KEYS
+        if _documented_path(key.table, key.name) not in readme
+    ]
+
+    assert missing == [], f"README.md does not document: {', '.join(missing)}"
