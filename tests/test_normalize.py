@@ -1,0 +1,331 @@
+"""Tests for syndicator.normalize: property tests (hypothesis) and concrete examples."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from syndicator.models import ParsedEntry
+from syndicator.normalize import (
+    canonical_url,
+    clean_line,
+    clean_paragraphs,
+    clean_xml_text,
+    content_hash,
+    html_to_text,
+    normalize_entry,
+)
+
+# Deterministic: the same examples on every run, no example database, no deadline flakiness.
+deterministic = settings(derandomize=True, database=None, deadline=None, max_examples=200)
+
+# XML 1.0 Char production, negated (RFC 4287 documents must not carry these).
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e")
+
+# Pieces of hostile or messy markup, mixed with arbitrary text.
+MARKUP_TOKENS = st.sampled_from(
+    [
+        "<p>", "</p>", "<br>", "<br/>", "<div>", "</div>", "<script>", "</script>", "<style>",
+        "</style>", "<iframe>", "</iframe>", "<!--", "-->", "<![CDATA[", "]]>", "<!DOCTYPE",
+        "<", ">", "&", "&amp;", "&lt;", "lt;", "&#0;", "&#1;", "&#xD800;", "&#x110000;",
+        "&nbsp;", "&#8211;", "\x00", "\x01", "\x0b", "\x0c", "\r", "\n", "\r\n", "\t", " ",
+        "\u00a0", "\u200b", "\ufeff", "\u2028", "\x85", "\ud800", "\ufffe", "e\u0301",
+        "<a href='x'>", "</a>", "<svg><script>", "</svg>", "<textarea>", "<title>",
+    ]
+)  # fmt: skip
+MESSY_TEXT = st.lists(MARKUP_TOKENS | st.text(max_size=8), max_size=30).map("".join)
+ANY_TEXT = st.text() | MESSY_TEXT
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties: never raise, idempotent, XML-safe output.
+
+
+@deterministic
+@given(ANY_TEXT)
+def test_html_to_text_never_raises_and_is_xml_safe(markup: str) -> None:
+    text = html_to_text(markup)
+
+    assert isinstance(text, str)
+    assert not XML_INVALID.search(text)
+    assert not any(char in text for char in INVISIBLE)
+    assert text == text.strip()
+    assert "\n\n\n" not in text
+
+
+@deterministic
+@given(ANY_TEXT)
+@example("&amp;lt;b&amp;gt;")
+@example("AT&am\u200bp;T")
+def test_clean_line_is_idempotent_and_one_line(text: str) -> None:
+    once = clean_line(text)
+
+    assert clean_line(once) == once
+    assert "\n" not in once
+    assert "\r" not in once
+    assert not XML_INVALID.search(once)
+    assert once == once.strip()
+
+
+@deterministic
+@given(ANY_TEXT)
+def test_clean_paragraphs_is_idempotent(text: str) -> None:
+    once = clean_paragraphs(text)
+
+    assert clean_paragraphs(once) == once
+    assert not XML_INVALID.search(once)
+    assert "\n\n\n" not in once
+
+
+@deterministic
+@given(ANY_TEXT)
+def test_clean_xml_text_is_idempotent_and_xml_safe(text: str) -> None:
+    once = clean_xml_text(text)
+
+    assert clean_xml_text(once) == once
+    assert not XML_INVALID.search(once)
+
+
+@deterministic
+@given(ANY_TEXT)
+def test_canonical_url_never_raises_on_any_text(text: str) -> None:
+    assert isinstance(canonical_url(text), str)
+
+
+_LABEL = st.from_regex(r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,6}[a-zA-Z0-9])?", fullmatch=True)
+_HOST = st.builds(
+    lambda labels, tld: ".".join([*labels, tld]),
+    st.lists(_LABEL, min_size=1, max_size=3),
+    st.sampled_from(["org", "com", "NET", "kz", "co.uk"]),
+)
+_SEGMENT = st.from_regex(r"[A-Za-z0-9._~-]{0,8}", fullmatch=True) | st.sampled_from(
+    ["amp", "news", "2024", "story.html", "%20", "%C3%A9"]
+)
+_PATH = st.builds(
+    lambda segments, slash: "/" + "/".join(segments) + ("/" if slash and segments else ""),
+    st.lists(_SEGMENT, max_size=4),
+    st.booleans(),
+)
+_PARAM_KEY = st.sampled_from(
+    ["utm_source", "utm_medium", "UTM_Campaign", "fbclid", "gclid", "id", "page", "q", "a", "B"]
+) | st.from_regex(r"[a-z]{1,5}", fullmatch=True)
+_PARAM_VALUE = st.text(alphabet="abcXYZ019 &=+%/?é#", max_size=6)
+_QUERY = st.lists(st.tuples(_PARAM_KEY, _PARAM_VALUE), max_size=5).map(urlencode)
+_PORT = st.none() | st.sampled_from([80, 443, 8080]) | st.integers(1, 65535)
+_FRAGMENT = st.none() | st.text(alphabet="abc-_12", max_size=6)
+HTTP_URLS = st.builds(
+    lambda scheme, host, port, path, query, fragment: (
+        f"{scheme}://{host}{'' if port is None else f':{port}'}{path}"
+        f"{'?' + query if query else ''}{'' if fragment is None else '#' + fragment}"
+    ),
+    st.sampled_from(["http", "https", "HTTP", "Https"]),
+    _HOST,
+    _PORT,
+    _PATH,
+    _QUERY,
+    _FRAGMENT,
+)
+
+
+@deterministic
+@given(HTTP_URLS)
+@example("https://example.org/amp/news/story/amp")
+@example("https://amp.amp.example.org/story")
+def test_canonical_url_is_idempotent(url: str) -> None:
+    once = canonical_url(url)
+
+    assert canonical_url(once) == once
+    parts = urlsplit(once)
+    assert parts.scheme in ("http", "https")
+    assert parts.fragment == ""
+    assert parts.hostname
+    assert parts.hostname == parts.hostname.lower()
+    assert "utm_" not in parts.query.lower()
+    assert "fbclid" not in parts.query
+
+
+# ---------------------------------------------------------------------------------------------
+# Concrete examples.
+
+
+def test_html_to_text_keeps_paragraphs_as_blank_lines() -> None:
+    markup = "<p>First   paragraph.</p>\n\n\n<p>Second<br>line.</p><div>Third</div>"
+
+    assert html_to_text(markup) == "First paragraph.\n\nSecond\n\nline.\n\nThird"
+
+
+def test_html_to_text_drops_script_and_style() -> None:
+    markup = (
+        "<style>p { color: red }</style><p>Visible</p>"
+        "<script>var secret = 1;</script><noscript>nojs</noscript><p>Also visible</p>"
+    )
+
+    assert html_to_text(markup) == "Visible\n\nAlso visible"
+
+
+def test_html_to_text_decodes_entities_and_removes_zero_width() -> None:
+    markup = "<p>Tom &amp; Jer\u200bry&nbsp;&#8211; \ufeffsequel\u2060</p>"
+
+    assert html_to_text(markup) == "Tom & Jerry – sequel"
+
+
+def test_html_to_text_tolerates_plain_text_with_stray_angle_brackets() -> None:
+    assert html_to_text("2 < 3 and 5 > 4") == "2 < 3 and 5 > 4"
+
+
+def test_clean_line_flattens_and_removes_invisible_and_control_characters() -> None:
+    assert clean_line("  Breaking:\u200b\n  news\x01 &amp;\tmore\x0b \r\n") == "Breaking: news & more"
+
+
+def test_clean_paragraphs_collapses_blank_line_runs() -> None:
+    assert clean_paragraphs("a  b\r\n\r\n\r\n  \n c\u200d\n") == "a b\n\nc"
+
+
+def test_clean_xml_text_removes_only_xml_invalid_characters() -> None:
+    assert clean_xml_text("a\x00b\x08c\td\ne\rf\x1fg\ufffeh") == "abc\td\ne\rfgh"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("HTTP://Example.ORG/Path/Case", "http://example.org/Path/Case"),
+        ("https://example.org:443/a", "https://example.org/a"),
+        ("http://example.org:80/a", "http://example.org/a"),
+        ("http://example.org:8080/a", "http://example.org:8080/a"),
+        ("https://example.org/a#comments", "https://example.org/a"),
+        ("https://example.org/a?utm_source=rss&utm_medium=feed&id=7", "https://example.org/a?id=7"),
+        ("https://example.org/a?fbclid=IwAR0abc", "https://example.org/a"),
+        ("https://example.org/a?b=2&a=1&c=3", "https://example.org/a?a=1&b=2&c=3"),
+        ("https://amp.example.org/news/story", "https://example.org/news/story"),
+        ("https://example.org/news/story/amp", "https://example.org/news/story"),
+        ("https://example.org/news/story/amp/", "https://example.org/news/story/"),
+        ("https://example.org", "https://example.org/"),
+        ("  https://example.org/a  ", "https://example.org/a"),
+    ],
+)
+def test_canonical_url_examples(url: str, expected: str) -> None:
+    assert canonical_url(url) == expected
+
+
+def test_canonical_url_folds_variants_of_one_article() -> None:
+    variants = [
+        "https://www.example.org/world/story-1?utm_source=twitter&utm_campaign=x",
+        "HTTPS://WWW.EXAMPLE.ORG:443/world/story-1#top",
+        "https://www.example.org/world/story-1?fbclid=abc",
+        "https://www.example.org/world/story-1/amp",
+    ]
+
+    assert {canonical_url(url) for url in variants} == {"https://www.example.org/world/story-1"}
+
+
+@pytest.mark.parametrize("text", ["not a url", "mailto:desk@example.org", "ftp://example.org/x"])
+def test_canonical_url_returns_non_http_input_stripped(text: str) -> None:
+    assert canonical_url(f"  {text} ") == text
+
+
+def test_canonical_url_keeps_ipv6_brackets() -> None:
+    result = canonical_url("http://[2001:db8::1]:8080/feed")
+
+    assert result == "http://[2001:db8::1]:8080/feed"
+    assert urlsplit(result).hostname == "2001:db8::1"
+
+
+def test_canonical_url_does_not_fold_a_registered_amp_domain() -> None:
+    # "amp." is an AMP variant only when a real host remains after it; amp.dev is a site.
+    assert canonical_url("https://amp.dev/about/") == "https://amp.dev/about/"
+
+
+# ---------------------------------------------------------------------------------------------
+# normalize_entry.
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def _entry(**changes: object) -> ParsedEntry:
+    entry = ParsedEntry(
+        guid="urn:story:1",
+        link="https://Example.org/world/story-1?utm_source=rss#top",
+        title="Tom &amp; Jerry&nbsp;&#8211; the\u200b sequel",
+        summary_html="<p>Short summary.</p>",
+        content_html="<p>Para one.</p><script>evil()</script><p>Para two.</p>",
+        author=" Ann\u200b Author ",
+        published=datetime(2024, 4, 30, 8, 0, tzinfo=UTC),
+        updated=None,
+        categories=("World", " ", "&amp;Politics"),
+        language="en",
+    )
+    return dataclasses.replace(entry, **changes)  # type: ignore[arg-type]
+
+
+def test_normalize_entry_cleans_fields() -> None:
+    story = normalize_entry(3, _entry(), "guid:urn:story:1", NOW)
+
+    assert story.source_id == 3
+    assert story.guid_key == "guid:urn:story:1"
+    assert story.guid == "urn:story:1"
+    assert story.title == "Tom & Jerry – the sequel"
+    assert story.url == "https://Example.org/world/story-1?utm_source=rss#top"
+    assert story.canonical_url == "https://example.org/world/story-1"
+    assert story.text == "Para one.\n\nPara two."
+    assert story.summary == "Short summary."
+    assert story.author == "Ann Author"
+    assert story.categories == ("World", "&Politics")
+    assert story.language == "en"
+    assert story.published_at == datetime(2024, 4, 30, 8, 0, tzinfo=UTC)
+
+
+def test_normalize_entry_missing_date_is_now() -> None:
+    story = normalize_entry(1, _entry(published=None, updated=None), "k", NOW)
+
+    assert story.published_at == NOW
+
+
+def test_normalize_entry_uses_updated_when_published_is_missing() -> None:
+    updated = datetime(2024, 4, 29, 6, 30, tzinfo=UTC)
+
+    story = normalize_entry(1, _entry(published=None, updated=updated), "k", NOW)
+
+    assert story.published_at == updated
+
+
+def test_normalize_entry_far_future_date_is_now() -> None:
+    story = normalize_entry(1, _entry(published=NOW + timedelta(days=1, minutes=1)), "k", NOW)
+
+    assert story.published_at == NOW
+
+
+def test_normalize_entry_keeps_small_clock_skew() -> None:
+    skewed = NOW + timedelta(hours=12)
+
+    story = normalize_entry(1, _entry(published=skewed), "k", NOW)
+
+    assert story.published_at == skewed
+
+
+def test_normalize_entry_untitled_takes_title_from_text() -> None:
+    story = normalize_entry(1, _entry(title=" \u200b "), "k", NOW)
+
+    assert story.title == "Para one. Para two."
+
+
+def test_normalize_entry_content_hash_is_stable_and_follows_the_title() -> None:
+    first = normalize_entry(1, _entry(), "k", NOW)
+    again = normalize_entry(1, _entry(), "k", NOW)
+    retitled = normalize_entry(1, _entry(title="Tom &amp; Jerry: the sequel"), "k", NOW)
+    re_bodied = normalize_entry(1, _entry(content_html="<p>Para one, revised.</p>"), "k", NOW)
+
+    assert first.content_hash == again.content_hash
+    assert retitled.content_hash != first.content_hash
+    assert re_bodied.content_hash != first.content_hash
+
+
+def test_content_hash_separates_parts() -> None:
+    assert content_hash("ab", "c") != content_hash("a", "bc")
+    assert content_hash("a", "b") == content_hash("a", "b")
