@@ -42,6 +42,7 @@ class FeedContext:
     feed_url: str
     index_url: str
     hub_url: str = ""
+    publisher: str = "syndicator"
 
 
 def cluster_entry_id(base_url: str, cluster: Cluster) -> str:
@@ -60,8 +61,11 @@ def render_atom(
     """
     generator = FeedGenerator()
     generator.id(context.feed_url)  # a feed's id is its permanent public URL
-    generator.title(clean_line(section.title) or section.slug)
-    generator.subtitle(clean_line(section.subtitle) or f"Stories for {section.title}")
+    title = clean_line(section.title) or section.slug
+    generator.title(title)
+    generator.subtitle(clean_line(section.subtitle) or f"Stories for {title}")
+    # RFC 4287 4.1.2: an entry without an author inherits the feed's, so the feed has one.
+    generator.author(name=clean_line(context.publisher) or "syndicator")
     generator.link(href=context.feed_url, rel="self", type="application/atom+xml")
     generator.link(href=context.index_url, rel="alternate", type="text/html")
     if context.hub_url:
@@ -71,14 +75,13 @@ def render_atom(
     for cluster in clusters:
         _add_entry(generator, cluster, context.base_url)
     try:
-        rendered: bytes = generator.atom_str(pretty=False)
-    except (ValueError, TypeError) as e:
+        root = etree.fromstring(generator.atom_str(pretty=False))
+        for element, cluster in zip(root.iterfind(f"{{{_ATOM_NS}}}entry"), clusters, strict=True):
+            _add_links_and_source(element, cluster)
+        etree.indent(root, space="  ")
+        document: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    except (ValueError, TypeError, etree.LxmlError) as e:
         raise PublishError(f"section {section.slug!r}: could not render Atom: {e}") from e
-    root = etree.fromstring(rendered)
-    for element, cluster in zip(root.iterfind(f"{{{_ATOM_NS}}}entry"), clusters, strict=True):
-        _add_links_and_source(element, cluster)
-    etree.indent(root, space="  ")
-    document: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
     return document + b"\n"
 
 
@@ -100,17 +103,18 @@ def _add_links_and_source(entry: etree._Element, cluster: Cluster) -> None:
     """The representative's link as alternate, every other copy as related, then the origin."""
     story = cluster.representative
     if _is_web_url(story.url):
-        _sub(entry, "link", href=story.url, rel="alternate", type="text/html")
+        _sub(entry, "link", href=clean_xml_text(story.url), rel="alternate", type="text/html")
     for copy in cluster.copies:
         if copy.id != story.id and _is_web_url(copy.url):
-            title = clean_line(copy.source_name)
-            _sub(entry, "link", href=copy.url, rel="related", type="text/html", title=title)
+            href, title = clean_xml_text(copy.url), clean_line(copy.source_name)
+            _sub(entry, "link", href=href, rel="related", type="text/html", title=title)
     source = _sub(entry, "source")
-    _sub(source, "id").text = story.source_url
+    _sub(source, "id").text = clean_xml_text(story.source_url)
     _sub(source, "title").text = clean_line(story.source_name)
-    _sub(source, "link", href=story.source_url, rel="self")
+    _sub(source, "link", href=clean_xml_text(story.source_url), rel="self")
     if _is_web_url(story.source_link) and story.source_link != story.source_url:
-        _sub(source, "link", href=story.source_link, rel="alternate", type="text/html")
+        link = clean_xml_text(story.source_link)
+        _sub(source, "link", href=link, rel="alternate", type="text/html")
 
 
 def _sub(parent: etree._Element, tag: str, **attributes: str) -> etree._Element:
@@ -139,10 +143,10 @@ def _also_reported_by(copies: Sequence[StoredStory]) -> str:
 
 
 def _source_link(copy: StoredStory) -> str:
-    name = html.escape(copy.source_name)
+    name = html.escape(clean_line(copy.source_name))
     if not _is_web_url(copy.url):
         return name
-    return f'<a href="{html.escape(copy.url, quote=True)}">{name}</a>'
+    return f'<a href="{html.escape(clean_xml_text(copy.url), quote=True)}">{name}</a>'
 
 
 def sanitise_html(markup: str) -> str:

@@ -50,10 +50,18 @@ def clean_xml_text(text: str) -> str:
 
 
 def clean_line(text: str) -> str:
-    """One line of display text: no markup entities, invisible or control chars, single spaces."""
-    text = clean_xml_text(_INVISIBLE.sub("", html.unescape(text)))
-    text = unicodedata.normalize("NFC", text)
+    """One line of plain text: no invisible or control characters, single spaces.
+
+    Entities are not decoded: the input is text already (`parsing` turns HTML titles into
+    text), so decoding again would turn a literal "&lt;" into "<". Idempotent.
+    """
+    text = unicodedata.normalize("NFC", clean_xml_text(_INVISIBLE.sub("", text)))
     return _SPACES.sub(" ", text.replace("\r", " ").replace("\n", " ")).strip()
+
+
+def html_to_line(markup: str) -> str:
+    """One line of plain text from an HTML fragment such as an HTML-typed title."""
+    return clean_line(html_to_text(markup))
 
 
 class _TextExtractor(HTMLParser):
@@ -119,9 +127,9 @@ def canonical_url(url: str) -> str:
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         return url
-    host = parts.hostname.lower().rstrip(".")
-    if host.startswith("amp."):
-        host = host[4:]
+    host = _fold_amp_host(parts.hostname.lower().rstrip("."))
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     path = _fold_amp_path(parts.path or "/")
     query = urlencode(sorted(_kept_params(parts.query)))
@@ -141,7 +149,23 @@ def _is_tracking_param(key: str) -> bool:
     )
 
 
+def _fold_amp_host(host: str) -> str:
+    """amp.example.org -> example.org, but never a registered name such as amp.dev."""
+    while host.startswith("amp.") and host.count(".") >= 2:
+        host = host[4:]
+    return host
+
+
 def _fold_amp_path(path: str) -> str:
+    """Strip AMP path markers (/amp, /amp/, .amp.html, a leading /amp/) until none is left."""
+    while True:
+        folded = _fold_amp_path_once(path)
+        if folded == path:
+            return path
+        path = folded
+
+
+def _fold_amp_path_once(path: str) -> str:
     for suffix in ("/amp/", "/amp", ".amp.html", ".amp"):
         if path.endswith(suffix) and len(path) > len(suffix):
             base = path[: -len(suffix)]
@@ -182,7 +206,7 @@ def normalize_entry(source_id: int, entry: ParsedEntry, guid_key: str, now: date
     body_html = entry.content_html or entry.summary_html
     text = html_to_text(body_html)
     title = clean_line(entry.title) or summarise(text, 90) or "(untitled)"
-    url = (entry.link or "").strip()
+    url = clean_xml_text(entry.link or "").strip()
     published = entry.published or entry.updated
     if published is None or published > now + timedelta(days=1):
         published = now

@@ -8,6 +8,7 @@ came out. Its dict types never leave this module. It does not clean text or deci
 from __future__ import annotations
 
 import calendar
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ import feedparser
 
 from syndicator.errors import ParseError
 from syndicator.models import ParsedEntry, ParsedFeed
+from syndicator.normalize import html_to_line
 
 # Headers feedparser uses to pick the charset and resolve relative links.
 _USEFUL_HEADERS = ("content-type", "content-location", "content-language")
@@ -28,6 +30,9 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
         raise ParseError(f"{url}: empty response body")
     response_headers = _useful_headers(headers or {})
     response_headers.setdefault("content-location", url)
+    # Without a Content-Type feedparser flags even a perfect feed (NonXMLContentType); it
+    # sniffs the document either way, so a missing header means "XML, find out".
+    response_headers.setdefault("content-type", "application/xml")
     try:
         result = feedparser.parse(body, response_headers=response_headers)
     except Exception as e:  # feedparser is robust, but a parse must never take the daemon down
@@ -64,7 +69,7 @@ def _entry(raw: Any) -> ParsedEntry:
     return ParsedEntry(
         guid=_text_or_none(raw.get("id")),
         link=_text_or_none(raw.get("link")),
-        title=str(raw.get("title", "")),
+        title=_title(raw),
         summary_html=str(raw.get("summary", "")),
         content_html=content_html,
         author=_author(raw),
@@ -78,10 +83,24 @@ def _entry(raw: Any) -> ParsedEntry:
     )
 
 
+def _title(raw: Any) -> str:
+    """The title as plain text. feedparser types a title text/html when it carried markup or
+    entities; decoding exactly once keeps a literal "&lt;" in a plain title as it is."""
+    title = str(raw.get("title", ""))
+    detail = raw.get("title_detail") or {}
+    return html_to_line(title) if detail.get("type") == "text/html" else title
+
+
+_EMAIL_AND_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")
+
+
 def _author(raw: Any) -> str:
-    """The author's name; RSS often gives "email (Name)", and feedparser splits that for us."""
-    detail = raw.get("author_detail") or {}
-    return str(detail.get("name") or raw.get("author", ""))
+    """The author's name; RSS 2.0 writes "email (Name)", of which readers show the name."""
+    # Match on the raw string: feedparser's own split of "email (Name)" can cut the email
+    # in the wrong place ("desk@wire.example (Jo Doe)" -> name "ple (Jo Doe").
+    author = str(raw.get("author", "")).strip()
+    match = _EMAIL_AND_NAME.match(author)
+    return match.group(1).strip() if match else author
 
 
 def _utc(parsed: time.struct_time | None) -> datetime | None:

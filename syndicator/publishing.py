@@ -105,6 +105,7 @@ def publish_feed(store: Store, settings: Settings, spec: FeedSpec, now: datetime
         feed_url=base_url + spec.path,
         index_url=base_url,
         hub_url=settings.publish.hub,
+        publisher=settings.publish.title,
     )
     empty_updated = previous.updated_at if previous else now
     document = render_atom(spec.section, clusters, context, empty_updated)

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from syndicator.config import (
-    DEFAULT_CONFIG_PATH,
     KEYS,
     Settings,
     load_settings,
@@ -428,7 +427,6 @@ def test_resolve_config_path_falls_back_to_the_environment() -> None:
 
 def test_resolve_config_path_defaults_to_config_dir() -> None:
     assert resolve_config_path(None, {}) == Path("config/syndicator.toml")
-    assert DEFAULT_CONFIG_PATH == Path("config/syndicator.toml")
 
 
 # ---------------------------------------------------------------------------------------------

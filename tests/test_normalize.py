@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -181,7 +182,7 @@ def test_html_to_text_tolerates_plain_text_with_stray_angle_brackets() -> None:
 
 
 def test_clean_line_flattens_and_removes_invisible_and_control_characters() -> None:
-    assert clean_line("  Breaking:\u200b\n  news\x01 &amp;\tmore\x0b \r\n") == "Breaking: news & more"
+    assert clean_line("  Breaking:\u200b\n  news\x01 &\tmore\x0b \r\n") == "Breaking: news & more"
 
 
 def test_clean_paragraphs_collapses_blank_line_runs() -> None:
@@ -248,20 +249,20 @@ def test_canonical_url_does_not_fold_a_registered_amp_domain() -> None:
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def _entry(**changes: object) -> ParsedEntry:
+def _entry(**changes: Any) -> ParsedEntry:
     entry = ParsedEntry(
         guid="urn:story:1",
         link="https://Example.org/world/story-1?utm_source=rss#top",
-        title="Tom &amp; Jerry&nbsp;&#8211; the\u200b sequel",
+        title="Tom & Jerry\u00a0\u2013 the\u200b sequel",  # parsing hands over plain text
         summary_html="<p>Short summary.</p>",
         content_html="<p>Para one.</p><script>evil()</script><p>Para two.</p>",
         author=" Ann\u200b Author ",
         published=datetime(2024, 4, 30, 8, 0, tzinfo=UTC),
         updated=None,
-        categories=("World", " ", "&amp;Politics"),
+        categories=("World", " ", "&Politics"),
         language="en",
     )
-    return dataclasses.replace(entry, **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(entry, **changes)
 
 
 def test_normalize_entry_cleans_fields() -> None:
@@ -318,7 +319,7 @@ def test_normalize_entry_untitled_takes_title_from_text() -> None:
 def test_normalize_entry_content_hash_is_stable_and_follows_the_title() -> None:
     first = normalize_entry(1, _entry(), "k", NOW)
     again = normalize_entry(1, _entry(), "k", NOW)
-    retitled = normalize_entry(1, _entry(title="Tom &amp; Jerry: the sequel"), "k", NOW)
+    retitled = normalize_entry(1, _entry(title="Tom & Jerry: the sequel"), "k", NOW)
     re_bodied = normalize_entry(1, _entry(content_html="<p>Para one, revised.</p>"), "k", NOW)
 
     assert first.content_hash == again.content_hash
@@ -329,3 +330,8 @@ def test_normalize_entry_content_hash_is_stable_and_follows_the_title() -> None:
 def test_content_hash_separates_parts() -> None:
     assert content_hash("ab", "c") != content_hash("a", "bc")
     assert content_hash("a", "b") == content_hash("a", "b")
+
+
+def test_clean_line_does_not_decode_entities_again() -> None:
+    # A title that literally says "&lt;" (decoded once by parsing) must stay as it is.
+    assert clean_line("How to write &lt; in HTML") == "How to write &lt; in HTML"
