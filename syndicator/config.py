@@ -228,6 +228,13 @@ def _toml_type(value: Any) -> str:
 KEYS: tuple[Key, ...] = (
     Key("storage", "path", "string", "var/syndicator.db", "SQLite database file (WAL mode)."),
     Key(
+        "storage",
+        "retention",
+        "duration",
+        "90d",
+        'Stories last seen longer ago are deleted (hourly); "0s" keeps everything.',
+    ),
+    Key(
         "publish",
         "output_dir",
         "string",
@@ -269,6 +276,20 @@ KEYS: tuple[Key, ...] = (
         "Largest response body accepted, after decompression.",
     ),
     Key("polling", "concurrency", "positive integer", 32, "Fetches in flight at once."),
+    Key(
+        "polling",
+        "per_host_concurrency",
+        "positive integer",
+        2,
+        "Fetches in flight at once to one host.",
+    ),
+    Key(
+        "polling",
+        "disable_after_score",
+        "positive integer",
+        20,
+        "A source whose weighted failure score reaches this is disabled, with its reason.",
+    ),
     Key(
         "polling",
         "allow_private_addresses",
@@ -403,6 +424,7 @@ def keys_of(table: str) -> tuple[Key, ...]:
 @dataclass(frozen=True, slots=True)
 class StorageSettings:
     path: Path
+    retention: timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +449,8 @@ class PollingSettings:
     timeout: timedelta
     max_bytes: int
     concurrency: int
+    per_host_concurrency: int
+    disable_after_score: int
     allow_private_addresses: bool
     user_agent_contact: str
 
@@ -542,7 +566,7 @@ class _Validator:
             raise ConfigError(str(path), self.problems)
         return Settings(
             path=path,
-            storage=StorageSettings(path=Path(storage["path"])),
+            storage=StorageSettings(path=Path(storage["path"]), retention=storage["retention"]),
             publish=PublishSettings(
                 output_dir=Path(publish["output_dir"]),
                 base_url=publish["base_url"],

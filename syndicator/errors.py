@@ -27,7 +27,24 @@ class SourceError(SyndicatorError):
 
 
 class FetchError(SourceError):
-    """The HTTP fetch of a source failed (network, status, limits)."""
+    """The HTTP fetch of a source failed (network, status, limits).
+
+    `kind` classifies it for the failure score ("network", "timeout", "http", "limit",
+    "refused"); `status` and `retry_after` carry the HTTP status and Retry-After header.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "network",
+        status: int | None = None,
+        retry_after: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after
 
 
 class ParseError(SourceError):

@@ -1,11 +1,21 @@
 """HTTP for feeds: one conditional GET with limits, redirects followed by hand, SSRF guard.
 
 Returns a `FetchResult` (a 304 is a result, not an error) or raises `FetchError` saying what
-went wrong and where. It never parses the body. Limits: one total deadline per fetch covering
-connect, headers and body; a body cap applied after decompression; at most `MAX_REDIRECTS`
-hops, each checked by the address guard. The guard refuses loopback, private, link-local,
-multicast and reserved targets at connect time (after DNS resolution, so a public name that
-resolves to a private address is refused too) unless `allow_private_addresses` is set.
+went wrong and where, classified by `kind` for the failure score. It never parses the body.
+
+- Validators: If-None-Match / If-Modified-Since are sent back exactly as received.
+- Encodings: gzip, deflate and br are accepted; `max_bytes` caps the body *after*
+  decompression, so a small gzip bomb is cut off at the cap.
+- One total deadline per fetch covers connect, every redirect hop, headers and the whole
+  body: a server that drips one byte a second cannot hold a fetch past it.
+- Redirects: at most `MAX_REDIRECTS` hops, each checked by the guard. A chain that starts
+  with 301/308 reports the new permanent URL in `moved_to`; 302/303/307 change nothing.
+- Concurrency: a global limit and a per-host limit; a host's slot is taken before a global
+  one, so a slow host queues behind itself and never holds slots other hosts need.
+- SSRF guard, unless `allow_private_addresses`: only http(s), no credentials in the URL, no
+  numeric host spellings other than canonical IPs (2130706433, 0x7f.1, 0177.0.0.1), and no
+  loopback, private, link-local, CGNAT, multicast, unspecified or reserved address, IPv4-mapped
+  IPv6 included. Names are checked after DNS resolution, at connect time, on every hop.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -26,9 +37,13 @@ from syndicator.errors import FetchError
 from syndicator.models import FetchResult
 
 MAX_REDIRECTS = 5
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_PERMANENT_REDIRECTS = frozenset({301, 308})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
 PROJECT_URL = "https://github.com/syndicator/syndicator"
+_ACCEPT = "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, " + (
+    "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.5, */*;q=0.1"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +53,7 @@ class FetchLimits:
     timeout_s: float = 20.0
     max_bytes: int = 10_000_000
     concurrency: int = 32
+    per_host_concurrency: int = 2
     allow_private_addresses: bool = False
     contact_url: str = ""
 
@@ -58,6 +74,45 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+def refusal_reason(url: str, allow_private_addresses: bool = False) -> str | None:
+    """Why the guard refuses to fetch `url` before any DNS lookup, or None if it may go on."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+    except ValueError as e:
+        return f"malformed URL: {e}"
+    if parts.scheme not in ("http", "https"):
+        return f"refused scheme {parts.scheme or '(none)'!r}: only http and https"
+    if parts.username is not None or parts.password is not None:
+        return "refused: credentials in the URL"
+    if not host:
+        return "refused: no host"
+    if allow_private_addresses:
+        return None
+    if _is_ip_literal(host):
+        return None if is_public_address(host) else f"refused non-public address {host}"
+    if _is_numeric_spelling(host):
+        return f"refused numeric host spelling {host!r} (not a canonical IP address)"
+    return None  # a name: checked after resolution by the guarded resolver
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_numeric_spelling(host: str) -> bool:
+    """Legacy IPv4 spellings libc still accepts (127.1, 2130706433, 0x7f000001, 0177.0.0.1)."""
+    try:
+        socket.inet_aton(host)
+    except OSError:
+        return False
+    return True
+
+
 class _GuardedResolver(AbstractResolver):
     """Resolves names as usual, then refuses every non-public address it got back."""
 
@@ -71,11 +126,15 @@ class _GuardedResolver(AbstractResolver):
         public = [result for result in results if is_public_address(result["host"])]
         if not public:
             addresses = ", ".join(sorted({result["host"] for result in results}))
-            raise OSError(f"{host} resolves to a non-public address ({addresses}); refused")
+            raise _RefusedAddress(f"{host} resolves to a non-public address ({addresses})")
         return public
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+class _RefusedAddress(OSError):
+    """Raised inside aiohttp's connect when the guard refuses a resolved address."""
 
 
 class FeedClient:
@@ -84,15 +143,23 @@ class FeedClient:
     def __init__(self, limits: FetchLimits) -> None:
         self.limits = limits
         self._session: aiohttp.ClientSession | None = None
-        self._slots = asyncio.Semaphore(limits.concurrency)
+        self._global_slots = asyncio.Semaphore(limits.concurrency)
+        self._host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(limits.per_host_concurrency)
+        )
 
     async def __aenter__(self) -> FeedClient:
         resolver = None if self.limits.allow_private_addresses else _GuardedResolver()
-        connector = aiohttp.TCPConnector(limit=self.limits.concurrency, resolver=resolver)
+        connector = aiohttp.TCPConnector(
+            limit=self.limits.concurrency,
+            limit_per_host=self.limits.per_host_concurrency,
+            resolver=resolver,
+            ttl_dns_cache=300,
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            timeout=aiohttp.ClientTimeout(total=self.limits.timeout_s),
-            headers={"User-Agent": self.limits.user_agent},
+            headers={"User-Agent": self.limits.user_agent, "Accept": _ACCEPT},
+            auto_decompress=True,
         )
         return self
 
@@ -104,49 +171,61 @@ class FeedClient:
         self, url: str, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult:
         """GET a feed, sending back its validators. Raises `FetchError` naming the URL."""
-        async with self._slots:
+        host = (urlsplit(url).hostname or "").lower()
+        async with self._host_slots[host], self._global_slots:
             try:
-                return await asyncio.wait_for(
-                    self._follow(url, etag, last_modified), timeout=self.limits.timeout_s
-                )
+                async with asyncio.timeout(self.limits.timeout_s):
+                    return await self._follow(url, etag, last_modified)
             except TimeoutError as e:
-                raise FetchError(f"{url}: timed out after {self.limits.timeout_s:g}s") from e
+                message = f"{url}: timed out after {self.limits.timeout_s:g}s (polling.timeout)"
+                raise FetchError(message, kind="timeout") from e
+            except _RefusedAddress as e:
+                raise FetchError(f"{url}: refused: {e}", kind="refused") from e
+            except aiohttp.ClientConnectorError as e:
+                if isinstance(e.os_error, _RefusedAddress):
+                    raise FetchError(f"{url}: refused: {e.os_error}", kind="refused") from e
+                raise FetchError(f"{url}: cannot connect: {e.os_error or e}") from e
+            except aiohttp.ClientPayloadError as e:
+                raise FetchError(f"{url}: broken response body: {_cause(e)}") from e
             except aiohttp.ClientError as e:
-                raise FetchError(f"{url}: {_describe(e)}") from e
+                raise FetchError(f"{url}: {type(e).__name__}: {e}") from e
             except OSError as e:
                 raise FetchError(f"{url}: {e}") from e
 
     async def _follow(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
         if self._session is None:
             raise RuntimeError("FeedClient used outside 'async with'")
-        headers = _conditional_headers(etag, last_modified)
-        current = url
+        current, moved_to, still_permanent = url, None, True
         for _ in range(MAX_REDIRECTS + 1):
-            self._check_target(url, current)
+            if reason := refusal_reason(current, self.limits.allow_private_addresses):
+                raise FetchError(f"{url}: {reason}", kind="refused")
+            headers = _conditional_headers(etag, last_modified) if current == url else {}
             async with self._session.get(current, headers=headers, allow_redirects=False) as resp:
-                if resp.status in _REDIRECT_STATUSES and "Location" in resp.headers:
-                    current = urljoin(current, resp.headers["Location"])
+                if resp.status in _REDIRECTS and resp.headers.get("Location"):
+                    target = urljoin(current, resp.headers["Location"].strip())
+                    still_permanent = still_permanent and resp.status in _PERMANENT_REDIRECTS
+                    moved_to = target if still_permanent else moved_to
+                    current = target
                     continue
-                return await self._result(url, current, resp)
-        raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
+                return await self._result(url, current, resp, moved_to)
+        raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects", kind="http")
 
-    def _check_target(self, url: str, target: str) -> None:
-        parts = urlsplit(target)
-        if parts.scheme not in ("http", "https"):
-            raise FetchError(f"{url}: refused scheme {parts.scheme!r} (only http and https)")
-        if parts.username or parts.password:
-            raise FetchError(f"{url}: refused credentials in the URL")
-        host = parts.hostname or ""
-        if self.limits.allow_private_addresses or not _is_ip_literal(host):
-            return  # names are checked after resolution by the guarded resolver
-        if not is_public_address(host):
-            raise FetchError(f"{url}: refused non-public address {host}")
-
-    async def _result(self, url: str, final_url: str, resp: aiohttp.ClientResponse) -> FetchResult:
+    async def _result(
+        self, url: str, final_url: str, resp: aiohttp.ClientResponse, moved_to: str | None
+    ) -> FetchResult:
+        moved_because = "HTTP 301/308 permanent redirect" if moved_to else ""
         if resp.status == 304:
-            return FetchResult(url=final_url, status=304, headers=_headers(resp))
-        if resp.status >= 400:
-            raise FetchError(f"{url}: HTTP {resp.status} {resp.reason or ''}".rstrip())
+            return FetchResult(
+                url=final_url, status=304, headers=_headers(resp),
+                moved_to=moved_to, moved_because=moved_because,
+            )  # fmt: skip
+        if resp.status >= 400 or resp.status < 200:
+            raise FetchError(
+                f"{url}: HTTP {resp.status} {resp.reason or ''}".rstrip(),
+                kind="http",
+                status=resp.status,
+                retry_after=resp.headers.get("Retry-After"),
+            )
         body = await self._read_capped(url, resp)
         return FetchResult(
             url=final_url,
@@ -155,26 +234,35 @@ class FeedClient:
             headers=_headers(resp),
             etag=resp.headers.get("ETag"),
             last_modified=resp.headers.get("Last-Modified"),
+            moved_to=moved_to,
+            moved_because=moved_because,
         )
 
     async def _read_capped(self, url: str, resp: aiohttp.ClientResponse) -> bytes:
-        """The decompressed body, refusing it once it passes `max_bytes`."""
+        """The decompressed body, refusing it as soon as it passes `max_bytes`."""
+        declared = resp.content_length
+        encoded = bool(resp.headers.get("Content-Encoding"))
+        if declared is not None and not encoded and declared > self.limits.max_bytes:
+            raise self._too_large(url)  # refuse before reading a byte of it
         chunks: list[bytes] = []
         total = 0
         async for chunk in resp.content.iter_chunked(_CHUNK):
             total += len(chunk)
             if total > self.limits.max_bytes:
-                raise FetchError(
-                    f"{url}: body larger than polling.max_bytes ({self.limits.max_bytes} bytes)"
-                )
+                raise self._too_large(url)
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def _too_large(self, url: str) -> FetchError:
+        limit = self.limits.max_bytes
+        return FetchError(
+            f"{url}: body larger than polling.max_bytes ({limit} bytes, after decompression)",
+            kind="limit",
+        )
+
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
-    headers = {
-        "Accept": "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.8"
-    }
+    headers = {}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -183,18 +271,9 @@ def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[st
 
 
 def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
-    return dict(resp.headers.items())
+    return {key.lower(): value for key, value in resp.headers.items()}
 
 
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def _describe(error: Any) -> str:
-    if isinstance(error, aiohttp.ClientConnectorError):
-        return f"cannot connect: {error.os_error or error}"
-    return f"{type(error).__name__}: {error}"
+def _cause(error: Any) -> str:
+    cause = error.__cause__ or error
+    return f"{type(cause).__name__}: {cause}"

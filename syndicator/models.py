@@ -46,6 +46,9 @@ class FetchResult:
     headers: dict[str, str] = field(default_factory=dict)
     etag: str | None = None
     last_modified: str | None = None
+    # Where the source should be polled from now on (after 301/308 or autodiscovery), and why.
+    moved_to: str | None = None
+    moved_because: str = ""
 
     @property
     def not_modified(self) -> bool:
@@ -78,6 +81,8 @@ class ParsedFeed:
     entries: tuple[ParsedEntry, ...]
     warning: str | None = None
     ttl_minutes: int | None = None
+    update_period: str | None = None  # sy:updatePeriod
+    update_frequency: str | None = None  # sy:updateFrequency
 
 
 @dataclass(frozen=True, slots=True)

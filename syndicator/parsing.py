@@ -48,6 +48,8 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
         entries=entries,
         warning=_bozo_reason(result) if result.get("bozo") else None,
         ttl_minutes=_int_or_none(feed.get("ttl")),
+        update_period=_text_or_none(feed.get("sy_updateperiod")),
+        update_frequency=_text_or_none(feed.get("sy_updatefrequency")),
     )
 
 

@@ -2,10 +2,21 @@
 parse -> normalise -> dedup -> store, one transaction per feed, in the calling thread (the
 single writer).
 
-Per-source errors (network, HTTP, parse) are recorded on the source and reported in the
-`SourceOutcome`; they are never raised, so one bad source never stops the batch. The clock is
-a parameter (`clock`), so tests can run cycles at any simulated time. Tagging and alert
-matching plug in here when they land.
+What each HTTP outcome does to a source:
+
+- 200: parsed and stored; the next poll follows the feed's TTL, Cache-Control/Expires and its
+  observed entry frequency. An unchanged body from a server without validators is not parsed.
+- 304: nothing to parse; counted for the 304 ratio.
+- 301/308 (via `FetchResult.moved_to`) and HTML pages that advertise a feed
+  (autodiscovery): the source is polled at the new URL from now on, and that is logged.
+- 410: the source is disabled with the reason recorded.
+- 429/503: Retry-After is honoured.
+- Every other failure (network, timeout, HTTP error, oversize body, refused address, parse
+  error) is recorded on the source, backs off exponentially, and adds its weight to the
+  failure score; at `polling.disable_after_score` the source is disabled with its reason.
+
+Per-source errors are recorded, never raised, so one bad source never stops the batch. The
+clock is a parameter (`clock`), so tests can run cycles at any simulated time.
 """
 
 from __future__ import annotations
@@ -18,17 +29,39 @@ from datetime import datetime, timedelta
 
 from syndicator.config import Settings, SourceSettings
 from syndicator.dedup import entry_key
-from syndicator.errors import SourceError, StorageError
+from syndicator.discovery import discover_feed_urls, looks_like_html
+from syndicator.errors import FetchError, ParseError, SourceError, StorageError
 from syndicator.fetch import FeedClient, FetchLimits
 from syndicator.models import FetchResult, ParsedFeed, Source, SourceOutcome, Story
 from syndicator.normalize import bytes_hash, normalize_entry
 from syndicator.parsing import parse_feed
-from syndicator.schedule import PollBounds, next_poll_after
+from syndicator.schedule import (
+    PollBounds,
+    PollSignals,
+    entry_interval,
+    feed_ttl,
+    fresh_for,
+    next_poll_after,
+    parse_retry_after,
+)
 from syndicator.storage import ConfiguredSource, Store
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+Progress = Callable[[int, int], None]
+
+# How much each kind of failure adds to a source's failure score.
+FAILURE_WEIGHTS = {
+    "network": 1.0,
+    "timeout": 1.0,
+    "http": 1.0,  # 5xx and odd statuses; 4xx below
+    "client": 2.0,  # 4xx other than 410/429: the URL is probably wrong
+    "limit": 3.0,  # larger than max_bytes
+    "refused": 5.0,  # the SSRF guard refused the address or scheme
+    "parse": 2.0,
+    "rate-limited": 0.5,  # 429: the server asks us to slow down, not a broken source
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +70,7 @@ class PollPlan:
 
     bounds: PollBounds
     limits: FetchLimits
+    disable_after_score: float = 20.0
 
 
 def plan_from_settings(settings: Settings) -> PollPlan:
@@ -47,9 +81,11 @@ def plan_from_settings(settings: Settings) -> PollPlan:
             timeout_s=polling.timeout.total_seconds(),
             max_bytes=polling.max_bytes,
             concurrency=polling.concurrency,
+            per_host_concurrency=polling.per_host_concurrency,
             allow_private_addresses=polling.allow_private_addresses,
             contact_url=polling.user_agent_contact,
         ),
+        disable_after_score=polling.disable_after_score,
     )
 
 
@@ -67,63 +103,119 @@ def configured_sources(sources: Iterable[SourceSettings]) -> list[ConfiguredSour
     ]
 
 
-async def poll_due_sources(store: Store, plan: PollPlan, clock: Clock) -> list[SourceOutcome]:
+async def poll_due_sources(
+    store: Store, plan: PollPlan, clock: Clock, on_progress: Progress | None = None
+) -> list[SourceOutcome]:
     """Fetch every due source concurrently and ingest each feed as soon as it arrives."""
     due = store.due_sources(clock())
     if not due:
         return []
     outcomes: list[SourceOutcome] = []
     async with FeedClient(plan.limits) as client:
-        tasks = [asyncio.create_task(_fetch(client, source)) for source in due]
-        for finished in asyncio.as_completed(tasks):
-            source, result = await finished
-            outcomes.append(ingest(store, source, result, plan.bounds, clock()))
+        tasks = [asyncio.create_task(_fetch_source(client, source)) for source in due]
+        try:
+            for finished in asyncio.as_completed(tasks):
+                source, result = await finished
+                outcomes.append(ingest(store, source, result, plan, clock()))
+                if on_progress is not None:
+                    on_progress(len(outcomes), len(due))
+        finally:
+            for task in tasks:
+                task.cancel()  # on cancellation of the cycle: stop the fetches still running
+            await asyncio.gather(*tasks, return_exceptions=True)
     return outcomes
 
 
-async def _fetch(client: FeedClient, source: Source) -> tuple[Source, FetchResult | SourceError]:
+async def _fetch_source(
+    client: FeedClient, source: Source
+) -> tuple[Source, FetchResult | SourceError]:
     try:
-        return source, await client.fetch(source.url, source.etag, source.last_modified)
+        result = await client.fetch(source.url, source.etag, source.last_modified)
+        return source, await _discover_if_html(client, source, result)
     except SourceError as e:
         return source, e
 
 
+async def _discover_if_html(client: FeedClient, source: Source, result: FetchResult) -> FetchResult:
+    """An HTML page in place of a feed: follow its `<link rel="alternate">` to the feed."""
+    if result.not_modified or not looks_like_html(result.body, result.headers.get("content-type")):
+        return result
+    candidates = discover_feed_urls(result.body, result.url)
+    if not candidates:
+        raise ParseError(f"{source.url}: not a feed: an HTML page that advertises no feed")
+    found = await client.fetch(candidates[0])
+    return FetchResult(
+        url=found.url,
+        status=found.status,
+        body=found.body,
+        headers=found.headers,
+        etag=found.etag,
+        last_modified=found.last_modified,
+        moved_to=found.moved_to or candidates[0],
+        moved_because=f"feed autodiscovery on {result.url}",
+    )
+
+
 def ingest(
-    store: Store,
-    source: Source,
-    result: FetchResult | SourceError,
-    bounds: PollBounds,
-    now: datetime,
+    store: Store, source: Source, result: FetchResult | SourceError, plan: PollPlan, now: datetime
 ) -> SourceOutcome:
     """Take one fetch outcome through parse, normalise, dedup and store; record the outcome."""
-    source_bounds = _source_bounds(store, source, bounds)
     if isinstance(result, SourceError):
-        return _record_failure(store, source, source_bounds, now, str(result))
+        return _record_failure(store, source, plan, now, result)
+    bounds = _source_bounds(store, source, plan.bounds)
+    _follow_move(store, source, result)
     if result.not_modified:
-        _record_success(store, source, source_bounds, now, result, body_hash=None, feed=None)
+        signals = PollSignals(fresh_for=fresh_for(result.headers, now))
+        _record_success(
+            store, source, result, now, next_poll_after(now, source.url, bounds, signals)
+        )
         return SourceOutcome(source.url, "not-modified")
     body_hash = bytes_hash(result.body)
     if not result.etag and not result.last_modified and body_hash == source.content_hash:
-        _record_success(store, source, source_bounds, now, result, body_hash=body_hash, feed=None)
+        signals = PollSignals(fresh_for=fresh_for(result.headers, now))
+        next_at = next_poll_after(now, source.url, bounds, signals)
+        _record_success(store, source, result, now, next_at, body_hash=body_hash)
         return SourceOutcome(source.url, "unchanged")
     try:
         feed = parse_feed(result.body, result.url, result.headers)
-    except SourceError as e:
-        return _record_failure(store, source, source_bounds, now, str(e))
-    stories = [normalize_entry(source.id, entry, entry_key(entry), now) for entry in feed.entries]
-    try:
-        stored = store.store_stories(_unique_by_key(stories), now)
-    except StorageError as e:
-        return _record_failure(store, source, source_bounds, now, str(e))
-    _record_success(store, source, source_bounds, now, result, body_hash=body_hash, feed=feed)
+        stored = store.store_stories(_stories(source, feed, now), now)
+    except (SourceError, StorageError) as e:
+        return _record_failure(store, source, plan, now, e)
+    next_at = next_poll_after(now, source.url, bounds, _signals(store, source, result, feed, now))
+    _record_success(store, source, result, now, next_at, body_hash=body_hash, feed=feed)
     if feed.warning:
         log.info("%s: read with a parser warning: %s", source.url, feed.warning)
     return SourceOutcome(source.url, "ok", stored.inserted, stored.updated)
 
 
-def _unique_by_key(stories: list[Story]) -> list[Story]:
-    """A feed that lists one entry twice stores it once (the last copy wins, as in readers)."""
+def _stories(source: Source, feed: ParsedFeed, now: datetime) -> list[Story]:
+    stories = [normalize_entry(source.id, entry, entry_key(entry), now) for entry in feed.entries]
+    # A feed that lists one entry twice stores it once (the last copy wins, as in readers).
     return list({story.guid_key: story for story in stories}.values())
+
+
+def _signals(
+    store: Store, source: Source, result: FetchResult, feed: ParsedFeed, now: datetime
+) -> PollSignals:
+    return PollSignals(
+        feed_ttl=feed_ttl(feed.ttl_minutes, feed.update_period, feed.update_frequency),
+        fresh_for=fresh_for(result.headers, now),
+        entry_interval=entry_interval(store.recent_published(source.id)),
+    )
+
+
+def _follow_move(store: Store, source: Source, result: FetchResult) -> None:
+    if not result.moved_to or result.moved_to == source.url:
+        return
+    if store.move_source(source.id, result.moved_to):
+        log.info("source %s moved to %s (%s)", source.url, result.moved_to, result.moved_because)
+    else:
+        log.warning(
+            "source %s moved to %s (%s), which another source already polls; not followed",
+            source.url,
+            result.moved_to,
+            result.moved_because,
+        )
 
 
 def _source_bounds(store: Store, source: Source, bounds: PollBounds) -> PollBounds:
@@ -136,30 +228,62 @@ def _source_bounds(store: Store, source: Source, bounds: PollBounds) -> PollBoun
 def _record_success(
     store: Store,
     source: Source,
-    bounds: PollBounds,
-    now: datetime,
     result: FetchResult,
+    now: datetime,
+    next_at: datetime,
     *,
-    body_hash: str | None,
-    feed: ParsedFeed | None,
+    body_hash: str | None = None,
+    feed: ParsedFeed | None = None,
 ) -> None:
-    ttl = timedelta(minutes=feed.ttl_minutes) if feed and feed.ttl_minutes else None
     store.record_success(
         source.id,
         now,
-        next_poll_after(now, source.url, bounds, feed_ttl=ttl),
-        etag=result.etag if result.status != 304 else source.etag,
-        last_modified=result.last_modified if result.status != 304 else source.last_modified,
+        next_at,
+        # A 304 may omit the validators; the ones we sent stay valid then.
+        etag=result.etag or (source.etag if result.not_modified else None),
+        last_modified=result.last_modified
+        or (source.last_modified if result.not_modified else None),
         content_hash=body_hash,
+        not_modified=result.not_modified,
         feed_title=feed.title if feed else "",
         feed_link=feed.link if feed else "",
     )
 
 
 def _record_failure(
-    store: Store, source: Source, bounds: PollBounds, now: datetime, error: str
+    store: Store, source: Source, plan: PollPlan, now: datetime, error: SourceError | StorageError
 ) -> SourceOutcome:
+    message = str(error)
+    bounds = _source_bounds(store, source, plan.bounds)
+    status = error.status if isinstance(error, FetchError) else None
+    if status == 410:
+        store.disable_source(source.id, f"HTTP 410 Gone: {message}", now)
+        log.warning("source %s is gone (HTTP 410); disabled", source.name or source.url)
+        return SourceOutcome(source.url, "gone", error=message)
+    kind = _failure_kind(error)
     failures = store.source_failures(source.id) + 1
-    store.record_failure(source.id, now, next_poll_after(now, source.url, bounds, failures), error)
-    log.warning("source %s failed: %s", source.name or source.url, error)
-    return SourceOutcome(source.url, "error", error=error)
+    retry_at = parse_retry_after(error.retry_after, now) if isinstance(error, FetchError) else None
+    signals = PollSignals(consecutive_failures=failures, retry_at=retry_at)
+    score = store.record_failure(
+        source.id,
+        now,
+        next_poll_after(now, source.url, bounds, signals),
+        message,
+        weight=FAILURE_WEIGHTS[kind],
+        disable_at_score=plan.disable_after_score,
+    )
+    log.warning("source %s failed: %s", source.name or source.url, message)
+    if score >= plan.disable_after_score:
+        log.warning("source %s disabled: failure score %g", source.name or source.url, score)
+        return SourceOutcome(source.url, "disabled", error=message)
+    return SourceOutcome(source.url, "error", error=message)
+
+
+def _failure_kind(error: SourceError | StorageError) -> str:
+    if isinstance(error, ParseError) or not isinstance(error, FetchError):
+        return "parse"
+    if error.status == 429:
+        return "rate-limited"
+    if error.status is not None and 400 <= error.status < 500:
+        return "client"
+    return error.kind if error.kind in FAILURE_WEIGHTS else "network"

@@ -155,6 +155,26 @@ def _m0004_story_search(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0005_poll_statistics")
+def _m0005_poll_statistics(db: Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE sources ADD COLUMN polls INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sources ADD COLUMN not_modified_polls INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sources ADD COLUMN failure_score REAL NOT NULL DEFAULT 0;
+        ALTER TABLE sources ADD COLUMN disabled_at TEXT;
+        CREATE INDEX stories_source_published ON stories (source_id, published_at DESC);
+        """
+    )
+
+
+def _disable(db: Database, source_id: int, reason: str, now: datetime) -> None:
+    db.execute(
+        "UPDATE sources SET disabled_reason = ?, disabled_at = ? WHERE id = ?",
+        (reason[:2000], format_time(now), source_id),
+    )
+
+
 def format_time(moment: datetime) -> str:
     """UTC text that sorts in time order."""
     return moment.astimezone(UTC).strftime(_TIME_FORMAT)
@@ -189,6 +209,14 @@ class SourceStatus:
     disabled_reason: str | None
     consecutive_failures: int
     interval_s: float | None
+    polls: int = 0
+    not_modified_polls: int = 0
+    failure_score: float = 0.0
+    last_error_at: datetime | None = None
+
+    @property
+    def not_modified_ratio(self) -> float | None:
+        return self.not_modified_polls / self.polls if self.polls else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +360,10 @@ class Store:
                 disabled_reason=row["disabled_reason"],
                 consecutive_failures=row["consecutive_failures"],
                 interval_s=row["interval_s"],
+                polls=row["polls"],
+                not_modified_polls=row["not_modified_polls"],
+                failure_score=row["failure_score"],
+                last_error_at=_parse_optional_time(row["last_error_at"]),
             )
             for row in rows
         ]
@@ -353,9 +385,11 @@ class Store:
         etag: str | None,
         last_modified: str | None,
         content_hash: str | None,
+        not_modified: bool = False,
         feed_title: str = "",
         feed_link: str = "",
     ) -> None:
+        """A poll that worked (200 or 304): validators kept, failures and score reset."""
         with self._transaction() as db:
             db.execute(
                 """
@@ -363,42 +397,113 @@ class Store:
                     etag = ?, last_modified = ?, content_hash = COALESCE(?, content_hash),
                     feed_title = CASE WHEN ? != '' THEN ? ELSE feed_title END,
                     feed_link = CASE WHEN ? != '' THEN ? ELSE feed_link END,
-                    last_error = NULL, consecutive_failures = 0
+                    last_error = NULL, consecutive_failures = 0, failure_score = 0,
+                    polls = polls + 1, not_modified_polls = not_modified_polls + ?
                 WHERE id = ?
                 """,
                 (
-                    format_time(now),
-                    format_time(now),
-                    format_time(next_poll_at),
-                    etag,
-                    last_modified,
-                    content_hash,
-                    feed_title,
-                    feed_title,
-                    feed_link,
-                    feed_link,
-                    source_id,
+                    format_time(now), format_time(now), format_time(next_poll_at),
+                    etag, last_modified, content_hash,
+                    feed_title, feed_title, feed_link, feed_link,
+                    int(not_modified), source_id,
                 ),
-            )
+            )  # fmt: skip
 
     def record_failure(
-        self, source_id: int, now: datetime, next_poll_at: datetime, error: str
-    ) -> None:
+        self,
+        source_id: int,
+        now: datetime,
+        next_poll_at: datetime,
+        error: str,
+        *,
+        weight: float = 1.0,
+        disable_at_score: float | None = None,
+    ) -> float:
+        """A failed poll: the error kept, the weighted score raised, the source disabled once
+        the score reaches `disable_at_score`. Returns the new score."""
         with self._transaction() as db:
             db.execute(
                 """
                 UPDATE sources SET last_polled_at = ?, last_error = ?, last_error_at = ?,
-                    next_poll_at = ?, consecutive_failures = consecutive_failures + 1
+                    next_poll_at = ?, consecutive_failures = consecutive_failures + 1,
+                    failure_score = failure_score + ?, polls = polls + 1
                 WHERE id = ?
                 """,
                 (
-                    format_time(now),
-                    error[:2000],
-                    format_time(now),
-                    format_time(next_poll_at),
-                    source_id,
+                    format_time(now), error[:2000], format_time(now), format_time(next_poll_at),
+                    weight, source_id,
                 ),
+            )  # fmt: skip
+            row = db.execute("SELECT failure_score FROM sources WHERE id = ?", (source_id,))
+            score = float(row.fetchone()[0])
+            if disable_at_score is not None and score >= disable_at_score:
+                reason = (
+                    f"failure score {score:g} reached {disable_at_score:g}; last error: {error}"
+                )
+                _disable(db, source_id, reason, now)
+        return score
+
+    def disable_source(self, source_id: int, reason: str, now: datetime) -> None:
+        """Stop polling a source (410 Gone, too many failures), keeping why and when."""
+        with self._transaction() as db:
+            _disable(db, source_id, reason, now)
+
+    def enable_source(self, url: str) -> bool:
+        """Clear an automatic disable for a source named by its configured or current URL."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE sources SET disabled_reason = NULL, disabled_at = NULL, "
+                "consecutive_failures = 0, failure_score = 0, next_poll_at = NULL "
+                "WHERE config_url = ? OR url = ?",
+                (url, url),
             )
+            return cursor.rowcount > 0
+
+    def move_source(self, source_id: int, new_url: str) -> bool:
+        """Poll the source at `new_url` from now on. False if another source already has it."""
+        with self._transaction() as db:
+            taken = db.execute(
+                "SELECT 1 FROM sources WHERE url = ? AND id != ?", (new_url, source_id)
+            ).fetchone()
+            if taken:
+                return False
+            db.execute(
+                "UPDATE sources SET url = ?, etag = NULL, last_modified = NULL WHERE id = ?",
+                (new_url, source_id),
+            )
+            return True
+
+    def recent_published(self, source_id: int, limit: int = 20) -> list[datetime]:
+        """Publication times of a source's newest stories (for its entry frequency)."""
+        rows = self._rows(
+            "SELECT published_at FROM stories WHERE source_id = ? "
+            "ORDER BY published_at DESC LIMIT ?",
+            [source_id, limit],
+        )
+        return [parse_time(row["published_at"]) for row in rows]
+
+    def delete_clusters_before(self, cutoff: datetime) -> int:
+        """Retention: remove clusters whose newest member was first seen before `cutoff`,
+        except those with alerts not yet delivered or dead-lettered. Returns clusters removed."""
+        with self._transaction() as db:
+            doomed = [
+                row[0]
+                for row in db.execute(
+                    """
+                    SELECT c.id FROM clusters c
+                    WHERE (SELECT MAX(first_seen_at) FROM stories s WHERE s.cluster_id = c.id) < ?
+                      AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.cluster_id = c.id
+                                      AND o.status = 'pending')
+                    """,
+                    (format_time(cutoff),),
+                ).fetchall()
+            ]
+            for start in range(0, len(doomed), 500):
+                chunk = doomed[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                db.execute(f"DELETE FROM stories WHERE cluster_id IN ({marks})", chunk)
+                db.execute(f"DELETE FROM clusters WHERE id IN ({marks})", chunk)
+        return len(doomed)
 
     # -- stories and clusters ------------------------------------------------------------------
 

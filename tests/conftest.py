@@ -25,6 +25,8 @@ class Route:
     etag: str | None = None
     last_modified: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    drip_s: float = 0.0  # seconds between bytes of the body: a slow-drip server
+    hang: bool = False  # accept the request and never answer
 
 
 @dataclass
@@ -41,6 +43,7 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.requests: list[SeenRequest] = []
         self._lock = threading.Lock()
+        self.hung = threading.Event()  # set at stop, releasing hanging and dripping handlers
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -71,6 +74,9 @@ class FeedServer:
                 if route is None:
                     self.send_error(404)
                     return
+                if route.hang:
+                    server.hung.wait(timeout=60)
+                    return
                 if route.etag and self.headers.get("If-None-Match") == route.etag:
                     self.send_response(304)
                     self.send_header("ETag", route.etag)
@@ -86,7 +92,20 @@ class FeedServer:
                 for name, value in route.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(route.body)
+                if route.drip_s:
+                    self._drip(route)
+                else:
+                    self.wfile.write(route.body)
+
+            def _drip(self, route: Route) -> None:
+                for byte in route.body:
+                    if server.hung.wait(timeout=route.drip_s):
+                        return
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:
+                        return
 
             def log_message(self, format: str, *args: object) -> None:
                 pass  # keep test output clean
@@ -97,6 +116,7 @@ class FeedServer:
         self._thread.start()
 
     def stop(self) -> None:
+        self.hung.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syndicator.schedule import PollBounds, next_poll_after
+from syndicator.schedule import (
+    PollBounds,
+    PollSignals,
+    entry_interval,
+    feed_ttl,
+    fresh_for,
+    next_poll_after,
+    parse_retry_after,
+)
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 BOUNDS = PollBounds(timedelta(minutes=15), timedelta(minutes=5), timedelta(hours=24))
@@ -26,14 +34,17 @@ def test_jitter_spreads_sources() -> None:
 
 
 def test_longer_feed_ttl_wins_and_shorter_is_ignored() -> None:
-    long_ttl = next_poll_after(NOW, URL, BOUNDS, feed_ttl=timedelta(hours=1))
+    long_ttl = next_poll_after(NOW, URL, BOUNDS, PollSignals(feed_ttl=timedelta(hours=1)))
     assert long_ttl - NOW >= timedelta(hours=1)
-    short_ttl = next_poll_after(NOW, URL, BOUNDS, feed_ttl=timedelta(minutes=1))
+    short_ttl = next_poll_after(NOW, URL, BOUNDS, PollSignals(feed_ttl=timedelta(minutes=1)))
     assert short_ttl == next_poll_after(NOW, URL, BOUNDS)
 
 
 def test_failures_back_off_exponentially_up_to_max_interval() -> None:
-    delays = [next_poll_after(NOW, URL, BOUNDS, failures) - NOW for failures in range(12)]
+    delays = [
+        next_poll_after(NOW, URL, BOUNDS, PollSignals(consecutive_failures=n)) - NOW
+        for n in range(12)
+    ]
     assert delays == sorted(delays)
     assert delays[1] >= timedelta(minutes=30)
     assert delays[-1] <= timedelta(hours=24) * 1.1
@@ -47,5 +58,51 @@ def test_failures_back_off_exponentially_up_to_max_interval() -> None:
 def test_always_within_bounds(interval_s: int, failures: int, ttl_s: int | None) -> None:
     bounds = PollBounds(timedelta(seconds=interval_s), timedelta(minutes=5), timedelta(hours=24))
     ttl = timedelta(seconds=ttl_s) if ttl_s is not None else None
-    delay = next_poll_after(NOW, URL, bounds, failures, ttl) - NOW
+    signals = PollSignals(consecutive_failures=failures, feed_ttl=ttl)
+    delay = next_poll_after(NOW, URL, bounds, signals) - NOW
     assert timedelta(minutes=5) <= delay <= timedelta(hours=24) * 1.1
+
+
+def test_retry_after_seconds_and_date() -> None:
+    assert parse_retry_after("120", NOW) == NOW + timedelta(seconds=120)
+    assert parse_retry_after("Fri, 27 Nov 2026 13:00:00 GMT", NOW) == NOW + timedelta(hours=1)
+    assert parse_retry_after("Fri, 27 Nov 2026 11:00:00 GMT", NOW) == NOW  # in the past
+    assert parse_retry_after("soon", NOW) is None
+    assert parse_retry_after(None, NOW) is None
+
+
+def test_retry_after_moves_the_poll_later_but_not_past_max_interval() -> None:
+    hour_later = next_poll_after(NOW, URL, BOUNDS, PollSignals(retry_at=NOW + timedelta(hours=3)))
+    assert hour_later == NOW + timedelta(hours=3)
+    capped = next_poll_after(NOW, URL, BOUNDS, PollSignals(retry_at=NOW + timedelta(days=30)))
+    assert capped == NOW + timedelta(hours=24)
+
+
+def test_cache_control_and_expires() -> None:
+    assert fresh_for({"Cache-Control": "public, max-age=3600"}, NOW) == timedelta(hours=1)
+    assert fresh_for({"cache-control": "s-maxage=60, max-age=10"}, NOW) == timedelta(seconds=60)
+    assert fresh_for({"Cache-Control": "no-cache, max-age=3600"}, NOW) is None
+    assert fresh_for({"Expires": "Fri, 27 Nov 2026 12:30:00 GMT"}, NOW) == timedelta(minutes=30)
+    assert fresh_for({"Expires": "0"}, NOW) is None
+    assert fresh_for({}, NOW) is None
+    fresh = next_poll_after(NOW, URL, BOUNDS, PollSignals(fresh_for=timedelta(hours=2)))
+    assert fresh - NOW >= timedelta(hours=2)
+
+
+def test_feed_ttl_from_ttl_and_sy_update_period() -> None:
+    assert feed_ttl(60, None, None) == timedelta(hours=1)
+    assert feed_ttl(None, "hourly", "2") == timedelta(minutes=30)
+    assert feed_ttl(None, "daily", None) == timedelta(days=1)
+    assert feed_ttl(30, "daily", "4") == timedelta(hours=6)
+    assert feed_ttl(None, "fortnightly", "1") is None
+    assert feed_ttl(0, None, None) is None
+
+
+def test_observed_entry_frequency_adapts_within_a_factor_of_four() -> None:
+    times = [NOW - timedelta(minutes=5 * i) for i in range(10)]
+    assert entry_interval(times) == timedelta(minutes=5)
+    assert entry_interval(times[:2]) is None
+    busy = next_poll_after(NOW, URL, BOUNDS, PollSignals(entry_interval=timedelta(minutes=5)))
+    assert timedelta(minutes=5) <= busy - NOW < timedelta(minutes=6)
+    quiet = next_poll_after(NOW, URL, BOUNDS, PollSignals(entry_interval=timedelta(days=2)))
+    assert timedelta(hours=1) <= quiet - NOW <= timedelta(hours=1, minutes=6)

@@ -1,0 +1,480 @@
+"""Polling throughput and memory: syndicator against lemon24/reader over the same feed farm.
+
+A separate process renders N realistic news feeds (RSS 2.0, 20-50 items, seeded) once and
+serves them on loopback with ETag / Last-Modified and 304 answers (`_feedfarm.py`). Each system
+then runs in its own child process, so peak RSS is per system:
+
+- cold: every source fetched, parsed and stored into an empty database;
+- all-304: every source made due again and polled with its validators; the server answers 304.
+
+syndicator runs `syndicator.daemon.run_cycle` (poll every due source, then publish) on a store
+synced from a generated config; the all-304 cycle gets a clock two days ahead so every source
+is due. reader runs `update_feeds` cold, then `update_feeds(scheduled=False)`, once per worker
+count asked for; the best reader number is the baseline of each ratio. The server's own
+counters (responses by status) are printed next to each pass, so a pass that did not really
+get 304s shows. Only the polling cycles are timed; config parsing, source sync and
+`add_feed` are set-up. Peak RSS is VmHWM of the child process (whole process: interpreter,
+imports, set-up and both passes).
+
+Usage:  python benchmarks/polling.py [--feeds 5000] [--seed 1] [--skip-reader]
+                                     [--only syndicator|reader] [--profile]
+reader is needed only for the comparison and is not a dependency of the project:
+    pip install reader sgmllib3k
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from _feedfarm import RunningFarm, fetch_stats, start_farm, stats_delta
+
+READER_PIP = "pip install reader sgmllib3k"
+RSS_GOAL_SOURCES = 10_000
+RSS_GOAL_MB = 300.0
+SPEED_GOAL = 5.0
+ALL_DUE_OFFSET = timedelta(days=2)  # > polling.max_interval (24h): every source is due
+
+
+@dataclass
+class PassResult:
+    """One timed pass of one system."""
+
+    name: str  # "cold" or "all-304"
+    wall_s: float
+    feeds: int
+    entries: int  # entries stored by the pass (cold) or 0
+    outcomes: dict[str, int]  # the client's own classification
+    server: dict[str, Any]  # fetch_stats delta: statuses, bytes_sent, cpu_s
+    peak_rss_mb: float  # VmHWM after the pass (cumulative since process start)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def feeds_per_s(self) -> float:
+        return self.feeds / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def entries_per_s(self) -> float:
+        return self.entries / self.wall_s if self.wall_s else 0.0
+
+
+@dataclass
+class SystemResult:
+    """Both passes of one system in one child process."""
+
+    label: str
+    baseline_rss_mb: float  # VmRSS after imports, before any set-up
+    setup_s: float
+    passes: list[PassResult]
+    profile: str = ""
+
+    @property
+    def cold(self) -> PassResult:
+        return self.passes[0]
+
+    @property
+    def warm(self) -> PassResult:
+        return self.passes[1]
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return max(p.peak_rss_mb for p in self.passes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring inside a child process.
+
+
+def _proc_status_mb(key: str) -> float:
+    """A memory line of /proc/self/status (VmRSS, VmHWM) in MB; ru_maxrss if unavailable."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return max(_proc_status_mb("VmHWM"), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def syndicator_config(
+    base_url: str, count: int, tmp: Path, concurrency: int, fetch_timeout_s: int
+) -> str:
+    """The TOML text of a config with `count` sources on the farm."""
+    lines = [
+        "[storage]",
+        f'path = "{tmp / "syndicator.db"}"',
+        "[publish]",
+        f'output_dir = "{tmp / "feeds"}"',
+        "[polling]",
+        'interval = "15m"',
+        'min_interval = "1s"',
+        'max_interval = "24h"',
+        f'timeout = "{fetch_timeout_s}s"',
+        f"concurrency = {concurrency}",
+        "allow_private_addresses = true",
+    ]
+    for index in range(count):
+        lines += ["[[sources]]", f'url = "{base_url}/feeds/{index}.xml"']
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class SyndicatorRun:
+    """What the syndicator child measures."""
+
+    base_url: str
+    count: int
+    concurrency: int
+    fetch_timeout_s: int
+    profile: bool = False
+
+
+def _syndicator_child(conn: Connection, run: SyndicatorRun) -> None:
+    import asyncio
+    import logging
+
+    from syndicator.config import parse_settings
+    from syndicator.daemon import run_cycle, utc_now
+    from syndicator.pipeline import configured_sources
+    from syndicator.storage import open_store
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    baseline = _proc_status_mb("VmRSS")
+    with tempfile.TemporaryDirectory(prefix="bench-syndicator-") as tmp_name:
+        tmp = Path(tmp_name)
+        started = time.perf_counter()
+        base_url, concurrency = run.base_url, run.concurrency
+        text = syndicator_config(base_url, run.count, tmp, concurrency, run.fetch_timeout_s)
+        settings = parse_settings(text, tmp / "bench.toml", {})
+        store = open_store(settings.storage.path)
+        store.sync_sources(configured_sources(settings.sources), utc_now())
+        setup_s = time.perf_counter() - started
+
+        def later() -> datetime:
+            return utc_now() + ALL_DUE_OFFSET
+
+        passes = []
+        profile_text = ""
+        for name, clock in (("cold", utc_now), ("all-304", later)):
+            before = fetch_stats(base_url)
+            profiler = None
+            if run.profile and name == "cold":
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+            started = time.perf_counter()
+            report = asyncio.run(run_cycle(store, settings, clock))
+            wall_s = time.perf_counter() - started
+            if profiler is not None:
+                profiler.disable()
+                profile_text = _profile_summary(profiler)
+            server = stats_delta(before, fetch_stats(base_url))
+            outcomes = Counter(outcome.status for outcome in report.outcomes)
+            errors = [f"{o.source_url}: {o.error}" for o in report.outcomes if o.error][:3]
+            passes.append(
+                PassResult(
+                    name=name,
+                    wall_s=wall_s,
+                    feeds=len(report.outcomes),
+                    entries=report.new_stories if name == "cold" else 0,
+                    outcomes=dict(outcomes),
+                    server=server,
+                    peak_rss_mb=_peak_rss_mb(),
+                    errors=errors,
+                )
+            )
+        stored = store.story_count()
+        store.close()
+    if stored != passes[0].entries:
+        passes[0].errors.append(f"store holds {stored} stories, cycle reported {passes[0].entries}")
+    label = f"syndicator (concurrency={concurrency})"
+    conn.send(SystemResult(label, baseline, setup_s, passes, profile_text))
+    conn.close()
+
+
+def _profile_summary(profiler: Any, top: int = 15) -> str:
+    import io
+    import pstats
+
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(top)
+    out.write("\n")
+    stats.sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def _reader_child(conn: Connection, base_url: str, count: int, workers: int) -> None:
+    import logging
+
+    from reader import make_reader
+
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    baseline = _proc_status_mb("VmRSS")
+    with tempfile.TemporaryDirectory(prefix="bench-reader-") as tmp_name:
+        started = time.perf_counter()
+        reader = make_reader(str(Path(tmp_name) / "reader.sqlite"))
+        for index in range(count):
+            reader.add_feed(f"{base_url}/feeds/{index}.xml")
+        setup_s = time.perf_counter() - started
+        passes = []
+        for name, scheduled in (("cold", True), ("all-304", False)):
+            entries_before = reader.get_entry_counts().total or 0
+            before = fetch_stats(base_url)
+            outcomes: Counter[str] = Counter()
+            errors: list[str] = []
+            started = time.perf_counter()
+            for result in reader.update_feeds_iter(scheduled=scheduled, workers=workers):
+                if result.error is not None:
+                    outcomes["error"] += 1
+                    if len(errors) < 3:
+                        errors.append(f"{result.url}: {result.error}")
+                elif result.updated_feed is None:
+                    outcomes["not-modified"] += 1
+                elif result.not_modified:
+                    outcomes["unchanged"] += 1
+                else:
+                    outcomes["ok"] += 1
+            wall_s = time.perf_counter() - started
+            server = stats_delta(before, fetch_stats(base_url))
+            passes.append(
+                PassResult(
+                    name=name,
+                    wall_s=wall_s,
+                    feeds=sum(outcomes.values()),
+                    entries=(reader.get_entry_counts().total or 0) - entries_before,
+                    outcomes=dict(outcomes),
+                    server=server,
+                    peak_rss_mb=_peak_rss_mb(),
+                    errors=errors,
+                )
+            )
+        reader.close()
+    conn.send(SystemResult(f"reader (workers={workers})", baseline, setup_s, passes))
+    conn.close()
+
+
+def _in_child(target: Callable[..., None], *args: Any) -> SystemResult:
+    """Run `target(conn, *args)` in a fresh interpreter and return what it sends."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=target, args=(child, *args))
+    process.start()
+    child.close()
+    try:
+        result: SystemResult = parent.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(f"{target.__name__} died (exit code {process.exitcode})") from None
+    process.join()
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting.
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "-"
+
+
+def _statuses(server: dict[str, Any]) -> str:
+    return " ".join(f"{status}:{n}" for status, n in sorted(server["statuses"].items())) or "-"
+
+
+def print_table(results: Sequence[SystemResult]) -> None:
+    header = (
+        f"{'system':<32} {'pass':<8} {'wall s':>8} {'feeds/s':>9} {'entries/s':>10} "
+        f"{'peak RSS MB':>11}  {'client outcomes':<28} {'server responses':<18} {'srv CPU s':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        for p in result.passes:
+            outcomes = " ".join(f"{k}:{v}" for k, v in sorted(p.outcomes.items()))
+            entries_per_s = f"{p.entries_per_s:10.0f}" if p.name == "cold" else f"{'-':>10}"
+            print(
+                f"{result.label:<32} {p.name:<8} {p.wall_s:8.2f} {p.feeds_per_s:9.0f} "
+                f"{entries_per_s} {p.peak_rss_mb:11.1f}  {outcomes:<28} "
+                f"{_statuses(p.server):<18} {p.server['cpu_s']:9.2f}"
+            )
+        print(
+            f"{'':<32} set-up {result.setup_s:.2f}s (untimed), RSS after imports "
+            f"{result.baseline_rss_mb:.1f} MB, cold stored {result.cold.entries} entries"
+        )
+    for result in results:
+        for p in result.passes:
+            for error in p.errors:
+                print(f"  ! {result.label} {p.name}: {error}")
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def print_goals(feeds: int, ours: SystemResult | None, theirs: Sequence[SystemResult]) -> None:
+    print()
+    print("goals")
+    if ours is not None and theirs:
+        best_cold = max(theirs, key=lambda r: r.cold.entries_per_s)
+        best_warm = max(theirs, key=lambda r: r.warm.feeds_per_s)
+        cold_ratio = ours.cold.entries_per_s / best_cold.cold.entries_per_s
+        warm_ratio = ours.warm.feeds_per_s / best_warm.warm.feeds_per_s
+        print(
+            f"  cold entries/s   syndicator {ours.cold.entries_per_s:8.0f} / "
+            f"{best_cold.label} {best_cold.cold.entries_per_s:8.0f} = {cold_ratio:5.2f}x   "
+            f"goal >= {SPEED_GOAL:g}x  {_verdict(cold_ratio >= SPEED_GOAL)}"
+        )
+        print(
+            f"  all-304 feeds/s  syndicator {ours.warm.feeds_per_s:8.0f} / "
+            f"{best_warm.label} {best_warm.warm.feeds_per_s:8.0f} = {warm_ratio:5.2f}x   "
+            f"goal >= {SPEED_GOAL:g}x  {_verdict(warm_ratio >= SPEED_GOAL)}"
+        )
+    if ours is not None:
+        peak = ours.peak_rss_mb
+        if feeds == RSS_GOAL_SOURCES:
+            at_goal, how = peak, f"measured at {feeds} feeds"
+        else:
+            base = ours.baseline_rss_mb
+            at_goal = base + (peak - base) * RSS_GOAL_SOURCES / feeds
+            how = (
+                f"EXTRAPOLATED linearly from {peak:.1f} MB at {feeds} feeds "
+                f"(import baseline {base:.1f} MB); run --feeds {RSS_GOAL_SOURCES} to measure"
+            )
+        print(
+            f"  peak RSS at {RSS_GOAL_SOURCES} sources: syndicator {at_goal:.1f} MB ({how})   "
+            f"goal <= {RSS_GOAL_MB:g} MB  {_verdict(at_goal <= RSS_GOAL_MB)}"
+        )
+        print(f"  peak RSS at {feeds} feeds: syndicator {peak:.1f} MB")
+    for result in theirs:
+        print(f"  peak RSS at {feeds} feeds: {result.label} {result.peak_rss_mb:.1f} MB")
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line.
+
+
+def _workers(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected e.g. 1,10, got {text!r}") from e
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive worker counts, got {text!r}")
+    return values
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--feeds", type=int, default=5000, help="feeds served (default 5000)")
+    parser.add_argument("--seed", type=int, default=1, help="feed content seed (default 1)")
+    parser.add_argument("--skip-reader", action="store_true", help="measure syndicator only")
+    parser.add_argument("--only", choices=("syndicator", "reader"), help="measure one system")
+    parser.add_argument(
+        "--concurrency", type=int, default=100, help="syndicator polling.concurrency (100)"
+    )
+    parser.add_argument(
+        "--timeout", type=int, default=20, help="syndicator polling.timeout, seconds (20)"
+    )
+    parser.add_argument(
+        "--reader-workers",
+        type=_workers,
+        default=[1, 10],
+        help="reader update_feeds worker counts to try, best one is the baseline (1,10)",
+    )
+    parser.add_argument("--no-gzip", action="store_true", help="serve uncompressed bodies")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run syndicator's cold cycle under cProfile (extra child) and print the top",
+    )
+    args = parser.parse_args(argv)
+    if args.feeds < 1:
+        parser.error("--feeds must be positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    run_ours = args.only in (None, "syndicator")
+    run_theirs = args.only == "reader" or (args.only is None and not args.skip_reader)
+    if run_theirs and (
+        importlib.util.find_spec("reader") is None or importlib.util.find_spec("sgmllib") is None
+    ):
+        print(
+            "reader is not installed; the comparison needs it (not a project dependency):\n"
+            f"    {sys.executable} -m {READER_PIP}\n"
+            "or run with --skip-reader",
+            file=sys.stderr,
+        )
+        return 1
+
+    started = time.perf_counter()
+    farm: RunningFarm = start_farm(args.feeds, args.seed, use_gzip=not args.no_gzip)
+    print(
+        f"feed farm: {args.feeds} feeds, {farm.entries} entries, "
+        f"{farm.body_bytes / 1e6:.1f} MB ({farm.gzip_bytes / 1e6:.1f} MB gzipped"
+        f"{', not used' if args.no_gzip else ''}), seed {args.seed}, "
+        f"rendered in {farm.render_s:.1f}s at {farm.base_url}"
+    )
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"syndicator {_version('syndicator')}, reader {_version('reader')}, "
+        f"feedparser {_version('feedparser')}, aiohttp {_version('aiohttp')}"
+    )
+    print()
+    ours: SystemResult | None = None
+    theirs: list[SystemResult] = []
+    profile = ""
+    run = SyndicatorRun(farm.base_url, args.feeds, args.concurrency, args.timeout)
+    try:
+        if run_ours:
+            ours = _in_child(_syndicator_child, run)
+        if run_theirs:
+            for workers in args.reader_workers:
+                theirs.append(_in_child(_reader_child, farm.base_url, args.feeds, workers))
+        if run_ours and args.profile:
+            profile = _in_child(_syndicator_child, replace(run, profile=True)).profile
+    finally:
+        farm.stop()
+    print_table([r for r in (ours, *theirs) if r is not None])
+    print_goals(args.feeds, ours, theirs)
+    if profile:
+        print()
+        print("syndicator cold cycle under cProfile (separate run; timings inflated):")
+        print(profile)
+    print(f"\ntotal benchmark time {time.perf_counter() - started:.0f}s")
+    failed = any(p.errors for r in (ours, *theirs) if r is not None for p in r.passes)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

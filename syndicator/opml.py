@@ -1,0 +1,362 @@
+"""OPML subscription lists in and out: bytes -> `OpmlFeed`s, `OpmlFeed`s -> OPML 2.0 or TOML.
+
+One job: translate between OPML documents and plain feed values. `parse_opml` reads every outline
+that has an `xmlUrl`, at any depth, with the enclosing folders as categories; `render_opml` writes
+a flat OPML 2.0 list; `sources_toml` writes `[[sources]]` tables to append to a config file.
+
+What it does not do: read or write files, fetch URLs, read the clock (`now_rfc822` is passed in),
+validate or canonicalise URLs (the config check does that; duplicates here are only the same URL
+with a different case of scheme or host), or merge with sources already configured.
+
+Safety: the XML goes through expat directly so that a DOCTYPE with an internal subset (where
+entity declarations live: "billion laughs", external entities) is refused before any declaration
+is read. A bare `<!DOCTYPE opml>` is harmless and accepted, as defusedxml does by default.
+
+Recovery: real exporters write markup unescaped inside attribute values (a `description` with
+`<a href="...">` in it, a bare `&` in a URL). When strict parsing fails inside an `<outline>` start
+tag, every outline start tag is rebuilt from the attributes found leniently and the result must
+then parse strictly; anything else (truncated, mismatched tags, not OPML) stays an `OpmlError`.
+`parse_opml(data, strict=True)` skips recovery, so a caller can tell the user it happened.
+
+Limits of the round trip: `render_opml` writes categories as one OPML `category` path
+("/a/b"), so a category whose name contains "/" or "," comes back split into parts.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from xml.etree import ElementTree as ET
+from xml.parsers import expat
+
+__all__ = ["OpmlError", "OpmlFeed", "parse_opml", "render_opml", "sources_toml"]
+
+
+class OpmlError(ValueError):
+    """Not a usable OPML document; `str(e)` says what and where (1-based line and column)."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        self.line = line
+        self.column = column
+        where = ""
+        if line is not None:
+            where = f" (line {line}, column {column})" if column is not None else f" (line {line})"
+        super().__init__(f"{message}{where}")
+
+
+@dataclass(frozen=True, slots=True)
+class OpmlFeed:
+    """One subscription: feed URL, title ("" if none), site URL ("" if none), folder path."""
+
+    url: str
+    title: str
+    html_url: str = ""
+    categories: tuple[str, ...] = ()
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+def parse_opml(data: bytes, *, strict: bool = False) -> list[OpmlFeed]:
+    """Every outline with a non-empty xmlUrl, in document order, first of each URL kept.
+
+    Raises `OpmlError` for XML that is not well-formed (after recovery unless `strict`), a root
+    other than <opml>, a missing <body>, or a DOCTYPE with an internal subset.
+    """
+    try:
+        return _Collector().parse(data)
+    except _Malformed as malformed:
+        error = malformed.as_error(data)
+        if strict or not _inside_outline_tag(data, malformed.byte_index):
+            raise error from None
+        repaired = _decode(data)
+        if repaired is None:
+            raise error from None
+        try:
+            return _Collector().parse(_rebuild_outline_tags(repaired))
+        except (_Malformed, OpmlError):
+            raise error from None
+
+
+class _Malformed(Exception):
+    """Expat's well-formedness error, with the byte offset that recovery needs."""
+
+    def __init__(self, error: expat.ExpatError, byte_index: int) -> None:
+        super().__init__(str(error))
+        self.reason = expat.ErrorString(error.code) or "not well-formed"
+        self.line = error.lineno
+        self.column = error.offset + 1
+        self.byte_index = byte_index
+
+    def as_error(self, data: bytes) -> OpmlError:
+        what = "malformed XML"
+        if b"<html" in data[:4096].lower():
+            what = "not an OPML document (this looks like an HTML page)"
+        return OpmlError(f"{what}: {self.reason}", self.line, self.column)
+
+
+class _Collector:
+    """Expat handlers that keep outline feeds and the stack of enclosing folder labels."""
+
+    def __init__(self) -> None:
+        self.parser = expat.ParserCreate()
+        self.parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        self.parser.StartDoctypeDeclHandler = self.doctype
+        self.parser.EntityDeclHandler = self.entity
+        self.parser.ExternalEntityRefHandler = self.external_entity
+        self.parser.StartElementHandler = self.start
+        self.parser.EndElementHandler = self.end
+        self.path: list[str] = []  # lower-case names of the open elements
+        self.folders: list[str] = []  # labels of the open outlines inside <body>
+        self.feeds: list[OpmlFeed] = []
+        self.seen: set[str] = set()
+        self.saw_body = False
+
+    def parse(self, data: bytes | str) -> list[OpmlFeed]:
+        try:
+            self.parser.Parse(data, True)
+        except expat.ExpatError as e:
+            raise _Malformed(e, self.parser.ErrorByteIndex) from e
+        if not self.saw_body:
+            raise OpmlError("not an OPML document: <opml> has no <body> element")
+        return self.feeds
+
+    def error(self, message: str) -> OpmlError:
+        line, column = self.parser.CurrentLineNumber, self.parser.CurrentColumnNumber + 1
+        return OpmlError(message, line, column)
+
+    def doctype(self, name: str, system: str | None, public: str | None, subset: bool) -> None:
+        if subset:
+            raise self.error(
+                f"refused: <!DOCTYPE {name} [...]> has an internal subset; OPML needs no DTD, "
+                "and entity declarations there could expand without bound"
+            )
+
+    def entity(self, name: str, *_: object) -> None:
+        raise self.error(f"refused: entity declaration {name!r}; OPML needs no entities")
+
+    def external_entity(self, *_: object) -> int:
+        raise self.error("refused: external entity reference; OPML needs no entities")
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        tag = name.lower()
+        if not self.path and tag != "opml":
+            raise self.error(f"not an OPML document: the root element is <{name}>, not <opml>")
+        if self.path == ["opml"] and tag == "body":
+            self.saw_body = True
+        if tag == "outline" and self.in_body():
+            folded = _fold_names(attributes)
+            self.add(folded)
+            self.folders.append(_label(folded))
+        self.path.append(tag)
+
+    def end(self, name: str) -> None:
+        tag = self.path.pop()
+        if tag == "outline" and self.in_body():
+            self.folders.pop()
+
+    def in_body(self) -> bool:
+        """True when the open elements are <opml><body> and outlines only."""
+        return self.path[:2] == ["opml", "body"] and all(t == "outline" for t in self.path[2:])
+
+    def add(self, attributes: dict[str, str]) -> None:
+        url = attributes.get("xmlurl", "").strip()
+        key = _url_key(url)
+        if not url or key in self.seen:
+            return
+        self.seen.add(key)
+        categories = _categories(self.folders, attributes.get("category", ""))
+        html_url = attributes.get("htmlurl", "").strip()
+        self.feeds.append(OpmlFeed(url, _label(attributes), html_url, categories))
+
+
+def _fold_names(attributes: dict[str, str]) -> dict[str, str]:
+    """Attribute names in lower case (xmlUrl, xmlurl, XMLURL); the first spelling wins."""
+    folded: dict[str, str] = {}
+    for name, value in attributes.items():
+        folded.setdefault(name.lower(), value)
+    return folded
+
+
+def _label(attributes: dict[str, str]) -> str:
+    return attributes.get("title", "").strip() or attributes.get("text", "").strip()
+
+
+def _categories(folders: Iterable[str], category: str) -> tuple[str, ...]:
+    """Folder labels, outermost first, then the parts of the OPML `category` attribute.
+
+    `category` is comma-separated, each a slash-delimited path ("/Boston/Weather,/Politics").
+    """
+    parts = [*folders, *(part for path in category.split(",") for part in path.split("/"))]
+    kept = (part.strip() for part in parts)
+    return tuple(dict.fromkeys(part for part in kept if part))
+
+
+_SCHEME_AND_HOST = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)(.*)$", re.DOTALL)
+
+
+def _url_key(url: str) -> str:
+    """The URL with scheme and host in lower case: the duplicate test, nothing more."""
+    match = _SCHEME_AND_HOST.match(url)
+    return match.group(1).lower() + match.group(2) if match else url
+
+
+# --- recovery from unescaped markup in outline attributes ---------------------------------------
+
+_OUTLINE_BOUNDARY = re.compile(r"<outline\b|</outline\s*>|</body\s*>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(r"""(?<![\w.:-])([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_REFERENCE = re.compile(r"&(amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);")
+_PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+_ENCODING_DECLARATION = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def _inside_outline_tag(data: bytes, byte_index: int) -> bool:
+    """True when the error lies between an `<outline` and the next `<`: in its start tag."""
+    start = data.lower().rfind(b"<outline", 0, byte_index)
+    return start >= 0 and b"<" not in data[start + 1 : byte_index]
+
+
+def _decode(data: bytes) -> str | None:
+    """The document as text (UTF-8 BOM, else the XML declaration, else UTF-8); None if undecodable.
+
+    UTF-16 never gets here: `_inside_outline_tag` cannot find `<outline` in its bytes.
+    """
+    declared = _ENCODING_DECLARATION.match(data.removeprefix(codecs.BOM_UTF8).lstrip())
+    encoding = declared.group(1).decode("ascii") if declared else "utf-8"
+    try:
+        return data.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def _rebuild_outline_tags(text: str) -> str:
+    """Each `<outline ...>` start tag, up to its last `>` before the next outline boundary,
+    rewritten from its attributes as found leniently and escaped properly."""
+    bounds = list(_OUTLINE_BOUNDARY.finditer(text))
+    limits = [match.start() for match in bounds[1:]] + [len(text)]
+    pieces, position = [], 0
+    for match, limit in zip(bounds, limits, strict=True):
+        tag_end = text.rfind(">", match.start(), limit)
+        if not match.group().lower().startswith("<outline") or tag_end < 0:
+            continue
+        pieces += [text[position : match.start()], _rebuild_tag(text[match.start() : tag_end + 1])]
+        position = tag_end + 1
+    return "".join([*pieces, text[position:]])
+
+
+def _rebuild_tag(tag: str) -> str:
+    name, closing = tag[1:8], "/>" if tag.endswith("/>") else ">"
+    attributes: dict[str, str] = {}
+    for match in _ATTRIBUTE.finditer(tag, 8, len(tag) - len(closing)):
+        raw = match.group(2) if match.group(2) is not None else match.group(3)
+        attributes.setdefault(match.group(1), _unescape(re.sub(r"[\t\n\r]", " ", raw)))
+    written = "".join(f' {key}="{_escape_attribute(value)}"' for key, value in attributes.items())
+    return f"<{name}{written}{closing}"
+
+
+def _unescape(value: str) -> str:
+    """XML's predefined and numeric references only; any other `&` is a literal ampersand."""
+    return _REFERENCE.sub(_resolve_reference, value)
+
+
+def _resolve_reference(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if not name.startswith("#"):
+        return _PREDEFINED[name]
+    code = int(name[2:], 16) if name[1:2] in ("x", "X") else int(name[1:])
+    character = chr(code) if code <= 0x10FFFF else ""
+    return _xml_text(character) or match.group(0)
+
+
+def _escape_attribute(value: str) -> str:
+    escaped = _xml_text(value).replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+    return escaped.replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(value: str) -> str:
+    """`value` without the characters XML 1.0 cannot carry at all (NUL, most C0 controls, ...)."""
+    return _NOT_XML.sub("", value)
+
+
+def render_opml(feeds: Sequence[OpmlFeed], title: str, now_rfc822: str) -> bytes:
+    """A flat OPML 2.0 document (UTF-8, pretty-printed), one `type="rss"` outline per feed.
+
+    Characters XML cannot carry (C0 controls but tab, CR, LF) are dropped from every value.
+    """
+    opml = ET.Element("opml", version="2.0")
+    head = ET.SubElement(opml, "head")
+    ET.SubElement(head, "title").text = _xml_text(title)
+    ET.SubElement(head, "dateCreated").text = _xml_text(now_rfc822)
+    body = ET.SubElement(opml, "body")
+    for feed in feeds:
+        ET.SubElement(body, "outline", _outline_attributes(feed))
+    ET.indent(opml)
+    document = ET.tostring(opml, encoding="unicode")
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + document.encode("utf-8") + b"\n"
+
+
+def _outline_attributes(feed: OpmlFeed) -> dict[str, str]:
+    attributes = {"type": "rss", "text": feed.title}
+    if feed.title:
+        attributes["title"] = feed.title
+    attributes["xmlUrl"] = feed.url
+    if feed.html_url:
+        attributes["htmlUrl"] = feed.html_url
+    if feed.categories:
+        attributes["category"] = "/" + "/".join(feed.categories)
+    return {key: _xml_text(value) for key, value in attributes.items()}
+
+
+# --- TOML ---------------------------------------------------------------------------------------
+
+_TOML_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def sources_toml(feeds: Sequence[OpmlFeed]) -> str:
+    """`[[sources]]` tables (url, and name when the title is non-empty) to append to a config.
+
+    Categories go in a `# categories: a / b` comment above each table: sources have no such key.
+    Raises `ValueError` for a lone surrogate, which no TOML string can hold.
+    """
+    return "".join(_source_table(feed) for feed in feeds)
+
+
+def _source_table(feed: OpmlFeed) -> str:
+    lines = [""]  # a blank line first: separates the table from whatever the file ends with
+    if feed.categories:
+        lines.append("# categories: " + _CONTROL.sub(" ", " / ".join(feed.categories)))
+    lines += ["[[sources]]", f"url = {_toml_string(feed.url)}"]
+    if feed.title:
+        lines.append(f"name = {_toml_string(feed.title)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string: quote, backslash and control characters escaped, the rest kept."""
+    return '"' + "".join(_toml_character(character) for character in value) + '"'
+
+
+def _toml_character(character: str) -> str:
+    if character in _TOML_ESCAPES:
+        return _TOML_ESCAPES[character]
+    if _CONTROL.match(character):
+        return f"\\u{ord(character):04X}"
+    if "\ud800" <= character <= "\udfff":
+        raise ValueError(f"lone surrogate U+{ord(character):04X} cannot be written as TOML")
+    return character

@@ -1,0 +1,234 @@
+"""The HTTP client on the wire: validators, redirects, limits, deadlines and the SSRF guard."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import resource
+import time
+import zlib
+
+import brotli
+import pytest
+
+from syndicator.errors import FetchError
+from syndicator.fetch import FeedClient, FetchLimits, refusal_reason
+from syndicator.models import FetchResult
+from tests.conftest import FeedServer, Route, rss
+
+OPEN = FetchLimits(timeout_s=5, allow_private_addresses=True)
+FEED = rss([{"title": "Troops leave Kazakhstan", "guid": "w-1"}])
+
+
+def fetch(url: str, limits: FetchLimits = OPEN, **validators: str) -> FetchResult:
+    async def run() -> FetchResult:
+        async with FeedClient(limits) as client:
+            return await client.fetch(url, validators.get("etag"), validators.get("modified"))
+
+    return asyncio.run(run())
+
+
+def fetch_error(url: str, limits: FetchLimits = OPEN) -> FetchError:
+    with pytest.raises(FetchError) as caught:
+        fetch(url, limits)
+    return caught.value
+
+
+def test_validators_are_sent_back_exactly(feed_server: FeedServer) -> None:
+    feed_server.routes["/f"] = Route(FEED, etag='W/"a b"')
+    first = fetch(feed_server.url("/f"))
+    assert first.etag == 'W/"a b"'
+    second = fetch(feed_server.url("/f"), etag='W/"a b"', modified="Wed, 25 Nov 2026 10:00:00 GMT")
+    assert second.not_modified
+    sent = feed_server.requests_to("/f")[1].headers
+    assert sent["if-none-match"] == 'W/"a b"'
+    assert sent["if-modified-since"] == "Wed, 25 Nov 2026 10:00:00 GMT"
+
+
+def test_user_agent_names_project_version_and_contact(feed_server: FeedServer) -> None:
+    feed_server.routes["/f"] = Route(FEED)
+    limits = FetchLimits(
+        timeout_s=5, allow_private_addresses=True, contact_url="https://desk.example/"
+    )
+    fetch(feed_server.url("/f"), limits)
+    agent = feed_server.requests_to("/f")[0].headers["user-agent"]
+    assert agent.startswith("syndicator/0.")
+    assert "https://desk.example/" in agent
+
+
+@pytest.mark.parametrize(
+    ("status", "permanent"), [(301, True), (308, True), (302, False), (307, False)]
+)
+def test_redirect_kinds(feed_server: FeedServer, status: int, permanent: bool) -> None:
+    feed_server.routes["/old"] = Route(status=status, headers={"Location": "/new"})
+    feed_server.routes["/new"] = Route(FEED)
+    result = fetch(feed_server.url("/old"))
+    assert result.url == feed_server.url("/new")
+    assert result.moved_to == (feed_server.url("/new") if permanent else None)
+
+
+def test_permanent_then_temporary_redirect_moves_to_the_permanent_target(
+    feed_server: FeedServer,
+) -> None:
+    feed_server.routes["/a"] = Route(status=301, headers={"Location": "/b"})
+    feed_server.routes["/b"] = Route(status=302, headers={"Location": "/c"})
+    feed_server.routes["/c"] = Route(FEED)
+    assert fetch(feed_server.url("/a")).moved_to == feed_server.url("/b")
+
+
+def test_at_most_five_redirects_and_loops_end(feed_server: FeedServer) -> None:
+    for hop in range(7):
+        feed_server.routes[f"/r{hop}"] = Route(status=302, headers={"Location": f"/r{hop + 1}"})
+    feed_server.routes["/r7"] = Route(FEED)
+    feed_server.routes["/r2"] = Route(status=302, headers={"Location": "/r7"})
+    assert fetch(feed_server.url("/r0")).status == 200  # three hops: fine
+    feed_server.routes["/r2"] = Route(status=302, headers={"Location": "/r3"})
+    assert "more than 5 redirects" in str(fetch_error(feed_server.url("/r0")))
+    feed_server.routes["/loop"] = Route(status=301, headers={"Location": "/loop"})
+    assert "more than 5 redirects" in str(fetch_error(feed_server.url("/loop")))
+
+
+def test_a_redirect_hop_to_a_forbidden_scheme_is_refused(feed_server: FeedServer) -> None:
+    feed_server.routes["/r"] = Route(status=302, headers={"Location": "file:///etc/passwd"})
+    error = fetch_error(feed_server.url("/r"))
+    assert error.kind == "refused"
+    assert "scheme 'file'" in str(error)
+
+
+def test_http_errors_carry_status_and_retry_after(feed_server: FeedServer) -> None:
+    feed_server.routes["/gone"] = Route(b"", status=410)
+    feed_server.routes["/busy"] = Route(b"", status=429, headers={"Retry-After": "120"})
+    assert fetch_error(feed_server.url("/gone")).status == 410
+    busy = fetch_error(feed_server.url("/busy"))
+    assert (busy.status, busy.retry_after) == (429, "120")
+
+
+@pytest.fixture(scope="session")
+def gzip_bomb() -> bytes:
+    """About 1 MiB of gzip that inflates to 1 GiB of zeros."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"\0" * (1 << 20)
+    parts = [compressor.compress(block) for _ in range(1024)]
+    return b"".join(parts) + compressor.flush()
+
+
+def test_gzip_bomb_is_cut_off_at_max_bytes_after_decompression(
+    feed_server: FeedServer, gzip_bomb: bytes
+) -> None:
+    feed_server.routes["/bomb"] = Route(gzip_bomb, headers={"Content-Encoding": "gzip"})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    error = fetch_error(
+        feed_server.url("/bomb"),
+        FetchLimits(timeout_s=20, max_bytes=5_000_000, allow_private_addresses=True),
+    )
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert error.kind == "limit"
+    assert "max_bytes" in str(error)
+    assert grown_mb < 200, f"memory grew by {grown_mb:.0f} MB while reading a gzip bomb"
+
+
+def test_gzip_deflate_and_brotli_are_decoded(feed_server: FeedServer) -> None:
+    feed_server.routes["/gz"] = Route(gzip.compress(FEED), headers={"Content-Encoding": "gzip"})
+    feed_server.routes["/br"] = Route(brotli.compress(FEED), headers={"Content-Encoding": "br"})
+    feed_server.routes["/df"] = Route(zlib.compress(FEED), headers={"Content-Encoding": "deflate"})
+    for path in ("/gz", "/br", "/df"):
+        assert fetch(feed_server.url(path)).body == FEED
+    assert "br" in feed_server.requests_to("/br")[0].headers["accept-encoding"]
+
+
+def test_declared_oversize_body_is_refused_before_reading(feed_server: FeedServer) -> None:
+    feed_server.routes["/big"] = Route(b"x" * 20_000)
+    limits = FetchLimits(timeout_s=5, max_bytes=10_000, allow_private_addresses=True)
+    assert fetch_error(feed_server.url("/big"), limits).kind == "limit"
+
+
+def test_slow_drip_is_stopped_at_the_total_deadline(feed_server: FeedServer) -> None:
+    feed_server.routes["/drip"] = Route(FEED, drip_s=0.2)  # ~ 40 s for the whole body
+    limits = FetchLimits(timeout_s=1.5, allow_private_addresses=True)
+    started = time.monotonic()
+    error = fetch_error(feed_server.url("/drip"), limits)
+    assert error.kind == "timeout"
+    assert "polling.timeout" in str(error)
+    assert time.monotonic() - started < 5
+
+
+def test_a_server_that_never_answers_times_out(feed_server: FeedServer) -> None:
+    feed_server.routes["/hang"] = Route(hang=True)
+    limits = FetchLimits(timeout_s=1, allow_private_addresses=True)
+    assert fetch_error(feed_server.url("/hang"), limits).kind == "timeout"
+
+
+def test_a_slow_host_does_not_delay_other_hosts(feed_server: FeedServer) -> None:
+    feed_server.routes["/slow"] = Route(FEED, drip_s=0.002)  # about 0.4 s per fetch
+    feed_server.routes["/fast"] = Route(FEED)
+    slow_url = feed_server.url("/slow")
+    fast_url = feed_server.url("/fast").replace("127.0.0.1", "localhost")
+    limits = FetchLimits(
+        timeout_s=30, concurrency=4, per_host_concurrency=1, allow_private_addresses=True
+    )
+    finished: list[str] = []
+
+    async def run() -> None:
+        async with FeedClient(limits) as client:
+
+            async def one(url: str) -> None:
+                await client.fetch(url)
+                finished.append(url)
+
+            await asyncio.gather(*(one(slow_url) for _ in range(4)), one(fast_url))
+
+    asyncio.run(run())
+    assert finished.index(fast_url) == 0  # it never queued behind the slow host's slots
+
+
+UNSAFE = [
+    "http://127.0.0.1/feed",
+    "http://localhost.:80/",
+    "http://10.0.0.1/",
+    "http://172.16.5.4/",
+    "http://192.168.1.1/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://100.64.0.1/",
+    "http://0.0.0.0/",
+    "http://224.0.0.1/",
+    "http://240.0.0.1/",
+    "http://[::1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[::ffff:7f00:1]/",
+    "http://[fe80::1]/",
+    "http://[fc00::1]/",
+    "http://2130706433/",
+    "http://0x7f000001/",
+    "http://0177.0.0.1/",
+    "http://127.1/",
+    "http://0x7f.0.0.1/",
+    "ftp://example.com/feed",
+    "file:///etc/passwd",
+    "gopher://example.com/",
+    "data:text/xml,<rss/>",
+    "http://user:pass@example.com/feed",
+    "http://example.com@127.0.0.1/",
+]
+
+
+@pytest.mark.parametrize("url", UNSAFE)
+def test_guard_refuses_before_connecting(url: str) -> None:
+    if url.startswith("http://localhost"):
+        return  # a name: refused after resolution, see the next test
+    assert refusal_reason(url) is not None
+
+
+def test_guard_allows_public_addresses_and_names() -> None:
+    assert refusal_reason("https://feeds.bbci.co.uk/news/world/rss.xml") is None
+    assert refusal_reason("http://93.184.216.34/feed") is None
+    assert refusal_reason("http://127.0.0.1/", allow_private_addresses=True) is None
+    assert refusal_reason("file:///etc/passwd", allow_private_addresses=True) is not None
+
+
+def test_a_name_resolving_to_loopback_is_refused_after_resolution(feed_server: FeedServer) -> None:
+    feed_server.routes["/f"] = Route(FEED)
+    guarded = FetchLimits(timeout_s=5)
+    for url in (feed_server.url("/f"), feed_server.url("/f").replace("127.0.0.1", "localhost")):
+        error = fetch_error(url, guarded)
+        assert error.kind == "refused", str(error)
+    assert feed_server.requests == []  # the victim never saw a request
