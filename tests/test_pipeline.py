@@ -174,3 +174,110 @@ def test_loopback_is_refused_unless_allowed(
     assert outcome.error is not None
     assert "non-public address" in outcome.error
     assert feed_server.requests == []
+
+
+def test_permanent_redirect_updates_the_stored_url(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/old.rss"] = Route(status=301, headers={"Location": "/new.rss"})
+    feed_server.routes["/new.rss"] = Route(rss(ITEMS))
+    store = _store(tmp_path, feed_server.url("/old.rss"))
+    assert _poll(store, clock) == ["ok"]
+    [status] = store.source_statuses()
+    assert status.source.url == feed_server.url("/new.rss")
+    clock.advance(timedelta(hours=2))
+    _poll(store, clock)
+    assert len(feed_server.requests_to("/old.rss")) == 1  # the second poll went straight there
+    assert store.story_count() == 2
+
+
+def test_temporary_redirect_keeps_the_stored_url(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/old.rss"] = Route(status=302, headers={"Location": "/new.rss"})
+    feed_server.routes["/new.rss"] = Route(rss(ITEMS))
+    store = _store(tmp_path, feed_server.url("/old.rss"))
+    _poll(store, clock)
+    assert store.source_statuses()[0].source.url == feed_server.url("/old.rss")
+
+
+def test_gone_disables_the_source_with_its_reason(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/gone"] = Route(b"", status=410)
+    store = _store(tmp_path, feed_server.url("/gone"))
+    assert _poll(store, clock) == ["gone"]
+    [status] = store.source_statuses()
+    assert status.disabled_reason is not None
+    assert "410" in status.disabled_reason
+    clock.advance(timedelta(days=3))
+    assert store.due_sources(clock()) == []
+
+
+def test_retry_after_is_honoured(tmp_path: Path, feed_server: FeedServer, clock: FakeClock) -> None:
+    feed_server.routes["/busy"] = Route(b"", status=429, headers={"Retry-After": "7200"})
+    feed_server.routes["/down"] = Route(
+        b"", status=503, headers={"Retry-After": "Fri, 27 Nov 2026 15:00:00 GMT"}
+    )
+    store = _store(tmp_path, feed_server.url("/busy"), feed_server.url("/down"))
+    _poll(store, clock)
+    next_polls = {s.source.url: s.source.next_poll_at for s in store.source_statuses()}
+    assert next_polls[feed_server.url("/busy")] >= START + timedelta(hours=2)
+    assert next_polls[feed_server.url("/down")] >= START + timedelta(hours=3)
+
+
+def test_repeated_failures_disable_the_source_past_the_score(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/500"] = Route(b"oops", status=500)
+    feed_server.routes["/ok.rss"] = Route(rss(ITEMS))
+    store = _store(tmp_path, feed_server.url("/500"), feed_server.url("/ok.rss"))
+    plan = PollPlan(PLAN.bounds, PLAN.limits, disable_after_score=3)
+    statuses = []
+    for _ in range(4):
+        outcomes = asyncio.run(poll_due_sources(store, plan, clock))
+        statuses += [o.status for o in outcomes if o.source_url.endswith("/500")]
+        clock.advance(timedelta(days=2))
+    assert statuses == ["error", "error", "disabled"]
+    broken = next(s for s in store.source_statuses() if s.source.url.endswith("/500"))
+    assert broken.disabled_reason is not None
+    assert "failure score 3" in broken.disabled_reason
+    assert "HTTP 500" in broken.disabled_reason
+    assert store.enable_source(feed_server.url("/500"))  # an operator can bring it back
+    assert any(s.url.endswith("/500") for s in store.due_sources(clock()))
+
+
+def test_html_page_is_resolved_by_autodiscovery(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    page = b'<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml">'
+    feed_server.routes["/news"] = Route(page + b"</head></html>", content_type="text/html")
+    feed_server.routes["/feed.xml"] = Route(rss(ITEMS))
+    store = _store(tmp_path, feed_server.url("/news"))
+    assert _poll(store, clock) == ["ok"]
+    assert store.story_count() == 2
+    assert store.source_statuses()[0].source.url == feed_server.url("/feed.xml")
+
+
+def test_304_ratio_is_counted(tmp_path: Path, feed_server: FeedServer, clock: FakeClock) -> None:
+    feed_server.routes["/f.rss"] = Route(rss(ITEMS), etag='"v1"')
+    store = _store(tmp_path, feed_server.url("/f.rss"))
+    for _ in range(4):
+        _poll(store, clock)
+        clock.advance(timedelta(hours=2))
+    [status] = store.source_statuses()
+    assert (status.polls, status.not_modified_polls) == (4, 3)
+    assert status.not_modified_ratio == 0.75
+
+
+def test_a_source_publishing_often_is_polled_more_often(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    dates = [f"Fri, 27 Nov 2026 11:{55 - 5 * i:02d}:00 GMT" for i in range(10)]
+    items = [{"title": f"Item {i}", "guid": f"g{i}", "date": d} for i, d in enumerate(dates)]
+    feed_server.routes["/busy.rss"] = Route(rss(items))
+    store = _store(tmp_path, feed_server.url("/busy.rss"))
+    _poll(store, clock)
+    next_poll = store.source_statuses()[0].source.next_poll_at
+    assert next_poll is not None
+    assert next_poll - START < timedelta(minutes=6)  # every 5 min, not the 15 min default
