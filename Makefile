@@ -21,8 +21,8 @@ demo: $(STAMP)
 	$(BIN)/syndicator demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check syndicator tests benchmarks
-	$(BIN)/ruff format --check syndicator tests benchmarks
+	$(BIN)/ruff check syndicator tests benchmarks scripts
+	$(BIN)/ruff format --check syndicator tests benchmarks scripts
 
 types: $(STAMP)
 	$(BIN)/mypy --strict syndicator

@@ -8,18 +8,28 @@ of the library would miss.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from email.utils import format_datetime
 from pathlib import Path
 
 from syndicator import __version__
-from syndicator.config import Settings, load_settings, resolve_config_path
-from syndicator.daemon import Daemon, configure_logging, run_once, utc_now
+from syndicator.config import (
+    Settings,
+    append_to_config,
+    load_settings,
+    resolve_config_path,
+    source_url_problem,
+)
+from syndicator.daemon import Daemon, TerminalProgress, configure_logging, run_once, utc_now
 from syndicator.demo import DEFAULT_DEMO_DIR, run_demo
 from syndicator.errors import ConfigError, SyndicatorError
+from syndicator.normalize import canonical_url
+from syndicator.opml import OpmlError, OpmlFeed, parse_opml, render_opml, sources_toml
 from syndicator.publishing import publish_all
 from syndicator.storage import SourceStatus, open_store
 
@@ -42,8 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the daemon (or one cycle with --once)")
     run.add_argument("--once", action="store_true", help="one full cycle, then exit (for cron)")
     commands.add_parser("check", help="validate the config; list every problem")
-    commands.add_parser("status", help="one line per source: state, last success, errors")
+    status = commands.add_parser("status", help="one line per source: state, errors, next poll")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("publish", help="regenerate every feed now")
+    sources = commands.add_parser("sources", help="OPML import and export, re-enable a source")
+    actions = sources.add_subparsers(dest="action", required=True, metavar="ACTION")
+    importer = actions.add_parser("import", help="add the feeds of an OPML file to the config")
+    importer.add_argument("file", type=Path, metavar="FILE.opml")
+    importer.add_argument(
+        "--dry-run", action="store_true", help="print the [[sources]] tables, change nothing"
+    )
+    exporter = actions.add_parser("export", help="write the configured sources as OPML 2.0")
+    exporter.add_argument("--output", type=Path, help="file to write (default: stdout)")
+    enable = actions.add_parser("enable", help="poll a disabled source again")
+    enable.add_argument("url", help="the source URL as configured (or as now polled)")
     demo = commands.add_parser("demo", help="everything offline on loopback")
     demo.add_argument("--port", type=int, default=8080, help="HTTP port (a free one if taken)")
     demo.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, help="demo data directory")
@@ -72,15 +94,21 @@ def _dispatch(args: argparse.Namespace) -> int:
     config_path = resolve_config_path(args.config, os.environ)
     if args.command == "check":
         return _check(config_path)
+    if args.command == "sources" and args.action == "import":
+        return import_opml(config_path, args.file, dry_run=args.dry_run)
     settings = load_settings(config_path)
     if args.command == "run" and args.once:
-        run_once(settings)
+        run_once(settings, on_progress=TerminalProgress("polling"))
     elif args.command == "run":
         Daemon(config_path, settings).run()
     elif args.command == "status":
-        _status(settings)
+        show_status(settings, as_json=args.json)
     elif args.command == "publish":
         _publish(settings)
+    elif args.action == "export":
+        export_opml(settings, args.output)
+    elif args.action == "enable":
+        return _enable(settings, args.url)
     return 0
 
 
@@ -99,34 +127,164 @@ def _check(config_path: Path) -> int:
     return 0
 
 
-def _status(settings: Settings) -> None:
+_COLOURS = {"ok": "32", "failing": "33", "disabled": "31", "new": "2"}
+
+
+def show_status(settings: Settings, as_json: bool = False) -> None:
+    """One line per configured source; colour on a terminal, plain when piped, or JSON."""
     store = open_store(settings.storage.path)
     try:
         statuses = store.source_statuses()
     finally:
         store.close()
-    configured = {source.url for source in settings.sources}
-    print(f"{'STATE':<9} {'STORIES':>7}  {'LAST SUCCESS':<16}  {'NEXT POLL':<16}  SOURCE")
-    for status in statuses:
-        print(_status_line(status))
-        if status.source.last_error:
-            print(f"{'':<9} {'':>7}  last error: {status.source.last_error}")
-    missing = configured - {status.source.url for status in statuses}
-    if missing:
-        print(f"{len(missing)} configured source(s) not polled yet: run `syndicator run --once`")
-
-
-def _status_line(status: SourceStatus) -> str:
-    source = status.source
-    name = source.name or source.url
-    return (
-        f"{source.state.value:<9} {status.stories:>7}  {_when(source.last_success_at):<16}  "
-        f"{_when(source.next_poll_at):<16}  {name} <{source.url}>"
+    if as_json:
+        print(json.dumps([_status_record(status) for status in statuses], indent=2))
+        return
+    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    print(
+        f"{'STATE':<9} {'STORIES':>7} {'304':>4}  {'LAST SUCCESS':<16}  {'NEXT POLL':<16}  SOURCE"
     )
+    for status in statuses:
+        for line in _status_lines(status):
+            print(_coloured(line, status.source.state.value) if colour else line)
+
+
+def _status_lines(status: SourceStatus) -> list[str]:
+    source = status.source
+    ratio = status.not_modified_ratio
+    lines = [
+        f"{source.state.value:<9} {status.stories:>7} {_percent(ratio):>4}  "
+        f"{_when(source.last_success_at):<16}  {_next_poll(status):<16}  "
+        f"{source.name or source.url} <{source.url}>"
+    ]
+    if status.disabled_reason:
+        lines.append(f"{'':<9} disabled: {status.disabled_reason}")
+    elif source.last_error:
+        lines.append(f"{'':<9} last error ({_when(status.last_error_at)}): {source.last_error}")
+    return lines
+
+
+def _next_poll(status: SourceStatus) -> str:
+    return "-" if status.disabled_reason else _when(status.source.next_poll_at)
+
+
+def _percent(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.0%}"
+
+
+def _coloured(line: str, state: str) -> str:
+    return f"\033[{_COLOURS.get(state, '0')}m{line}\033[0m"
+
+
+def _status_record(status: SourceStatus) -> dict[str, object]:
+    source = status.source
+    return {
+        "name": source.name,
+        "url": source.url,
+        "state": source.state.value,
+        "stories": status.stories,
+        "polls": status.polls,
+        "not_modified_ratio": status.not_modified_ratio,
+        "last_success_at": _iso(source.last_success_at),
+        "next_poll_at": None if status.disabled_reason else _iso(source.next_poll_at),
+        "last_error": source.last_error,
+        "last_error_at": _iso(status.last_error_at),
+        "disabled_reason": status.disabled_reason,
+        "failure_score": status.failure_score,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> int:
+    """Append the OPML file's feeds to the config as [[sources]] tables.
+
+    The config file stays the single source of truth: imported feeds become ordinary
+    `[[sources]]` entries (with their OPML folders as a comment), already configured URLs
+    and invalid URLs are skipped, and the file is only written if the result is valid.
+    """
+    settings = load_settings(config_path)
+    feeds = _read_opml(opml_path)
+    known = {canonical_url(source.url) for source in settings.sources}
+    progress = TerminalProgress("importing")
+    fresh, skipped, invalid = [], 0, []
+    for done, feed in enumerate(feeds, start=1):
+        progress(done, len(feeds))
+        if (problem := source_url_problem(feed.url)) is not None:
+            invalid.append(f"{feed.url}: {problem}")
+        elif canonical_url(feed.url) in known:
+            skipped += 1
+        else:
+            known.add(canonical_url(feed.url))
+            fresh.append(feed)
+    for line in invalid:
+        print(f"skipped invalid: {line}", file=sys.stderr)
+    if dry_run:
+        print(sources_toml(fresh), end="")
+        return 0
+    if fresh:
+        append_to_config(config_path, sources_toml(fresh), os.environ)
+    print(
+        f"{opml_path}: {len(fresh)} source(s) added to {config_path}, {skipped} already "
+        f"configured, {len(invalid)} invalid. A running daemon picks them up on SIGHUP."
+    )
+    return 0
+
+
+def _read_opml(path: Path) -> list[OpmlFeed]:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise SyndicatorError(f"{path}: cannot read: {e.strerror or e}") from e
+    try:
+        return parse_opml(data, strict=True)
+    except OpmlError as strict_error:
+        try:
+            feeds = parse_opml(data)
+        except OpmlError as e:
+            raise SyndicatorError(f"{path}: {e}") from e
+        print(f"warning: {path}: {strict_error}; read leniently", file=sys.stderr)
+        return feeds
+
+
+def export_opml(settings: Settings, output: Path | None) -> None:
+    """The configured sources as OPML 2.0, with each feed's site link when it is known."""
+    links: dict[str, str] = {}
+    if settings.storage.path.exists():
+        store = open_store(settings.storage.path)
+        try:
+            links = {s.source.url: s.site_link for s in store.source_statuses() if s.site_link}
+        finally:
+            store.close()
+    feeds = [
+        OpmlFeed(url=source.url, title=source.name, html_url=links.get(source.url, ""))
+        for source in settings.sources
+    ]
+    document = render_opml(feeds, f"{settings.publish.title} sources", format_datetime(utc_now()))
+    if output is None:
+        sys.stdout.write(document.decode("utf-8"))
+    else:
+        output.write_bytes(document)
+        print(f"{len(feeds)} source(s) written to {output}")
+
+
+def _enable(settings: Settings, url: str) -> int:
+    store = open_store(settings.storage.path)
+    try:
+        found = store.enable_source(url)
+    finally:
+        store.close()
+    if not found:
+        print(f"error: no source with URL {url}", file=sys.stderr)
+        return 1
+    print(f"{url}: enabled; it is polled at the next tick")
+    return 0
 
 
 def _publish(settings: Settings) -> None:

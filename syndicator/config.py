@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -721,3 +722,62 @@ def _section(values: Mapping[str, Any]) -> SectionSettings:
         query=values["query"],
         max_entries=values["max_entries"],
     )
+
+
+def source_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a `[[sources]]` url, or None when it can."""
+    try:
+        _to_url(url)
+    except _Invalid as e:
+        return str(e)
+    return None if url.strip() else "empty URL"
+
+
+def append_to_config(path: Path, extra_toml: str, environ: Mapping[str, str]) -> Settings:
+    """Append TOML tables to the config file, only if the result is still a valid config.
+
+    The file is replaced atomically (temp file + rename), so a running daemon reloading on
+    SIGHUP never reads half of it. Comments and layout of the existing text are kept.
+    Raises `ConfigError` (and leaves the file untouched) when the result would be invalid.
+    """
+    text = path.read_text(encoding="utf-8")
+    combined = text + ("" if text.endswith("\n") else "\n") + extra_toml
+    settings = parse_settings(combined, path, environ)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(combined)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, path.stat().st_mode & 0o777)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return settings
+
+
+def reference_table() -> str:
+    """The configuration reference as a Markdown table (the README embeds it verbatim)."""
+    rows = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for key in KEYS:
+        table, _, kind = key.table.partition(" (")
+        scope = f" ({kind.rstrip(')')} channels)" if kind else ""
+        rows.append(
+            f"| `{table}.{key.name}` | {key.kind} | {_shown_default(key)} | {key.help}{scope} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def _shown_default(key: Key) -> str:
+    if key.required:
+        return "required"
+    if key.default == "":
+        return "(empty)"
+    if isinstance(key.default, bool):
+        return str(key.default).lower()
+    if isinstance(key.default, list):
+        return "[]"
+    if isinstance(key.default, int):
+        return f"{key.default:_}" if key.default > 9999 else str(key.default)
+    return f'"{key.default}"'

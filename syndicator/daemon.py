@@ -19,13 +19,19 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from syndicator import __version__
 from syndicator.config import Settings, load_settings
 from syndicator.errors import ConfigError, LockError
 from syndicator.models import CycleReport, SourceOutcome
-from syndicator.pipeline import Clock, configured_sources, plan_from_settings, poll_due_sources
+from syndicator.pipeline import (
+    Clock,
+    Progress,
+    configured_sources,
+    plan_from_settings,
+    poll_due_sources,
+)
 from syndicator.publishing import publish_all
 from syndicator.scheduler import JobRunner, PeriodicJob
 from syndicator.server import RunningServer, build_feed_app, start_server
@@ -35,7 +41,8 @@ log = logging.getLogger("syndicator")
 
 MAX_TICK = timedelta(seconds=30)
 MIN_TICK = timedelta(seconds=1)
-SHUTDOWN_GRACE = timedelta(seconds=10)
+SHUTDOWN_GRACE = timedelta(seconds=8)  # SIGTERM to exit stays within 10 s
+RETENTION_EVERY = timedelta(hours=1)
 
 
 def utc_now() -> datetime:
@@ -79,14 +86,32 @@ def hold_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-async def run_cycle(store: Store, settings: Settings, clock: Clock) -> CycleReport:
-    """Poll every due source, then publish. Source errors are in the report, not raised."""
+async def run_cycle(
+    store: Store, settings: Settings, clock: Clock, on_progress: Progress | None = None
+) -> CycleReport:
+    """One cycle, the same steps the daemon's jobs take: poll every due source, publish,
+    apply retention. Source errors are in the report, not raised."""
     started = clock()
-    outcomes = await poll_due_sources(store, plan_from_settings(settings), clock)
+    outcomes = await poll_due_sources(store, plan_from_settings(settings), clock, on_progress)
     written = publish_all(store, settings, clock())
+    apply_retention(store, settings, clock())
     report = CycleReport(started, clock(), tuple(outcomes), tuple(written))
     _log_cycle(report)
     return report
+
+
+def apply_retention(store: Store, settings: Settings, now: datetime) -> int:
+    """Delete clusters older than `storage.retention` ("0s" keeps everything)."""
+    if settings.storage.retention <= timedelta(0):
+        return 0
+    removed = store.delete_clusters_before(now - settings.storage.retention)
+    if removed:
+        log.info(
+            "retention: removed %d story cluster(s) older than %s",
+            removed,
+            settings.storage.retention,
+        )
+    return removed
 
 
 def _log_cycle(report: CycleReport) -> None:
@@ -103,16 +128,41 @@ def _log_cycle(report: CycleReport) -> None:
     )
 
 
-def run_once(settings: Settings, clock: Clock = utc_now) -> CycleReport:
+def run_once(
+    settings: Settings, clock: Clock = utc_now, on_progress: Progress | None = None
+) -> CycleReport:
     """One full cycle for cron: lock, sync sources from the config, poll, publish."""
     _warn_unapplied(settings)
     with hold_lock(lock_path(settings)):
         store = open_store(settings.storage.path)
         try:
             store.sync_sources(configured_sources(settings.sources), clock())
-            return asyncio.run(run_cycle(store, settings, clock))
+            return asyncio.run(run_cycle(store, settings, clock, on_progress))
         finally:
             store.close()
+
+
+class TerminalProgress:
+    """A one-line progress bar on a terminal's stderr, for cycles with many due sources.
+
+    Silent when stderr is not a terminal (systemd, cron, pipes) or the batch is small.
+    """
+
+    def __init__(self, label: str, stream: TextIO = sys.stderr, threshold: int = 20) -> None:
+        self.label = label
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.threshold = threshold
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < self.threshold:
+            return
+        width = 30
+        filled = width * done // total
+        bar = "#" * filled + "-" * (width - filled)
+        end = "\n" if done == total else ""
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{total}{end}")
+        self.stream.flush()
 
 
 def _warn_unapplied(settings: Settings) -> None:
@@ -131,7 +181,14 @@ def poll_tick(settings: Settings) -> timedelta:
 
 
 class Daemon:
-    """`syndicator run`: scheduler, publishing and HTTP server until a stop signal."""
+    """`syndicator run`: scheduler, publishing and HTTP server until a stop signal.
+
+    Jobs (APScheduler, each at most one instance at a time, missed runs coalesced):
+    `poll` every tick asks the store which sources are due and publishes at once when stories
+    changed; `publish` every tick writes the feeds when something else asks for it (start-up,
+    a reload); `retention` hourly. Alert
+    delivery joins them with the alerts issue.
+    """
 
     def __init__(self, config_path: Path, settings: Settings, clock: Clock = utc_now) -> None:
         self.config_path = config_path
@@ -143,6 +200,7 @@ class Daemon:
         self._store: Store | None = None
         self._stop = asyncio.Event()
         self._needs_publish = True
+        self._first_poll = True
 
     def run(self, on_ready: Callable[[Daemon], None] | None = None) -> None:
         """Block until SIGTERM or SIGINT. Raises LockError/StorageError/OSError at start-up."""
@@ -156,7 +214,14 @@ class Daemon:
             self._store.sync_sources(configured_sources(self.settings.sources), self.clock())
             self._install_signal_handlers()
             self.server = await self._start_http()
-            runner = JobRunner([PeriodicJob("poll", poll_tick(self.settings), self._tick)])
+            tick = poll_tick(self.settings)
+            runner = JobRunner(
+                [
+                    PeriodicJob("poll", tick, self._poll),
+                    PeriodicJob("publish", tick, self._publish),
+                    PeriodicJob("retention", RETENTION_EVERY, self._retention),
+                ]
+            )
             runner.start()
             log.info(
                 "syndicator %s running: %d source(s), feeds at %s",
@@ -167,7 +232,7 @@ class Daemon:
             if on_ready is not None:
                 on_ready(self)
             await self._stop.wait()
-            log.info("stopping: waiting for the current cycle to finish")
+            log.info("stopping: finishing or cancelling the work in flight")
             await runner.stop(SHUTDOWN_GRACE)
             if self.server is not None:
                 await self.server.stop()
@@ -193,35 +258,53 @@ class Daemon:
         self._stop.set()
 
     def reload(self) -> None:
-        """Re-read the config; an invalid one is logged and the running one kept."""
+        """Re-read the config; an invalid one is logged and the running one kept.
+
+        Added sources are due at once, removed ones stop being polled (their stories stay),
+        sections are republished. Storage and server addresses need a restart.
+        """
         try:
             settings = load_settings(self.config_path)
         except ConfigError as e:
             log.error("reload refused, keeping the running configuration: %s", e)
             return
+        if (settings.storage, settings.server) != (self.settings.storage, self.settings.server):
+            log.warning("reload: [storage] and [server] changes take effect after a restart")
         self.settings = settings
         if self._store is not None:
             self._store.sync_sources(configured_sources(settings.sources), self.clock())
         self._needs_publish = True
+        _warn_unapplied(settings)
         log.info(
             "configuration reloaded from %s (%d sources)", self.config_path, len(settings.sources)
         )
 
-    async def _tick(self) -> None:
+    async def _poll(self) -> None:
         if self._store is None or self._stop.is_set():
             return
         started = self.clock()
-        outcomes = await poll_due_sources(
-            self._store, plan_from_settings(self.settings), self.clock
-        )
-        if self._needs_publish or _changed(outcomes):
-            written = publish_all(self._store, self.settings, self.clock())
-            self._needs_publish = False
-        else:
-            written = []
-        if outcomes or written:
-            self.last_report = CycleReport(started, self.clock(), tuple(outcomes), tuple(written))
+        progress = TerminalProgress("first poll") if self._first_poll else None
+        self._first_poll = False
+        plan = plan_from_settings(self.settings)
+        outcomes = await poll_due_sources(self._store, plan, self.clock, progress)
+        if outcomes:
+            self.last_report = CycleReport(started, self.clock(), tuple(outcomes))
             _log_cycle(self.last_report)
+        if _changed(outcomes):
+            self._needs_publish = True
+            await self._publish()  # new stories reach the feeds now, not a tick later
+
+    async def _publish(self) -> None:
+        if self._store is None or not self._needs_publish:
+            return
+        self._needs_publish = False
+        written = publish_all(self._store, self.settings, self.clock())
+        if written:
+            log.info("published %d file(s)", len(written))
+
+    async def _retention(self) -> None:
+        if self._store is not None:
+            apply_retention(self._store, self.settings, self.clock())
 
     def health(self) -> dict[str, Any]:
         store = self._store

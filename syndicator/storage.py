@@ -209,6 +209,7 @@ class SourceStatus:
     disabled_reason: str | None
     consecutive_failures: int
     interval_s: float | None
+    site_link: str = ""
     polls: int = 0
     not_modified_polls: int = 0
     failure_score: float = 0.0
@@ -360,6 +361,7 @@ class Store:
                 disabled_reason=row["disabled_reason"],
                 consecutive_failures=row["consecutive_failures"],
                 interval_s=row["interval_s"],
+                site_link=row["feed_link"],
                 polls=row["polls"],
                 not_modified_polls=row["not_modified_polls"],
                 failure_score=row["failure_score"],
