@@ -42,6 +42,11 @@ class Running:
         for line in self.seen:
             if match := regex.search(line):
                 return match
+        return self.wait_for_next(pattern, timeout)
+
+    def wait_for_next(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        """The first line not seen yet that matches `pattern`."""
+        regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,87 @@ def test_publish_regenerates_feeds(tmp_path: Path, feed_server: FeedServer) -> N
     assert result.returncode == 0
     assert "feeds/all.atom" in result.stdout
     check_atom(tmp_path / "feeds" / "feeds" / "all.atom")
+
+
+def test_status_json_and_plain_text_when_piped(tmp_path: Path, feed_server: FeedServer) -> None:
+    config = write_config(tmp_path, _served(feed_server))
+    syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    result = syndicator("--config", str(config), "status", "--json", cwd=tmp_path)
+    assert result.returncode == 0
+    records = json.loads(result.stdout)
+    by_url = {record["url"]: record for record in records}
+    wire = by_url[feed_server.url("/wire.rss")]
+    assert (wire["state"], wire["stories"], wire["polls"]) == ("ok", 3, 1)
+    assert wire["not_modified_ratio"] == 0
+    broken = by_url[feed_server.url("/broken")]
+    assert broken["state"] == "failing"
+    assert "not a feed" in broken["last_error"]
+    plain = syndicator("--config", str(config), "status", cwd=tmp_path).stdout
+    assert "\033[" not in plain  # no colour codes when piped
+    assert "last error" in plain
+
+
+def test_opml_import_appends_sources_and_skips_duplicates(tmp_path: Path) -> None:
+    config = write_config(tmp_path, ["https://www.theguardian.com/world/rss"])
+    opml = tmp_path / "subs.opml"
+    opml.write_text(
+        """<?xml version="1.0"?>
+<opml version="2.0"><head><title>subs</title></head><body>
+  <outline text="News">
+    <outline text="Guardian" type="rss" xmlUrl="https://www.theguardian.com/world/rss"/>
+    <outline text="Eurasianet" type="rss" xmlUrl="https://eurasianet.org/rss"/>
+    <outline text="Bad" type="rss" xmlUrl="javascript:alert(1)"/>
+  </outline>
+  <outline text="Meduza &amp; co" type="rss" xmlUrl="https://meduza.io/rss/en/all"/>
+</body></opml>
+""",
+        encoding="utf-8",
+    )
+    dry = syndicator(
+        "--config", str(config), "sources", "import", str(opml), "--dry-run", cwd=tmp_path
+    )
+    assert dry.returncode == 0
+    assert "https://eurasianet.org/rss" in dry.stdout
+    assert "eurasianet" not in config.read_text()
+    result = syndicator("--config", str(config), "sources", "import", str(opml), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 source(s) added" in result.stdout
+    assert "1 already configured, 1 invalid" in result.stdout
+    text = config.read_text()
+    assert "# categories: News" in text
+    assert 'name = "Meduza & co"' in text
+    again = syndicator("--config", str(config), "sources", "import", str(opml), cwd=tmp_path)
+    assert "0 source(s) added" in again.stdout
+    assert syndicator("--config", str(config), "check", cwd=tmp_path).returncode == 0
+
+    exported = syndicator("--config", str(config), "sources", "export", cwd=tmp_path)
+    assert exported.returncode == 0
+    assert exported.stdout.count("<outline ") == 3
+    assert 'xmlUrl="https://eurasianet.org/rss"' in exported.stdout
+
+
+def test_import_of_a_broken_opml_is_a_clear_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path, [])
+    bad = tmp_path / "bad.opml"
+    bad.write_text("<html><body>not opml</body></html>")
+    result = syndicator("--config", str(config), "sources", "import", str(bad), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "bad.opml" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_enable_brings_back_a_gone_source(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.routes["/gone"] = Route(b"", status=410)
+    config = write_config(tmp_path, [feed_server.url("/gone")])
+    syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    status = syndicator("--config", str(config), "status", cwd=tmp_path).stdout
+    assert "disabled: HTTP 410 Gone" in status
+    enabled = syndicator(
+        "--config", str(config), "sources", "enable", feed_server.url("/gone"), cwd=tmp_path
+    )
+    assert enabled.returncode == 0
+    assert "disabled" not in syndicator("--config", str(config), "status", cwd=tmp_path).stdout
+    unknown = syndicator(
+        "--config", str(config), "sources", "enable", "https://nope.example/", cwd=tmp_path
+    )
+    assert unknown.returncode == 1

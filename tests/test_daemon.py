@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 import urllib.request
 from collections.abc import Iterator
 from email.message import Message
@@ -69,8 +70,52 @@ def test_sighup_reloads_and_a_bad_config_is_refused(daemon: tuple[Running, str, 
     text = config.read_text()
     config.write_text(text + '\n[[sections]]\nslug = "BAD SLUG"\n')
     running.process.send_signal(signal.SIGHUP)
-    running.wait_for("reload refused, keeping the running configuration")
+    running.wait_for_next("reload refused, keeping the running configuration")
     config.write_text(text + '\n[[sections]]\nslug = "second"\n')
     running.process.send_signal(signal.SIGHUP)
-    running.wait_for(r"configuration reloaded")
+    running.wait_for_next(r"configuration reloaded")
     assert running.stop(signal.SIGINT) == 0
+
+
+def test_sighup_adds_and_removes_sources(
+    daemon: tuple[Running, str, Path], feed_server: FeedServer
+) -> None:
+    running, base, config = daemon
+    feed_server.routes["/second.rss"] = Route(
+        rss([{"title": "Second source story", "guid": "s-1", "link": "https://two.example/1"}])
+    )
+    text = config.read_text()
+    added = text.replace(
+        f'url = "{feed_server.url("/wire.rss")}"', f'url = "{feed_server.url("/second.rss")}"'
+    )
+    config.write_text(added)  # the wire source removed, the second one added
+    running.process.send_signal(signal.SIGHUP)
+    running.wait_for_next("configuration reloaded")
+    running.wait_for_next(r"cycle: 1 source\(s\) polled, 0 failed, 1 new stories")
+    polls_of_wire = len(feed_server.requests_to("/wire.rss"))
+    assert len(feed_server.requests_to("/second.rss")) == 1
+    health = json.loads(_get(base + "healthz")[1])
+    assert health["stories"] == 2  # the removed source's story stays
+    assert running.stop(signal.SIGTERM) == 0
+    assert len(feed_server.requests_to("/wire.rss")) == polls_of_wire
+
+
+def test_sigterm_during_a_hanging_fetch_exits_within_10_seconds(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.routes["/hang"] = Route(hang=True)
+    config = write_config(tmp_path, [feed_server.url("/hang")])
+    config.write_text(config.read_text().replace('timeout = "5s"', 'timeout = "60s"'))
+    running = Running(["--config", str(config), "run"], cwd=tmp_path)
+    try:
+        running.wait_for(r"feeds at http://")
+        deadline = time.monotonic() + 10
+        while not feed_server.requests_to("/hang") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert feed_server.requests_to("/hang"), "the daemon never started the fetch"
+        started = time.monotonic()
+        assert running.stop(signal.SIGTERM) == 0
+        assert time.monotonic() - started < 10
+        running.wait_for("stopped")
+    finally:
+        running.kill()
