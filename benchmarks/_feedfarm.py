@@ -349,7 +349,11 @@ def start_farm(count: int, seed: int, use_gzip: bool = True) -> RunningFarm:
     )
     process.start()
     child.close()
-    info: dict[str, Any] = parent.recv()
+    try:
+        info: dict[str, Any] = parent.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(f"feed farm process died (exit code {process.exitcode})") from None
     parent.close()
     return RunningFarm(
         process=process,

@@ -358,15 +358,18 @@ def _body_cause(fp: Row, ffp: Row, doc: Doc) -> str:
     if doc.version == "rss10" and theirs and theirs == fp["_summary"]:
         return "RSS 1.0 content:encoded ignored by ffp (description used) [ffp wrong]"
     if doc.version == "rss10" and not theirs:
-        return "RSS 1.0 dc:description not read by ffp [ffp wrong]"
+        return "RSS 1.0 content:encoded or dc:description only: ffp has no body [ffp wrong]"
     if not ours and theirs:
         return "feedparser drops an escaped whole <html> document in description [fp wrong]"
-    if ours in ffp["_media_text"]:
+    if not theirs and ours in ffp["_media_text"]:
         return "body only in media:description: ffp keeps it in media_content [ffp choice]"
+    if doc.extensions or theirs == fp["_summary"]:
+        return (
+            "feedparser prefers a second text (itunes:summary, media:description,"
+            " <og><description>) to the description [precedence]"
+        )
     if ours.startswith(theirs):
         return "markup inside an unescaped <description>: ffp reads only text [ffp wrong]"
-    if doc.extensions:
-        return "feedparser prefers itunes:summary/media:description to the body [precedence]"
     return "different body"
 
 

@@ -60,6 +60,8 @@ class PassResult:
     outcomes: dict[str, int]  # the client's own classification
     server: dict[str, Any]  # fetch_stats delta: statuses, bytes_sent, cpu_s
     peak_rss_mb: float  # VmHWM after the pass (cumulative since process start)
+    cpu_s: float = 0.0  # user + system CPU of the measuring process (all threads) in the pass
+    load_before: float = 0.0  # 1-minute load average when the pass started (contention check)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -110,6 +112,13 @@ def _proc_status_mb(key: str) -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_s() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _peak_rss_mb() -> float:
@@ -185,9 +194,9 @@ def _syndicator_child(conn: Connection, run: SyndicatorRun) -> None:
 
                 profiler = cProfile.Profile()
                 profiler.enable()
-            started = time.perf_counter()
+            load, cpu, started = os.getloadavg()[0], _cpu_s(), time.perf_counter()
             report = asyncio.run(run_cycle(store, settings, clock))
-            wall_s = time.perf_counter() - started
+            wall_s, cpu = time.perf_counter() - started, _cpu_s() - cpu
             if profiler is not None:
                 profiler.disable()
                 profile_text = _profile_summary(profiler)
@@ -203,6 +212,8 @@ def _syndicator_child(conn: Connection, run: SyndicatorRun) -> None:
                     outcomes=dict(outcomes),
                     server=server,
                     peak_rss_mb=_peak_rss_mb(),
+                    cpu_s=cpu,
+                    load_before=load,
                     errors=errors,
                 )
             )
@@ -216,13 +227,18 @@ def _syndicator_child(conn: Connection, run: SyndicatorRun) -> None:
 
 
 def _profile_summary(profiler: Any, top: int = 15) -> str:
+    """Top functions by cumulative and by own time, asyncio's loop frames left out; the raw
+    profile is kept in a file for pstats / snakeviz."""
     import io
     import pstats
 
+    dump = Path(tempfile.gettempdir()) / "polling-syndicator-cold.prof"
+    profiler.dump_stats(dump)
     out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative").print_stats(top)
-    out.write("\n")
+    out.write(f"raw profile: {dump}\n")
+    stats = pstats.Stats(profiler, stream=out).strip_dirs()
+    not_the_loop = r"^(?!.*(base_events|events\.py|runners\.py|\{method 'run' of))"
+    stats.sort_stats("cumulative").print_stats(not_the_loop, top)
     stats.sort_stats("tottime").print_stats(top)
     return out.getvalue()
 
@@ -246,7 +262,7 @@ def _reader_child(conn: Connection, base_url: str, count: int, workers: int) -> 
             before = fetch_stats(base_url)
             outcomes: Counter[str] = Counter()
             errors: list[str] = []
-            started = time.perf_counter()
+            load, cpu, started = os.getloadavg()[0], _cpu_s(), time.perf_counter()
             for result in reader.update_feeds_iter(scheduled=scheduled, workers=workers):
                 if result.error is not None:
                     outcomes["error"] += 1
@@ -258,7 +274,7 @@ def _reader_child(conn: Connection, base_url: str, count: int, workers: int) -> 
                     outcomes["unchanged"] += 1
                 else:
                     outcomes["ok"] += 1
-            wall_s = time.perf_counter() - started
+            wall_s, cpu = time.perf_counter() - started, _cpu_s() - cpu
             server = stats_delta(before, fetch_stats(base_url))
             passes.append(
                 PassResult(
@@ -269,6 +285,8 @@ def _reader_child(conn: Connection, base_url: str, count: int, workers: int) -> 
                     outcomes=dict(outcomes),
                     server=server,
                     peak_rss_mb=_peak_rss_mb(),
+                    cpu_s=cpu,
+                    load_before=load,
                     errors=errors,
                 )
             )
@@ -313,7 +331,8 @@ def _statuses(server: dict[str, Any]) -> str:
 def print_table(results: Sequence[SystemResult]) -> None:
     header = (
         f"{'system':<32} {'pass':<8} {'wall s':>8} {'feeds/s':>9} {'entries/s':>10} "
-        f"{'peak RSS MB':>11}  {'client outcomes':<28} {'server responses':<18} {'srv CPU s':>9}"
+        f"{'peak RSS MB':>11} {'CPU s':>7} {'load':>5}  {'client outcomes':<20} "
+        f"{'server responses':<17} {'srv CPU s':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -323,8 +342,8 @@ def print_table(results: Sequence[SystemResult]) -> None:
             entries_per_s = f"{p.entries_per_s:10.0f}" if p.name == "cold" else f"{'-':>10}"
             print(
                 f"{result.label:<32} {p.name:<8} {p.wall_s:8.2f} {p.feeds_per_s:9.0f} "
-                f"{entries_per_s} {p.peak_rss_mb:11.1f}  {outcomes:<28} "
-                f"{_statuses(p.server):<18} {p.server['cpu_s']:9.2f}"
+                f"{entries_per_s} {p.peak_rss_mb:11.1f} {p.cpu_s:7.2f} {p.load_before:5.2f}  "
+                f"{outcomes:<20} {_statuses(p.server):<17} {p.server['cpu_s']:9.2f}"
             )
         print(
             f"{'':<32} set-up {result.setup_s:.2f}s (untimed), RSS after imports "

@@ -22,6 +22,9 @@ Choices worth knowing:
   that is not http(s) is ignored.
 - URLs are resolved by RFC 3986 section 5.2 here rather than with `urllib.parse.urljoin`,
   which drops empty path segments (`.../web/2010/http://host/...` became `http:/host`).
+- Parsing follows browsers where html.parser does not: the content of `<textarea>`, `<title>`
+  and the like is text, `<![...]>` is a bogus comment, and a tag, comment or quote left open
+  swallows the rest of the page.
 - Decoding bytes: a byte-order mark (or UTF-16 seen in `<` plus NUL) wins, then a charset
   declared in a `<meta>` within the first 1024 bytes (as browsers prescan), else UTF-8; bad
   bytes become U+FFFD. A caller that has the HTTP header's charset should decode and pass str.
@@ -64,8 +67,8 @@ _PRESCAN_BYTES = 1024
 _META_CHARSET = re.compile(
     rb"<meta\b[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:+-]+)", re.IGNORECASE
 )
-# Labels browsers read as windows-1252, and the UTF-16/32 labels a meta cannot mean (the
-# meta was found by reading the bytes as ASCII, so the document is ASCII-compatible).
+# Labels browsers read as windows-1252 (a UTF-16/32 label is read as UTF-8: the meta was
+# found by reading the bytes as ASCII, so the document is ASCII-compatible).
 _WINDOWS_1252_ALIASES = frozenset({"iso8859-1", "ascii"})
 
 _SNIFF_BYTES = 4096
@@ -86,8 +89,10 @@ def discover_feed_urls(html: bytes | str, page_url: str) -> list[str]:
     """
     text = html if isinstance(html, str) else _decode_html(html)
     collector = _FeedLinkCollector(page_url)
-    collector.feed(text)
-    collector.close()
+    collector.feed(_without_marked_sections(text))
+    # No close(): as in a browser, a tag, comment or quoted value still open at the end of
+    # the input swallows the rest. close() would instead re-scan the rest once per "<" left,
+    # which is quadratic on hostile input with CPython 3.11's html.parser (CVE-2025-6069).
     return _best_first(collector.candidates)
 
 
@@ -143,11 +148,11 @@ class _FeedLinkCollector(HTMLParser):
             self._open_text_only_element = None
 
     def _collect_link(self, attributes: dict[str, str]) -> None:
-        if not _is_alternate(attributes.get("rel", "")):
-            return
         rank = _FEED_TYPE_RANKS.get(_media_type(attributes.get("type", "")))
+        if rank is None or not _is_alternate(attributes.get("rel", "")):
+            return
         url = _resolve_fetchable_url(self._base_url, attributes.get("href", ""))
-        if rank is not None and url is not None:
+        if url is not None:
             self.candidates.append(_Candidate(rank, url))
 
     def _adopt_base(self, attributes: dict[str, str]) -> None:
@@ -158,13 +163,15 @@ class _FeedLinkCollector(HTMLParser):
         self._base_url = _resolve_fetchable_url(self._page_url, href) or self._page_url
 
 
+def _without_marked_sections(text: str) -> str:
+    """`<![...` as the bogus comment HTML makes of it; html.parser 3.11 raises on some."""
+    return text.replace("<![", "<!-[")
+
+
 def _best_first(candidates: list[_Candidate]) -> list[str]:
     """Candidate URLs by rank, document order within a rank, each URL once."""
-    urls: list[str] = []
-    for candidate in sorted(candidates, key=lambda c: c.rank):  # sorted() is stable
-        if candidate.url not in urls:
-            urls.append(candidate.url)
-    return urls
+    ranked = sorted(candidates, key=lambda candidate: candidate.rank)  # sorted() is stable
+    return list(dict.fromkeys(candidate.url for candidate in ranked))
 
 
 def _first_attribute_values(attrs: list[tuple[str, str | None]]) -> dict[str, str]:

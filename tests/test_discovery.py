@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -481,6 +482,37 @@ def test_broken_markup_never_raises(markup: bytes | str) -> None:
     assert found in ([], ["https://example.org/ok"])
 
 
+@pytest.mark.parametrize(
+    "junk", ["<![", "<![ x", "<![foo[", "<![CDATA[ x > y ]]>", "<![if !IE]>", "<!DOCTYPE x [<!"]
+)
+def test_sgml_marked_sections_are_bogus_comments(junk: str) -> None:
+    # html.parser 3.11 raises AssertionError on some of these; browsers skip them to the ">".
+    markup = _page(junk + ">" + _link("/after.rss") + "<![endif]>")
+
+    assert discover_feed_urls(markup, PAGE) == ["https://example.org/after.rss"]
+
+
+@pytest.mark.parametrize(
+    "junk", ["<a ", "<a b=", "< ", "<!", "</", "<a b='x>", '<a b="x>', "<![", "&#"]
+)
+def test_hostile_repetitions_take_linear_time(junk: str) -> None:
+    # CPython 3.11's HTMLParser.close() re-scans the rest of the input once per "<" left
+    # open: 60 kB of "<a " took over a minute. A real page is not worth that.
+    markup = _page(_link("/first.rss")) + junk * 20_000
+
+    started = time.perf_counter()
+    found = discover_feed_urls(markup, PAGE)
+
+    assert time.perf_counter() - started < 2.0
+    assert found == ["https://example.org/first.rss"]
+
+
+def test_an_unclosed_quote_swallows_the_rest_as_in_a_browser() -> None:
+    markup = _page('<meta name="description" content="oops>' + _link("/lost.rss"))
+
+    assert discover_feed_urls(markup, PAGE) == []
+
+
 # ---------------------------------------------------------------------------------------------
 # looks_like_html.
 
@@ -569,6 +601,8 @@ MARKUP_TOKENS = st.sampled_from(
         "rel=alternate ", 'rel="alternate stylesheet" ', "type=application/rss+xml ",
         'type="application/atom+xml; q=1" ', "href=", "href=''", "feed.xml", "//x.example/",
         "http://[::1", "javascript:", "../", "?", "#", "%zz", "\x00", "\ud800", "\ufeff",
+        "<![", "<![CDATA[", "]]>", "<![if !IE]>", "<![endif]>", "<!DOCTYPE", "<textarea>",
+        "</textarea>", "<title>", "</title>",
     ]
 )  # fmt: skip
 MESSY_MARKUP = st.lists(MARKUP_TOKENS | st.text(max_size=5), max_size=40).map("".join)
