@@ -27,8 +27,11 @@ from syndicator.errors import ConfigError, LockError
 from syndicator.models import CycleReport, SourceOutcome
 from syndicator.pipeline import (
     Clock,
+    Parser,
+    ParserPool,
     Progress,
     configured_sources,
+    parse_inline,
     plan_from_settings,
     poll_due_sources,
 )
@@ -43,6 +46,7 @@ MAX_TICK = timedelta(seconds=30)
 MIN_TICK = timedelta(seconds=1)
 SHUTDOWN_GRACE = timedelta(seconds=8)  # SIGTERM to exit stays within 10 s
 RETENTION_EVERY = timedelta(hours=1)
+POOL_THRESHOLD = 20  # due sources from which `run --once` parses in worker processes
 
 
 def utc_now() -> datetime:
@@ -87,12 +91,17 @@ def hold_lock(path: Path) -> Iterator[None]:
 
 
 async def run_cycle(
-    store: Store, settings: Settings, clock: Clock, on_progress: Progress | None = None
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    on_progress: Progress | None = None,
+    parser: Parser = parse_inline,
 ) -> CycleReport:
     """One cycle, the same steps the daemon's jobs take: poll every due source, publish,
     apply retention. Source errors are in the report, not raised."""
     started = clock()
-    outcomes = await poll_due_sources(store, plan_from_settings(settings), clock, on_progress)
+    plan = plan_from_settings(settings)
+    outcomes = await poll_due_sources(store, plan, clock, on_progress, parser)
     written = publish_all(store, settings, clock())
     apply_retention(store, settings, clock())
     report = CycleReport(started, clock(), tuple(outcomes), tuple(written))
@@ -135,10 +144,15 @@ def run_once(
     _warn_unapplied(settings)
     with hold_lock(lock_path(settings)):
         store = open_store(settings.storage.path)
+        pool = ParserPool()
         try:
             store.sync_sources(configured_sources(settings.sources), clock())
-            return asyncio.run(run_cycle(store, settings, clock, on_progress))
+            # Worker processes pay off only for a batch; a few feeds parse faster inline.
+            many = len(store.due_sources(clock(), limit=POOL_THRESHOLD)) >= POOL_THRESHOLD
+            parser: Parser = pool if many else parse_inline
+            return asyncio.run(run_cycle(store, settings, clock, on_progress, parser))
         finally:
+            pool.close()
             store.close()
 
 
@@ -201,6 +215,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._needs_publish = True
         self._first_poll = True
+        self._parser = ParserPool()
 
     def run(self, on_ready: Callable[[Daemon], None] | None = None) -> None:
         """Block until SIGTERM or SIGINT. Raises LockError/StorageError/OSError at start-up."""
@@ -237,6 +252,7 @@ class Daemon:
             if self.server is not None:
                 await self.server.stop()
         finally:
+            self._parser.close()
             self._store.close()
             log.info("stopped")
 
@@ -286,7 +302,7 @@ class Daemon:
         progress = TerminalProgress("first poll") if self._first_poll else None
         self._first_poll = False
         plan = plan_from_settings(self.settings)
-        outcomes = await poll_due_sources(self._store, plan, self.clock, progress)
+        outcomes = await poll_due_sources(self._store, plan, self.clock, progress, self._parser)
         if outcomes:
             self.last_report = CycleReport(started, self.clock(), tuple(outcomes))
             _log_cycle(self.last_report)

@@ -23,9 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Protocol
 
 from syndicator.config import Settings, SourceSettings
 from syndicator.dedup import entry_key
@@ -103,20 +109,98 @@ def configured_sources(sources: Iterable[SourceSettings]) -> list[ConfiguredSour
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedStories:
+    """A parsed feed's metadata (its `entries` left empty) and its entries as stories."""
+
+    feed: ParsedFeed
+    stories: tuple[Story, ...]
+
+
+def parse_stories(
+    body: bytes, url: str, headers: Mapping[str, str], source_id: int, now: datetime
+) -> ParsedStories:
+    """Parse and normalise one document: the CPU-heavy part, run in a worker process."""
+    feed = parse_feed(body, url, headers)
+    stories = _stories(source_id, feed, now)
+    return ParsedStories(replace(feed, entries=()), tuple(stories))
+
+
+class Parser(Protocol):
+    """Runs `parse_stories` somewhere: inline, or in a process pool."""
+
+    async def __call__(
+        self, body: bytes, url: str, headers: Mapping[str, str], source_id: int, now: datetime
+    ) -> ParsedStories: ...
+
+
+async def parse_inline(
+    body: bytes, url: str, headers: Mapping[str, str], source_id: int, now: datetime
+) -> ParsedStories:
+    """The default parser: in the calling thread (tests, small cycles)."""
+    return parse_stories(body, url, headers, source_id, now)
+
+
+class ParserPool:
+    """`parse_stories` in worker processes, so parsing uses every core while the event loop
+    keeps fetching and the main process keeps writing. Spawned, not forked: the daemon has
+    threads (DNS resolver, scheduler) that a fork would copy in an undefined state."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        return self._pool
+
+    async def __call__(
+        self, body: bytes, url: str, headers: Mapping[str, str], source_id: int, now: datetime
+    ) -> ParsedStories:
+        loop = asyncio.get_running_loop()
+        call = partial(parse_stories, body, url, dict(headers), source_id, now)
+        try:
+            return await loop.run_in_executor(self._executor(), call)
+        except BrokenProcessPool as e:
+            self.close()  # a worker died (e.g. out of memory): start fresh ones next time
+            raise ParseError(f"{url}: the parser process died: {e}") from e
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One source's fetch, and its parse when there was something new to parse."""
+
+    source: Source
+    result: FetchResult | SourceError
+    parsed: ParsedStories | SourceError | None = None
+    body_hash: str | None = None
+
+
 async def poll_due_sources(
-    store: Store, plan: PollPlan, clock: Clock, on_progress: Progress | None = None
+    store: Store,
+    plan: PollPlan,
+    clock: Clock,
+    on_progress: Progress | None = None,
+    parser: Parser = parse_inline,
 ) -> list[SourceOutcome]:
-    """Fetch every due source concurrently and ingest each feed as soon as it arrives."""
+    """Fetch (and parse) every due source concurrently; store each feed as soon as it is
+    ready, in this thread, the single writer."""
     due = store.due_sources(clock())
     if not due:
         return []
     outcomes: list[SourceOutcome] = []
     async with FeedClient(plan.limits) as client:
-        tasks = [asyncio.create_task(_fetch_source(client, source)) for source in due]
+        tasks = [asyncio.create_task(_fetch_and_parse(client, parser, s, clock)) for s in due]
         try:
             for finished in asyncio.as_completed(tasks):
-                source, result = await finished
-                outcomes.append(ingest(store, source, result, plan, clock()))
+                outcomes.append(ingest(store, await finished, plan, clock()))
                 if on_progress is not None:
                     on_progress(len(outcomes), len(due))
         finally:
@@ -126,14 +210,24 @@ async def poll_due_sources(
     return outcomes
 
 
-async def _fetch_source(
-    client: FeedClient, source: Source
-) -> tuple[Source, FetchResult | SourceError]:
+async def _fetch_and_parse(
+    client: FeedClient, parser: Parser, source: Source, clock: Clock
+) -> Fetched:
     try:
         result = await client.fetch(source.url, source.etag, source.last_modified)
-        return source, await _discover_if_html(client, source, result)
+        result = await _discover_if_html(client, source, result)
     except SourceError as e:
-        return source, e
+        return Fetched(source, e)
+    if result.not_modified:
+        return Fetched(source, result)
+    body_hash = bytes_hash(result.body)
+    if not result.etag and not result.last_modified and body_hash == source.content_hash:
+        return Fetched(source, result, body_hash=body_hash)  # unchanged: no need to parse
+    try:
+        parsed = await parser(result.body, result.url, result.headers, source.id, clock())
+    except SourceError as e:
+        return Fetched(source, result, e, body_hash)
+    return Fetched(source, result, parsed, body_hash)
 
 
 async def _discover_if_html(client: FeedClient, source: Source, result: FetchResult) -> FetchResult:
@@ -144,52 +238,41 @@ async def _discover_if_html(client: FeedClient, source: Source, result: FetchRes
     if not candidates:
         raise ParseError(f"{source.url}: not a feed: an HTML page that advertises no feed")
     found = await client.fetch(candidates[0])
-    return FetchResult(
-        url=found.url,
-        status=found.status,
-        body=found.body,
-        headers=found.headers,
-        etag=found.etag,
-        last_modified=found.last_modified,
+    return replace(
+        found,
         moved_to=found.moved_to or candidates[0],
         moved_because=f"feed autodiscovery on {result.url}",
     )
 
 
-def ingest(
-    store: Store, source: Source, result: FetchResult | SourceError, plan: PollPlan, now: datetime
-) -> SourceOutcome:
-    """Take one fetch outcome through parse, normalise, dedup and store; record the outcome."""
+def ingest(store: Store, fetched: Fetched, plan: PollPlan, now: datetime) -> SourceOutcome:
+    """Record one source's fetch outcome: store its stories, schedule its next poll."""
+    source, result = fetched.source, fetched.result
     if isinstance(result, SourceError):
         return _record_failure(store, source, plan, now, result)
-    bounds = _source_bounds(store, source, plan.bounds)
     _follow_move(store, source, result)
-    if result.not_modified:
-        signals = PollSignals(fresh_for=fresh_for(result.headers, now))
-        _record_success(
-            store, source, result, now, next_poll_after(now, source.url, bounds, signals)
-        )
-        return SourceOutcome(source.url, "not-modified")
-    body_hash = bytes_hash(result.body)
-    if not result.etag and not result.last_modified and body_hash == source.content_hash:
+    bounds = _source_bounds(store, source, plan.bounds)
+    if fetched.parsed is None:  # 304, or the same bytes as last time
         signals = PollSignals(fresh_for=fresh_for(result.headers, now))
         next_at = next_poll_after(now, source.url, bounds, signals)
-        _record_success(store, source, result, now, next_at, body_hash=body_hash)
-        return SourceOutcome(source.url, "unchanged")
+        _record_success(store, source, result, now, next_at, body_hash=fetched.body_hash)
+        return SourceOutcome(source.url, "not-modified" if result.not_modified else "unchanged")
+    if isinstance(fetched.parsed, SourceError):
+        return _record_failure(store, source, plan, now, fetched.parsed)
+    feed = fetched.parsed.feed
     try:
-        feed = parse_feed(result.body, result.url, result.headers)
-        stored = store.store_stories(_stories(source, feed, now), now)
-    except (SourceError, StorageError) as e:
+        stored = store.store_stories(fetched.parsed.stories, now)
+    except StorageError as e:
         return _record_failure(store, source, plan, now, e)
     next_at = next_poll_after(now, source.url, bounds, _signals(store, source, result, feed, now))
-    _record_success(store, source, result, now, next_at, body_hash=body_hash, feed=feed)
+    _record_success(store, source, result, now, next_at, body_hash=fetched.body_hash, feed=feed)
     if feed.warning:
         log.info("%s: read with a parser warning: %s", source.url, feed.warning)
     return SourceOutcome(source.url, "ok", stored.inserted, stored.updated)
 
 
-def _stories(source: Source, feed: ParsedFeed, now: datetime) -> list[Story]:
-    stories = [normalize_entry(source.id, entry, entry_key(entry), now) for entry in feed.entries]
+def _stories(source_id: int, feed: ParsedFeed, now: datetime) -> list[Story]:
+    stories = [normalize_entry(source_id, entry, entry_key(entry), now) for entry in feed.entries]
     # A feed that lists one entry twice stores it once (the last copy wins, as in readers).
     return list({story.guid_key: story for story in stories}.values())
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from syndicator.fetch import FetchLimits
-from syndicator.pipeline import PollPlan, poll_due_sources
+from syndicator.pipeline import ParserPool, PollPlan, poll_due_sources
 from syndicator.schedule import PollBounds
 from syndicator.storage import ClusterFilter, ConfiguredSource, Store, open_store
 from tests.conftest import FeedServer, Route, rss
@@ -281,3 +281,24 @@ def test_a_source_publishing_often_is_polled_more_often(
     next_poll = store.source_statuses()[0].source.next_poll_at
     assert next_poll is not None
     assert next_poll - START < timedelta(minutes=6)  # every 5 min, not the 15 min default
+
+
+def test_parsing_in_worker_processes_gives_the_same_stories(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/wire.rss"] = Route(rss(ITEMS))
+    feed_server.routes["/html"] = Route(
+        b"<html><body>no feed</body></html>", content_type="text/html"
+    )
+    feed_server.routes["/png"] = Route(b"\x89PNG\r\n\x1a\n", content_type="image/png")
+    store = _store(
+        tmp_path, feed_server.url("/wire.rss"), feed_server.url("/html"), feed_server.url("/png")
+    )
+    pool = ParserPool(workers=2)
+    try:
+        outcomes = asyncio.run(poll_due_sources(store, PLAN, clock, parser=pool))
+    finally:
+        pool.close()
+    assert sorted(outcome.status for outcome in outcomes) == ["error", "error", "ok"]
+    titles = {cluster.title for cluster in store.clusters(ClusterFilter())}
+    assert titles == {"Troops leave Kazakhstan", "Fuel prices rise in Almaty"}
