@@ -61,8 +61,10 @@ def configure_logging(verbose: bool = False) -> None:
         stream=sys.stderr,
         force=True,
     )
-    for noisy in ("apscheduler", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # APScheduler warns each time a tick is skipped because the previous one still runs,
+    # which is the intended max_instances=1 behaviour; its errors still come through.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 def lock_path(settings: Settings) -> Path:

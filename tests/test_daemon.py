@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from syndicator.daemon import TerminalProgress
 from tests.atom_checks import check_atom
 from tests.conftest import FeedServer, Route, rss, write_config
 from tests.processes import Running
@@ -119,3 +121,21 @@ def test_sigterm_during_a_hanging_fetch_exits_within_10_seconds(
         running.wait_for("stopped")
     finally:
         running.kill()
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        progress = TerminalProgress("polling", stream=stream, threshold=3)
+        for done in range(1, 5):
+            progress(done, 4)
+    assert "polling [" in terminal.getvalue()
+    assert terminal.getvalue().endswith("4/4\n")
+    assert pipe.getvalue() == ""
+    small = Terminal()
+    TerminalProgress("polling", stream=small, threshold=3)(1, 2)
+    assert small.getvalue() == ""
