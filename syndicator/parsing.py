@@ -28,6 +28,9 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
     """Parse a feed document. Raises `ParseError` naming `url` when no feed could be read."""
     if not body.strip():
         raise ParseError(f"{url}: empty response body")
+    # feedparser raises OverflowError on a reference like &#999999999999; and loses the whole
+    # feed for one bad character: out-of-range references become U+FFFD first.
+    body = _HUGE_CHARREF.sub(b"&#xFFFD;", body)
     response_headers = _useful_headers(headers or {})
     response_headers.setdefault("content-location", url)
     # Without a Content-Type feedparser flags even a perfect feed (NonXMLContentType); it
@@ -94,6 +97,7 @@ def _title(raw: Any) -> str:
     return html_to_line(title) if detail.get("type") == "text/html" else title
 
 
+_HUGE_CHARREF = re.compile(rb"&#(?:0*\d{8,}|[xX]0*[0-9a-fA-F]{7,});")
 _EMAIL_AND_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")
 
 

@@ -249,3 +249,27 @@ def test_no_content_type_header_is_not_a_warning() -> None:
         b'<rss version="2.0"><channel><title>t</title><item><title>x</title></item></channel></rss>'
     )
     assert parse_feed(body, "https://wire.example/rss", {}).warning is None
+
+
+def test_an_out_of_range_character_reference_costs_one_character_not_the_feed() -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>t</title><item><title>a&#999999999999;b</title>'
+        b"<guid>1</guid></item><item><title>c&#x7FFFFFFFFF;d</title><guid>2</guid></item>"
+        b"</channel></rss>"
+    )
+    titles = [entry.title for entry in parse_feed(body, "https://wire.example/rss").entries]
+    assert titles == ["a\ufffdb", "c\ufffdd"]
+
+
+def test_an_entity_bomb_is_refused_by_the_parser_not_expanded() -> None:
+    levels = ['<!ENTITY a "aaaaaaaaaa">'] + [
+        f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8)
+    ]
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{"".join(levels)}]>'
+        '<rss version="2.0"><channel><title>&i;</title>'
+        "<item><title>x</title></item></channel></rss>"
+    ).encode()
+    feed = parse_feed(body, "https://wire.example/rss")
+    assert len(feed.title) < 1000
+    assert feed.warning is not None
