@@ -6,7 +6,7 @@ No behaviour beyond trivial derived properties, no I/O. Every datetime is timezo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -34,6 +34,7 @@ class Source:
     last_success_at: datetime | None = None
     last_error: str | None = None
     state: SourceState = SourceState.NEW
+    feed_ttl: timedelta | None = None  # the feed's own refresh hint, remembered for 304s
 
 
 @dataclass(frozen=True, slots=True)

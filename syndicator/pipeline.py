@@ -253,7 +253,11 @@ def ingest(store: Store, fetched: Fetched, plan: PollPlan, now: datetime) -> Sou
     _follow_move(store, source, result)
     bounds = _source_bounds(store, source, plan.bounds)
     if fetched.parsed is None:  # 304, or the same bytes as last time
-        signals = PollSignals(fresh_for=fresh_for(result.headers, now))
+        signals = PollSignals(
+            feed_ttl=source.feed_ttl,
+            fresh_for=fresh_for(result.headers, now),
+            entry_interval=entry_interval(store.recent_published(source.id)),
+        )
         next_at = next_poll_after(now, source.url, bounds, signals)
         _record_success(store, source, result, now, next_at, body_hash=fetched.body_hash)
         return SourceOutcome(source.url, "not-modified" if result.not_modified else "unchanged")
@@ -264,8 +268,12 @@ def ingest(store: Store, fetched: Fetched, plan: PollPlan, now: datetime) -> Sou
         stored = store.store_stories(fetched.parsed.stories, now)
     except StorageError as e:
         return _record_failure(store, source, plan, now, e)
-    next_at = next_poll_after(now, source.url, bounds, _signals(store, source, result, feed, now))
-    _record_success(store, source, result, now, next_at, body_hash=fetched.body_hash, feed=feed)
+    signals = _signals(store, source, result, feed, now)
+    next_at = next_poll_after(now, source.url, bounds, signals)
+    _record_success(
+        store, source, result, now, next_at, body_hash=fetched.body_hash, feed=feed,
+        feed_ttl=signals.feed_ttl,
+    )  # fmt: skip
     if feed.warning:
         log.info("%s: read with a parser warning: %s", source.url, feed.warning)
     return SourceOutcome(source.url, "ok", stored.inserted, stored.updated)
@@ -317,6 +325,7 @@ def _record_success(
     *,
     body_hash: str | None = None,
     feed: ParsedFeed | None = None,
+    feed_ttl: timedelta | None = None,
 ) -> None:
     store.record_success(
         source.id,
@@ -330,6 +339,8 @@ def _record_success(
         not_modified=result.not_modified,
         feed_title=feed.title if feed else "",
         feed_link=feed.link if feed else "",
+        feed_ttl_s=feed_ttl.total_seconds() if feed_ttl else None,
+        parsed=feed is not None,
     )
 
 

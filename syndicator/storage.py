@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +163,7 @@ def _m0005_poll_statistics(db: Database) -> None:
         ALTER TABLE sources ADD COLUMN not_modified_polls INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE sources ADD COLUMN failure_score REAL NOT NULL DEFAULT 0;
         ALTER TABLE sources ADD COLUMN disabled_at TEXT;
+        ALTER TABLE sources ADD COLUMN feed_ttl_s REAL;  -- <ttl> / sy:updatePeriod, for 304s
         CREATE INDEX stories_source_published ON stories (source_id, published_at DESC);
         """
     )
@@ -390,6 +391,8 @@ class Store:
         not_modified: bool = False,
         feed_title: str = "",
         feed_link: str = "",
+        feed_ttl_s: float | None = None,
+        parsed: bool = False,
     ) -> None:
         """A poll that worked (200 or 304): validators kept, failures and score reset."""
         with self._transaction() as db:
@@ -400,14 +403,15 @@ class Store:
                     feed_title = CASE WHEN ? != '' THEN ? ELSE feed_title END,
                     feed_link = CASE WHEN ? != '' THEN ? ELSE feed_link END,
                     last_error = NULL, consecutive_failures = 0, failure_score = 0,
-                    polls = polls + 1, not_modified_polls = not_modified_polls + ?
+                    polls = polls + 1, not_modified_polls = not_modified_polls + ?,
+                    feed_ttl_s = CASE WHEN ? THEN ? ELSE feed_ttl_s END
                 WHERE id = ?
                 """,
                 (
                     format_time(now), format_time(now), format_time(next_poll_at),
                     etag, last_modified, content_hash,
                     feed_title, feed_title, feed_link, feed_link,
-                    int(not_modified), source_id,
+                    int(not_modified), int(parsed), feed_ttl_s, source_id,
                 ),
             )  # fmt: skip
 
@@ -758,6 +762,7 @@ def _source(row: dict[str, Any]) -> Source:
         last_success_at=_parse_optional_time(row["last_success_at"]),
         last_error=row["last_error"],
         state=state,
+        feed_ttl=timedelta(seconds=row["feed_ttl_s"]) if row["feed_ttl_s"] else None,
     )
 
 

@@ -302,3 +302,18 @@ def test_parsing_in_worker_processes_gives_the_same_stories(
     assert sorted(outcome.status for outcome in outcomes) == ["error", "error", "ok"]
     titles = {cluster.title for cluster in store.clusters(ClusterFilter())}
     assert titles == {"Troops leave Kazakhstan", "Fuel prices rise in Almaty"}
+
+
+def test_a_304_keeps_the_feed_ttl_and_entry_frequency(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    body = rss(ITEMS).replace(b"<description>test</description>", b"<ttl>120</ttl>")
+    feed_server.routes["/f.rss"] = Route(body, etag='"v1"')
+    store = _store(tmp_path, feed_server.url("/f.rss"))
+    _poll(store, clock)
+    first_gap = store.source_statuses()[0].source.next_poll_at - START  # type: ignore[operator]
+    clock.advance(timedelta(hours=3))
+    assert _poll(store, clock) == ["not-modified"]
+    second_gap = store.source_statuses()[0].source.next_poll_at - clock()  # type: ignore[operator]
+    assert first_gap >= timedelta(hours=2)
+    assert second_gap == first_gap
