@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from syndicator.atomic import write_atomically
 from syndicator.errors import ConfigError
 from syndicator.normalize import canonical_url
 from syndicator.tagging.regions import resolve_region
@@ -743,17 +743,7 @@ def append_to_config(path: Path, extra_toml: str, environ: Mapping[str, str]) ->
     text = path.read_text(encoding="utf-8")
     combined = text + ("" if text.endswith("\n") else "\n") + extra_toml
     settings = parse_settings(combined, path, environ)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(combined)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, path.stat().st_mode & 0o777)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    write_atomically(path, combined.encode("utf-8"), mode=path.stat().st_mode & 0o777)
     return settings
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from syndicator.atom import FeedContext, render_atom
+from syndicator.atomic import write_atomically
 from syndicator.config import SectionSettings, Settings
 from syndicator.errors import PublishError, StorageError
 from syndicator.models import Section
@@ -135,27 +134,6 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         pass
     write_atomically(path, data)
     return True
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Temp file in the same directory, fsync, rename over the target, fsync the directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp makes 0600; web servers must read the feed
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def render_index(settings: Settings, feeds: Sequence[PublishedFeed]) -> bytes:
