@@ -218,6 +218,9 @@ async def _fetch_and_parse(
         result = await _discover_if_html(client, source, result)
     except SourceError as e:
         return Fetched(source, e)
+    except Exception as e:  # a hostile response must never end the batch: record it
+        log.debug("unexpected error fetching %s", source.url, exc_info=True)
+        return Fetched(source, FetchError(f"{source.url}: {type(e).__name__}: {e}"))
     if result.not_modified:
         return Fetched(source, result)
     body_hash = bytes_hash(result.body)
@@ -227,6 +230,10 @@ async def _fetch_and_parse(
         parsed = await parser(result.body, result.url, result.headers, source.id, clock())
     except SourceError as e:
         return Fetched(source, result, e, body_hash)
+    except Exception as e:  # a document that trips a bug in parsing or normalising
+        log.debug("unexpected error parsing %s", source.url, exc_info=True)
+        error = ParseError(f"{source.url}: {type(e).__name__}: {e}")
+        return Fetched(source, result, error, body_hash)
     return Fetched(source, result, parsed, body_hash)
 
 

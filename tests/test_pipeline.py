@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from syndicator.fetch import FetchLimits
-from syndicator.pipeline import ParserPool, PollPlan, poll_due_sources
+from syndicator.pipeline import (
+    ParsedStories,
+    ParserPool,
+    PollPlan,
+    parse_stories,
+    poll_due_sources,
+)
 from syndicator.schedule import PollBounds
 from syndicator.storage import ClusterFilter, ConfiguredSource, Store, open_store
 from tests.conftest import FeedServer, Route, rss
@@ -317,3 +324,23 @@ def test_a_304_keeps_the_feed_ttl_and_entry_frequency(
     second_gap = store.source_statuses()[0].source.next_poll_at - clock()  # type: ignore[operator]
     assert first_gap >= timedelta(hours=2)
     assert second_gap == first_gap
+
+
+def test_an_unexpected_exception_while_parsing_is_recorded_not_raised(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/a.rss"] = Route(rss(ITEMS))
+    feed_server.routes["/b.rss"] = Route(rss(ITEMS[:1]))
+    store = _store(tmp_path, feed_server.url("/a.rss"), feed_server.url("/b.rss"))
+
+    async def flaky(
+        body: bytes, url: str, headers: Mapping[str, str], source_id: int, now: datetime
+    ) -> ParsedStories:
+        if url.endswith("/a.rss"):
+            raise RecursionError("maximum recursion depth exceeded")
+        return parse_stories(body, url, headers, source_id, now)
+
+    outcomes = asyncio.run(poll_due_sources(store, PLAN, clock, parser=flaky))
+    errors = {o.source_url: o.error for o in outcomes}
+    assert "RecursionError" in (errors[feed_server.url("/a.rss")] or "")
+    assert errors[feed_server.url("/b.rss")] is None
