@@ -25,13 +25,14 @@ import asyncio
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from syndicator.config import Settings, SourceSettings
 from syndicator.dedup import entry_key
@@ -190,24 +191,49 @@ async def poll_due_sources(
     on_progress: Progress | None = None,
     parser: Parser = parse_inline,
 ) -> list[SourceOutcome]:
-    """Fetch (and parse) every due source concurrently; store each feed as soon as it is
-    ready, in this thread, the single writer."""
-    due = store.due_sources(clock())
-    if not due:
-        return []
+    """Fetch, parse and store every due source, `polling.concurrency` at a time.
+
+    A fixed number of workers each take the next due source, fetch it, parse it (in the pool)
+    and store it (in this thread, the single writer), so memory holds at most that many
+    bodies however many sources are due. Due sources are interleaved by host, so the workers
+    are not all queued behind one host's per-host limit.
+    """
+    pending = interleave_by_host(store.due_sources(clock()))
+    total = len(pending)
     outcomes: list[SourceOutcome] = []
+
+    async def worker(client: FeedClient) -> None:
+        while pending:
+            source = pending.pop()
+            fetched = await _fetch_and_parse(client, parser, source, clock)
+            outcomes.append(ingest(store, fetched, plan, clock()))
+            if on_progress is not None:
+                on_progress(len(outcomes), total)
+
+    if not pending:
+        return outcomes
+    pending.reverse()  # pop() from the end takes them in order
     async with FeedClient(plan.limits) as client:
-        tasks = [asyncio.create_task(_fetch_and_parse(client, parser, s, clock)) for s in due]
-        try:
-            for finished in asyncio.as_completed(tasks):
-                outcomes.append(ingest(store, await finished, plan, clock()))
-                if on_progress is not None:
-                    on_progress(len(outcomes), len(due))
-        finally:
-            for task in tasks:
-                task.cancel()  # on cancellation of the cycle: stop the fetches still running
-            await asyncio.gather(*tasks, return_exceptions=True)
+        workers = min(plan.limits.concurrency, total)
+        await asyncio.gather(*(worker(client) for _ in range(workers)))
     return outcomes
+
+
+def interleave_by_host(sources: Sequence[Source]) -> list[Source]:
+    """Round-robin over hosts, keeping each host's own order (most overdue first)."""
+    by_host: dict[str, list[Source]] = {}
+    for source in sources:
+        by_host.setdefault(urlsplit(source.url).hostname or "", []).append(source)
+    queues = [iter(group) for group in by_host.values()]
+    ordered: list[Source] = []
+    while queues:
+        still = []
+        for queue in queues:
+            if (head := next(queue, None)) is not None:
+                ordered.append(head)
+                still.append(queue)
+        queues = still
+    return ordered
 
 
 async def _fetch_and_parse(

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from syndicator.fetch import FetchLimits
+from syndicator.models import Source
 from syndicator.pipeline import (
     ParsedStories,
     ParserPool,
     PollPlan,
+    interleave_by_host,
     parse_stories,
     poll_due_sources,
 )
@@ -344,3 +346,12 @@ def test_an_unexpected_exception_while_parsing_is_recorded_not_raised(
     errors = {o.source_url: o.error for o in outcomes}
     assert "RecursionError" in (errors[feed_server.url("/a.rss")] or "")
     assert errors[feed_server.url("/b.rss")] is None
+
+
+def test_due_sources_are_interleaved_by_host() -> None:
+    def source(number: int, host: str) -> Source:
+        return Source(id=number, url=f"https://{host}/{number}", name="")
+
+    due = [source(1, "a.example"), source(2, "a.example"), source(3, "a.example")]
+    due += [source(4, "b.example"), source(5, "c.example"), source(6, "b.example")]
+    assert [s.id for s in interleave_by_host(due)] == [1, 4, 5, 2, 6, 3]
