@@ -15,11 +15,13 @@ its `source()` cannot carry the origin feed's id.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
+import lxml.html
 import nh3
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -130,7 +132,8 @@ def _add_categories(entry: object, cluster: Cluster, base_url: str) -> None:
 
 
 def _content_html(cluster: Cluster) -> str:
-    body = sanitise_html(cluster.representative.content_html or cluster.representative.summary)
+    story = cluster.representative
+    body = sanitise_html(absolute_links(story.content_html or story.summary, story.source_url))
     others = [copy for copy in cluster.copies if copy.id != cluster.representative.id]
     if others:
         body += _also_reported_by(others)
@@ -147,6 +150,20 @@ def _source_link(copy: StoredStory) -> str:
     if not _is_web_url(copy.url):
         return name
     return f'<a href="{html.escape(clean_xml_text(copy.url), quote=True)}">{name}</a>'
+
+
+_RELATIVE_LINK = re.compile(r"""\b(?:href|src)\s*=\s*["']?(?![a-z][a-z0-9+.-]*:|//|#)""", re.I)
+
+
+def absolute_links(markup: str, base_url: str) -> str:
+    """Resolve relative href/src against the feed's URL, as a reader would need them."""
+    if not _RELATIVE_LINK.search(markup):
+        return markup
+    try:
+        resolved: str = lxml.html.make_links_absolute(markup, base_url)
+    except (ValueError, etree.LxmlError):
+        return markup  # unresolvable links stay relative; sanitising still applies
+    return resolved
 
 
 def sanitise_html(markup: str) -> str:

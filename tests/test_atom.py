@@ -367,3 +367,15 @@ def test_summary_fallback_content_is_sanitised() -> None:
     content = _content(entry).lower()
     for forbidden in ("<script", "onerror", "javascript:", "<iframe", "<form"):
         assert forbidden not in content
+
+
+def test_relative_links_in_content_are_resolved_against_the_feed_url() -> None:
+    from syndicator.atom import absolute_links
+
+    html = '<p><a href="/sport/x">more</a> <img src="pic.png"> <a href="#top">top</a></p>'
+    resolved = absolute_links(html, "https://wire.example/feeds/rss.xml")
+    assert 'href="https://wire.example/sport/x"' in resolved
+    assert 'src="https://wire.example/feeds/pic.png"' in resolved
+    assert resolved.count("https://wire.example/") == 3
+    untouched = '<p><a href="https://other.example/a">a</a></p>'
+    assert absolute_links(untouched, "https://wire.example/") == untouched
