@@ -147,11 +147,15 @@ def render_feed(index: int, seed: int) -> bytes:
     count = rng.randint(20, 50)
     permalink_guids = rng.random() < 0.5
     published = built
+    wires: set[int] = set()
     for number in range(count):
         published -= timedelta(minutes=rng.randint(2, 90))
         title = _title(rng)
         if rng.random() < WIRE_SHARE:
             wire = rng.randrange(WIRE_POOL)
+            while wire in wires:  # a feed lists a wire story once
+                wire = rng.randrange(WIRE_POOL)
+            wires.add(wire)
             link = f"https://wire.example/{rng.choice(SECTIONS)}/story-{wire}"
         else:
             section = rng.choice(SECTIONS)
@@ -296,7 +300,25 @@ async def _serve(farm: _Farm, sock: socket.socket) -> None:
     await asyncio.Event().wait()  # until the parent terminates the process
 
 
+def exit_with_parent(interval: float = 1.0) -> None:
+    """Make this (child) process exit when its parent dies, even if the parent was killed
+    before it could terminate its children."""
+    import os
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _server_main(conn: Connection, count: int, seed: int, use_gzip: bool) -> None:
+    exit_with_parent()
     started = time.perf_counter()
     feeds = [_rendered(index, seed) for index in range(count)]
     render_s = time.perf_counter() - started

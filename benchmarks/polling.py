@@ -7,14 +7,16 @@ then runs in its own child process, so peak RSS is per system:
 - cold: every source fetched, parsed and stored into an empty database;
 - all-304: every source made due again and polled with its validators; the server answers 304.
 
-syndicator runs `syndicator.daemon.run_cycle` (poll every due source, then publish) on a store
-synced from a generated config; the all-304 cycle gets a clock two days ahead so every source
-is due. reader runs `update_feeds` cold, then `update_feeds(scheduled=False)`, once per worker
-count asked for; the best reader number is the baseline of each ratio. The server's own
-counters (responses by status) are printed next to each pass, so a pass that did not really
-get 304s shows. Only the polling cycles are timed; config parsing, source sync and
-`add_feed` are set-up. Peak RSS is VmHWM of the child process (whole process: interpreter,
-imports, set-up and both passes).
+syndicator runs `syndicator.daemon.run_once` (the cron entry point: lock, open the store, sync
+the sources, one cycle with the parser strategy syndicator picks, publish); the all-304 run gets
+a clock two days ahead so every source is due. reader runs `update_feeds` cold, then
+`update_feeds(scheduled=False)`, once per worker count asked for; the best reader number is the
+baseline of each ratio. The server's own counters (responses by status) are printed next to
+each pass, so a pass that did not really get 304s shows. Config parsing, the first source sync
+and `add_feed` are untimed set-up. Peak RSS is the peak of the summed RSS of the measuring
+process and its descendants (syndicator's parser worker processes), sampled during each pass.
+`--profile` adds a run of the cold cycle through `run_cycle` with the in-process parser under
+cProfile, where a profiler sees the whole cost.
 
 Usage:  python benchmarks/polling.py [--feeds 5000] [--seed 1] [--skip-reader]
                                      [--only syndicator|reader] [--profile]
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import importlib.util
+import json
 import os
 import platform
 import sys
@@ -40,7 +43,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from _feedfarm import RunningFarm, fetch_stats, start_farm, stats_delta
+from _feedfarm import RunningFarm, exit_with_parent, fetch_stats, start_farm, stats_delta
 
 READER_PIP = "pip install reader sgmllib3k"
 RSS_GOAL_SOURCES = 10_000
@@ -59,9 +62,10 @@ class PassResult:
     entries: int  # entries stored by the pass (cold) or 0
     outcomes: dict[str, int]  # the client's own classification
     server: dict[str, Any]  # fetch_stats delta: statuses, bytes_sent, cpu_s
-    peak_rss_mb: float  # VmHWM after the pass (cumulative since process start)
-    cpu_s: float = 0.0  # user + system CPU of the measuring process (all threads) in the pass
-    load_before: float = 0.0  # 1-minute load average when the pass started (contention check)
+    peak_rss_mb: float  # peak of the summed RSS of the process and its children in the pass
+    main_hwm_mb: float  # VmHWM of the measuring process (cumulative since it started)
+    cpu_s: float  # user + system CPU of the process, its threads and its child processes
+    load_before: float  # 1-minute load average when the pass started (contention check)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -81,6 +85,7 @@ class SystemResult:
     baseline_rss_mb: float  # VmRSS after imports, before any set-up
     setup_s: float
     passes: list[PassResult]
+    note: str = ""
     profile: str = ""
 
     @property
@@ -99,6 +104,9 @@ class SystemResult:
 # ---------------------------------------------------------------------------------------------
 # Measuring inside a child process.
 
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
 
 def _proc_status_mb(key: str) -> float:
     """A memory line of /proc/self/status (VmRSS, VmHWM) in MB; ru_maxrss if unavailable."""
@@ -114,17 +122,118 @@ def _proc_status_mb(key: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _cpu_s() -> float:
+def _self_cpu_s() -> float:
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
-def _peak_rss_mb() -> float:
-    import resource
+def _proc_stat(pid: int) -> tuple[int, float, int] | None:
+    """(parent pid, CPU seconds, RSS bytes) of a process from /proc/<pid>/stat."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, int(fields[21]) * _PAGE
 
-    return max(_proc_status_mb("VmHWM"), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+def _children(pid: int) -> list[int]:
+    """Direct children of a process, from /proc/<pid>/task/<tid>/children."""
+    children: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return children
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
+                children += [int(child) for child in handle.read().split()]
+        except OSError:
+            continue
+    return children
+
+
+class Meter:
+    """Measures one pass: wall time, CPU and peak RSS of this process *and its descendants*
+    (syndicator may parse in worker processes), sampled every `interval` seconds, plus what the
+    feed server did meanwhile. Use as `with Meter(base_url) as meter:`."""
+
+    def __init__(self, base_url: str, interval: float = 0.1) -> None:
+        import threading
+
+        self.base_url = base_url
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
+        self._child_cpu: dict[int, float] = {}
+        self._child_cpu_at_start: dict[int, float] = {}
+        self.peak_rss_mb = 0.0
+        self.wall_s = self.cpu_s = self.load_before = 0.0
+        self.server: dict[str, Any] = {}
+
+    def _tree(self) -> list[tuple[int, float, int]]:
+        """(pid, CPU seconds, RSS bytes) of this process and all its descendants."""
+        tree, frontier = [], [os.getpid()]
+        while frontier:
+            pid = frontier.pop()
+            stat = _proc_stat(pid)
+            if stat is None:
+                continue
+            tree.append((pid, stat[1], stat[2]))
+            frontier += _children(pid)
+        return tree
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        tree = self._tree()
+        self.peak_rss_mb = max(self.peak_rss_mb, sum(rss for _, _, rss in tree) / 2**20)
+        for pid, cpu, _ in tree:
+            if pid != me:
+                self._child_cpu[pid] = cpu
+
+    def _sample_until_stopped(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> Meter:
+        self._before = fetch_stats(self.base_url)
+        self._sample()
+        self._child_cpu_at_start = dict(self._child_cpu)
+        self.load_before = os.getloadavg()[0]
+        self._self_cpu = _self_cpu_s()
+        self._thread.start()
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.wall_s = time.perf_counter() - self._started
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        children = sum(
+            cpu - self._child_cpu_at_start.get(pid, 0.0) for pid, cpu in self._child_cpu.items()
+        )
+        self.cpu_s = _self_cpu_s() - self._self_cpu + children
+        self.server = stats_delta(self._before, fetch_stats(self.base_url))
+
+    def result(
+        self, name: str, feeds: int, entries: int, outcomes: dict[str, int], errors: list[str]
+    ) -> PassResult:
+        return PassResult(
+            name=name,
+            wall_s=self.wall_s,
+            feeds=feeds,
+            entries=entries,
+            outcomes=outcomes,
+            server=self.server,
+            peak_rss_mb=self.peak_rss_mb,
+            main_hwm_mb=_proc_status_mb("VmHWM"),
+            cpu_s=self.cpu_s,
+            load_before=self.load_before,
+            errors=errors,
+        )
 
 
 def syndicator_config(
@@ -133,9 +242,9 @@ def syndicator_config(
     """The TOML text of a config with `count` sources on the farm."""
     lines = [
         "[storage]",
-        f'path = "{tmp / "syndicator.db"}"',
+        f"path = {json.dumps(str(tmp / 'syndicator.db'))}",
         "[publish]",
-        f'output_dir = "{tmp / "feeds"}"',
+        f"output_dir = {json.dumps(str(tmp / 'feeds'))}",
         "[polling]",
         'interval = "15m"',
         'min_interval = "1s"',
@@ -145,7 +254,7 @@ def syndicator_config(
         "allow_private_addresses = true",
     ]
     for index in range(count):
-        lines += ["[[sources]]", f'url = "{base_url}/feeds/{index}.xml"']
+        lines += ["[[sources]]", f"url = {json.dumps(f'{base_url}/feeds/{index}.xml')}"]
     return "\n".join(lines) + "\n"
 
 
@@ -161,69 +270,84 @@ class SyndicatorRun:
 
 
 def _syndicator_child(conn: Connection, run: SyndicatorRun) -> None:
-    import asyncio
+    """Both passes through `run_once`, the cron entry point: lock, open the store, sync the
+    sources, one cycle (syndicator picks its parser: worker processes for a batch), publish."""
     import logging
 
     from syndicator.config import parse_settings
-    from syndicator.daemon import run_cycle, utc_now
+    from syndicator.daemon import run_once, utc_now
     from syndicator.pipeline import configured_sources
     from syndicator.storage import open_store
 
+    exit_with_parent()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     baseline = _proc_status_mb("VmRSS")
     with tempfile.TemporaryDirectory(prefix="bench-syndicator-") as tmp_name:
         tmp = Path(tmp_name)
         started = time.perf_counter()
-        base_url, concurrency = run.base_url, run.concurrency
-        text = syndicator_config(base_url, run.count, tmp, concurrency, run.fetch_timeout_s)
+        text = syndicator_config(run.base_url, run.count, tmp, run.concurrency, run.fetch_timeout_s)
         settings = parse_settings(text, tmp / "bench.toml", {})
-        store = open_store(settings.storage.path)
+        store = open_store(settings.storage.path)  # creates the schema and the sources, untimed
         store.sync_sources(configured_sources(settings.sources), utc_now())
+        store.close()
         setup_s = time.perf_counter() - started
+        if run.profile:
+            conn.send(_profile_inline_cold(settings, run, setup_s, baseline))
+            conn.close()
+            return
 
         def later() -> datetime:
             return utc_now() + ALL_DUE_OFFSET
 
         passes = []
-        profile_text = ""
         for name, clock in (("cold", utc_now), ("all-304", later)):
-            before = fetch_stats(base_url)
-            profiler = None
-            if run.profile and name == "cold":
-                import cProfile
-
-                profiler = cProfile.Profile()
-                profiler.enable()
-            load, cpu, started = os.getloadavg()[0], _cpu_s(), time.perf_counter()
-            report = asyncio.run(run_cycle(store, settings, clock))
-            wall_s, cpu = time.perf_counter() - started, _cpu_s() - cpu
-            if profiler is not None:
-                profiler.disable()
-                profile_text = _profile_summary(profiler)
-            server = stats_delta(before, fetch_stats(base_url))
+            with Meter(run.base_url) as meter:
+                report = run_once(settings, clock)
             outcomes = Counter(outcome.status for outcome in report.outcomes)
             errors = [f"{o.source_url}: {o.error}" for o in report.outcomes if o.error][:3]
-            passes.append(
-                PassResult(
-                    name=name,
-                    wall_s=wall_s,
-                    feeds=len(report.outcomes),
-                    entries=report.new_stories if name == "cold" else 0,
-                    outcomes=dict(outcomes),
-                    server=server,
-                    peak_rss_mb=_peak_rss_mb(),
-                    cpu_s=cpu,
-                    load_before=load,
-                    errors=errors,
-                )
-            )
+            entries = report.new_stories if name == "cold" else 0
+            passes.append(meter.result(name, len(report.outcomes), entries, outcomes, errors))
+        store = open_store(settings.storage.path)
         stored = store.story_count()
         store.close()
     if stored != passes[0].entries:
         passes[0].errors.append(f"store holds {stored} stories, cycle reported {passes[0].entries}")
-    label = f"syndicator (concurrency={concurrency})"
-    conn.send(SystemResult(label, baseline, setup_s, passes, profile_text))
+    label = f"syndicator (concurrency={run.concurrency})"
+    note = "timed: run_once (lock, open, re-sync sources, cycle, publish, retention)"
+    conn.send(SystemResult(label, baseline, setup_s, passes, note))
     conn.close()
+
+
+def _profile_inline_cold(
+    settings: Any, run: SyndicatorRun, setup_s: float, baseline: float
+) -> SystemResult:
+    """The cold cycle through `run_cycle` with its default in-process parser under cProfile:
+    the whole cost of a cycle in one process, where a profiler can see it."""
+    import asyncio
+    import cProfile
+
+    from syndicator.daemon import run_cycle, utc_now
+    from syndicator.storage import open_store
+
+    store = open_store(settings.storage.path)
+    profiler = cProfile.Profile()
+    with Meter(run.base_url) as meter:
+        profiler.enable()
+        report = asyncio.run(run_cycle(store, settings, utc_now))
+        profiler.disable()
+    store.close()
+    cold = meter.result("cold", len(report.outcomes), report.new_stories, {}, [])
+    return SystemResult(
+        "syndicator (profiled)",
+        baseline,
+        setup_s,
+        [cold, cold],
+        "",
+        (
+            f"wall {cold.wall_s:.1f}s for {cold.entries} entries under the profiler\n"
+            + _profile_summary(profiler)
+        ),
+    )
 
 
 def _profile_summary(profiler: Any, top: int = 15) -> str:
@@ -248,6 +372,7 @@ def _reader_child(conn: Connection, base_url: str, count: int, workers: int) -> 
 
     from reader import make_reader
 
+    exit_with_parent()
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     baseline = _proc_status_mb("VmRSS")
     with tempfile.TemporaryDirectory(prefix="bench-reader-") as tmp_name:
@@ -259,39 +384,27 @@ def _reader_child(conn: Connection, base_url: str, count: int, workers: int) -> 
         passes = []
         for name, scheduled in (("cold", True), ("all-304", False)):
             entries_before = reader.get_entry_counts().total or 0
-            before = fetch_stats(base_url)
             outcomes: Counter[str] = Counter()
             errors: list[str] = []
-            load, cpu, started = os.getloadavg()[0], _cpu_s(), time.perf_counter()
-            for result in reader.update_feeds_iter(scheduled=scheduled, workers=workers):
-                if result.error is not None:
-                    outcomes["error"] += 1
-                    if len(errors) < 3:
-                        errors.append(f"{result.url}: {result.error}")
-                elif result.updated_feed is None:
-                    outcomes["not-modified"] += 1
-                elif result.not_modified:
-                    outcomes["unchanged"] += 1
-                else:
-                    outcomes["ok"] += 1
-            wall_s, cpu = time.perf_counter() - started, _cpu_s() - cpu
-            server = stats_delta(before, fetch_stats(base_url))
+            with Meter(base_url) as meter:
+                for result in reader.update_feeds_iter(scheduled=scheduled, workers=workers):
+                    if result.error is not None:
+                        outcomes["error"] += 1
+                        if len(errors) < 3:
+                            errors.append(f"{result.url}: {result.error}")
+                    elif result.updated_feed is None:
+                        outcomes["not-modified"] += 1
+                    elif result.not_modified:
+                        outcomes["unchanged"] += 1
+                    else:
+                        outcomes["ok"] += 1
+            entries = (reader.get_entry_counts().total or 0) - entries_before
             passes.append(
-                PassResult(
-                    name=name,
-                    wall_s=wall_s,
-                    feeds=sum(outcomes.values()),
-                    entries=(reader.get_entry_counts().total or 0) - entries_before,
-                    outcomes=dict(outcomes),
-                    server=server,
-                    peak_rss_mb=_peak_rss_mb(),
-                    cpu_s=cpu,
-                    load_before=load,
-                    errors=errors,
-                )
+                meter.result(name, sum(outcomes.values()), entries, dict(outcomes), errors)
             )
         reader.close()
-    conn.send(SystemResult(f"reader (workers={workers})", baseline, setup_s, passes))
+    note = "timed: update_feeds_iter (cold), update_feeds_iter(scheduled=False) (all-304)"
+    conn.send(SystemResult(f"reader (workers={workers})", baseline, setup_s, passes, note))
     conn.close()
 
 
@@ -331,7 +444,7 @@ def _statuses(server: dict[str, Any]) -> str:
 def print_table(results: Sequence[SystemResult]) -> None:
     header = (
         f"{'system':<32} {'pass':<8} {'wall s':>8} {'feeds/s':>9} {'entries/s':>10} "
-        f"{'peak RSS MB':>11} {'CPU s':>7} {'load':>5}  {'client outcomes':<20} "
+        f"{'peak RSS MB':>11} {'main HWM':>8} {'CPU s':>7} {'load':>5}  {'client outcomes':<20} "
         f"{'server responses':<17} {'srv CPU s':>9}"
     )
     print(header)
@@ -342,13 +455,22 @@ def print_table(results: Sequence[SystemResult]) -> None:
             entries_per_s = f"{p.entries_per_s:10.0f}" if p.name == "cold" else f"{'-':>10}"
             print(
                 f"{result.label:<32} {p.name:<8} {p.wall_s:8.2f} {p.feeds_per_s:9.0f} "
-                f"{entries_per_s} {p.peak_rss_mb:11.1f} {p.cpu_s:7.2f} {p.load_before:5.2f}  "
+                f"{entries_per_s} {p.peak_rss_mb:11.1f} {p.main_hwm_mb:8.1f} {p.cpu_s:7.2f} "
+                f"{p.load_before:5.2f}  "
                 f"{outcomes:<20} {_statuses(p.server):<17} {p.server['cpu_s']:9.2f}"
             )
         print(
             f"{'':<32} set-up {result.setup_s:.2f}s (untimed), RSS after imports "
             f"{result.baseline_rss_mb:.1f} MB, cold stored {result.cold.entries} entries"
         )
+        if result.note:
+            print(f"{'':<32} {result.note}")
+    print(
+        "peak RSS: sum of RSS over the process and its child processes (parser workers), "
+        "sampled every 0.1s during the pass;\nmain HWM: VmHWM of the measuring process alone; "
+        "CPU s: process + threads + children; load: 1-min load average at the start "
+        "(other work on the machine)"
+    )
     for result in results:
         for p in result.passes:
             for error in p.errors:
@@ -388,6 +510,8 @@ def print_goals(feeds: int, ours: SystemResult | None, theirs: Sequence[SystemRe
                 f"EXTRAPOLATED linearly from {peak:.1f} MB at {feeds} feeds "
                 f"(import baseline {base:.1f} MB); run --feeds {RSS_GOAL_SOURCES} to measure"
             )
+            if feeds < 1000:
+                how += "; below 1000 feeds fixed costs dominate, this estimate is too high"
         print(
             f"  peak RSS at {RSS_GOAL_SOURCES} sources: syndicator {at_goal:.1f} MB ({how})   "
             f"goal <= {RSS_GOAL_MB:g} MB  {_verdict(at_goal <= RSS_GOAL_MB)}"
