@@ -101,7 +101,7 @@ def _title(raw: Any) -> str:
     return html_to_line(title) if detail.get("type") == "text/html" else title
 
 
-_HUGE_CHARREF = re.compile(rb"&#(?:0*\d{8,}|[xX]0*[0-9a-fA-F]{7,});")
+_HUGE_CHARREF = re.compile(rb"&#(?:0*[1-9]\d{7,}|[xX]0*[1-9a-fA-F][0-9a-fA-F]{6,});")
 _EMAIL_AND_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")
 
 

@@ -259,6 +259,9 @@ def test_an_out_of_range_character_reference_costs_one_character_not_the_feed() 
     )
     titles = [entry.title for entry in parse_feed(body, "https://wire.example/rss").entries]
     assert titles == ["a\ufffdb", "c\ufffdd"]
+    padded = b'<rss version="2.0"><channel><title>t</title><item><title>&#00000065;</title>'
+    padded += b"<guid>1</guid></item></channel></rss>"
+    assert parse_feed(padded, "https://wire.example/rss").entries[0].title == "A"
 
 
 def test_an_entity_bomb_is_refused_by_the_parser_not_expanded() -> None:
