@@ -94,6 +94,8 @@ def html_to_text(markup: str) -> str:
 
     Tolerates any input, including broken markup and plain text with stray '<'.
     """
+    if "<" not in markup and "&" not in markup:
+        return clean_paragraphs(markup)  # plain text: nothing for a parser to do
     extractor = _TextExtractor()
     try:
         extractor.feed(markup)
@@ -205,6 +207,8 @@ def normalize_entry(source_id: int, entry: ParsedEntry, guid_key: str, now: date
     """
     body_html = entry.content_html or entry.summary_html
     text = html_to_text(body_html)
+    # Most feeds give one body: its summary is the same text, converted once.
+    summary_text = text if entry.summary_html == body_html else html_to_text(entry.summary_html)
     title = clean_line(entry.title) or summarise(text, 90) or "(untitled)"
     url = clean_xml_text(entry.link or "").strip()
     published = entry.published or entry.updated
@@ -217,7 +221,7 @@ def normalize_entry(source_id: int, entry: ParsedEntry, guid_key: str, now: date
         url=url,
         canonical_url=canonical_url(url) if url else "",
         title=title,
-        summary=summarise(html_to_text(entry.summary_html) or text),
+        summary=summarise(summary_text or text),
         content_html=clean_xml_text(body_html),
         text=text,
         author=clean_line(entry.author),
