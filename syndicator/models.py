@@ -35,6 +35,8 @@ class Source:
     last_error: str | None = None
     state: SourceState = SourceState.NEW
     feed_ttl: timedelta | None = None  # the feed's own refresh hint, remembered for 304s
+    interval: timedelta | None = None  # the source's configured interval, if it has one
+    entry_interval: timedelta | None = None  # mean gap between its recent entries, for 304s
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -201,22 +201,65 @@ async def poll_due_sources(
     pending = interleave_by_host(store.due_sources(clock()))
     total = len(pending)
     outcomes: list[SourceOutcome] = []
+    commits = GroupCommit(store)
 
     async def worker(client: FeedClient) -> None:
         while pending:
             source = pending.pop()
             fetched = await _fetch_and_parse(client, parser, source, clock)
-            outcomes.append(ingest(store, fetched, plan, clock()))
+            outcomes.append(commits.ingest(fetched, plan, clock()))
             if on_progress is not None:
                 on_progress(len(outcomes), total)
 
     if not pending:
         return outcomes
     pending.reverse()  # pop() from the end takes them in order
-    async with FeedClient(plan.limits) as client:
-        workers = min(plan.limits.concurrency, total)
-        await asyncio.gather(*(worker(client) for _ in range(workers)))
+    try:
+        async with FeedClient(plan.limits) as client:
+            workers = min(plan.limits.concurrency, total)
+            await asyncio.gather(*(worker(client) for _ in range(workers)))
+    finally:
+        # Also on cancellation (SIGTERM): every ingest in the group is complete.
+        commits.close()
     return outcomes
+
+
+class GroupCommit:
+    """Ingests fetched feeds in write groups (`Store.begin_group`): a commit after `size`
+    feeds, or `max_age_s` after the group's first one, whichever comes first, so that one
+    commit serves many feeds while no write waits long and the writer lock is released
+    often for other processes (`syndicator sources enable`, a second reader)."""
+
+    def __init__(self, store: Store, size: int = 64, max_age_s: float = 1.0) -> None:
+        self.store = store
+        self.size = size
+        self.max_age_s = max_age_s
+        self._count = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def ingest(self, fetched: Fetched, plan: PollPlan, now: datetime) -> SourceOutcome:
+        if not self.store.in_group:
+            self.store.begin_group()
+            self._count = 0
+            if self.store.in_group:
+                loop = asyncio.get_running_loop()
+                self._timer = loop.call_later(self.max_age_s, self.close)
+        outcome = ingest(self.store, fetched, plan, now)
+        self._count += 1
+        if self._count >= self.size:
+            self.close()
+        return outcome
+
+    def close(self) -> None:
+        """Commit the open group, if any. A failed commit loses only that group's writes,
+        validators included, so its feeds are simply polled again."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        try:
+            self.store.end_group()
+        except StorageError as e:
+            log.error("could not commit %d polled feed(s), to be polled again: %s", self._count, e)
 
 
 def interleave_by_host(sources: Sequence[Source]) -> list[Source]:
@@ -284,12 +327,12 @@ def ingest(store: Store, fetched: Fetched, plan: PollPlan, now: datetime) -> Sou
     if isinstance(result, SourceError):
         return _record_failure(store, source, plan, now, result)
     _follow_move(store, source, result)
-    bounds = _source_bounds(store, source, plan.bounds)
-    if fetched.parsed is None:  # 304, or the same bytes as last time
+    bounds = _source_bounds(source, plan.bounds)
+    if fetched.parsed is None:  # 304, or the same bytes as last time: nothing new to count
         signals = PollSignals(
             feed_ttl=source.feed_ttl,
             fresh_for=fresh_for(result.headers, now),
-            entry_interval=entry_interval(store.recent_published(source.id)),
+            entry_interval=source.entry_interval,
         )
         next_at = next_poll_after(now, source.url, bounds, signals)
         _record_success(store, source, result, now, next_at, body_hash=fetched.body_hash)
@@ -305,7 +348,7 @@ def ingest(store: Store, fetched: Fetched, plan: PollPlan, now: datetime) -> Sou
     next_at = next_poll_after(now, source.url, bounds, signals)
     _record_success(
         store, source, result, now, next_at, body_hash=fetched.body_hash, feed=feed,
-        feed_ttl=signals.feed_ttl,
+        signals=signals,
     )  # fmt: skip
     if feed.warning:
         log.info("%s: read with a parser warning: %s", source.url, feed.warning)
@@ -342,11 +385,10 @@ def _follow_move(store: Store, source: Source, result: FetchResult) -> None:
         )
 
 
-def _source_bounds(store: Store, source: Source, bounds: PollBounds) -> PollBounds:
-    interval_s = store.source_interval_s(source.id)
-    if interval_s is None:
+def _source_bounds(source: Source, bounds: PollBounds) -> PollBounds:
+    if source.interval is None:
         return bounds
-    return PollBounds(timedelta(seconds=interval_s), bounds.min_interval, bounds.max_interval)
+    return PollBounds(source.interval, bounds.min_interval, bounds.max_interval)
 
 
 def _record_success(
@@ -358,8 +400,10 @@ def _record_success(
     *,
     body_hash: str | None = None,
     feed: ParsedFeed | None = None,
-    feed_ttl: timedelta | None = None,
+    signals: PollSignals | None = None,
 ) -> None:
+    ttl = signals.feed_ttl if signals else None
+    interval = signals.entry_interval if signals else None
     store.record_success(
         source.id,
         now,
@@ -372,7 +416,8 @@ def _record_success(
         not_modified=result.not_modified,
         feed_title=feed.title if feed else "",
         feed_link=feed.link if feed else "",
-        feed_ttl_s=feed_ttl.total_seconds() if feed_ttl else None,
+        feed_ttl_s=ttl.total_seconds() if ttl else None,
+        entry_interval_s=interval.total_seconds() if interval else None,
         parsed=feed is not None,
     )
 
@@ -381,7 +426,7 @@ def _record_failure(
     store: Store, source: Source, plan: PollPlan, now: datetime, error: SourceError | StorageError
 ) -> SourceOutcome:
     message = str(error)
-    bounds = _source_bounds(store, source, plan.bounds)
+    bounds = _source_bounds(source, plan.bounds)
     status = error.status if isinstance(error, FetchError) else None
     if status == 410:
         store.disable_source(source.id, f"HTTP 410 Gone: {message}", now)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -355,3 +358,72 @@ def test_due_sources_are_interleaved_by_host() -> None:
     due = [source(1, "a.example"), source(2, "a.example"), source(3, "a.example")]
     due += [source(4, "b.example"), source(5, "c.example"), source(6, "b.example")]
     assert [s.id for s in interleave_by_host(due)] == [1, 4, 5, 2, 6, 3]
+
+
+def test_a_304_keeps_the_observed_entry_frequency(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    dates = [f"Fri, 27 Nov 2026 11:{55 - 5 * i:02d}:00 GMT" for i in range(10)]
+    items = [{"title": f"Item {i}", "guid": f"g{i}", "date": d} for i, d in enumerate(dates)]
+    feed_server.routes["/busy.rss"] = Route(rss(items), etag='"v1"')
+    store = _store(tmp_path, feed_server.url("/busy.rss"))
+    _poll(store, clock)
+    clock.advance(timedelta(hours=1))
+    assert _poll(store, clock) == ["not-modified"]
+    next_poll = store.source_statuses()[0].source.next_poll_at
+    assert next_poll is not None
+    assert next_poll - clock() < timedelta(minutes=6)  # still every 5 min, as the entries go
+
+
+def _committed_stories(path: Path) -> int:
+    """What another process sees: only committed writes."""
+    with sqlite3.connect(path) as other:
+        count = int(other.execute("SELECT COUNT(*) FROM stories").fetchone()[0])
+    other.close()
+    return count
+
+
+async def _wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+def test_feeds_polled_before_a_cancellation_are_committed(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/wire.rss"] = Route(rss(ITEMS))
+    feed_server.routes["/hangs.rss"] = Route(b"", hang=True)
+    store = _store(tmp_path, feed_server.url("/wire.rss"), feed_server.url("/hangs.rss"))
+    slow_commits = PollPlan(PLAN.bounds, replace(PLAN.limits, timeout_s=60))
+
+    async def cancel_midway() -> int:
+        poll = asyncio.create_task(poll_due_sources(store, slow_commits, clock))
+        await _wait_for(lambda: store.story_count() == 2)  # ingested, in an open write group
+        seen_before_cancel = _committed_stories(tmp_path / "s.db")
+        poll.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poll
+        return seen_before_cancel
+
+    assert asyncio.run(cancel_midway()) == 0
+    assert _committed_stories(tmp_path / "s.db") == 2
+    assert not store.in_group
+
+
+def test_a_write_group_commits_after_its_max_age_while_other_fetches_wait(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/wire.rss"] = Route(rss(ITEMS))
+    feed_server.routes["/hangs.rss"] = Route(b"", hang=True)
+    store = _store(tmp_path, feed_server.url("/wire.rss"), feed_server.url("/hangs.rss"))
+    plan = PollPlan(PLAN.bounds, replace(PLAN.limits, timeout_s=8))
+
+    async def watch() -> tuple[int, int]:
+        poll = asyncio.create_task(poll_due_sources(store, plan, clock))
+        await _wait_for(lambda: _committed_stories(tmp_path / "s.db") == 2, timeout_s=5)
+        still_polling = int(not poll.done())
+        outcomes = await poll
+        return still_polling, len(outcomes)
+
+    assert asyncio.run(watch()) == (1, 2)  # committed at about 1 s, the hang still going

@@ -140,6 +140,48 @@ def test_changed_entry_is_updated_in_place(store: Store) -> None:
     assert store.story_count() == 1
 
 
+def _search(store: Store, words: str) -> list[str]:
+    rows = store.db.execute(
+        "SELECT s.guid FROM stories_fts f JOIN stories s ON s.id = f.rowid "
+        "WHERE stories_fts MATCH ? ORDER BY s.guid",
+        (words,),
+    )
+    return [row[0] for row in rows]
+
+
+def test_new_and_updated_stories_are_searchable_and_only_once(store: Store) -> None:
+    store.store_stories([_story(1, "x1"), _story(2, "x2", title="Tokáev visits Astana")], NOW)
+    store.store_stories([_story(1, "x1")], NOW + timedelta(minutes=5))  # re-sent: no new row
+    assert _search(store, "kazakhstan") == ["x1"]
+    assert _search(store, "tokaev") == ["x2"]  # diacritics folded
+    store.store_stories([_story(1, "x1", title="Troops stay")], NOW + timedelta(minutes=15))
+    assert _search(store, "kazakhstan") == []
+    assert _search(store, "stay") == ["x1"]
+    count = store.db.execute("SELECT COUNT(*) FROM stories_fts").fetchone()[0]
+    assert count == store.story_count() == 2
+
+
+def test_stories_indexed_by_the_old_trigger_stay_searchable(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = Database(path)
+    MIGRATIONS.apply(db, stop_before="0006_story_search_batched")  # indexing by trigger
+    db.execute("INSERT INTO sources (url, config_url) VALUES ('https://a.example/rss', 'x')")
+    db.execute("INSERT INTO clusters (title, published_at, first_seen_at, updated_at) "
+               "VALUES ('t', '2026-01-01', '2026-01-01', '2026-01-01')")  # fmt: skip
+    db.execute(
+        "INSERT INTO stories (source_id, guid_key, guid, title, text, published_at, "
+        "first_seen_at, updated_at, content_hash, cluster_id) VALUES (1, 'guid:old', 'old', "
+        "'Troops leave Kazakhstan', 'body', '2026-01-01', '2026-01-01', '2026-01-01', 'h', 1)"
+    )
+    db.conn.commit()
+    db.close()
+    store = open_store(path)
+    store.store_stories([_story(1, "new", title="Kazakhstan renamed")], NOW)
+    assert _search(store, "kazakhstan") == ["new", "old"]
+    assert store.db.execute("SELECT COUNT(*) FROM stories_fts").fetchone()[0] == 2
+    store.close()
+
+
 def test_same_canonical_url_from_two_sources_is_one_cluster(store: Store) -> None:
     store.store_stories([_story(1, "x1")], NOW)
     copy = _story(2, "other-guid", title="Kazakhstan: troops leave", url="https://wire.example/x1")
@@ -177,3 +219,59 @@ def test_failure_and_success_update_poll_state(store: Store) -> None:
     )  # fmt: skip
     assert store.source_failures(source.id) == 0
     assert store.source_statuses()[0].source.etag == '"v1"'
+
+
+def _committed_story_count(path: Path) -> int:
+    """What another process sees: only committed writes."""
+    with sqlite3.connect(path) as other:
+        count = int(other.execute("SELECT COUNT(*) FROM stories").fetchone()[0])
+    other.close()
+    return count
+
+
+def _index_is_consistent(store: Store) -> bool:
+    try:
+        store.db.execute("INSERT INTO stories_fts (stories_fts) VALUES ('integrity-check')")
+    except sqlite3.DatabaseError:
+        return False
+    return True
+
+
+def test_a_write_group_commits_once_and_a_crash_loses_it_whole(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = open_store(path)
+    store.sync_sources([ConfiguredSource("https://a.example/rss", "A", "", True, None)], NOW)
+    store.begin_group()
+    store.store_stories([_story(1, "x1"), _story(1, "x2")], NOW)
+    store.record_success(1, NOW, NOW + timedelta(hours=1), etag='"v1"', last_modified=None,
+                         content_hash=None, parsed=True)  # fmt: skip
+    assert store.story_count() == 2
+    assert _committed_story_count(path) == 0  # nothing is visible before the group commits
+    store.db.conn.close()  # the process dies: the group is lost whole, validators included
+
+    store = open_store(path)
+    assert store.story_count() == 0
+    assert [source.etag for source in store.due_sources(NOW)] == [None]  # polled again
+    store.begin_group()
+    store.store_stories([_story(1, "x1"), _story(1, "x2")], NOW)
+    store.end_group()
+    assert _committed_story_count(path) == 2
+    assert _search(store, "kazakhstan") == ["x1", "x2"]
+    assert _index_is_consistent(store)
+    store.close()
+
+
+def test_updates_and_retention_inside_a_group_keep_the_search_index_consistent(
+    store: Store,
+) -> None:
+    store.begin_group()
+    store.store_stories([_story(2, "x2", title="Old news from Aktau")], NOW)
+    later = NOW + timedelta(minutes=5)
+    store.store_stories([_story(1, "x1")], later)
+    store.store_stories([_story(1, "x1", title="Troops stay in Almaty")], later)  # update
+    assert store.delete_clusters_before(NOW + timedelta(minutes=1)) == 1  # x2's cluster
+    store.end_group()
+    assert _search(store, "almaty") == ["x1"]
+    assert _search(store, "kazakhstan") == []
+    assert _search(store, "aktau") == []
+    assert _index_is_consistent(store)
