@@ -335,3 +335,13 @@ def test_content_hash_separates_parts() -> None:
 def test_clean_line_does_not_decode_entities_again() -> None:
     # A title that literally says "&lt;" (decoded once by parsing) must stay as it is.
     assert clean_line("How to write &lt; in HTML") == "How to write &lt; in HTML"
+
+
+def test_html_to_text_with_a_control_character_reference_keeps_its_paragraphs() -> None:
+    # &#1; decodes to a character lxml refuses to set: the text is collected another way.
+    assert html_to_text("<p>One&#1; two</p><p>Three</p>") == "One two\n\nThree"
+
+
+def test_html_to_text_reads_a_crlf_as_one_line_break_and_folds_unicode_spaces() -> None:
+    markup = "Ruby 1.9.1 is out.\r\n <i>By\u00a0Werner\u2003Schuster</i>"
+    assert html_to_text(markup) == "Ruby 1.9.1 is out.\nBy Werner Schuster"
