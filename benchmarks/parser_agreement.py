@@ -1,7 +1,11 @@
-"""Does fastfeedparser read our corpus the way feedparser does, and how much faster is it?
+"""Does a faster parser read our corpus the way feedparser does, and how much faster is it?
 
 Parses every RSS/Atom/RDF document of ../shared/corpus/feeds-real/ (recursively; gzip bodies
-are inflated) with feedparser and with fastfeedparser, in one process, and prints:
+are inflated) and prints two sections. The first is the record of a rejected candidate; the
+second measures what syndicator runs.
+
+1. fastfeedparser vs feedparser (skipped, with a message, when fastfeedparser is not
+   installed). Both in one process; printed:
 
 * the documents: well-formed (feedparser bozo == 0) or not, rejected by fastfeedparser (it
   raised), and those feedparser finds no feed in (format unsupported);
@@ -29,7 +33,26 @@ entity-decoded, whitespace-collapsed and NFC; dates to the second in UTC.
   Name; feedparser appends the email to Atom author names). The adapter also drops the id
   fastfeedparser invents from the link when the document has no id-bearing element at all.
 
-Usage: python benchmarks/parser_agreement.py [--verbose] [--examples N] [--rounds N] [--no-core]
+2. syndicator's own fast path (syndicator.fastparse, reached through
+   syndicator.parsing.parse_feed(fast=True)) vs parse_feed(fast=False), i.e. feedparser,
+   over the same documents, with the base URL SYNDICATOR_URL and no response headers, as
+   the daemon calls it. Here nothing is normalised: the fast path exists to return the very
+   same ParsedEntry values, so values are compared exactly. Printed:
+
+* the documents the fast path accepts and those it declines (falling back to feedparser),
+  with the reasons for declining (fastparse.Declined messages and the checks read_feed makes
+  before reading: encodings, XML well-formedness, DOCTYPE, root element), and how many of
+  the declined ones feedparser finds no feed in either;
+* per-field agreement of the entries of the accepted documents (paired by position) on
+  every ParsedEntry field, the exact-entry agreement (all fields equal), feed-level fields,
+  and --verbose examples of every disagreement;
+* throughput in entries/s, best of --rounds: parse_feed(fast=False) and parse_feed(fast=True)
+  on the accepted documents, and parse_feed(fast=True) on all documents (fast path plus
+  feedparser fallback) next to parse_feed(fast=False) on all documents;
+* the decision: the fast path is adopted if the exact entry agreement reaches THRESHOLD.
+
+Usage: python benchmarks/parser_agreement.py [--verbose] [--examples N] [--rounds N]
+    [--no-core] [--section {all,fastfeedparser,syndicator}]
 (--no-core: fastfeedparser without its native extractor, i.e. its pure lxml path.)
 """
 
@@ -44,23 +67,41 @@ import re
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import fastfeedparser
-import fastfeedparser.main as ffp_main
 import feedparser
 from lxml import etree
+
+from syndicator import fastparse
+from syndicator.errors import ParseError
+from syndicator.models import ParsedEntry, ParsedFeed
+from syndicator.parsing import FEEDPARSER_RULES, parse_feed
+
+try:  # the rejected candidate: its section is skipped when it is not installed
+    import fastfeedparser
+    import fastfeedparser.main as ffp_main
+except ImportError as error:
+    fastfeedparser = None
+    ffp_main = None
+    FASTFEEDPARSER_MISSING: str | None = f"{type(error).__name__}: {error}"
+else:
+    FASTFEEDPARSER_MISSING = None
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "feeds-real"
 SUFFIXES = frozenset({".xml", ".rss", ".atom", ".rdf"})
 HEADERS = {"content-type": "application/xml"}  # what parse_feed passes when none came
 THRESHOLD = 99.5
 ROUNDS = 3
+SYNDICATOR_URL = "https://example.com/feed/"  # the feed URL: the base of relative links
+ENTRY_FIELDS = tuple(ParsedEntry.__dataclass_fields__)  # guid, link, title, ... language
+FEED_FIELDS = (
+    "title", "link", "language", "ttl_minutes", "update_period", "update_frequency", "warning",
+)  # fmt: skip
 FIELDS = ("id", "link", "title", "published", "author", "body")
 # Markers of an element that carries an entry id; without any, fastfeedparser's ids are links.
 ID_MARKERS = (b"<guid", b":guid", b"<id>", b"<id ", b":id>", b"rdf:about")
@@ -584,19 +625,259 @@ def print_throughput(docs: list[tuple[str, bytes]], rounds: int, core: str) -> N
         )
 
 
-def main(argv: Iterable[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="fastfeedparser vs feedparser on the corpus")
-    parser.add_argument("--verbose", action="store_true", help="print example disagreements")
-    parser.add_argument("--examples", type=int, default=10, help="examples per field")
-    parser.add_argument("--rounds", type=int, default=ROUNDS, help="timing rounds (best of)")
-    parser.add_argument("--no-core", action="store_true", help="fastfeedparser's lxml path")
-    opts = parser.parse_args(list(argv) if argv is not None else None)
+# --- 2. syndicator's fast path --------------------------------------------------------------
+
+
+def syndicator_headers() -> dict[str, str]:
+    """What parse_feed hands read_feed for a response without headers."""
+    return {"content-location": SYNDICATOR_URL, "content-type": "application/xml"}
+
+
+def fast_parse(body: bytes) -> ParsedFeed:
+    return parse_feed(body, SYNDICATOR_URL, {}, fast=True)
+
+
+def slow_parse(body: bytes) -> ParsedFeed:
+    return parse_feed(body, SYNDICATOR_URL, {}, fast=False)
+
+
+@contextlib.contextmanager
+def recording_declines() -> Iterator[list[str]]:
+    """The messages of the fastparse.Declined raised by the reader while in the block (the
+    reader is internal: without it, declines are explained by read_feed's checks alone)."""
+    raised: list[str] = []
+    reader = getattr(fastparse, "_Reader", None)
+    original = getattr(reader, "feed", None)
+    if reader is None or original is None:
+        yield raised
+        return
+
+    def feed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(self, *args, **kwargs)
+        except fastparse.Declined as e:
+            raised.append(str(e))
+            raise
+
+    reader.feed = feed
+    try:
+        yield raised
+    finally:
+        reader.feed = original
+
+
+def decline_reason(body: bytes, raised: list[str]) -> str | None:
+    """None when the fast path reads `body`; else why it declines: the fastparse.Declined the
+    reader raised, or the check read_feed makes before reading that failed."""
+    headers = syndicator_headers()
+    raised.clear()
+    if fastparse.read_feed(body, SYNDICATOR_URL, headers, FEEDPARSER_RULES) is not None:
+        return None
+    if raised:
+        return f"declined: {raised[0]}"
+    return _precheck_reason(body, headers)
+
+
+def _precheck_reason(body: bytes, headers: dict[str, str]) -> str:
+    encodings_agree = getattr(fastparse, "_encodings_agree", None)
+    if encodings_agree is not None and not encodings_agree(body, headers):
+        return "encoding: UTF-16/32, or a charset the declaration does not match"
+    if any(odd in body for odd in getattr(fastparse, "_ODD_CASE_ENTRIES", ())):
+        return "<Item>/<Entry> in odd case"
+    try:
+        root = etree.fromstring(body, parser=_STRICT)
+    except etree.XMLSyntaxError:
+        return "not well-formed XML (lxml)"
+    if root.getroottree().docinfo.doctype:
+        return "DOCTYPE"
+    tag = root.tag if isinstance(root.tag, str) else "?"
+    return f"root element {tag}"
+
+
+@dataclass
+class FastTally:
+    """syndicator's fast path against feedparser over the corpus."""
+
+    docs: int = 0
+    readable: int = 0  # parse_feed(fast=False) returned a feed
+    accepted: list[tuple[str, bytes]] = field(default_factory=list)
+    declined: Counter[str] = field(default_factory=Counter)
+    declined_not_feeds: int = 0  # declined, and feedparser finds no feed either
+    accepted_not_feeds: list[str] = field(default_factory=list)  # must stay empty
+    count_mismatch: list[tuple[str, int, int]] = field(default_factory=list)
+    entries: int = 0
+    agree: int = 0
+    fields: Counter[str] = field(default_factory=Counter)
+    feed_fields: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[tuple[str, object, object]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def note(self, key: str, name: str, ours: object, theirs: object, limit: int) -> None:
+        if len(self.examples[key]) < limit:
+            self.examples[key].append((name, ours, theirs))
+
+
+def compare_fast_path(docs: list[tuple[str, bytes]], limit: int) -> FastTally:
+    tally = FastTally()
+    with recording_declines() as raised:
+        for name, body in docs:
+            compare_document(tally, name, body, raised, limit)
+    return tally
+
+
+def compare_document(
+    tally: FastTally, name: str, body: bytes, raised: list[str], limit: int
+) -> None:
+    tally.docs += 1
+    try:
+        slow: ParsedFeed | None = slow_parse(body)
+    except ParseError:
+        slow = None
+    tally.readable += slow is not None
+    reason = decline_reason(body, raised) if body.strip() else "empty body"
+    if reason is not None:
+        tally.declined[reason] += 1
+        tally.declined_not_feeds += slow is None
+        return
+    tally.accepted.append((name, body))
+    if slow is None:
+        tally.accepted_not_feeds.append(name)
+        return
+    fast = fast_parse(body)
+    for key in FEED_FIELDS:
+        ours, theirs = getattr(fast, key), getattr(slow, key)
+        if ours == theirs:
+            tally.feed_fields[key] += 1
+        else:
+            tally.note(f"feed {key}", name, ours, theirs, limit)
+    if len(fast.entries) != len(slow.entries):
+        tally.count_mismatch.append((name, len(fast.entries), len(slow.entries)))
+    tally.entries += len(slow.entries)
+    for ours_entry, theirs_entry in zip(fast.entries, slow.entries, strict=False):
+        all_agree = True
+        for key in ENTRY_FIELDS:
+            ours, theirs = getattr(ours_entry, key), getattr(theirs_entry, key)
+            if ours == theirs:
+                tally.fields[key] += 1
+            else:
+                all_agree = False
+                tally.note(key, name, ours, theirs, limit)
+        tally.agree += all_agree
+
+
+def print_fast_path(tally: FastTally, verbose: bool) -> None:
+    declined = sum(tally.declined.values())
+    print("\nDocuments")
+    print(f"  total                                   {tally.docs}")
+    print(f"  feedparser reads a feed (fast=False)    {tally.readable}")
+    print(
+        f"  accepted by the fast path               {len(tally.accepted)}"
+        f"  ({pct(len(tally.accepted), tally.readable)} of those feedparser reads)"
+    )
+    print(
+        f"  declined (parse_feed falls back)        {declined}"
+        f"  ({tally.declined_not_feeds} of them no feed for feedparser either)"
+    )
+    print(f"  accepted, but no feed for feedparser    {len(tally.accepted_not_feeds)}")
+    for name in tally.accepted_not_feeds:
+        print(f"      {name}")
+    print(f"  entry counts differ                     {len(tally.count_mismatch)}")
+    for name, fast_count, slow_count in tally.count_mismatch:
+        print(f"      {name}: fast path {fast_count}, feedparser {slow_count}")
+    print("  declined, by reason:")
+    for reason, count in tally.declined.most_common():
+        print(f"      {count:4d}  {reason}")
+
+    feed_docs = len(tally.accepted) - len(tally.accepted_not_feeds)
+    print(f"\nFeed level, accepted documents ({feed_docs}):")
+    for key in FEED_FIELDS:
+        print(f"  {key:<16} {pct(tally.feed_fields[key], feed_docs):>7}")
+
+    print(f"\nEntries of the accepted documents: {tally.entries} (feedparser's count)")
+    for key in ENTRY_FIELDS:
+        print(f"  {key:<16} {pct(tally.fields[key], tally.entries):>7}  ({tally.fields[key]})")
+    print(
+        f"  {'ENTRY':<16} {pct(tally.agree, tally.entries):>7}  ({tally.agree})  every field equal"
+    )
+    disagreements = {key: values for key, values in tally.examples.items() if values}
+    if disagreements and verbose:
+        print("\nDisagreements (examples):")
+        for key, examples in disagreements.items():
+            for name, ours, theirs in examples:
+                print(f"  {key}  {name}")
+                print(f"      fast path:  {short(ours)}")
+                print(f"      feedparser: {short(theirs)}")
+    elif disagreements:
+        print("  (--verbose: examples of the disagreements)")
+
+
+def print_fast_path_throughput(
+    docs: list[tuple[str, bytes]], accepted: list[tuple[str, bytes]], rounds: int
+) -> None:
+    def entries(bodies: list[bytes]) -> int:
+        total = 0
+        for body in bodies:
+            with contextlib.suppress(ParseError):
+                total += len(slow_parse(body).entries)
+        return total
+
+    all_bodies = [body for _, body in docs]
+    fast_bodies = [body for _, body in accepted]
+    all_entries, fast_entries = entries(all_bodies), entries(fast_bodies)
+    print(
+        f"\nThroughput, best of {rounds}: {len(fast_bodies)} accepted documents "
+        f"({fast_entries} entries), {len(all_bodies)} documents in all ({all_entries} entries);"
+        " feedparser's entry counts for every row"
+    )
+    runs: list[tuple[str, Callable[[bytes], object], list[bytes], int]] = [
+        ("parse_feed(fast=False), accepted documents", slow_parse, fast_bodies, fast_entries),
+        ("parse_feed(fast=True), accepted documents", fast_parse, fast_bodies, fast_entries),
+        ("parse_feed(fast=False), all documents", slow_parse, all_bodies, all_entries),
+        ("parse_feed(fast=True), all documents (mixed)", fast_parse, all_bodies, all_entries),
+    ]
+    rates = []
+    for label, function, bodies, count in runs:
+        seconds = best_of(function, bodies, rounds)
+        rates.append(count / seconds)
+        megabytes = sum(len(body) for body in bodies) / 1e6
+        print(
+            f"  {label:<46} {rates[-1]:>9,.0f} entries/s"
+            f"  {megabytes / seconds:>6.1f} MB/s  ({seconds:.3f} s)"
+        )
+    print(
+        f"  speed-up of fast=True: {rates[1] / rates[0]:.2f}x on the accepted documents, "
+        f"{rates[3] / rates[2]:.2f}x on all documents"
+    )
+
+
+def syndicator_section(docs: list[tuple[str, bytes]], opts: argparse.Namespace) -> None:
+    print(
+        f"\n=== 2. syndicator's fast path: parse_feed(fast=True) vs parse_feed(fast=False) ===\n"
+        f"feedparser {feedparser.__version__}, lxml {etree.__version__}, "
+        f"{len(docs)} documents under {CORPUS}, base URL {SYNDICATOR_URL}"
+    )
+    tally = compare_fast_path(docs, opts.examples)
+    print_fast_path(tally, opts.verbose)
+    if opts.rounds > 0:
+        print_fast_path_throughput(docs, tally.accepted, opts.rounds)
+    overall = 100 * tally.agree / tally.entries if tally.entries else 0.0
+    if overall >= THRESHOLD and not tally.accepted_not_feeds:
+        verdict = "fast path adopted: parse_feed(fast=True), feedparser for what it declines"
+    else:
+        verdict = "fast path not adopted: parse_feed(fast=False) only"
+    print(f"\nDecision: exact entry agreement {overall:.2f}% vs {THRESHOLD}% -> {verdict}")
+
+
+def fastfeedparser_section(docs: list[tuple[str, bytes]], opts: argparse.Namespace) -> None:
+    if fastfeedparser is None or ffp_main is None:
+        print(f"\n[fastfeedparser section skipped: {FASTFEEDPARSER_MISSING}]")
+        return
     if opts.no_core:
         ffp_main._core = None
     core = "native core" if ffp_main._core is not None else "lxml path"
-
-    docs = documents()
     print(
+        f"\n=== 1. fastfeedparser vs feedparser ===\n"
         f"feedparser {feedparser.__version__}, fastfeedparser {fastfeedparser.__version__} "
         f"({core}), {len(docs)} documents under {CORPUS}"
     )
@@ -621,6 +902,27 @@ def main(argv: Iterable[str] | None = None) -> None:
     else:
         verdict = "keep feedparser (sanitizer off) in a process pool"
     print(f"\nDecision: adapted entry agreement {overall:.2f}% vs {THRESHOLD}% -> {verdict}")
+
+
+def main(argv: Iterable[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="faster parsers vs feedparser on the corpus")
+    parser.add_argument("--verbose", action="store_true", help="print example disagreements")
+    parser.add_argument("--examples", type=int, default=10, help="examples per field")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="timing rounds (best of)")
+    parser.add_argument("--no-core", action="store_true", help="fastfeedparser's lxml path")
+    parser.add_argument(
+        "--section",
+        choices=("all", "fastfeedparser", "syndicator"),
+        default="all",
+        help="which comparison to run (default: both)",
+    )
+    opts = parser.parse_args(list(argv) if argv is not None else None)
+
+    docs = documents()
+    if opts.section in ("all", "fastfeedparser"):
+        fastfeedparser_section(docs, opts)
+    if opts.section in ("all", "syndicator"):
+        syndicator_section(docs, opts)
 
 
 if __name__ == "__main__":

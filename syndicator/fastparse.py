@@ -1,22 +1,26 @@
-"""A fast reader for the common case, well-formed UTF-8 RSS 2.0 and Atom 1.0, that reads it
-exactly as `parsing` reads it through feedparser; anything else it declines (returns None).
+"""A fast reader for the common case, well-formed RSS 2.0, RSS 1.0 and Atom 1.0, that reads
+it exactly as `parsing` reads it through feedparser; anything else it declines (returns None).
 
 Why exact: an entry's identity (its guid, else its link) is derived from what the parser
 returns, and a feed that is well-formed today and broken tomorrow is read by the fast path one
 day and by feedparser the next. If the two disagreed on an id, the same story would be stored
-twice. So this module reproduces feedparser's rules for the fields syndicator keeps - ids
-resolved against the feed URL when the guid is a permalink, a guid that stands in for a missing
-link, the first title, "description wins over content:encoded as the summary", titles that look
-like HTML, last-date-wins, the UTF-8/Latin-1 and cp1252 repairs - and takes feedparser's own
-date parser, HTML heuristic and URL join as `FeedparserRules` from `parsing` (the only importer
-of feedparser). `benchmarks/parser_agreement.py` measures the agreement over the real-feed
-corpus; `tests/test_fastparse.py` checks it document by document.
+twice. So this module reproduces feedparser's rules for the fields syndicator keeps: ids
+resolved against the feed URL (and xml:base) when the guid is a permalink, the first permalink
+guid standing in for a missing link, the first title, "description wins over content:encoded
+as the summary" (with feedparser's content flag, which even leaks from the channel into the
+first item), titles that look like HTML, last-date-wins, the UTF-8-as-Latin-1 and cp1252
+repairs. It borrows feedparser's own date parser, HTML heuristic and URL joins as
+`FeedparserRules` from `parsing` (the only importer of feedparser).
+`benchmarks/parser_agreement.py` measures the agreement over the real-feed corpus;
+`tests/test_fastparse.py` checks it on both corpora, on generated documents and quirk by quirk.
 
-It declines, and feedparser reads the document instead, on: a body lxml rejects as XML, a DOCTYPE,
-an encoding other than UTF-8 (declared or sent), xml:base, a root other than `<rss>` or an Atom
-`<feed>`, and any element inside an entry whose meaning under feedparser it does not reproduce
-(XHTML or base64 content, media:group descriptions, itunes summaries, several authors, markup
-inside a text element, ...). Declining is always safe; guessing is not.
+It declines, and feedparser reads the document instead, on: a body lxml rejects as XML, a
+DOCTYPE, a media type feedparser would warn about, an HTTP charset that contradicts the
+declared encoding, an encoding libiconv and Python might decode differently (UTF-16/32,
+windows-1252, gb2312), a root other than `<rss>`, `<rdf:RDF>` or an Atom `<feed>`, and any
+element inside an entry whose meaning under feedparser it does not reproduce (XHTML or base64
+content, itunes/media categories, images, several Atom authors, markup inside a text element,
+...). Declining is always safe; guessing is not.
 
 It does no I/O, no sanitising (publishing sanitises) and no normalisation (`normalize` does).
 """
@@ -113,16 +117,28 @@ _XML = etree.XMLParser(
 _CONTENT_TYPES = {"text": "text/plain", "html": "text/html", "text/plain": "text/plain",
                   "text/html": "text/html"}  # fmt: skip
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_XML_TYPES = frozenset({
+    "application/xml", "application/xml-dtd", "application/xml-external-parsed-entity",
+    "text/xml", "text/xml-external-parsed-entity",
+})  # fmt: skip
+# Encodings whose every byte libiconv (lxml) and Python (feedparser) decode alike. Not
+# windows-1252 (five undefined bytes) nor gb2312 (feedparser reads it as gb18030).
+_SAFE_CODECS = frozenset(
+    {"utf-8", "cp1251", "koi8-r", "koi8-u"} | {f"iso8859-{n}" for n in (*range(1, 11), 13, 14, 15)}
+)
 _DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)", re.ASCII)
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._-]+)", re.IGNORECASE)
 _LINK_REFERENCE = re.compile("&([A-Za-z0-9_]+);")
 _EMAIL_AND_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")
 # An absolute http(s) URL that urljoin (and feedparser's slash fix before it) returns as it
 # is: lower-case scheme, a host, no empty query or fragment, no dot segments, no spaces.
+# Not: parameters (";", which urlparse splits off and drops when empty), brackets and
+# non-ASCII hosts (which urlsplit may refuse, and feedparser then keeps nothing).
 _PLAIN_ABSOLUTE = re.compile(
-    r"https?://[^/?#\s\x00-\x1f\\]+(?:/(?!\.\.?(?:/|$|[?#]))[^/?#\s\x00-\x1f\\]*)*"
+    r"https?://[A-Za-z0-9.\-_~%!$&'()*+,=:@]+(?:/(?!\.\.?(?:/|$|[?#]))[^/?#;\s\x00-\x1f\\]*)*"
     r"(?:\?[^#\s\x00-\x1f]+)?(?:#[^\s\x00-\x1f]+)?\Z"
 )
+_C1 = re.compile("[\x80-\x9f]")
 _ODD_CASE_ENTRIES = (b"<Item", b"<ITEM", b"<Entry", b"<ENTRY", b":Item", b":Entry")
 
 
@@ -149,17 +165,31 @@ def read_feed(
 
 
 def _encodings_agree(body: bytes, headers: Mapping[str, str]) -> bool:
-    """lxml and feedparser decode the body alike: the HTTP charset, when sent, is the declared
-    encoding, and neither is UTF-16/32 (feedparser sniffs those its own way)."""
+    """lxml and feedparser decode the body alike, and feedparser has nothing to warn about:
+    an XML media type, the HTTP charset (when sent) equal to the declared encoding, a BOM
+    only for UTF-8, and an encoding whose decoding libiconv and Python agree on."""
     if body.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00", b"\x3c\x00")):
-        return False
-    declaration = _DECLARED_ENCODING.match(body)
+        return False  # UTF-16/32: feedparser sniffs those its own way
+    declaration = _DECLARED_ENCODING.match(body.removeprefix(b"\xef\xbb\xbf"))
     declared = _codec(declaration.group(1).decode("ascii")) if declaration else "utf-8"
+    if declared not in _SAFE_CODECS or (body.startswith(b"\xef\xbb\xbf") and declared != "utf-8"):
+        return False
     content_type = headers.get("content-type", "")
-    if charset := _CHARSET.search(content_type):
-        return _codec(charset.group(1)) == declared
-    # RFC 3023: text/* without a charset is US-ASCII, and feedparser follows it.
-    return not content_type.lower().startswith("text/") or body.isascii()
+    mime = content_type.split(";", 1)[0].strip().lower()
+    charset = _CHARSET.search(content_type)
+    if charset:
+        return _is_xml_type(mime) and _codec(charset.group(1)) == declared
+    if mime.startswith("text/"):
+        # RFC 3023: text/* without a charset is US-ASCII, and feedparser follows it.
+        return _is_xml_type(mime) and body.isascii()
+    return _is_xml_type(mime)
+
+
+def _is_xml_type(mime: str) -> bool:
+    """What feedparser reads without a NonXMLContentType warning."""
+    return mime in _XML_TYPES or (
+        mime.startswith(("application/", "text/")) and mime.endswith("+xml")
+    )
 
 
 def _codec(name: str) -> str:
@@ -174,6 +204,20 @@ def _name(element: etree._Element) -> str:
     tag = element.tag
     if not isinstance(tag, str):
         return "#"  # an entity reference left unresolved: lxml leaves it as a node
+    key = (tag, element.prefix)
+    name = _NAMES.get(key)
+    if name is None:
+        name = _dispatch_name(tag, element.prefix)
+        if len(_NAMES) < _NAMES_KEPT:  # a hostile feed cannot grow the cache without bound
+            _NAMES[key] = name
+    return name
+
+
+_NAMES: dict[tuple[str, str | None], str] = {}
+_NAMES_KEPT = 4096
+
+
+def _dispatch_name(tag: str, document_prefix: str | None) -> str:
     namespace, _, local = tag[1:].partition("}") if tag[0] == "{" else ("", "", tag)
     lowered = namespace.lower()
     if "backend.userland.com/rss" in lowered:
@@ -182,7 +226,7 @@ def _name(element: etree._Element) -> str:
     if prefix is None:
         if lowered in _OTHER_KNOWN:
             raise Declined(f"element of {namespace}")
-        prefix = element.prefix or ""
+        prefix = document_prefix or ""
     return f"{prefix}_{local.lower()}" if prefix else local.lower()
 
 
@@ -238,14 +282,14 @@ class _Reader:
 
     def _feed_element(self, fields: _Fields, element: etree._Element) -> None:
         name = _name(element)
-        if name in _TITLES:
-            fields.add_title(self._title(element, plain=False), 1)
+        if name in _TITLES or name == "media_title":
+            fields.add_title(self._title(element, plain=False), 1, media=name == "media_title")
         elif name in ("image", "textinput"):
             fields.title_depth = -1  # feedparser forgets the title's depth in these
         elif name == "link":
             self._link(fields, element, entry=False)
-        elif name == "id":
-            self._guid(fields, element, True, 1)
+        elif name in ("guid", "id"):
+            self._guid(fields, element, _attr(element, "ispermalink", "true") == "true", 1)
         elif name in _LANGUAGES:
             self.language = self._text(element)
         elif name == "ttl":
@@ -309,7 +353,9 @@ class _Reader:
         elif name in _LANGUAGES:
             fields.language = self._text(element)
         elif name == "source" and len(element) == 0:
-            pass  # RSS <source url="...">Name</source>: where the item came from
+            # RSS <source url="...">Name</source>: where the item came from. feedparser
+            # forgets the title's depth on it, so a later title replaces the first.
+            fields.title_depth = -1
         else:
             return False
         return True
@@ -365,13 +411,14 @@ class _Reader:
             raise Declined(f"content of type {kind}")  # XHTML, base64 or another medium
         return mapped
 
-    def _author(self, element: etree._Element) -> tuple[str, str]:
-        """(name, email) from an Atom author, ("", text) from an RSS one."""
+    def _author(self, element: etree._Element) -> _Author:
+        """An RSS author's text, or an Atom author's parts (None for a part not there)."""
         if len(element) == 0:
-            return "", self._text(element)
+            return _Author(text=self._text(element))
         parts = {_name(child): child for child in element}
-        name, email = (self._text(parts[p]) if p in parts else "" for p in ("name", "email"))
-        return name, email
+        name, email = (self._text(parts[p]) if p in parts else None for p in ("name", "email"))
+        own_text = self._repaired((element.text or "").strip())
+        return _Author(text=own_text, name=name, email=email, structured=True)
 
     # --- values -----------------------------------------------------------------------------
 
@@ -388,7 +435,8 @@ class _Reader:
             return text
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             text = text.encode("iso-8859-1").decode("utf-8")
-        return text.translate(self.rules.cp1252)
+        # translate() with a dict is a Python lookup per character: only when there are C1s.
+        return text.translate(self.rules.cp1252) if _C1.search(text) else text
 
     def _resolved(self, uri: str, element: etree._Element) -> str:
         if not uri:
@@ -433,6 +481,16 @@ def _entries(root: etree._Element) -> list[etree._Element]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class _Author:
+    """One author element: an RSS one's text, or an Atom one's parts and own text."""
+
+    text: str
+    name: str | None = None
+    email: str | None = None
+    structured: bool = False
+
+
 class _Fields:
     """A feed's or an entry's fields being read, with feedparser's precedence rules."""
 
@@ -448,7 +506,7 @@ class _Fields:
         self.content: list[str] = []
         self.has_content = False  # feedparser's hasContent flag
         self.feed_summary = False  # the feed level has a "summary" key
-        self.authors: list[tuple[str, str]] = []  # (name, email) or ("", RSS author text)
+        self.authors: list[_Author] = []
         self.published: datetime | None = None
         self.updated: datetime | None = None
         self.tags: list[list[str | None]] = []  # [term, scheme, label], as feedparser keeps them
@@ -509,29 +567,45 @@ class _Fields:
             self.tags.append(tag)
 
     def author(self) -> str:
-        """The name `parsing` makes of feedparser's author fields: the last author's."""
+        """The name `parsing` makes of feedparser's author fields.
+
+        feedparser keeps one author string, overwritten by each RSS author element; how it
+        merges several Atom authors depends on which parts each has, so a document with
+        more than one Atom author in an entry is left to feedparser.
+        """
         if not self.authors:
             return ""
-        name, text = self.authors[-1]
-        if name and text and "@" not in name + text:
-            return f"{name} ({text})"  # feedparser's "name (email)", kept whole without an @
-        if name:
-            return name
+        last = self.authors[-1]
+        if not last.structured:
+            if any(author.structured for author in self.authors):
+                raise Declined("RSS and Atom authors mixed")
+            return self._text_author(last.text)
+        if len(self.authors) > 1:
+            raise Declined("several Atom authors")
+        name, email = last.name, last.email
+        combined = f"{name} ({email})" if name and email else name or email or last.text
+        return (name or combined) if "@" in combined else combined
+
+    def _text_author(self, text: str) -> str:
         if match := _EMAIL_AND_NAME.match(text):
             return match.group(1).strip()
-        if "@" in text and len(self.authors) > 1:
+        if "@" not in text:
+            return text
+        if len(self.authors) > 1:
             raise Declined("several authors, the last one an address")
-        return _name_beside_address(text) or text if "@" in text else text
+        return _name_beside_address(text) or text
 
     def parsed(self) -> ParsedEntry:
-        author = self.author()
+        """The entry as `parsing` builds it from feedparser's: ids, links and author
+        stripped (after feedparser's repairs, which may leave new edge spaces)."""
+        link = self.link if self.link is not None else self.guid_link
         return ParsedEntry(
-            guid=self.guid or None,
-            link=(self.link if self.link is not None else self.guid_link) or None,
+            guid=(self.guid or "").strip() or None,
+            link=(link or "").strip() or None,
             title=self.title or "",
             summary_html=self.summary or "",
             content_html=max(self.content, key=len, default=""),
-            author=author,
+            author=self.author().strip(),
             published=self.published,
             updated=self.updated,
             categories=tuple(term for term, _, _ in self.tags if term),
@@ -568,12 +642,11 @@ def _href(element: etree._Element) -> str | None:
 
 
 def _attr(element: etree._Element, name: str, default: str | None = None) -> str | None:
-    """An attribute as feedparser sees it: any case of the name, rel and type lowercased,
-    a literal "&amp;" taken as "&"."""
+    """An attribute as feedparser's strict parser sees it: any case of the name, with rel
+    and type lowercased."""
     for key, value in element.attrib.items():
         if key.lower() == name:
-            seen = value.lower() if name in ("rel", "type") else value
-            return seen.replace("&amp;", "&")
+            return value.lower() if name in ("rel", "type") else value
     return default
 
 
