@@ -106,6 +106,8 @@ class Story:
     content_hash: str
     categories: tuple[str, ...] = ()
     language: str = ""
+    place: str = ""  # from a wire dateline ("ALMATY (Reuters) -"), else empty
+    agency: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
 """Pure text and URL normalisation: canonical URLs, HTML to clean text, XML-safe strings, hashes.
 
 Everything here is a pure function of its arguments: no I/O, no clock, never raises on any text.
-It does not decide identity (that is `dedup`) nor strip site boilerplate beyond whitespace and
-invisible characters (the syndication boilerplate rules come with story clustering).
+It does not decide identity (that is `dedup`); the syndication boilerplate rules are in
+`boilerplate`, which `normalize_entry` applies.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import hashlib
 import html
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from lxml import etree
 
+from syndicator.boilerplate import Dateline, split_dateline, strip_boilerplate, strip_site_suffix
 from syndicator.models import ParsedEntry, Story
 
 # Characters XML 1.0 forbids (C0 controls except tab/LF/CR, surrogates, U+FFFE/U+FFFF).
@@ -206,16 +207,26 @@ def summarise(text: str, limit: int = 400) -> str:
     return cut + "…"
 
 
-def normalize_entry(source_id: int, entry: ParsedEntry, guid_key: str, now: datetime) -> Story:
+def normalize_entry(
+    source_id: int,
+    entry: ParsedEntry,
+    guid_key: str,
+    now: datetime,
+    site_names: Iterable[str] = (),
+) -> Story:
     """A `Story` from a parsed entry: clean title and text, canonical URL, a UTC date.
 
-    A missing or future date (beyond a day of clock skew) becomes `now`, the time first seen.
+    The text loses the syndication furniture (`boilerplate.strip_boilerplate`) and its wire
+    dateline, which is kept as the story's place and agency; the title loses an outlet suffix
+    (" | Reuters", or one of `site_names`, such as the feed's own title). A missing or future
+    date (beyond a day of clock skew) becomes `now`, the time first seen.
     """
     body_html = entry.content_html or entry.summary_html
-    text = html_to_text(body_html)
+    dateline, text = _article_text(body_html)
     # Most feeds give one body: its summary is the same text, converted once.
-    summary_text = text if entry.summary_html == body_html else html_to_text(entry.summary_html)
-    title = clean_line(entry.title) or summarise(text, 90) or "(untitled)"
+    summary_text = text if entry.summary_html == body_html else _article_text(entry.summary_html)[1]
+    title = strip_site_suffix(clean_line(entry.title), site_names)
+    title = title or summarise(text, 90) or "(untitled)"
     url = clean_xml_text(entry.link or "").strip()
     published = entry.published or entry.updated
     if published is None or published > now + timedelta(days=1):
@@ -235,4 +246,11 @@ def normalize_entry(source_id: int, entry: ParsedEntry, guid_key: str, now: date
         content_hash=content_hash(title, text, url),
         categories=tuple(clean_line(term) for term in entry.categories if clean_line(term)),
         language=entry.language,
+        place=dateline.place if dateline else "",
+        agency=dateline.agency if dateline else "",
     )
+
+
+def _article_text(markup: str) -> tuple[Dateline | None, str]:
+    """The article's own text from a feed body: furniture lines out, the dateline apart."""
+    return split_dateline(strip_boilerplate(html_to_text(markup)))

@@ -356,7 +356,10 @@ def ingest(store: Store, fetched: Fetched, plan: PollPlan, now: datetime) -> Sou
 
 
 def _stories(source_id: int, feed: ParsedFeed, now: datetime) -> list[Story]:
-    stories = [normalize_entry(source_id, entry, entry_key(entry), now) for entry in feed.entries]
+    sites = (feed.title,)  # an outlet's own name, as it may end every title
+    stories = [
+        normalize_entry(source_id, entry, entry_key(entry), now, sites) for entry in feed.entries
+    ]
     # A feed that lists one entry twice stores it once (the last copy wins, as in readers).
     return list({story.guid_key: story for story in stories}.values())
 

@@ -189,6 +189,17 @@ def _m0007_poll_memory(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0008_story_datelines")
+def _m0008_story_datelines(db: Database) -> None:
+    db.executescript(
+        """
+        -- A wire dateline ("ALMATY (Reuters) -") moved out of the text: where, and whose.
+        ALTER TABLE stories ADD COLUMN place TEXT NOT NULL DEFAULT '';
+        ALTER TABLE stories ADD COLUMN agency TEXT NOT NULL DEFAULT '';
+        """
+    )
+
+
 def _disable(db: Database, source_id: int, reason: str, now: datetime) -> None:
     db.execute(
         "UPDATE sources SET disabled_reason = ?, disabled_at = ? WHERE id = ?",
@@ -642,14 +653,14 @@ class Store:
             """
             INSERT INTO stories (source_id, guid_key, guid, url, canonical_url, title, summary,
                 content_html, text, author, language, categories, published_at, first_seen_at,
-                updated_at, content_hash, cluster_id, join_reason)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                updated_at, content_hash, cluster_id, join_reason, place, agency)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
                 story.source_id, story.guid_key, story.guid, story.url, story.canonical_url,
                 story.title, story.summary, story.content_html, story.text, story.author,
                 story.language, "\n".join(story.categories), published, now_text, now_text,
-                story.content_hash, cluster_id, reason,
+                story.content_hash, cluster_id, reason, story.place, story.agency,
             ),
         ).lastrowid  # fmt: skip
         if story_id is None:  # sqlite3 gives None only when no row was inserted
@@ -680,13 +691,14 @@ class Store:
         db.execute(
             """
             UPDATE stories SET title = ?, summary = ?, content_html = ?, text = ?, author = ?,
-                url = ?, canonical_url = ?, categories = ?, updated_at = ?, content_hash = ?
+                url = ?, canonical_url = ?, categories = ?, updated_at = ?, content_hash = ?,
+                place = ?, agency = ?
             WHERE id = ?
             """,
             (
                 story.title, story.summary, story.content_html, story.text, story.author,
                 story.url, story.canonical_url, "\n".join(story.categories), now_text,
-                story.content_hash, story_id,
+                story.content_hash, story.place, story.agency, story_id,
             ),
         )  # fmt: skip
         db.execute(

@@ -22,6 +22,7 @@ from syndicator.normalize import (
     html_to_text,
     normalize_entry,
 )
+from tests.conftest import SHARED
 
 # Deterministic: the same examples on every run, no example database, no deadline flakiness.
 deterministic = settings(derandomize=True, database=None, deadline=None, max_examples=200)
@@ -345,3 +346,36 @@ def test_html_to_text_with_a_control_character_reference_keeps_its_paragraphs() 
 def test_html_to_text_reads_a_crlf_as_one_line_break_and_folds_unicode_spaces() -> None:
     markup = "Ruby 1.9.1 is out.\r\n <i>By\u00a0Werner\u2003Schuster</i>"
     assert html_to_text(markup) == "Ruby 1.9.1 is out.\nBy Werner Schuster"
+
+
+def test_normalize_entry_keeps_the_article_and_moves_the_dateline_apart() -> None:
+    body = (
+        "<p>Home / WORLD / Asia</p><p>ALMATY, Kazakhstan (Reuters) - Troops began leaving "
+        "Kazakhstan on Thursday, officials said.</p><p>Share this:</p>"
+        "<p>The withdrawal will take ten days.</p><p>© 2024 Steppe Wire. All rights reserved.</p>"
+    )
+    story = normalize_entry(
+        1,
+        _entry(title="Troops leave Kazakhstan | Steppe Wire", content_html=body),
+        "k",
+        NOW,
+        site_names=("Steppe Wire",),
+    )
+
+    assert story.title == "Troops leave Kazakhstan"
+    assert story.text == (
+        "Troops began leaving Kazakhstan on Thursday, officials said.\n\n"
+        "The withdrawal will take ten days."
+    )
+    assert (story.place, story.agency) == ("ALMATY, Kazakhstan", "Reuters")
+    assert story.summary.startswith("Short summary.")
+
+
+def test_normalize_entry_reads_the_seed_page_as_its_article() -> None:
+    seed = SHARED / "seed" / "000_ca4b3b679c3f7ead.txt"
+    page = seed.read_text(encoding="utf-8")
+    story = normalize_entry(1, _entry(content_html=page, summary_html=page), "k", NOW)
+
+    assert story.text.startswith("Russian-led troops leaving Kazakhstan\n\nSoldiers from")
+    for furniture in ("Home /", "Check Also", "Leave a Reply", "All rights reserved", "Kwork"):
+        assert furniture not in story.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -275,3 +276,10 @@ def test_updates_and_retention_inside_a_group_keep_the_search_index_consistent(
     assert _search(store, "kazakhstan") == []
     assert _search(store, "aktau") == []
     assert _index_is_consistent(store)
+
+
+def test_a_story_keeps_its_dateline(store: Store) -> None:
+    story = dataclasses.replace(_story(1, "x1"), place="ALMATY", agency="Reuters")
+    store.store_stories([story], NOW)
+    row = store.db.execute("SELECT place, agency FROM stories").fetchone()
+    assert tuple(row) == ("ALMATY", "Reuters")

@@ -1,0 +1,382 @@
+"""Tests for syndicator.boilerplate: property tests (hypothesis), rules, datelines, titles."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from syndicator.boilerplate import (
+    Dateline,
+    split_dateline,
+    strip_boilerplate,
+    strip_site_suffix,
+)
+from syndicator.normalize import html_to_text
+from tests.conftest import SHARED
+
+# Deterministic: the same examples on every run, no example database, no deadline flakiness.
+deterministic = settings(derandomize=True, database=None, deadline=None, max_examples=200)
+
+SEED = SHARED / "seed" / "000_ca4b3b679c3f7ead.txt"
+
+# Pieces of syndicated pages (boilerplate and prose) and messy characters, mixed with text.
+PAGE_TOKENS = st.sampled_from(
+    [
+        "\n", "\n\n", " ", "\r\n", "\t", "\u00a0", "\u2028", "Advertisement", "Check Also",
+        "Related:", "Leave a Reply", "Comment", "Name*", "Share this:", "Tweet", "© 2022",
+        "All rights reserved", "Home / WORLD / ", " » ", "Like this:", "Loading...", "Tags:",
+        "Kwork.ru - ", "Thursday , March 28 2024", "Read more", "…", "...", ".", "“", "”",
+        "ALMATY", "(Reuters)", " - ", " — ", " | ", "/TASS/", "Kazakhstan", "the year",
+        "He said he would share the data.", "Reuters", "RT World News", "(", ")", "/", ":",
+    ]
+)  # fmt: skip
+PAGE_TEXT = st.lists(PAGE_TOKENS | st.text(max_size=8), max_size=40).map("".join)
+ANY_TEXT = st.text() | PAGE_TEXT
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties: never raise, idempotent, only whole input lines kept, in order.
+
+
+def _is_subsequence(kept: list[str], lines: list[str]) -> bool:
+    remaining = iter(lines)
+    return all(line in remaining for line in kept)
+
+
+@deterministic
+@given(ANY_TEXT)
+@example("Check Also\n\nLeave a Reply\n\nText after.")
+@example("Text.\n\nLeave a Reply\n\nRelated\n\nTeaser")
+def test_strip_boilerplate_is_idempotent_and_keeps_whole_lines_in_order(text: str) -> None:
+    once = strip_boilerplate(text)
+
+    assert strip_boilerplate(once) == once
+    kept = [line for line in once.split("\n") if line]
+    assert _is_subsequence(kept, text.split("\n"))
+    assert "\n\n\n" not in once
+
+
+@deterministic
+@given(ANY_TEXT)
+def test_strip_boilerplate_keeps_clean_prose_unchanged(text: str) -> None:
+    prose = html_to_text(text)
+    paragraphs = [p for p in prose.split("\n\n") if len(p) > 300 and "\n" not in p]
+    article = "\n\n".join(paragraphs)
+
+    assert strip_boilerplate(article) == article
+
+
+@deterministic
+@given(ANY_TEXT)
+@example("ALMATY (Reuters) - (AFP) - text")
+@example("(AP) —")
+def test_split_dateline_is_idempotent(text: str) -> None:
+    dateline, body = split_dateline(text)
+
+    assert split_dateline(body) == (None, body)
+    if dateline is None:
+        assert body == text
+
+
+@deterministic
+@given(ANY_TEXT, st.lists(ANY_TEXT, max_size=3))
+@example("Troops leave Kazakhstan | World news | The Guardian", [])
+@example("a b - c d - Reuters - RT", ["c d - Reuters - RT"])
+def test_strip_site_suffix_is_idempotent_and_a_prefix(title: str, names: list[str]) -> None:
+    once = strip_site_suffix(title, names)
+
+    assert strip_site_suffix(once, names) == once
+    assert title.startswith(once)
+    if once != title:
+        assert len(once.split()) >= 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed page: a syndicated RT story on a third-party site.
+
+SEED_ARTICLE = [
+    "Russian-led troops leaving Kazakhstan",
+    "Soldiers from the Collective Security Treaty Organization (CSTO) are leaving Kazakhstan "
+    "having achieved their objectives, now that the region has been stabilized, the head of "
+    "the six-member military alliance announced on Thursday.",
+    "At a ceremony in Almaty, CSTO Secretary General Stanislav Zas said that Kazakh leaders had "
+    "decided that unrest had subsided to a level that would allow the peacekeepers to withdraw.",
+    "“It’s obvious that [the pullout] was not early,” he clarified. “The situation here in "
+    "Almaty has been placed under the control of law-enforcement personnel, and that is why "
+    "the task has been fulfilled.”",
+    "“A conclusion was made that the situation had stabilized and the local forces are "
+    "sufficient,” the chief went on. “The withdrawal of the forces is beginning today, stage by "
+    "stage and in a calm manner, within ten days or perhaps earlier and will depend on weather. "
+    "We will return all the peacekeepers home.”",
+    "Kazakh President Kassym-Jomart Tokayev requested assistance from the Russian-led military "
+    "alliance last week, after days of mass unrest that started following a sharp spike in fuel "
+    "prices and quickly turned violent, leading to clashes with authorities. Several thousand "
+    "troops, mostly Russian, entered the country and were assigned the task of protecting key "
+    "strategic facilities.",
+    "Last Friday, US Secretary of State Antony Blinken suggested that Moscow could have ulterior "
+    "motives with the troop deployment, saying, “I think one lesson in recent history is that "
+    "once Russians are in your house, it’s sometimes very difficult to get them to leave.” On "
+    "Thursday, however, the forces began their withdrawal.",
+    "Kazakh authorities reported this week that they had detained around 12,000 people during "
+    "the demonstrations, and that over 160 people, civilians and security personnel, had been "
+    "killed. In addition to the rising cost of fuel, the protests were also directed against "
+    "the perceived failure of the government to deal with widespread economic inequality and "
+    "provide systems of social support.",
+    "In a series of statements this week, Tokayev announced that he will require wealthy Kazakh "
+    "businesses to contribute to a “national fund” for social services, and promised to "
+    "introduce new political reforms across a range of areas in September. Kazakhstan “will "
+    "continue its course towards political modernization,” the president vowed.",
+]
+SEED_BOILERPLATE = [
+    "Thursday , March 28 2024",
+    "Kwork.ru",
+    "Home / WORLD /",
+    "© 2022, paradox. All rights reserved.",
+    "Check Also",
+    "Putin calls for",
+    "Creativity, humanism and mercy",
+    "Leave a Reply",
+    "Your email address will not be published.",
+]
+
+
+def test_seed_page_keeps_exactly_the_article_paragraphs() -> None:
+    assert SEED.is_file(), f"{SEED} is missing: the seed test needs /work/shared"
+    text = html_to_text(SEED.read_text(encoding="utf-8"))
+
+    stripped = strip_boilerplate(text)
+
+    assert stripped.split("\n\n") == SEED_ARTICLE
+    for fragment in SEED_BOILERPLATE:
+        assert fragment in text
+        assert fragment not in stripped
+    assert split_dateline(stripped) == (None, stripped)
+
+
+# ---------------------------------------------------------------------------------------------
+# strip_boilerplate: each kind of line goes, article sentences with the same words stay.
+
+ARTICLE = "The ministry said the talks in Almaty would resume next week."
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # ads
+        "Advertisement", "ADVERTISEMENT", "Sponsored", "Sponsored content", "Story continues below",
+        "Kwork.ru - услуги фрилансеров от 500 руб.", "Scroll to continue reading",
+        # inline teasers and read-more links
+        "Read more: Kazakhstan lifts state of emergency", "Related: Tokayev sacks government",
+        "Also read: Fuel prices capped", "READ MORE", "Read more »", "Continue reading",
+        "Continue reading the main story", "Read the full story here",
+        "The post Troops leave Kazakhstan appeared first on Example News.",
+        # comment forms
+        "Your email address will not be published. Required fields are marked *",
+        "Required fields are marked *", "Comment", "Name*", "Email*", "Website", "Name *",
+        "Save my name, email, and website in this browser for the next time I comment.",
+        "Cancel reply", "Post Comment", "12 Comments",
+        # share widgets
+        "Share this:", "Share on Facebook", "Tweet", "WhatsApp", "Facebook Twitter WhatsApp",
+        "Share: Facebook | Twitter | Telegram", "Click to share on Twitter (Opens in new window)",
+        "Email", "Print",
+        # copyright
+        "© 2023 Example Media", "© 2022, paradox. All rights reserved.", "Copyright 2024 AP",
+        "Copyright © Kazinform", "(c) 2021 Example", "Example Media Group. All Rights Reserved.",
+        # breadcrumbs
+        "Home / WORLD / Russian-led troops leaving Kazakhstan", "Home » News » Asia",
+        "You are here: Home > World", "News » World » Central Asia",
+        # WordPress widgets
+        "Like this:", "Like Loading...", "Loading...",
+        # tags
+        "Tags: Kazakhstan, CSTO, Russia", "Filed under: World", "Topics: Central Asia",
+        # subscription prompts
+        "Subscribe", "Subscribe to our newsletter", "Sign up for our daily briefing",
+        "Follow us on Telegram", "Get the latest news delivered to your inbox",
+        # page dates
+        "Thursday , March 28 2024", "March 28, 2024", "2024-03-28",
+        "Posted on March 3, 2024 by admin",
+    ],
+)  # fmt: skip
+def test_boilerplate_line_is_dropped(line: str) -> None:
+    assert strip_boilerplate(f"{ARTICLE}\n\n{line}\n\n{ARTICLE}") == f"{ARTICLE}\n\n{ARTICLE}"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "He said he would share the data with the commission.",
+        "Share prices fell 3% in Almaty on Monday.",
+        "Advertisement revenue at Kazakh broadcasters fell by half.",
+        "Read more carefully, the decree gives the president new powers.",
+        "Related talks in Geneva made no progress, officials said.",
+        "Comment was not immediately available from the ministry.",
+        "Copyright law was amended in 2021 to cover online media.",
+        "Home prices in Astana rose 12% last year.",
+        "Tweets by the president were deleted on Friday.",
+        "Loading of grain at Aktau port resumed.",
+        "Tags attached to the cargo showed it came from Russia.",
+        "Subscribers to the state broadcaster complained.",
+        "Thursday's vote was postponed.",
+        "In March 2024, the parliament voted to amend the law.",
+        "The post of prime minister went to Alikhan Smailov.",
+        "Name withheld at the request of the family.",
+        "“Leave a reply on the table,” the minister joked.",
+        "Kazakhstan - once a Soviet republic - is Central Asia's largest economy.",
+        "The company reserved all rights to appeal, it said.",
+        "WhatsApp messages showed the plan was discussed in advance.",
+    ],
+)
+def test_article_sentence_with_trigger_words_stays(sentence: str) -> None:
+    text = f"{ARTICLE}\n\n{sentence}\n\n{ARTICLE}"
+
+    assert strip_boilerplate(text) == text
+
+
+def test_teaser_block_after_heading_goes_until_article_prose() -> None:
+    text = "\n\n".join(
+        [
+            ARTICLE,
+            "Related stories",
+            "Tokayev sacks government after fuel protests",
+            "Putin calls for ‘humanism and mercy’ after Moscow terror attack",
+            "Creativity, humanism and mercy are of special importance in the aftermath of the…",
+            "Officials said the curfew would be lifted on Monday.",
+        ]
+    )
+
+    assert strip_boilerplate(text) == "\n\n".join(
+        [ARTICLE, "Officials said the curfew would be lifted on Monday."]
+    )
+
+
+def test_headline_like_line_without_heading_stays() -> None:
+    text = f"{ARTICLE}\n\nFuel prices and protest\n\n{ARTICLE}"
+
+    assert strip_boilerplate(text) == text
+
+
+def test_comment_section_ends_the_article() -> None:
+    text = "\n\n".join([ARTICLE, "Leave a Reply", "Great article, thanks!", "John says: nonsense"])
+
+    assert strip_boilerplate(text) == ARTICLE
+
+
+def test_comment_heading_before_any_article_text_drops_only_itself() -> None:
+    text = f"Leave a comment\n\n{ARTICLE}"
+
+    assert strip_boilerplate(text) == ARTICLE
+
+
+def test_lines_of_one_paragraph_stay_together() -> None:
+    text = f"Home » News » Asia\n{ARTICLE}\nAdvertisement\n{ARTICLE}\n\nTweet"
+
+    assert strip_boilerplate(text) == f"{ARTICLE}\n{ARTICLE}"
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "Advertisement", "Check Also\n\nTeaser headline"])
+def test_nothing_left_is_the_empty_string(text: str) -> None:
+    assert strip_boilerplate(text) == ""
+
+
+def test_long_line_is_never_boilerplate() -> None:
+    line = "Tags: " + "Kazakhstan " * 40
+
+    assert strip_boilerplate(line) == line
+
+
+# ---------------------------------------------------------------------------------------------
+# split_dateline
+
+
+@pytest.mark.parametrize(
+    ("text", "place", "agency", "body"),
+    [
+        ("ALMATY (Reuters) - Police fired.", "ALMATY", "Reuters", "Police fired."),
+        ("ALMATY, Kazakhstan (AP) — Police fired.", "ALMATY, Kazakhstan", "AP", "Police fired."),
+        ("WASHINGTON, Jan 5 (Reuters) - The US said.", "WASHINGTON", "Reuters", "The US said."),
+        ("(AFP) - Protesters gathered.", "", "AFP", "Protesters gathered."),
+        ("MOSCOW, March 3. /TASS/. Russia said.", "MOSCOW", "TASS", "Russia said."),
+        ("ASTANA. KAZINFORM - The president met.", "ASTANA", "Kazinform", "The president met."),
+        ("MOSCOW. Jan 5 (Interfax) - Troops left.", "MOSCOW", "Interfax", "Troops left."),
+        ("BEIJING, Jan. 5 (Xinhua) -- China said.", "BEIJING", "Xinhua", "China said."),
+        ("NUR-SULTAN (dpa) - Fuel prices rose.", "NUR-SULTAN", "dpa", "Fuel prices rose."),
+        ("ST. PETERSBURG (RIA Novosti) - A court.", "ST. PETERSBURG", "RIA Novosti", "A court."),
+        ("BERLIN (DPA) – Talks began.", "BERLIN", "dpa", "Talks began."),
+        ("  LONDON (Reuters) -\n\nShares fell.", "LONDON", "Reuters", "Shares fell."),
+        ("ALMATY (Reuters) - (AFP) - Both.", "ALMATY", "Reuters", "Both."),
+    ],
+)
+def test_dateline_is_split_off(text: str, place: str, agency: str, body: str) -> None:
+    assert split_dateline(text) == (Dateline(place=place, agency=agency), body)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "UN (United Nations) officials said the aid would arrive.",
+        "NATO — the alliance — said nothing.",
+        "WASHINGTON — The White House said.",
+        "Almaty (Reuters) - mixed case is not a wire dateline.",
+        "The AP (Associated Press) reported first.",
+        "AP sources said the deal was done.",
+        "ALMATY (Reuters) reported that police fired.",
+        "CSTO troops (Reuters photo) - seen here.",
+        "Kazakhstan, officials said (AP) - quoting.",
+        "He told Reuters: the plan is set.",
+        "",
+    ],
+)
+def test_not_a_dateline(text: str) -> None:
+    assert split_dateline(text) == (None, text)
+
+
+# ---------------------------------------------------------------------------------------------
+# strip_site_suffix
+
+
+@pytest.mark.parametrize(
+    ("title", "names", "expected"),
+    [
+        ("Troops leave Kazakhstan - RT World News", [], "Troops leave Kazakhstan"),
+        ("Troops leave Kazakhstan | Reuters", [], "Troops leave Kazakhstan"),
+        ("Troops leave Kazakhstan – BBC News", [], "Troops leave Kazakhstan"),
+        ("Troops leave Kazakhstan — The Guardian", [], "Troops leave Kazakhstan"),
+        ("Troops leave Kazakhstan :: Interfax", [], "Troops leave Kazakhstan"),
+        ("Troops leave Kazakhstan|Reuters", [], "Troops leave Kazakhstan"),
+        ("Troops leave Kazakhstan | World news | The Guardian", [], "Troops leave Kazakhstan"),
+        ("Troops leave Kazakhstan - Steppe Herald", [], "Troops leave Kazakhstan"),
+        ("Troops leave Kazakhstan - KTK TV", [], "Troops leave Kazakhstan"),
+        ("Troops leave Kazakhstan - rt.com", [], "Troops leave Kazakhstan"),
+        ("Troops leave Kazakhstan - Paradox", ["Paradox"], "Troops leave Kazakhstan"),
+        ("Troops leave Kazakhstan - paradox.kz", ["https://www.paradox.kz/"],
+         "Troops leave Kazakhstan"),
+        ("Troops leave - Steppe Daily - News", ["Steppe Daily - News"], "Troops leave"),
+        ("Kazakh unrest | Reuters", [], "Kazakh unrest"),
+    ],
+)  # fmt: skip
+def test_site_suffix_is_cut(title: str, names: list[str], expected: str) -> None:
+    assert strip_site_suffix(title, names) == expected
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Kazakhstan - the year in review",
+        "Kazakhstan: protests spread to Almaty",
+        "Trump - Putin summit ends without a deal",
+        "Protests | Reuters",  # one word would be left
+        "Reuters",
+        "Unrest in Kazakhstan - Fake news spreads online",
+        "Kazakh oil - a boom with no end",
+        "Troops leave - Steppe Times",  # a guess must leave three words
+        "Troops leave Kazakhstan",
+        "",
+    ],
+)
+def test_title_without_outlet_suffix_stays(title: str) -> None:
+    assert strip_site_suffix(title) == title
+
+
+def test_known_outlet_cut_leaves_the_dash_of_the_headline() -> None:
+    assert strip_site_suffix("Trump - Putin summit | Reuters") == "Trump - Putin summit"
