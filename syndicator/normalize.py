@@ -222,9 +222,9 @@ def normalize_entry(
     date (beyond a day of clock skew) becomes `now`, the time first seen.
     """
     body_html = entry.content_html or entry.summary_html
-    dateline, text = _article_text(body_html)
+    dateline, text = article_text(body_html)
     # Most feeds give one body: its summary is the same text, converted once.
-    summary_text = text if entry.summary_html == body_html else _article_text(entry.summary_html)[1]
+    summary_text = text if entry.summary_html == body_html else article_text(entry.summary_html)[1]
     title = strip_site_suffix(clean_line(entry.title), site_names)
     title = title or summarise(text, 90) or "(untitled)"
     url = clean_xml_text(entry.link or "").strip()
@@ -251,6 +251,6 @@ def normalize_entry(
     )
 
 
-def _article_text(markup: str) -> tuple[Dateline | None, str]:
+def article_text(markup: str) -> tuple[Dateline | None, str]:
     """The article's own text from a feed body: furniture lines out, the dateline apart."""
     return split_dateline(strip_boilerplate(html_to_text(markup)))
