@@ -163,12 +163,20 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         "subscribe newsletter sign log login register join follow get enter we by download support",
         r"subscribe(?:\s+(?:now|today|here))?|newsletter(?:\s+sign-?up)?|sign\s+up|sign\s+in"
         r"|log\s*in|register|(?:subscribe|sign\s+up|register)\s+(?:to|for|now\s+for)\s+(?:our"
-        r"|the|free)\s+.{1,80}|(?:join|follow)\s+(?:us|our\s+\w+(?:\s+\w+)?)\s+on\s+.{1,50}"
+        r"|the|free)\s+.{1,80}|(?:join|follow)\s+(?:us|our\s+\w+(?:\s+\w+)?)\s+on\s+.{1,150}"
         r"|get\s+(?:the\s+latest|our|breaking)\s+.{1,80}\s+(?:in|to|delivered\s+to)\s+your"
         r"\s+inbox.{0,60}|enter\s+your\s+e-?mail(?:\s+address)?.{0,60}"
         r"|we\s+respect\s+your\s+privacy.{0,150}|by\s+(?:signing\s+up|subscribing),?\s+you"
         r"\s+agree.{0,200}|(?:download|get)\s+(?:our|the)\s+app.{0,60}"
         r"|support\s+(?:our|independent)\s+journalism.{0,100}",
+    ),
+    (  # cookie notices: "We use cookies to ensure that we give you the best experience..."
+        "boilerplate",
+        "we this our by accept allow cookie cookies",
+        r"(?:we|this\s+(?:web)?site|our\s+(?:web)?site)\s+uses?\s+cookies\s+(?:to|and|for|on|so)\b"
+        r".{0,250}|by\s+(?:continuing\s+to\s+(?:use|browse)|using)\s+(?:this|our)\s+(?:web)?site"
+        r",?\s+you\s+.{0,200}|(?:accept|allow)\s+(?:all\s+)?cookies|cookies?\s+(?:policy|settings"
+        r"|preferences)",
     ),
     (  # page date lines: "Thursday , March 28 2024", "Posted on March 3, 2024 by admin"
         "boilerplate",

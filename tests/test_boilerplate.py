@@ -380,3 +380,26 @@ def test_title_without_outlet_suffix_stays(title: str) -> None:
 
 def test_known_outlet_cut_leaves_the_dash_of_the_headline() -> None:
     assert strip_site_suffix("Trump - Putin summit | Reuters") == "Trump - Putin summit"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "We use cookies to ensure that we give you the best experience on our website.",
+        "This website uses cookies to improve your experience.",
+        "By continuing to use this site, you agree to our use of cookies.",
+        "Accept all cookies",
+        "Cookie settings",
+        "Follow us on Facebook, Twitter and Telegram for breaking news and the stories that matter",
+    ],
+)
+def test_cookie_notices_and_follow_prompts_are_dropped(line: str) -> None:
+    text = f"The minister spoke in Astana on Monday.\n\n{line}\n\nTalks resume in May."
+    assert strip_boilerplate(text) == (
+        "The minister spoke in Astana on Monday.\n\nTalks resume in May."
+    )
+
+
+def test_an_article_sentence_about_cookies_stays() -> None:
+    text = "We use cookies from the village bakery, she said.\n\nSales doubled."
+    assert strip_boilerplate(text) == text
