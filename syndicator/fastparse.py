@@ -27,14 +27,12 @@ It does no I/O, no sanitising (publishing sanitises) and no normalisation (`norm
 
 from __future__ import annotations
 
-import calendar
 import codecs
 import contextlib
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from lxml import etree
 
@@ -46,7 +44,7 @@ from syndicator.normalize import html_to_line
 class FeedparserRules:
     """The parts of feedparser that decide values, borrowed so both paths agree exactly."""
 
-    parse_date: Callable[[str], time.struct_time | None]
+    parse_date: Callable[[str], datetime | None]  # feedparser's, in UTC
     looks_like_html: Callable[[str], bool]
     urljoin: Callable[[str, str], str]
     cp1252: Mapping[int, str]
@@ -458,13 +456,7 @@ class _Reader:
         return base
 
     def _date(self, element: etree._Element) -> datetime | None:
-        parsed = self.rules.parse_date(self._text(element))
-        if parsed is None:
-            return None
-        try:
-            return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-        except (OverflowError, ValueError, OSError):
-            return None
+        return self.rules.parse_date(self._text(element))
 
 
 def _entries(root: etree._Element) -> list[etree._Element]:

@@ -31,7 +31,7 @@ _USEFUL_HEADERS = ("content-type", "content-location", "content-language")
 
 # feedparser's own value rules, lent to the fast path so that both read a document alike.
 FEEDPARSER_RULES = FeedparserRules(
-    parse_date=_parse_date,
+    parse_date=lambda text: _utc(_parse_date(text)),
     looks_like_html=StrictFeedParser.looks_like_html,
     urljoin=_urljoin,
     cp1252=_cp1252,
