@@ -28,6 +28,7 @@ from syndicator.config import (
 from syndicator.daemon import Daemon, TerminalProgress, configure_logging, run_once, utc_now
 from syndicator.demo import DEFAULT_DEMO_DIR, run_demo
 from syndicator.errors import ConfigError, SyndicatorError
+from syndicator.models import Cluster
 from syndicator.normalize import canonical_url
 from syndicator.opml import OpmlError, OpmlFeed, parse_opml, render_opml, sources_toml
 from syndicator.publishing import publish_all
@@ -55,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="one line per source: state, errors, next poll")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("publish", help="regenerate every feed now")
+    search = commands.add_parser("search", help="stored story clusters holding every word")
+    search.add_argument("words", nargs="+", help="words that must all appear (any case)")
+    search.add_argument("--limit", type=int, default=20, help="clusters shown (default 20)")
+    search.add_argument("--json", action="store_true", help="machine-readable output")
     sources = commands.add_parser("sources", help="OPML import and export, re-enable a source")
     actions = sources.add_subparsers(dest="action", required=True, metavar="ACTION")
     importer = actions.add_parser("import", help="add the feeds of an OPML file to the config")
@@ -105,6 +110,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         show_status(settings, as_json=args.json)
     elif args.command == "publish":
         _publish(settings)
+    elif args.command == "search":
+        search_stories(settings, " ".join(args.words), args.limit, as_json=args.json)
     elif args.action == "export":
         export_opml(settings, args.output)
     elif args.action == "enable":
@@ -200,6 +207,42 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def search_stories(settings: Settings, words: str, limit: int, as_json: bool = False) -> None:
+    """Clusters whose stories hold every word, newest first: when first seen, how many
+    copies, from which sources, and the representative's title."""
+    store = open_store(settings.storage.path)
+    try:
+        clusters = store.search_clusters(words, limit)
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps([_cluster_record(cluster) for cluster in clusters], indent=2))
+        return
+    if not clusters:
+        print(f"no stored story holds all of: {words}")
+        return
+    print(f"{'FIRST SEEN':<16}  {'COPIES':>6}  TITLE / SOURCES")
+    for cluster in clusters:
+        print(f"{_when(cluster.first_seen_at):<16}  {len(cluster.copies):>6}  {cluster.title}")
+        print(f"{'':<16}  {'':>6}  {', '.join(_cluster_sources(cluster))}")
+
+
+def _cluster_sources(cluster: Cluster) -> list[str]:
+    return list(dict.fromkeys(copy.source_name or copy.source_url for copy in cluster.copies))
+
+
+def _cluster_record(cluster: Cluster) -> dict[str, object]:
+    return {
+        "cluster_id": cluster.id,
+        "title": cluster.title,
+        "first_seen_at": _iso(cluster.first_seen_at),
+        "published_at": _iso(cluster.published_at),
+        "copies": len(cluster.copies),
+        "sources": _cluster_sources(cluster),
+        "url": cluster.representative.url,
+    }
 
 
 def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> int:

@@ -11,6 +11,7 @@ sorts in time order. Schema changes are sqlite-utils `Migrations`, applied in or
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -726,6 +727,24 @@ class Store:
         rows = self._rows(sql, [*params, where.limit])
         return self._load_clusters(rows)
 
+    def search_clusters(self, words: str, limit: int = 20) -> list[Cluster]:
+        """Clusters with a member whose title or text holds every word (case and diacritics
+        ignored, as the search index folds them), newest first. Words are taken literally:
+        FTS5 operators in them are quoted away (the query language comes with alerts)."""
+        match = _fts_all_words(words)
+        if not match:
+            return []
+        rows = self._rows(
+            """
+            SELECT c.* FROM clusters c WHERE c.id IN (
+                SELECT s.cluster_id FROM stories_fts f JOIN stories s ON s.id = f.rowid
+                WHERE stories_fts MATCH ?)
+            ORDER BY c.first_seen_at DESC, c.id DESC LIMIT ?
+            """,
+            [match, limit],
+        )
+        return self._load_clusters(rows)
+
     def _load_clusters(self, rows: list[dict[str, Any]]) -> list[Cluster]:
         if not rows:
             return []
@@ -871,6 +890,12 @@ def _source(row: dict[str, Any]) -> Source:
         interval=_seconds(row["interval_s"]),
         entry_interval=_seconds(row["entry_interval_s"]),
     )
+
+
+def _fts_all_words(words: str) -> str:
+    """An FTS5 query requiring every word, each quoted so that nothing in it is an operator."""
+    tokens = re.findall(r"\w+", words)
+    return " ".join('"' + token.replace('"', '""') + '"' for token in tokens)
 
 
 def _seconds(value: float | None) -> timedelta | None:

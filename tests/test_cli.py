@@ -230,3 +230,27 @@ def test_enable_brings_back_a_gone_source(tmp_path: Path, feed_server: FeedServe
         "--config", str(config), "sources", "enable", "https://nope.example/", cwd=tmp_path
     )
     assert unknown.returncode == 1
+
+
+def test_search_lists_clusters_with_every_word(tmp_path: Path, feed_server: FeedServer) -> None:
+    config = write_config(tmp_path, _served(feed_server))
+    syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+
+    result = syndicator("--config", str(config), "search", "ALMATY", "csto", "--json", cwd=tmp_path)
+
+    assert result.returncode == 0
+    [cluster] = json.loads(result.stdout)
+    # The wire story and its copy, joined by canonical URL; whichever was stored first (the
+    # two feeds are fetched at once) represents the cluster.
+    assert cluster["copies"] == 2
+    assert cluster["title"] in {
+        "Russian-led troops leaving Kazakhstan",
+        "Kazakhstan: troops begin to leave",
+    }
+    assert sorted(cluster["sources"]) == ["Copycat Daily", "Test Wire"]
+    plain = syndicator("--config", str(config), "search", "almaty", cwd=tmp_path).stdout
+    assert "Fuel prices rise in Almaty" in plain
+    assert plain.count("Test Wire") == 2  # both clusters list their sources
+    none = syndicator("--config", str(config), "search", 'troops" OR "x', "zzz", cwd=tmp_path)
+    assert none.returncode == 0
+    assert "no stored story holds all of" in none.stdout

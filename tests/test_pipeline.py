@@ -389,12 +389,16 @@ async def _wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> N
             await asyncio.sleep(0.02)
 
 
+def _wire_and_a_source_that_hangs(tmp_path: Path, feed_server: FeedServer) -> Store:
+    feed_server.routes["/wire.rss"] = Route(rss(ITEMS))
+    feed_server.routes["/hangs.rss"] = Route(b"", hang=True)
+    return _store(tmp_path, feed_server.url("/wire.rss"), feed_server.url("/hangs.rss"))
+
+
 def test_feeds_polled_before_a_cancellation_are_committed(
     tmp_path: Path, feed_server: FeedServer, clock: FakeClock
 ) -> None:
-    feed_server.routes["/wire.rss"] = Route(rss(ITEMS))
-    feed_server.routes["/hangs.rss"] = Route(b"", hang=True)
-    store = _store(tmp_path, feed_server.url("/wire.rss"), feed_server.url("/hangs.rss"))
+    store = _wire_and_a_source_that_hangs(tmp_path, feed_server)
     slow_commits = PollPlan(PLAN.bounds, replace(PLAN.limits, timeout_s=60))
 
     async def cancel_midway() -> int:
@@ -414,9 +418,7 @@ def test_feeds_polled_before_a_cancellation_are_committed(
 def test_a_write_group_commits_after_its_max_age_while_other_fetches_wait(
     tmp_path: Path, feed_server: FeedServer, clock: FakeClock
 ) -> None:
-    feed_server.routes["/wire.rss"] = Route(rss(ITEMS))
-    feed_server.routes["/hangs.rss"] = Route(b"", hang=True)
-    store = _store(tmp_path, feed_server.url("/wire.rss"), feed_server.url("/hangs.rss"))
+    store = _wire_and_a_source_that_hangs(tmp_path, feed_server)
     plan = PollPlan(PLAN.bounds, replace(PLAN.limits, timeout_s=8))
 
     async def watch() -> tuple[int, int]:

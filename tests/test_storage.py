@@ -283,3 +283,16 @@ def test_a_story_keeps_its_dateline(store: Store) -> None:
     store.store_stories([story], NOW)
     row = store.db.execute("SELECT place, agency FROM stories").fetchone()
     assert tuple(row) == ("ALMATY", "Reuters")
+
+
+def test_search_needs_every_word_and_takes_operators_literally(store: Store) -> None:
+    store.store_stories([_story(1, "x1"), _story(2, "x2", title="Tokáev visits Astana")], NOW)
+
+    def titles(words: str) -> list[str]:
+        return [cluster.title for cluster in store.search_clusters(words)]
+
+    assert titles("troops KAZAKHSTAN") == ["Troops leave Kazakhstan"]
+    assert titles("tokaev astana") == ["Tokáev visits Astana"]
+    assert titles("troops astana") == []  # every word, in one story
+    assert titles('troops OR "astana" NOT *') == []  # OR and NOT are words here
+    assert titles("   ") == []
