@@ -28,7 +28,7 @@ from syndicator.config import (
 from syndicator.daemon import Daemon, TerminalProgress, configure_logging, run_once, utc_now
 from syndicator.demo import DEFAULT_DEMO_DIR, run_demo
 from syndicator.errors import ConfigError, SyndicatorError
-from syndicator.models import Cluster
+from syndicator.models import Cluster, StoredStory
 from syndicator.normalize import canonical_url
 from syndicator.opml import OpmlError, OpmlFeed, parse_opml, render_opml, sources_toml
 from syndicator.publishing import publish_all
@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="one line per source: state, errors, next poll")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("publish", help="regenerate every feed now")
+    explain = commands.add_parser("explain", help="why a story is in its cluster")
+    explain.add_argument(
+        "id", help="a story id (story:N or N, as in --json output) or a cluster id (cluster:N)"
+    )
+    explain.add_argument("--json", action="store_true", help="machine-readable output")
     search = commands.add_parser("search", help="stored story clusters holding every word")
     search.add_argument("words", nargs="+", help="words that must all appear (any case)")
     search.add_argument("--limit", type=int, default=20, help="clusters shown (default 20)")
@@ -110,6 +115,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         show_status(settings, as_json=args.json)
     elif args.command == "publish":
         _publish(settings)
+    elif args.command == "explain":
+        return explain(settings, args.id, as_json=args.json)
     elif args.command == "search":
         search_stories(settings, " ".join(args.words), args.limit, as_json=args.json)
     elif args.action == "export":
@@ -227,6 +234,59 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
     for cluster in clusters:
         print(f"{_when(cluster.first_seen_at):<16}  {len(cluster.copies):>6}  {cluster.title}")
         print(f"{'':<16}  {'':>6}  {', '.join(_cluster_sources(cluster))}")
+
+
+_JOIN_REASONS = {
+    "first": "first seen: it started the cluster and represents it",
+    "canonical-url": "same canonical URL as an earlier member",
+}
+
+
+def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
+    """Why each member of a cluster is there; exit 1 if there is no such story or cluster."""
+    kind, _, number = reference.rpartition(":")
+    if not number.isdigit() or kind not in ("", "story", "cluster"):
+        raise SyndicatorError(f"{reference!r}: expected story:N, cluster:N or N")
+    store = open_store(settings.storage.path)
+    try:
+        if kind == "cluster":
+            cluster = store.cluster_of(cluster_id=int(number))
+        else:
+            cluster = store.cluster_of(story_id=int(number))
+    finally:
+        store.close()
+    if cluster is None:
+        print(f"no {kind or 'story'} {number} in {settings.storage.path}", file=sys.stderr)
+        return 1
+    if as_json:
+        record = _cluster_record(cluster)
+        record["members"] = [_member_record(story) for story in cluster.copies]
+        print(json.dumps(record, indent=2))
+        return 0
+    print(f"cluster:{cluster.id}  {cluster.title}")
+    print(f"first seen {_when(cluster.first_seen_at)}, {len(cluster.copies)} member(s)")
+    for story in cluster.copies:
+        reason = _JOIN_REASONS.get(story.join_reason, story.join_reason)
+        print(
+            f"  story:{story.id}  {_when(story.first_seen_at)}  {story.source_name}: {story.title}"
+        )
+        print(f"      {reason}")
+        if story.agency or story.place:
+            print(f"      dateline: {', '.join(p for p in (story.place, story.agency) if p)}")
+    return 0
+
+
+def _member_record(story: StoredStory) -> dict[str, object]:
+    return {
+        "story_id": story.id,
+        "source": story.source_name,
+        "title": story.title,
+        "url": story.url,
+        "first_seen_at": _iso(story.first_seen_at),
+        "join_reason": story.join_reason,
+        "place": story.place,
+        "agency": story.agency,
+    }
 
 
 def _cluster_sources(cluster: Cluster) -> list[str]:

@@ -128,6 +128,9 @@ class StoredStory:
     published_at: datetime
     first_seen_at: datetime
     updated_at: datetime
+    join_reason: str = ""  # why it joined its cluster: "first", "canonical-url", ...
+    place: str = ""
+    agency: str = ""
 
 
 @dataclass(frozen=True, slots=True)

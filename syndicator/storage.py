@@ -727,6 +727,20 @@ class Store:
         rows = self._rows(sql, [*params, where.limit])
         return self._load_clusters(rows)
 
+    def cluster_of(
+        self, *, cluster_id: int | None = None, story_id: int | None = None
+    ) -> Cluster | None:
+        """One cluster with every member, by its id or by the id of one of its stories."""
+        if story_id is not None:
+            rows = self._rows("SELECT cluster_id FROM stories WHERE id = ?", [story_id])
+            cluster_id = rows[0]["cluster_id"] if rows else None
+        if cluster_id is None:
+            return None
+        clusters = self._load_clusters(
+            self._rows("SELECT * FROM clusters WHERE id = ?", [cluster_id])
+        )
+        return clusters[0] if clusters else None
+
     def search_clusters(self, words: str, limit: int = 20) -> list[Cluster]:
         """Clusters with a member whose title or text holds every word (case and diacritics
         ignored, as the search index folds them), newest first. Words are taken literally:
@@ -918,4 +932,7 @@ def _stored_story(row: dict[str, Any]) -> StoredStory:
         published_at=parse_time(row["published_at"]),
         first_seen_at=parse_time(row["first_seen_at"]),
         updated_at=parse_time(row["updated_at"]),
+        join_reason=row["join_reason"],
+        place=row["place"],
+        agency=row["agency"],
     )

@@ -254,3 +254,32 @@ def test_search_lists_clusters_with_every_word(tmp_path: Path, feed_server: Feed
     none = syndicator("--config", str(config), "search", 'troops" OR "x', "zzz", cwd=tmp_path)
     assert none.returncode == 0
     assert "no stored story holds all of" in none.stdout
+
+
+def test_explain_says_why_each_story_is_in_its_cluster(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    config = write_config(tmp_path, _served(feed_server))
+    syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    [found] = json.loads(
+        syndicator("--config", str(config), "search", "csto", "--json", cwd=tmp_path).stdout
+    )
+
+    result = syndicator(
+        "--config", str(config), "explain", f"cluster:{found['cluster_id']}", "--json", cwd=tmp_path
+    )
+
+    assert result.returncode == 0
+    members = json.loads(result.stdout)["members"]
+    assert sorted(member["join_reason"] for member in members) == ["canonical-url", "first"]
+    joined = next(member for member in members if member["join_reason"] == "canonical-url")
+    plain = syndicator(
+        "--config", str(config), "explain", f"story:{joined['story_id']}", cwd=tmp_path
+    ).stdout
+    assert "same canonical URL as an earlier member" in plain
+    missing = syndicator("--config", str(config), "explain", "story:999", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "no story 999" in missing.stderr
+    wrong = syndicator("--config", str(config), "explain", "item:3", cwd=tmp_path)
+    assert wrong.returncode == 1
+    assert "expected story:N, cluster:N or N" in wrong.stderr
