@@ -233,7 +233,8 @@ KEYS: tuple[Key, ...] = (
         "retention",
         "duration",
         "90d",
-        'Stories last seen longer ago are deleted (hourly); "0s" keeps everything.',
+        "Story clusters last seen longer ago are deleted hourly, and their space given back "
+        'to the file system; "0s" keeps everything.',
     ),
     Key(
         "publish",

@@ -112,11 +112,13 @@ async def run_cycle(
 
 
 def apply_retention(store: Store, settings: Settings, now: datetime) -> int:
-    """Delete clusters older than `storage.retention` ("0s" keeps everything)."""
+    """Delete clusters older than `storage.retention` ("0s" keeps everything), their stories
+    and tags with them, and give the freed space back (incremental vacuum, WAL truncated)."""
     if settings.storage.retention <= timedelta(0):
         return 0
     removed = store.delete_clusters_before(now - settings.storage.retention)
     if removed:
+        store.reclaim_space()
         log.info(
             "retention: removed %d story cluster(s) older than %s",
             removed,

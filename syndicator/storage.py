@@ -298,10 +298,24 @@ def open_store(path: Path) -> Store:
         db.enable_wal()
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; a crash loses no commit order
+        _use_incremental_vacuum(db)
         MIGRATIONS.apply(db)
     except (sqlite3.Error, OSError) as e:
         raise StorageError(f"{path}: cannot open the database: {e}") from e
     return Store(db, path)
+
+
+def _use_incremental_vacuum(db: Database) -> None:
+    """Let retention give deleted pages back to the file system without a full VACUUM.
+
+    The mode takes effect only through one VACUUM: instant on a new database, once on one
+    created before this (it rewrites the file; later opens skip it)."""
+    if db.execute("PRAGMA auto_vacuum").fetchone()[0] != _INCREMENTAL:
+        db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        db.execute("VACUUM")
+
+
+_INCREMENTAL = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
 
 
 class Store:
@@ -550,6 +564,19 @@ class Store:
                 db.execute(f"DELETE FROM stories WHERE cluster_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM clusters WHERE id IN ({marks})", chunk)
         return len(doomed)
+
+    def reclaim_space(self) -> None:
+        """Give pages freed by deletions back to the file system and truncate the WAL: after
+        retention. Skipped inside a write group; the next retention run does it."""
+        if self.in_group or self.db.conn.in_transaction:
+            return
+        try:
+            # executescript runs the pragma to the end; sqlite3's execute() steps it once, which
+            # frees a single page.
+            self.db.conn.executescript("PRAGMA incremental_vacuum;")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: {e}") from e
 
     # -- write groups --------------------------------------------------------------------------
 

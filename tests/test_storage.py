@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from syndicator.config import parse_settings
+from syndicator.daemon import apply_retention
 from syndicator.models import Story
 from syndicator.storage import (
     MIGRATIONS,
@@ -78,6 +80,7 @@ def test_connection_pragmas(tmp_path: Path) -> None:
     assert pragma("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert pragma("PRAGMA foreign_keys").fetchone()[0] == 1
     assert pragma("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    assert pragma("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental: retention frees space
     store.close()
 
 
@@ -296,3 +299,31 @@ def test_search_needs_every_word_and_takes_operators_literally(store: Store) -> 
     assert titles("troops astana") == []  # every word, in one story
     assert titles('troops OR "astana" NOT *') == []  # OR and NOT are words here
     assert titles("   ") == []
+
+
+def test_retention_removes_old_clusters_and_gives_the_space_back(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    settings = parse_settings(
+        f'[storage]\npath = "{path}"\nretention = "90d"\n', tmp_path / "c.toml", {}
+    )
+    store = open_store(path)
+    store.sync_sources([ConfiguredSource("https://a.example/rss", "A", "", True, None)], NOW)
+    old = NOW - timedelta(days=120)
+    bulky = [
+        dataclasses.replace(_story(1, f"old-{n}", title=f"Aktau report {n}"), text="ink " * 2000)
+        for n in range(300)
+    ]
+    store.store_stories(bulky, old)
+    store.store_stories([_story(1, "new", title="Troops leave Kazakhstan")], NOW)
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the pages in the file, not the WAL
+    size_before = path.stat().st_size
+
+    assert apply_retention(store, settings, NOW) == 300
+
+    assert store.story_count() == store.cluster_count() == 1
+    assert _search(store, "aktau") == []
+    assert store.db.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert path.stat().st_size < size_before / 2
+    assert path.with_name(path.name + "-wal").stat().st_size == 0  # checkpointed
+    assert _index_is_consistent(store)
+    store.close()
