@@ -49,34 +49,53 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $SYNDICATOR_CONFIG, else config/syndicator.toml)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    # The same options after the command ("syndicator run --config x.toml"), as people type
+    # them; SUPPRESS leaves the value given before the command alone when they are absent.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file")
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = commands.add_parser("run", help="run the daemon (or one cycle with --once)")
+    run = commands.add_parser(
+        "run", parents=[common], help="run the daemon (or one cycle with --once)"
+    )
     run.add_argument("--once", action="store_true", help="one full cycle, then exit (for cron)")
-    commands.add_parser("check", help="validate the config; list every problem")
-    status = commands.add_parser("status", help="one line per source: state, errors, next poll")
+    commands.add_parser("check", parents=[common], help="validate the config; list every problem")
+    status = commands.add_parser(
+        "status", parents=[common], help="one line per source: state, errors, next poll"
+    )
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    commands.add_parser("publish", help="regenerate every feed now")
-    explain = commands.add_parser("explain", help="why a story is in its cluster")
+    commands.add_parser("publish", parents=[common], help="regenerate every feed now")
+    explain = commands.add_parser("explain", parents=[common], help="why a story is in its cluster")
     explain.add_argument(
         "id", help="a story id (story:N or N, as in --json output) or a cluster id (cluster:N)"
     )
     explain.add_argument("--json", action="store_true", help="machine-readable output")
-    search = commands.add_parser("search", help="stored story clusters holding every word")
+    search = commands.add_parser(
+        "search", parents=[common], help="stored story clusters holding every word"
+    )
     search.add_argument("words", nargs="+", help="words that must all appear (any case)")
     search.add_argument("--limit", type=int, default=20, help="clusters shown (default 20)")
     search.add_argument("--json", action="store_true", help="machine-readable output")
-    sources = commands.add_parser("sources", help="OPML import and export, re-enable a source")
+    sources = commands.add_parser(
+        "sources", parents=[common], help="OPML import and export, re-enable a source"
+    )
     actions = sources.add_subparsers(dest="action", required=True, metavar="ACTION")
-    importer = actions.add_parser("import", help="add the feeds of an OPML file to the config")
+    importer = actions.add_parser(
+        "import", parents=[common], help="add the feeds of an OPML file to the config"
+    )
     importer.add_argument("file", type=Path, metavar="FILE.opml")
     importer.add_argument(
         "--dry-run", action="store_true", help="print the [[sources]] tables, change nothing"
     )
-    exporter = actions.add_parser("export", help="write the configured sources as OPML 2.0")
+    exporter = actions.add_parser(
+        "export", parents=[common], help="write the configured sources as OPML 2.0"
+    )
     exporter.add_argument("--output", type=Path, help="file to write (default: stdout)")
-    enable = actions.add_parser("enable", help="poll a disabled source again")
+    enable = actions.add_parser("enable", parents=[common], help="poll a disabled source again")
     enable.add_argument("url", help="the source URL as configured (or as now polled)")
-    demo = commands.add_parser("demo", help="everything offline on loopback")
+    demo = commands.add_parser("demo", parents=[common], help="everything offline on loopback")
     demo.add_argument("--port", type=int, default=8080, help="HTTP port (a free one if taken)")
     demo.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, help="demo data directory")
     return parser

@@ -283,3 +283,11 @@ def test_explain_says_why_each_story_is_in_its_cluster(
     wrong = syndicator("--config", str(config), "explain", "item:3", cwd=tmp_path)
     assert wrong.returncode == 1
     assert "expected story:N, cluster:N or N" in wrong.stderr
+
+
+def test_options_may_follow_the_command(tmp_path: Path) -> None:
+    config = write_config(tmp_path, ["https://www.theguardian.com/world/rss"])
+    after = syndicator("check", "--config", str(config), "-v", cwd=tmp_path)
+    before = syndicator("--config", str(config), "check", cwd=tmp_path)
+    assert after.returncode == before.returncode == 0
+    assert after.stdout == before.stdout
