@@ -49,9 +49,9 @@ def parse_feed(
 ) -> ParsedFeed:
     """Parse a feed document. Raises `ParseError` naming `url` when no feed could be read.
 
-    Well-formed UTF-8 RSS 2.0 and Atom go through the lxml fast path (`fastparse`), which
-    reads them as feedparser would, several times faster; everything else, and whatever the
-    fast path declines, through feedparser. `fast=False` forces feedparser (benchmarks, tests).
+    Well-formed RSS 2.0, RSS 1.0 and Atom go through the lxml fast path (`fastparse`), which
+    reads them exactly as feedparser would, several times faster; whatever it declines (see
+    its docstring) goes through feedparser. `fast=False` forces feedparser (benchmarks, tests).
     """
     if not body.strip():
         raise ParseError(f"{url}: empty response body")

@@ -568,7 +568,7 @@ class Store:
     def reclaim_space(self) -> None:
         """Give pages freed by deletions back to the file system and truncate the WAL: after
         retention. Skipped inside a write group; the next retention run does it."""
-        if self.in_group or self.db.conn.in_transaction:
+        if self.db.conn.in_transaction:  # a write group included
             return
         try:
             # executescript runs the pragma to the end; sqlite3's execute() steps it once, which
