@@ -257,8 +257,16 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
 
 _JOIN_REASONS = {
     "first": "first seen: it started the cluster and represents it",
-    "canonical-url": "same canonical URL as an earlier member",
+    "canonical-url": "same canonical URL as {matched}",
+    "guid": "same globally unique guid (permalink, urn: or tag:) as {matched}",
+    "similar-text": "similar text: {score:.0%} of the shorter text is in {matched}",
 }
+
+
+def _join_explanation(story: StoredStory) -> str:
+    template = _JOIN_REASONS.get(story.join_reason, story.join_reason)
+    matched = f"story:{story.joined_story_id}" if story.joined_story_id else "an earlier member"
+    return template.format(matched=matched, score=story.join_score or 0.0)
 
 
 def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
@@ -280,18 +288,25 @@ def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
     if as_json:
         record = _cluster_record(cluster)
         record["members"] = [_member_record(story) for story in cluster.copies]
+        record["related"] = [
+            {"cluster_id": link.cluster_id, "title": link.title, "score": round(link.score, 3)}
+            for link in cluster.related
+        ]
         print(json.dumps(record, indent=2))
         return 0
     print(f"cluster:{cluster.id}  {cluster.title}")
     print(f"first seen {_when(cluster.first_seen_at)}, {len(cluster.copies)} member(s)")
     for story in cluster.copies:
-        reason = _JOIN_REASONS.get(story.join_reason, story.join_reason)
         print(
             f"  story:{story.id}  {_when(story.first_seen_at)}  {story.source_name}: {story.title}"
         )
-        print(f"      {reason}")
+        print(f"      {_join_explanation(story)}")
         if story.agency or story.place:
             print(f"      dateline: {', '.join(p for p in (story.place, story.agency) if p)}")
+    if cluster.related:
+        print("related coverage (other clusters on the same event, by headline words):")
+        for link in cluster.related:
+            print(f"  cluster:{link.cluster_id}  {link.score:.2f}  {link.title}")
     return 0
 
 
@@ -303,6 +318,8 @@ def _member_record(story: StoredStory) -> dict[str, object]:
         "url": story.url,
         "first_seen_at": _iso(story.first_seen_at),
         "join_reason": story.join_reason,
+        "join_score": None if story.join_score is None else round(story.join_score, 3),
+        "joined_story_id": story.joined_story_id,
         "place": story.place,
         "agency": story.agency,
     }

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from syndicator.atomic import write_atomically
 from syndicator.errors import ConfigError
+from syndicator.fingerprint import DEFAULT_COPY_THRESHOLD, DEFAULT_RELATED_THRESHOLD
 from syndicator.normalize import canonical_url
 from syndicator.tagging.regions import resolve_region
 
@@ -171,6 +172,14 @@ def _to_positive_int(value: Any) -> int:
     return number
 
 
+def _to_fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"expected a number between 0 and 1, got {_toml_type(value)}")
+    if not 0 < value <= 1:
+        raise _Invalid(f"expected a number above 0 and at most 1, got {value}")
+    return float(value)
+
+
 def _one_of(*choices: str) -> Callable[[Any], str]:
     def convert(value: Any) -> str:
         text = _to_str(value)
@@ -201,6 +210,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "string": _to_str,
     "integer": _to_int,
     "positive integer": _to_positive_int,
+    "fraction": _to_fraction,
     "port": _to_port,
     "boolean": _to_bool,
     "duration": _to_duration,
@@ -300,6 +310,29 @@ KEYS: tuple[Key, ...] = (
         "Allow loopback and private addresses (SSRF guard off); for tests and the demo.",
     ),
     Key("polling", "user_agent_contact", "URL", "", "Contact URL added to the User-Agent header."),
+    Key(
+        "dedup",
+        "threshold",
+        "fraction",
+        DEFAULT_COPY_THRESHOLD,
+        "How much of the shorter of two story texts must be in the longer (shingle "
+        "containment) for the later story to join the earlier one's cluster as a copy.",
+    ),
+    Key(
+        "dedup",
+        "related_threshold",
+        "fraction",
+        DEFAULT_RELATED_THRESHOLD,
+        "Headline word overlap (Jaccard) at which two clusters are linked as related: one "
+        "event told by different outlets, kept as separate clusters.",
+    ),
+    Key(
+        "dedup",
+        "window",
+        "duration",
+        "72h",
+        "Stories published further apart than this are never compared.",
+    ),
     Key("sources[]", "url", "URL", _REQUIRED, "Feed URL (RSS, Atom or RDF)."),
     Key(
         "sources[]",
@@ -407,6 +440,7 @@ _TOP_LEVEL = (
     "publish",
     "server",
     "polling",
+    "dedup",
     "sources",
     "sections",
     "alerts",
@@ -458,6 +492,13 @@ class PollingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DedupSettings:
+    threshold: float
+    related_threshold: float
+    window: timedelta
+
+
+@dataclass(frozen=True, slots=True)
 class SourceSettings:
     url: str
     name: str
@@ -501,6 +542,7 @@ class Settings:
     publish: PublishSettings
     server: ServerSettings
     polling: PollingSettings
+    dedup: DedupSettings
     sources: tuple[SourceSettings, ...]
     sections: tuple[SectionSettings, ...]
     alerts: tuple[AlertSettings, ...]
@@ -555,6 +597,7 @@ class _Validator:
         publish = self.table(document, "publish")
         server = self.table(document, "server")
         polling = self.table(document, "polling")
+        dedup = self.table(document, "dedup")
         sources = self.array(document, "sources")
         sections = self.array(document, "sections")
         alerts = self.array(document, "alerts")
@@ -564,6 +607,7 @@ class _Validator:
         self.check_unique(alerts, "alerts", "name", str)
         self.check_alert_channels(alerts, channels)
         self.check_interval_bounds(polling)
+        self.check_window(dedup)
         if self.problems:  # some values are missing: no Settings can be built from them
             raise ConfigError(str(path), self.problems)
         return Settings(
@@ -577,6 +621,7 @@ class _Validator:
             ),
             server=ServerSettings(**server),
             polling=PollingSettings(**polling),
+            dedup=DedupSettings(**dedup),
             sources=tuple(_source(values) for values in sources),
             sections=tuple(_section(values) for values in sections),
             alerts=tuple(AlertSettings(**values) for values in alerts),
@@ -701,6 +746,11 @@ class _Validator:
         low, high = polling.get("min_interval"), polling.get("max_interval")
         if low is not None and high is not None and low > high:
             self.problem("polling.min_interval", "must not be greater than polling.max_interval")
+
+    def check_window(self, dedup: Mapping[str, Any]) -> None:
+        window = dedup.get("window")
+        if window is not None and window <= timedelta(0):
+            self.problem("dedup.window", "must be longer than 0s")
 
 
 def _source(values: Mapping[str, Any]) -> SourceSettings:

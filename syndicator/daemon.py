@@ -30,6 +30,7 @@ from syndicator.pipeline import (
     Parser,
     ParserPool,
     Progress,
+    cluster_rules,
     configured_sources,
     parse_inline,
     plan_from_settings,
@@ -112,13 +113,16 @@ async def run_cycle(
 
 
 def apply_retention(store: Store, settings: Settings, now: datetime) -> int:
-    """Delete clusters older than `storage.retention` ("0s" keeps everything), their stories
-    and tags with them, and give the freed space back (incremental vacuum, WAL truncated)."""
-    if settings.storage.retention <= timedelta(0):
-        return 0
-    removed = store.delete_clusters_before(now - settings.storage.retention)
-    if removed:
+    """Delete clusters older than `storage.retention` ("0s" keeps everything), their stories,
+    tags and fingerprints with them, forget fingerprints past the clustering window, and give
+    the freed space back (incremental vacuum, WAL truncated)."""
+    pruned = store.prune_fingerprints(now)  # past the clustering window, kept or not
+    removed = 0
+    if settings.storage.retention > timedelta(0):
+        removed = store.delete_clusters_before(now - settings.storage.retention)
+    if removed or pruned:
         store.reclaim_space()
+    if removed:
         log.info(
             "retention: removed %d story cluster(s) older than %s",
             removed,
@@ -147,7 +151,7 @@ def run_once(
     """One full cycle for cron: lock, sync sources from the config, poll, publish."""
     _warn_unapplied(settings)
     with hold_lock(lock_path(settings)):
-        store = open_store(settings.storage.path)
+        store = open_store(settings.storage.path, cluster_rules(settings))
         pool = ParserPool()
         try:
             store.sync_sources(configured_sources(settings.sources), clock())
@@ -228,7 +232,7 @@ class Daemon:
             asyncio.run(self._main(on_ready))
 
     async def _main(self, on_ready: Callable[[Daemon], None] | None) -> None:
-        self._store = open_store(self.settings.storage.path)
+        self._store = open_store(self.settings.storage.path, cluster_rules(self.settings))
         try:
             self._store.sync_sources(configured_sources(self.settings.sources), self.clock())
             self._install_signal_handlers()
@@ -293,6 +297,7 @@ class Daemon:
         self.settings = settings
         if self._store is not None:
             self._store.sync_sources(configured_sources(settings.sources), self.clock())
+            self._store.rules = cluster_rules(settings)  # for stories stored from now on
         self._needs_publish = True
         _warn_unapplied(settings)
         log.info(

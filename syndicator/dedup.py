@@ -1,16 +1,33 @@
-"""Story identity: which stored story an entry is, and whether it changed.
+"""Story identity and clustering decisions: which stored story an entry is, and which cluster a
+new story joins.
 
-Pure decisions over plain values: the key of an entry within its source, and what to do with an
-entry given the hash already stored under that key. Cross-source clustering by canonical URL is
-decided here too (`cluster_key`); near-duplicate fingerprints come with the clustering issue.
-This module does no I/O; `storage` carries out the decisions.
+Pure decisions over plain values, in three steps of strictness:
+
+1. Identity within a source (`entry_key`, `decide_upsert`): the guid, else the canonical link;
+   a changed entry is updated in place, a re-sent one is left alone.
+2. Exact identity across sources (`cluster_key`, `global_guid`): the same canonical URL, or the
+   same globally unique guid (a permalink, a `urn:` or `tag:` URI), is the same story.
+3. Near-duplicates across sources (`fingerprint_stories`, `choose_copy`, `related_clusters`):
+   a story whose body fingerprint contains enough of an earlier story's, within the time
+   window, joins that story's cluster (the best-scoring one; clusters never merge, so a
+   cluster id never changes once given). Clusters whose stories' headlines share enough
+   content words are linked as *related* (one event told by several outlets): a looser,
+   separate relation, because merging those would put different articles in one cluster.
+
+This module does no I/O and reads no clock; `storage` looks up the candidates and carries the
+decisions out. The fingerprints themselves are `fingerprint`'s.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from enum import StrEnum
 
-from syndicator.models import ParsedEntry
+from syndicator import fingerprint as fp
+from syndicator.models import ParsedEntry, Story
 from syndicator.normalize import canonical_url, clean_line, content_hash
 
 
@@ -20,6 +37,49 @@ class UpsertAction(StrEnum):
     INSERT = "insert"
     UPDATE = "update"
     UNCHANGED = "unchanged"
+
+
+class JoinReason(StrEnum):
+    """Why a story is in its cluster (stored with the story, shown by `syndicator explain`)."""
+
+    FIRST = "first"  # it started the cluster and represents it
+    CANONICAL_URL = "canonical-url"
+    GUID = "guid"
+    SIMILAR_TEXT = "similar-text"
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRules:
+    """The near-duplicate settings (`[dedup]` in the config)."""
+
+    copy_threshold: float = fp.DEFAULT_COPY_THRESHOLD
+    related_threshold: float = fp.DEFAULT_RELATED_THRESHOLD
+    window: timedelta = fp.DEFAULT_WINDOW
+    candidates_per_key: int = 20
+    """Stories read per candidate key, newest first. A key shared by more stories in the
+    window is a phrase many texts share (a site's furniture, a common headline word); the
+    newest holders are the likeliest matches, and the cap bounds the cost of every story."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An earlier story that shares a fingerprint key with the new one."""
+
+    story_id: int
+    cluster_id: int
+    sketch: fp.Fingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class CopyMatch:
+    """The earlier story a new one copies, and how much of it (`fingerprint.similarity`)."""
+
+    story_id: int
+    cluster_id: int
+    score: float
+
+
+# -- identity within a source ------------------------------------------------------------------
 
 
 def entry_key(entry: ParsedEntry) -> str:
@@ -43,8 +103,146 @@ def decide_upsert(stored_hash: str | None, new_hash: str) -> UpsertAction:
     return UpsertAction.UNCHANGED
 
 
+# -- exact identity across sources -------------------------------------------------------------
+
+
 def cluster_key(canonical: str) -> str | None:
     """The exact cross-source key: the canonical URL, when the story has a usable one."""
     if canonical.startswith(("http://", "https://")):
         return canonical
     return None
+
+
+_GLOBAL_GUID_SCHEMES = ("urn:", "tag:")
+
+
+def global_guid(guid: str | None) -> str | None:
+    """A guid that names one story whatever the feed carrying it, else None.
+
+    A permalink guid (in its canonical form) or a `urn:`/`tag:` URI is global: two sources
+    with the same one carry the same story. A bare number or slug is only unique within its
+    own feed, so two feeds' "12345" say nothing.
+    """
+    if not guid:
+        return None
+    text = guid.strip()
+    lowered = text[:8].lower()
+    if lowered.startswith(("http://", "https://")):
+        return cluster_key(canonical_url(text))
+    if lowered.startswith(_GLOBAL_GUID_SCHEMES) and len(text) > 12:
+        return text
+    return None
+
+
+# -- near-duplicates ---------------------------------------------------------------------------
+
+BOILERPLATE_MIN_ENTRIES = 3
+"""A long line found in this many entries of one feed document is the site's furniture."""
+TITLE_KEY_OFFSET = 1 << 32
+"""Title keys live above the 32-bit body keys, so one index holds both without collisions."""
+
+
+def document_boilerplate(texts: Sequence[str]) -> frozenset[int]:
+    """The `fingerprint.line_keys` of long lines repeated across the entries of one document.
+
+    "The post … appeared first on …", a cookie notice or a comment-form sentence in every
+    entry is not prose of any one story; fingerprinted, it would make the site's different
+    stories look alike. Learned per document, so nothing about a source is kept between polls.
+    """
+    if len(texts) < BOILERPLATE_MIN_ENTRIES:
+        return frozenset()
+    counts: Counter[int] = Counter()
+    for text in texts:
+        counts.update(set(fp.line_keys(text)))
+    return frozenset(key for key, n in counts.items() if n >= BOILERPLATE_MIN_ENTRIES)
+
+
+SHORT_TEXT_WORDS = 20
+"""A body shorter than this is fingerprinted together with its headline."""
+
+
+def story_sketch(story: Story, boilerplate: frozenset[int] = frozenset()) -> fp.Fingerprint:
+    """The body fingerprint of a story.
+
+    A short body is read with its headline in front: feeds whose every item says "Comments"
+    or "Read the full story" must not make all their stories one, and a headline-only item
+    is its headline.
+    """
+    text = story.text
+    if len(text.split(None, SHORT_TEXT_WORDS)) <= SHORT_TEXT_WORDS:
+        text = f"{story.title} {' '.join(text.split())}".strip()
+    return fp.fingerprint(text, boilerplate=boilerplate)
+
+
+def story_title_keys(story: Story) -> tuple[int, ...]:
+    """Candidate keys for the related relation: one per content word of the headline."""
+    return tuple(fp.title_keys(fp.title_tokens(story.title)))
+
+
+def fingerprint_stories(stories: Sequence[Story]) -> list[Story]:
+    """One document's stories with their fingerprint and title keys filled in.
+
+    Run where the stories are normalised (a parser worker), so that the single writer only
+    compares; boilerplate lines are learned from the document's own entries.
+    """
+    boilerplate = document_boilerplate([story.text for story in stories])
+    return [
+        replace(
+            story,
+            fingerprint=story_sketch(story, boilerplate).to_bytes(),
+            title_keys=story_title_keys(story),
+        )
+        for story in stories
+    ]
+
+
+def body_keys(sketch: fp.Fingerprint) -> list[int]:
+    """The index keys of a body fingerprint."""
+    return fp.lsh_keys(sketch)
+
+
+def title_index_keys(title_keys: Iterable[int]) -> list[int]:
+    """The index keys of a headline's words (offset past every body key)."""
+    return [TITLE_KEY_OFFSET + key for key in title_keys]
+
+
+def choose_copy(
+    sketch: fp.Fingerprint, candidates: Iterable[Candidate], threshold: float
+) -> CopyMatch | None:
+    """The candidate the new story copies: the highest similarity at or above `threshold`,
+    the earliest story on a tie; None when none reaches it."""
+    best: CopyMatch | None = None
+    for candidate in candidates:
+        score = fp.similarity(sketch, candidate.sketch)
+        if score < threshold:
+            continue
+        if best is None or (score, -candidate.story_id) > (best.score, -best.story_id):
+            best = CopyMatch(candidate.story_id, candidate.cluster_id, score)
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class TitleHit:
+    """An earlier story sharing headline words with the new one."""
+
+    cluster_id: int
+    shared: int  # content words in common
+    size: int  # content words in its headline
+
+
+def related_clusters(
+    title_size: int, hits: Mapping[int, TitleHit], own_cluster: int, threshold: float
+) -> dict[int, float]:
+    """Clusters to link as related: for each, the best headline Jaccard at or above
+    `threshold` among its stories (`hits`, by story id). The story's own cluster is left out.
+
+    Jaccard is |A ∩ B| / (|A| + |B| - |A ∩ B|), from the counts alone: no headline is read.
+    """
+    linked: dict[int, float] = {}
+    for hit in hits.values():
+        if hit.cluster_id == own_cluster or title_size == 0:
+            continue
+        score = hit.shared / (title_size + hit.size - hit.shared)
+        if score >= threshold and score > linked.get(hit.cluster_id, 0.0):
+            linked[hit.cluster_id] = score
+    return linked

@@ -108,6 +108,10 @@ class Story:
     language: str = ""
     place: str = ""  # from a wire dateline ("ALMATY (Reuters) -"), else empty
     agency: str = ""
+    # Near-duplicate fingerprint (`fingerprint.Fingerprint.to_bytes`) and headline word keys,
+    # computed where the story is normalised; empty means the store computes them.
+    fingerprint: bytes = b""
+    title_keys: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +135,17 @@ class StoredStory:
     join_reason: str = ""  # why it joined its cluster: "first", "canonical-url", ...
     place: str = ""
     agency: str = ""
+    join_score: float | None = None  # the similarity, when it joined as a near-duplicate
+    joined_story_id: int | None = None  # the member it matched (URL, guid or text)
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedLink:
+    """Another cluster on the same event (headlines alike), with the headline similarity."""
+
+    cluster_id: int
+    title: str
+    score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +161,7 @@ class Cluster:
     copies: tuple[StoredStory, ...] = ()
     regions: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
+    related: tuple[RelatedLink, ...] = ()  # loaded by `Store.cluster_of` only
 
 
 @dataclass(frozen=True, slots=True)

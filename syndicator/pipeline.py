@@ -35,7 +35,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from syndicator.config import Settings, SourceSettings
-from syndicator.dedup import entry_key
+from syndicator.dedup import ClusterRules, entry_key, fingerprint_stories
 from syndicator.discovery import discover_feed_urls, looks_like_html
 from syndicator.errors import FetchError, ParseError, SourceError, StorageError
 from syndicator.fetch import FeedClient, FetchLimits
@@ -93,6 +93,16 @@ def plan_from_settings(settings: Settings) -> PollPlan:
             contact_url=polling.user_agent_contact,
         ),
         disable_after_score=polling.disable_after_score,
+    )
+
+
+def cluster_rules(settings: Settings) -> ClusterRules:
+    """The near-duplicate rules of the `[dedup]` table."""
+    dedup = settings.dedup
+    return ClusterRules(
+        copy_threshold=dedup.threshold,
+        related_threshold=dedup.related_threshold,
+        window=dedup.window,
     )
 
 
@@ -361,7 +371,9 @@ def _stories(source_id: int, feed: ParsedFeed, now: datetime) -> list[Story]:
         normalize_entry(source_id, entry, entry_key(entry), now, sites) for entry in feed.entries
     ]
     # A feed that lists one entry twice stores it once (the last copy wins, as in readers).
-    return list({story.guid_key: story for story in stories}.values())
+    unique = list({story.guid_key: story for story in stories}.values())
+    # Fingerprinted here, in the parser worker, so the single writer only compares.
+    return fingerprint_stories(unique)
 
 
 def _signals(

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import struct
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,26 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from syndicator.dedup import UpsertAction, cluster_key, decide_upsert
+from syndicator.dedup import (
+    Candidate,
+    ClusterRules,
+    CopyMatch,
+    JoinReason,
+    TitleHit,
+    UpsertAction,
+    body_keys,
+    choose_copy,
+    cluster_key,
+    decide_upsert,
+    global_guid,
+    related_clusters,
+    story_sketch,
+    story_title_keys,
+    title_index_keys,
+)
 from syndicator.errors import StorageError
-from syndicator.models import Cluster, Source, SourceState, StoredStory, Story
+from syndicator.fingerprint import Fingerprint
+from syndicator.models import Cluster, RelatedLink, Source, SourceState, StoredStory, Story
 
 BUSY_TIMEOUT_MS = 10_000
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -201,6 +219,47 @@ def _m0008_story_datelines(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0009_near_duplicates")
+def _m0009_near_duplicates(db: Database) -> None:
+    db.executescript(
+        """
+        -- Why a member joined: the score of a near-duplicate, and the member it matched.
+        ALTER TABLE stories ADD COLUMN join_score REAL;
+        ALTER TABLE stories ADD COLUMN joined_story_id INTEGER;
+        -- A guid that names the story in any feed (permalink, urn:, tag:), else NULL.
+        ALTER TABLE stories ADD COLUMN global_guid TEXT;
+        CREATE INDEX stories_global_guid ON stories (global_guid) WHERE global_guid IS NOT NULL;
+        -- Fingerprints of the stories inside the clustering window (pruned after it): the
+        -- body sketch and the headline's word keys. `at` is the publication time, unix s.
+        CREATE TABLE story_fingerprints (
+            story_id INTEGER PRIMARY KEY REFERENCES stories (id) ON DELETE CASCADE,
+            at INTEGER NOT NULL,
+            sketch BLOB NOT NULL,
+            title_keys BLOB NOT NULL
+        );
+        CREATE INDEX story_fingerprints_at ON story_fingerprints (at);
+        -- The candidate index: a story's body keys and headline word keys (offset past the
+        -- body keys), with its cluster and headline size, read newest first per key.
+        CREATE TABLE near_keys (
+            key INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            story_id INTEGER NOT NULL,
+            cluster_id INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            PRIMARY KEY (key, at, story_id)
+        ) WITHOUT ROWID;
+        -- Clusters on one event (headlines alike), both directions, with the best score.
+        CREATE TABLE cluster_links (
+            cluster_id INTEGER NOT NULL REFERENCES clusters (id) ON DELETE CASCADE,
+            related_id INTEGER NOT NULL REFERENCES clusters (id) ON DELETE CASCADE,
+            score REAL NOT NULL,
+            PRIMARY KEY (cluster_id, related_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX cluster_links_related ON cluster_links (related_id);
+        """
+    )
+
+
 def _disable(db: Database, source_id: int, reason: str, now: datetime) -> None:
     db.execute(
         "UPDATE sources SET disabled_reason = ?, disabled_at = ? WHERE id = ?",
@@ -288,8 +347,11 @@ class PublishedFeed:
     updated_at: datetime
 
 
-def open_store(path: Path) -> Store:
-    """Open (creating if needed) and migrate the database. Raises `StorageError` with the path."""
+def open_store(path: Path, rules: ClusterRules | None = None) -> Store:
+    """Open (creating if needed) and migrate the database. Raises `StorageError` with the path.
+
+    `rules` are the near-duplicate settings new stories are clustered by (defaults if None).
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
@@ -302,7 +364,7 @@ def open_store(path: Path) -> Store:
         MIGRATIONS.apply(db)
     except (sqlite3.Error, OSError) as e:
         raise StorageError(f"{path}: cannot open the database: {e}") from e
-    return Store(db, path)
+    return Store(db, path, rules)
 
 
 def _use_incremental_vacuum(db: Database) -> None:
@@ -321,9 +383,10 @@ _INCREMENTAL = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
 class Store:
     """The single writer of one process. Not thread-safe: use it from one thread."""
 
-    def __init__(self, db: Database, path: Path) -> None:
+    def __init__(self, db: Database, path: Path, rules: ClusterRules | None = None) -> None:
         self.db = db
         self.path = path
+        self.rules = rules or ClusterRules()
         # Inside a write group: new stories waiting for the search index (see begin_group).
         self._group: list[tuple[int, str, str]] | None = None
 
@@ -561,9 +624,49 @@ class Store:
             for start in range(0, len(doomed), 500):
                 chunk = doomed[start : start + 500]
                 marks = ",".join("?" * len(chunk))
+                self._drop_fingerprints(
+                    db,
+                    f"""SELECT f.story_id, f.at, f.sketch, f.title_keys FROM story_fingerprints f
+                    JOIN stories s ON s.id = f.story_id WHERE s.cluster_id IN ({marks})""",
+                    chunk,
+                )
                 db.execute(f"DELETE FROM stories WHERE cluster_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM clusters WHERE id IN ({marks})", chunk)
         return len(doomed)
+
+    def prune_fingerprints(self, now: datetime) -> int:
+        """Forget the fingerprints of stories published before the clustering window: no new
+        story can be compared with them, and the candidate index stays the size of one window
+        however long stories are kept. Returns the fingerprints removed."""
+        cutoff = int(now.timestamp() - self.rules.window.total_seconds())
+        removed = 0
+        while True:  # in slices, so one transaction never holds a day's worth of deletions
+            with self._transaction() as db:
+                count = self._drop_fingerprints(
+                    db,
+                    "SELECT story_id, at, sketch, title_keys FROM story_fingerprints "
+                    "WHERE at < ? ORDER BY at LIMIT 5000",
+                    [cutoff],
+                )
+            removed += count
+            if count < 5000:
+                return removed
+
+    @staticmethod
+    def _drop_fingerprints(db: Database, select: str, params: Sequence[Any]) -> int:
+        """Delete the fingerprints `select` names (story_id, at, sketch, title_keys) and
+        their candidate keys, each found by its primary key."""
+        rows = db.execute(select, params).fetchall()
+        keys = [
+            (key, at, story_id)
+            for story_id, at, sketch, titles in rows
+            for key in _near_keys_of(sketch, titles)
+        ]
+        db.conn.executemany("DELETE FROM near_keys WHERE key = ? AND at = ? AND story_id = ?", keys)
+        db.conn.executemany(
+            "DELETE FROM story_fingerprints WHERE story_id = ?", [(row[0],) for row in rows]
+        )
+        return len(rows)
 
     def reclaim_space(self) -> None:
         """Give pages freed by deletions back to the file system and truncate the WAL: after
@@ -669,29 +772,42 @@ class Store:
         return action
 
     def _insert_story(self, db: Database, story: Story, now: datetime, now_text: str) -> int:
-        published = format_time(min(story.published_at, now))
-        cluster_id, reason = self._find_cluster(db, story)
-        if cluster_id is None:
+        published_at = min(story.published_at, now)
+        published = format_time(published_at)
+        near = _NearStory.of(story, int(published_at.timestamp()))
+        guid = global_guid(story.guid)
+        hits = self._near_hits(db, near)
+        match, reason = self._exact_match(db, story.canonical_url, guid)
+        if match is None:
+            match = choose_copy(near.sketch, self._candidates(db, hits), self.rules.copy_threshold)
+            reason = JoinReason.SIMILAR_TEXT
+        if match is None:
             cluster_id = db.execute(
                 "INSERT INTO clusters (title, published_at, first_seen_at, updated_at) "
                 "VALUES (?, ?, ?, ?)",
                 (story.title, published, now_text, published),
             ).lastrowid
+            reason = JoinReason.FIRST
+        else:
+            cluster_id = match.cluster_id
         story_id = db.execute(
             """
             INSERT INTO stories (source_id, guid_key, guid, url, canonical_url, title, summary,
                 content_html, text, author, language, categories, published_at, first_seen_at,
-                updated_at, content_hash, cluster_id, join_reason, place, agency)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                updated_at, content_hash, cluster_id, join_reason, place, agency, join_score,
+                joined_story_id, global_guid)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
                 story.source_id, story.guid_key, story.guid, story.url, story.canonical_url,
                 story.title, story.summary, story.content_html, story.text, story.author,
                 story.language, "\n".join(story.categories), published, now_text, now_text,
-                story.content_hash, cluster_id, reason, story.place, story.agency,
+                story.content_hash, cluster_id, reason.value, story.place, story.agency,
+                match.score if match and reason is JoinReason.SIMILAR_TEXT else None,
+                match.story_id if match else None, guid,
             ),
         ).lastrowid  # fmt: skip
-        if story_id is None:  # sqlite3 gives None only when no row was inserted
+        if story_id is None or cluster_id is None:  # None only when no row was inserted
             raise StorageError(f"{self.path}: story {story.guid_key!r} was not inserted")
         db.execute(
             """
@@ -702,16 +818,87 @@ class Store:
             """,
             (story_id, published, cluster_id),
         )
+        self._index_near(db, story_id, cluster_id, near)
+        self._link_related(db, cluster_id, near, hits)
         return story_id
 
-    def _find_cluster(self, db: Database, story: Story) -> tuple[int | None, str]:
-        key = cluster_key(story.canonical_url)
-        if key is None:
-            return None, "first"
-        row = db.execute(
-            "SELECT cluster_id FROM stories WHERE canonical_url = ? ORDER BY id LIMIT 1", (key,)
-        ).fetchone()
-        return (row[0], "canonical-url") if row else (None, "first")
+    def _exact_match(
+        self, db: Database, canonical: str, guid: str | None
+    ) -> tuple[CopyMatch | None, JoinReason]:
+        """The earliest story with the same canonical URL or global guid, either way round
+        (a permalink guid in one feed is the link of another)."""
+        url = cluster_key(canonical)
+        lookups = [(url, "canonical_url", JoinReason.CANONICAL_URL)] if url else []
+        if guid:
+            lookups.append((guid, "global_guid", JoinReason.GUID))
+            if guid != url and guid.startswith("http"):
+                lookups.append((guid, "canonical_url", JoinReason.GUID))
+        if url:
+            lookups.append((url, "global_guid", JoinReason.GUID))
+        for value, column, reason in lookups:
+            row = db.execute(
+                f"SELECT id, cluster_id FROM stories WHERE {column} = ? ORDER BY id LIMIT 1",
+                (value,),
+            ).fetchone()
+            if row:
+                return CopyMatch(row[0], row[1], 1.0), reason
+        return None, JoinReason.FIRST
+
+    def _near_hits(self, db: Database, near: _NearStory) -> _NearHits:
+        """Earlier stories within the window sharing a body key or a headline word, read
+        newest first and at most `rules.candidates_per_key` per key."""
+        window = int(self.rules.window.total_seconds())
+        hits = _NearHits()
+        low, high, limit = near.at - window, near.at + window, self.rules.candidates_per_key
+        for key in near.body_keys:
+            for story_id, cluster_id, _ in db.execute(_NEAR_LOOKUP, (key, low, high, limit)):
+                hits.body[story_id] = cluster_id
+        for key in near.title_keys:
+            for story_id, cluster_id, size in db.execute(_NEAR_LOOKUP, (key, low, high, limit)):
+                hit = hits.titles.get(story_id)
+                shared = hit.shared + 1 if hit else 1
+                hits.titles[story_id] = TitleHit(cluster_id, shared, size)
+        return hits
+
+    def _candidates(self, db: Database, hits: _NearHits) -> list[Candidate]:
+        if not hits.body:
+            return []
+        ids = list(hits.body)
+        marks = ",".join("?" * len(ids))
+        rows = db.execute(
+            f"SELECT story_id, sketch FROM story_fingerprints WHERE story_id IN ({marks})", ids
+        ).fetchall()
+        return [
+            Candidate(row[0], hits.body[row[0]], Fingerprint.from_bytes(row[1])) for row in rows
+        ]
+
+    def _index_near(self, db: Database, story_id: int, cluster_id: int, near: _NearStory) -> None:
+        db.execute(
+            "INSERT INTO story_fingerprints (story_id, at, sketch, title_keys) VALUES (?, ?, ?, ?)",
+            (story_id, near.at, near.sketch.to_bytes(), _pack_keys(near.raw_title_keys)),
+        )
+        size = len(near.title_keys)
+        rows = [(key, near.at, story_id, cluster_id, 0) for key in near.body_keys]
+        rows += [(key, near.at, story_id, cluster_id, size) for key in near.title_keys]
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO near_keys (key, at, story_id, cluster_id, size) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def _link_related(
+        self, db: Database, cluster_id: int, near: _NearStory, hits: _NearHits
+    ) -> None:
+        linked = related_clusters(
+            len(near.title_keys), hits.titles, cluster_id, self.rules.related_threshold
+        )
+        rows = [(cluster_id, other, score) for other, score in linked.items()]
+        rows += [(other, cluster_id, score) for other, score in linked.items()]
+        db.conn.executemany(
+            "INSERT INTO cluster_links (cluster_id, related_id, score) VALUES (?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET score = MAX(score, excluded.score)",
+            rows,
+        )
 
     def _update_story(
         self, db: Database, story_id: int, cluster_id: int, story: Story, now_text: str
@@ -766,7 +953,21 @@ class Store:
         clusters = self._load_clusters(
             self._rows("SELECT * FROM clusters WHERE id = ?", [cluster_id])
         )
-        return clusters[0] if clusters else None
+        if not clusters:
+            return None
+        return replace(clusters[0], related=tuple(self.related_of(cluster_id)))
+
+    def related_of(self, cluster_id: int) -> list[RelatedLink]:
+        """The clusters linked to this one as the same event, most similar first."""
+        rows = self._rows(
+            """
+            SELECT l.related_id, c.title, l.score FROM cluster_links l
+            JOIN clusters c ON c.id = l.related_id
+            WHERE l.cluster_id = ? ORDER BY l.score DESC, l.related_id
+            """,
+            [cluster_id],
+        )
+        return [RelatedLink(row["related_id"], row["title"], row["score"]) for row in rows]
 
     def search_clusters(self, words: str, limit: int = 20) -> list[Cluster]:
         """Clusters with a member whose title or text holds every word (case and diacritics
@@ -962,4 +1163,55 @@ def _stored_story(row: dict[str, Any]) -> StoredStory:
         join_reason=row["join_reason"],
         place=row["place"],
         agency=row["agency"],
+        join_score=row["join_score"],
+        joined_story_id=row["joined_story_id"],
     )
+
+
+_NEAR_LOOKUP = (
+    "SELECT story_id, cluster_id, size FROM near_keys "
+    "WHERE key = ? AND at BETWEEN ? AND ? ORDER BY at DESC LIMIT ?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _NearStory:
+    """A new story's fingerprint, its index keys and its time (unix seconds)."""
+
+    at: int
+    sketch: Fingerprint
+    body_keys: list[int]
+    title_keys: list[int]
+    raw_title_keys: tuple[int, ...]
+
+    @classmethod
+    def of(cls, story: Story, at: int) -> _NearStory:
+        # A story normalised elsewhere (a parser worker) brings its fingerprint along; one
+        # stored directly (tests, tools) is fingerprinted here, without learned boilerplate.
+        try:
+            sketch = Fingerprint.from_bytes(story.fingerprint) if story.fingerprint else None
+        except ValueError:
+            sketch = None
+        sketch = sketch or story_sketch(story)
+        raw = story.title_keys or story_title_keys(story)
+        return cls(at, sketch, body_keys(sketch), title_index_keys(raw), raw)
+
+
+@dataclass(slots=True)
+class _NearHits:
+    body: dict[int, int] = field(default_factory=dict)  # story id -> cluster id
+    titles: dict[int, TitleHit] = field(default_factory=dict)  # story id -> shared words
+
+
+def _pack_keys(keys: Sequence[int]) -> bytes:
+    return struct.pack(f"<{len(keys)}I", *keys)
+
+
+def _near_keys_of(sketch: bytes, title_keys: bytes) -> list[int]:
+    """The candidate keys a stored fingerprint was indexed under."""
+    try:
+        keys = body_keys(Fingerprint.from_bytes(sketch))
+    except ValueError:
+        keys = []
+    titles = struct.unpack(f"<{len(title_keys) // 4}I", title_keys[: len(title_keys) // 4 * 4])
+    return keys + title_index_keys(titles)

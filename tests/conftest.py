@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -149,6 +151,18 @@ def rss(items: list[dict[str, str]], title: str = "Test Wire") -> bytes:
         f"<title>{title}</title><link>https://wire.example/</link>"
         "<description>test</description>" + "".join(rendered) + "</channel></rss>"
     ).encode()
+
+
+def syndicator(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a fresh interpreter, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def write_config(tmp: Path, sources: list[str], extra: str = "") -> Path:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import fcntl
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.atom_checks import check_atom
-from tests.conftest import DATA, FeedServer, Route, rss, write_config
+from tests.conftest import DATA, FeedServer, Route, rss, syndicator, write_config
 
 WIRE = [
     {"title": "Russian-led troops leaving Kazakhstan", "guid": "w-1",
@@ -21,17 +19,6 @@ COPY = [
     {"title": "Kazakhstan: troops begin to leave", "guid": "copy-77",
      "link": "https://WIRE.example/kz-troops?utm_source=rss#top"},
 ]  # fmt: skip
-
-
-def syndicator(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "syndicator", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def _served(feed_server: FeedServer) -> list[str]:
@@ -276,7 +263,7 @@ def test_explain_says_why_each_story_is_in_its_cluster(
     plain = syndicator(
         "--config", str(config), "explain", f"story:{joined['story_id']}", cwd=tmp_path
     ).stdout
-    assert "same canonical URL as an earlier member" in plain
+    assert "same canonical URL as story:" in plain
     missing = syndicator("--config", str(config), "explain", "story:999", cwd=tmp_path)
     assert missing.returncode == 1
     assert "no story 999" in missing.stderr

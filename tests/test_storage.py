@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,6 +85,19 @@ def test_connection_pragmas(tmp_path: Path) -> None:
     store.close()
 
 
+_SENTENCE = (
+    "crews leave the city after talks as officials said on monday that the border would "
+    "reopen soon while traders waited for fuel prices to fall and farmers asked for aid"
+)
+_WORDS = _SENTENCE.split()
+
+
+def _text_of(key: str) -> str:
+    """A distinct 30-word text per key: different stories, as far as fingerprints can tell."""
+    rnd = random.Random(key)
+    return " ".join(rnd.choice(_WORDS) for _ in range(30))
+
+
 def _story(source_id: int, key: str, title: str = "Troops leave Kazakhstan", **kw: str) -> Story:
     url = kw.get("url", f"https://wire.example/{key}")
     return Story(
@@ -94,8 +108,8 @@ def _story(source_id: int, key: str, title: str = "Troops leave Kazakhstan", **k
         canonical_url=kw.get("canonical", url),
         title=title,
         summary="summary",
-        content_html="<p>body</p>",
-        text="body",
+        content_html=f"<p>{_text_of(key)}</p>",
+        text=_text_of(key),
         author="",
         published_at=NOW - timedelta(hours=1),
         content_hash=f"{title}|{url}",
@@ -310,7 +324,10 @@ def test_retention_removes_old_clusters_and_gives_the_space_back(tmp_path: Path)
     store.sync_sources([ConfiguredSource("https://a.example/rss", "A", "", True, None)], NOW)
     old = NOW - timedelta(days=120)
     bulky = [
-        dataclasses.replace(_story(1, f"old-{n}", title=f"Aktau report {n}"), text="ink " * 2000)
+        dataclasses.replace(
+            _story(1, f"old-{n}", title=f"Aktau report {n}"),
+            text=(_text_of(f"old-{n}") + " ") * 60,  # 300 different, bulky stories
+        )
         for n in range(300)
     ]
     store.store_stories(bulky, old)

@@ -1,0 +1,453 @@
+"""Cross-source clustering in the store: copies join, different reports stay apart, nothing
+doubles across re-polls, restarts and reprocessing, and fingerprints go with the window.
+
+Stories are made the way the pipeline makes them: HTML through `normalize_entry`, fingerprints
+from `fingerprint_stories`, stored in a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from syndicator.dedup import ClusterRules, entry_key, fingerprint_stories
+from syndicator.models import ParsedEntry, Story
+from syndicator.normalize import normalize_entry
+from syndicator.storage import ConfiguredSource, Store, open_store
+from tests.conftest import SHARED, FeedServer, Route, rss, syndicator, write_config
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+DATA = Path(__file__).parent / "data"
+SEED_PAGE = (SHARED / "seed" / "000_ca4b3b679c3f7ead.txt").read_text(encoding="utf-8")
+SEED_CLEAN = (DATA / "seed_clean.html").read_text(encoding="utf-8")
+SITES = [f"https://site{n}.example/rss" for n in range(8)]
+
+# One agency report on an earthquake, and another outlet's own report on the same quake.
+QUAKE_WIRE = [
+    "A magnitude 7.1 earthquake struck off the coast of northern Japan on Tuesday evening, "
+    "shaking buildings in Sendai and prompting a tsunami warning for the Pacific shoreline of "
+    "Miyagi and Fukushima prefectures, the Japan Meteorological Agency said.",
+    "Public broadcaster NHK showed office workers sheltering under desks in Tokyo, more than "
+    "300 kilometres away, as the shaking lasted for close to a minute. There were no immediate "
+    "reports of deaths, but police said several people had been hurt by falling objects.",
+    "Operators of the Onagawa and Fukushima Daini nuclear plants said they had found no "
+    "abnormalities, and bullet train services in the north were suspended while engineers "
+    "checked the tracks. The warning was lifted after waves of about 40 centimetres came ashore.",
+    "The region was devastated in March 2011 by a magnitude 9.0 quake and tsunami that killed "
+    "more than 18,000 people and caused meltdowns at the Fukushima Daiichi plant.",
+]
+QUAKE_OWN = [
+    "Residents of Sendai spent a sleepless night outside their homes after a powerful tremor "
+    "rattled the city, with many saying it brought back memories of the 2011 disaster that "
+    "reshaped life along this stretch of coast.",
+    "Shopkeeper Hiroshi Sato, 64, said shelves had emptied onto the floor of his grocery within "
+    "seconds. 'I grabbed my wife and we ran for the car park,' he said, adding that neighbours "
+    "had packed emergency bags before the sirens had even stopped.",
+    "City officials opened twelve evacuation centres and handed out blankets and water, while "
+    "volunteers checked on elderly residents living alone in the hillside districts.",
+]
+
+WRAPPERS = [
+    ("Home / WORLD / {title}", "© 2026, Site {n}. All rights reserved.\n\nLeave a Reply"),
+    ("Advertisement", "Check Also\n\nShare this:\n\nTweet"),
+    ("Breaking News / Asia", "Read more: the latest world headlines\n\nLike this:\n\nLoading..."),
+    ("Kwork.ru - услуги фрилансеров от 500 руб.", "Tags: world, asia\n\n© Site {n}"),
+    ("Home » News » World", "Follow us on Twitter and Facebook\n\nAdvertisement"),
+]
+
+
+def _html(paragraphs: list[str]) -> str:
+    return "".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs)
+
+
+def _entry(key: str, title: str, body_html: str, *, link: str = "", guid: str = "") -> ParsedEntry:
+    return ParsedEntry(
+        guid=guid or key,
+        link=link or f"https://{key}.example/story",
+        title=title,
+        summary_html=body_html,
+        content_html="",
+        author="",
+        published=NOW - timedelta(hours=2),
+        updated=None,
+    )
+
+
+def _stories(source_id: int, *entries: ParsedEntry, now: datetime = NOW) -> list[Story]:
+    """One feed document's entries as the pipeline makes them (normalised, fingerprinted)."""
+    return fingerprint_stories(
+        [normalize_entry(source_id, entry, entry_key(entry), now) for entry in entries]
+    )
+
+
+def _copy(n: int, title: str, paragraphs: list[str], keep: int) -> str:
+    """A syndicated copy: site furniture around the first `keep` paragraphs."""
+    head, tail = WRAPPERS[n % len(WRAPPERS)]
+    lines = [head.format(title=title, n=n), *paragraphs[:keep], tail.format(n=n)]
+    return "".join(
+        f"<p>{html.escape(line, quote=False)}</p>" for line in "\n\n".join(lines).split("\n\n")
+    )
+
+
+def _open(path: Path, rules: ClusterRules | None = None) -> Store:
+    store = open_store(path, rules)
+    store.sync_sources([ConfiguredSource(url, "", "", True, None) for url in SITES], NOW)
+    return store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return _open(tmp_path / "c.db")
+
+
+def _cluster_of(store: Store, source_id: int, key: str) -> int:
+    row = store.db.execute(
+        "SELECT cluster_id FROM stories WHERE source_id = ? AND guid_key = ?",
+        (source_id, f"guid:{key}"),
+    ).fetchone()
+    assert row is not None, key
+    return int(row[0])
+
+
+def _counts(store: Store) -> tuple[int, int]:
+    return store.story_count(), store.cluster_count()
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed page and its clean version.
+
+
+def test_the_seed_page_and_a_clean_version_of_its_story_are_one_cluster(store: Store) -> None:
+    page = _html([line for line in SEED_PAGE.splitlines() if line.strip()])
+    store.store_stories(
+        _stories(
+            1, _entry("wire", "CSTO peacekeepers begin withdrawal from Kazakhstan", SEED_CLEAN)
+        ),
+        NOW,
+    )
+    store.store_stories(
+        _stories(2, _entry("paradox", "Russian-led troops leaving Kazakhstan", page)), NOW
+    )
+
+    assert _cluster_of(store, 1, "wire") == _cluster_of(store, 2, "paradox")
+    cluster = store.cluster_of(cluster_id=_cluster_of(store, 1, "wire"))
+    assert cluster is not None
+    assert cluster.title == "CSTO peacekeepers begin withdrawal from Kazakhstan"  # first seen
+    copy = cluster.copies[1]
+    assert copy.join_reason == "similar-text"
+    assert copy.join_score is not None
+    assert copy.join_score > 0.9
+    assert copy.joined_story_id == cluster.representative.id
+
+
+# ---------------------------------------------------------------------------------------------
+# Copies join, own reports stay apart.
+
+
+def test_one_agency_report_copied_by_five_sites_is_one_cluster(store: Store) -> None:
+    store.store_stories(
+        _stories(1, _entry("agency", "Strong quake hits northern Japan", _html(QUAKE_WIRE))), NOW
+    )
+    headlines = [
+        "Japan earthquake: tsunami warning issued after 7.1 tremor",
+        "Sendai shaken by powerful offshore quake",
+        "7.1-magnitude earthquake rocks Japan's northeast",
+        "Tsunami alert as big quake strikes off Miyagi",
+        "Earthquake in Japan injures several, halts bullet trains",
+    ]
+    for n, title in enumerate(headlines, start=2):
+        keep = 2 + n % 3  # some copies are cut after two paragraphs
+        page = _copy(n, title, QUAKE_WIRE, keep)
+        store.store_stories(_stories(n, _entry(f"site{n}", title, page)), NOW)
+
+    clusters = {_cluster_of(store, n, f"site{n}") for n in range(2, 7)}
+    assert clusters == {_cluster_of(store, 1, "agency")}
+    cluster = store.cluster_of(cluster_id=clusters.pop())
+    assert cluster is not None
+    assert len(cluster.copies) == 6
+    assert {copy.source_id for copy in cluster.copies} == set(range(1, 7))
+    assert next(copy.join_reason for copy in cluster.copies) == "first"
+    assert all(copy.join_reason == "similar-text" for copy in cluster.copies[1:])
+
+
+def test_two_outlets_own_reports_on_one_earthquake_are_two_related_clusters(store: Store) -> None:
+    store.store_stories(
+        _stories(
+            1,
+            _entry(
+                "agency", "Magnitude 7.1 earthquake strikes off northern Japan", _html(QUAKE_WIRE)
+            ),
+        ),
+        NOW,
+    )
+    store.store_stories(
+        _stories(
+            2,
+            _entry(
+                "own",
+                "Sendai residents shaken as 7.1 earthquake strikes northern Japan",
+                _html(QUAKE_OWN),
+            ),
+        ),
+        NOW,
+    )
+
+    wire, own = _cluster_of(store, 1, "agency"), _cluster_of(store, 2, "own")
+    assert wire != own
+    [link] = store.related_of(wire)
+    assert link.cluster_id == own
+    assert link.score >= 0.35
+    assert [back.cluster_id for back in store.related_of(own)] == [wire]
+
+
+def test_different_stories_from_one_site_with_the_same_furniture_stay_apart(store: Store) -> None:
+    head, tail = "Home / WORLD / News", "© 2026, Site. All rights reserved.\n\nLeave a Reply"
+    cookie = (
+        "We use cookies and similar technologies to improve your experience on our website "
+        "and to show you personalised advertising."
+    )
+    bodies = [QUAKE_WIRE[:2], QUAKE_OWN[:2], SEED_CLEAN.split("</p>")[:2]]
+    entries = [
+        _entry(f"page{n}", f"Story {n}", _html([head, cookie, *body, tail]))
+        for n, body in enumerate(bodies)
+    ]
+    store.store_stories(_stories(1, *entries), NOW)
+
+    assert _counts(store) == (3, 3)
+
+
+def test_headline_only_items_that_say_nothing_else_are_not_one_story(store: Store) -> None:
+    # Feeds whose every item body is the same word (Hacker News: "Comments").
+    entries = [
+        _entry(f"hn{n}", f"Show HN: tool number {n} for {topic}", "<a href='x'>Comments</a>")
+        for n, topic in enumerate(["maps", "compilers", "gardening", "audio"])
+    ]
+    store.store_stories(_stories(1, *entries), NOW)
+    assert _counts(store) == (4, 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact identity across sources.
+
+
+def test_a_shared_permalink_or_urn_guid_joins_but_a_bare_number_does_not(store: Store) -> None:
+    body = _html(QUAKE_WIRE[:1])
+    first = _entry(
+        "a",
+        "One",
+        body,
+        guid="urn:newsml:wire.example:20261127:quake-01",
+        link="https://a.example/1",
+    )
+    same = _entry(
+        "b",
+        "Two",
+        _html(QUAKE_OWN[:1]),
+        guid="urn:newsml:wire.example:20261127:quake-01",
+        link="https://b.example/9",
+    )
+    store.store_stories(_stories(1, first), NOW)
+    store.store_stories(_stories(2, same), NOW)
+    numbered = [
+        _entry(f"n{n}", f"Numbered {n}", _html([p]), guid="12345", link=f"https://n{n}.example/x")
+        for n, p in enumerate([QUAKE_OWN[1], QUAKE_OWN[2]])
+    ]
+    store.store_stories(_stories(3, numbered[0]), NOW)
+    store.store_stories(_stories(4, numbered[1]), NOW)
+
+    rows = store.db.execute(
+        "SELECT source_id, cluster_id, join_reason FROM stories ORDER BY source_id"
+    ).fetchall()
+    assert rows[1][1] == rows[0][1]
+    assert rows[1][2] == "guid"
+    assert rows[2][1] != rows[3][1]  # "12345" in two feeds says nothing
+
+
+# ---------------------------------------------------------------------------------------------
+# Nothing doubled; clusters survive restarts.
+
+
+def test_re_polling_restarting_and_reprocessing_never_double_a_story_or_a_cluster(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    store = _open(path)
+    wire = _stories(1, _entry("agency", "Strong quake hits northern Japan", _html(QUAKE_WIRE)))
+    copy = _stories(2, _entry("site2", "Japan quake", _copy(2, "Japan quake", QUAKE_WIRE, 3)))
+    store.store_stories(wire, NOW)
+    store.store_stories(copy, NOW)
+    assert _counts(store) == (2, 1)
+    store.store_stories(wire + copy, NOW + timedelta(minutes=15))  # re-poll, re-sent entries
+    assert _counts(store) == (2, 1)
+    store.close()
+
+    store = _open(path)  # restart: the fingerprints were stored, nothing is re-read
+    store.store_stories(copy, NOW + timedelta(hours=1))
+    late = _stories(3, _entry("site3", "Quake, tsunami warning", _copy(3, "Quake", QUAKE_WIRE, 2)))
+    store.store_stories(late, NOW + timedelta(hours=1))
+    assert _counts(store) == (3, 1)
+    assert _cluster_of(store, 3, "site3") == _cluster_of(store, 1, "agency")
+
+    # Reprocessing: the same documents again, fingerprinted afresh.
+    store.store_stories(
+        _stories(1, _entry("agency", "Strong quake hits northern Japan", _html(QUAKE_WIRE))), NOW
+    )
+    assert _counts(store) == (3, 1)
+    store.close()
+
+
+def test_a_changed_story_is_updated_in_its_cluster(store: Store) -> None:
+    store.store_stories(_stories(1, _entry("agency", "Quake hits Japan", _html(QUAKE_WIRE))), NOW)
+    store.store_stories(_stories(2, _entry("site2", "Copy", _copy(2, "Copy", QUAKE_WIRE, 3))), NOW)
+    edited = _stories(
+        1, _entry("agency", "Quake hits Japan, tsunami warning lifted", _html(QUAKE_WIRE[:3]))
+    )
+    result = store.store_stories(edited, NOW + timedelta(hours=1))
+    assert (result.inserted, result.updated) == (0, 1)
+    assert _counts(store) == (2, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings: window and threshold.
+
+
+def test_copies_further_apart_than_the_window_are_not_compared(tmp_path: Path) -> None:
+    store = _open(tmp_path / "c.db", ClusterRules(window=timedelta(hours=24)))
+    store.store_stories(_stories(1, _entry("agency", "Quake", _html(QUAKE_WIRE))), NOW)
+    later = NOW + timedelta(hours=30)
+    entry = _entry("site2", "Quake copy", _copy(2, "Quake copy", QUAKE_WIRE, 4))
+    store.store_stories(_stories(2, replace(entry, published=later), now=later), later)
+    assert _counts(store) == (2, 2)
+
+
+def test_the_threshold_is_configurable(tmp_path: Path) -> None:
+    strict = _open(tmp_path / "strict.db", ClusterRules(copy_threshold=1.0))
+    loose = _open(tmp_path / "loose.db")
+    edited = [p.replace("said", "reported").replace("the", "a") for p in QUAKE_WIRE]
+    for store in (strict, loose):
+        store.store_stories(_stories(1, _entry("agency", "Quake", _html(QUAKE_WIRE))), NOW)
+        store.store_stories(_stories(2, _entry("site2", "Quake, edited", _html(edited))), NOW)
+    assert _counts(strict) == (2, 2)
+    assert _counts(loose) == (2, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fingerprints leave with the window and with retention.
+
+
+def _fingerprint_rows(store: Store) -> tuple[int, int]:
+    fingerprints = store.db.execute("SELECT COUNT(*) FROM story_fingerprints").fetchone()[0]
+    keys = store.db.execute("SELECT COUNT(*) FROM near_keys").fetchone()[0]
+    return fingerprints, keys
+
+
+def test_fingerprints_past_the_window_are_pruned_with_their_keys(store: Store) -> None:
+    store.store_stories(_stories(1, _entry("agency", "Quake hits Japan", _html(QUAKE_WIRE))), NOW)
+    recent = _entry("own", "Sendai residents spend night outside", _html(QUAKE_OWN))
+    later = NOW + timedelta(days=3)
+    store.store_stories(_stories(2, replace(recent, published=later), now=later), later)
+    assert _fingerprint_rows(store)[0] == 2
+
+    removed = store.prune_fingerprints(NOW + timedelta(days=3, hours=1))
+
+    assert removed == 1
+    fingerprints, keys = _fingerprint_rows(store)
+    assert fingerprints == 1
+    own_keys = store.db.execute(
+        "SELECT COUNT(*) FROM near_keys k JOIN stories s ON s.id = k.story_id WHERE s.source_id = 2"
+    ).fetchone()[0]
+    assert keys == own_keys > 0  # only the recent story's keys are left
+    assert _counts(store) == (2, 2)  # the stories themselves stay
+
+
+def test_retention_removes_fingerprints_keys_and_links_with_the_clusters(store: Store) -> None:
+    old = NOW - timedelta(days=100)
+    wire = _entry(
+        "agency", "Magnitude 7.1 earthquake strikes off northern Japan", _html(QUAKE_WIRE)
+    )
+    own = _entry(
+        "own", "Sendai residents shaken as 7.1 earthquake strikes northern Japan", _html(QUAKE_OWN)
+    )
+    store.store_stories(_stories(1, wire), old)
+    store.store_stories(_stories(2, own), old)
+    assert store.db.execute("SELECT COUNT(*) FROM cluster_links").fetchone()[0] == 2
+
+    assert store.delete_clusters_before(NOW - timedelta(days=90)) == 2
+
+    assert _fingerprint_rows(store) == (0, 0)
+    assert store.db.execute("SELECT COUNT(*) FROM cluster_links").fetchone()[0] == 0
+    assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: two feeds on loopback, `run --once`, `search` and `explain`.
+
+
+def test_a_syndicated_copy_served_by_another_feed_joins_and_explain_shows_the_score(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    page = _html([line for line in SEED_PAGE.splitlines() if line.strip()])
+    feed_server.routes["/wire.rss"] = Route(
+        rss(
+            [
+                {
+                    "title": "CSTO peacekeepers begin withdrawal from Kazakhstan",
+                    "link": "https://wire.example/csto",
+                    "guid": "csto-1",
+                    "description": html.escape(SEED_CLEAN),
+                }
+            ],
+            "Wire",
+        )
+    )
+    feed_server.routes["/paradox.rss"] = Route(
+        rss(
+            [
+                {
+                    "title": "Russian-led troops leaving Kazakhstan - paradox",
+                    "link": "https://paradox.example/2022/01/13/troops",
+                    "guid": "p-77",
+                    "description": html.escape(page),
+                }
+            ],
+            "paradox",
+        )
+    )
+    config = write_config(tmp_path, [feed_server.url("/wire.rss"), feed_server.url("/paradox.rss")])
+    for _ in range(2):  # the second run re-polls the same entries: nothing doubles
+        result = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+
+    found = json.loads(
+        syndicator("--config", str(config), "search", "csto", "--json", cwd=tmp_path).stdout
+    )
+    assert len(found) == 1
+    assert found[0]["copies"] == 2
+    # Both arrive in one cycle: whichever was stored first represents the cluster.
+    assert found[0]["title"] in {
+        "CSTO peacekeepers begin withdrawal from Kazakhstan",
+        "Russian-led troops leaving Kazakhstan",  # the outlet's suffix is gone
+    }
+    explained = json.loads(
+        syndicator(
+            "--config",
+            str(config),
+            "explain",
+            f"cluster:{found[0]['cluster_id']}",
+            "--json",
+            cwd=tmp_path,
+        ).stdout
+    )
+    joined = explained["members"][1]
+    assert joined["join_reason"] == "similar-text"
+    assert joined["join_score"] > 0.9
+    plain = syndicator(
+        "--config", str(config), "explain", f"story:{joined['story_id']}", cwd=tmp_path
+    ).stdout
+    assert "similar text" in plain
+    assert f"story:{explained['members'][0]['story_id']}" in plain
