@@ -11,7 +11,7 @@ import hashlib
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -71,8 +71,13 @@ _HTML = etree.HTMLParser(
     encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True,
     default_doctype=False,
 )  # fmt: skip
-_BLOCKS = tuple(_BLOCK_TAGS)
 _SKIPPED = tuple(_SKIPPED_TAGS)
+# The start or end tag of a block element, as written in markup ("<p", "</DIV", "<br/").
+_BLOCK_TAG = re.compile(
+    "<(?=/?(?:" + "|".join(sorted(_BLOCK_TAGS, key=len, reverse=True)) + r")[\s/>])",
+    re.IGNORECASE,
+)
+_C0_CONTROLS = bytes([*range(0, 9), 11, 12, *range(14, 32)])
 
 
 def html_to_text(markup: str) -> str:
@@ -82,39 +87,31 @@ def html_to_text(markup: str) -> str:
     """
     if "<" not in markup and "&" not in markup:
         return clean_paragraphs(markup)  # plain text: nothing for a parser to do
+    # A break goes in before every block element's start and end tag while the markup is
+    # still text: one C-level substitution instead of a Python walk over the parsed tree, and
+    # the tree is never written to (lxml refuses to set text holding a control character
+    # that a reference such as &#1; decoded to).
+    marked = _BLOCK_TAG.sub("\n\n<", markup)
     try:
-        root = etree.fromstring(clean_xml_text(markup).encode("utf-8", "replace"), _HTML)
+        data = marked.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: broken input, dropped
+        data = clean_xml_text(marked).encode("utf-8", "replace")
+    try:
+        # libxml2 stops at a NUL byte and C0 controls are never text: deleted in C.
+        root = etree.fromstring(data.translate(None, _C0_CONTROLS), _HTML)
     except (etree.XMLSyntaxError, ValueError):
         root = None
     if root is None:  # libxml2 found nothing it could call a document
         return clean_paragraphs(html.unescape(markup))
     etree.strip_elements(root, *_SKIPPED, with_tail=False)
-    if _XML_INVALID.search(etree.tostring(root, method="text", encoding="unicode")):
-        # A reference such as &#1; decoded to a character lxml refuses to set again: the
-        # text is collected without touching the tree.
-        return clean_paragraphs("".join(_walked_text(root)))
-    # A break before and after every block element, then libxml2 serialises the text.
-    for element in root.iter(*_BLOCKS):
-        element.text = "\n\n" + (element.text or "")
-        element.tail = "\n\n" + (element.tail or "")
     return clean_paragraphs(etree.tostring(root, method="text", encoding="unicode"))
-
-
-def _walked_text(root: etree._Element) -> Iterator[str]:
-    """The same text as the serialisation above, collected without changing the tree."""
-    for event, element in etree.iterwalk(root, events=("start", "end")):
-        block = element.tag in _BLOCK_TAGS
-        if event == "start":
-            yield "\n\n" if block else ""
-            yield element.text or ""
-        else:
-            yield "\n\n" if block else ""
-            yield (element.tail or "") if element is not root else ""
 
 
 def clean_paragraphs(text: str) -> str:
     """Normalise whitespace within lines and collapse runs of blank lines to one."""
-    text = clean_xml_text(_INVISIBLE.sub("", unicodedata.normalize("NFC", text)))
+    if not text.isascii():  # NFC and the invisible characters concern non-ASCII text only
+        text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    text = clean_xml_text(text)
     # str.split() is C and knows every Unicode space; a regex over each character is 20x slower.
     lines = [" ".join(line.split()) for line in text.replace("\r", "\n").split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

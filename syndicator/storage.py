@@ -11,6 +11,7 @@ sorts in time order. Schema changes are sqlite-utils `Migrations`, applied in or
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import struct
@@ -25,6 +26,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from syndicator.dedup import (
+    TITLE_KEY_OFFSET,
     Candidate,
     ClusterRules,
     CopyMatch,
@@ -758,7 +760,7 @@ class Store:
         now_text: str,
         indexed: list[tuple[int, str, str]],
     ) -> UpsertAction:
-        row = db.execute(
+        row = db.conn.execute(
             "SELECT id, content_hash, cluster_id FROM stories WHERE source_id = ? AND guid_key = ?",
             (story.source_id, story.guid_key),
         ).fetchone()
@@ -775,14 +777,19 @@ class Store:
         published_at = min(story.published_at, now)
         published = format_time(published_at)
         near = _NearStory.of(story, int(published_at.timestamp()))
-        guid = global_guid(story.guid)
-        hits = self._near_hits(db, near)
-        match, reason = self._exact_match(db, story.canonical_url, guid)
+        # A permalink guid is most often the link itself, already in canonical form.
+        same_link = story.guid is not None and story.guid.strip() == story.url
+        guid = cluster_key(story.canonical_url) if same_link else global_guid(story.guid)
+        conn = db.conn  # the hot path: sqlite3 itself, without the sqlite-utils wrapper
+        hits = self._near_hits(conn, near)
+        match, reason = self._exact_match(conn, story.canonical_url, guid)
         if match is None:
-            match = choose_copy(near.sketch, self._candidates(db, hits), self.rules.copy_threshold)
+            match = choose_copy(
+                near.sketch, self._candidates(conn, hits), self.rules.copy_threshold
+            )
             reason = JoinReason.SIMILAR_TEXT
         if match is None:
-            cluster_id = db.execute(
+            cluster_id = conn.execute(
                 "INSERT INTO clusters (title, published_at, first_seen_at, updated_at) "
                 "VALUES (?, ?, ?, ?)",
                 (story.title, published, now_text, published),
@@ -790,7 +797,7 @@ class Store:
             reason = JoinReason.FIRST
         else:
             cluster_id = match.cluster_id
-        story_id = db.execute(
+        story_id = conn.execute(
             """
             INSERT INTO stories (source_id, guid_key, guid, url, canonical_url, title, summary,
                 content_html, text, author, language, categories, published_at, first_seen_at,
@@ -809,7 +816,7 @@ class Store:
         ).lastrowid  # fmt: skip
         if story_id is None or cluster_id is None:  # None only when no row was inserted
             raise StorageError(f"{self.path}: story {story.guid_key!r} was not inserted")
-        db.execute(
+        conn.execute(
             """
             UPDATE clusters SET
                 representative_story_id = COALESCE(representative_story_id, ?),
@@ -818,12 +825,12 @@ class Store:
             """,
             (story_id, published, cluster_id),
         )
-        self._index_near(db, story_id, cluster_id, near)
-        self._link_related(db, cluster_id, near, hits)
+        self._index_near(conn, story_id, cluster_id, near)
+        self._link_related(conn, cluster_id, near, hits)
         return story_id
 
     def _exact_match(
-        self, db: Database, canonical: str, guid: str | None
+        self, conn: sqlite3.Connection, canonical: str, guid: str | None
     ) -> tuple[CopyMatch | None, JoinReason]:
         """The earliest story with the same canonical URL or global guid, either way round
         (a permalink guid in one feed is the link of another)."""
@@ -836,7 +843,7 @@ class Store:
         if url:
             lookups.append((url, "global_guid", JoinReason.GUID))
         for value, column, reason in lookups:
-            row = db.execute(
+            row = conn.execute(
                 f"SELECT id, cluster_id FROM stories WHERE {column} = ? ORDER BY id LIMIT 1",
                 (value,),
             ).fetchone()
@@ -844,57 +851,64 @@ class Store:
                 return CopyMatch(row[0], row[1], 1.0), reason
         return None, JoinReason.FIRST
 
-    def _near_hits(self, db: Database, near: _NearStory) -> _NearHits:
+    def _near_hits(self, conn: sqlite3.Connection, near: _NearStory) -> _NearHits:
         """Earlier stories within the window sharing a body key or a headline word, read
-        newest first and at most `rules.candidates_per_key` per key."""
-        window = int(self.rules.window.total_seconds())
+        newest first and at most `rules.candidates_per_key` per key (one statement)."""
         hits = _NearHits()
+        keys = near.body_keys + near.title_keys
+        if not keys:
+            return hits
+        window = int(self.rules.window.total_seconds())
         low, high, limit = near.at - window, near.at + window, self.rules.candidates_per_key
-        for key in near.body_keys:
-            for story_id, cluster_id, _ in db.execute(_NEAR_LOOKUP, (key, low, high, limit)):
+        params: list[int] = []
+        for key in keys:
+            params += (key, low, high, limit)
+        titles = hits.titles
+        for key, story_id, cluster_id, size in conn.execute(_near_lookup(len(keys)), params):
+            if key < TITLE_KEY_OFFSET:
                 hits.body[story_id] = cluster_id
-        for key in near.title_keys:
-            for story_id, cluster_id, size in db.execute(_NEAR_LOOKUP, (key, low, high, limit)):
-                hit = hits.titles.get(story_id)
-                shared = hit.shared + 1 if hit else 1
-                hits.titles[story_id] = TitleHit(cluster_id, shared, size)
+            else:
+                hit = titles.get(story_id)
+                titles[story_id] = TitleHit(cluster_id, hit.shared + 1 if hit else 1, size)
         return hits
 
-    def _candidates(self, db: Database, hits: _NearHits) -> list[Candidate]:
+    def _candidates(self, conn: sqlite3.Connection, hits: _NearHits) -> list[Candidate]:
         if not hits.body:
             return []
         ids = list(hits.body)
         marks = ",".join("?" * len(ids))
-        rows = db.execute(
+        rows = conn.execute(
             f"SELECT story_id, sketch FROM story_fingerprints WHERE story_id IN ({marks})", ids
         ).fetchall()
         return [
             Candidate(row[0], hits.body[row[0]], Fingerprint.from_bytes(row[1])) for row in rows
         ]
 
-    def _index_near(self, db: Database, story_id: int, cluster_id: int, near: _NearStory) -> None:
-        db.execute(
+    def _index_near(
+        self, conn: sqlite3.Connection, story_id: int, cluster_id: int, near: _NearStory
+    ) -> None:
+        conn.execute(
             "INSERT INTO story_fingerprints (story_id, at, sketch, title_keys) VALUES (?, ?, ?, ?)",
             (story_id, near.at, near.sketch.to_bytes(), _pack_keys(near.raw_title_keys)),
         )
         size = len(near.title_keys)
         rows = [(key, near.at, story_id, cluster_id, 0) for key in near.body_keys]
         rows += [(key, near.at, story_id, cluster_id, size) for key in near.title_keys]
-        db.conn.executemany(
+        conn.executemany(
             "INSERT OR IGNORE INTO near_keys (key, at, story_id, cluster_id, size) "
             "VALUES (?, ?, ?, ?, ?)",
             rows,
         )
 
     def _link_related(
-        self, db: Database, cluster_id: int, near: _NearStory, hits: _NearHits
+        self, conn: sqlite3.Connection, cluster_id: int, near: _NearStory, hits: _NearHits
     ) -> None:
         linked = related_clusters(
             len(near.title_keys), hits.titles, cluster_id, self.rules.related_threshold
         )
         rows = [(cluster_id, other, score) for other, score in linked.items()]
         rows += [(other, cluster_id, score) for other, score in linked.items()]
-        db.conn.executemany(
+        conn.executemany(
             "INSERT INTO cluster_links (cluster_id, related_id, score) VALUES (?, ?, ?) "
             "ON CONFLICT DO UPDATE SET score = MAX(score, excluded.score)",
             rows,
@@ -1168,10 +1182,15 @@ def _stored_story(row: dict[str, Any]) -> StoredStory:
     )
 
 
-_NEAR_LOOKUP = (
-    "SELECT story_id, cluster_id, size FROM near_keys "
-    "WHERE key = ? AND at BETWEEN ? AND ? ORDER BY at DESC LIMIT ?"
-)
+@functools.lru_cache(maxsize=64)
+def _near_lookup(keys: int) -> str:
+    """One statement reading the newest holders of each of `keys` keys within the window:
+    a subquery per key, since LIMIT applies per key (SQLite caches the compiled form)."""
+    one = (
+        "SELECT * FROM (SELECT key, story_id, cluster_id, size FROM near_keys "
+        "WHERE key = ? AND at BETWEEN ? AND ? ORDER BY at DESC LIMIT ?)"
+    )
+    return " UNION ALL ".join([one] * keys)
 
 
 @dataclass(frozen=True, slots=True)
