@@ -8,19 +8,28 @@ returns JSON counters (responses by status, bytes sent, server CPU seconds) so a
 check from the server's side what a client actually did.
 
 The feeds look like news: 20-50 items, each with a title, an HTML description of a few
-paragraphs, guid, link, pubDate, author and 1-3 categories, drawn from a built-in vocabulary
-of news words and places. About one item in ten is a wire story whose link is shared by several
-feeds (the same story republished), as in real newsrooms.
+paragraphs, guid, link, pubDate, author and 1-3 categories. About one item in ten is a wire
+story whose link is shared by several feeds (the same story republished), as in real newsrooms.
+
+Titles and sentences come from a word chain (first-order Markov) trained on the BBC News
+articles of ../shared/corpus/labelled-news/, so the text has real word frequencies and real
+phrase repetition: new sentences every time, whose four-word phrases recur only as often as
+they do in news. (Sentences from a small built-in vocabulary, used before and still used
+when the corpus is missing, made every story share phrases with thousands of others: a
+near-duplicate index sees nothing like that in real feeds.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import functools
 import gzip
 import hashlib
 import json
 import multiprocessing
 import random
+import re
 import socket
 import time
 import urllib.request
@@ -29,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -98,7 +108,62 @@ LAST_NAMES = (
 SECTIONS = ("world", "asia", "europe", "africa", "business", "politics", "energy", "region")
 
 
+BBC_CSV = (
+    Path(__file__).resolve().parent.parent.parent
+    / "shared" / "corpus" / "labelled-news" / "bbc_news" / "bbc_news.csv"
+)  # fmt: skip
+_END = ""  # the successor that ends a sentence
+
+
+class _WordChain:
+    """Successor lists of a first-order word chain over the corpus sentences."""
+
+    def __init__(self, sentences: list[list[str]]) -> None:
+        self.starts = [words[0] for words in sentences]
+        self.successors: dict[str, list[str]] = {}
+        for words in sentences:
+            for word, following in zip(words, [*words[1:], _END], strict=True):
+                self.successors.setdefault(word, []).append(following)
+
+    def sentence(self, rng: random.Random, limit: int = 40) -> list[str]:
+        words = [rng.choice(self.starts)]
+        while len(words) < limit:
+            following = rng.choice(self.successors[words[-1]])
+            if following == _END:
+                break
+            words.append(following)
+        return words
+
+
+@functools.cache
+def _chain() -> _WordChain | None:
+    """The chain trained on the BBC corpus, or None when the corpus is not beside the repo."""
+    if not BBC_CSV.exists():
+        return None
+    csv.field_size_limit(10**8)
+    sentences = []
+    with BBC_CSV.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            for paragraph in row["text"].split("\n")[1:]:
+                for sentence in _SENTENCE_END.split(paragraph.strip()):
+                    words = sentence.split()
+                    if 6 <= len(words) <= 60:
+                        sentences.append(words)
+    return _WordChain(sentences)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"])")
+
+
 def _sentence(rng: random.Random) -> str:
+    chain = _chain()
+    if chain is None:
+        return _vocabulary_sentence(rng)
+    text = " ".join(chain.sentence(rng))
+    return text if text.endswith((".", "!", "?", '"')) else text + "."
+
+
+def _vocabulary_sentence(rng: random.Random) -> str:
     words: list[str] = [
         rng.choice(ACTORS).capitalize(),
         rng.choice(VERBS),
@@ -127,6 +192,11 @@ def _description(rng: random.Random) -> str:
 
 
 def _title(rng: random.Random) -> str:
+    chain = _chain()
+    if chain is not None:  # the opening words of a new sentence, as a headline
+        words = chain.sentence(rng, limit=rng.randint(6, 11))
+        title = " ".join(words).rstrip(".,;:!?\"'")
+        return title[0].upper() + title[1:] if title else "News"
     place = rng.choice(PLACES)
     title = f"{place}: {rng.choice(ACTORS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}"
     if rng.random() < 0.5:

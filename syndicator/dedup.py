@@ -20,6 +20,7 @@ decisions out. The fingerprints themselves are `fingerprint`'s.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -55,10 +56,15 @@ class ClusterRules:
     copy_threshold: float = fp.DEFAULT_COPY_THRESHOLD
     related_threshold: float = fp.DEFAULT_RELATED_THRESHOLD
     window: timedelta = fp.DEFAULT_WINDOW
-    candidates_per_key: int = 20
+    candidates_per_key: int = 8
     """Stories read per candidate key, newest first. A key shared by more stories in the
     window is a phrase many texts share (a site's furniture, a common headline word); the
     newest holders are the likeliest matches, and the cap bounds the cost of every story."""
+    max_candidates: int = 12
+    """Earlier stories scored per new story: those sharing the most candidate keys. A copy
+    shares most of its keys with its original; a neighbour through one common phrase shares
+    one. Scoring costs about 30 us a candidate, and text built from a small vocabulary (or a
+    site's furniture) can otherwise bring a hundred of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +180,16 @@ def story_sketch(story: Story, boilerplate: frozenset[int] = frozenset()) -> fp.
     return fp.fingerprint(text, boilerplate=boilerplate)
 
 
+TITLE_INDEX_WORDS = 4
+"""Headline words indexed per story: the longest (the rarest, as a rule: "earthquake",
+"withdrawal", not "new" or "says"), indexed in pairs. Every word is kept for scoring."""
+
+
 def story_title_keys(story: Story) -> tuple[int, ...]:
-    """Candidate keys for the related relation: one per content word of the headline."""
-    return tuple(fp.title_keys(fp.title_tokens(story.title)))
+    """The keys of a headline's content words, longest word first (`title_index_keys`
+    indexes the first few; all of them score the related relation)."""
+    tokens = sorted(fp.title_tokens(story.title), key=lambda token: (-len(token), token))
+    return tuple(map(fp.title_key, tokens))
 
 
 def fingerprint_stories(stories: Sequence[Story]) -> list[Story]:
@@ -201,9 +214,47 @@ def body_keys(sketch: fp.Fingerprint) -> list[int]:
     return fp.lsh_keys(sketch)
 
 
-def title_index_keys(title_keys: Iterable[int]) -> list[int]:
-    """The index keys of a headline's words (offset past every body key)."""
-    return [TITLE_KEY_OFFSET + key for key in title_keys]
+def title_index_keys(title_keys: Sequence[int]) -> list[int]:
+    """The index keys of a headline: each pair of its longest words (one word alone when it
+    has only one), offset past every body key.
+
+    Headlines on one event share three or more content words (the related threshold asks
+    for that), so they share a pair of their longest ones; a single word ("government",
+    "election") is shared by hundreds of headlines a day and would make every lookup read
+    a full bucket of strangers.
+    """
+    longest = title_keys[:TITLE_INDEX_WORDS]
+    if len(longest) == 1:
+        return [TITLE_KEY_OFFSET + longest[0]]
+    return [
+        TITLE_KEY_OFFSET + _pair_key(first, second)
+        for n, first in enumerate(longest)
+        for second in longest[n + 1 :]
+    ]
+
+
+def _pair_key(a: int, b: int) -> int:
+    """One 32-bit key for two word keys, whatever their order."""
+    low, high = min(a, b), max(a, b)
+    return ((low * 0x9E3779B1) ^ high) & 0xFFFFFFFF
+
+
+MIN_SHARED_KEYS = 2
+"""Candidate keys an earlier story must share with a new one to be scored. A text holding
+45% of another shares two or more of its eight smallest shingle hashes: on the syndication
+set of benchmarks/dedup_quality.py no copy pair above the threshold shared only one, while
+nine in ten of the unrelated pairs found through the index did (a common phrase)."""
+
+
+def most_shared(shared: Mapping[int, int], limit: int, key_count: int) -> list[int]:
+    """The story ids worth scoring: at most `limit`, sharing the most keys (the newest first
+    on a tie), and at least `MIN_SHARED_KEYS` of them unless the new text has fewer keys
+    than that makes sense for (a headline-sized text)."""
+    floor = MIN_SHARED_KEYS if key_count >= 2 * MIN_SHARED_KEYS else 1
+    kept = [story_id for story_id, count in shared.items() if count >= floor]
+    if len(kept) <= limit:
+        return kept
+    return heapq.nlargest(limit, kept, key=lambda story_id: (shared[story_id], story_id))
 
 
 def choose_copy(
@@ -222,27 +273,31 @@ def choose_copy(
 
 
 @dataclass(frozen=True, slots=True)
-class TitleHit:
-    """An earlier story sharing headline words with the new one."""
+class TitleCandidate:
+    """An earlier story sharing an indexed headline word with the new one."""
 
+    story_id: int
     cluster_id: int
-    shared: int  # content words in common
-    size: int  # content words in its headline
+    title_keys: tuple[int, ...]  # distinct
 
 
 def related_clusters(
-    title_size: int, hits: Mapping[int, TitleHit], own_cluster: int, threshold: float
+    title_keys: Iterable[int],
+    candidates: Iterable[TitleCandidate],
+    own_cluster: int,
+    threshold: float,
 ) -> dict[int, float]:
-    """Clusters to link as related: for each, the best headline Jaccard at or above
-    `threshold` among its stories (`hits`, by story id). The story's own cluster is left out.
-
-    Jaccard is |A ∩ B| / (|A| + |B| - |A ∩ B|), from the counts alone: no headline is read.
-    """
+    """Clusters to link as related: for each, the best headline word Jaccard at or above
+    `threshold` among its stories. The story's own cluster is left out."""
+    mine = frozenset(title_keys)
     linked: dict[int, float] = {}
-    for hit in hits.values():
-        if hit.cluster_id == own_cluster or title_size == 0:
+    if not mine:
+        return linked
+    for candidate in candidates:
+        if candidate.cluster_id == own_cluster or not candidate.title_keys:
             continue
-        score = hit.shared / (title_size + hit.size - hit.shared)
-        if score >= threshold and score > linked.get(hit.cluster_id, 0.0):
-            linked[hit.cluster_id] = score
+        shared = len(mine.intersection(candidate.title_keys))
+        score = shared / (len(mine) + len(candidate.title_keys) - shared)
+        if score >= threshold and score > linked.get(candidate.cluster_id, 0.0):
+            linked[candidate.cluster_id] = score
     return linked

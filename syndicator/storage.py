@@ -31,13 +31,14 @@ from syndicator.dedup import (
     ClusterRules,
     CopyMatch,
     JoinReason,
-    TitleHit,
+    TitleCandidate,
     UpsertAction,
     body_keys,
     choose_copy,
     cluster_key,
     decide_upsert,
     global_guid,
+    most_shared,
     related_clusters,
     story_sketch,
     story_title_keys,
@@ -240,14 +241,16 @@ def _m0009_near_duplicates(db: Database) -> None:
             title_keys BLOB NOT NULL
         );
         CREATE INDEX story_fingerprints_at ON story_fingerprints (at);
-        -- The candidate index: a story's body keys and headline word keys (offset past the
-        -- body keys), with its cluster and headline size, read newest first per key.
+        -- The candidate index: a story's body keys and its longest headline words' keys
+        -- (offset past the body keys), with its cluster, read newest first per key.
+        -- A headline word's row carries every word key of its headline, so scoring the
+        -- related relation reads nothing else.
         CREATE TABLE near_keys (
             key INTEGER NOT NULL,
             at INTEGER NOT NULL,
             story_id INTEGER NOT NULL,
             cluster_id INTEGER NOT NULL,
-            size INTEGER NOT NULL,
+            title_keys BLOB,
             PRIMARY KEY (key, at, story_id)
         ) WITHOUT ROWID;
         -- Clusters on one event (headlines alike), both directions, with the best score.
@@ -733,15 +736,26 @@ class Store:
     # -- stories and clusters ------------------------------------------------------------------
 
     def store_stories(self, stories: Sequence[Story], now: datetime) -> StoreResult:
-        """Upsert one feed's stories in one transaction: insert unseen entries (joining an
-        existing cluster when the canonical URL matches), update changed ones in place, and
-        leave re-sent ones alone."""
+        """Upsert one feed's stories in one transaction: insert unseen entries (joining the
+        cluster of an exact or near-duplicate earlier story), update changed ones in place,
+        and leave re-sent ones alone."""
         counts = dict.fromkeys(UpsertAction, 0)
         now_text = format_time(now)
         indexed: list[tuple[int, str, str]] = []  # new stories for the search index
+        # One entry listed twice is stored once: the last copy, as a feed reader shows it.
+        stories = list({(story.source_id, story.guid_key): story for story in stories}.values())
         with self._transaction() as db:
+            stored = self._stored_versions(db.conn, stories)
             for story in stories:
-                counts[self._upsert_story(db, story, now, now_text, indexed)] += 1
+                row = stored.get((story.source_id, story.guid_key))
+                action = decide_upsert(row[1] if row else None, story.content_hash)
+                if action is UpsertAction.INSERT:
+                    story_id = self._insert_story(db, story, now, now_text)
+                    indexed.append((story_id, story.title, story.text))
+                elif action is UpsertAction.UPDATE and row is not None:
+                    self._flush_group_index(db)
+                    self._update_story(db, row[0], row[2], story, now_text)
+                counts[action] += 1
             if self._group is None:
                 self._index_for_search(db, indexed)
         if self._group is not None:
@@ -752,49 +766,46 @@ class Store:
             unchanged=counts[UpsertAction.UNCHANGED],
         )
 
-    def _upsert_story(
-        self,
-        db: Database,
-        story: Story,
-        now: datetime,
-        now_text: str,
-        indexed: list[tuple[int, str, str]],
-    ) -> UpsertAction:
-        row = db.conn.execute(
-            "SELECT id, content_hash, cluster_id FROM stories WHERE source_id = ? AND guid_key = ?",
-            (story.source_id, story.guid_key),
-        ).fetchone()
-        action = decide_upsert(row[1] if row else None, story.content_hash)
-        if action is UpsertAction.INSERT:
-            story_id = self._insert_story(db, story, now, now_text)
-            indexed.append((story_id, story.title, story.text))
-        elif action is UpsertAction.UPDATE:
-            self._flush_group_index(db)
-            self._update_story(db, row[0], row[2], story, now_text)
-        return action
+    @staticmethod
+    def _stored_versions(
+        conn: sqlite3.Connection, stories: Sequence[Story]
+    ) -> dict[tuple[int, str], tuple[int, str, int]]:
+        """(id, content hash, cluster id) of the stories already stored under these keys:
+        a few statements per feed rather than one per entry (most entries are re-sent)."""
+        keys: dict[int, list[str]] = {}
+        for story in stories:
+            keys.setdefault(story.source_id, []).append(story.guid_key)
+        found: dict[tuple[int, str], tuple[int, str, int]] = {}
+        for source_id, guid_keys in keys.items():
+            for start in range(0, len(guid_keys), 500):
+                chunk = guid_keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for key, story_id, digest, cluster_id in conn.execute(
+                    "SELECT guid_key, id, content_hash, cluster_id FROM stories "
+                    f"WHERE source_id = ? AND guid_key IN ({marks})",
+                    [source_id, *chunk],
+                ):
+                    found[(source_id, key)] = (story_id, digest, cluster_id)
+        return found
 
     def _insert_story(self, db: Database, story: Story, now: datetime, now_text: str) -> int:
+        """Insert a new story into the cluster it belongs to, or a new one:
+        1. the earliest story with the same canonical URL or global guid, else
+        2. the best near-duplicate among the earlier stories sharing its candidate keys;
+        then index its fingerprint and link its cluster to related ones."""
+        conn = db.conn  # the hot path: sqlite3 itself, without the sqlite-utils wrapper
         published_at = min(story.published_at, now)
         published = format_time(published_at)
         near = _NearStory.of(story, int(published_at.timestamp()))
-        # A permalink guid is most often the link itself, already in canonical form.
-        same_link = story.guid is not None and story.guid.strip() == story.url
-        guid = cluster_key(story.canonical_url) if same_link else global_guid(story.guid)
-        conn = db.conn  # the hot path: sqlite3 itself, without the sqlite-utils wrapper
-        hits = self._near_hits(conn, near)
+        guid = _global_guid(story)
         match, reason = self._exact_match(conn, story.canonical_url, guid)
+        # An exact copy's cluster already has its candidates and related links (they came
+        # with its first member); only a story of unknown cluster looks for them.
+        hits = self._near_hits(conn, near) if match is None else _NearHits()
         if match is None:
-            match = choose_copy(
-                near.sketch, self._candidates(conn, hits), self.rules.copy_threshold
-            )
-            reason = JoinReason.SIMILAR_TEXT
+            match, reason = self._copy_match(conn, near, hits)
         if match is None:
-            cluster_id = conn.execute(
-                "INSERT INTO clusters (title, published_at, first_seen_at, updated_at) "
-                "VALUES (?, ?, ?, ?)",
-                (story.title, published, now_text, published),
-            ).lastrowid
-            reason = JoinReason.FIRST
+            cluster_id = self._new_cluster(conn, story.title, published, now_text)
         else:
             cluster_id = match.cluster_id
         story_id = conn.execute(
@@ -814,7 +825,7 @@ class Store:
                 match.story_id if match else None, guid,
             ),
         ).lastrowid  # fmt: skip
-        if story_id is None or cluster_id is None:  # None only when no row was inserted
+        if story_id is None:  # None only when no row was inserted
             raise StorageError(f"{self.path}: story {story.guid_key!r} was not inserted")
         conn.execute(
             """
@@ -826,34 +837,46 @@ class Store:
             (story_id, published, cluster_id),
         )
         self._index_near(conn, story_id, cluster_id, near)
-        self._link_related(conn, cluster_id, near, hits)
+        self._link_related(conn, cluster_id, near, _title_candidates(hits))
         return story_id
+
+    def _copy_match(
+        self, conn: sqlite3.Connection, near: _NearStory, hits: _NearHits
+    ) -> tuple[CopyMatch | None, JoinReason]:
+        """The best near-duplicate among the candidates sharing the most body keys."""
+        body_ids = most_shared(hits.shared, self.rules.max_candidates, len(near.body_keys))
+        sketches = self._stored_sketches(conn, body_ids)
+        candidates = [
+            Candidate(story_id, hits.body[story_id], Fingerprint.from_bytes(sketches[story_id]))
+            for story_id in body_ids
+            if story_id in sketches
+        ]
+        match = choose_copy(near.sketch, candidates, self.rules.copy_threshold)
+        return match, JoinReason.FIRST if match is None else JoinReason.SIMILAR_TEXT
+
+    @staticmethod
+    def _new_cluster(conn: sqlite3.Connection, title: str, published: str, now_text: str) -> int:
+        cluster_id = conn.execute(
+            "INSERT INTO clusters (title, published_at, first_seen_at, updated_at) "
+            "VALUES (?, ?, ?, ?)",
+            (title, published, now_text, published),
+        ).lastrowid
+        assert cluster_id is not None  # sqlite3 gives None only when no row was inserted
+        return cluster_id
 
     def _exact_match(
         self, conn: sqlite3.Connection, canonical: str, guid: str | None
     ) -> tuple[CopyMatch | None, JoinReason]:
         """The earliest story with the same canonical URL or global guid, either way round
         (a permalink guid in one feed is the link of another)."""
-        url = cluster_key(canonical)
-        lookups = [(url, "canonical_url", JoinReason.CANONICAL_URL)] if url else []
-        if guid:
-            lookups.append((guid, "global_guid", JoinReason.GUID))
-            if guid != url and guid.startswith("http"):
-                lookups.append((guid, "canonical_url", JoinReason.GUID))
-        if url:
-            lookups.append((url, "global_guid", JoinReason.GUID))
-        for value, column, reason in lookups:
-            row = conn.execute(
-                f"SELECT id, cluster_id FROM stories WHERE {column} = ? ORDER BY id LIMIT 1",
-                (value,),
-            ).fetchone()
-            if row:
-                return CopyMatch(row[0], row[1], 1.0), reason
-        return None, JoinReason.FIRST
+        row = conn.execute(_EXACT_MATCH, (cluster_key(canonical), guid)).fetchone()
+        if row is None:
+            return None, JoinReason.FIRST
+        return CopyMatch(row[0], row[1], 1.0), JoinReason(row[2])
 
     def _near_hits(self, conn: sqlite3.Connection, near: _NearStory) -> _NearHits:
-        """Earlier stories within the window sharing a body key or a headline word, read
-        newest first and at most `rules.candidates_per_key` per key (one statement)."""
+        """Earlier stories within the window sharing a body key or an indexed headline word,
+        read newest first and at most `rules.candidates_per_key` per key (one statement)."""
         hits = _NearHits()
         keys = near.body_keys + near.title_keys
         if not keys:
@@ -863,48 +886,54 @@ class Store:
         params: list[int] = []
         for key in keys:
             params += (key, low, high, limit)
-        titles = hits.titles
-        for key, story_id, cluster_id, size in conn.execute(_near_lookup(len(keys)), params):
+        body, shared, titles = hits.body, hits.shared, hits.titles
+        for key, story_id, cluster_id, title_keys in conn.execute(_near_lookup(len(keys)), params):
             if key < TITLE_KEY_OFFSET:
-                hits.body[story_id] = cluster_id
+                body[story_id] = cluster_id
+                shared[story_id] = shared.get(story_id, 0) + 1
             else:
-                hit = titles.get(story_id)
-                titles[story_id] = TitleHit(cluster_id, hit.shared + 1 if hit else 1, size)
+                titles[story_id] = (cluster_id, title_keys)
         return hits
 
-    def _candidates(self, conn: sqlite3.Connection, hits: _NearHits) -> list[Candidate]:
-        if not hits.body:
-            return []
-        ids = list(hits.body)
-        marks = ",".join("?" * len(ids))
+    @staticmethod
+    def _stored_sketches(conn: sqlite3.Connection, story_ids: list[int]) -> dict[int, bytes]:
+        """The stored body sketches of earlier stories, by id."""
+        if not story_ids:
+            return {}
+        marks = ",".join("?" * len(story_ids))
         rows = conn.execute(
-            f"SELECT story_id, sketch FROM story_fingerprints WHERE story_id IN ({marks})", ids
-        ).fetchall()
-        return [
-            Candidate(row[0], hits.body[row[0]], Fingerprint.from_bytes(row[1])) for row in rows
-        ]
+            f"SELECT story_id, sketch FROM story_fingerprints WHERE story_id IN ({marks})",
+            story_ids,
+        )
+        return dict(rows.fetchall())
 
     def _index_near(
         self, conn: sqlite3.Connection, story_id: int, cluster_id: int, near: _NearStory
     ) -> None:
+        packed = _pack_keys(near.raw_title_keys)
         conn.execute(
             "INSERT INTO story_fingerprints (story_id, at, sketch, title_keys) VALUES (?, ?, ?, ?)",
-            (story_id, near.at, near.sketch.to_bytes(), _pack_keys(near.raw_title_keys)),
+            (story_id, near.at, near.sketch.to_bytes(), packed),
         )
-        size = len(near.title_keys)
-        rows = [(key, near.at, story_id, cluster_id, 0) for key in near.body_keys]
-        rows += [(key, near.at, story_id, cluster_id, size) for key in near.title_keys]
+        rows: list[tuple[int, int, int, int, bytes | None]] = [
+            (key, near.at, story_id, cluster_id, None) for key in near.body_keys
+        ]
+        rows += [(key, near.at, story_id, cluster_id, packed) for key in near.title_keys]
         conn.executemany(
-            "INSERT OR IGNORE INTO near_keys (key, at, story_id, cluster_id, size) "
+            "INSERT OR IGNORE INTO near_keys (key, at, story_id, cluster_id, title_keys) "
             "VALUES (?, ?, ?, ?, ?)",
             rows,
         )
 
     def _link_related(
-        self, conn: sqlite3.Connection, cluster_id: int, near: _NearStory, hits: _NearHits
+        self,
+        conn: sqlite3.Connection,
+        cluster_id: int,
+        near: _NearStory,
+        candidates: list[TitleCandidate],
     ) -> None:
         linked = related_clusters(
-            len(near.title_keys), hits.titles, cluster_id, self.rules.related_threshold
+            near.raw_title_keys, candidates, cluster_id, self.rules.related_threshold
         )
         rows = [(cluster_id, other, score) for other, score in linked.items()]
         rows += [(other, cluster_id, score) for other, score in linked.items()]
@@ -1182,12 +1211,20 @@ def _stored_story(row: dict[str, Any]) -> StoredStory:
     )
 
 
+_EXACT_MATCH = """
+    SELECT id, cluster_id, 'canonical-url' FROM stories WHERE canonical_url = ?1
+    UNION ALL SELECT id, cluster_id, 'guid' FROM stories WHERE global_guid IN (?1, ?2)
+    UNION ALL SELECT id, cluster_id, 'guid' FROM stories WHERE canonical_url = ?2
+    ORDER BY 1 LIMIT 1
+"""
+
+
 @functools.lru_cache(maxsize=64)
 def _near_lookup(keys: int) -> str:
     """One statement reading the newest holders of each of `keys` keys within the window:
     a subquery per key, since LIMIT applies per key (SQLite caches the compiled form)."""
     one = (
-        "SELECT * FROM (SELECT key, story_id, cluster_id, size FROM near_keys "
+        "SELECT * FROM (SELECT key, story_id, cluster_id, title_keys FROM near_keys "
         "WHERE key = ? AND at BETWEEN ? AND ? ORDER BY at DESC LIMIT ?)"
     )
     return " UNION ALL ".join([one] * keys)
@@ -1219,7 +1256,23 @@ class _NearStory:
 @dataclass(slots=True)
 class _NearHits:
     body: dict[int, int] = field(default_factory=dict)  # story id -> cluster id
-    titles: dict[int, TitleHit] = field(default_factory=dict)  # story id -> shared words
+    shared: dict[int, int] = field(default_factory=dict)  # story id -> body keys in common
+    # story id -> (cluster id, every headline word key, packed)
+    titles: dict[int, tuple[int, bytes | None]] = field(default_factory=dict)
+
+
+def _global_guid(story: Story) -> str | None:
+    # A permalink guid is most often the link itself, already in canonical form.
+    if story.guid is not None and story.guid.strip() == story.url:
+        return cluster_key(story.canonical_url)
+    return global_guid(story.guid)
+
+
+def _title_candidates(hits: _NearHits) -> list[TitleCandidate]:
+    return [
+        TitleCandidate(story_id, cluster_id, _unpack_keys(keys or b""))
+        for story_id, (cluster_id, keys) in hits.titles.items()
+    ]
 
 
 def _pack_keys(keys: Sequence[int]) -> bytes:
@@ -1232,5 +1285,9 @@ def _near_keys_of(sketch: bytes, title_keys: bytes) -> list[int]:
         keys = body_keys(Fingerprint.from_bytes(sketch))
     except ValueError:
         keys = []
-    titles = struct.unpack(f"<{len(title_keys) // 4}I", title_keys[: len(title_keys) // 4 * 4])
-    return keys + title_index_keys(titles)
+    return keys + title_index_keys(_unpack_keys(title_keys))
+
+
+def _unpack_keys(data: bytes) -> tuple[int, ...]:
+    count = len(data) // 4
+    return struct.unpack_from(f"<{count}I", data)

@@ -1,9 +1,29 @@
-"""Entry identity and upsert decisions (pure)."""
+"""Entry identity, upsert decisions and the clustering decisions (pure)."""
 
 from __future__ import annotations
 
-from syndicator.dedup import UpsertAction, cluster_key, decide_upsert, entry_key
-from syndicator.models import ParsedEntry
+from datetime import UTC, datetime
+
+from syndicator import fingerprint as fp
+from syndicator.dedup import (
+    Candidate,
+    TitleCandidate,
+    UpsertAction,
+    choose_copy,
+    cluster_key,
+    decide_upsert,
+    document_boilerplate,
+    entry_key,
+    global_guid,
+    most_shared,
+    related_clusters,
+    story_sketch,
+    story_title_keys,
+    title_index_keys,
+)
+from syndicator.models import ParsedEntry, Story
+
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 def _entry(guid: str | None, link: str | None, title: str = "T") -> ParsedEntry:
@@ -35,3 +55,72 @@ def test_cluster_key_only_for_web_urls() -> None:
     assert cluster_key("https://x.example/1") == "https://x.example/1"
     assert cluster_key("urn:uuid:1234") is None
     assert cluster_key("") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-source decisions: global guids, boilerplate, candidates, copies, related clusters.
+
+
+def test_only_globally_unique_guids_join_across_sources() -> None:
+    assert (
+        global_guid("https://WIRE.example/story?utm_source=x#top") == "https://wire.example/story"
+    )
+    assert global_guid("urn:newsml:apnews.com:20261127:abc") == "urn:newsml:apnews.com:20261127:abc"
+    assert global_guid("tag:example.org,2026:story-7") == "tag:example.org,2026:story-7"
+    for local in ("12345", "story-7", "", None, "urn:x", "ftp://example.org/1"):
+        assert global_guid(local) is None
+
+
+def _story(title: str, text: str) -> Story:
+    return Story(1, "guid:x", "x", "", "", title, "", "", text, "", NOW, "h")
+
+
+def test_document_boilerplate_is_the_long_lines_of_three_entries() -> None:
+    furniture = "The post appeared first on The Daily Globe, your source for regional news."
+    texts = [
+        f"Story number {n} is about something else entirely today.\n\n{furniture}" for n in range(3)
+    ]
+    learned = document_boilerplate(texts)
+    assert learned == frozenset(fp.line_keys(furniture))
+    assert document_boilerplate(texts[:2]) == frozenset()  # two entries prove nothing
+
+
+def test_a_short_body_is_fingerprinted_with_its_headline() -> None:
+    a = story_sketch(_story("Tool one for maps", "Comments"))
+    b = story_sketch(_story("A compiler written in a weekend", "Comments"))
+    assert fp.similarity(a, b) == 0.0
+    long_text = " ".join(f"word{n}" for n in range(40))
+    assert story_sketch(_story("Any title", long_text)) == fp.fingerprint(long_text)
+
+
+def test_candidates_must_share_two_keys_unless_the_text_is_tiny() -> None:
+    shared = {1: 1, 2: 2, 3: 5, 4: 2}
+    assert most_shared(shared, limit=10, key_count=8) == [2, 3, 4]
+    assert most_shared(shared, limit=2, key_count=8) == [3, 4]  # most keys, then newest
+    assert sorted(most_shared(shared, limit=10, key_count=2)) == [1, 2, 3, 4]
+
+
+def test_choose_copy_takes_the_best_score_above_the_threshold() -> None:
+    text = " ".join(f"w{n}" for n in range(100))
+    original = fp.fingerprint(text)
+    cut = fp.fingerprint(" ".join(f"w{n}" for n in range(50)))
+    other = fp.fingerprint(" ".join(f"x{n}" for n in range(100)))
+    candidates = [Candidate(7, 70, other), Candidate(8, 80, original), Candidate(9, 90, cut)]
+    match = choose_copy(original, candidates, 0.45)
+    assert match is not None
+    assert (match.story_id, match.cluster_id, match.score) == (8, 80, 1.0)
+    assert choose_copy(original, [Candidate(7, 70, other)], 0.45) is None
+
+
+def test_headline_pairs_are_order_free_and_related_clusters_score_jaccard() -> None:
+    keys = story_title_keys(_story("Magnitude 7.1 earthquake strikes off northern Japan", ""))
+    other = story_title_keys(_story("Northern Japan earthquake: magnitude 7.1 strikes", ""))
+    assert sorted(keys) == sorted(other)
+    assert sorted(title_index_keys(keys)) == sorted(title_index_keys(other))
+    assert len(title_index_keys(keys)) == 6  # the pairs of the four longest words
+    assert all(key >= 1 << 32 for key in title_index_keys(keys))
+    near = TitleCandidate(5, 50, tuple(keys[:3]))
+    far = TitleCandidate(6, 60, (1, 2, 3))
+    own = TitleCandidate(7, 99, tuple(keys))
+    linked = related_clusters(keys, [near, far, own], own_cluster=99, threshold=0.3)
+    assert linked == {50: 3 / len(keys)}
