@@ -49,6 +49,7 @@ from syndicator.fingerprint import Fingerprint
 from syndicator.models import Cluster, RelatedLink, Source, SourceState, StoredStory, Story
 
 BUSY_TIMEOUT_MS = 10_000
+CACHE_KIB = 64 * 1024
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 MIGRATIONS = Migrations("syndicator")
@@ -365,6 +366,10 @@ def open_store(path: Path, rules: ClusterRules | None = None) -> Store:
         db.enable_wal()
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; a crash loses no commit order
+        # The candidate index is read and written at random keys for every new story: a
+        # 64 MiB page cache (SQLite's default is 2 MiB) keeps most of it in memory; measured
+        # 6% less writer time per story at 70,000 stories, more as the file grows.
+        db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         _use_incremental_vacuum(db)
         MIGRATIONS.apply(db)
     except (sqlite3.Error, OSError) as e:

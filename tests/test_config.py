@@ -17,6 +17,7 @@ from syndicator.config import (
     resolve_config_path,
 )
 from syndicator.errors import ConfigError
+from syndicator.pipeline import cluster_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIG = ROOT / "config" / "syndicator.toml"
@@ -113,6 +114,15 @@ def test_empty_config_gives_the_defaults() -> None:
     assert settings.sections == ()
     assert settings.alerts == ()
     assert dict(settings.channels) == {}
+    assert settings.dedup.threshold == 0.45
+    assert settings.dedup.window == timedelta(hours=72)
+
+
+def test_dedup_settings_become_the_stores_cluster_rules() -> None:
+    settings = _parse('[dedup]\nthreshold = 0.6\nrelated_threshold = 1\nwindow = "24h"\n')
+    rules = cluster_rules(settings)
+    assert (rules.copy_threshold, rules.related_threshold) == (0.6, 1.0)
+    assert rules.window == timedelta(hours=24)
 
 
 def test_minimal_config_loads_with_typed_values() -> None:
@@ -369,6 +379,10 @@ SINGLE_PROBLEMS = {
         "sources[0].name:",
     ),
     "source-without-url": ('[[sources]]\nname = "Nameless"\n', "sources[0].url:"),
+    "dedup-threshold-above-one": ("[dedup]\nthreshold = 1.5\n", "dedup.threshold:"),
+    "dedup-threshold-zero": ("[dedup]\nrelated_threshold = 0\n", "dedup.related_threshold:"),
+    "dedup-threshold-text": ('[dedup]\nthreshold = "high"\n', "dedup.threshold:"),
+    "dedup-window-zero": ('[dedup]\nwindow = "0s"\n', "dedup.window:"),
     "alert-without-query": ('[[alerts]]\nname = "a"\n', "alerts[0].query:"),
     "section-without-slug": ('[[sections]]\ntitle = "World"\n', "sections[0].slug:"),
 }
