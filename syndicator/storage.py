@@ -50,6 +50,7 @@ from syndicator.models import Cluster, RelatedLink, Source, SourceState, StoredS
 
 BUSY_TIMEOUT_MS = 10_000
 CACHE_KIB = 64 * 1024
+WAL_CHECKPOINT_PAGES = 16_384
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 MIGRATIONS = Migrations("syndicator")
@@ -370,6 +371,11 @@ def open_store(path: Path, rules: ClusterRules | None = None) -> Store:
         # 64 MiB page cache (SQLite's default is 2 MiB) keeps most of it in memory; measured
         # 6% less writer time per story at 70,000 stories, more as the file grows.
         db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        # A checkpoint (copying the WAL into the file, with an fsync) after every 16,384
+        # pages rather than SQLite's 1,000: a write group dirties thousands of index pages,
+        # and checkpointing after each group cost the writer 40% more per story. The WAL
+        # stays bounded near 64 MiB, and retention truncates it.
+        db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         _use_incremental_vacuum(db)
         MIGRATIONS.apply(db)
     except (sqlite3.Error, OSError) as e:
@@ -1216,9 +1222,12 @@ def _stored_story(row: dict[str, Any]) -> StoredStory:
     )
 
 
+# Each arm reads one index in id order, so SQLite merges them without sorting (an IN list
+# over two values would need a temporary B-tree, and costs half as much again).
 _EXACT_MATCH = """
     SELECT id, cluster_id, 'canonical-url' FROM stories WHERE canonical_url = ?1
-    UNION ALL SELECT id, cluster_id, 'guid' FROM stories WHERE global_guid IN (?1, ?2)
+    UNION ALL SELECT id, cluster_id, 'guid' FROM stories WHERE global_guid = ?1
+    UNION ALL SELECT id, cluster_id, 'guid' FROM stories WHERE global_guid = ?2
     UNION ALL SELECT id, cluster_id, 'guid' FROM stories WHERE canonical_url = ?2
     ORDER BY 1 LIMIT 1
 """
