@@ -3,7 +3,9 @@
 The only module that talks to the database (and the only importer of sqlite_utils), so a second
 implementation (PostgreSQL, leasing due rows with SKIP LOCKED) replaces this one module. One
 `Store` is one connection and the single writer of a process; each public write is one short
-transaction. It decides nothing about identity (that is `dedup`) and renders nothing.
+transaction. It decides nothing about identity (that is `dedup`) and renders nothing: for a
+new story it reads the candidates `dedup` chooses among (the near-duplicate index, one
+window deep) and writes down the choice, the fingerprint and the related links.
 
 Times are stored as ISO 8601 UTC text with microseconds ("2026-11-27T03:57:32.000000Z"), which
 sorts in time order. Schema changes are sqlite-utils `Migrations`, applied in order at open.
@@ -890,7 +892,7 @@ class Store:
         """Earlier stories within the window sharing a body key or an indexed headline word,
         read newest first and at most `rules.candidates_per_key` per key (one statement)."""
         hits = _NearHits()
-        keys = near.body_keys + near.title_keys
+        keys = near.body_keys + near.headline_index
         if not keys:
             return hits
         window = int(self.rules.window.total_seconds())
@@ -922,7 +924,7 @@ class Store:
     def _index_near(
         self, conn: sqlite3.Connection, story_id: int, cluster_id: int, near: _NearStory
     ) -> None:
-        packed = _pack_keys(near.raw_title_keys)
+        packed = _pack_keys(near.headline_words)
         conn.execute(
             "INSERT INTO story_fingerprints (story_id, at, sketch, title_keys) VALUES (?, ?, ?, ?)",
             (story_id, near.at, near.sketch.to_bytes(), packed),
@@ -930,7 +932,7 @@ class Store:
         rows: list[tuple[int, int, int, int, bytes | None]] = [
             (key, near.at, story_id, cluster_id, None) for key in near.body_keys
         ]
-        rows += [(key, near.at, story_id, cluster_id, packed) for key in near.title_keys]
+        rows += [(key, near.at, story_id, cluster_id, packed) for key in near.headline_index]
         conn.executemany(
             "INSERT OR IGNORE INTO near_keys (key, at, story_id, cluster_id, title_keys) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -945,7 +947,7 @@ class Store:
         candidates: list[TitleCandidate],
     ) -> None:
         linked = related_clusters(
-            near.raw_title_keys, candidates, cluster_id, self.rules.related_threshold
+            near.headline_words, candidates, cluster_id, self.rules.related_threshold
         )
         rows = [(cluster_id, other, score) for other, score in linked.items()]
         rows += [(other, cluster_id, score) for other, score in linked.items()]
@@ -1252,8 +1254,8 @@ class _NearStory:
     at: int
     sketch: Fingerprint
     body_keys: list[int]
-    title_keys: list[int]
-    raw_title_keys: tuple[int, ...]
+    headline_index: list[int]  # index keys: pairs of the longest headline words
+    headline_words: tuple[int, ...]  # every content word of the headline, longest first
 
     @classmethod
     def of(cls, story: Story, at: int) -> _NearStory:
