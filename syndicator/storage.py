@@ -927,7 +927,7 @@ class Store:
         packed = _pack_keys(near.headline_words)
         conn.execute(
             "INSERT INTO story_fingerprints (story_id, at, sketch, title_keys) VALUES (?, ?, ?, ?)",
-            (story_id, near.at, near.sketch.to_bytes(), packed),
+            (story_id, near.at, near.sketch_bytes, packed),
         )
         rows: list[tuple[int, int, int, int, bytes | None]] = [
             (key, near.at, story_id, cluster_id, None) for key in near.body_keys
@@ -1253,6 +1253,7 @@ class _NearStory:
 
     at: int
     sketch: Fingerprint
+    sketch_bytes: bytes  # as stored: the worker's bytes when they came along
     body_keys: list[int]
     headline_index: list[int]  # index keys: pairs of the longest headline words
     headline_words: tuple[int, ...]  # every content word of the headline, longest first
@@ -1263,11 +1264,14 @@ class _NearStory:
         # stored directly (tests, tools) is fingerprinted here, without learned boilerplate.
         try:
             sketch = Fingerprint.from_bytes(story.fingerprint) if story.fingerprint else None
+            data = story.fingerprint
         except ValueError:
             sketch = None
-        sketch = sketch or story_sketch(story)
+        if sketch is None:
+            sketch = story_sketch(story)
+            data = sketch.to_bytes()
         raw = story.title_keys or story_title_keys(story)
-        return cls(at, sketch, body_keys(sketch), title_index_keys(raw), raw)
+        return cls(at, sketch, data, body_keys(sketch), title_index_keys(raw), raw)
 
 
 @dataclass(slots=True)
