@@ -14,7 +14,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +26,13 @@ from syndicator.errors import ConfigError
 from syndicator.fingerprint import DEFAULT_COPY_THRESHOLD, DEFAULT_RELATED_THRESHOLD
 from syndicator.normalize import canonical_url
 from syndicator.tagging.regions import resolve_region
+from syndicator.tagging.topics import (
+    TopicRule,
+    builtin_rules,
+    merge_rules,
+    parse_overrides,
+    topic_slugs,
+)
 
 DEFAULT_CONFIG_PATH = Path("config/syndicator.toml")
 CONFIG_ENV_VAR = "SYNDICATOR_CONFIG"
@@ -206,6 +213,24 @@ def _to_webhook_secret(value: Any) -> str:
     return text
 
 
+def _to_term_weights(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise _Invalid(
+            'expected a table of terms and weights ({ "oil price" = 2.0 }), '
+            f"got {_toml_type(value)}"
+        )
+    bad = [
+        term
+        for term, weight in value.items()
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0
+    ]
+    if bad:
+        raise _Invalid(
+            f"weights must be numbers of 0 or more (0 removes a term): {', '.join(map(repr, bad))}"
+        )
+    return {str(term): float(weight) for term, weight in value.items()}
+
+
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "string": _to_str,
     "integer": _to_int,
@@ -224,6 +249,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     '"none", "starttls" or "tls"': _one_of("none", "starttls", "tls"),
     '"email" or "webhook"': _one_of("email", "webhook"),
     "webhook secret": _to_webhook_secret,
+    "table of term weights": _to_term_weights,
 }
 
 
@@ -384,6 +410,30 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("sections[]", "max_entries", "positive integer", 100, "Entries in the feed document."),
     Key(
+        "topics[]",
+        "slug",
+        "slug",
+        _REQUIRED,
+        "A built-in topic to extend or change (conflict, politics, economy, ...), or a new one.",
+    ),
+    Key("topics[]", "label", "string", "", "Readable name; required for a new topic."),
+    Key(
+        "topics[]",
+        "terms",
+        "table of term weights",
+        {},
+        'Words, "phrases" and prefix* terms with weights: { "oil price" = 2.0 }; 0 removes one.',
+    ),
+    Key("topics[]", "categories", "list of strings", [], "Feed categories that mean this topic."),
+    Key("topics[]", "paths", "list of strings", [], "URL path segments that mean it (/sport/)."),
+    Key(
+        "topics[]",
+        "replace",
+        "boolean",
+        False,
+        "True: this topic's built-in terms and hints are dropped, only these count.",
+    ),
+    Key(
         "alerts[]",
         "name",
         "slug",
@@ -443,6 +493,7 @@ _TOP_LEVEL = (
     "dedup",
     "sources",
     "sections",
+    "topics",
     "alerts",
     "channels",
 )
@@ -499,6 +550,18 @@ class DedupSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TopicSettings:
+    """The `[[topics]]` overrides of the built-in taxonomy, and the slugs they replace."""
+
+    overrides: tuple[TopicRule, ...] = ()
+    replace: frozenset[str] = frozenset()
+
+    def slugs(self) -> tuple[str, ...]:
+        """Every topic slug the taxonomy will have, built-in and configured."""
+        return tuple(dict.fromkeys((*topic_slugs(), *(rule.slug for rule in self.overrides))))
+
+
+@dataclass(frozen=True, slots=True)
 class SourceSettings:
     url: str
     name: str
@@ -547,6 +610,7 @@ class Settings:
     sections: tuple[SectionSettings, ...]
     alerts: tuple[AlertSettings, ...]
     channels: Mapping[str, ChannelSettings]
+    topics: TopicSettings = field(default_factory=TopicSettings)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -602,6 +666,8 @@ class _Validator:
         sections = self.array(document, "sections")
         alerts = self.array(document, "alerts")
         channels = self.channels(document)
+        topics = self.topics(document)
+        self.check_section_topics(sections, topics)
         self.check_unique(sources, "sources", "url", canonical_url)
         self.check_unique(sections, "sections", "slug", str)
         self.check_unique(alerts, "alerts", "name", str)
@@ -626,6 +692,7 @@ class _Validator:
             sections=tuple(_section(values) for values in sections),
             alerts=tuple(AlertSettings(**values) for values in alerts),
             channels=channels,
+            topics=topics,
         )
 
     def table(self, document: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -648,6 +715,32 @@ class _Validator:
                 continue
             converted.append(self.convert(item, keys_of(f"{name}[]"), where))
         return converted
+
+    def topics(self, document: Mapping[str, Any]) -> TopicSettings:
+        """`[[topics]]`: types checked here, term syntax and merging by the topic tagger."""
+        values = self.array(document, "topics")
+        if self.problems:
+            return TopicSettings()
+        try:
+            overrides, replace = parse_overrides({"topics": values}, "topics")
+            merge_rules(builtin_rules(), overrides, replace)
+        except ConfigError as e:
+            self.problems += e.problems
+            return TopicSettings()
+        return TopicSettings(overrides, replace)
+
+    def check_section_topics(
+        self, sections: Sequence[Mapping[str, Any]], topics: TopicSettings
+    ) -> None:
+        known = topics.slugs()
+        for index, section in enumerate(sections):
+            unknown = [slug for slug in section.get("topics", ()) if slug not in known]
+            if unknown:
+                self.problem(
+                    f"sections[{index}].topics",
+                    f"unknown topic(s) {', '.join(map(repr, unknown))}: expected one of "
+                    f"{', '.join(known)}",
+                )
 
     def channels(self, document: Mapping[str, Any]) -> dict[str, ChannelSettings]:
         raw = document.get("channels", {})

@@ -88,6 +88,30 @@ class ParsedFeed:
     update_frequency: str | None = None  # sy:updateFrequency
 
 
+class TagKind(StrEnum):
+    """What a tag names: a region (country code, M49 sub-region or continent) or a topic."""
+
+    REGION = "region"
+    TOPIC = "topic"
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """One region or topic tag of a story, with how sure the tagger is and why.
+
+    `code` is an ISO 3166-1 alpha-2 code ("KZ"), an M49 sub-region or continent name
+    ("Central Asia", "Asia"), or a topic slug ("conflict"). `score` is in [0, 1]. `focus` says
+    the story is about it (a region in the title, the dateline or named again and again; a
+    topic that wins), not a passing mention. `evidence` lists readable reasons, strongest first.
+    """
+
+    kind: TagKind
+    code: str
+    score: float
+    focus: bool
+    evidence: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Story:
     """One normalised entry of one source, ready to store."""
@@ -112,6 +136,8 @@ class Story:
     # computed where the story is normalised; empty means the store computes them.
     fingerprint: bytes = b""
     title_keys: tuple[int, ...] = ()
+    # Region and topic tags, computed where the story is normalised (`tagging.tag_story`).
+    tags: tuple[Tag, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +188,7 @@ class Cluster:
     regions: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     related: tuple[RelatedLink, ...] = ()  # loaded by `Store.cluster_of` only
+    tags: tuple[Tag, ...] = ()  # every tag with score and evidence, by `Store.cluster_of` only
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,13 +28,13 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from syndicator.config import Settings, SourceSettings
+from syndicator.config import Settings, SourceSettings, TopicSettings
 from syndicator.dedup import ClusterRules, entry_key, fingerprint_stories
 from syndicator.discovery import discover_feed_urls, looks_like_html
 from syndicator.errors import FetchError, ParseError, SourceError, StorageError
@@ -52,6 +52,9 @@ from syndicator.schedule import (
     parse_retry_after,
 )
 from syndicator.storage import ConfiguredSource, Store
+from syndicator.tagging.tagger import TagContext, tag_story
+
+DEFAULT_TAGGING = TagContext()
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,7 @@ class PollPlan:
     bounds: PollBounds
     limits: FetchLimits
     disable_after_score: float = 20.0
+    topics: TopicSettings = field(default_factory=TopicSettings)
 
 
 def plan_from_settings(settings: Settings) -> PollPlan:
@@ -93,6 +97,7 @@ def plan_from_settings(settings: Settings) -> PollPlan:
             contact_url=polling.user_agent_contact,
         ),
         disable_after_score=polling.disable_after_score,
+        topics=settings.topics,
     )
 
 
@@ -129,11 +134,18 @@ class ParsedStories:
 
 
 def parse_stories(
-    body: bytes, url: str, headers: Mapping[str, str], source_id: int, now: datetime
+    body: bytes,
+    url: str,
+    headers: Mapping[str, str],
+    source_id: int,
+    now: datetime,
+    *,
+    tagging: TagContext = DEFAULT_TAGGING,
 ) -> ParsedStories:
-    """Parse and normalise one document: the CPU-heavy part, run in a worker process."""
+    """Parse, normalise, fingerprint and tag one document: the CPU-heavy part, run in a
+    worker process."""
     feed = parse_feed(body, url, headers)
-    stories = _stories(source_id, feed, now)
+    stories = _stories(source_id, feed, now, tagging)
     return ParsedStories(replace(feed, entries=()), tuple(stories))
 
 
@@ -141,15 +153,28 @@ class Parser(Protocol):
     """Runs `parse_stories` somewhere: inline, or in a process pool."""
 
     async def __call__(
-        self, body: bytes, url: str, headers: Mapping[str, str], source_id: int, now: datetime
+        self,
+        body: bytes,
+        url: str,
+        headers: Mapping[str, str],
+        source_id: int,
+        now: datetime,
+        *,
+        tagging: TagContext = DEFAULT_TAGGING,
     ) -> ParsedStories: ...
 
 
 async def parse_inline(
-    body: bytes, url: str, headers: Mapping[str, str], source_id: int, now: datetime
+    body: bytes,
+    url: str,
+    headers: Mapping[str, str],
+    source_id: int,
+    now: datetime,
+    *,
+    tagging: TagContext = DEFAULT_TAGGING,
 ) -> ParsedStories:
     """The default parser: in the calling thread (tests, small cycles)."""
-    return parse_stories(body, url, headers, source_id, now)
+    return parse_stories(body, url, headers, source_id, now, tagging=tagging)
 
 
 class ParserPool:
@@ -168,10 +193,17 @@ class ParserPool:
         return self._pool
 
     async def __call__(
-        self, body: bytes, url: str, headers: Mapping[str, str], source_id: int, now: datetime
+        self,
+        body: bytes,
+        url: str,
+        headers: Mapping[str, str],
+        source_id: int,
+        now: datetime,
+        *,
+        tagging: TagContext = DEFAULT_TAGGING,
     ) -> ParsedStories:
         loop = asyncio.get_running_loop()
-        call = partial(parse_stories, body, url, dict(headers), source_id, now)
+        call = partial(parse_stories, body, url, dict(headers), source_id, now, tagging=tagging)
         try:
             return await loop.run_in_executor(self._executor(), call)
         except BrokenProcessPool as e:
@@ -216,7 +248,9 @@ async def poll_due_sources(
     async def worker(client: FeedClient) -> None:
         while pending:
             source = pending.pop()
-            fetched = await _fetch_and_parse(client, parser, source, clock)
+            fetched = await _fetch_and_parse(
+                client, parser, source, clock, tag_context(source, plan)
+            )
             outcomes.append(commits.ingest(fetched, plan, clock()))
             if on_progress is not None:
                 on_progress(len(outcomes), total)
@@ -290,7 +324,7 @@ def interleave_by_host(sources: Sequence[Source]) -> list[Source]:
 
 
 async def _fetch_and_parse(
-    client: FeedClient, parser: Parser, source: Source, clock: Clock
+    client: FeedClient, parser: Parser, source: Source, clock: Clock, tagging: TagContext
 ) -> Fetched:
     try:
         result = await client.fetch(source.url, source.etag, source.last_modified)
@@ -306,7 +340,9 @@ async def _fetch_and_parse(
     if not result.etag and not result.last_modified and body_hash == source.content_hash:
         return Fetched(source, result, body_hash=body_hash)  # unchanged: no need to parse
     try:
-        parsed = await parser(result.body, result.url, result.headers, source.id, clock())
+        parsed = await parser(
+            result.body, result.url, result.headers, source.id, clock(), tagging=tagging
+        )
     except SourceError as e:
         return Fetched(source, result, e, body_hash)
     except Exception as e:  # a document that trips a bug in parsing or normalising
@@ -365,15 +401,40 @@ def ingest(store: Store, fetched: Fetched, plan: PollPlan, now: datetime) -> Sou
     return SourceOutcome(source.url, "ok", stored.inserted, stored.updated)
 
 
-def _stories(source_id: int, feed: ParsedFeed, now: datetime) -> list[Story]:
+def _stories(
+    source_id: int, feed: ParsedFeed, now: datetime, tagging: TagContext = DEFAULT_TAGGING
+) -> list[Story]:
     sites = (feed.title,)  # an outlet's own name, as it may end every title
     stories = [
         normalize_entry(source_id, entry, entry_key(entry), now, sites) for entry in feed.entries
     ]
     # A feed that lists one entry twice stores it once (the last copy wins, as in readers).
     unique = list({story.guid_key: story for story in stories}.values())
-    # Fingerprinted here, in the parser worker, so the single writer only compares.
-    return fingerprint_stories(unique)
+    # Fingerprinted and tagged here, in the parser worker, so the single writer only stores.
+    return tag_stories(fingerprint_stories(unique), tagging)
+
+
+def tag_stories(stories: Sequence[Story], tagging: TagContext) -> list[Story]:
+    """Each story with its region and topic tags."""
+    return [
+        replace(
+            story,
+            tags=tag_story(
+                tagging,
+                story.title,
+                story.text,
+                place=story.place,
+                categories=story.categories,
+                url=story.url,
+            ),
+        )
+        for story in stories
+    ]
+
+
+def tag_context(source: Source, plan: PollPlan) -> TagContext:
+    """What tagging a source's stories needs: its region prior and the topic overrides."""
+    return TagContext(source.region, plan.topics.overrides, plan.topics.replace)
 
 
 def _signals(

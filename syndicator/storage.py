@@ -17,7 +17,7 @@ import functools
 import re
 import sqlite3
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -48,7 +48,16 @@ from syndicator.dedup import (
 )
 from syndicator.errors import StorageError
 from syndicator.fingerprint import Fingerprint
-from syndicator.models import Cluster, RelatedLink, Source, SourceState, StoredStory, Story
+from syndicator.models import (
+    Cluster,
+    RelatedLink,
+    Source,
+    SourceState,
+    StoredStory,
+    Story,
+    Tag,
+    TagKind,
+)
 
 BUSY_TIMEOUT_MS = 10_000
 CACHE_KIB = 16 * 1024
@@ -343,6 +352,18 @@ class ClusterFilter:
     topics: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class TaggableStory:
+    """What the taggers read of a stored story (for `retag`)."""
+
+    title: str
+    text: str
+    place: str
+    url: str
+    categories: tuple[str, ...]
+    region: str  # its source's region prior
 
 
 @dataclass(frozen=True, slots=True)
@@ -852,6 +873,7 @@ class Store:
         )
         self._index_near(conn, story_id, cluster_id, near)
         self._link_related(conn, cluster_id, near, _title_candidates(hits))
+        _add_cluster_tags(conn, cluster_id, story.tags)
         return story_id
 
     def _copy_match(
@@ -981,6 +1003,7 @@ class Store:
             """,
             (now_text, story_id, story.title, cluster_id),
         )
+        _add_cluster_tags(db.conn, cluster_id, story.tags)
 
     def story_count(self) -> int:
         return int(self._rows("SELECT COUNT(*) AS n FROM stories")[0]["n"])
@@ -1012,7 +1035,71 @@ class Store:
         )
         if not clusters:
             return None
-        return replace(clusters[0], related=tuple(self.related_of(cluster_id)))
+        return replace(
+            clusters[0],
+            related=tuple(self.related_of(cluster_id)),
+            tags=tuple(self.tags_of(cluster_id)),
+        )
+
+    def tags_of(self, cluster_id: int) -> list[Tag]:
+        """Every tag of a cluster, focus first, with its score and evidence."""
+        rows = self._rows(
+            "SELECT * FROM cluster_tags WHERE cluster_id = ? "
+            "ORDER BY kind, focus DESC, score DESC, code",
+            [cluster_id],
+        )
+        return [
+            Tag(
+                TagKind(row["kind"]),
+                row["code"],
+                row["score"],
+                bool(row["focus"]),
+                tuple(line for line in row["evidence"].split("\n") if line),
+            )
+            for row in rows
+        ]
+
+    # -- re-tagging ---------------------------------------------------------------------------
+
+    def cluster_ids(self) -> list[int]:
+        """Every cluster id, oldest first (what `retag` walks through)."""
+        return [row["id"] for row in self._rows("SELECT id FROM clusters ORDER BY id")]
+
+    def members_to_tag(self, cluster_ids: Sequence[int]) -> dict[int, list[TaggableStory]]:
+        """What the taggers read of every member of these clusters."""
+        if not cluster_ids:
+            return {}
+        marks = ",".join("?" * len(cluster_ids))
+        rows = self._rows(
+            f"""
+            SELECT st.cluster_id, st.title, st.text, st.place, st.url, st.categories,
+                   so.region
+            FROM stories st JOIN sources so ON so.id = st.source_id
+            WHERE st.cluster_id IN ({marks}) ORDER BY st.id
+            """,
+            list(cluster_ids),
+        )
+        members: dict[int, list[TaggableStory]] = {}
+        for row in rows:
+            members.setdefault(row["cluster_id"], []).append(
+                TaggableStory(
+                    title=row["title"],
+                    text=row["text"],
+                    place=row["place"],
+                    url=row["url"],
+                    categories=tuple(c for c in row["categories"].split("\n") if c),
+                    region=row["region"] or "",
+                )
+            )
+        return members
+
+    def replace_cluster_tags(self, tags: Mapping[int, Sequence[Tag]]) -> None:
+        """Set the tags of these clusters (in one transaction), dropping what they had; the
+        published feeds are marked for rendering again."""
+        with self._transaction() as db:
+            for cluster_id, cluster_tags in tags.items():
+                db.execute("DELETE FROM cluster_tags WHERE cluster_id = ?", [cluster_id])
+                _add_cluster_tags(db.conn, cluster_id, cluster_tags)
 
     def related_of(self, cluster_id: int) -> list[RelatedLink]:
         """The clusters linked to this one as the same event, most similar first."""
@@ -1093,7 +1180,7 @@ class Store:
         marks = ",".join("?" * len(cluster_ids))
         rows = self._rows(
             f"SELECT cluster_id, kind, code FROM cluster_tags WHERE cluster_id IN ({marks}) "
-            "ORDER BY focus DESC, score DESC, code",
+            "AND focus = 1 ORDER BY score DESC, code",
             cluster_ids,
         )
         tags: dict[tuple[int, str], list[str]] = {}
@@ -1142,6 +1229,34 @@ class Store:
             )
 
 
+def _add_cluster_tags(conn: sqlite3.Connection, cluster_id: int, tags: Sequence[Tag]) -> None:
+    """Merge one story's tags into its cluster's: the higher score wins with its evidence, and
+    a tag stays a focus once any member has it as one."""
+    if not tags:
+        return
+    conn.executemany(
+        """
+        INSERT INTO cluster_tags (cluster_id, kind, code, score, focus, evidence)
+        VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (cluster_id, kind, code) DO UPDATE SET
+            evidence = CASE WHEN excluded.score > score THEN excluded.evidence ELSE evidence END,
+            score = MAX(score, excluded.score),
+            focus = MAX(focus, excluded.focus)
+        """,
+        [
+            (
+                cluster_id,
+                tag.kind.value,
+                tag.code,
+                tag.score,
+                int(tag.focus),
+                "\n".join(tag.evidence),
+            )
+            for tag in tags
+        ],
+    )
+
+
 def _cluster_conditions(where: ClusterFilter) -> tuple[list[str], list[Any]]:
     conditions: list[str] = []
     params: list[Any] = []
@@ -1150,7 +1265,7 @@ def _cluster_conditions(where: ClusterFilter) -> tuple[list[str], list[Any]]:
             marks = ",".join("?" * len(codes))
             conditions.append(
                 "EXISTS (SELECT 1 FROM cluster_tags t WHERE t.cluster_id = c.id "
-                f"AND t.kind = ? AND t.code IN ({marks}))"
+                f"AND t.kind = ? AND t.code IN ({marks}) AND t.focus = 1)"
             )
             params += [kind, *codes]
     if where.sources:

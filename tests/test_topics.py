@@ -1,0 +1,343 @@
+"""Topic tagging: the built-in taxonomy, config-style overrides, matching rules and the seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from syndicator.errors import ConfigError
+from syndicator.models import Tag, TagKind
+from syndicator.tagging.topics import (
+    Taxonomy,
+    TopicRule,
+    builtin_rules,
+    compile_taxonomy,
+    configured_taxonomy,
+    default_taxonomy,
+    merge_rules,
+    parse_overrides,
+    parse_rules,
+    tag_topics,
+    topic_label,
+    topic_slugs,
+)
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SEED = SHARED / "seed" / "000_ca4b3b679c3f7ead.txt"
+
+IPTC = {
+    "arts": "medtop:01000000",
+    "crime": "medtop:02000000",
+    "disaster": "medtop:03000000",
+    "economy": "medtop:04000000",
+    "education": "medtop:05000000",
+    "environment": "medtop:06000000",
+    "health": "medtop:07000000",
+    "human-interest": "medtop:08000000",
+    "labour": "medtop:09000000",
+    "lifestyle": "medtop:10000000",
+    "politics": "medtop:11000000",
+    "religion": "medtop:12000000",
+    "science": "medtop:13000000",
+    "society": "medtop:14000000",
+    "sport": "medtop:15000000",
+    "conflict": "medtop:16000000",
+    "weather": "medtop:17000000",
+}
+
+
+def codes(tags: tuple[Tag, ...]) -> list[str]:
+    return [tag.code for tag in tags]
+
+
+def small(**terms: float) -> Taxonomy:
+    """A one-topic taxonomy ("t") with the given terms; '_' in a name stands for a space."""
+    rule = TopicRule("t", "Test", terms={k.replace("_", " "): v for k, v in terms.items()})
+    return compile_taxonomy([rule])
+
+
+# --- the built-in taxonomy ---------------------------------------------------------------------
+
+
+def test_builtin_taxonomy_is_the_iptc_top_level() -> None:
+    rules = builtin_rules()
+    assert {rule.slug: rule.iptc for rule in rules} == IPTC
+    assert all(rule.label and rule.terms and rule.categories and rule.paths for rule in rules)
+    assert set(topic_slugs()) == set(IPTC)
+    assert topic_label("conflict") == "Conflict, war and peace"
+    assert topic_label("economy") == "Economy, business and finance"
+    assert topic_label("no-such-topic") == "no-such-topic"
+
+
+def test_seed_is_conflict_and_politics_with_the_fuel_price_trigger() -> None:
+    text = SEED.read_text(encoding="utf-8")
+    tags = tag_topics(default_taxonomy(), "Russian-led troops leaving Kazakhstan", text)
+    found = {tag.code: tag for tag in tags}
+    assert tags[0].code == "conflict"
+    assert tags[0].focus
+    assert {"conflict", "politics", "economy"} <= set(found)
+    assert any('"fuel price*"' in reason for reason in found["economy"].evidence)
+    assert any('"troops"' in reason for reason in found["conflict"].evidence)
+    assert all(tag.kind is TagKind.TOPIC and 0 < tag.score <= 1 for tag in tags)
+    assert [tag.score for tag in tags] == sorted((tag.score for tag in tags), reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "expected"),
+    [
+        ("Ceasefire collapses as missiles hit border town", "Troops exchanged fire.", "conflict"),
+        ("Central bank raises interest rates to curb inflation", "", "economy"),
+        ("Arsenal beat Chelsea 2-1 to go top of the Premier League", "", "sport"),
+        ("Earthquake kills hundreds; rescuers search rubble", "", "disaster"),
+        ("Parliament votes to hold early presidential election", "", "politics"),
+        ("NASA telescope finds water on distant planet", "", "science"),
+        ("Bird flu vaccine trials begin in hospitals", "", "health"),
+        ("Teachers strike over pay as unions reject offer", "", "labour"),
+        ("Pope visits mosque in call for interfaith dialogue", "", "religion"),
+        ("Heavy snow and freezing temperatures forecast", "", "weather"),
+        ("Man charged with murder after stabbing", "Police arrested him.", "crime"),
+        ("Oscar-winning actress stars in new Hollywood film", "", "arts"),
+        ("Война в Донбассе: обстрелы продолжаются", "Военные сообщили о перемирии.", "conflict"),
+        ("Цены на бензин выросли", "Инфляция ускорилась, сообщил банк.", "economy"),
+    ],
+)
+def test_real_headlines(title: str, text: str, expected: str) -> None:
+    tags = tag_topics(default_taxonomy(), title, text)
+    assert tags
+    assert tags[0].code == expected, tags
+    assert tags[0].focus
+
+
+def test_empty_and_topicless_text_has_no_topics() -> None:
+    taxonomy = default_taxonomy()
+    assert tag_topics(taxonomy, "", "") == ()
+    assert tag_topics(taxonomy, "   ", "\n\t") == ()
+    assert tag_topics(taxonomy, "Lorem ipsum", "dolor sit amet, consectetur.") == ()
+
+
+# --- matching rules ----------------------------------------------------------------------------
+
+
+def test_whole_words_only() -> None:
+    taxonomy = small(war=2, sport=2)
+    assert tag_topics(taxonomy, "", "a warm day, swarming bees, software") == ()
+    assert tag_topics(taxonomy, "", "good sportsmanship") == ()
+    assert codes(tag_topics(taxonomy, "", "the war, again")) == ["t"]
+    assert codes(tag_topics(taxonomy, "", "(war)")) == ["t"]
+
+
+def test_prefix_terms_match_word_starts_only() -> None:
+    taxonomy = small(**{"sport*": 2, "войн*": 2})
+    assert codes(tag_topics(taxonomy, "", "good sportsmanship")) == ["t"]
+    assert tag_topics(taxonomy, "", "a transport strike") == ()
+    assert codes(tag_topics(taxonomy, "", "Войной и миром")) == ["t"]
+
+
+def test_case_and_diacritics_are_ignored() -> None:
+    taxonomy = small(cafe=2, resume=2, **{"ёлк*": 2})
+    for text in ("CAFÉ", "Café", "cafe\u0301", "Résumé", "Ёлка", "елки"):
+        assert codes(tag_topics(taxonomy, "", text)) == ["t"], text
+    # й is a letter of its own in Russian: "воин" (warrior) is not "войн*" (war).
+    assert tag_topics(small(**{"войн*": 2}), "", "воин") == ()
+
+
+def test_phrases_take_their_words() -> None:
+    rules = [
+        TopicRule("conflict", "Conflict", terms={"war": 2}),
+        TopicRule("economy", "Economy", terms={"trade war": 3, "fuel price*": 3}),
+    ]
+    taxonomy = compile_taxonomy(rules)
+    assert codes(tag_topics(taxonomy, "", "a trade war with China")) == ["economy"]
+    assert codes(tag_topics(taxonomy, "", "a trade-war, then a war")) == ["economy", "conflict"]
+    tags = tag_topics(taxonomy, "", "Fuel-prices rose; fuel price hikes too.")
+    assert tags[0].evidence == ('terms: "fuel price*" x2',)
+    assert tag_topics(taxonomy, "", "fuel") == ()
+
+
+def test_punctuation_attached_by_non_ascii_characters() -> None:
+    taxonomy = small(war=2, fuel_prices=3)
+    assert codes(tag_topics(taxonomy, "", "«war»")) == ["t"]
+    assert codes(tag_topics(taxonomy, "", "“fuel prices” rose")) == ["t"]
+    assert codes(tag_topics(taxonomy, "", "the war’s end")) == ["t"]
+
+
+def test_title_weighs_more_than_body() -> None:
+    rules = [
+        TopicRule("sport", "Sport", terms={"match": 1}),
+        TopicRule("economy", "Economy", terms={"market": 1}),
+    ]
+    taxonomy = compile_taxonomy(rules)
+    tags = tag_topics(taxonomy, "Market day", "the match")
+    assert codes(tags) == ["economy", "sport"]
+    assert tags[0].evidence == ('title: "market"',)
+    assert tags[1].evidence == ('terms: "match"',)
+
+
+def test_repeats_count_less_and_less() -> None:
+    taxonomy = small(war=1)
+    once, twice, many = (tag_topics(taxonomy, "", "war " * n)[0].score for n in (1, 4, 16))
+    assert once < twice < many < 1
+    assert tag_topics(taxonomy, "", "war " * 4)[0].evidence == ('terms: "war" x4',)
+
+
+def test_feed_category_and_url_path_are_evidence() -> None:
+    taxonomy = default_taxonomy()
+    tags = tag_topics(taxonomy, "Late drama at the Emirates", "", categories=["Sport news"])
+    assert codes(tags)[0] == "sport"
+    assert "feed category 'Sport news'" in tags[0].evidence
+    tags = tag_topics(taxonomy, "Late drama", "", url="https://example.org/sport/football/1")
+    assert codes(tags)[0] == "sport"
+    assert "URL path /sport/" in tags[0].evidence
+    # A path segment must be the whole segment, not part of a headline slug.
+    assert tag_topics(taxonomy, "Hello", "", url="https://example.org/news/sporty-hello") == ()
+    assert tag_topics(taxonomy, "Hello", "", url="not a url: [::1") == ()
+
+
+def test_winner_is_focus_and_passing_mentions_are_not() -> None:
+    text = (
+        "The striker scored twice as the home side won the league match. The coach praised "
+        "the players and the fans. The club's shares rose."
+    )
+    tags = tag_topics(default_taxonomy(), "United win the derby", text)
+    assert tags[0].code == "sport"
+    assert tags[0].focus
+    assert all(not tag.focus for tag in tags[1:])
+
+
+# --- overrides as a configuration file writes them ---------------------------------------------
+
+
+def merged(*topics: dict[str, object]) -> tuple[TopicRule, ...]:
+    overrides, replace = parse_overrides({"topics": list(topics)}, "config.toml")
+    return merge_rules(builtin_rules(), overrides, replace, where="config.toml")
+
+
+def rule_of(rules: tuple[TopicRule, ...], slug: str) -> TopicRule:
+    return next(rule for rule in rules if rule.slug == slug)
+
+
+def test_override_adds_reweights_and_removes_terms() -> None:
+    base = rule_of(builtin_rules(), "conflict")
+    assert base.terms["clashes"] > 0
+    rules = merged(
+        {"slug": "conflict", "terms": {"Drone  Strike": 3, "war": 0.5, "clashes": 0}},
+    )
+    conflict = rule_of(rules, "conflict")
+    assert conflict.terms["drone strike"] == 3
+    assert conflict.terms["war"] == 0.5
+    assert "clashes" not in conflict.terms
+    assert conflict.terms["ceasefire"] == base.terms["ceasefire"]
+    assert conflict.label == base.label
+    taxonomy = compile_taxonomy(rules)
+    assert tag_topics(taxonomy, "", "clashes") == ()
+    assert codes(tag_topics(taxonomy, "", "a drone strike")) == ["conflict"]
+
+
+def test_override_can_relabel_and_add_hints() -> None:
+    rules = merged({"slug": "sport", "label": "Sports", "categories": ["Спорт и отдых"]})
+    sport = rule_of(rules, "sport")
+    assert sport.label == "Sports"
+    assert "спорт и отдых" in sport.categories
+    assert "football" in sport.categories
+
+
+def test_replace_keeps_only_the_override() -> None:
+    rules = merged({"slug": "weather", "replace": True, "terms": {"погода": 2}})
+    weather = rule_of(rules, "weather")
+    assert dict(weather.terms) == {"погода": 2}
+    assert weather.categories == ()
+    assert weather.label == "Weather"
+    taxonomy = compile_taxonomy(rules)
+    assert "weather" not in codes(tag_topics(taxonomy, "", "heavy snow and rain"))
+
+
+def test_new_topic_needs_a_label() -> None:
+    rules = merged(
+        {
+            "slug": "energy",
+            "label": "Energy",
+            "terms": {"pipeline": 2, "gas": 1},
+            "paths": ["energy"],
+        }
+    )
+    assert rules[-1].slug == "energy"
+    assert codes(tag_topics(compile_taxonomy(rules), "Pipeline", ""))[0] == "energy"
+    with pytest.raises(ConfigError) as caught:
+        merged({"slug": "energy", "terms": {"pipeline": 2}})
+    assert caught.value.path == "config.toml"
+    assert "topics.energy.label" in str(caught.value)
+
+
+def test_configured_taxonomy_applies_the_config() -> None:
+    data = {"topics": [{"slug": "conflict", "terms": {"drone strike": 3}}]}
+    taxonomy = configured_taxonomy(data, "config.toml")
+    assert codes(tag_topics(taxonomy, "", "drone strike"))[0] == "conflict"
+
+
+@pytest.mark.parametrize(
+    ("entry", "where"),
+    [
+        ({"slug": "Conflict"}, "topics[0].slug"),
+        ({"slug": "x", "label": 3}, "topics[0].label"),
+        ({"slug": "x", "terms": ["war"]}, "topics[0].terms"),
+        ({"slug": "x", "terms": {"war": "high"}}, "topics[0].terms.'war'"),
+        ({"slug": "x", "terms": {"war": True}}, "topics[0].terms.'war'"),
+        ({"slug": "x", "terms": {"war": -1}}, "topics[0].terms.'war'"),
+        ({"slug": "x", "terms": {"w*r": 1}}, "topics[0].terms.'w*r'"),
+        ({"slug": "x", "terms": {"ab*": 1}}, "topics[0].terms.'ab*'"),
+        ({"slug": "x", "terms": {"--": 1}}, "topics[0].terms.'--'"),
+        ({"slug": "x", "categories": "sport"}, "topics[0].categories"),
+        ({"slug": "x", "paths": [1]}, "topics[0].paths"),
+        ({"slug": "x", "replace": "yes"}, "topics[0].replace"),
+        ({"slug": "x", "colour": "red"}, "topics[0].colour"),
+    ],
+)
+def test_bad_input_names_the_file_and_field(entry: dict[str, object], where: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_rules({"topics": [entry]}, "config.toml")
+    assert caught.value.path == "config.toml"
+    assert any(problem.startswith(where + ":") for problem in caught.value.problems), (
+        caught.value.problems
+    )
+
+
+def test_every_problem_is_listed() -> None:
+    entries = [{"slug": "x", "terms": {"a*": 1}}, "nope", {"slug": "x"}, {"slug": "x"}]
+    with pytest.raises(ConfigError) as caught:
+        parse_rules({"topics": entries}, "config.toml")
+    assert len(caught.value.problems) == 3
+    with pytest.raises(ConfigError):
+        parse_rules({"topics": {"slug": "x"}}, "config.toml")
+
+
+# --- never raises, always the same answer ------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    title=st.text(),
+    text=st.text(),
+    categories=st.lists(st.text(), max_size=3),
+    url=st.text(),
+)
+def test_tagging_never_raises_and_is_deterministic(
+    title: str, text: str, categories: list[str], url: str
+) -> None:
+    taxonomy = default_taxonomy()
+    first = tag_topics(taxonomy, title, text, categories=categories, url=url)
+    again = tag_topics(taxonomy, title, text, categories=categories, url=url)
+    assert first == again
+    for tag in first:
+        assert tag.kind is TagKind.TOPIC
+        assert 0 <= tag.score <= 1
+        assert tag.evidence
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["war", "trade", "fuel", "prices", "“", "é", "x"]), max_size=30))
+def test_word_soup_with_phrase_parts_never_raises(words: list[str]) -> None:
+    tags = tag_topics(default_taxonomy(), "", " ".join(words))
+    assert all(0 <= tag.score <= 1 for tag in tags)
