@@ -11,15 +11,19 @@ import argparse
 import json
 import logging
 import os
+import re
+import shlex
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
+from typing import TextIO
 
 from syndicator import __version__
 from syndicator.config import (
     Settings,
+    TopicSettings,
     append_to_config,
     load_settings,
     resolve_config_path,
@@ -28,11 +32,15 @@ from syndicator.config import (
 from syndicator.daemon import Daemon, TerminalProgress, configure_logging, run_once, utc_now
 from syndicator.demo import DEFAULT_DEMO_DIR, run_demo
 from syndicator.errors import ConfigError, SyndicatorError
-from syndicator.models import Cluster, StoredStory
+from syndicator.models import Cluster, StoredStory, Tag, TagKind
 from syndicator.normalize import canonical_url
 from syndicator.opml import OpmlError, OpmlFeed, parse_opml, render_opml, sources_toml
+from syndicator.pipeline import retag_clusters
 from syndicator.publishing import publish_all
-from syndicator.storage import SourceStatus, open_store
+from syndicator.storage import ClusterFilter, SourceStatus, open_store
+from syndicator.tagging.regions import region_label, resolve_region
+from syndicator.tagging.tagger import TagContext, tag_story
+from syndicator.tagging.topics import topic_label
 
 log = logging.getLogger("syndicator")
 
@@ -75,9 +83,29 @@ def build_parser() -> argparse.ArgumentParser:
     search = commands.add_parser(
         "search", parents=[common], help="stored story clusters holding every word"
     )
-    search.add_argument("words", nargs="+", help="words that must all appear (any case)")
+    search.add_argument(
+        "words",
+        nargs="+",
+        help="words that must all appear (any case), and filters: region:KZ, "
+        'region:"Central Asia", topic:conflict, source:NAME',
+    )
     search.add_argument("--limit", type=int, default=20, help="clusters shown (default 20)")
     search.add_argument("--json", action="store_true", help="machine-readable output")
+    tag = commands.add_parser(
+        "tag", parents=[common], help="region and topic tags of a text, with their evidence"
+    )
+    tag.add_argument("text", nargs="?", help="the text (first line: the title); or --file, stdin")
+    tag.add_argument("--file", type=Path, help="read the text from this file")
+    tag.add_argument("--region", default="", help="a source region prior, e.g. KZ")
+    tag.add_argument("--json", action="store_true", help="machine-readable output")
+    tag.add_argument(
+        "--jsonl",
+        action="store_true",
+        help='batch: {"id", "title", "text"} per line on stdin, one result per line on stdout',
+    )
+    commands.add_parser(
+        "retag", parents=[common], help="tag every stored story again (after rules change)"
+    )
     sources = commands.add_parser(
         "sources", parents=[common], help="OPML import and export, re-enable a source"
     )
@@ -125,12 +153,20 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check(config_path)
     if args.command == "sources" and args.action == "import":
         return import_opml(config_path, args.file, dry_run=args.dry_run)
+    if args.command == "tag":
+        return tag_command(args, _topic_settings(config_path))
     settings = load_settings(config_path)
-    if args.command == "run" and args.once:
-        run_once(settings, on_progress=TerminalProgress("polling"))
-    elif args.command == "run":
-        Daemon(config_path, settings).run()
-    elif args.command == "status":
+    if args.command == "run":
+        if args.once:
+            run_once(settings, on_progress=TerminalProgress("polling"))
+        else:
+            Daemon(config_path, settings).run()
+        return 0
+    return _dispatch_with_settings(args, settings)
+
+
+def _dispatch_with_settings(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "status":
         show_status(settings, as_json=args.json)
     elif args.command == "publish":
         _publish(settings)
@@ -138,6 +174,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return explain(settings, args.id, as_json=args.json)
     elif args.command == "search":
         search_stories(settings, " ".join(args.words), args.limit, as_json=args.json)
+    elif args.command == "retag":
+        retag(settings)
     elif args.action == "export":
         export_opml(settings, args.output)
     elif args.action == "enable":
@@ -237,10 +275,13 @@ def _when(moment: datetime | None) -> str:
 
 def search_stories(settings: Settings, words: str, limit: int, as_json: bool = False) -> None:
     """Clusters whose stories hold every word, newest first: when first seen, how many
-    copies, from which sources, and the representative's title."""
+    copies, from which sources, and the representative's title. `region:KZ`,
+    `region:"Central Asia"`, `topic:conflict` and `source:NAME` filter by focus tags and
+    source."""
+    text, where = search_filters(words, settings.topics.slugs(), limit)
     store = open_store(settings.storage.path)
     try:
-        clusters = store.search_clusters(words, limit)
+        clusters = store.search_clusters(text, limit, where)
     finally:
         store.close()
     if as_json:
@@ -253,6 +294,45 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
     for cluster in clusters:
         print(f"{_when(cluster.first_seen_at):<16}  {len(cluster.copies):>6}  {cluster.title}")
         print(f"{'':<16}  {'':>6}  {', '.join(_cluster_sources(cluster))}")
+
+
+_FIELD = re.compile(r"^(region|topic|source):(.+)$", re.IGNORECASE)
+
+
+def search_filters(query: str, topics: Sequence[str], limit: int = 20) -> tuple[str, ClusterFilter]:
+    """The plain words of a search and its field filters: region: (an ISO code, an M49
+    sub-region or continent, quoted when it has spaces), topic: (a slug) and source: (a name
+    or URL). A filter repeated means any of them. Raises SyndicatorError naming a bad one."""
+    try:
+        tokens = shlex.split(query)
+    except ValueError as e:
+        raise SyndicatorError(f"search {query!r}: {e}") from e
+    words: list[str] = []
+    found: dict[str, list[str]] = {"region": [], "topic": [], "source": []}
+    for token in tokens:
+        match = _FIELD.match(token)
+        if match is None:
+            words.append(token)
+            continue
+        field, value = match[1].lower(), match[2].strip()
+        if field == "region":
+            region = resolve_region(value)
+            if region is None:
+                raise SyndicatorError(
+                    f"{token!r}: unknown region (an ISO 3166-1 alpha-2 code such as KZ, or an "
+                    'M49 region such as "Central Asia" or Asia)'
+                )
+            value = region
+        elif field == "topic" and value.lower() not in topics:
+            raise SyndicatorError(f"{token!r}: unknown topic (one of {', '.join(topics)})")
+        found[field].append(value.lower() if field == "topic" else value)
+    where = ClusterFilter(
+        regions=tuple(found["region"]),
+        topics=tuple(found["topic"]),
+        sources=tuple(found["source"]),
+        limit=limit,
+    )
+    return " ".join(words), where
 
 
 _JOIN_REASONS = {
@@ -292,7 +372,8 @@ def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
             {"cluster_id": link.cluster_id, "title": link.title, "score": round(link.score, 3)}
             for link in cluster.related
         ]
-        print(json.dumps(record, indent=2))
+        record["tags"] = _tags_record(cluster.tags)
+        print(json.dumps(record, indent=2, ensure_ascii=False))
         return 0
     print(f"cluster:{cluster.id}  {cluster.title}")
     print(f"first seen {_when(cluster.first_seen_at)}, {len(cluster.copies)} member(s)")
@@ -307,7 +388,121 @@ def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
         print("related coverage (other clusters on the same event, by headline words):")
         for link in cluster.related:
             print(f"  cluster:{link.cluster_id}  {link.score:.2f}  {link.title}")
+    if cluster.tags:
+        print("tags (the best evidence among the members):")
+        _print_tags(cluster.tags)
     return 0
+
+
+def _print_tags(tags: Sequence[Tag], indent: str = "  ") -> None:
+    for kind in TagKind:
+        chosen = [tag for tag in tags if tag.kind is kind]
+        if not chosen:
+            continue
+        print(f"{indent}{'regions' if kind is TagKind.REGION else 'topics'}:")
+        for tag in chosen:
+            role = "focus  " if tag.focus else "mention"
+            name = f"{tag.code} ({_tag_label(tag)})" if _tag_label(tag) != tag.code else tag.code
+            print(f"{indent}  {name:<38} {role} {tag.score:.2f}  {'; '.join(tag.evidence)}")
+
+
+def _tag_label(tag: Tag) -> str:
+    return region_label(tag.code) if tag.kind is TagKind.REGION else topic_label(tag.code)
+
+
+def _tag_record(tag: Tag) -> dict[str, object]:
+    key = "code" if tag.kind is TagKind.REGION else "slug"
+    return {
+        key: tag.code,
+        "label": _tag_label(tag),
+        "score": tag.score,
+        "focus": tag.focus,
+        "evidence": list(tag.evidence),
+    }
+
+
+def _tags_record(tags: Sequence[Tag]) -> dict[str, object]:
+    return {
+        "regions": [_tag_record(tag) for tag in tags if tag.kind is TagKind.REGION],
+        "topics": [_tag_record(tag) for tag in tags if tag.kind is TagKind.TOPIC],
+    }
+
+
+def _topic_settings(config_path: Path) -> TopicSettings:
+    """The config's topic rules when there is a config; the built-in ones when there is none
+    (so `syndicator tag` works anywhere)."""
+    if not config_path.exists():
+        return TopicSettings()
+    return load_settings(config_path).topics
+
+
+def tag_command(args: argparse.Namespace, topics: TopicSettings) -> int:
+    """`syndicator tag`: one text (argument, --file or stdin), or --jsonl batches."""
+    if args.region and resolve_region(args.region) is None:
+        raise SyndicatorError(f"--region {args.region!r}: expected an ISO 3166-1 alpha-2 code")
+    context = TagContext(resolve_region(args.region) or "", topics.overrides, topics.replace)
+    if args.jsonl:
+        return tag_jsonl(sys.stdin, sys.stdout, context)
+    if args.text is not None:
+        text = args.text
+    elif args.file is not None:
+        text = args.file.read_text(encoding="utf-8", errors="replace")
+    else:
+        text = sys.stdin.read()
+    title, _, body = text.strip().partition("\n")
+    tags = tag_story(context, title.strip(), body.strip() or title.strip())
+    if args.json:
+        print(json.dumps(_tags_record(tags), indent=2, ensure_ascii=False))
+    elif tags:
+        _print_tags(tags, indent="")
+    else:
+        print("no region or topic found")
+    return 0
+
+
+def tag_jsonl(lines: TextIO, out: TextIO, context: TagContext) -> int:
+    """The batch mode of DESIGN.md: one {"id", "title", "text"} object per input line, one
+    {"id", "regions", "topics"} object per output line. A bad line is reported on stderr with
+    its number, answered with an "error" object, and the batch goes on; exit status 1 then."""
+    failed = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise ValueError("expected a JSON object")
+            title, text = str(item.get("title") or ""), str(item.get("text") or "")
+        except ValueError as e:
+            failed += 1
+            print(f"error: stdin line {number}: {e}", file=sys.stderr)
+            out.write(json.dumps({"id": None, "line": number, "error": str(e)}) + "\n")
+            continue
+        tags = tag_story(context, title, text)
+        result = {
+            "id": item.get("id"),
+            "regions": [
+                {"code": t.code, "score": t.score, "focus": t.focus}
+                for t in tags
+                if t.kind is TagKind.REGION
+            ],
+            "topics": [
+                {"slug": t.code, "score": t.score, "focus": t.focus}
+                for t in tags
+                if t.kind is TagKind.TOPIC
+            ],
+        }
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    return 1 if failed else 0
+
+
+def retag(settings: Settings) -> None:
+    store = open_store(settings.storage.path)
+    try:
+        count = retag_clusters(store, settings.topics, TerminalProgress("retagging"))
+    finally:
+        store.close()
+    print(f"re-tagged {count} cluster(s) in {settings.storage.path}")
 
 
 def _member_record(story: StoredStory) -> dict[str, object]:

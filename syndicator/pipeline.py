@@ -52,7 +52,7 @@ from syndicator.schedule import (
     parse_retry_after,
 )
 from syndicator.storage import ConfiguredSource, Store
-from syndicator.tagging.tagger import TagContext, tag_story
+from syndicator.tagging.tagger import TagContext, merge_tags, tag_story
 
 DEFAULT_TAGGING = TagContext()
 
@@ -430,6 +430,37 @@ def tag_stories(stories: Sequence[Story], tagging: TagContext) -> list[Story]:
         )
         for story in stories
     ]
+
+
+def retag_clusters(
+    store: Store, topics: TopicSettings, on_progress: Progress | None = None, batch: int = 500
+) -> int:
+    """Tag every stored story again (after the rules or the gazetteer changed) and replace
+    each cluster's tags with its members' merged tags. Returns the number of clusters."""
+    cluster_ids = store.cluster_ids()
+    contexts: dict[str, TagContext] = {}
+    for start in range(0, len(cluster_ids), batch):
+        members = store.members_to_tag(cluster_ids[start : start + batch])
+        tags = {
+            cluster_id: merge_tags(
+                tag_story(
+                    contexts.setdefault(
+                        story.region, TagContext(story.region, topics.overrides, topics.replace)
+                    ),
+                    story.title,
+                    story.text,
+                    place=story.place,
+                    categories=story.categories,
+                    url=story.url,
+                )
+                for story in stories
+            )
+            for cluster_id, stories in members.items()
+        }
+        store.replace_cluster_tags(tags)
+        if on_progress is not None:
+            on_progress(min(start + batch, len(cluster_ids)), len(cluster_ids))
+    return len(cluster_ids)
 
 
 def tag_context(source: Source, plan: PollPlan) -> TagContext:

@@ -1,7 +1,9 @@
 """Publish: every feed's clusters from the store, rendered to Atom, written atomically.
 
 Writes `feeds/<slug>.atom` for each configured section plus `feeds/all.atom` (every story),
-then `index.html` (every feed with a subscribe link) and `feeds.opml`, all under
+the automatic feeds `feeds/regions/<country, sub-region or continent>.atom` (countries that
+have stories, every M49 sub-region and continent) and `feeds/topics/<slug>.atom`, then
+`index.html` (every feed with a subscribe link) and `feeds.opml`, all under
 `publish.output_dir`. A file is rewritten only when its bytes would change, so unchanged feeds
 keep their mtime and ETag. Writes go to a temp file, are fsynced, then renamed over the old
 file: a reader or a crash never sees half a feed. One failing feed is logged and skipped; the
@@ -10,8 +12,10 @@ others are still written. Filtering by query arrives with the query language (al
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,10 +29,13 @@ from syndicator.errors import PublishError, StorageError
 from syndicator.models import Section
 from syndicator.normalize import bytes_hash
 from syndicator.storage import ClusterFilter, PublishedFeed, Store
+from syndicator.tagging.regions import M49_CONTINENTS, M49_SUBREGIONS, region_label
+from syndicator.tagging.topics import topic_label
 
 log = logging.getLogger(__name__)
 
 ALL_SLUG = "all"
+AUTOMATIC_ENTRIES = 100
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -41,13 +48,54 @@ class FeedSpec:
     where: ClusterFilter
 
 
-def feed_specs(settings: Settings) -> list[FeedSpec]:
-    """Every feed the configuration asks for: configured sections, then 'all' if free."""
+def feed_specs(settings: Settings, countries: Sequence[str] = ()) -> list[FeedSpec]:
+    """Every feed to publish: the configured sections, 'all' if its name is free, then the
+    automatic feeds: one per country in `countries` (those with stories), per M49 sub-region
+    and continent, and per topic."""
     specs = [_section_spec(section) for section in settings.sections]
     if all(section.slug != ALL_SLUG for section in settings.sections):
         everything = Section(slug=ALL_SLUG, title="All stories", subtitle="Every story, once")
         specs.append(FeedSpec(f"feeds/{ALL_SLUG}.atom", everything, ClusterFilter(limit=100)))
+    return specs + automatic_specs(settings, countries)
+
+
+def automatic_specs(settings: Settings, countries: Sequence[str]) -> list[FeedSpec]:
+    """feeds/regions/<code or name>.atom and feeds/topics/<slug>.atom, lower-case slugs."""
+    regions = [*countries, *M49_SUBREGIONS, *M49_CONTINENTS]
+    specs = [
+        _automatic_spec(f"regions/{_slug(code)}", region_label(code), code, "regions")
+        for code in regions
+    ]
+    taxonomy = settings.topics.slugs()
+    specs += [
+        _automatic_spec(f"topics/{slug}", _topic_title(settings, slug), slug, "topics")
+        for slug in taxonomy
+    ]
     return specs
+
+
+def _automatic_spec(path: str, title: str, code: str, kind: str) -> FeedSpec:
+    regions, topics = ((code,), ()) if kind == "regions" else ((), (code,))
+    section = Section(
+        slug=path.replace("/", "-"),
+        title=title,
+        subtitle=f"Stories about {title}, each once, from the first source that had it",
+        regions=regions,
+        topics=topics,
+    )
+    where = ClusterFilter(regions=regions, topics=topics, limit=AUTOMATIC_ENTRIES)
+    return FeedSpec(f"feeds/{path}.atom", section, where)
+
+
+def _topic_title(settings: Settings, slug: str) -> str:
+    for rule in settings.topics.overrides:
+        if rule.slug == slug and rule.label:
+            return rule.label
+    return topic_label(slug)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
 def _section_spec(section: SectionSettings) -> FeedSpec:
@@ -76,7 +124,7 @@ def publish_all(store: Store, settings: Settings, now: datetime) -> list[str]:
     """
     output_dir = settings.publish.output_dir
     written = []
-    specs = feed_specs(settings)
+    specs = feed_specs(settings, store.tagged_countries())
     for spec in specs:
         try:
             if publish_feed(store, settings, spec, now):
@@ -95,10 +143,20 @@ def publish_all(store: Store, settings: Settings, now: datetime) -> list[str]:
 
 
 def publish_feed(store: Store, settings: Settings, spec: FeedSpec, now: datetime) -> bool:
-    """Render one feed; write it only if its bytes changed. True when the file was written."""
+    """Render one feed; write it only if its bytes changed. True when the file was written.
+
+    A feed whose clusters, members and tags are as they were when it was last written (same
+    signature) and whose file is still there is not rendered at all: with a feed per country,
+    region and topic, most feeds are unchanged in most cycles."""
     base_url = settings.publish.base_url
-    clusters = store.clusters(spec.where)
+    target = settings.publish.output_dir / spec.path
     previous = store.published_feed(spec.path)
+    signature = hashlib.sha256(
+        f"{store.feed_signature(spec.where)}|{spec!r}|{settings.publish!r}".encode()
+    ).hexdigest()
+    if previous is not None and previous.signature == signature and target.exists():
+        return False
+    clusters = store.clusters(spec.where)
     context = FeedContext(
         base_url=base_url,
         feed_url=base_url + spec.path,
@@ -108,10 +166,9 @@ def publish_feed(store: Store, settings: Settings, spec: FeedSpec, now: datetime
     )
     empty_updated = previous.updated_at if previous else now
     document = render_atom(spec.section, clusters, context, empty_updated)
-    target = settings.publish.output_dir / spec.path
     changed = write_if_changed(target, document)
     updated = max((cluster.updated_at for cluster in clusters), default=empty_updated)
-    if changed or previous is None:
+    if changed or previous is None or previous.signature != signature:
         store.record_published(
             PublishedFeed(
                 path=spec.path,
@@ -119,6 +176,7 @@ def publish_feed(store: Store, settings: Settings, spec: FeedSpec, now: datetime
                 content_hash=bytes_hash(document),
                 entry_count=len(clusters),
                 updated_at=updated,
+                signature=signature,
             ),
             now,
         )

@@ -14,6 +14,7 @@ sorts in time order. Schema changes are sqlite-utils `Migrations`, applied in or
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import sqlite3
 import struct
@@ -278,6 +279,13 @@ def _m0009_near_duplicates(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0010_feed_signatures")
+def _m0010_feed_signatures(db: Database) -> None:
+    # What a feed was last rendered from (its clusters, members and tags): publishing skips
+    # a feed whose signature is unchanged instead of rendering it to compare bytes.
+    db.execute("ALTER TABLE published_feeds ADD COLUMN signature TEXT NOT NULL DEFAULT ''")
+
+
 def _disable(db: Database, source_id: int, reason: str, now: datetime) -> None:
     db.execute(
         "UPDATE sources SET disabled_reason = ?, disabled_at = ? WHERE id = ?",
@@ -375,6 +383,7 @@ class PublishedFeed:
     content_hash: str
     entry_count: int
     updated_at: datetime
+    signature: str = ""
 
 
 def open_store(path: Path, rules: ClusterRules | None = None) -> Store:
@@ -1100,6 +1109,7 @@ class Store:
             for cluster_id, cluster_tags in tags.items():
                 db.execute("DELETE FROM cluster_tags WHERE cluster_id = ?", [cluster_id])
                 _add_cluster_tags(db.conn, cluster_id, cluster_tags)
+            db.execute("UPDATE published_feeds SET signature = ''")
 
     def related_of(self, cluster_id: int) -> list[RelatedLink]:
         """The clusters linked to this one as the same event, most similar first."""
@@ -1113,21 +1123,28 @@ class Store:
         )
         return [RelatedLink(row["related_id"], row["title"], row["score"]) for row in rows]
 
-    def search_clusters(self, words: str, limit: int = 20) -> list[Cluster]:
+    def search_clusters(
+        self, words: str, limit: int = 20, where: ClusterFilter | None = None
+    ) -> list[Cluster]:
         """Clusters with a member whose title or text holds every word (case and diacritics
-        ignored, as the search index folds them), newest first. Words are taken literally:
-        FTS5 operators in them are quoted away (the query language comes with alerts)."""
+        ignored, as the search index folds them) and that pass `where` (regions, topics,
+        sources), newest first. Words are taken literally: FTS5 operators in them are quoted
+        away (the query language comes with alerts). No words: every cluster passing `where`."""
+        conditions, params = _cluster_conditions(where or ClusterFilter())
         match = _fts_all_words(words)
-        if not match:
+        if match:
+            conditions.insert(
+                0,
+                "c.id IN (SELECT s.cluster_id FROM stories_fts f JOIN stories s "
+                "ON s.id = f.rowid WHERE stories_fts MATCH ?)",
+            )
+            params.insert(0, match)
+        elif not conditions:
             return []
         rows = self._rows(
-            """
-            SELECT c.* FROM clusters c WHERE c.id IN (
-                SELECT s.cluster_id FROM stories_fts f JOIN stories s ON s.id = f.rowid
-                WHERE stories_fts MATCH ?)
-            ORDER BY c.first_seen_at DESC, c.id DESC LIMIT ?
-            """,
-            [match, limit],
+            f"SELECT c.* FROM clusters c WHERE {' AND '.join(conditions)} "
+            "ORDER BY c.first_seen_at DESC, c.id DESC LIMIT ?",
+            [*params, limit],
         )
         return self._load_clusters(rows)
 
@@ -1201,7 +1218,33 @@ class Store:
             content_hash=row["content_hash"],
             entry_count=row["entry_count"],
             updated_at=parse_time(row["updated_at"]),
+            signature=row["signature"],
         )
+
+    def feed_signature(self, where: ClusterFilter) -> str:
+        """A digest of everything a feed is rendered from: its clusters (ids, titles, update
+        times), their members and their focus tags. Equal signatures, equal feeds."""
+        conditions, params = _cluster_conditions(where)
+        rows = self.db.conn.execute(
+            f"""
+            SELECT c.id, c.updated_at, c.title,
+                (SELECT group_concat(s.id) FROM stories s WHERE s.cluster_id = c.id),
+                (SELECT group_concat(t.kind || ':' || t.code) FROM cluster_tags t
+                 WHERE t.cluster_id = c.id AND t.focus = 1)
+            FROM clusters c {"WHERE " + " AND ".join(conditions) if conditions else ""}
+            ORDER BY c.published_at DESC, c.id DESC LIMIT ?
+            """,
+            [*params, where.limit],
+        ).fetchall()
+        return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+    def tagged_countries(self) -> list[str]:
+        """Every country code that is the focus of at least one stored cluster."""
+        rows = self._rows(
+            "SELECT DISTINCT code FROM cluster_tags "
+            "WHERE kind = 'region' AND focus = 1 AND length(code) = 2 ORDER BY code"
+        )
+        return [row["code"] for row in rows]
 
     def published_feeds(self) -> list[PublishedFeed]:
         rows = self._rows("SELECT path FROM published_feeds ORDER BY path")
@@ -1212,11 +1255,12 @@ class Store:
             db.execute(
                 """
                 INSERT INTO published_feeds (path, title, content_hash, entry_count, updated_at,
-                                             written_at)
-                VALUES (?, ?, ?, ?, ?, ?)
+                                             written_at, signature)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (path) DO UPDATE SET title = excluded.title,
                     content_hash = excluded.content_hash, entry_count = excluded.entry_count,
-                    updated_at = excluded.updated_at, written_at = excluded.written_at
+                    updated_at = excluded.updated_at, written_at = excluded.written_at,
+                    signature = excluded.signature
                 """,
                 (
                     feed.path,
@@ -1225,6 +1269,7 @@ class Store:
                     feed.entry_count,
                     format_time(feed.updated_at),
                     format_time(now),
+                    feed.signature,
                 ),
             )
 

@@ -46,6 +46,7 @@ from typing import Any
 import pycountry
 
 from syndicator.models import Tag, TagKind
+from syndicator.tagging.text import StoryText, readable_title, split_words, story_text
 
 
 def _word_set(words: str) -> frozenset[str]:
@@ -104,13 +105,6 @@ _CURRENCY = _word_set(
 _WEAK_VERBS = _word_set(
     "listed quoted traded registered incorporated domiciled denominated payable redeemable listing"
 )
-_DATELINE = re.compile(r"^\s*(?P<head>[A-ZА-ЯЁ][^\n]{1,80}?)\s+[-–—]{1,2}\s")
-_DATELINE_AGENCY = re.compile(r"\s*\([^)]{1,30}\)\s*$")
-_DATELINE_DATE = re.compile(
-    r",?\s*(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\s*$"
-)
-_SMALL_WORDS = re.compile(r"(?<=\s)(?:Of|The|And|De|Du|La|In|On|At|For)\b")
-_ALL_CAPS_PLACE = re.compile(r"[A-ZА-ЯЁ][A-ZА-ЯЁ.'’ -]+")
 _RU_ENDINGS = (
     "ами", "ями", "ого", "его", "ому", "ему", "ой", "ей", "ом", "ем", "ах", "ях", "ию", "ии",
     "ия", "а", "я", "у", "ю", "е", "и", "ы", "ь", "й", "о",
@@ -201,7 +195,11 @@ class Gazetteer:
         """Add or replace a name (call `finish` once after the last)."""
         if not name.text[:1].isupper():
             return  # names are capitalised; lower-case hints live in `lowercase`
-        first, *rest = _words(name.text)
+        first, *rest = split_words(name.text)
+        if rest and first in _NOT_NAMES:
+            # "The Hague", "A Coruña": read from the second word, so that "The", "A" and "He"
+            # (a fifth of all capitalised words) never start a lookup.
+            first, *rest = rest
         if rest:
             self.multi.setdefault((first, rest[0]), []).append((tuple(rest[1:]), name))
             return
@@ -224,7 +222,7 @@ class Gazetteer:
 
     def lookup(self, text: str) -> PlaceName | None:
         """The name spelled exactly so, if the gazetteer has it (tests and `explain`)."""
-        first, *rest = _words(text) or [""]
+        first, *rest = split_words(text) or [""]
         if not rest:
             return self.single.get(first)
         entries = self.multi.get((first, rest[0]), [])
@@ -389,60 +387,28 @@ def tag_regions(
     `place` is a dateline place already split off the text ("ALMATY"); a dateline at the start
     of `text` is found here too. `prior` is the source's region code, weak evidence.
     """
-    dateline, body = _split_dateline(text)
-    place = place or dateline
-    title_tokens = _words(_readable(title))
-    body_tokens = _words(body)
+    return regions_of(gazetteer, story_text(title, text, place), prior)
+
+
+def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple[Tag, ...]:
+    """`tag_regions` for a story already split into words (shared with the topic tagger)."""
+    title_tokens, body_tokens = story.title_words, story.body_words
     occurrences = [
-        *_dateline_occurrences(gazetteer, place),
+        *_dateline_occurrences(gazetteer, story.place),
         *_find(gazetteer, title_tokens, "title"),
-        *_find(gazetteer, body_tokens, "body"),
+        *_find(gazetteer, body_tokens, "body", story.body_counts),
     ]
-    if not (title.isascii() and body.isascii()) and _CYRILLIC.search(f"{title} {body}"):
+    if not (story.title.isascii() and story.body.isascii()) and _CYRILLIC.search(
+        f"{story.title} {story.body}"
+    ):
         occurrences += _russian_tokens(gazetteer, title_tokens, "title")
         occurrences += _russian_tokens(gazetteer, body_tokens, "body")
         occurrences += _cyrillic_adjectives(gazetteer, [*title_tokens, *body_tokens])
-    evidence = _weigh(gazetteer, occurrences, body, _headline_cased(title))
-    _add_lowercase_hints(gazetteer, evidence, [*title_tokens, *body_tokens])
+    evidence = _weigh(gazetteer, occurrences, story.body, _headline_cased(story.title))
+    _add_lowercase_hints(gazetteer, evidence, title_tokens, story.body_counts)
     if prior and prior in gazetteer.countries:
         evidence.setdefault(prior, _Evidence()).prior = True
     return _tags(gazetteer, evidence)
-
-
-def _words(text: str) -> list[str]:
-    """Whitespace-split words, quotes and brackets treated as spaces. (str.replace per mark
-    present is several times faster than str.translate on a kilobyte of text.)"""
-    for mark in _SEPARATORS:
-        if mark in text:
-            text = text.replace(mark, " ")
-    return text.split()
-
-
-def _split_dateline(text: str) -> tuple[str, str]:
-    """("RIDGEFIELD, N.J.", rest) for "RIDGEFIELD, N.J., March 2 - rest"; also
-    "ALMATY (Reuters) - rest" and "Almaty, Jan 5 (AP) — rest". ("", text) when there is none."""
-    match = _DATELINE.match(text[:120])
-    if match is None:
-        return "", text
-    head = match["head"]
-    marked = False
-    for mark in (_DATELINE_AGENCY, _DATELINE_DATE):
-        if (found := mark.search(head)) is not None:
-            head, marked = head[: found.start()], True
-    place = head.strip(" ,")
-    first = place.split(",")[0]
-    if not place or len(first.split()) > 4 or not (marked or _ALL_CAPS_PLACE.fullmatch(first)):
-        return "", text  # "Kazakhstan - the facts" is a title, not a dateline
-    return place, text[match.end() :]
-
-
-def _readable(text: str) -> str:
-    """An all-capitals title in title case, so that its names can be read ("NEW YORK")."""
-    letters = [char for char in text if char.isalpha()]
-    if len(letters) > 3 and all(char.isupper() for char in letters):
-        titled = re.sub(r"['’]S\b", "'s", text.title())
-        return _SMALL_WORDS.sub(lambda match: match.group().lower(), titled)
-    return text
 
 
 def _headline_cased(title: str) -> bool:
@@ -453,7 +419,7 @@ def _headline_cased(title: str) -> bool:
 def _dateline_occurrences(gazetteer: Gazetteer, place: str) -> list[_Occurrence]:
     """The dateline's place: its most specific known part wins ("PARIS, Texas" is the US,
     "RIDGEFIELD, N.J." is the US through the state, "ALMATY" is Kazakhstan)."""
-    parts = [_readable(part.strip()) for part in place.split(",") if part.strip()]
+    parts = [readable_title(part.strip()) for part in place.split(",") if part.strip()]
     for part in (*parts[1:][::-1], *parts[:1]):
         name = gazetteer.abbreviations.get(part) or gazetteer.lookup(part)
         if name is not None and name.is_place:
@@ -461,19 +427,21 @@ def _dateline_occurrences(gazetteer: Gazetteer, place: str) -> list[_Occurrence]
     return []
 
 
-def _find(gazetteer: Gazetteer, tokens: list[str], where: str) -> list[_Occurrence]:
+def _find(
+    gazetteer: Gazetteer, tokens: list[str], where: str, counts: Counter[str] | None = None
+) -> list[_Occurrence]:
     """Every place name among the whitespace-split `tokens`, longest first, with the
     person-name and trap rules.
 
     Speed: a set intersection with every token form that can start a name (C speed) finds
     the few tokens worth reading; only those are looked at in Python.
     """
-    hits = gazetteer.starts.intersection(tokens)
+    hits = gazetteer.starts.intersection(tokens if counts is None else counts)
     if not hits:
         return []
     found: list[_Occurrence] = []
     covered = -1
-    for index in _positions(tokens, hits):
+    for index in _positions(tokens, hits, counts):
         if index <= covered:
             continue  # inside a longer name already read
         match = _match_at(gazetteer, tokens, index, tokens[index])
@@ -491,14 +459,15 @@ def _find(gazetteer: Gazetteer, tokens: list[str], where: str) -> list[_Occurren
     return found
 
 
-def _positions(tokens: list[str], hits: Iterable[str]) -> list[int]:
+def _positions(
+    tokens: list[str], hits: Iterable[str], counts: Counter[str] | None = None
+) -> list[int]:
     """The indices of every token in `hits`, in order (list.index scans at C speed: several
     times faster than a Python loop over every token when names are few)."""
     positions: list[int] = []
     for token in hits:
-        index = tokens.index(token)
-        positions.append(index)
-        for _ in range(tokens.count(token) - 1):
+        index = -1
+        for _ in range(tokens.count(token) if counts is None else counts[token]):
             index = tokens.index(token, index + 1)
             positions.append(index)
     positions.sort()
@@ -714,17 +683,21 @@ def _count(evidence: _Evidence, occurrence: _Occurrence, reading: Reading) -> No
 
 
 def _add_lowercase_hints(
-    gazetteer: Gazetteer, evidence: dict[str, _Evidence], tokens: list[str]
+    gazetteer: Gazetteer,
+    evidence: dict[str, _Evidence],
+    title_tokens: list[str],
+    body_counts: Counter[str],
 ) -> None:
     """Currency words ("yen", "tenge"): a set intersection, so free when there are none."""
-    for token in gazetteer.lowercase.keys() & set(tokens):
-        name = gazetteer.lowercase[token]
-        if not name.readings:
-            continue
-        entry = evidence.setdefault(name.readings[0].code, _Evidence())
-        hits = tokens.count(token)
-        entry.lowercase = min(LOWERCASE_CAP, entry.lowercase + hits * KIND_WEIGHT["lowercase"])
-        entry.mentions[name.text] += hits
+    for tokens in (Counter(title_tokens), body_counts):
+        for token in gazetteer.lowercase.keys() & tokens.keys():
+            name = gazetteer.lowercase[token]
+            if not name.readings:
+                continue
+            entry = evidence.setdefault(name.readings[0].code, _Evidence())
+            hits = tokens[token]
+            entry.lowercase = min(LOWERCASE_CAP, entry.lowercase + hits * KIND_WEIGHT["lowercase"])
+            entry.mentions[name.text] += hits
 
 
 def _raw_score(evidence: _Evidence) -> float:

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from syndicator.models import Tag, TagKind
-from syndicator.tagging.regions import load_gazetteer, tag_regions
+from syndicator.tagging.regions import load_gazetteer, regions_of
+from syndicator.tagging.text import story_text
 from syndicator.tagging.topics import (
     Taxonomy,
     TopicRule,
@@ -24,7 +25,7 @@ from syndicator.tagging.topics import (
     compile_taxonomy,
     default_taxonomy,
     merge_rules,
-    tag_topics,
+    topics_of,
 )
 
 
@@ -67,8 +68,9 @@ def tag_story(
     url: str = "",
 ) -> tuple[Tag, ...]:
     """Every region and topic tag of one story, regions first, each kind strongest first."""
-    regions = tag_regions(load_gazetteer(), title, text, place=place, prior=context.prior)
-    topics = tag_topics(taxonomy_for(context), title, text, categories=categories, url=url)
+    story = story_text(title, text, place)  # split once, read by both taggers
+    regions = regions_of(load_gazetteer(), story, context.prior)
+    topics = topics_of(taxonomy_for(context), story, categories=categories, url=url)
     return (*regions, *topics)
 
 

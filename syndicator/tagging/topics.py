@@ -24,6 +24,7 @@ import math
 import re
 import tomllib
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -34,6 +35,7 @@ from urllib.parse import urlsplit
 
 from syndicator.errors import ConfigError
 from syndicator.models import Tag, TagKind
+from syndicator.tagging.text import StoryText, split_words, story_text
 
 # How much one piece of evidence weighs against a body term of weight 1 seen once. A title
 # says what the story is about; a feed's own category or URL section is the editor's label.
@@ -331,6 +333,9 @@ class Taxonomy:
         "_by_word",
         "_category_first",
         "_exact",
+        "_folded",
+        "_known",
+        "_matching",
         "_memo",
         "_path_hints",
         "_phrase_first",
@@ -383,6 +388,9 @@ class Taxonomy:
         self._category_first = {k: tuple(v) for k, v in category_first.items()}
         self._path_hints = {k: tuple(v) for k, v in path_hints.items()}
         self._memo: dict[str, _WordEntry | None] = {}
+        self._matching: set[str] = set()  # the memo's words that match something
+        self._known: set[str] = set()  # the memo's words
+        self._folded: dict[str, str] = {}  # token -> its first folded word, for phrases
         # Tokens that fold to the same word ("war", "“war", "WAR") share one entry, so a story
         # counts them together.
         self._by_word: dict[str, _WordEntry | None] = {}
@@ -401,19 +409,21 @@ class Taxonomy:
         if len(self._memo) >= _MEMO_LIMIT:
             self._memo.clear()
             self._by_word.clear()
+            self._matching.clear()
+            self._known.clear()
         found = self._resolve(token)
         self._memo[token] = found
+        self._known.add(token)
+        if found is not None:
+            self._matching.add(token)
         return found
 
     def _resolve(self, token: str) -> _WordEntry | None:
-        if token.isascii():
-            parts = [token]  # the splitter already turned ASCII punctuation into spaces
-        else:
-            # Non-ASCII punctuation stays attached to a token ("“war", "kazakhstan’s",
-            # "war—peace"); such a token counts as its words, and a phrase compares its first.
-            parts = _WORD.findall(fold(token))
-            if not parts:
-                return None
+        # Tokens are split on whitespace only, so punctuation stays attached ("war,", "U.S.",
+        # "kazakhstan’s"); such a token counts as its words, and a phrase compares its first.
+        parts = _parts(token)
+        if not parts:
+            return None
         if len(parts) == 1:
             shared = self._by_word.get(parts[0], _MISSING)
             if shared is _MISSING:
@@ -471,14 +481,14 @@ class Taxonomy:
         return kept
 
     def folded(self, token: str) -> str:
-        """A token as phrases compare it: folded, attached punctuation dropped."""
-        if token.isascii():
-            return token
-        found = self.entry(token)
-        if found is not None:
-            return found.word
-        parts = _WORD.findall(fold(token))
-        return parts[0] if parts else ""
+        """A token as phrases compare it: folded, attached punctuation dropped (memoised)."""
+        word = self._folded.get(token)
+        if word is None:
+            if len(self._folded) >= _MEMO_LIMIT:
+                self._folded.clear()
+            parts = _parts(token)
+            word = self._folded[token] = parts[0] if parts else ""
+        return word
 
     def category_topics(self, category: str) -> set[int]:
         """Indexes of the topics whose category hints occur (as whole words) in `category`."""
@@ -538,16 +548,15 @@ def topic_label(slug: str, taxonomy: Taxonomy | None = None) -> str:
 # Tagging.
 
 
-# Every ASCII byte that is not a letter or digit becomes a space; bytes of other characters
-# (UTF-8, >= 0x80) pass through. One C-level pass, then str.split: several times faster than a
-# regex tokeniser, which matters at thousands of stories per second.
-_SEPARATORS: Final = bytes(b if chr(b).isalnum() or b >= 0x80 else 0x20 for b in range(256))
+# Every ASCII character that is not a letter or digit becomes a space.
+_ASCII_SEPARATORS: Final = {code: " " for code in range(128) if not chr(code).isalnum()}
 
 
-def split_words(text: str) -> list[str]:
-    """The lower-cased words of `text` (ASCII punctuation split off; see `Taxonomy.entry`)."""
-    data = text.lower().encode("utf-8", "surrogatepass").translate(_SEPARATORS)
-    return data.decode("utf-8", "surrogatepass").split()
+def _parts(token: str) -> list[str]:
+    """The folded words of one whitespace token ("U.S.-led" -> ["u", "s", "led"])."""
+    if token.isascii():
+        return token.lower().translate(_ASCII_SEPARATORS).split()
+    return _WORD.findall(fold(token))
 
 
 def count_terms(taxonomy: Taxonomy, text: str) -> dict[str, int]:
@@ -562,35 +571,71 @@ def count_terms(taxonomy: Taxonomy, text: str) -> dict[str, int]:
 def _tally(taxonomy: Taxonomy, text: str) -> dict[_WordEntry | _Phrase, int]:
     """How often each matching word entry or phrase occurs in `text`."""
     words = split_words(text)
-    matched: list[_WordEntry | _Phrase] = []
-    append = matched.append
-    skip_to = 0
-    get = taxonomy._memo.get
-    for i, word in enumerate(words):
-        # The hot loop: one dict lookup per word, and most words match nothing.
-        found = get(word, _MISSING)
-        if found is None:
-            continue
-        if found is _MISSING:
-            found = taxonomy._learn(word)
-            if found is None:
-                continue
-        if i < skip_to:
-            continue
-        if found.phrases and i + 1 < len(words):
-            after = words[i + 1]
-            if after in found.seconds or found.open_second or not after.isascii():
-                phrase = _match_phrase(taxonomy, found.phrases, words, i)
-                if phrase is not None:
-                    append(phrase)
-                    skip_to = i + 1 + len(phrase.rest)
-                    continue
-        if found.hits:
-            append(found)
+    return _tally_words(taxonomy, words, Counter(words))
+
+
+def _tally_words(
+    taxonomy: Taxonomy, words: list[str], counts: Counter[str]
+) -> dict[_WordEntry | _Phrase, int]:
+    """How often each matching word entry or phrase occurs among `words` (whitespace tokens,
+    `counts` their counts).
+
+    Speed: set operations (C speed) find the few distinct words that match anything; only
+    those are looked at in Python, and only phrase starts need their positions. A Python loop
+    over every word of a kilobyte story costs more than all the rest of the tagger.
+    """
+    memo = taxonomy._memo
+    if not counts.keys() <= taxonomy._known:  # C speed, no copy; usually every word is known
+        for word in [word for word in counts if word not in memo]:
+            taxonomy._learn(word)
+    present = taxonomy._matching.intersection(counts)
     tally: dict[_WordEntry | _Phrase, int] = {}
-    for item in matched:
-        tally[item] = tally.get(item, 0) + 1
+    if not present:
+        return tally
+    consumed = _phrases_in(taxonomy, words, present, tally, counts)
+    for word in present:
+        found = memo[word]
+        if found is not None and found.hits:
+            count = counts[word] - consumed.get(word, 0)
+            if count > 0:
+                tally[found] = tally.get(found, 0) + count
     return tally
+
+
+def _phrases_in(
+    taxonomy: Taxonomy,
+    words: list[str],
+    present: set[str],
+    tally: dict[_WordEntry | _Phrase, int],
+    counts: Counter[str],
+) -> dict[str, int]:
+    """Count the phrases of `words` into `tally`, left to right, a phrase taking its words;
+    returns how many occurrences of each word the phrases took."""
+    memo = taxonomy._memo
+    starts = [word for word in present if (entry := memo[word]) is not None and entry.phrases]
+    consumed: dict[str, int] = {}
+    if not starts:
+        return consumed
+    skip_to = 0
+    positions: list[int] = []
+    for word in starts:  # list.index at C speed: a start word occurs once or twice
+        i = -1
+        for _ in range(counts[word]):
+            i = words.index(word, i + 1)
+            positions.append(i)
+    positions.sort()
+    for i in positions:
+        found = memo[words[i]]
+        if i < skip_to or found is None or i + 1 >= len(words):
+            continue
+        if found.open_second or taxonomy.folded(words[i + 1]) in found.seconds:
+            phrase = _match_phrase(taxonomy, found.phrases, words, i)
+            if phrase is not None:
+                tally[phrase] = tally.get(phrase, 0) + 1
+                skip_to = i + 1 + len(phrase.rest)
+                for word in words[i:skip_to]:
+                    consumed[word] = consumed.get(word, 0) + 1
+    return consumed
 
 
 def _match_phrase(
@@ -628,19 +673,28 @@ def tag_topics(
     count (repetition says more, but less and less); a feed category or URL path segment that
     names the topic weighs CATEGORY_WEIGHT or PATH_WEIGHT. Returns () when nothing matches.
     """
+    return topics_of(taxonomy, story_text(title, text), categories=categories, url=url)
+
+
+def topics_of(
+    taxonomy: Taxonomy, story: StoryText, *, categories: Sequence[str] = (), url: str = ""
+) -> tuple[Tag, ...]:
+    """`tag_topics` for a story already split into words (shared with the region tagger)."""
     totals = [0.0] * len(taxonomy.slugs)
     # (topic index, weight gained, term, count in the body; 0 for the title), for the reasons
     evidence: list[tuple[int, float, str, int]] = []
     add = evidence.append
-    if title:
-        for item in _tally(taxonomy, title):
+    if story.title_words:
+        title_words = story.title_words
+        for item in _tally_words(taxonomy, title_words, Counter(title_words)):
             for index, weight, term in item.hits:
                 gain = TITLE_WEIGHT * weight
                 totals[index] += gain
                 add((index, gain, term, 0))
-    if text:
+    if story.body_words:
         roots = _ROOTS
-        for item, count in _tally(taxonomy, text).items():
+        tally = _tally_words(taxonomy, story.body_words, story.body_counts)
+        for item, count in tally.items():
             root = roots[count] if count < 64 else math.sqrt(count)
             for index, weight, term in item.hits:
                 gain = weight * root

@@ -1,0 +1,84 @@
+"""A story's text split into words once, for both taggers.
+
+What it does: splits the dateline off the text, splits title and body into whitespace words
+(quotes, brackets, dashes and hyphens count as spaces; full stops, commas and apostrophes stay
+on their word, because the region tagger reads "U.S.", "Russia's" and "Paris, Texas"), and
+counts the body's words. Splitting and counting a kilobyte story costs more than either
+tagger's own matching on this class of machine, so it is done once per story, in C
+(str.replace, str.split, collections.Counter).
+
+What it does not do: fold case or diacritics (each tagger folds the few words it looks at).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+_SEPARATORS = '"“”«»()[]{}—–-'
+_DATELINE = re.compile(r"^\s*(?P<head>[A-ZА-ЯЁ][^\n]{1,80}?)\s+[-–—]{1,2}\s")
+_DATELINE_AGENCY = re.compile(r"\s*\([^)]{1,30}\)\s*$")
+_DATELINE_DATE = re.compile(
+    r",?\s*(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\s*$"
+)
+_ALL_CAPS_PLACE = re.compile(r"[A-ZА-ЯЁ][A-ZА-ЯЁ.'’ -]+")
+_SMALL_WORDS = re.compile(r"(?<=\s)(?:Of|The|And|De|Du|La|In|On|At|For)\b")
+
+
+@dataclass(slots=True)
+class StoryText:
+    """A story as the taggers read it."""
+
+    title: str  # an all-capitals title in title case
+    body: str  # the text without its dateline
+    place: str  # the dateline's place ("RIDGEFIELD, N.J."), or the one given, or ""
+    title_words: list[str]
+    body_words: list[str]
+    body_counts: Counter[str]
+
+
+def story_text(title: str, text: str, place: str = "") -> StoryText:
+    """Split a story once: dateline off, title and body into words, body words counted."""
+    dateline, body = split_dateline(text)
+    readable = readable_title(title)
+    body_words = split_words(body)
+    return StoryText(
+        readable, body, place or dateline, split_words(readable), body_words, Counter(body_words)
+    )
+
+
+def split_words(text: str) -> list[str]:
+    """Whitespace words, quotes, brackets and dashes treated as spaces. (str.replace for each
+    mark present is several times faster than str.translate on a kilobyte of text.)"""
+    for mark in _SEPARATORS:
+        if mark in text:
+            text = text.replace(mark, " ")
+    return text.split()
+
+
+def split_dateline(text: str) -> tuple[str, str]:
+    """("RIDGEFIELD, N.J.", rest) for "RIDGEFIELD, N.J., March 2 - rest"; also
+    "ALMATY (Reuters) - rest" and "Almaty, Jan 5 (AP) — rest". ("", text) when there is none."""
+    match = _DATELINE.match(text[:120])
+    if match is None:
+        return "", text
+    head = match["head"]
+    marked = False
+    for mark in (_DATELINE_AGENCY, _DATELINE_DATE):
+        if (found := mark.search(head)) is not None:
+            head, marked = head[: found.start()], True
+    place = head.strip(" ,")
+    first = place.split(",")[0]
+    if not place or len(first.split()) > 4 or not (marked or _ALL_CAPS_PLACE.fullmatch(first)):
+        return "", text  # "Kazakhstan - the facts" is a title, not a dateline
+    return place, text[match.end() :]
+
+
+def readable_title(text: str) -> str:
+    """An all-capitals title in title case, so that its names can be read ("NEW YORK")."""
+    letters = [char for char in text if char.isalpha()]
+    if len(letters) > 3 and all(char.isupper() for char in letters):
+        titled = re.sub(r"['’]S\b", "'s", text.title())
+        return _SMALL_WORDS.sub(lambda match: match.group().lower(), titled)
+    return text
