@@ -1,0 +1,179 @@
+"""The region tagger on plain values: focus versus mention, roll-ups, ambiguity, traps, scripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from syndicator.models import Tag
+from syndicator.tagging.regions import (
+    M49_CONTINENTS,
+    M49_SUBREGIONS,
+    countries_in,
+    load_gazetteer,
+    region_rollup,
+    resolve_region,
+    tag_regions,
+)
+
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_ca4b3b679c3f7ead.txt"
+
+
+def _tags(title: str, text: str = "", **options: str) -> dict[str, Tag]:
+    return {tag.code: tag for tag in tag_regions(load_gazetteer(), title, text, **options)}
+
+
+def _focus(title: str, text: str = "", **options: str) -> set[str]:
+    return {code for code, tag in _tags(title, text, **options).items() if tag.focus}
+
+
+def _named(title: str, text: str = "", **options: str) -> set[str]:
+    return {code for code in _tags(title, text, **options) if len(code) == 2}
+
+
+def test_the_seed_is_about_kazakhstan_with_russia_and_the_us_named_in_passing() -> None:
+    text = SEED.read_text(encoding="utf-8")
+    title, _, body = text.partition("\n")
+    tags = _tags(title, body)
+    assert tags["KZ"].focus
+    assert "RU" in tags
+    assert not tags["US"].focus  # "US Secretary of State Antony Blinken", once
+    assert tags["Central Asia"].focus and tags["Asia"].focus
+    assert "from KZ" in tags["Central Asia"].evidence
+    assert any("Kazakhstan" in reason for reason in tags["KZ"].evidence)
+
+
+def test_focus_comes_from_title_dateline_and_repetition_and_mentions_stay_mentions() -> None:
+    tags = _tags(
+        "Protests spread across Kazakhstan",
+        "Thousands marched in Almaty. Kazakh police detained dozens. A delegation from "
+        "Japan was visiting at the time.",
+    )
+    assert tags["KZ"].focus
+    assert tags["KZ"].evidence[0] == 'title: "Kazakhstan"'
+    assert not tags["JP"].focus
+    assert "Eastern Asia" not in tags  # a passing mention does not roll up
+    assert tags["KZ"].score > tags["JP"].score
+
+
+def test_a_dateline_makes_the_focus_in_its_wire_forms() -> None:
+    assert "KZ" in _focus("Talks end", "ALMATY (Reuters) - The talks ended on Friday.")
+    assert "US" in _focus("Payout set", "RIDGEFIELD, N.J., March 2 - The company set a payout.")
+    assert "KZ" in _focus("Talks end", "Almaty, Jan 5 (AP) — The talks ended on Friday.")
+    assert "US" in _focus("Payout set", "The company set a payout.", place="WASHINGTON")
+    # An ordinary sentence with a dash is not a dateline.
+    assert _split_is_kept("Kazakhstan - the facts", "KZ")
+
+
+def _split_is_kept(title: str, code: str) -> bool:
+    return code in _named("", f"{title} about the country and more.")
+
+
+def test_the_story_named_most_is_the_focus_even_below_the_focus_score() -> None:
+    focus = _focus("Shares rise", "Shares rose on the U.S. market on Monday.")
+    assert focus == {"US", "Northern America", "Americas"}
+
+
+def test_georgia_reads_from_its_context() -> None:
+    assert _named("Protests in Georgia", "Crowds filled Tbilisi; Georgian police watched.") == {
+        "GE"
+    }
+    assert _named("Georgia's governor signs bill", "Governor Kemp signed it in Atlanta.") == {"US"}
+
+
+def test_person_and_firm_names_are_not_places() -> None:
+    assert "JO" not in _named("", "Michael Jordan scored 40 points last night.")
+    assert "JO" in _named("", "King Abdullah of Jordan met the envoy.")
+    assert "TD" not in _named("", "Guitarist Chad Smith joined the band on stage.")
+    assert "TD" in _named("", "French troops left Chad in January.")
+    assert "FK" not in _named("", "Morgan Stanley raised its forecast for the bank.")
+    assert "FR" not in _named("", "Paris Hilton opened a hotel.")
+
+
+def test_case_separates_turkey_the_country_from_the_bird() -> None:
+    assert "TR" in _named("", "Officials in Turkey said the border was open.")
+    assert "TR" not in _named("", "They ate roast turkey with cranberry sauce.")
+
+
+def test_guineas_congos_niger_and_nigeria_are_told_apart() -> None:
+    assert _named("", "Flooding hit Papua New Guinea on Monday.") == {"PG"}
+    assert _named("", "Oil output in Equatorial Guinea fell.") == {"GQ"}
+    assert _named("", "Voters in Guinea-Bissau went to the polls.") == {"GW"}
+    assert _named("", "Militants attacked a pipeline in the Niger Delta.") == {"NG"}
+    assert _named("", "A coup in Niger unsettled the region.") == {"NE"}
+    assert _named("", "Fighting near Goma, in eastern Congo, displaced thousands.") == {"CD"}
+    assert _named("", "The president of Congo spoke in Brazzaville.") == {"CG"}
+    assert _named("", "The DRC and Rwanda signed a deal.") == {"CD", "RW"}
+
+
+def test_washington_is_the_us_and_paris_texas_is_not_france() -> None:
+    assert _named("", "Washington imposed new sanctions on Monday.") == {"US"}
+    assert _named("", "The festival in Paris, Texas drew a crowd.") == {"US"}
+    assert _named("", "The festival in Paris, France drew a crowd.") == {"FR"}
+
+
+def test_cities_that_are_common_words_need_support() -> None:
+    assert "FR" not in _named("", "Nice weather is expected all week.")
+    assert "FR" in _named("", "The film festival opened in Nice, France on Monday.")
+    assert "GB" not in _named("", "Reading is good for children, teachers said.")
+
+
+def test_formal_listings_and_currencies_are_not_evidence() -> None:
+    text = "The company issued bonds that will be listed in Luxembourg, priced in U.S. dollars."
+    assert _named("Bond issue priced", text) == set()
+
+
+def test_russian_names_match_with_their_case_endings() -> None:
+    tags = _tags("Протесты в Казахстане", "В Алматы прошли акции. Россия направила войска.")
+    assert tags["KZ"].focus
+    assert "RU" in tags
+    assert "RU" in _named("", "российские войска покинули страну")  # an adjective, by stem
+    assert "KZ" in _named("", "Президент Казахстана выступил в Астане.")
+
+
+def test_a_source_region_is_weak_evidence() -> None:
+    assert _tags("Weather today", "Rain is expected this afternoon.", prior="KZ") == {}
+    tags = _tags("Mayor speaks", "The mayor of Almaty spoke on Monday.", prior="KZ")
+    assert "source region" in tags["KZ"].evidence
+    with_prior = tags["KZ"].score
+    assert with_prior > _tags("Mayor speaks", "The mayor of Almaty spoke on Monday.")["KZ"].score
+
+
+def test_an_all_capitals_title_is_read() -> None:
+    assert "KZ" in _focus("KAZAKHSTAN RAISES FUEL PRICES", "The government said so.")
+    assert "MX" not in _named("GULF OF MEXICO RIG COUNT FALLS", "The rig count fell.")
+
+
+def test_rollups_follow_m49() -> None:
+    assert region_rollup("KZ") == ("Central Asia", "Asia")
+    assert region_rollup("DE") == ("Western Europe", "Europe")
+    assert region_rollup("MX") == ("Central America", "Americas")
+    assert "KZ" in countries_in("Central Asia")
+    assert countries_in("KZ") == ("KZ",)
+
+
+def test_every_country_rolls_up_to_known_m49_names() -> None:
+    gazetteer = load_gazetteer()
+    for country in gazetteer.countries.values():
+        if country.continent != "Antarctica":
+            assert country.continent in M49_CONTINENTS, country
+            assert country.subregion in M49_SUBREGIONS, country
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("kz", "KZ"), ("central asia", "Central Asia"), ("ASIA", "Asia"), ("XK", "XK"), ("zz", None)],
+)
+def test_region_identifiers_resolve(given: str, expected: str | None) -> None:
+    assert resolve_region(given) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400), st.text(max_size=80))
+def test_tagging_never_raises_and_is_deterministic(text: str, title: str) -> None:
+    first = tag_regions(load_gazetteer(), title, text)
+    assert first == tag_regions(load_gazetteer(), title, text)
+    assert all(0.0 <= tag.score <= 1.0 for tag in first)
