@@ -379,7 +379,8 @@ KEYS: tuple[Key, ...] = (
         "region",
         "region",
         "",
-        "Region prior: an ISO 3166-1 alpha-2 code or M49 name the source mostly covers.",
+        "Region prior: the ISO 3166-1 alpha-2 country the source mostly covers; weak "
+        "evidence for the tagger (an M49 name is accepted but adds no evidence).",
     ),
     Key(
         "sources[]",
