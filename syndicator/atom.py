@@ -31,6 +31,7 @@ from syndicator.errors import PublishError
 from syndicator.models import Cluster, Section, StoredStory
 from syndicator.normalize import clean_line, clean_xml_text
 from syndicator.tagging.regions import region_label
+from syndicator.tagging.topics import topic_label
 
 _ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 _ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -45,6 +46,7 @@ class FeedContext:
     index_url: str
     hub_url: str = ""
     publisher: str = "syndicator"
+    topic_labels: tuple[tuple[str, str], ...] = ()  # (slug, label); else the built-in label
 
 
 def cluster_entry_id(base_url: str, cluster: Cluster) -> str:
@@ -74,8 +76,9 @@ def render_atom(
         generator.link(href=context.hub_url, rel="hub")  # WebSub discovery
     generator.generator("syndicator", version=__version__, uri="https://github.com/syndicator")
     generator.updated(max((c.updated_at for c in clusters), default=empty_updated))
+    labels = dict(context.topic_labels)
     for cluster in clusters:
-        _add_entry(generator, cluster, context.base_url)
+        _add_entry(generator, cluster, context.base_url, labels)
     try:
         root = etree.fromstring(generator.atom_str(pretty=False))
         for element, cluster in zip(root.iterfind(f"{{{_ATOM_NS}}}entry"), clusters, strict=True):
@@ -87,7 +90,9 @@ def render_atom(
     return document + b"\n"
 
 
-def _add_entry(generator: FeedGenerator, cluster: Cluster, base_url: str) -> None:
+def _add_entry(
+    generator: FeedGenerator, cluster: Cluster, base_url: str, topic_labels: dict[str, str]
+) -> None:
     story = cluster.representative
     entry = generator.add_entry(order="append")
     entry.id(cluster_entry_id(base_url, cluster))
@@ -98,7 +103,7 @@ def _add_entry(generator: FeedGenerator, cluster: Cluster, base_url: str) -> Non
         entry.author(name=clean_line(story.author))
     entry.summary(clean_xml_text(story.summary) or clean_line(cluster.title))
     entry.content(_content_html(cluster), type="html")
-    _add_categories(entry, cluster, base_url)
+    _add_categories(entry, cluster, base_url, topic_labels)
 
 
 def _add_links_and_source(entry: etree._Element, cluster: Cluster) -> None:
@@ -123,12 +128,15 @@ def _sub(parent: etree._Element, tag: str, **attributes: str) -> etree._Element:
     return etree.SubElement(parent, f"{{{_ATOM_NS}}}{tag}", attributes)
 
 
-def _add_categories(entry: object, cluster: Cluster, base_url: str) -> None:
+def _add_categories(
+    entry: object, cluster: Cluster, base_url: str, topic_labels: dict[str, str]
+) -> None:
     category = entry.category  # type: ignore[attr-defined]
     for code in cluster.regions:
         category(term=code, scheme=f"{base_url}regions", label=region_label(code))
     for slug in cluster.topics:
-        category(term=slug, scheme=f"{base_url}topics", label=slug.replace("-", " ").title())
+        label = topic_labels.get(slug) or topic_label(slug)
+        category(term=slug, scheme=f"{base_url}topics", label=label)
 
 
 def _content_html(cluster: Cluster) -> str:

@@ -14,14 +14,15 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from syndicator import __version__
 from syndicator.config import (
+    CONFIG_ENV_VAR,
     Settings,
     TopicSettings,
     append_to_config,
@@ -29,20 +30,35 @@ from syndicator.config import (
     resolve_config_path,
     source_url_problem,
 )
-from syndicator.daemon import Daemon, TerminalProgress, configure_logging, run_once, utc_now
-from syndicator.demo import DEFAULT_DEMO_DIR, run_demo
 from syndicator.errors import ConfigError, SyndicatorError
+from syndicator.logs import configure_logging
 from syndicator.models import Cluster, StoredStory, Tag, TagKind
 from syndicator.normalize import canonical_url
 from syndicator.opml import OpmlError, OpmlFeed, parse_opml, render_opml, sources_toml
-from syndicator.pipeline import retag_clusters
-from syndicator.publishing import publish_all
-from syndicator.storage import ClusterFilter, SourceStatus, open_store
+from syndicator.tagging.batch import TaggedLine, tag_lines
 from syndicator.tagging.regions import region_label, resolve_region
 from syndicator.tagging.tagger import TagContext, tag_story
 from syndicator.tagging.topics import topic_label
 
+if TYPE_CHECKING:
+    from syndicator.storage import ClusterFilter, SourceStatus, Store
+
 log = logging.getLogger("syndicator")
+
+# The daemon, the store and publishing (aiohttp, sqlite-utils, feedgen, APScheduler) are
+# imported by the commands that use them: `syndicator tag` and `check` start in a third of
+# the time without them, which matters for `tag --jsonl` in scripts.
+DEFAULT_DEMO_DIR = Path("var/demo")
+
+
+def open_store(path: Path) -> Store:
+    from syndicator.storage import open_store as open_sqlite_store
+
+    return open_sqlite_store(path)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
+        from syndicator.demo import run_demo
+
         run_demo(args.dir, args.port)
         return 0
     config_path = resolve_config_path(args.config, os.environ)
@@ -154,9 +172,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sources" and args.action == "import":
         return import_opml(config_path, args.file, dry_run=args.dry_run)
     if args.command == "tag":
-        return tag_command(args, _topic_settings(config_path))
+        explicit = bool(args.config or os.environ.get(CONFIG_ENV_VAR))
+        return tag_command(args, _topic_settings(config_path, explicit))
     settings = load_settings(config_path)
     if args.command == "run":
+        from syndicator.daemon import Daemon, TerminalProgress, run_once
+
         if args.once:
             run_once(settings, on_progress=TerminalProgress("polling"))
         else:
@@ -326,6 +347,8 @@ def search_filters(query: str, topics: Sequence[str], limit: int = 20) -> tuple[
         elif field == "topic" and value.lower() not in topics:
             raise SyndicatorError(f"{token!r}: unknown topic (one of {', '.join(topics)})")
         found[field].append(value.lower() if field == "topic" else value)
+    from syndicator.storage import ClusterFilter
+
     where = ClusterFilter(
         regions=tuple(found["region"]),
         topics=tuple(found["topic"]),
@@ -372,7 +395,7 @@ def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
             {"cluster_id": link.cluster_id, "title": link.title, "score": round(link.score, 3)}
             for link in cluster.related
         ]
-        record["tags"] = _tags_record(cluster.tags)
+        record["tags"] = _tags_record(cluster.tags, settings.topics.labels())
         print(json.dumps(record, indent=2, ensure_ascii=False))
         return 0
     print(f"cluster:{cluster.id}  {cluster.title}")
@@ -390,11 +413,11 @@ def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
             print(f"  cluster:{link.cluster_id}  {link.score:.2f}  {link.title}")
     if cluster.tags:
         print("tags (the best evidence among the members):")
-        _print_tags(cluster.tags)
+        _print_tags(cluster.tags, settings.topics.labels())
     return 0
 
 
-def _print_tags(tags: Sequence[Tag], indent: str = "  ") -> None:
+def _print_tags(tags: Sequence[Tag], labels: Mapping[str, str], indent: str = "  ") -> None:
     for kind in TagKind:
         chosen = [tag for tag in tags if tag.kind is kind]
         if not chosen:
@@ -402,45 +425,52 @@ def _print_tags(tags: Sequence[Tag], indent: str = "  ") -> None:
         print(f"{indent}{'regions' if kind is TagKind.REGION else 'topics'}:")
         for tag in chosen:
             role = "focus  " if tag.focus else "mention"
-            name = f"{tag.code} ({_tag_label(tag)})" if _tag_label(tag) != tag.code else tag.code
+            label = _tag_label(tag, labels)
+            name = f"{tag.code} ({label})" if label != tag.code else tag.code
             print(f"{indent}  {name:<38} {role} {tag.score:.2f}  {'; '.join(tag.evidence)}")
 
 
-def _tag_label(tag: Tag) -> str:
-    return region_label(tag.code) if tag.kind is TagKind.REGION else topic_label(tag.code)
+def _tag_label(tag: Tag, topic_labels: Mapping[str, str]) -> str:
+    if tag.kind is TagKind.REGION:
+        return region_label(tag.code)
+    return topic_labels.get(tag.code) or topic_label(tag.code)
 
 
-def _tag_record(tag: Tag) -> dict[str, object]:
+def _tag_record(tag: Tag, labels: Mapping[str, str]) -> dict[str, object]:
     key = "code" if tag.kind is TagKind.REGION else "slug"
     return {
         key: tag.code,
-        "label": _tag_label(tag),
+        "label": _tag_label(tag, labels),
         "score": tag.score,
         "focus": tag.focus,
         "evidence": list(tag.evidence),
     }
 
 
-def _tags_record(tags: Sequence[Tag]) -> dict[str, object]:
+def _tags_record(tags: Sequence[Tag], labels: Mapping[str, str]) -> dict[str, object]:
     return {
-        "regions": [_tag_record(tag) for tag in tags if tag.kind is TagKind.REGION],
-        "topics": [_tag_record(tag) for tag in tags if tag.kind is TagKind.TOPIC],
+        "regions": [_tag_record(tag, labels) for tag in tags if tag.kind is TagKind.REGION],
+        "topics": [_tag_record(tag, labels) for tag in tags if tag.kind is TagKind.TOPIC],
     }
 
 
-def _topic_settings(config_path: Path) -> TopicSettings:
+def _topic_settings(config_path: Path, explicit: bool) -> TopicSettings:
     """The config's topic rules when there is a config; the built-in ones when there is none
-    (so `syndicator tag` works anywhere)."""
-    if not config_path.exists():
+    (so `syndicator tag` works anywhere). A config named by --config or $SYNDICATOR_CONFIG
+    must exist: a typo there is an error, not a silent fallback."""
+    if not explicit and not config_path.exists():
         return TopicSettings()
     return load_settings(config_path).topics
 
 
 def tag_command(args: argparse.Namespace, topics: TopicSettings) -> int:
     """`syndicator tag`: one text (argument, --file or stdin), or --jsonl batches."""
-    if args.region and resolve_region(args.region) is None:
-        raise SyndicatorError(f"--region {args.region!r}: expected an ISO 3166-1 alpha-2 code")
-    context = TagContext(resolve_region(args.region) or "", topics.overrides, topics.replace)
+    region = resolve_region(args.region) if args.region else ""
+    if region is None or (region and len(region) != len("KZ")):
+        raise SyndicatorError(
+            f"--region {args.region!r}: expected an ISO 3166-1 alpha-2 country code such as KZ"
+        )
+    context = TagContext(region, topics.overrides, topics.replace)
     if args.jsonl:
         return tag_jsonl(sys.stdin, sys.stdout, context)
     if args.text is not None:
@@ -452,53 +482,58 @@ def tag_command(args: argparse.Namespace, topics: TopicSettings) -> int:
     title, _, body = text.strip().partition("\n")
     tags = tag_story(context, title.strip(), body.strip() or title.strip())
     if args.json:
-        print(json.dumps(_tags_record(tags), indent=2, ensure_ascii=False))
+        print(json.dumps(_tags_record(tags, topics.labels()), indent=2, ensure_ascii=False))
     elif tags:
-        _print_tags(tags, indent="")
+        _print_tags(tags, topics.labels(), indent="")
     else:
         print("no region or topic found")
     return 0
 
 
+JSONL_CHUNK = 500  # lines read, tagged and written at a time
+
+
 def tag_jsonl(lines: TextIO, out: TextIO, context: TagContext) -> int:
     """The batch mode of DESIGN.md: one {"id", "title", "text"} object per input line, one
-    {"id", "regions", "topics"} object per output line. A bad line is reported on stderr with
-    its number, answered with an "error" object, and the batch goes on; exit status 1 then."""
-    failed = 0
+    {"id", "regions", "topics"} object per output line, in order. A bad line is reported on
+    stderr with its number, answered with an "error" object, and the batch goes on; exit
+    status 1 then. Read and written in chunks, so memory stays bounded however long the
+    input. (Worker processes were measured slower here: each must learn the topic tagger's
+    word memo again, and a forked copy of the gazetteer's sets is copied page by page.)"""
+    results = (tag_lines(context, chunk) for chunk in _numbered_chunks(lines, JSONL_CHUNK))
+    return 1 if _write_tagged(results, out) else 0
+
+
+def _numbered_chunks(lines: TextIO, size: int) -> Iterator[list[tuple[int, str]]]:
+    chunk: list[tuple[int, str]] = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            if not isinstance(item, dict):
-                raise ValueError("expected a JSON object")
-            title, text = str(item.get("title") or ""), str(item.get("text") or "")
-        except ValueError as e:
-            failed += 1
-            print(f"error: stdin line {number}: {e}", file=sys.stderr)
-            out.write(json.dumps({"id": None, "line": number, "error": str(e)}) + "\n")
-            continue
-        tags = tag_story(context, title, text)
-        result = {
-            "id": item.get("id"),
-            "regions": [
-                {"code": t.code, "score": t.score, "focus": t.focus}
-                for t in tags
-                if t.kind is TagKind.REGION
-            ],
-            "topics": [
-                {"slug": t.code, "score": t.score, "focus": t.focus}
-                for t in tags
-                if t.kind is TagKind.TOPIC
-            ],
-        }
-        out.write(json.dumps(result, ensure_ascii=False) + "\n")
-    return 1 if failed else 0
+        chunk.append((number, line))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _write_tagged(results: Iterable[list[TaggedLine]], out: TextIO) -> int:
+    failed = 0
+    for result in results:
+        for line in result:
+            if line.error is not None:
+                failed += 1
+                print(f"error: {line.error}", file=sys.stderr)
+            out.write(line.output + "\n")
+    return failed
 
 
 def retag(settings: Settings) -> None:
     store = open_store(settings.storage.path)
     try:
+        from syndicator.daemon import TerminalProgress
+        from syndicator.pipeline import configured_sources, retag_clusters
+
+        # The sources' regions as configured now, not as the last run stored them.
+        store.sync_sources(configured_sources(settings.sources), utc_now())
         count = retag_clusters(store, settings.topics, TerminalProgress("retagging"))
     finally:
         store.close()
@@ -546,6 +581,8 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
     settings = load_settings(config_path)
     feeds = _read_opml(opml_path)
     known = {canonical_url(source.url) for source in settings.sources}
+    from syndicator.daemon import TerminalProgress
+
     progress = TerminalProgress("importing")
     fresh, skipped, invalid = [], 0, []
     for done, feed in enumerate(feeds, start=1):
@@ -624,6 +661,8 @@ def _enable(settings: Settings, url: str) -> int:
 def _publish(settings: Settings) -> None:
     store = open_store(settings.storage.path)
     try:
+        from syndicator.publishing import publish_all
+
         written = publish_all(store, settings, utc_now())
     finally:
         store.close()

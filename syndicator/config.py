@@ -31,6 +31,7 @@ from syndicator.tagging.topics import (
     builtin_rules,
     merge_rules,
     parse_overrides,
+    topic_label,
     topic_slugs,
 )
 
@@ -560,6 +561,12 @@ class TopicSettings:
     def slugs(self) -> tuple[str, ...]:
         """Every topic slug the taxonomy will have, built-in and configured."""
         return tuple(dict.fromkeys((*topic_slugs(), *(rule.slug for rule in self.overrides))))
+
+    def labels(self) -> dict[str, str]:
+        """Every topic's readable label, a configured label winning over the built-in one."""
+        labels = {slug: topic_label(slug) for slug in topic_slugs()}
+        labels.update({rule.slug: rule.label for rule in self.overrides if rule.label})
+        return labels
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,20 +54,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def configure_logging(verbose: bool = False) -> None:
-    """One line per event on stderr, which systemd and container runtimes collect."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    # APScheduler warns each time a tick is skipped because the previous one still runs,
-    # which is the intended max_instances=1 behaviour; its errors still come through.
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-
-
 def lock_path(settings: Settings) -> Path:
     return settings.storage.path.with_name(settings.storage.path.name + ".lock")
 

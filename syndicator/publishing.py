@@ -30,7 +30,6 @@ from syndicator.models import Section
 from syndicator.normalize import bytes_hash
 from syndicator.storage import ClusterFilter, PublishedFeed, Store
 from syndicator.tagging.regions import M49_CONTINENTS, M49_SUBREGIONS, region_label
-from syndicator.tagging.topics import topic_label
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +87,7 @@ def _automatic_spec(path: str, title: str, code: str, kind: str) -> FeedSpec:
 
 
 def _topic_title(settings: Settings, slug: str) -> str:
-    for rule in settings.topics.overrides:
-        if rule.slug == slug and rule.label:
-            return rule.label
-    return topic_label(slug)
+    return settings.topics.labels().get(slug, slug)
 
 
 def _slug(name: str) -> str:
@@ -163,6 +159,7 @@ def publish_feed(store: Store, settings: Settings, spec: FeedSpec, now: datetime
         index_url=base_url,
         hub_url=settings.publish.hub,
         publisher=settings.publish.title,
+        topic_labels=tuple(settings.topics.labels().items()),
     )
     empty_updated = previous.updated_at if previous else now
     document = render_atom(spec.section, clusters, context, empty_updated)

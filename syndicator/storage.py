@@ -1054,7 +1054,7 @@ class Store:
         """Every tag of a cluster, focus first, with its score and evidence."""
         rows = self._rows(
             "SELECT * FROM cluster_tags WHERE cluster_id = ? "
-            "ORDER BY kind, focus DESC, score DESC, code",
+            "ORDER BY kind, focus DESC, length(code) != 2, score DESC, code",
             [cluster_id],
         )
         return [

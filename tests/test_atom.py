@@ -258,7 +258,7 @@ def test_region_and_topic_categories_carry_schemes() -> None:
     assert categories == {
         ("KZ", f"{BASE_URL}regions", "Kazakhstan"),
         ("Central Asia", f"{BASE_URL}regions", "Central Asia"),
-        ("conflict", f"{BASE_URL}topics", "Conflict"),
+        ("conflict", f"{BASE_URL}topics", "Conflict, war and peace"),
     }
 
 

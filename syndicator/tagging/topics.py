@@ -219,7 +219,7 @@ def normalise_term(raw: str) -> tuple[str, str]:
 
 
 def _parse_hints(value: object, key: str, problems: list[str]) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
         problems.append(f"{key}: expected an array of strings, got {value!r}")
         return ()
     hints = (" ".join(_WORD.findall(fold(item))) for item in value)
@@ -341,6 +341,7 @@ class Taxonomy:
         "_phrase_first",
         "_prefix_lengths",
         "_prefixes",
+        "_stems",
         "hits",
         "rules",
         "slugs",
@@ -385,6 +386,9 @@ class Taxonomy:
             {len(word) - 1 for word in self._phrase_first if word.endswith("*")}
             | {len(prefix) for prefix in self._prefixes}
         )
+        self._stems = self._prefixes | {
+            word[:-1] for word in self._phrase_first if word.endswith("*")
+        }
         self._category_first = {k: tuple(v) for k, v in category_first.items()}
         self._path_hints = {k: tuple(v) for k, v in path_hints.items()}
         self._memo: dict[str, _WordEntry | None] = {}
@@ -456,10 +460,13 @@ class Taxonomy:
         phrases: list[_Phrase] = list(self._phrase_first.get(word, ()))
         if word in self._exact:
             terms.append(word)
+        stems = self._stems  # prefixes of prefix terms and of phrases starting with a prefix
         for length in self._prefix_lengths:
             if length > len(word):
                 break
             stem = word[:length]
+            if stem not in stems:
+                continue
             if stem in self._prefixes:
                 terms.append(stem + "*")
             phrases.extend(self._phrase_first.get(stem + "*", ()))
