@@ -96,7 +96,7 @@ _RU_UPPER = frozenset("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪ�
 # Quotes, brackets, dashes and hyphens separate words like spaces do: '"Kazakhstan"' is
 # 'Kazakhstan', "Russia-Ukraine" is two names, and "Guinea-Bissau" is stored as two words.
 _SEPARATORS = '"“”«»()[]{}—–-'
-_TOKEN_ENDINGS = ("", ".", ",", ";", ":", "'s", "’s", "?", "!", "'", "’")
+_TOKEN_ENDINGS = ("", ".", ",", "'s", "’s")  # how names end in running text
 _LEADING = "\"'“‘«([{*"
 _TRAILING = ".,;:!?\"'”’»)]}…*"
 _CURRENCY = _word_set(
@@ -326,11 +326,15 @@ def _add_lowercase(gazetteer: Gazetteer, table: Mapping[str, str]) -> None:
 # -- region identifiers ------------------------------------------------------------------------
 
 
+# Codes in use that ISO 3166-1 has not assigned (the gazetteer's data has them).
+_USER_ASSIGNED = {"XK": "Kosovo"}
+
+
 @cache
 def _country_names() -> dict[str, str]:
-    names = {country.alpha_2: country.name for country in pycountry.countries}
-    names.update({code: c.name for code, c in load_gazetteer().countries.items()})
-    return names
+    # From pycountry, not the gazetteer: config validation and publishing need names, not
+    # the 50 MB of matching tables, in the main process.
+    return {country.alpha_2: country.name for country in pycountry.countries} | _USER_ASSIGNED
 
 
 @cache
