@@ -39,7 +39,7 @@ from syndicator.dedup import ClusterRules, entry_key, fingerprint_stories
 from syndicator.discovery import discover_feed_urls, looks_like_html
 from syndicator.errors import FetchError, ParseError, SourceError, StorageError
 from syndicator.fetch import FeedClient, FetchLimits
-from syndicator.models import FetchResult, ParsedFeed, Source, SourceOutcome, Story
+from syndicator.models import FetchResult, ParsedFeed, Source, SourceOutcome, Story, Tag
 from syndicator.normalize import bytes_hash, normalize_entry
 from syndicator.parsing import parse_feed
 from syndicator.schedule import (
@@ -415,21 +415,26 @@ def _stories(
 
 
 def tag_stories(stories: Sequence[Story], tagging: TagContext) -> list[Story]:
-    """Each story with its region and topic tags."""
-    return [
-        replace(
-            story,
-            tags=tag_story(
-                tagging,
-                story.title,
-                story.text,
-                place=story.place,
-                categories=story.categories,
-                url=story.url,
-            ),
+    """Each story with its region and topic tags. A story the taggers fail on is stored
+    untagged (and logged): a tagging bug must never cost the story (`retag` fixes it later)."""
+    return [replace(story, tags=_tags_or_none(story, tagging)) for story in stories]
+
+
+def _tags_or_none(story: Story, tagging: TagContext) -> tuple[Tag, ...]:
+    try:
+        return tag_story(
+            tagging,
+            story.title,
+            story.text,
+            place=story.place,
+            categories=story.categories,
+            url=story.url,
         )
-        for story in stories
-    ]
+    except Exception:  # any bug in the taggers: the story is kept
+        log.warning(
+            "story %r of source %d left untagged", story.guid_key, story.source_id, exc_info=True
+        )
+        return ()
 
 
 def retag_clusters(

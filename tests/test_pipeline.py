@@ -437,3 +437,19 @@ def test_a_write_group_commits_after_its_max_age_while_other_fetches_wait(
         return still_polling, len(outcomes)
 
     assert asyncio.run(watch()) == (1, 2)  # committed at about 1 s, the hang still going
+
+
+def test_a_story_the_taggers_fail_on_is_stored_untagged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import syndicator.pipeline as pipeline_module
+
+    def broken(*args: object, **kwargs: object) -> tuple[()]:
+        raise RecursionError("a tagger bug")
+
+    monkeypatch.setattr(pipeline_module, "tag_story", broken)
+    body = rss([{"title": "Quake hits Turkey", "guid": "q1", "description": "Rescue teams."}])
+    parsed = parse_stories(body, "http://wire.test/rss", {}, 1, datetime(2026, 11, 27, tzinfo=UTC))
+    assert [story.title for story in parsed.stories] == ["Quake hits Turkey"]
+    assert parsed.stories[0].tags == ()
+    assert "left untagged" in caplog.text
