@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -165,9 +165,11 @@ def syndicator(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def write_config(tmp: Path, sources: list[str], extra: str = "") -> Path:
-    """A config file under tmp pointing at the given source URLs, with loopback allowed."""
-    source_tables = "".join(f'\n[[sources]]\nurl = "{url}"\n' for url in sources)
+def write_config(tmp: Path, sources: Sequence[str | tuple[str, str]], extra: str = "") -> Path:
+    """A config file under tmp pointing at the given source URLs, with loopback allowed. A
+    source may be (URL, more TOML lines for its table)."""
+    pairs = [(source, "") if isinstance(source, str) else source for source in sources]
+    source_tables = "".join(f'\n[[sources]]\nurl = "{url}"\n{lines}\n' for url, lines in pairs)
     path = tmp / "syndicator.toml"
     path.write_text(
         f"""

@@ -30,7 +30,7 @@ from syndicator.cli import build_parser, explain, search_stories, tag_command
 from syndicator.config import TopicSettings, load_settings
 from syndicator.tagging.topics import parse_overrides
 from tests.atom_checks import ATOM, check_atom
-from tests.conftest import FeedServer, Route, rss, syndicator
+from tests.conftest import FeedServer, Route, rss, syndicator, write_config
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SEED = SHARED / "seed" / "000_ca4b3b679c3f7ead.txt"
@@ -89,30 +89,7 @@ def _cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Complete
 def _config(tmp: Path, sources: Sequence[tuple[str, str]], extra: str = "") -> Path:
     """A config under tmp (store and output there, loopback allowed); each source is its URL
     and extra TOML lines for its table."""
-    tables = "".join(f'\n[[sources]]\nurl = "{url}"\n{lines}\n' for url, lines in sources)
-    path = tmp / "syndicator.toml"
-    path.write_text(
-        f"""
-[storage]
-path = "{tmp / "db" / "syndicator.db"}"
-
-[publish]
-output_dir = "{tmp / "feeds"}"
-base_url = "http://feeds.test/"
-
-[server]
-port = 0
-
-[polling]
-min_interval = "1s"
-timeout = "5s"
-allow_private_addresses = true
-{tables}
-{extra}
-""",
-        encoding="utf-8",
-    )
-    return path
+    return write_config(tmp, sources, extra)
 
 
 def _by(items: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
