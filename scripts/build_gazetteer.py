@@ -239,6 +239,10 @@ def main() -> int:
         json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False) + "\n",
         encoding="utf-8",
     )
+    # The country table alone, for what needs names and not the matching tables.
+    args.output.with_name("countries.json").write_text(
+        json.dumps(data["countries"], ensure_ascii=False, indent=0) + "\n", encoding="utf-8"
+    )
     print(
         f"wrote {args.output}: {len(data['countries'])} countries, {len(data['names'])} names",
         file=sys.stderr,

@@ -153,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SyndicatorError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `syndicator tag ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

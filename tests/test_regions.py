@@ -110,6 +110,12 @@ def test_guineas_congos_niger_and_nigeria_are_told_apart() -> None:
     assert _named("", "The DRC and Rwanda signed a deal.") == {"CD", "RW"}
 
 
+def test_a_comma_is_not_a_name_beside_a_place() -> None:
+    # "Cupertino" is unknown and capitalised, but the comma ends it: California still counts.
+    assert _named("Apple unveils a phone in Cupertino, California") == {"US"}
+    assert "RU" in _named("", "Shares of Gazprom, Russia's gas giant, fell.")
+
+
 def test_washington_is_the_us_and_paris_texas_is_not_france() -> None:
     assert _named("", "Washington imposed new sanctions on Monday.") == {"US"}
     assert _named("", "The festival in Paris, Texas drew a crowd.") == {"US"}

@@ -326,15 +326,16 @@ def _add_lowercase(gazetteer: Gazetteer, table: Mapping[str, str]) -> None:
 # -- region identifiers ------------------------------------------------------------------------
 
 
-# Codes in use that ISO 3166-1 has not assigned (the gazetteer's data has them).
-_USER_ASSIGNED = {"XK": "Kosovo"}
-
-
 @cache
 def _country_names() -> dict[str, str]:
-    # From pycountry, not the gazetteer: config validation and publishing need names, not
-    # the 50 MB of matching tables, in the main process.
-    return {country.alpha_2: country.name for country in pycountry.countries} | _USER_ASSIGNED
+    # ISO codes from pycountry, readable names ("Russia", not "Russian Federation") from the
+    # small countries.json the gazetteer build writes: config validation and publishing need
+    # names, not the gazetteer's 30 MB of matching tables, in the main process.
+    data_dir = resources.files("syndicator.tagging").joinpath("data")
+    common = json.loads(data_dir.joinpath("countries.json").read_text(encoding="utf-8"))
+    return {country.alpha_2: country.name for country in pycountry.countries} | {
+        code: name for code, (name, *_) in common.items()
+    }
 
 
 @cache
@@ -565,7 +566,8 @@ def _beside_a_name(
         name.person_like or name.readings[0].kind in ("city", "capital", "state")
     ):
         return False
-    if index > 0 and _is_other_name(gazetteer, tokens[index - 1]):
+    previous = tokens[index - 1] if index > 0 else ""
+    if previous[-1:].isalpha() and _is_other_name(gazetteer, previous):  # "Cupertino, Calif"
         return True
     if last + 1 < len(tokens) and tokens[last][-1:].isalnum():
         return _is_other_name(gazetteer, tokens[last + 1])
