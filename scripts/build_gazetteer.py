@@ -240,8 +240,12 @@ def main() -> int:
         encoding="utf-8",
     )
     # The country table alone, for what needs names and not the matching tables.
+    lines = [
+        f"{json.dumps(code)}: {json.dumps(row, ensure_ascii=False)}"
+        for code, row in data["countries"].items()
+    ]
     args.output.with_name("countries.json").write_text(
-        json.dumps(data["countries"], ensure_ascii=False, indent=0) + "\n", encoding="utf-8"
+        "{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8"
     )
     print(
         f"wrote {args.output}: {len(data['countries'])} countries, {len(data['names'])} names",
