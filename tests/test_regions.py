@@ -154,6 +154,21 @@ def test_an_all_capitals_title_is_read() -> None:
     assert "MX" not in _named("GULF OF MEXICO RIG COUNT FALLS", "The rig count fell.")
 
 
+def test_regions_named_in_the_text_are_tagged_and_roll_up() -> None:
+    tags = _tags("Central Asian leaders meet", "The summit opened in Samarkand, Uzbekistan.")
+    assert tags["Central Asia"].focus
+    assert 'title: "Central Asian"' in tags["Central Asia"].evidence
+    assert tags["Asia"].focus
+    assert tags["UZ"].focus
+    horn = _tags("Drought grips the Horn of Africa", "Rains failed again.")
+    assert horn["Eastern Africa"].focus
+    assert horn["Africa"].focus
+    # A region named in the text does not take the focus from the country it is about.
+    assert _tags("European markets fall", "Shares in Germany fell.")["DE"].focus
+    # Names that contain a region but are not about it.
+    assert "Africa" not in _tags("", "African American voters turned out in Atlanta.")
+
+
 def test_rollups_follow_m49() -> None:
     assert region_rollup("KZ") == ("Central Asia", "Asia")
     assert region_rollup("DE") == ("Western Europe", "Europe")

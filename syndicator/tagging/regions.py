@@ -190,6 +190,9 @@ class Gazetteer:
     starts: frozenset[str] = frozenset()
     first_words: frozenset[str] = frozenset()  # of names of two words or more
     abbreviations: dict[str, PlaceName] = field(default_factory=dict)  # "N.J.", "Calif."
+    # M49 sub-region -> its continent ("" for a continent): what a region named in text
+    # ("Central Asian leaders") rolls up to.
+    region_parents: dict[str, str] = field(default_factory=dict)
 
     def add(self, name: PlaceName) -> None:
         """Add or replace a name (call `finish` once after the last)."""
@@ -285,6 +288,7 @@ def build_gazetteer(compiled: Mapping[str, Any], aliases: Mapping[str, Any]) -> 
     for name in _curated_names(aliases, needs_support, person_like):
         gazetteer.add(name)
     gazetteer.finish()
+    gazetteer.region_parents = _region_parents(countries)
     _add_lowercase(gazetteer, aliases.get("lowercase", {}))
     gazetteer.abbreviations = {
         form: PlaceName(text, (Reading(code, "state"),))
@@ -294,10 +298,20 @@ def build_gazetteer(compiled: Mapping[str, Any], aliases: Mapping[str, Any]) -> 
     return gazetteer
 
 
+def _region_parents(countries: Mapping[str, Country]) -> dict[str, str]:
+    parents = dict.fromkeys(M49_CONTINENTS, "")
+    for country in countries.values():
+        if country.subregion:
+            parents.setdefault(country.subregion, country.continent)
+    # The two M49 groupings no country names as its own sub-region.
+    parents |= {"Latin America and the Caribbean": "Americas", "Sub-Saharan Africa": "Africa"}
+    return parents
+
+
 def _curated_names(
     aliases: Mapping[str, Any], needs_support: set[str], person_like: set[str]
 ) -> Iterator[PlaceName]:
-    for kind in ("country", "institution"):
+    for kind in ("country", "institution", "region"):
         for text, code in aliases.get(kind, {}).items():
             readings: tuple[Reading, ...] = (Reading(code, kind),) if code else ()
             yield PlaceName(text, readings, text in needs_support, text in person_like)
@@ -624,7 +638,7 @@ def _weigh(
         if not reading.code or not _supported(occurrence, reading, direct, headline_cased):
             continue
         code = occurrence.support or reading.code
-        if code not in gazetteer.countries:
+        if code not in gazetteer.countries and code not in gazetteer.region_parents:
             continue
         _count(evidence.setdefault(code, _Evidence()), occurrence, reading)
     return evidence
@@ -739,7 +753,12 @@ def _reasons(evidence: _Evidence) -> tuple[str, ...]:
 
 def _tags(gazetteer: Gazetteer, evidence: Mapping[str, _Evidence]) -> tuple[Tag, ...]:
     raws = {code: _raw_score(entry) for code, entry in evidence.items()}
-    top = max(raws.values(), default=0.0)
+    # The country named most is a focus; a region named in the text competes only with
+    # regions ("European markets" does not take the focus from the country they are in).
+    top = max((raw for code, raw in raws.items() if code in gazetteer.countries), default=0.0)
+    top_region = max(
+        (raw for code, raw in raws.items() if code not in gazetteer.countries), default=0.0
+    )
     has_dateline = any(entry.dateline for entry in evidence.values())
     countries: list[Tag] = []
     for code, entry in evidence.items():
@@ -751,23 +770,32 @@ def _tags(gazetteer: Gazetteer, evidence: Mapping[str, _Evidence]) -> tuple[Tag,
             if has_dateline and not (entry.dateline or entry.title)
             else FOCUS_MIN
         )
-        focus = raw >= needed or (raw == top and raw >= TOP_FOCUS_MIN)
+        most = top if code in gazetteer.countries else top_region
+        focus = raw >= needed or (raw == most and raw >= TOP_FOCUS_MIN)
         score = round(1.0 - math.exp(-raw / SCORE_SCALE), 3)
         countries.append(Tag(TagKind.REGION, code, score, focus, _reasons(entry)))
     countries.sort(key=lambda tag: (-tag.focus, -tag.score, tag.code))
-    return (*countries, *_rollups(gazetteer, countries))
+    named = [tag for tag in countries if tag.code in gazetteer.region_parents]
+    countries = [tag for tag in countries if tag.code not in gazetteer.region_parents]
+    return (*countries, *_rollups(gazetteer, countries, named))
 
 
-def _rollups(gazetteer: Gazetteer, countries: Sequence[Tag]) -> list[Tag]:
-    """Sub-region and continent tags of the focus countries (a passing mention of a country
-    does not put a story in its continent's feed)."""
+def _rollups(
+    gazetteer: Gazetteer, countries: Sequence[Tag], named: Sequence[Tag] = ()
+) -> list[Tag]:
+    """Sub-region and continent tags: those of the focus countries (a passing mention of a
+    country does not put a story in its continent's feed), and regions the text names itself
+    ("Central Asian leaders"), which roll up to their continent when they are a focus."""
     groups: dict[str, list[Tag]] = {}
     for tag in countries:
         if tag.focus:
             for region in region_rollup(tag.code, gazetteer):
                 groups.setdefault(region, []).append(tag)
-    rollups = [
-        Tag(
+    for tag in named:
+        if tag.focus and (parent := gazetteer.region_parents.get(tag.code)):
+            groups.setdefault(parent, []).append(tag)
+    rollups = {
+        region: Tag(
             TagKind.REGION,
             region,
             max(tag.score for tag in members),
@@ -775,6 +803,17 @@ def _rollups(gazetteer: Gazetteer, countries: Sequence[Tag]) -> list[Tag]:
             (f"from {', '.join(tag.code for tag in members)}",),
         )
         for region, members in groups.items()
-    ]
-    rollups.sort(key=lambda tag: (-tag.score, tag.code))
-    return rollups
+    }
+    for tag in named:  # named in the text: its own evidence, and the roll-up's if any
+        rolled = rollups.get(tag.code)
+        if rolled is None:
+            rollups[tag.code] = tag
+        else:
+            rollups[tag.code] = Tag(
+                TagKind.REGION,
+                tag.code,
+                max(tag.score, rolled.score),
+                True,
+                (*tag.evidence, *rolled.evidence),
+            )
+    return sorted(rollups.values(), key=lambda tag: (-tag.focus, -tag.score, tag.code))
