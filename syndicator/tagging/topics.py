@@ -316,7 +316,7 @@ class _WordEntry:
 
 # The per-word memo is dropped when it grows past this: news vocabulary is Zipfian, so a few
 # hundred thousand words cover almost every lookup, and memory stays bounded in a daemon.
-_MEMO_LIMIT: Final = 100_000  # tokens remembered (about 20 MB), then forgotten at once
+_MEMO_LIMIT: Final = 50_000  # tokens remembered (about 12 MB), then forgotten at once
 _MISSING: Final = _WordEntry("", ())
 
 
