@@ -67,6 +67,9 @@ class PassResult:
     cpu_s: float  # user + system CPU of the process, its threads and its child processes
     load_before: float  # 1-minute load average when the pass started (contention check)
     errors: list[str] = field(default_factory=list)
+    # peak of the summed PSS: shared pages (the parser processes share what their fork server
+    # loaded) counted once, split between their sharers; 0 where /proc has no smaps_rollup
+    peak_pss_mb: float = 0.0
 
     @property
     def feeds_per_s(self) -> float:
@@ -99,6 +102,10 @@ class SystemResult:
     @property
     def peak_rss_mb(self) -> float:
         return max(p.peak_rss_mb for p in self.passes)
+
+    @property
+    def peak_pss_mb(self) -> float:
+        return max(p.peak_pss_mb for p in self.passes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,6 +146,18 @@ def _proc_stat(pid: int) -> tuple[int, float, int] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, int(fields[21]) * _PAGE
 
 
+def _pss_kib(pid: int) -> int:
+    """The process's proportional set size in KiB (0 when unreadable)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _children(pid: int) -> list[int]:
     """Direct children of a process, from /proc/<pid>/task/<tid>/children."""
     children: list[int] = []
@@ -170,6 +189,7 @@ class Meter:
         self._child_cpu: dict[int, float] = {}
         self._child_cpu_at_start: dict[int, float] = {}
         self.peak_rss_mb = 0.0
+        self.peak_pss_mb = 0.0
         self.wall_s = self.cpu_s = self.load_before = 0.0
         self.server: dict[str, Any] = {}
 
@@ -189,6 +209,7 @@ class Meter:
         me = os.getpid()
         tree = self._tree()
         self.peak_rss_mb = max(self.peak_rss_mb, sum(rss for _, _, rss in tree) / 2**20)
+        self.peak_pss_mb = max(self.peak_pss_mb, sum(_pss_kib(pid) for pid, _, _ in tree) / 1024)
         for pid, cpu, _ in tree:
             if pid != me:
                 self._child_cpu[pid] = cpu
@@ -229,6 +250,7 @@ class Meter:
             outcomes=outcomes,
             server=self.server,
             peak_rss_mb=self.peak_rss_mb,
+            peak_pss_mb=self.peak_pss_mb,
             main_hwm_mb=_proc_status_mb("VmHWM"),
             cpu_s=self.cpu_s,
             load_before=self.load_before,
@@ -524,8 +546,13 @@ def print_goals(feeds: int, ours: SystemResult | None, theirs: Sequence[SystemRe
                 f"({feeds} feeds); run --feeds {RSS_GOAL_SOURCES} --only syndicator"
             )
         print(f"  peak RSS at {feeds} feeds: syndicator {peak:.1f} MB")
+        print(
+            f"  peak PSS at {feeds} feeds (shared pages counted once): syndicator "
+            f"{ours.peak_pss_mb:.1f} MB"
+        )
     for result in theirs:
         print(f"  peak RSS at {feeds} feeds: {result.label} {result.peak_rss_mb:.1f} MB")
+        print(f"  peak PSS at {feeds} feeds: {result.label} {result.peak_pss_mb:.1f} MB")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
+from multiprocessing.context import BaseContext
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -179,8 +180,11 @@ async def parse_inline(
 
 class ParserPool:
     """`parse_stories` in worker processes, so parsing uses every core while the event loop
-    keeps fetching and the main process keeps writing. Spawned, not forked: the daemon has
-    threads (DNS resolver, scheduler) that a fork would copy in an undefined state."""
+    keeps fetching and the main process keeps writing. Not forked from the daemon, which has
+    threads (DNS resolver, scheduler) that a fork would copy in an undefined state: forked
+    from a fork server (a fresh single-threaded process) that has loaded the parsers and the
+    tagging tables first, so the workers share those pages instead of each holding a copy.
+    Where there is no fork server (Windows), spawned."""
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
@@ -188,8 +192,7 @@ class ParserPool:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=_worker_context())
         return self._pool
 
     async def __call__(
@@ -214,6 +217,14 @@ class ParserPool:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def _worker_context() -> BaseContext:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    server = multiprocessing.get_context("forkserver")
+    server.set_forkserver_preload(["syndicator.pipeline", "syndicator.tagging.preload"])
+    return server
 
 
 @dataclass(frozen=True, slots=True)
