@@ -65,10 +65,10 @@ def automatic_specs(settings: Settings, countries: Sequence[str]) -> list[FeedSp
         _automatic_spec(f"regions/{_slug(code)}", region_label(code), code, "regions")
         for code in regions
     ]
-    taxonomy = settings.topics.slugs()
+    labels = settings.topics.labels()
     specs += [
-        _automatic_spec(f"topics/{slug}", _topic_title(settings, slug), slug, "topics")
-        for slug in taxonomy
+        _automatic_spec(f"topics/{slug}", labels.get(slug, slug), slug, "topics")
+        for slug in settings.topics.slugs()
     ]
     return specs
 
@@ -84,10 +84,6 @@ def _automatic_spec(path: str, title: str, code: str, kind: str) -> FeedSpec:
     )
     where = ClusterFilter(regions=regions, topics=topics, limit=AUTOMATIC_ENTRIES)
     return FeedSpec(f"feeds/{path}.atom", section, where)
-
-
-def _topic_title(settings: Settings, slug: str) -> str:
-    return settings.topics.labels().get(slug, slug)
 
 
 def _slug(name: str) -> str:

@@ -95,7 +95,6 @@ _RU_LOWER = frozenset("абвгдеёжзийклмнопрстуфхцчшщъ�
 _RU_UPPER = frozenset("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ")
 # Quotes, brackets, dashes and hyphens separate words like spaces do: '"Kazakhstan"' is
 # 'Kazakhstan', "Russia-Ukraine" is two names, and "Guinea-Bissau" is stored as two words.
-_SEPARATORS = '"“”«»()[]{}—–-'
 _TOKEN_ENDINGS = ("", ".", ",", "'s", "’s")  # how names end in running text
 _LEADING = "\"'“‘«([{*"
 _TRAILING = ".,;:!?\"'”’»)]}…*"

@@ -566,15 +566,6 @@ def _parts(token: str) -> list[str]:
     return _WORD.findall(fold(token))
 
 
-def count_terms(taxonomy: Taxonomy, text: str) -> dict[str, int]:
-    """How often each term of the taxonomy occurs in `text` (phrases take their words)."""
-    counts: dict[str, int] = {}
-    for item, n in _tally(taxonomy, text).items():
-        for term in item.terms if isinstance(item, _WordEntry) else (item.term,):
-            counts[term] = counts.get(term, 0) + n
-    return counts
-
-
 def _tally(taxonomy: Taxonomy, text: str) -> dict[_WordEntry | _Phrase, int]:
     """How often each matching word entry or phrase occurs in `text`."""
     words = split_words(text)
