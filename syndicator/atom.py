@@ -15,6 +15,7 @@ its `source()` cannot carry the origin feed's id.
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 import lxml.html
 import nh3
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -33,8 +35,11 @@ from syndicator.normalize import clean_line, clean_xml_text
 from syndicator.tagging.regions import region_label
 from syndicator.tagging.topics import topic_label
 
+log = logging.getLogger(__name__)
+
 _ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 _ATOM_NS = "http://www.w3.org/2005/Atom"
+_HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,11 @@ class FeedContext:
     hub_url: str = ""
     publisher: str = "syndicator"
     topic_labels: tuple[tuple[str, str], ...] = ()  # (slug, label); else the built-in label
+    # RFC 5005: the newest archive page older than this document, and, in an archive page,
+    # the subscription document's URL (which is also the feed id of every page).
+    prev_archive_url: str = ""
+    current_url: str = ""
+    json_url: str = ""  # the same entries as JSON Feed, offered as an alternate
 
 
 def cluster_entry_id(base_url: str, cluster: Cluster) -> str:
@@ -64,7 +74,9 @@ def render_atom(
     Clusters are rendered in the order given. Raises `PublishError` if feedgen fails.
     """
     generator = FeedGenerator()
-    generator.id(context.feed_url)  # a feed's id is its permanent public URL
+    # A feed's id is its permanent public URL: the subscription document's, on every archive
+    # page too, since they are one logical feed (RFC 5005 section 4).
+    generator.id(context.current_url or context.feed_url)
     title = clean_line(section.title) or section.slug
     generator.title(title)
     generator.subtitle(clean_line(section.subtitle) or f"Stories for {title}")
@@ -72,17 +84,19 @@ def render_atom(
     generator.author(name=clean_line(context.publisher) or "syndicator")
     generator.link(href=context.feed_url, rel="self", type="application/atom+xml")
     generator.link(href=context.index_url, rel="alternate", type="text/html")
+    if context.json_url:
+        generator.link(href=context.json_url, rel="alternate", type="application/feed+json")
     if context.hub_url:
         generator.link(href=context.hub_url, rel="hub")  # WebSub discovery
     generator.generator("syndicator", version=__version__, uri="https://github.com/syndicator")
-    generator.updated(max((c.updated_at for c in clusters), default=empty_updated))
     labels = dict(context.topic_labels)
-    for cluster in clusters:
-        _add_entry(generator, cluster, context.base_url, labels)
+    clusters = [c for c in clusters if _added(generator, section, c, context.base_url, labels)]
+    generator.updated(max((c.updated_at for c in clusters), default=empty_updated))
     try:
         root = etree.fromstring(generator.atom_str(pretty=False))
         for element, cluster in zip(root.iterfind(f"{{{_ATOM_NS}}}entry"), clusters, strict=True):
             _add_links_and_source(element, cluster)
+        root = _with_archive_links(root, context)
         etree.indent(root, space="  ")
         document: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
     except (ValueError, TypeError, etree.LxmlError) as e:
@@ -90,11 +104,61 @@ def render_atom(
     return document + b"\n"
 
 
-def _add_entry(
-    generator: FeedGenerator, cluster: Cluster, base_url: str, topic_labels: dict[str, str]
+def _with_archive_links(root: etree._Element, context: FeedContext) -> etree._Element:
+    """RFC 5005 links, before the first entry: prev-archive, and in an archive page the
+    `fh:archive` marker and a `current` link. Archive pages get no next-archive link (it is
+    optional), so that a page never changes once written."""
+    if not (context.prev_archive_url or context.current_url):
+        return root
+    if context.current_url:
+        # Rebuild the root to declare the history namespace as `fh` on <feed>.
+        nsmap = {None: _ATOM_NS, "fh": _HISTORY_NS}
+        feed = etree.Element(root.tag, nsmap=nsmap)
+        feed.extend(list(root))
+        root = feed
+    position = next(
+        (i for i, child in enumerate(root) if child.tag == f"{{{_ATOM_NS}}}entry"), len(root)
+    )
+    extra = []
+    if context.current_url:
+        extra.append(etree.Element(f"{{{_HISTORY_NS}}}archive"))
+        extra.append(_link(context.current_url, "current"))
+    if context.prev_archive_url:
+        extra.append(_link(context.prev_archive_url, "prev-archive"))
+    for offset, element in enumerate(extra):
+        root.insert(position + offset, element)
+    return root
+
+
+def _link(href: str, rel: str) -> etree._Element:
+    return etree.Element(
+        f"{{{_ATOM_NS}}}link", {"href": href, "rel": rel, "type": "application/atom+xml"}
+    )
+
+
+def _added(
+    generator: FeedGenerator,
+    section: Section,
+    cluster: Cluster,
+    base_url: str,
+    topic_labels: dict[str, str],
+) -> bool:
+    """Add one cluster's entry; a cluster feedgen refuses is logged and left out, so one bad
+    story never keeps a section from being published."""
+    entry = FeedEntry()
+    try:
+        _fill_entry(entry, cluster, base_url, topic_labels)
+    except (ValueError, TypeError, AttributeError) as e:
+        log.error("section %r: cluster %d left out of the feed: %s", section.slug, cluster.id, e)
+        return False
+    generator.add_entry(entry, order="append")
+    return True
+
+
+def _fill_entry(
+    entry: FeedEntry, cluster: Cluster, base_url: str, topic_labels: dict[str, str]
 ) -> None:
     story = cluster.representative
-    entry = generator.add_entry(order="append")
     entry.id(cluster_entry_id(base_url, cluster))
     entry.title(clean_line(cluster.title) or "(untitled)")
     entry.published(cluster.published_at)  # the first source's publication time
@@ -102,7 +166,7 @@ def _add_entry(
     if story.author:
         entry.author(name=clean_line(story.author))
     entry.summary(clean_xml_text(story.summary) or clean_line(cluster.title))
-    entry.content(_content_html(cluster), type="html")
+    entry.content(content_html(cluster), type="html")
     _add_categories(entry, cluster, base_url, topic_labels)
 
 
@@ -139,7 +203,7 @@ def _add_categories(
         category(term=slug, scheme=f"{base_url}topics", label=label)
 
 
-def _content_html(cluster: Cluster) -> str:
+def content_html(cluster: Cluster) -> str:
     story = cluster.representative
     body = sanitise_html(absolute_links(story.content_html or story.summary, story.source_url))
     others = [copy for copy in cluster.copies if copy.id != cluster.representative.id]

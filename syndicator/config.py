@@ -188,6 +188,14 @@ def _to_fraction(value: Any) -> float:
     return float(value)
 
 
+def _to_score(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"expected a number from 0 to 1, got {_toml_type(value)}")
+    if not 0 <= value <= 1:
+        raise _Invalid(f"expected a number from 0 to 1, got {value}")
+    return float(value)
+
+
 def _one_of(*choices: str) -> Callable[[Any], str]:
     def convert(value: Any) -> str:
         text = _to_str(value)
@@ -237,6 +245,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "integer": _to_int,
     "positive integer": _to_positive_int,
     "fraction": _to_fraction,
+    "score": _to_score,
     "port": _to_port,
     "boolean": _to_bool,
     "duration": _to_duration,
@@ -408,9 +417,25 @@ KEYS: tuple[Key, ...] = (
         "query",
         "string",
         "",
-        "A query in the alert language; empty: no query filter.",
+        "Words a member's title or text must all contain (the alert query language replaces "
+        "this when it lands); empty: no query filter.",
     ),
-    Key("sections[]", "max_entries", "positive integer", 100, "Entries in the feed document."),
+    Key(
+        "sections[]",
+        "min_score",
+        "score",
+        0.0,
+        "Lowest score (0 to 1) of the region and topic tags the section filters on, to keep "
+        "only stories that are strongly about them; needs regions or topics.",
+    ),
+    Key(
+        "sections[]",
+        "max_entries",
+        "positive integer",
+        100,
+        "Newest entries in the feed document; older ones move to RFC 5005 archive pages "
+        "of this size.",
+    ),
     Key(
         "topics[]",
         "slug",
@@ -587,6 +612,7 @@ class SectionSettings:
     sources: tuple[str, ...]
     query: str
     max_entries: int
+    min_score: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -742,6 +768,11 @@ class _Validator:
     ) -> None:
         known = topics.slugs()
         for index, section in enumerate(sections):
+            if section.get("min_score") and not (section.get("regions") or section.get("topics")):
+                self.problem(
+                    f"sections[{index}].min_score",
+                    "applies to the section's region and topic tags: set regions or topics",
+                )
             unknown = [slug for slug in section.get("topics", ()) if slug not in known]
             if unknown:
                 self.problem(
@@ -873,6 +904,7 @@ def _section(values: Mapping[str, Any]) -> SectionSettings:
         sources=values["sources"],
         query=values["query"],
         max_entries=values["max_entries"],
+        min_score=values["min_score"],
     )
 
 

@@ -203,6 +203,7 @@ class Section:
     query: str = ""
     max_entries: int = 100
     subtitle: str = ""
+    min_score: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ import hashlib
 import html
 import logging
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,14 +27,16 @@ from syndicator.atom import FeedContext, render_atom
 from syndicator.atomic import write_atomically
 from syndicator.config import SectionSettings, Settings
 from syndicator.errors import PublishError, StorageError
-from syndicator.models import Section
+from syndicator.jsonfeed import json_feed_url, render_json_feed
+from syndicator.models import Cluster, Section
 from syndicator.normalize import bytes_hash
-from syndicator.storage import ClusterFilter, PublishedFeed, Store
+from syndicator.storage import ClusterFilter, FeedMembers, PublishedFeed, Store
 from syndicator.tagging.regions import M49_CONTINENTS, M49_SUBREGIONS, region_label
 
 log = logging.getLogger(__name__)
 
 ALL_SLUG = "all"
+ARCHIVE_DIR = "feeds/archive"
 AUTOMATIC_ENTRIES = 100
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -99,12 +102,15 @@ def _section_spec(section: SectionSettings) -> FeedSpec:
         sources=section.sources,
         query=section.query,
         max_entries=section.max_entries,
+        min_score=section.min_score,
     )
     where = ClusterFilter(
         regions=section.regions,
         topics=section.topics,
         sources=section.sources,
         limit=section.max_entries,
+        words=section.query,
+        min_score=section.min_score,
     )
     return FeedSpec(f"feeds/{section.slug}.atom", model, where)
 
@@ -139,41 +145,146 @@ def publish_feed(store: Store, settings: Settings, spec: FeedSpec, now: datetime
 
     A feed whose clusters, members and tags are as they were when it was last written (same
     signature) and whose file is still there is not rendered at all: with a feed per country,
-    region and topic, most feeds are unchanged in most cycles."""
-    base_url = settings.publish.base_url
+    region and topic, most feeds are unchanged in most cycles. Entries pushed out of the
+    newest `limit` are archived (see the module docstring)."""
     target = settings.publish.output_dir / spec.path
     previous = store.published_feed(spec.path)
-    signature = hashlib.sha256(
-        f"{store.feed_signature(spec.where)}|{spec!r}|{settings.publish!r}".encode()
-    ).hexdigest()
-    if previous is not None and previous.signature == signature and target.exists():
+    members = _members_for(store, settings, spec)
+    removed_pages = store.archive_pages_with_removed_clusters(spec.path)
+    newest_signature = store.feed_signature(spec.where)
+    if (
+        previous is not None
+        and previous.signature == _signature(store, settings, spec, newest_signature, members)
+        and target.exists()
+        and (settings.publish.output_dir / json_feed_url(spec.path)).exists()
+        and not removed_pages
+    ):
         return False
-    clusters = store.clusters(spec.where)
-    context = FeedContext(
+    newest = store.clusters(spec.where)
+    newest_ids = frozenset(cluster.id for cluster in newest)
+    pending = store.clusters_by_id((members.current | members.pending) - newest_ids)
+    frozen: list[Cluster] = []
+    if len(pending) >= spec.where.limit:  # a full page: freeze the oldest into the archive
+        pending, frozen = pending[: -spec.where.limit], pending[-spec.where.limit :]
+    members = FeedMembers(
+        definition=members.definition,
+        pages=members.pages + (1 if frozen else 0),
+        current=newest_ids,
+        pending=frozenset(cluster.id for cluster in pending),
+    )
+    if frozen:
+        _write_archive_page(settings, spec, members.pages, frozen, now)
+    for page in removed_pages:
+        clusters = store.clusters_by_id(store.archive_page_ids(spec.path, page))
+        _write_archive_page(settings, spec, page, clusters, now)
+        store.forget_removed_archived(spec.path, page)
+    store.save_feed_members(spec.path, members, [cluster.id for cluster in frozen])
+    clusters = [*newest, *pending]
+    empty_updated = previous.updated_at if previous else now
+    prev_archive = _archive_url(settings, spec, members.pages) if members.pages else ""
+    context = _feed_context(settings, spec.path, prev_archive_url=prev_archive)
+    context = replace(context, json_url=settings.publish.base_url + json_feed_url(spec.path))
+    document = render_atom(spec.section, clusters, context, empty_updated)
+    changed = write_if_changed(target, document)
+    # JSON Feed 1.1 of the same entries (the subscription document only: no archive pages).
+    json_document = render_json_feed(spec.section, clusters, context, empty_updated)
+    write_if_changed(settings.publish.output_dir / json_feed_url(spec.path), json_document)
+    store.record_published(
+        PublishedFeed(
+            path=spec.path,
+            title=spec.section.title,
+            content_hash=bytes_hash(document),
+            entry_count=len(clusters),
+            updated_at=max((cluster.updated_at for cluster in clusters), default=empty_updated),
+            signature=_signature(store, settings, spec, newest_signature, members),
+        ),
+        now,
+    )
+    return changed
+
+
+def _members_for(store: Store, settings: Settings, spec: FeedSpec) -> FeedMembers:
+    """The feed's archive state; a feed whose definition changed starts a new archive (its
+    old pages are deleted: they held entries of a different filter)."""
+    definition = hashlib.sha256(f"{spec!r}".encode()).hexdigest()
+    members = store.feed_members(spec.path)
+    if members.definition == definition:
+        return members
+    if members.definition:
+        shutil.rmtree(settings.publish.output_dir / _archive_dir(spec), ignore_errors=True)
+    return FeedMembers(definition=definition)
+
+
+def _signature(
+    store: Store, settings: Settings, spec: FeedSpec, newest: str, members: FeedMembers
+) -> str:
+    """Everything the subscription document is rendered from: its newest clusters, the
+    pending ones, the archive's length, the feed's definition and the publish settings."""
+    pending = store.clusters_signature(members.pending)
+    text = f"{newest}|{pending}|{members.pages}|{spec!r}|{settings.publish!r}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _write_archive_page(
+    settings: Settings, spec: FeedSpec, page: int, clusters: Sequence[Cluster], now: datetime
+) -> None:
+    """Archive page `page` (1 is the oldest): `fh:archive`, a `current` link to the
+    subscription document and a `prev-archive` link to page - 1."""
+    base = settings.publish.base_url
+    context = _feed_context(
+        settings,
+        _archive_path(spec, page),
+        prev_archive_url=_archive_url(settings, spec, page - 1) if page > 1 else "",
+        current_url=base + spec.path,
+    )
+    document = render_atom(spec.section, clusters, context, now)
+    write_if_changed(settings.publish.output_dir / _archive_path(spec, page), document)
+
+
+def _archive_dir(spec: FeedSpec) -> str:
+    """feeds/regions/kz.atom archives under feeds/archive/regions/kz/."""
+    stem = spec.path.removeprefix("feeds/").removesuffix(".atom")
+    return f"{ARCHIVE_DIR}/{stem}"
+
+
+def _archive_path(spec: FeedSpec, page: int) -> str:
+    return f"{_archive_dir(spec)}/{page}.atom"
+
+
+def _archive_url(settings: Settings, spec: FeedSpec, page: int) -> str:
+    return settings.publish.base_url + _archive_path(spec, page)
+
+
+def _feed_context(
+    settings: Settings, path: str, *, prev_archive_url: str = "", current_url: str = ""
+) -> FeedContext:
+    base_url = settings.publish.base_url
+    return FeedContext(
         base_url=base_url,
-        feed_url=base_url + spec.path,
+        feed_url=base_url + path,
         index_url=base_url,
         hub_url=settings.publish.hub,
         publisher=settings.publish.title,
         topic_labels=tuple(settings.topics.labels().items()),
+        prev_archive_url=prev_archive_url,
+        current_url=current_url,
     )
-    empty_updated = previous.updated_at if previous else now
-    document = render_atom(spec.section, clusters, context, empty_updated)
-    changed = write_if_changed(target, document)
-    updated = max((cluster.updated_at for cluster in clusters), default=empty_updated)
-    if changed or previous is None or previous.signature != signature:
-        store.record_published(
-            PublishedFeed(
-                path=spec.path,
-                title=spec.section.title,
-                content_hash=bytes_hash(document),
-                entry_count=len(clusters),
-                updated_at=updated,
-                signature=signature,
-            ),
-            now,
-        )
-    return changed
+
+
+def changed_topics(settings: Settings, written: Sequence[str]) -> list[str]:
+    """The WebSub topic URLs of the subscription feeds among `written` paths: each Atom
+    feed and the JSON Feed beside it (archive pages, the index and the OPML are no topics)."""
+    if not settings.publish.hub:
+        return []
+    base = settings.publish.base_url
+    feeds = [
+        path
+        for path in written
+        if path.startswith("feeds/")
+        and path.endswith(".atom")
+        and not path.startswith(f"{ARCHIVE_DIR}/")
+    ]
+    return [url for path in feeds for url in (base + path, base + json_feed_url(path))]
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
@@ -187,16 +298,33 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
+def _group_of(feed: PublishedFeed) -> str:
+    if feed.path.startswith("feeds/regions/"):
+        name = feed.path.removeprefix("feeds/regions/").removesuffix(".atom")
+        return "Countries" if len(name) == 2 else "Regions and continents"
+    if feed.path.startswith("feeds/topics/"):
+        return "Topics"
+    return "Sections"
+
+
+_GROUP_ORDER = ("Sections", "Topics", "Regions and continents", "Countries")
+
+
 def render_index(settings: Settings, feeds: Sequence[PublishedFeed]) -> bytes:
-    """The HTML index: every feed with its title, entry count, last update and subscribe link."""
+    """The HTML index: every feed with its title, entry count, last update and subscribe
+    links (Atom and JSON Feed), grouped: sections, topics, regions and continents, countries."""
     base = settings.publish.base_url
     title = html.escape(settings.publish.title)
     links = "".join(
         f'  <link rel="alternate" type="application/atom+xml" title="{html.escape(f.title)}" '
         f'href="{html.escape(base + f.path)}">\n'
         for f in feeds
+        if _group_of(f) == "Sections"  # feed discovery: the configured sections only
     )
-    rows = "".join(_index_row(base, feed) for feed in feeds)
+    groups = "".join(
+        _index_group(base, name, [feed for feed in feeds if _group_of(feed) == name])
+        for name in _GROUP_ORDER
+    )
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -204,37 +332,53 @@ def render_index(settings: Settings, feeds: Sequence[PublishedFeed]) -> bytes:
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>{title}: feeds</title>
 {links}  <style>
-    body {{ font: 16px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 52rem;
+    body {{ font: 16px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 56rem;
            padding: 0 1rem; color: #1d232a; }}
+    h2 {{ margin-top: 2rem; font-size: 1.2rem; }}
     table {{ border-collapse: collapse; width: 100%; }}
-    th, td {{ text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #dde2e8; }}
+    th, td {{ text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #dde2e8; }}
     td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
+    tr.empty {{ color: #7a8591; }}
     a.subscribe {{ background: #e8590c; color: #fff; border-radius: 4px; padding: .1rem .5rem;
                   text-decoration: none; font-size: .85rem; }}
+    a.json {{ font-size: .85rem; margin-left: .4rem; }}
   </style>
 </head>
 <body>
   <h1>{title}</h1>
   <p>Each story once, from the first source that had it. Subscribe to any feed below in your
   feed reader, or import <a href="{html.escape(base)}feeds.opml">all feeds as OPML</a>.</p>
-  <table>
-    <thead><tr><th>Feed</th><th>Entries</th><th>Updated (UTC)</th><th></th></tr></thead>
-    <tbody>
-{rows}    </tbody>
-  </table>
-</body>
+{groups}</body>
 </html>
 """
     return page.encode("utf-8")
 
 
+def _index_group(base: str, name: str, feeds: Sequence[PublishedFeed]) -> str:
+    if not feeds:
+        return ""
+    ordered = sorted(feeds, key=lambda feed: (feed.entry_count == 0, feed.title.casefold()))
+    rows = "".join(_index_row(base, feed) for feed in ordered)
+    anchor = _slug(name)
+    return f"""  <h2 id="{anchor}">{html.escape(name)} ({len(feeds)})</h2>
+  <table>
+    <thead><tr><th>Feed</th><th>Entries</th><th>Updated (UTC)</th><th></th></tr></thead>
+    <tbody>
+{rows}    </tbody>
+  </table>
+"""
+
+
 def _index_row(base: str, feed: PublishedFeed) -> str:
     url = html.escape(base + feed.path)
+    json_url = html.escape(base + json_feed_url(feed.path))
     updated = feed.updated_at.strftime("%Y-%m-%d %H:%M") if feed.updated_at > _EPOCH else "-"
+    empty = ' class="empty"' if feed.entry_count == 0 else ""
     return (
-        f'      <tr><td><a href="{url}">{html.escape(feed.title)}</a></td>'
+        f'      <tr{empty}><td><a href="{url}">{html.escape(feed.title)}</a></td>'
         f'<td class="n">{feed.entry_count}</td><td>{updated}</td>'
-        f'<td><a class="subscribe" href="{url}">Subscribe</a></td></tr>\n'
+        f'<td><a class="subscribe" href="{url}">Subscribe</a>'
+        f'<a class="json" href="{json_url}">JSON</a></td></tr>\n'
     )
 
 

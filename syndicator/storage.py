@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import re
 import sqlite3
 import struct
@@ -61,6 +62,8 @@ from syndicator.models import (
 )
 
 BUSY_TIMEOUT_MS = 10_000
+HEALTH_BUSY_TIMEOUT_MS = 100  # how long a health check waits for another writer's lock
+HEALTH_MIN_FREE_BYTES = 1024 * 1024
 CACHE_KIB = 16 * 1024
 WAL_CHECKPOINT_PAGES = 16_384
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -304,6 +307,30 @@ def _m0011_tag_feed_order(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0012_feed_archives")
+def _m0012_feed_archives(db: Database) -> None:
+    # RFC 5005 archives: which clusters each feed document holds. page 0 is the current
+    # document's newest entries, -1 the entries pushed out of them and not yet archived, and
+    # 1, 2, ... the archive pages. No foreign key on cluster_id: when retention removes a
+    # cluster, its row is what tells publishing which archive page to write again.
+    db.executescript(
+        """
+        CREATE TABLE feed_archives (
+            path TEXT PRIMARY KEY,             -- the subscription document
+            definition TEXT NOT NULL,
+            pages INTEGER NOT NULL
+        );
+        CREATE TABLE feed_members (
+            path TEXT NOT NULL,
+            cluster_id INTEGER NOT NULL,
+            page INTEGER NOT NULL,
+            PRIMARY KEY (path, cluster_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX feed_members_page ON feed_members (path, page);
+        """
+    )
+
+
 def _disable(db: Database, source_id: int, reason: str, now: datetime) -> None:
     db.execute(
         "UPDATE sources SET disabled_reason = ?, disabled_at = ? WHERE id = ?",
@@ -378,6 +405,23 @@ class ClusterFilter:
     topics: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     limit: int = 100
+    words: str = ""  # every word must appear in a member's title or text (search index)
+    min_score: float = 0.0  # the region and topic tags filtered on must score at least this
+
+
+@dataclass(frozen=True, slots=True)
+class FeedMembers:
+    """Which clusters a feed's documents hold (RFC 5005 archiving, see `publishing`).
+
+    `current`: the newest entries as last published; `pending`: pushed out of them by newer
+    ones but not yet frozen into an archive page (the subscription document still carries
+    them); `pages`: archive pages written, numbered from 1 (the oldest); `definition`: what
+    the feed was defined as when its archive began (a changed filter starts it afresh)."""
+
+    definition: str = ""
+    pages: int = 0
+    current: frozenset[int] = frozenset()
+    pending: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +491,57 @@ def _use_incremental_vacuum(db: Database) -> None:
 _INCREMENTAL = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
 
 
+def read_health(path: Path) -> str:
+    """Whether the database at `path` can be read, without opening a `Store` (no
+    migrations, no writes): one query on a read-only connection. "ok", or "busy" when a
+    writer kept it locked for 100 ms. Raises `StorageError` saying why it cannot be read."""
+    try:
+        connection = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=HEALTH_BUSY_TIMEOUT_MS / 1000
+        )
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as e:
+        if _is_busy(e):
+            return "busy"
+        raise StorageError(f"{path}: cannot read the database: {e}") from e
+    return "ok"
+
+
+def _is_busy(error: sqlite3.Error) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _check_writable_file(path: Path, identity: tuple[int, int] | None) -> None:
+    """SQLite keeps writing through its open file when the file is deleted or replaced, or
+    fails only at commit on a read-only or full file system: look for those first."""
+    if identity is not None:
+        now = _file_identity(path)
+        if now is None:
+            raise StorageError(f"{path}: the database file was removed while open")
+        if now != identity:
+            raise StorageError(f"{path}: the database file was replaced while open")
+    try:
+        disk = os.statvfs(path.parent)
+    except OSError as e:
+        raise StorageError(f"{path.parent}: {e.strerror or e}") from e
+    if disk.f_flag & os.ST_RDONLY:
+        raise StorageError(f"{path}: on a read-only file system")
+    if disk.f_bavail * disk.f_frsize < HEALTH_MIN_FREE_BYTES:
+        raise StorageError(f"{path}: less than 1 MiB free on its file system")
+
+
 class Store:
     """The single writer of one process. Not thread-safe: use it from one thread."""
 
@@ -456,9 +551,37 @@ class Store:
         self.rules = rules or ClusterRules()
         # Inside a write group: new stories waiting for the search index (see begin_group).
         self._group: list[tuple[int, str, str]] | None = None
+        self.clusters_created = 0  # since open: store_stories adds the clusters it creates
+        self._identity = _file_identity(path)
 
     def close(self) -> None:
         self.db.close()
+
+    # -- health --------------------------------------------------------------------------------
+
+    def write_health(self) -> str:
+        """Whether this store can write now, for a health probe, in at most about 100 ms:
+        "ok" (the write lock was taken and given back at once), "writing" (this connection is
+        inside a write: the writer is at work), or "busy" (another connection has held the
+        write lock for 100 ms: writable, but waiting). Raises `StorageError` saying why it
+        cannot write: the file was removed or replaced under the open connection, its file
+        system is read-only or full, or SQLite refuses the lock."""
+        _check_writable_file(self.path, self._identity)
+        conn = self.db.conn
+        if conn.in_transaction:
+            return "writing"
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {HEALTH_BUSY_TIMEOUT_MS}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as e:
+            if _is_busy(e):
+                return "busy"
+            raise StorageError(f"{self.path}: cannot write: {e}") from e
+        return "ok"
 
     @contextmanager
     def _transaction(self) -> Iterator[Database]:
@@ -868,6 +991,7 @@ class Store:
             match, reason = self._copy_match(conn, near, hits)
         if match is None:
             cluster_id = self._new_cluster(conn, story.title, published, now_text)
+            self.clusters_created += 1
         else:
             cluster_id = match.cluster_id
         story_id = conn.execute(
@@ -1149,16 +1273,8 @@ class Store:
         ignored, as the search index folds them) and that pass `where` (regions, topics,
         sources), newest first. Words are taken literally: FTS5 operators in them are quoted
         away (the query language comes with alerts). No words: every cluster passing `where`."""
-        conditions, params = _cluster_conditions(where or ClusterFilter())
-        match = _fts_all_words(words)
-        if match:
-            conditions.insert(
-                0,
-                "c.id IN (SELECT s.cluster_id FROM stories_fts f JOIN stories s "
-                "ON s.id = f.rowid WHERE stories_fts MATCH ?)",
-            )
-            params.insert(0, match)
-        elif not conditions:
+        conditions, params = _cluster_conditions(replace(where or ClusterFilter(), words=words))
+        if not conditions:
             return []
         rows = self._rows(
             f"SELECT c.* FROM clusters c WHERE {' AND '.join(conditions)} "
@@ -1288,6 +1404,104 @@ class Store:
                 ),
             )
 
+    def clusters_by_id(self, ids: Iterable[int]) -> list[Cluster]:
+        """These clusters (those still stored), newest first, with every member loaded."""
+        wanted = sorted(set(ids))
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self._rows(f"SELECT * FROM clusters WHERE id IN ({marks})", chunk)
+        rows.sort(key=lambda row: (row["published_at"], row["id"]), reverse=True)
+        return self._load_clusters(rows)
+
+    def clusters_signature(self, ids: Iterable[int]) -> str:
+        """A digest of what these clusters render from (as `feed_signature`, by id)."""
+        wanted = sorted(set(ids))
+        rows: list[Any] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self.db.conn.execute(
+                f"""SELECT c.id, c.updated_at, c.title,
+                    (SELECT group_concat(s.id) FROM stories s WHERE s.cluster_id = c.id),
+                    (SELECT group_concat(t.kind || ':' || t.code) FROM cluster_tags t
+                     WHERE t.cluster_id = c.id AND t.focus = 1)
+                FROM clusters c WHERE c.id IN ({marks}) ORDER BY c.id""",
+                chunk,
+            ).fetchall()
+        return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+    def feed_members(self, path: str) -> FeedMembers:
+        """What a feed's documents held when it was last published (empty if never)."""
+        archive = self._rows("SELECT * FROM feed_archives WHERE path = ?", [path])
+        if not archive:
+            return FeedMembers()
+        rows = self._rows(
+            "SELECT cluster_id, page FROM feed_members WHERE path = ? AND page <= 0", [path]
+        )
+        return FeedMembers(
+            definition=archive[0]["definition"],
+            pages=archive[0]["pages"],
+            current=frozenset(row["cluster_id"] for row in rows if row["page"] == 0),
+            pending=frozenset(row["cluster_id"] for row in rows if row["page"] == -1),
+        )
+
+    def archive_page_ids(self, path: str, page: int) -> list[int]:
+        """The clusters an archive page holds (those retention removed included)."""
+        rows = self._rows(
+            "SELECT cluster_id FROM feed_members WHERE path = ? AND page = ?", [path, page]
+        )
+        return [row["cluster_id"] for row in rows]
+
+    def archive_pages_with_removed_clusters(self, path: str) -> list[int]:
+        """Archive pages of a feed that hold a cluster retention has since removed."""
+        rows = self._rows(
+            """SELECT DISTINCT m.page FROM feed_members m
+            WHERE m.path = ? AND m.page > 0
+              AND NOT EXISTS (SELECT 1 FROM clusters c WHERE c.id = m.cluster_id)
+            ORDER BY m.page""",
+            [path],
+        )
+        return [row["page"] for row in rows]
+
+    def forget_removed_archived(self, path: str, page: int) -> None:
+        """Drop the rows of clusters retention removed from one archive page."""
+        with self._transaction() as db:
+            db.execute(
+                """DELETE FROM feed_members WHERE path = ? AND page = ?
+                AND NOT EXISTS (SELECT 1 FROM clusters c WHERE c.id = cluster_id)""",
+                (path, page),
+            )
+
+    def save_feed_members(
+        self, path: str, members: FeedMembers, new_page: Sequence[int] = ()
+    ) -> None:
+        """Record a feed's current and pending clusters, and `new_page` as archive page
+        `members.pages` (when given), in one transaction. A changed definition drops the
+        old archive's rows first."""
+        with self._transaction() as db:
+            old = db.execute(
+                "SELECT definition FROM feed_archives WHERE path = ?", (path,)
+            ).fetchone()
+            if old is not None and old[0] != members.definition:
+                db.execute("DELETE FROM feed_members WHERE path = ?", (path,))
+            else:
+                db.execute("DELETE FROM feed_members WHERE path = ? AND page <= 0", (path,))
+            db.execute(
+                """INSERT INTO feed_archives (path, definition, pages) VALUES (?, ?, ?)
+                ON CONFLICT (path) DO UPDATE SET definition = excluded.definition,
+                    pages = excluded.pages""",
+                (path, members.definition, members.pages),
+            )
+            rows = [(path, cid, 0) for cid in members.current]
+            rows += [(path, cid, -1) for cid in members.pending]
+            rows += [(path, cid, members.pages) for cid in new_page]
+            db.conn.executemany(
+                "INSERT OR REPLACE INTO feed_members (path, cluster_id, page) VALUES (?, ?, ?)",
+                rows,
+            )
+
 
 def _add_cluster_tags(conn: sqlite3.Connection, cluster_id: int, tags: Sequence[Tag]) -> None:
     """Merge one story's tags into its cluster's: the higher score wins with its evidence, and
@@ -1330,10 +1544,10 @@ def _feed_query(columns: str, where: ClusterFilter) -> tuple[str, list[Any]]:
         sql = f"SELECT {columns} FROM clusters c {clause} ORDER BY c.published_at DESC, c.id DESC"
         return f"{sql} LIMIT ?", [*params, where.limit]
     codes = where.regions if driver == "region" else where.topics
-    rest = ClusterFilter(
+    rest = replace(
+        where,
         regions=() if driver == "region" else where.regions,
         topics=() if driver == "topic" else where.topics,
-        sources=where.sources,
     )
     conditions, params = _cluster_conditions(rest)
     marks = ",".join("?" * len(codes))
@@ -1342,11 +1556,11 @@ def _feed_query(columns: str, where: ClusterFilter) -> tuple[str, list[Any]]:
     sql = f"""
         SELECT {distinct} {columns}, d.published_at AS feed_order
         FROM cluster_tags d JOIN clusters c ON c.id = d.cluster_id
-        WHERE d.kind = ? AND d.code IN ({marks}) AND d.focus = 1
+        WHERE d.kind = ? AND d.code IN ({marks}) AND d.focus = 1 AND d.score >= ?
         {"".join(f" AND {condition}" for condition in conditions)}
         ORDER BY d.published_at DESC, d.cluster_id DESC LIMIT ?
     """
-    return sql, [driver, *codes, *params, where.limit]
+    return sql, [driver, *codes, where.min_score, *params, where.limit]
 
 
 def _cluster_conditions(where: ClusterFilter) -> tuple[list[str], list[Any]]:
@@ -1357,9 +1571,16 @@ def _cluster_conditions(where: ClusterFilter) -> tuple[list[str], list[Any]]:
             marks = ",".join("?" * len(codes))
             conditions.append(
                 "EXISTS (SELECT 1 FROM cluster_tags t WHERE t.cluster_id = c.id "
-                f"AND t.kind = ? AND t.code IN ({marks}) AND t.focus = 1)"
+                f"AND t.kind = ? AND t.code IN ({marks}) AND t.focus = 1 AND t.score >= ?)"
             )
-            params += [kind, *codes]
+            params += [kind, *codes, where.min_score]
+    match = _fts_all_words(where.words)
+    if match:
+        conditions.append(
+            "c.id IN (SELECT s.cluster_id FROM stories_fts f JOIN stories s "
+            "ON s.id = f.rowid WHERE stories_fts MATCH ?)"
+        )
+        params.append(match)
     if where.sources:
         marks = ",".join("?" * len(where.sources))
         conditions.append(
