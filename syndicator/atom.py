@@ -14,6 +14,7 @@ its `source()` cannot carry the origin feed's id.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
@@ -30,7 +31,7 @@ from lxml import etree
 
 from syndicator import __version__
 from syndicator.errors import PublishError
-from syndicator.models import Cluster, Section, StoredStory
+from syndicator.models import Cluster, Section
 from syndicator.normalize import clean_line, clean_xml_text
 from syndicator.tagging.regions import region_label
 from syndicator.tagging.topics import topic_label
@@ -204,24 +205,36 @@ def _add_categories(
 
 
 def content_html(cluster: Cluster) -> str:
+    """The entry's sanitised HTML: the representative's content, then "Also reported by"."""
     story = cluster.representative
-    body = sanitise_html(absolute_links(story.content_html or story.summary, story.source_url))
-    others = [copy for copy in cluster.copies if copy.id != cluster.representative.id]
+    others = tuple(
+        (clean_line(copy.source_name), copy.url)
+        for copy in cluster.copies
+        if copy.id != cluster.representative.id
+    )
+    return _content(story.content_html or story.summary, story.source_url, others)
+
+
+@functools.lru_cache(maxsize=8192)
+def _content(markup: str, base_url: str, others: tuple[tuple[str, str], ...]) -> str:
+    # Memoised: one cluster is in several feeds (its section, "all", its countries, regions
+    # and topics) and in both the Atom and the JSON document of each, and sanitising is the
+    # dearest part of rendering an entry. The key is everything the result depends on.
+    body = sanitise_html(absolute_links(markup, base_url))
     if others:
         body += _also_reported_by(others)
     return body
 
 
-def _also_reported_by(copies: Sequence[StoredStory]) -> str:
-    items = "".join(f"<li>{_source_link(copy)}</li>" for copy in copies)
+def _also_reported_by(copies: Sequence[tuple[str, str]]) -> str:
+    items = "".join(f"<li>{_source_link(name, url)}</li>" for name, url in copies)
     return f"<p>Also reported by:</p><ul>{items}</ul>"
 
 
-def _source_link(copy: StoredStory) -> str:
-    name = html.escape(clean_line(copy.source_name))
-    if not _is_web_url(copy.url):
-        return name
-    return f'<a href="{html.escape(clean_xml_text(copy.url), quote=True)}">{name}</a>'
+def _source_link(name: str, url: str) -> str:
+    if not _is_web_url(url):
+        return html.escape(name)
+    return f'<a href="{html.escape(clean_xml_text(url), quote=True)}">{html.escape(name)}</a>'
 
 
 _RELATIVE_LINK = re.compile(r"""\b(?:href|src)\s*=\s*["']?(?![a-z][a-z0-9+.-]*:|//|#)""", re.I)
@@ -229,7 +242,8 @@ _RELATIVE_LINK = re.compile(r"""\b(?:href|src)\s*=\s*["']?(?![a-z][a-z0-9+.-]*:|
 
 def absolute_links(markup: str, base_url: str) -> str:
     """Resolve relative href/src against the feed's URL, as a reader would need them."""
-    if not _RELATIVE_LINK.search(markup):
+    lowered = markup.lower()  # two substring scans in C reject most bodies before the regex
+    if ("href" not in lowered and "src" not in lowered) or not _RELATIVE_LINK.search(markup):
         return markup
     try:
         resolved: str = lxml.html.make_links_absolute(markup, base_url)

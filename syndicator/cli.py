@@ -8,6 +8,7 @@ of the library would miss.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -85,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="run the daemon (or one cycle with --once)"
     )
     run.add_argument("--once", action="store_true", help="one full cycle, then exit (for cron)")
+    serve = commands.add_parser(
+        "serve", parents=[common], help="serve the published feeds over HTTP (no polling)"
+    )
+    serve.add_argument("--host", help="listen address (default: server.host)")
+    serve.add_argument("--port", type=int, help="listen port (default: server.port; 0: any)")
     commands.add_parser("check", parents=[common], help="validate the config; list every problem")
     status = commands.add_parser(
         "status", parents=[common], help="one line per source: state, errors, next poll"
@@ -185,6 +191,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             run_once(settings, on_progress=TerminalProgress("polling"))
         else:
             Daemon(config_path, settings).run()
+        return 0
+    if args.command == "serve":
+        from syndicator.daemon import serve
+
+        serve(settings, args.host, args.port)
         return 0
     return _dispatch_with_settings(args, settings)
 
@@ -664,9 +675,9 @@ def _enable(settings: Settings, url: str) -> int:
 def _publish(settings: Settings) -> None:
     store = open_store(settings.storage.path)
     try:
-        from syndicator.publishing import publish_all
+        from syndicator.daemon import publish_and_notify
 
-        written = publish_all(store, settings, utc_now())
+        written = asyncio.run(publish_and_notify(store, settings, utc_now()))
     finally:
         store.close()
     print(f"{len(written)} file(s) written under {settings.publish.output_dir}")

@@ -5,6 +5,13 @@ each tick polls whatever the store says is due and republishes when stories chan
 and SIGINT stop it gracefully (the tick in flight finishes, the store closes); SIGHUP reloads
 the config, keeping the old one if the new one is invalid. The lock file (next to the database)
 keeps a cron `--once` and a daemon, or two crons, from working on one store at the same time.
+
+Health (`/healthz`, see `Daemon.health`): the daemon is "ok" when its poll job shows a sign of
+life (a start, a source done, an end) within `stall_after(settings)` (three ticks plus the
+longer of `HEALTH_GRACE` and one fetch's timeout) and did not end in an exception, the
+database takes its write lock (a lock held by another process is "busy", which is healthy),
+and the output directory, once it exists, is readable. `serve` is the HTTP server alone, for
+cron set-ups: no lock, no scheduler, no writes.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +31,8 @@ from typing import Any, TextIO
 
 from syndicator import __version__
 from syndicator.config import Settings, load_settings
-from syndicator.errors import ConfigError, LockError
+from syndicator.errors import ConfigError, LockError, StorageError
+from syndicator.metrics import Metrics
 from syndicator.models import CycleReport, SourceOutcome
 from syndicator.pipeline import (
     Clock,
@@ -36,10 +45,11 @@ from syndicator.pipeline import (
     plan_from_settings,
     poll_due_sources,
 )
-from syndicator.publishing import publish_all
+from syndicator.publishing import changed_topics, publish_all
 from syndicator.scheduler import JobRunner, PeriodicJob
-from syndicator.server import RunningServer, build_feed_app, start_server
-from syndicator.storage import Store, open_store
+from syndicator.server import RunningServer, build_feed_app, listen
+from syndicator.storage import Store, open_store, read_health
+from syndicator.websub import notify_hub
 
 log = logging.getLogger("syndicator")
 
@@ -47,6 +57,7 @@ MAX_TICK = timedelta(seconds=30)
 MIN_TICK = timedelta(seconds=1)
 SHUTDOWN_GRACE = timedelta(seconds=8)  # SIGTERM to exit stays within 10 s
 RETENTION_EVERY = timedelta(hours=1)
+HEALTH_GRACE = timedelta(seconds=30)
 POOL_THRESHOLD = 20  # due sources from which `run --once` parses in worker processes
 
 
@@ -91,11 +102,21 @@ async def run_cycle(
     started = clock()
     plan = plan_from_settings(settings)
     outcomes = await poll_due_sources(store, plan, clock, on_progress, parser)
-    written = publish_all(store, settings, clock())
+    written = await publish_and_notify(store, settings, clock())
     apply_retention(store, settings, clock())
     report = CycleReport(started, clock(), tuple(outcomes), tuple(written))
     _log_cycle(report)
     return report
+
+
+async def publish_and_notify(store: Store, settings: Settings, now: datetime) -> list[str]:
+    """Publish every changed feed, then ping the WebSub hub (`publish.hub`) for them.
+    Returns the paths written; a failed ping is logged by `websub`, never raised."""
+    written = publish_all(store, settings, now)
+    topics = changed_topics(settings, written)
+    if topics:
+        await notify_hub(settings.publish.hub, topics, user_agent=f"syndicator/{__version__}")
+    return written
 
 
 def apply_retention(store: Store, settings: Settings, now: datetime) -> int:
@@ -176,16 +197,117 @@ class TerminalProgress:
 def _warn_unapplied(settings: Settings) -> None:
     for section in settings.sections:
         if section.query:
-            log.warning(
-                "sections.%s.query is accepted but not applied yet: the query language "
-                "arrives with alerts",
+            log.info(
+                "sections.%s.query is read as plain words until the alert query language lands: %r",
                 section.slug,
+                section.query,
             )
 
 
 def poll_tick(settings: Settings) -> timedelta:
     """How often the daemon asks the store what is due: often enough for min_interval."""
     return max(MIN_TICK, min(MAX_TICK, settings.polling.min_interval))
+
+
+def stall_after(settings: Settings) -> timedelta:
+    """How long the poll job may show no sign of life before health calls it stalled: three
+    ticks (a tick or two may be skipped while a long poll runs), plus the longer of
+    `HEALTH_GRACE` and one fetch's timeout (a poll whose every fetch hangs until its
+    deadline is slow, not stalled)."""
+    return 3 * poll_tick(settings) + max(HEALTH_GRACE, settings.polling.timeout)
+
+
+def output_dir_health(path: Path, required: bool) -> dict[str, Any]:
+    """The output directory is readable ("ok"); missing is "absent" unless `required`."""
+    try:
+        with os.scandir(path) as entries:
+            next(entries, None)
+    except FileNotFoundError:
+        if required:
+            return {"status": "failing", "error": f"{path}: no such directory"}
+        return {"status": "absent"}
+    except OSError as e:
+        return {"status": "failing", "error": f"{path}: {e.strerror or e}"}
+    return {"status": "ok"}
+
+
+def _health_report(checks: dict[str, dict[str, Any]], **details: Any) -> dict[str, Any]:
+    problems = [
+        f"{name}: {check.get('error', 'failing')}"
+        for name, check in checks.items()
+        if check["status"] == "failing"
+    ]
+    return {
+        "status": "failing" if problems else "ok",
+        "problems": problems,
+        "version": __version__,
+        **details,
+        "checks": checks,
+    }
+
+
+class ServeHealth:
+    """`syndicator serve`'s health: there is no scheduler; the output directory must be
+    readable and the database, if its file exists, readable (not opened for writing)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.output_dir = settings.publish.output_dir
+        self.database = settings.storage.path
+
+    def __call__(self) -> dict[str, Any]:
+        checks = {
+            "scheduler": {"status": "not applicable"},
+            "output_dir": output_dir_health(self.output_dir, required=True),
+            "database": self._database(),
+        }
+        return _health_report(checks)
+
+    def _database(self) -> dict[str, Any]:
+        if not self.database.exists():
+            return {"status": "absent"}
+        try:
+            return {"status": read_health(self.database)}
+        except StorageError as e:
+            return {"status": "failing", "error": str(e)}
+
+
+def serve(
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    on_ready: Callable[[RunningServer], None] | None = None,
+) -> None:
+    """`syndicator serve`: the HTTP server over `publish.output_dir` until SIGTERM/SIGINT.
+
+    For set-ups where cron runs `run --once`: it takes no lock and writes nothing, so it runs
+    beside them. `host`/`port` override `[server]`. No `/metrics`: it fetches nothing."""
+    asyncio.run(_serve(settings, host, port, on_ready))
+
+
+async def _serve(
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    on_ready: Callable[[RunningServer], None] | None,
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
+    app = build_feed_app(settings.publish.output_dir, ServeHealth(settings))
+    server = await listen(
+        app,
+        settings.server.host if host is None else host,
+        settings.server.port if port is None else port,
+    )
+    log.info("serving %s at %s", settings.publish.output_dir, server.url)
+    if on_ready is not None:
+        on_ready(server)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        log.info("stopped")
 
 
 class Daemon:
@@ -198,30 +320,50 @@ class Daemon:
     delivery joins them with the alerts issue.
     """
 
-    def __init__(self, config_path: Path, settings: Settings, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        settings: Settings,
+        clock: Clock = utc_now,
+        parser: Parser | None = None,
+    ) -> None:
         self.config_path = config_path
         self.settings = settings
         self.clock = clock
         self.started_at = clock()
         self.last_report: CycleReport | None = None
         self.server: RunningServer | None = None
+        self.metrics = Metrics()
         self._store: Store | None = None
         self._stop = asyncio.Event()
         self._needs_publish = True
         self._first_poll = True
-        self._parser = ParserPool()
+        self._pool = ParserPool()
+        self._parser: Parser = self._pool if parser is None else parser
+        # The poll job's signs of life, for `health`.
+        self._poll_started_at: datetime | None = None
+        self._poll_finished_at: datetime | None = None
+        self._poll_alive_at = self.started_at
+        self._poll_error: str | None = None
 
     def run(self, on_ready: Callable[[Daemon], None] | None = None) -> None:
         """Block until SIGTERM or SIGINT. Raises LockError/StorageError/OSError at start-up."""
+        asyncio.run(self.run_async(on_ready))
+
+    async def run_async(
+        self, on_ready: Callable[[Daemon], None] | None = None, handle_signals: bool = True
+    ) -> None:
+        """`run` on a running event loop, until `stop()` (or a signal, if it handles them)."""
         _warn_unapplied(self.settings)
         with hold_lock(lock_path(self.settings)):
-            asyncio.run(self._main(on_ready))
+            await self._main(on_ready, handle_signals)
 
-    async def _main(self, on_ready: Callable[[Daemon], None] | None) -> None:
+    async def _main(self, on_ready: Callable[[Daemon], None] | None, handle_signals: bool) -> None:
         self._store = open_store(self.settings.storage.path, cluster_rules(self.settings))
         try:
             self._store.sync_sources(configured_sources(self.settings.sources), self.clock())
-            self._install_signal_handlers()
+            if handle_signals:
+                self._install_signal_handlers()
             self.server = await self._start_http()
             tick = poll_tick(self.settings)
             runner = JobRunner(
@@ -246,17 +388,13 @@ class Daemon:
             if self.server is not None:
                 await self.server.stop()
         finally:
-            self._parser.close()
+            self._pool.close()
             self._store.close()
             log.info("stopped")
 
     async def _start_http(self) -> RunningServer:
-        app = build_feed_app(self.settings.publish.output_dir, self.health)
-        host, port = self.settings.server.host, self.settings.server.port
-        try:
-            return await start_server(app, host, port)
-        except OSError as e:
-            raise OSError(f"server: cannot listen on {host}:{port}: {e.strerror or e}") from e
+        app = build_feed_app(self.settings.publish.output_dir, self.health, self.metrics)
+        return await listen(app, self.settings.server.host, self.settings.server.port)
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -293,11 +431,30 @@ class Daemon:
     async def _poll(self) -> None:
         if self._store is None or self._stop.is_set():
             return
-        started = self.clock()
-        progress = TerminalProgress("first poll") if self._first_poll else None
+        self._poll_started_at = self._poll_alive_at = self.clock()
+        try:
+            await self._poll_due(self._store, self._poll_started_at)
+        except Exception as e:
+            self._poll_error = f"{type(e).__name__}: {e}"
+            raise  # APScheduler logs it with its traceback
+        else:
+            self._poll_error = None
+        finally:
+            self._poll_finished_at = self._poll_alive_at = self.clock()
+
+    async def _poll_due(self, store: Store, started: datetime) -> None:
+        terminal = TerminalProgress("first poll") if self._first_poll else None
         self._first_poll = False
+
+        def progress(done: int, total: int) -> None:
+            self._poll_alive_at = self.clock()  # a long poll is alive while sources get done
+            if terminal is not None:
+                terminal(done, total)
+
         plan = plan_from_settings(self.settings)
-        outcomes = await poll_due_sources(self._store, plan, self.clock, progress, self._parser)
+        outcomes = await poll_due_sources(
+            store, plan, self.clock, progress, self._parser, metrics=self.metrics
+        )
         if outcomes:
             self.last_report = CycleReport(started, self.clock(), tuple(outcomes))
             _log_cycle(self.last_report)
@@ -309,7 +466,10 @@ class Daemon:
         if self._store is None or not self._needs_publish:
             return
         self._needs_publish = False
-        written = publish_all(self._store, self.settings, self.clock())
+        started = time.perf_counter()
+        written = await publish_and_notify(self._store, self.settings, self.clock())
+        feeds = sum(1 for path in written if path.startswith("feeds/"))
+        self.metrics.record_publish(time.perf_counter() - started, feeds)
         if written:
             log.info("published %d file(s)", len(written))
 
@@ -318,15 +478,63 @@ class Daemon:
             apply_retention(self._store, self.settings, self.clock())
 
     def health(self) -> dict[str, Any]:
-        store = self._store
-        return {
-            "status": "ok",
-            "version": __version__,
-            "started_at": self.started_at.isoformat(),
-            "sources": len(self.settings.sources),
-            "stories": store.story_count() if store else 0,
-            "last_cycle_at": self.last_report.finished_at.isoformat() if self.last_report else None,
+        """The `/healthz` report: "status" is "ok", or "failing" with "problems" saying why
+        (the scheduler stalled or its last poll raised, the database cannot be written, the
+        output directory cannot be read); "checks" has the details of each."""
+        checks = {
+            "scheduler": self._scheduler_health(self.clock()),
+            "database": self._database_health(),
+            "output_dir": output_dir_health(self.settings.publish.output_dir, required=False),
         }
+        last = self.last_report
+        return _health_report(
+            checks,
+            started_at=self.started_at.isoformat(),
+            sources=len(self.settings.sources),
+            stories=self._story_count(),
+            last_cycle_at=last.finished_at.isoformat() if last else None,
+        )
+
+    def _scheduler_health(self, now: datetime) -> dict[str, Any]:
+        limit = stall_after(self.settings)
+        check: dict[str, Any] = {
+            "status": "ok",
+            "last_poll_started_at": _iso(self._poll_started_at),
+            "last_poll_finished_at": _iso(self._poll_finished_at),
+            "last_poll_activity_at": _iso(self._poll_alive_at),
+            "stalled_after_s": limit.total_seconds(),
+        }
+        quiet = now - self._poll_alive_at
+        if quiet > limit:
+            check["status"] = "failing"
+            check["error"] = (
+                f"stalled: no poll job started, progressed or finished for "
+                f"{quiet.total_seconds():.0f}s (limit {limit.total_seconds():.0f}s)"
+            )
+        elif self._poll_error is not None:
+            check["status"] = "failing"
+            check["error"] = f"the last poll job failed: {self._poll_error}"
+        return check
+
+    def _database_health(self) -> dict[str, Any]:
+        if self._store is None:
+            return {"status": "failing", "error": "the database is not open"}
+        try:
+            return {"status": self._store.write_health()}
+        except StorageError as e:
+            return {"status": "failing", "error": str(e)}
+
+    def _story_count(self) -> int | None:
+        if self._store is None:
+            return None
+        try:
+            return self._store.story_count()
+        except StorageError:
+            return None  # the database check says why
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _changed(outcomes: list[SourceOutcome]) -> bool:

@@ -281,7 +281,7 @@ class _Reader:
     def _feed_element(self, fields: _Fields, element: etree._Element) -> None:
         name = _name(element)
         if name in _TITLES or name == "media_title":
-            fields.add_title(self._title(element, plain=False), 1, media=name == "media_title")
+            fields.add_title(self._title(element), 1, media=name == "media_title")
         elif name in ("image", "textinput"):
             fields.title_depth = -1  # feedparser forgets the title's depth in these
         elif name == "link":
@@ -385,14 +385,14 @@ class _Reader:
         if is_permalink and fields.link is None and fields.guid_link is None:
             fields.guid_link = guid
 
-    def _title(self, element: etree._Element, *, plain: bool = True) -> tuple[str, bool]:
-        """The title as `parsing` keeps it (HTML decoded to a line, unless `plain` is off),
-        and whether feedparser saw any text in it."""
+    def _title(self, element: etree._Element) -> tuple[str, bool]:
+        """The title as `parsing` keeps it (HTML decoded to a line), and whether feedparser
+        saw any text in it."""
         kind = self._content_type(element, "text/plain")
         title = self._text(element)
         if kind == "text/plain" and not self.atom and self.rules.looks_like_html(title):
             kind = "text/html"
-        return (html_to_line(title) if plain and kind == "text/html" else title), bool(title)
+        return (html_to_line(title) if kind == "text/html" else title), bool(title)
 
     def _content(self, element: etree._Element) -> str:
         self._content_type(element, "text/html")

@@ -59,7 +59,7 @@ def render_json_feed(
     *,
     language: str = "",
 ) -> bytes:
-    """Render a section as JSON Feed 1.1: UTF-8, indented, keys in a fixed order, a final newline.
+    """Render a section as JSON Feed 1.1: compact UTF-8, keys in a fixed order, a final newline.
 
     Clusters are rendered in the order given. `language` (RFC 5646) is written when it is a
     well-formed tag and skipped otherwise. Raises `PublishError` naming the section if the
@@ -68,7 +68,8 @@ def render_json_feed(
     del empty_updated  # no feed-level date in JSON Feed; kept so both renderers share a call
     try:
         feed = _feed(section, clusters, context, language)
-        text = json.dumps(feed, ensure_ascii=False, indent=2, allow_nan=False)
+        # Compact: json's C encoder only runs without `indent` (five times the speed).
+        text = json.dumps(feed, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         return text.encode("utf-8") + b"\n"
     except (ValueError, TypeError) as e:  # UnicodeEncodeError is a ValueError
         raise PublishError(f"section {section.slug!r}: could not render JSON Feed: {e}") from e

@@ -82,7 +82,7 @@ def parse_feed(
         raise ParseError(f"{url}: not a feed ({_bozo_reason(result) or 'no RSS/Atom found'})")
     feed = result.feed
     return ParsedFeed(
-        title=str(feed.get("title", "")),
+        title=_title(feed),  # a source's name: text, like every title
         link=str(feed.get("link", "")),
         language=str(feed.get("language", "")),
         entries=entries,
@@ -129,7 +129,10 @@ def _title(raw: Any) -> str:
     entities; decoding exactly once keeps a literal "&lt;" in a plain title as it is."""
     title = str(raw.get("title", ""))
     detail = raw.get("title_detail") or {}
-    return html_to_line(title) if detail.get("type") == "text/html" else title
+    return html_to_line(title) if detail.get("type") in _MARKUP_TYPES else title
+
+
+_MARKUP_TYPES = ("text/html", "application/xhtml+xml")  # feedparser's types of markup titles
 
 
 _HUGE_CHARREF = re.compile(rb"&#(?:0*[1-9]\d{7,}|[xX]0*[1-9a-fA-F][0-9a-fA-F]{6,});")

@@ -16,7 +16,9 @@ What each HTTP outcome does to a source:
   failure score; at `polling.disable_after_score` the source is disabled with its reason.
 
 Per-source errors are recorded, never raised, so one bad source never stops the batch. The
-clock is a parameter (`clock`), so tests can run cycles at any simulated time.
+clock is a parameter (`clock`), so tests can run cycles at any simulated time. A `Metrics`
+object, when given, counts every fetch by outcome with its duration (`fetch_status`), and the
+stories and clusters stored; without one nothing is counted.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -40,6 +44,7 @@ from syndicator.dedup import ClusterRules, entry_key, fingerprint_stories
 from syndicator.discovery import discover_feed_urls, looks_like_html
 from syndicator.errors import FetchError, ParseError, SourceError, StorageError
 from syndicator.fetch import FeedClient, FetchLimits
+from syndicator.metrics import Metrics
 from syndicator.models import FetchResult, ParsedFeed, Source, SourceOutcome, Story, Tag
 from syndicator.normalize import bytes_hash, normalize_entry
 from syndicator.parsing import parse_feed
@@ -215,8 +220,18 @@ class ParserPool:
 
     def close(self) -> None:
         if self._pool is not None:
+            # Not shutdown(wait=True): a worker stuck in a hostile document would hold up a
+            # SIGTERM. But the pool's manager thread must be gone before the interpreter
+            # exits: CPython 3.11's exit hook races it to a closed pipe and prints
+            # "OSError: Bad file descriptor" (a traceback at every exit, seen under load).
+            manager = getattr(self._pool, "_executor_manager_thread", None)
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+            if isinstance(manager, threading.Thread):
+                manager.join(timeout=POOL_CLOSE_WAIT_S)
+
+
+POOL_CLOSE_WAIT_S = 5.0
 
 
 def _worker_context() -> BaseContext:
@@ -235,6 +250,7 @@ class Fetched:
     result: FetchResult | SourceError
     parsed: ParsedStories | SourceError | None = None
     body_hash: str | None = None
+    fetch_s: float = 0.0  # the fetch alone (redirects and autodiscovery included)
 
 
 async def poll_due_sources(
@@ -243,6 +259,8 @@ async def poll_due_sources(
     clock: Clock,
     on_progress: Progress | None = None,
     parser: Parser = parse_inline,
+    *,
+    metrics: Metrics | None = None,
 ) -> list[SourceOutcome]:
     """Fetch, parse and store every due source, `polling.concurrency` at a time.
 
@@ -254,7 +272,7 @@ async def poll_due_sources(
     pending = interleave_by_host(store.due_sources(clock()))
     total = len(pending)
     outcomes: list[SourceOutcome] = []
-    commits = GroupCommit(store)
+    commits = GroupCommit(store, metrics=metrics)
 
     async def worker(client: FeedClient) -> None:
         while pending:
@@ -285,10 +303,13 @@ class GroupCommit:
     commit serves many feeds while no write waits long and the writer lock is released
     often for other processes (`syndicator sources enable`, a second reader)."""
 
-    def __init__(self, store: Store, size: int = 64, max_age_s: float = 1.0) -> None:
+    def __init__(
+        self, store: Store, size: int = 64, max_age_s: float = 1.0, metrics: Metrics | None = None
+    ) -> None:
         self.store = store
         self.size = size
         self.max_age_s = max_age_s
+        self.metrics = metrics
         self._count = 0
         self._timer: asyncio.TimerHandle | None = None
 
@@ -299,7 +320,7 @@ class GroupCommit:
             if self.store.in_group:
                 loop = asyncio.get_running_loop()
                 self._timer = loop.call_later(self.max_age_s, self.close)
-        outcome = ingest(self.store, fetched, plan, now)
+        outcome = ingest(self.store, fetched, plan, now, self.metrics)
         self._count += 1
         if self._count >= self.size:
             self.close()
@@ -337,30 +358,50 @@ def interleave_by_host(sources: Sequence[Source]) -> list[Source]:
 async def _fetch_and_parse(
     client: FeedClient, parser: Parser, source: Source, clock: Clock, tagging: TagContext
 ) -> Fetched:
-    try:
-        result = await client.fetch(source.url, source.etag, source.last_modified)
-        result = await _discover_if_html(client, source, result)
-    except SourceError as e:
-        return Fetched(source, e)
-    except Exception as e:  # a hostile response must never end the batch: record it
-        log.debug("unexpected error fetching %s", source.url, exc_info=True)
-        return Fetched(source, FetchError(f"{source.url}: {type(e).__name__}: {e}"))
+    started = time.perf_counter()
+    result = await _fetch(client, source)
+    fetch_s = time.perf_counter() - started
+    if not isinstance(result, FetchResult):
+        return Fetched(source, result, fetch_s=fetch_s)
     if result.not_modified:
-        return Fetched(source, result)
+        return Fetched(source, result, fetch_s=fetch_s)
     body_hash = bytes_hash(result.body)
     if not result.etag and not result.last_modified and body_hash == source.content_hash:
-        return Fetched(source, result, body_hash=body_hash)  # unchanged: no need to parse
+        # unchanged: no need to parse
+        return Fetched(source, result, body_hash=body_hash, fetch_s=fetch_s)
     try:
         parsed = await parser(
             result.body, result.url, result.headers, source.id, clock(), tagging=tagging
         )
     except SourceError as e:
-        return Fetched(source, result, e, body_hash)
+        return Fetched(source, result, e, body_hash, fetch_s)
     except Exception as e:  # a document that trips a bug in parsing or normalising
         log.debug("unexpected error parsing %s", source.url, exc_info=True)
         error = ParseError(f"{source.url}: {type(e).__name__}: {e}")
-        return Fetched(source, result, error, body_hash)
-    return Fetched(source, result, parsed, body_hash)
+        return Fetched(source, result, error, body_hash, fetch_s)
+    return Fetched(source, result, parsed, body_hash, fetch_s)
+
+
+async def _fetch(client: FeedClient, source: Source) -> FetchResult | SourceError:
+    try:
+        result = await client.fetch(source.url, source.etag, source.last_modified)
+        return await _discover_if_html(client, source, result)
+    except SourceError as e:
+        return e
+    except Exception as e:  # a hostile response must never end the batch: record it
+        log.debug("unexpected error fetching %s", source.url, exc_info=True)
+        return FetchError(f"{source.url}: {type(e).__name__}: {e}")
+
+
+def fetch_status(result: FetchResult | SourceError) -> str:
+    """A fetch's outcome as a metrics label: the HTTP status when there was a response
+    ("200", "304", "404", ...), else the failure kind ("timeout", "network", "refused",
+    "limit", "http"), and "error" for a page that is not a feed and advertises none."""
+    if isinstance(result, FetchResult):
+        return str(result.status)
+    if isinstance(result, FetchError):
+        return str(result.status) if result.status is not None else result.kind
+    return "error"
 
 
 async def _discover_if_html(client: FeedClient, source: Source, result: FetchResult) -> FetchResult:
@@ -378,9 +419,13 @@ async def _discover_if_html(client: FeedClient, source: Source, result: FetchRes
     )
 
 
-def ingest(store: Store, fetched: Fetched, plan: PollPlan, now: datetime) -> SourceOutcome:
+def ingest(
+    store: Store, fetched: Fetched, plan: PollPlan, now: datetime, metrics: Metrics | None = None
+) -> SourceOutcome:
     """Record one source's fetch outcome: store its stories, schedule its next poll."""
     source, result = fetched.source, fetched.result
+    if metrics is not None:
+        metrics.record_fetch(fetch_status(result), fetched.fetch_s)
     if isinstance(result, SourceError):
         return _record_failure(store, source, plan, now, result)
     _follow_move(store, source, result)
@@ -397,10 +442,14 @@ def ingest(store: Store, fetched: Fetched, plan: PollPlan, now: datetime) -> Sou
     if isinstance(fetched.parsed, SourceError):
         return _record_failure(store, source, plan, now, fetched.parsed)
     feed = fetched.parsed.feed
+    clusters_before = store.clusters_created
     try:
         stored = store.store_stories(fetched.parsed.stories, now)
     except StorageError as e:
         return _record_failure(store, source, plan, now, e)
+    if metrics is not None:
+        created = store.clusters_created - clusters_before
+        metrics.record_ingest(stored.inserted, stored.updated, created)
     signals = _signals(store, source, result, feed, now)
     next_at = next_poll_after(now, source.url, bounds, signals)
     _record_success(

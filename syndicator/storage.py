@@ -493,7 +493,8 @@ _INCREMENTAL = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
 
 def read_health(path: Path) -> str:
     """Whether the database at `path` can be read, without opening a `Store` (no
-    migrations, no writes): one query on a read-only connection. "ok", or "busy" when a
+    migrations, no writes): one query on a read-only connection (which, as any reader of a
+    WAL database, may leave empty -wal and -shm files beside it). "ok", or "busy" when a
     writer kept it locked for 100 ms. Raises `StorageError` saying why it cannot be read."""
     try:
         connection = sqlite3.connect(

@@ -392,7 +392,7 @@ def test_rendering_is_byte_stable_and_ends_with_a_newline() -> None:
 
     assert first == second
     assert first.endswith(b"}\n")
-    assert first.startswith(b'{\n  "version": "https://jsonfeed.org/version/1.1",\n')
+    assert first.startswith(b'{"version":"https://jsonfeed.org/version/1.1",')
     # empty_updated has no place in JSON Feed: it must not change the bytes
     assert render_json_feed(SECTION, clusters, CONTEXT, T2) == first
 

@@ -27,5 +27,10 @@ def test_every_command_is_documented() -> None:
         "syndicator sources export",
         "syndicator sources enable",
         "syndicator demo",
+        "syndicator serve",
+        "syndicator search",
+        "syndicator explain",
+        "syndicator tag",
+        "syndicator retag",
     ):
         assert f"`{command}" in readme, command
