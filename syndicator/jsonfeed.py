@@ -16,6 +16,7 @@ JSON Feed has no feed-level date, so `empty_updated` is accepted only to mirror 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -168,6 +169,7 @@ def _put(target: Json, key: str, value: object) -> None:
         target[key] = value
 
 
+@functools.lru_cache(maxsize=16384)  # source and story URLs recur across feeds and items
 def _web_url(url: str) -> str:
     """The cleaned URL when it is absolute http(s), else "" (readers cannot follow the rest)."""
     cleaned = clean_xml_text(url).strip()

@@ -1317,9 +1317,19 @@ class Store:
         marks = ",".join("?" * len(cluster_ids))
         rows = self._rows(
             f"""
-            SELECT st.*, so.name AS source_name, so.feed_title AS source_feed_title,
+            SELECT st.id, st.cluster_id, st.source_id, st.url, st.title, st.author,
+                   st.published_at, st.first_seen_at, st.updated_at, st.join_reason, st.place,
+                   st.agency, st.join_score, st.joined_story_id,
+                   -- Only the representative's body is ever shown (the other copies are a
+                   -- link and a source name), and a wire story can have dozens of copies.
+                   CASE WHEN st.id = c.representative_story_id THEN st.summary ELSE '' END
+                       AS summary,
+                   CASE WHEN st.id = c.representative_story_id THEN st.content_html ELSE '' END
+                       AS content_html,
+                   so.name AS source_name, so.feed_title AS source_feed_title,
                    so.url AS source_url, so.feed_link AS source_link
             FROM stories st JOIN sources so ON so.id = st.source_id
+                 JOIN clusters c ON c.id = st.cluster_id
             WHERE st.cluster_id IN ({marks}) ORDER BY st.first_seen_at, st.id
             """,
             cluster_ids,
@@ -1584,10 +1594,13 @@ def _cluster_conditions(where: ClusterFilter) -> tuple[list[str], list[Any]]:
         params.append(match)
     if where.sources:
         marks = ",".join("?" * len(where.sources))
+        # Uncorrelated, so SQLite computes the set of the sources' clusters once (from the
+        # stories' source index) and probes it per cluster: a correlated EXISTS joining
+        # sources per cluster cost half a second per section at 30,000 clusters.
         conditions.append(
-            "EXISTS (SELECT 1 FROM stories s JOIN sources so ON so.id = s.source_id "
-            f"WHERE s.cluster_id = c.id AND (so.config_url IN ({marks}) OR so.url IN ({marks}) "
-            f"OR so.name IN ({marks}) OR so.feed_title IN ({marks})))"
+            "c.id IN (SELECT s.cluster_id FROM stories s WHERE s.source_id IN "
+            f"(SELECT so.id FROM sources so WHERE so.config_url IN ({marks}) "
+            f"OR so.url IN ({marks}) OR so.name IN ({marks}) OR so.feed_title IN ({marks})))"
         )
         params += [*where.sources] * 4  # a source is named by its URL, name or feed title
     return conditions, params
