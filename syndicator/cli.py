@@ -13,13 +13,12 @@ import json
 import logging
 import os
 import re
-import shlex
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from syndicator import __version__
 from syndicator.config import (
@@ -42,7 +41,7 @@ from syndicator.tagging.tagger import TagContext, tag_story
 from syndicator.tagging.topics import topic_label
 
 if TYPE_CHECKING:
-    from syndicator.storage import ClusterFilter, SourceStatus, Store
+    from syndicator.storage import SourceStatus, Store
 
 log = logging.getLogger("syndicator")
 
@@ -103,13 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--json", action="store_true", help="machine-readable output")
     search = commands.add_parser(
-        "search", parents=[common], help="stored story clusters holding every word"
+        "search", parents=[common], help="stored story clusters matching a query"
     )
     search.add_argument(
         "words",
         nargs="+",
-        help="words that must all appear (any case), and filters: region:KZ, "
-        'region:"Central Asia", topic:conflict, source:NAME',
+        help='a query in the alert language: words, "phrases", prefix*, AND, OR, NOT, -word, '
+        '(groups), title:, source:, region:KZ, region:"Central Asia", topic:conflict, lang:ru',
     )
     search.add_argument("--limit", type=int, default=20, help="clusters shown (default 20)")
     search.add_argument("--json", action="store_true", help="machine-readable output")
@@ -145,10 +144,30 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("--output", type=Path, help="file to write (default: stdout)")
     enable = actions.add_parser("enable", parents=[common], help="poll a disabled source again")
     enable.add_argument("url", help="the source URL as configured (or as now polled)")
+    _add_alert_commands(commands, common)
     demo = commands.add_parser("demo", parents=[common], help="everything offline on loopback")
     demo.add_argument("--port", type=int, default=8080, help="HTTP port (a free one if taken)")
     demo.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, help="demo data directory")
     return parser
+
+
+def _add_alert_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    alerts = commands.add_parser(
+        "alerts", parents=[common], help="alert deliveries: status, retry, test"
+    )
+    alert_actions = alerts.add_subparsers(dest="alert_action", required=True, metavar="ACTION")
+    alert_actions.add_parser(
+        "status", parents=[common], help="waiting, queued, sent and dead alerts per channel"
+    )
+    retry = alert_actions.add_parser(
+        "retry", parents=[common], help="send dead deliveries again (and re-enable channels)"
+    )
+    retry.add_argument("--alert", help="only this alert's deliveries")
+    tester = alert_actions.add_parser(
+        "test", parents=[common], help="what an alert would send from stored stories; sends nothing"
+    )
+    tester.add_argument("target", nargs="+", help="an alert's name, or a query")
+    tester.add_argument("--limit", type=int, default=20, help="stories shown at most")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,13 +227,34 @@ def _dispatch_with_settings(args: argparse.Namespace, settings: Settings) -> int
     elif args.command == "explain":
         return explain(settings, args.id, as_json=args.json)
     elif args.command == "search":
-        search_stories(settings, " ".join(args.words), args.limit, as_json=args.json)
+        search_stories(settings, query_from_arguments(args.words), args.limit, as_json=args.json)
     elif args.command == "retag":
         retag(settings)
+    elif args.command == "alerts":
+        return alerts_command(settings, args)
     elif args.action == "export":
         export_opml(settings, args.output)
     elif args.action == "enable":
         return _enable(settings, args.url)
+    return 0
+
+
+def alerts_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`alerts status`, `alerts retry [--alert NAME]`, `alerts test NAME-or-QUERY`."""
+    from syndicator import alerts
+
+    store = open_store(settings.storage.path)
+    try:
+        if args.alert_action == "status":
+            print("\n".join(alerts.status_lines(store, settings)))
+        elif args.alert_action == "retry":
+            count = store.requeue_dead(utc_now(), args.alert)
+            print(f"{count} dead deliver{'y' if count == 1 else 'ies'} queued again")
+        else:
+            target = query_from_arguments(args.target)
+            print(alerts.preview_alert(store, settings, target, args.limit))
+    finally:
+        store.close()
     return 0
 
 
@@ -309,21 +349,24 @@ def _when(moment: datetime | None) -> str:
 
 
 def search_stories(settings: Settings, words: str, limit: int, as_json: bool = False) -> None:
-    """Clusters whose stories hold every word, newest first: when first seen, how many
-    copies, from which sources, and the representative's title. `region:KZ`,
-    `region:"Central Asia"`, `topic:conflict` and `source:NAME` filter by focus tags and
-    source."""
-    text, where = search_filters(words, settings.topics.slugs(), limit)
+    """Clusters with a story matching a query in the alert language, newest first: when first
+    seen, how many copies, from which sources, and the representative's title. Raises
+    QueryError (with the column) for a malformed query."""
+    from syndicator.config import query_vocabulary
+    from syndicator.query import parse
+    from syndicator.storage import ClusterFilter
+
+    parse(words, query_vocabulary(settings.topics))  # unknown regions and topics are errors
     store = open_store(settings.storage.path)
     try:
-        clusters = store.search_clusters(text, limit, where)
+        clusters = store.clusters(ClusterFilter(query=words, limit=limit))
     finally:
         store.close()
     if as_json:
         print(json.dumps([_cluster_record(cluster) for cluster in clusters], indent=2))
         return
     if not clusters:
-        print(f"no stored story holds all of: {words}")
+        print(f"no stored story matches: {words}")
         return
     print(f"{'FIRST SEEN':<16}  {'COPIES':>6}  TITLE / SOURCES")
     for cluster in clusters:
@@ -331,45 +374,25 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
         print(f"{'':<16}  {'':>6}  {', '.join(_cluster_sources(cluster))}")
 
 
-_FIELD = re.compile(r"^(region|topic|source):(.+)$", re.IGNORECASE)
+_FIELD_ARGUMENT = re.compile(r"^([A-Za-z]+):(.+)$")
 
 
-def search_filters(query: str, topics: Sequence[str], limit: int = 20) -> tuple[str, ClusterFilter]:
-    """The plain words of a search and its field filters: region: (an ISO code, an M49
-    sub-region or continent, quoted when it has spaces), topic: (a slug) and source: (a name
-    or URL). A filter repeated means any of them. Raises SyndicatorError naming a bad one."""
-    try:
-        tokens = shlex.split(query)
-    except ValueError as e:
-        raise SyndicatorError(f"search {query!r}: {e}") from e
-    words: list[str] = []
-    found: dict[str, list[str]] = {"region": [], "topic": [], "source": []}
-    for token in tokens:
-        match = _FIELD.match(token)
-        if match is None:
-            words.append(token)
-            continue
-        field, value = match[1].lower(), match[2].strip()
-        if field == "region":
-            region = resolve_region(value)
-            if region is None:
-                raise SyndicatorError(
-                    f"{token!r}: unknown region (an ISO 3166-1 alpha-2 code such as KZ, or an "
-                    'M49 region such as "Central Asia" or Asia)'
-                )
-            value = region
-        elif field == "topic" and value.lower() not in topics:
-            raise SyndicatorError(f"{token!r}: unknown topic (one of {', '.join(topics)})")
-        found[field].append(value.lower() if field == "topic" else value)
-    from syndicator.storage import ClusterFilter
-
-    where = ClusterFilter(
-        regions=tuple(found["region"]),
-        topics=tuple(found["topic"]),
-        sources=tuple(found["source"]),
-        limit=limit,
-    )
-    return " ".join(words), where
+def query_from_arguments(arguments: Sequence[str]) -> str:
+    """One query from the command line's words. One argument is the query as written
+    (`'kazakhstan AND (protest OR unrest)'`). Among several, an argument with a space in it
+    was quoted for the shell (`"state of emergency"`, `region:"Central Asia"`), so it stays a
+    phrase or one field value."""
+    if len(arguments) == 1:
+        return arguments[0]
+    parts = []
+    for argument in arguments:
+        if not any(char.isspace() for char in argument) or '"' in argument:
+            parts.append(argument)
+        elif match := _FIELD_ARGUMENT.match(argument):
+            parts.append(f'{match[1]}:"{match[2]}"')
+        else:
+            parts.append(f'"{argument}"')
+    return " ".join(parts)
 
 
 _JOIN_REASONS = {

@@ -14,6 +14,7 @@ import difflib
 import os
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,7 +26,9 @@ from syndicator.atomic import write_atomically
 from syndicator.errors import ConfigError
 from syndicator.fingerprint import DEFAULT_COPY_THRESHOLD, DEFAULT_RELATED_THRESHOLD
 from syndicator.normalize import canonical_url
-from syndicator.tagging.regions import resolve_region
+from syndicator.query import QueryError, Vocabulary
+from syndicator.query import parse as parse_query
+from syndicator.tagging.regions import known_regions, resolve_region
 from syndicator.tagging.topics import (
     TopicRule,
     builtin_rules,
@@ -222,6 +225,27 @@ def _to_webhook_secret(value: Any) -> str:
     return text
 
 
+def _to_time_zone(value: Any) -> str:
+    text = _to_str(value).strip()
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+        raise _Invalid(
+            f'unknown time zone {text!r}: expected an IANA name like "Asia/Almaty"'
+        ) from e
+    return text
+
+
+_QUIET_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _to_quiet_hours(value: Any) -> str:
+    text = _to_str(value).strip()
+    if text and not _QUIET_HOURS.match(text):
+        raise _Invalid(f'expected "HH:MM-HH:MM" such as "22:00-07:00", got {text!r}')
+    return text
+
+
 def _to_term_weights(value: Any) -> dict[str, float]:
     if not isinstance(value, dict):
         raise _Invalid(
@@ -259,6 +283,9 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     '"none", "starttls" or "tls"': _one_of("none", "starttls", "tls"),
     '"email" or "webhook"': _one_of("email", "webhook"),
     "webhook secret": _to_webhook_secret,
+    "time zone": _to_time_zone,
+    "quiet hours": _to_quiet_hours,
+    '"standard", "slack" or "discord"': _one_of("standard", "slack", "discord"),
     "table of term weights": _to_term_weights,
 }
 
@@ -482,6 +509,43 @@ KEYS: tuple[Key, ...] = (
         "immediate",
         '"immediate", or a cron expression for a digest, e.g. "0 7 * * *".',
     ),
+    Key(
+        "alerts[]",
+        "timezone",
+        "time zone",
+        "UTC",
+        'IANA time zone of the schedule and the quiet hours, e.g. "Asia/Almaty".',
+    ),
+    Key("alerts[]", "max_items", "positive integer", 20, "Stories in one message at most."),
+    Key(
+        "alerts[]",
+        "max_per_hour",
+        "integer",
+        0,
+        "Messages per hour and channel at most (0: no limit); the rest folds into the next.",
+    ),
+    Key(
+        "alerts[]",
+        "min_score",
+        "score",
+        0.0,
+        "Above 0.5: only stories whose headline alone matches (Google Alerts' "
+        '"only the best results"); 0: any match.',
+    ),
+    Key(
+        "alerts[]",
+        "quiet_hours",
+        "quiet hours",
+        "",
+        'Hours without messages, e.g. "22:00-07:00" (in `timezone`); what matches then waits.',
+    ),
+    Key(
+        "alerts[]",
+        "on_update",
+        "boolean",
+        False,
+        "Alert again when a matched story cluster changes (a new headline or text).",
+    ),
     Key("channels.<name>", "type", '"email" or "webhook"', _REQUIRED, "Kind of channel."),
     Key("channels.<name> (email)", "to", "list of strings", _REQUIRED, "Recipient addresses."),
     Key("channels.<name> (email)", "from", "string", _REQUIRED, "Sender address."),
@@ -509,6 +573,20 @@ KEYS: tuple[Key, ...] = (
         "webhook secret",
         "",
         'Standard Webhooks secret, "whsec_" + base64; empty: unsigned.',
+    ),
+    Key(
+        "channels.<name> (webhook)",
+        "previous_secret",
+        "webhook secret",
+        "",
+        "The secret being rotated out: bodies are signed with both until it is removed.",
+    ),
+    Key(
+        "channels.<name> (webhook)",
+        "format",
+        '"standard", "slack" or "discord"',
+        "standard",
+        "Body: Standard Webhooks JSON, or a Slack or Discord incoming-webhook message.",
     ),
 )
 
@@ -621,6 +699,12 @@ class AlertSettings:
     query: str
     channels: tuple[str, ...]
     schedule: str
+    timezone: str = "UTC"
+    max_items: int = 20
+    max_per_hour: int = 0
+    min_score: float = 0.0
+    quiet_hours: str = ""
+    on_update: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -706,6 +790,7 @@ class _Validator:
         self.check_unique(sections, "sections", "slug", str)
         self.check_unique(alerts, "alerts", "name", str)
         self.check_alert_channels(alerts, channels)
+        self.check_queries(sections, alerts, topics)
         self.check_interval_bounds(polling)
         self.check_window(dedup)
         if self.problems:  # some values are missing: no Settings can be built from them
@@ -862,6 +947,24 @@ class _Validator:
             else:
                 seen[folded] = index
 
+    def check_queries(
+        self,
+        sections: Sequence[Mapping[str, Any]],
+        alerts: Sequence[Mapping[str, Any]],
+        topics: TopicSettings,
+    ) -> None:
+        """Every section and alert query parses, naming only regions and topics that exist."""
+        vocabulary = query_vocabulary(topics)
+        for table, items in (("sections", sections), ("alerts", alerts)):
+            for index, item in enumerate(items):
+                text = item.get("query")
+                if text is None or (table == "sections" and not text.strip()):
+                    continue  # a missing alert query is already reported
+                try:
+                    parse_query(text, vocabulary)
+                except QueryError as e:
+                    self.problem(f"{table}[{index}].query", str(e))
+
     def check_alert_channels(
         self, alerts: list[dict[str, Any]], channels: Mapping[str, ChannelSettings]
     ) -> None:
@@ -906,6 +1009,11 @@ def _section(values: Mapping[str, Any]) -> SectionSettings:
         max_entries=values["max_entries"],
         min_score=values["min_score"],
     )
+
+
+def query_vocabulary(topics: TopicSettings) -> Vocabulary:
+    """The regions (ISO codes, M49 sub-regions and continents) and topics a query may name."""
+    return Vocabulary.of(regions=known_regions(), topics=topics.slugs())
 
 
 def source_url_problem(url: str) -> str | None:

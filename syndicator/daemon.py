@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from syndicator import __version__
+from syndicator.alerts import alert_index, deliver
 from syndicator.config import Settings, load_settings
 from syndicator.errors import ConfigError, LockError, StorageError
 from syndicator.metrics import Metrics
@@ -98,11 +99,13 @@ async def run_cycle(
     parser: Parser = parse_inline,
 ) -> CycleReport:
     """One cycle, the same steps the daemon's jobs take: poll every due source, publish,
-    apply retention. Source errors are in the report, not raised."""
+    deliver alerts, apply retention. Source errors are in the report, not raised."""
     started = clock()
     plan = plan_from_settings(settings)
+    store.alerts = alert_index(settings)
     outcomes = await poll_due_sources(store, plan, clock, on_progress, parser)
     written = await publish_and_notify(store, settings, clock())
+    await deliver(store, settings, clock())
     apply_retention(store, settings, clock())
     report = CycleReport(started, clock(), tuple(outcomes), tuple(written))
     _log_cycle(report)
@@ -316,8 +319,8 @@ class Daemon:
     Jobs (APScheduler, each at most one instance at a time, missed runs coalesced):
     `poll` every tick asks the store which sources are due and publishes at once when stories
     changed; `publish` every tick writes the feeds when something else asks for it (start-up,
-    a reload); `retention` hourly. Alert
-    delivery joins them with the alerts issue.
+    a reload); `deliver` every tick composes and sends alert messages (`alerts`);
+    `retention` hourly.
     """
 
     def __init__(
@@ -360,6 +363,7 @@ class Daemon:
 
     async def _main(self, on_ready: Callable[[Daemon], None] | None, handle_signals: bool) -> None:
         self._store = open_store(self.settings.storage.path, cluster_rules(self.settings))
+        self._store.alerts = alert_index(self.settings)
         try:
             self._store.sync_sources(configured_sources(self.settings.sources), self.clock())
             if handle_signals:
@@ -370,6 +374,7 @@ class Daemon:
                 [
                     PeriodicJob("poll", tick, self._poll),
                     PeriodicJob("publish", tick, self._publish),
+                    PeriodicJob("deliver", tick, self._deliver),
                     PeriodicJob("retention", RETENTION_EVERY, self._retention),
                 ]
             )
@@ -422,6 +427,7 @@ class Daemon:
         if self._store is not None:
             self._store.sync_sources(configured_sources(settings.sources), self.clock())
             self._store.rules = cluster_rules(settings)  # for stories stored from now on
+            self._store.alerts = alert_index(settings)
         self._needs_publish = True
         _warn_unapplied(settings)
         log.info(
@@ -472,6 +478,10 @@ class Daemon:
         self.metrics.record_publish(time.perf_counter() - started, feeds)
         if written:
             log.info("published %d file(s)", len(written))
+
+    async def _deliver(self) -> None:
+        if self._store is not None and not self._stop.is_set():
+            await deliver(self._store, self.settings, self.clock(), self.metrics)
 
     async def _retention(self) -> None:
         if self._store is not None:

@@ -27,6 +27,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -197,7 +198,9 @@ class ParserPool:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_worker_context())
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=_worker_context(), initializer=_ignore_interrupts
+            )
         return self._pool
 
     async def __call__(
@@ -232,6 +235,12 @@ class ParserPool:
 
 
 POOL_CLOSE_WAIT_S = 5.0
+
+
+def _ignore_interrupts() -> None:
+    """In a parser worker: Ctrl-C in a terminal reaches the whole process group, but only
+    the daemon should act on it (and stop the workers); a worker would print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _worker_context() -> BaseContext:

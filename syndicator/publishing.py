@@ -2,12 +2,19 @@
 
 Writes `feeds/<slug>.atom` for each configured section plus `feeds/all.atom` (every story),
 the automatic feeds `feeds/regions/<country, sub-region or continent>.atom` (countries that
-have stories, every M49 sub-region and continent) and `feeds/topics/<slug>.atom`, then
-`index.html` (every feed with a subscribe link) and `feeds.opml`, all under
-`publish.output_dir`. A file is rewritten only when its bytes would change, so unchanged feeds
-keep their mtime and ETag. Writes go to a temp file, are fsynced, then renamed over the old
-file: a reader or a crash never sees half a feed. One failing feed is logged and skipped; the
-others are still written. Filtering by query arrives with the query language (alerts issue).
+have stories, every M49 sub-region and continent), `feeds/topics/<slug>.atom` and
+`feeds/alerts/<name>.atom` (what each alert matched), each with its JSON Feed twin and its
+RFC 5005 archive pages, then `index.html` (every feed with a subscribe link) and
+`feeds.opml`, all under `publish.output_dir`. A file is rewritten only when its bytes would
+change, so unchanged feeds keep their mtime and ETag. Writes go to a temp file, are fsynced,
+then renamed over the old file: a reader or a crash never sees half a feed. One failing feed
+is logged and skipped; the others are still written.
+
+Archives: a feed document holds its newest `limit` clusters, then the clusters pushed out of
+them that are not archived yet; once there are `limit` of those, the oldest `limit` are
+frozen into the next archive page (`feeds/archive/<feed>/<n>.atom`, `fh:archive`, `current`
+and `prev-archive` links). So nothing leaves the subscription document before a page holds
+it, and a page never changes once written, except when retention removes its stories.
 """
 
 from __future__ import annotations
@@ -58,7 +65,23 @@ def feed_specs(settings: Settings, countries: Sequence[str] = ()) -> list[FeedSp
     if all(section.slug != ALL_SLUG for section in settings.sections):
         everything = Section(slug=ALL_SLUG, title="All stories", subtitle="Every story, once")
         specs.append(FeedSpec(f"feeds/{ALL_SLUG}.atom", everything, ClusterFilter(limit=100)))
-    return specs + automatic_specs(settings, countries)
+    return specs + automatic_specs(settings, countries) + alert_specs(settings)
+
+
+def alert_specs(settings: Settings) -> list[FeedSpec]:
+    """feeds/alerts/<name>.atom: every story cluster each alert matched, newest first."""
+    return [
+        FeedSpec(
+            f"feeds/alerts/{alert.name}.atom",
+            Section(
+                slug=f"alerts-{alert.name}",
+                title=f"Alert: {alert.name}",
+                subtitle=f"Stories matching {alert.query}",
+            ),
+            ClusterFilter(alert=alert.name, limit=AUTOMATIC_ENTRIES),
+        )
+        for alert in settings.alerts
+    ]
 
 
 def automatic_specs(settings: Settings, countries: Sequence[str]) -> list[FeedSpec]:
@@ -109,7 +132,7 @@ def _section_spec(section: SectionSettings) -> FeedSpec:
         topics=section.topics,
         sources=section.sources,
         limit=section.max_entries,
-        words=section.query,
+        query=section.query,
         min_score=section.min_score,
     )
     return FeedSpec(f"feeds/{section.slug}.atom", model, where)
@@ -299,6 +322,8 @@ def write_if_changed(path: Path, data: bytes) -> bool:
 
 
 def _group_of(feed: PublishedFeed) -> str:
+    if feed.path.startswith("feeds/alerts/"):
+        return "Alerts"
     if feed.path.startswith("feeds/regions/"):
         name = feed.path.removeprefix("feeds/regions/").removesuffix(".atom")
         return "Countries" if len(name) == 2 else "Regions and continents"
@@ -307,7 +332,7 @@ def _group_of(feed: PublishedFeed) -> str:
     return "Sections"
 
 
-_GROUP_ORDER = ("Sections", "Topics", "Regions and continents", "Countries")
+_GROUP_ORDER = ("Sections", "Alerts", "Topics", "Regions and continents", "Countries")
 
 
 def render_index(settings: Settings, feeds: Sequence[PublishedFeed]) -> bytes:

@@ -1,7 +1,8 @@
 """APScheduler 3.x wiring only: run named coroutine jobs periodically on the asyncio loop.
 
 Each job runs at most once at a time, missed runs coalesce into one, and the first run starts
-immediately. Which sources are due is not decided here: that lives in SQLite (`next_poll_at`),
+immediately. `next_cron_time` reads a digest's cron schedule.
+Which sources are due is not decided here: that lives in SQLite (`next_poll_at`),
 so this scheduler only sets the tick. The only importer of apscheduler.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 
@@ -72,3 +74,14 @@ class JobRunner:
             task.cancel()
         if still_running:
             await asyncio.gather(*still_running, return_exceptions=True)
+
+
+def next_cron_time(expression: str, timezone: str, after: datetime) -> datetime:
+    """The first time after `after` that a 5-field cron expression fires, in UTC (APScheduler's
+    CronTrigger: the alert digests' schedules). ValueError for a malformed expression."""
+    trigger = CronTrigger.from_crontab(expression, timezone=timezone)
+    moment = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    if moment is None:
+        raise ValueError(f"cron expression {expression!r} never fires")
+    fired: datetime = moment.astimezone(UTC)
+    return fired

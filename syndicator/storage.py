@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import re
 import sqlite3
 import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -50,6 +49,7 @@ from syndicator.dedup import (
 )
 from syndicator.errors import StorageError
 from syndicator.fingerprint import Fingerprint
+from syndicator.matcher import Matcher
 from syndicator.models import (
     Cluster,
     RelatedLink,
@@ -60,8 +60,11 @@ from syndicator.models import (
     Tag,
     TagKind,
 )
+from syndicator.query import MatchDoc, Query, evaluate, match_doc, to_fts5
+from syndicator.query import parse as parse_query
 
 BUSY_TIMEOUT_MS = 10_000
+QUERY_SCAN_LIMIT = 5_000  # clusters a query filter evaluates at most (see _query_matches)
 HEALTH_BUSY_TIMEOUT_MS = 100  # how long a health check waits for another writer's lock
 HEALTH_MIN_FREE_BYTES = 1024 * 1024
 CACHE_KIB = 16 * 1024
@@ -331,6 +334,56 @@ def _m0012_feed_archives(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0013_alert_deliveries")
+def _m0013_alert_deliveries(db: Database) -> None:
+    # alert_matches: every (alert, cluster) match, once (the alert's feed reads it); outbox:
+    # one row per match and channel, 'pending' until a delivery takes it ('queued'), then
+    # 'sent' or 'dead'; deliveries: one message (its id is the webhook-id and the basis of
+    # the Message-ID, the same on every retry), with its retry state.
+    db.executescript(
+        """
+        CREATE TABLE alert_matches (
+            rule TEXT NOT NULL,
+            cluster_id INTEGER NOT NULL REFERENCES clusters (id) ON DELETE CASCADE,
+            story_id INTEGER,
+            score REAL NOT NULL,
+            matched_at TEXT NOT NULL,
+            PRIMARY KEY (rule, cluster_id)
+        );
+        CREATE INDEX alert_matches_feed ON alert_matches (rule, matched_at DESC);
+        CREATE TABLE deliveries (
+            id TEXT PRIMARY KEY,
+            rule TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',   -- pending, sent, dead
+            digest INTEGER NOT NULL DEFAULT 0,
+            held_back INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+        CREATE INDEX deliveries_rule ON deliveries (rule, channel, created_at);
+        ALTER TABLE outbox ADD COLUMN delivery_id TEXT;
+        CREATE INDEX outbox_delivery ON outbox (delivery_id);
+        CREATE INDEX outbox_rule ON outbox (rule, channel, status, created_at);
+        CREATE TABLE channel_states (
+            channel TEXT PRIMARY KEY,
+            disabled_reason TEXT NOT NULL,
+            disabled_at TEXT NOT NULL
+        );
+        CREATE TABLE alert_digests (
+            rule TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            PRIMARY KEY (rule, channel)
+        );
+        """
+    )
+
+
 def _disable(db: Database, source_id: int, reason: str, now: datetime) -> None:
     db.execute(
         "UPDATE sources SET disabled_reason = ?, disabled_at = ? WHERE id = ?",
@@ -405,8 +458,80 @@ class ClusterFilter:
     topics: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     limit: int = 100
-    words: str = ""  # every word must appear in a member's title or text (search index)
+    query: str = ""  # the alert query language: a member story must match it
+    alert: str = ""  # the clusters this alert matched (its feed)
     min_score: float = 0.0  # the region and topic tags filtered on must score at least this
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule:
+    """One configured alert as the writer matches it."""
+
+    name: str
+    query: Query
+    channels: tuple[str, ...]
+    min_score: float = 0.0
+    on_update: bool = False
+
+
+class AlertIndex:
+    """Every alert compiled once (`matcher`), matched in the writer's transaction, so a
+    match is stored with the story that caused it, or not at all."""
+
+    def __init__(self, rules: Sequence[AlertRule]) -> None:
+        self.rules = {rule.name: rule for rule in rules}
+        self.matcher = Matcher.compile([(rule.name, rule.query) for rule in rules])
+
+    def hits(self, doc: MatchDoc, title: str) -> list[tuple[AlertRule, float]]:
+        """The rules a story matches, each with its score: 1.0 when the headline alone
+        matches (with the story's fields), 0.5 when the body is needed; below an alert's
+        `min_score`, no hit."""
+        found = []
+        for name in self.matcher.match(doc):
+            rule = self.rules[name]
+            headline = replace_body(doc, title)
+            score = 1.0 if evaluate(rule.query, headline) else 0.5
+            if score >= rule.min_score:
+                found.append((rule, score))
+        return found
+
+
+def replace_body(doc: MatchDoc, title: str) -> MatchDoc:
+    """The same story without its body: does the headline alone match?"""
+    return MatchDoc(doc.title, (), doc.sources, doc.regions, doc.topics, doc.language)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One alert message to one channel, sent or to be sent (a row of `deliveries`)."""
+
+    id: str  # the webhook-id: the same on every retry
+    rule: str
+    channel: str
+    status: str  # pending, sent, dead
+    digest: bool
+    held_back: int
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+
+def _delivery(row: dict[str, Any]) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        rule=row["rule"],
+        channel=row["channel"],
+        status=row["status"],
+        digest=bool(row["digest"]),
+        held_back=row["held_back"],
+        attempts=row["attempts"],
+        next_attempt_at=parse_time(row["next_attempt_at"]),
+        created_at=parse_time(row["created_at"]),
+        last_error=row["last_error"],
+        sent_at=_parse_optional_time(row["sent_at"]),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -554,6 +679,8 @@ class Store:
         self._group: list[tuple[int, str, str]] | None = None
         self.clusters_created = 0  # since open: store_stories adds the clusters it creates
         self._identity = _file_identity(path)
+        self.alerts: AlertIndex | None = None  # set by the daemon: alerts matched on write
+        self._source_words: dict[int, tuple[str, ...]] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -609,6 +736,7 @@ class Store:
         """Make the sources table match the config: add new ones (due now), update names and
         settings, and mark sources no longer configured (their stories stay)."""
         configured = list(configured)
+        self._source_words.clear()
         with self._transaction() as db:
             db.execute("UPDATE sources SET configured = 0")
             for source in configured:
@@ -807,7 +935,7 @@ class Store:
                     WHERE c.first_seen_at < ?  -- the newest member is no older than the first
                       AND (SELECT MAX(first_seen_at) FROM stories s WHERE s.cluster_id = c.id) < ?
                       AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.cluster_id = c.id
-                                      AND o.status = 'pending')
+                                      AND o.status IN ('pending', 'queued'))
                     """,
                     (format_time(cutoff), format_time(cutoff)),
                 ).fetchall()
@@ -938,9 +1066,13 @@ class Store:
                 if action is UpsertAction.INSERT:
                     story_id = self._insert_story(db, story, now, now_text)
                     indexed.append((story_id, story.title, story.text))
+                    if self.alerts is not None:
+                        self._record_alerts(db.conn, story, story_id, now_text, updated=False)
                 elif action is UpsertAction.UPDATE and row is not None:
                     self._flush_group_index(db)
                     self._update_story(db, row[0], row[2], story, now_text)
+                    if self.alerts is not None:
+                        self._record_alerts(db.conn, story, row[0], now_text, updated=True)
                 counts[action] += 1
             if self._group is None:
                 self._index_for_search(db, indexed)
@@ -951,6 +1083,66 @@ class Store:
             updated=counts[UpsertAction.UPDATE],
             unchanged=counts[UpsertAction.UNCHANGED],
         )
+
+    def _record_alerts(
+        self, conn: sqlite3.Connection, story: Story, story_id: int, now: str, *, updated: bool
+    ) -> None:
+        """Match a stored story against every alert; queue each new (alert, cluster) match
+        once per channel. A copy joining a matched cluster adds nothing; an update queues
+        again only for alerts with `on_update`."""
+        assert self.alerts is not None
+        doc = self._story_doc(conn, story)
+        hits = self.alerts.hits(doc, story.title)
+        if not hits:
+            return
+        (cluster_id,) = conn.execute(
+            "SELECT cluster_id FROM stories WHERE id = ?", (story_id,)
+        ).fetchone()
+        for rule, score in hits:
+            new = conn.execute(
+                "INSERT OR IGNORE INTO alert_matches (rule, cluster_id, story_id, score, "
+                "matched_at) VALUES (?, ?, ?, ?, ?)",
+                (rule.name, cluster_id, story_id, score, now),
+            ).rowcount
+            if new:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO outbox (rule, cluster_id, channel, status, "
+                    "next_attempt_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?)",
+                    [(rule.name, cluster_id, channel, now, now) for channel in rule.channels],
+                )
+            elif updated and rule.on_update:
+                conn.executemany(
+                    """INSERT INTO outbox (rule, cluster_id, channel, status, next_attempt_at,
+                        created_at) VALUES (?, ?, ?, 'pending', ?, ?)
+                    ON CONFLICT (rule, cluster_id, channel) DO UPDATE SET status = 'pending',
+                        delivery_id = NULL, created_at = excluded.created_at
+                    WHERE status IN ('sent', 'dead')""",
+                    [(rule.name, cluster_id, channel, now, now) for channel in rule.channels],
+                )
+
+    def _story_doc(self, conn: sqlite3.Connection, story: Story) -> MatchDoc:
+        regions = [t.code for t in story.tags if t.focus and t.kind is TagKind.REGION]
+        topics = [t.code for t in story.tags if t.focus and t.kind is TagKind.TOPIC]
+        return match_doc(
+            story.title,
+            story.text,
+            sources=self._source_identifiers(conn, story.source_id),
+            regions=regions,
+            topics=topics,
+            language=story.language,
+        )
+
+    def _source_identifiers(self, conn: sqlite3.Connection, source_id: int) -> tuple[str, ...]:
+        """A source's name, feed title and URLs, as `source:` filters match them."""
+        found = self._source_words.get(source_id)
+        if found is None:
+            row = conn.execute(
+                "SELECT name, feed_title, url, config_url FROM sources WHERE id = ?",
+                (source_id,),
+            ).fetchone()
+            found = tuple(value for value in (row or ()) if value)
+            self._source_words[source_id] = found
+        return found
 
     @staticmethod
     def _stored_versions(
@@ -1171,6 +1363,8 @@ class Store:
 
     def clusters(self, where: ClusterFilter) -> list[Cluster]:
         """The newest clusters matching a filter, newest first, with every member loaded."""
+        if where.query.strip():
+            return self.clusters_by_id(self._query_matches(where))
         sql, params = _feed_query("c.*", where)
         return self._load_clusters(self._rows(sql, params))
 
@@ -1267,22 +1461,62 @@ class Store:
         )
         return [RelatedLink(row["related_id"], row["title"], row["score"]) for row in rows]
 
-    def search_clusters(
-        self, words: str, limit: int = 20, where: ClusterFilter | None = None
-    ) -> list[Cluster]:
-        """Clusters with a member whose title or text holds every word (case and diacritics
-        ignored, as the search index folds them) and that pass `where` (regions, topics,
-        sources), newest first. Words are taken literally: FTS5 operators in them are quoted
-        away (the query language comes with alerts). No words: every cluster passing `where`."""
-        conditions, params = _cluster_conditions(replace(where or ClusterFilter(), words=words))
-        if not conditions:
-            return []
-        rows = self._rows(
-            f"SELECT c.* FROM clusters c WHERE {' AND '.join(conditions)} "
-            "ORDER BY c.first_seen_at DESC, c.id DESC LIMIT ?",
-            [*params, limit],
-        )
-        return self._load_clusters(rows)
+    def _query_matches(self, where: ClusterFilter) -> list[int]:
+        """The ids of the newest clusters passing `where` with a member story that matches
+        its query exactly (regions and topics: the cluster's focus tags), newest first.
+        Candidates come from the search index and the other filters, at most
+        `QUERY_SCAN_LIMIT` of them: a query the index cannot narrow (only NOTs and field
+        filters) looks at the newest clusters only."""
+        tree = parse_query(where.query)
+        sql, params = _feed_query("c.id", replace(where, limit=QUERY_SCAN_LIMIT))
+        candidates = [row[0] for row in self._execute(sql, params)]
+        matched: list[int] = []
+        for start in range(0, len(candidates), 200):
+            chunk = candidates[start : start + 200]
+            docs = self._cluster_docs(chunk)
+            for cluster_id in chunk:
+                if any(evaluate(tree, doc) for doc in docs.get(cluster_id, ())):
+                    matched.append(cluster_id)
+                    if len(matched) >= where.limit:
+                        return matched
+        return matched
+
+    def _cluster_docs(self, cluster_ids: list[int]) -> dict[int, list[MatchDoc]]:
+        """Each member story of these clusters as a query sees it."""
+        marks = ",".join("?" * len(cluster_ids))
+        tags: dict[int, tuple[list[str], list[str]]] = {cid: ([], []) for cid in cluster_ids}
+        for cluster_id, kind, code in self._execute(
+            f"SELECT cluster_id, kind, code FROM cluster_tags WHERE focus = 1 "
+            f"AND cluster_id IN ({marks})",
+            cluster_ids,
+        ):
+            tags[cluster_id][0 if kind == "region" else 1].append(code)
+        docs: dict[int, list[MatchDoc]] = {}
+        for cluster_id, title, text, language, *names in self._execute(
+            f"""SELECT s.cluster_id, s.title, s.text, s.language, so.name, so.feed_title,
+                so.url, so.config_url
+            FROM stories s JOIN sources so ON so.id = s.source_id
+            WHERE s.cluster_id IN ({marks})""",
+            cluster_ids,
+        ):
+            regions, topics = tags[cluster_id]
+            docs.setdefault(cluster_id, []).append(
+                match_doc(
+                    title,
+                    text,
+                    sources=[name for name in names if name],
+                    regions=regions,
+                    topics=topics,
+                    language=language,
+                )
+            )
+        return docs
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        try:
+            return self.db.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: {e}") from e
 
     def _load_clusters(self, rows: list[dict[str, Any]]) -> list[Cluster]:
         if not rows:
@@ -1370,6 +1604,8 @@ class Store:
     def feed_signature(self, where: ClusterFilter) -> str:
         """A digest of everything a feed is rendered from: its clusters (ids, titles, update
         times), their members and their focus tags. Equal signatures, equal feeds."""
+        if where.query.strip():
+            return self.clusters_signature(self._query_matches(where))
         sql, params = _feed_query(
             """c.id, c.updated_at, c.title,
                 (SELECT group_concat(s.id) FROM stories s WHERE s.cluster_id = c.id),
@@ -1513,6 +1749,183 @@ class Store:
                 rows,
             )
 
+    # -- alert outbox ----------------------------------------------------------------------
+
+    def pending_alerts(self) -> list[tuple[str, str, int]]:
+        """(alert, channel, matches waiting) for every pair with matches not yet in a message."""
+        rows = self._execute(
+            "SELECT rule, channel, COUNT(*) FROM outbox WHERE status = 'pending' "
+            "GROUP BY rule, channel ORDER BY rule, channel",
+            (),
+        )
+        return [(rule, channel, count) for rule, channel, count in rows]
+
+    def compose_delivery(
+        self,
+        rule: str,
+        channel: str,
+        max_items: int,
+        now: datetime,
+        *,
+        digest: bool,
+        delivery_id: str,
+    ) -> int:
+        """Put the oldest `max_items` pending matches of (alert, channel) into a new delivery
+        (one message) in one transaction; the rest wait for the next. Returns the items."""
+        now_text = format_time(now)
+        with self._transaction() as db:
+            ids = [
+                row[0]
+                for row in db.conn.execute(
+                    "SELECT id FROM outbox WHERE rule = ? AND channel = ? AND status = 'pending' "
+                    "ORDER BY created_at, id LIMIT ?",
+                    (rule, channel, max_items),
+                )
+            ]
+            if not ids:
+                return 0
+            (waiting,) = db.conn.execute(
+                "SELECT COUNT(*) FROM outbox WHERE rule = ? AND channel = ? AND status = 'pending'",
+                (rule, channel),
+            ).fetchone()
+            db.conn.execute(
+                "INSERT INTO deliveries (id, rule, channel, digest, held_back, next_attempt_at, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (delivery_id, rule, channel, int(digest), waiting - len(ids), now_text, now_text),
+            )
+            marks = ",".join("?" * len(ids))
+            db.conn.execute(
+                f"UPDATE outbox SET status = 'queued', delivery_id = ? WHERE id IN ({marks})",
+                [delivery_id, *ids],
+            )
+            if digest:
+                db.conn.execute(
+                    "INSERT INTO alert_digests (rule, channel, last_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (rule, channel) DO UPDATE SET last_at = excluded.last_at",
+                    (rule, channel, now_text),
+                )
+        return len(ids)
+
+    def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        """Messages to send (or send again) now, oldest first."""
+        rows = self._rows(
+            "SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? "
+            "ORDER BY next_attempt_at, id LIMIT ?",
+            [format_time(now), limit],
+        )
+        return [_delivery(row) for row in rows]
+
+    def delivery_cluster_ids(self, delivery_id: str) -> list[int]:
+        rows = self._execute(
+            "SELECT cluster_id FROM outbox WHERE delivery_id = ? ORDER BY created_at, id",
+            (delivery_id,),
+        )
+        return [row[0] for row in rows]
+
+    def finish_delivery(
+        self, delivery_id: str, status: str, now: datetime, error: str | None = None
+    ) -> None:
+        """A delivery sent ('sent') or given up ('dead'), with its matches."""
+        now_text = format_time(now)
+        with self._transaction() as db:
+            db.conn.execute(
+                "UPDATE deliveries SET status = ?, sent_at = ?, last_error = ?, "
+                "attempts = attempts + 1 WHERE id = ?",
+                (status, now_text if status == "sent" else None, error, delivery_id),
+            )
+            db.conn.execute(
+                "UPDATE outbox SET status = ?, delivered_at = ?, last_error = ? "
+                "WHERE delivery_id = ?",
+                (status, now_text if status == "sent" else None, error, delivery_id),
+            )
+
+    def retry_delivery(self, delivery_id: str, next_attempt: datetime, error: str) -> None:
+        with self._transaction() as db:
+            db.conn.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, "
+                "last_error = ? WHERE id = ?",
+                (format_time(next_attempt), error, delivery_id),
+            )
+
+    def messages_since(self, rule: str, channel: str, since: datetime) -> int:
+        """Deliveries of (alert, channel) created since `since` (the rate limit)."""
+        (count,) = self._execute(
+            "SELECT COUNT(*) FROM deliveries WHERE rule = ? AND channel = ? AND created_at >= ?",
+            (rule, channel, format_time(since)),
+        )[0]
+        return int(count)
+
+    def last_digest(self, rule: str, channel: str) -> datetime | None:
+        rows = self._execute(
+            "SELECT last_at FROM alert_digests WHERE rule = ? AND channel = ?", (rule, channel)
+        )
+        return parse_time(rows[0][0]) if rows else None
+
+    def start_digest_clock(self, rule: str, channel: str, now: datetime) -> None:
+        """The first time a digest is seen: its schedule counts from now."""
+        with self._transaction() as db:
+            db.conn.execute(
+                "INSERT OR IGNORE INTO alert_digests (rule, channel, last_at) VALUES (?, ?, ?)",
+                (rule, channel, format_time(now)),
+            )
+
+    def disable_channel(self, channel: str, reason: str, now: datetime) -> None:
+        with self._transaction() as db:
+            db.conn.execute(
+                "INSERT INTO channel_states (channel, disabled_reason, disabled_at) "
+                "VALUES (?, ?, ?) ON CONFLICT (channel) DO UPDATE SET "
+                "disabled_reason = excluded.disabled_reason, disabled_at = excluded.disabled_at",
+                (channel, reason[:2000], format_time(now)),
+            )
+
+    def disabled_channels(self) -> dict[str, str]:
+        rows = self._execute("SELECT channel, disabled_reason FROM channel_states", ())
+        return dict(rows)
+
+    def requeue_dead(self, now: datetime, rule: str | None = None) -> int:
+        """Dead deliveries (of one alert, or all) become pending again, due now, with a new
+        retry window; their channels are enabled again. Returns the deliveries requeued."""
+        now_text = format_time(now)
+        condition, params = ("AND rule = ?", [rule]) if rule else ("", [])
+        with self._transaction() as db:
+            channels = [
+                row[0]
+                for row in db.conn.execute(
+                    f"SELECT DISTINCT channel FROM deliveries WHERE status = 'dead' {condition}",
+                    params,
+                )
+            ]
+            count = db.conn.execute(
+                "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+                f"created_at = ? WHERE status = 'dead' {condition}",
+                [now_text, now_text, *params],
+            ).rowcount
+            db.conn.execute(
+                "UPDATE outbox SET status = 'queued', last_error = NULL WHERE status = 'dead' "
+                "AND delivery_id IS NOT NULL " + condition.replace("rule", "outbox.rule"),
+                params,
+            )
+            db.conn.executemany(
+                "DELETE FROM channel_states WHERE channel = ?", [(c,) for c in channels]
+            )
+        return int(count)
+
+    def alert_status(self) -> list[tuple[str, str, str, int]]:
+        """(alert, channel, status, matches) over the whole outbox."""
+        rows = self._execute(
+            "SELECT rule, channel, status, COUNT(*) FROM outbox GROUP BY rule, channel, status "
+            "ORDER BY rule, channel, status",
+            (),
+        )
+        return [(rule, channel, status, count) for rule, channel, status, count in rows]
+
+    def deliveries(self, status: str, limit: int = 50) -> list[Delivery]:
+        rows = self._rows(
+            "SELECT * FROM deliveries WHERE status = ? ORDER BY created_at DESC LIMIT ?",
+            [status, limit],
+        )
+        return [_delivery(row) for row in rows]
+
 
 def _add_cluster_tags(conn: sqlite3.Connection, cluster_id: int, tags: Sequence[Tag]) -> None:
     """Merge one story's tags into its cluster's: the higher score wins with its evidence, and
@@ -1585,13 +1998,18 @@ def _cluster_conditions(where: ClusterFilter) -> tuple[list[str], list[Any]]:
                 f"AND t.kind = ? AND t.code IN ({marks}) AND t.focus = 1 AND t.score >= ?)"
             )
             params += [kind, *codes, where.min_score]
-    match = _fts_all_words(where.words)
+    # A query narrows the clusters by the search index first (`to_fts5`: every match holds
+    # these words); `Store.clusters` then evaluates the query exactly on what is left.
+    match = to_fts5(parse_query(where.query)) if where.query.strip() else None
     if match:
         conditions.append(
             "c.id IN (SELECT s.cluster_id FROM stories_fts f JOIN stories s "
             "ON s.id = f.rowid WHERE stories_fts MATCH ?)"
         )
         params.append(match)
+    if where.alert:
+        conditions.append("c.id IN (SELECT m.cluster_id FROM alert_matches m WHERE m.rule = ?)")
+        params.append(where.alert)
     if where.sources:
         marks = ",".join("?" * len(where.sources))
         # Uncorrelated, so SQLite computes the set of the sources' clusters once (from the
@@ -1631,12 +2049,6 @@ def _source(row: dict[str, Any]) -> Source:
         interval=_seconds(row["interval_s"]),
         entry_interval=_seconds(row["entry_interval_s"]),
     )
-
-
-def _fts_all_words(words: str) -> str:
-    """An FTS5 query requiring every word, each quoted so that nothing in it is an operator."""
-    tokens = re.findall(r"\w+", words)
-    return " ".join('"' + token.replace('"', '""') + '"' for token in tokens)
 
 
 def _seconds(value: float | None) -> timedelta | None:

@@ -309,8 +309,10 @@ def test_search_filters_by_region_and_topic_focus(
     assert _search(config, "protesters region:KZ", capsys) == [KZ_TITLE]
     assert _search(config, "football region:KZ", capsys) == []
     assert _search(config, "source:Steppe", capsys) == [KZ_TITLE]
-    everywhere = _search(config, "region:KZ region:US", capsys)  # repeated: any of them
+    everywhere = _search(config, "region:KZ OR region:US", capsys)
     assert sorted(everywhere) == sorted([KZ_TITLE, GEORGIA_TITLE])
+    assert _search(config, "region:KZ region:US", capsys) == []  # both at once: none
+    assert _search(config, "region:Asia -topic:sport", capsys) == [KZ_TITLE]
 
     unknown = syndicator("--config", str(config), "search", "region:XX", cwd=polled.root)
     assert unknown.returncode == 1

@@ -4,16 +4,33 @@ Serves the bundled newsroom (six fictional outlets in RSS and Atom, with wire st
 several of them republish) from a local HTTP server, writes a config that points at it under
 `var/demo/`, and runs the real daemon on it: polling, storing, publishing and serving feeds.
 Nothing here is simulated except the outlets themselves; no network beyond 127.0.0.1 is used.
+
+It also starts a local mail server (aiosmtpd) and a local webhook receiver, and configures an
+alert that delivers to both: every message that arrives is printed (the mail's subject and
+recipients, the webhook's id and whether its Standard Webhooks signature checks out) and the
+mails are kept under `var/demo/mailbox/`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import secrets
 import shutil
 import socket
 import threading
 from collections.abc import Callable
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
 
 from syndicator.config import load_settings
 from syndicator.daemon import Daemon
@@ -78,8 +95,91 @@ def free_port(preferred: int) -> int:
     raise OSError("no free port on 127.0.0.1")
 
 
-def demo_config(newsroom_url: str, work_dir: Path, port: int) -> str:
-    """The TOML the demo runs on: every outlet, a few sections, fast polling, loopback allowed."""
+class DemoMailbox:
+    """A local SMTP server (aiosmtpd) that keeps each mail as a .eml file and says so."""
+
+    def __init__(self, directory: Path, say: Callable[[str], None]) -> None:
+        self.directory = directory
+        self.say = say
+        self.port = free_port(0)
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: every SMTP verb
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        data: bytes = envelope.content
+        count = len(list(self.directory.glob("*.eml"))) + 1
+        (self.directory / f"{count:04d}.eml").write_bytes(data)
+        mail = message_from_bytes(data)
+        subject = str(make_header(decode_header(mail.get("Subject", ""))))
+        self.say(f"[mail]    to {', '.join(envelope.rcpt_tos)}: {subject}")
+        return "250 OK"
+
+
+class DemoReceiver:
+    """A local webhook receiver that checks the Standard Webhooks signature and says what
+    arrived."""
+
+    def __init__(self, secret: str, say: Callable[[str], None]) -> None:
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.received(key, self.headers, body)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.say = say
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/hook"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def received(self, key: bytes, headers: Any, body: bytes) -> None:
+        message_id = headers.get("webhook-id", "")
+        signed = f"{message_id}.{headers.get('webhook-timestamp', '')}.".encode() + body
+        expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        offered = [part.split(",", 1)[-1] for part in headers.get("webhook-signature", "").split()]
+        verdict = "signature ok" if expected in offered else "BAD SIGNATURE"
+        try:
+            data = json.loads(body)["data"]
+            what = f"{data['alert']}: {len(data['items'])} stories"
+        except (ValueError, KeyError, TypeError):
+            what = f"{len(body)} bytes"
+        self.say(f"[webhook] {message_id} ({verdict}) {what}")
+
+
+def demo_config(
+    newsroom_url: str,
+    work_dir: Path,
+    port: int,
+    *,
+    smtp_port: int = 2525,
+    hook_url: str = "http://127.0.0.1:9/hook",
+    secret: str = "whsec_ZGVtbw==",
+) -> str:
+    """The TOML the demo runs on: every outlet, a few sections, an alert delivered by email
+    and webhook to the local receivers, fast polling, loopback allowed."""
     sources = "".join(
         f'\n[[sources]]\nurl = "{newsroom_url}{file}"\nname = "{name}"\nregion = "{region}"\n'
         for file, name, region in OUTLETS
@@ -113,16 +213,36 @@ slug = "wire"
 title = "Steppe Wire and its republications"
 sources = ["Steppe Wire"]
 max_entries = 50
+
+[[alerts]]
+name = "kazakhstan"
+query = 'region:KZ OR kazakhstan OR казахстан'
+channels = ["desk-mail", "desk-hook"]
+max_items = 10
+
+[channels.desk-mail]
+type = "email"
+to = ["desk@demo.local"]
+from = "syndicator@demo.local"
+smtp_host = "127.0.0.1"
+smtp_port = {smtp_port}
+tls = "none"
+
+[channels.desk-hook]
+type = "webhook"
+url = "{hook_url}"
+secret = "{secret}"
 """
 
 
-def prepare_demo(work_dir: Path, newsroom_url: str, port: int) -> Path:
-    """A fresh demo directory (old demo data removed) with its config; returns the path."""
+def prepare_demo(work_dir: Path, newsroom_url: str, port: int, **receivers: Any) -> Path:
+    """A fresh demo directory (old demo data removed) with its config; returns the path.
+    `receivers`: smtp_port, hook_url and secret of the local mail and webhook receivers."""
     if work_dir.exists():
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True)
     config_path = work_dir / "syndicator.toml"
-    config_path.write_text(demo_config(newsroom_url, work_dir, port), encoding="utf-8")
+    config_path.write_text(demo_config(newsroom_url, work_dir, port, **receivers), encoding="utf-8")
     return config_path
 
 
@@ -134,8 +254,21 @@ def run_demo(
     """Run the demo until SIGINT/SIGTERM, telling the user where to look."""
     newsroom = Newsroom()
     newsroom_url = newsroom.start()
+    work_dir = work_dir.resolve()
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    mailbox = DemoMailbox(work_dir / "mailbox", say)
+    receiver = DemoReceiver(secret, say)
     try:
-        config_path = prepare_demo(work_dir.resolve(), newsroom_url, free_port(port))
+        config_path = prepare_demo(
+            work_dir,
+            newsroom_url,
+            free_port(port),
+            smtp_port=mailbox.port,
+            hook_url=receiver.url,
+            secret=secret,
+        )
+        mailbox.start()
+        receiver.start()
         settings = load_settings(config_path)
 
         def ready(daemon: Daemon) -> None:
@@ -146,9 +279,14 @@ def run_demo(
             say(f"All stories:   {base}feeds/all.atom")
             for section in settings.sections:
                 say(f"Section:       {base}feeds/{section.slug}.atom")
+            say(f"Alert feed:    {base}feeds/alerts/kazakhstan.atom")
+            say(f"Mail server:   127.0.0.1:{mailbox.port} (mails in {mailbox.directory})")
+            say(f"Webhooks to:   {receiver.url}")
             say(f"Files:         {settings.publish.output_dir}")
             say("Press Ctrl-C to stop.")
 
         Daemon(config_path, settings).run(on_ready=ready)
     finally:
+        receiver.stop()
+        mailbox.stop()
         newsroom.stop()

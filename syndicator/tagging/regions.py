@@ -368,6 +368,11 @@ def resolve_region(identifier: str) -> str | None:
     return _m49_by_folded_name().get(text.casefold())
 
 
+def known_regions() -> tuple[str, ...]:
+    """Every region identifier a filter may name: ISO codes, M49 sub-regions, continents."""
+    return (*sorted(_country_names()), *M49_SUBREGIONS, *M49_CONTINENTS)
+
+
 def region_label(code: str) -> str:
     """A readable name for a canonical region identifier (the code itself when unknown)."""
     return _country_names().get(code, code)

@@ -1,0 +1,343 @@
+"""Alert delivery: matched story clusters into messages, messages to email and webhooks.
+
+Matching happens in the writer (`storage.AlertIndex`, compiled here by `alert_index`): a
+match is stored in the same transaction as the story that caused it, one `alert_matches`
+row per (alert, cluster) and one `outbox` row per channel, so syndicated copies, re-polls
+and restarts never match twice. This module takes it from there, in two steps per run:
+
+1. Compose (`compose_due`): for each (alert, channel) with waiting matches, when the alert
+   may speak (an immediate alert at once; a digest when its cron schedule has fired since the
+   last one, with what was waiting at that time; never inside quiet hours; never above
+   `max_per_hour` messages), the oldest `max_items` matches become one `deliveries` row, in
+   one transaction. What does not fit waits for the next message and is counted in this one
+   ("and 3 more"): nothing is dropped.
+2. Send (`send_due`): each due delivery is rendered from the stored clusters and sent by
+   `notify`. Sent: done. A temporary failure (timeout, 5xx, 429, SMTP 4xx) is retried with
+   exponential backoff and jitter (30 s doubling, at most 6 h, or the peer's Retry-After),
+   for three days, then the delivery is dead with its last error. A permanent failure is
+   dead at once; a webhook's 410 Gone also disables the channel, with the reason, until
+   `syndicator alerts retry`.
+
+A delivery's id is made once, when it is composed, and is the webhook-id and the root of
+the email's Message-ID: after a crash between sending and recording, the same message goes
+out again under the same id, which receivers use to drop the repeat. Secrets stay in the
+channel options: what is logged and stored is `SendResult.detail`, which never holds one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import uuid
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+
+from syndicator.config import AlertSettings, ChannelSettings, Settings, query_vocabulary
+from syndicator.metrics import Metrics
+from syndicator.models import Cluster, StoredStory
+from syndicator.notify import AlertItem, AlertMessage, Outcome, SendResult
+from syndicator.notify.email import render_text, send_email
+from syndicator.notify.webhook import send_webhook
+from syndicator.query import parse
+from syndicator.scheduler import next_cron_time
+from syndicator.storage import AlertIndex, AlertRule, ClusterFilter, Delivery, Store
+from syndicator.tagging.regions import region_label
+from syndicator.tagging.topics import topic_label
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_RETRY = timedelta(hours=6)
+LONGEST_RETRY_AFTER = timedelta(days=1)  # a peer's Retry-After is honoured up to this
+GIVE_UP_AFTER = timedelta(days=3)
+RATE_WINDOW = timedelta(hours=1)
+_QUIET = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
+
+
+def alert_index(settings: Settings) -> AlertIndex | None:
+    """Every configured alert compiled once for the writer; None without alerts."""
+    if not settings.alerts:
+        return None
+    vocabulary = query_vocabulary(settings.topics)
+    return AlertIndex(
+        [
+            AlertRule(
+                name=alert.name,
+                query=parse(alert.query, vocabulary),
+                channels=alert.channels,
+                min_score=alert.min_score,
+                on_update=alert.on_update,
+            )
+            for alert in settings.alerts
+        ]
+    )
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery run did."""
+
+    composed: int = 0
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+async def deliver(
+    store: Store, settings: Settings, now: datetime, metrics: Metrics | None = None
+) -> DeliveryReport:
+    """Compose what may be sent now, then send every due message."""
+    report = DeliveryReport(composed=compose_due(store, settings, now))
+    await send_due(store, settings, now, report, metrics)
+    return report
+
+
+def compose_due(store: Store, settings: Settings, now: datetime) -> int:
+    """Turn waiting matches into messages where the alert may speak now; returns messages."""
+    alerts = {alert.name: alert for alert in settings.alerts}
+    disabled = store.disabled_channels()
+    composed = 0
+    for rule, channel, _ in store.pending_alerts():
+        alert = alerts.get(rule)
+        if alert is None or channel not in alert.channels or channel not in settings.channels:
+            continue  # no longer configured: the matches wait (`alerts status` shows them)
+        if channel in disabled or in_quiet_hours(alert, now):
+            continue
+        if alert.max_per_hour and (
+            store.messages_since(rule, channel, now - RATE_WINDOW) >= alert.max_per_hour
+        ):
+            continue  # folds into the next message the limit allows
+        composed += _compose(store, alert, channel, now)
+    return composed
+
+
+def _compose(store: Store, alert: AlertSettings, channel: str, now: datetime) -> int:
+    if alert.schedule == "immediate":
+        items = store.compose_delivery(
+            alert.name, channel, alert.max_items, now, digest=False, delivery_id=new_id()
+        )
+        return 1 if items else 0
+    last = store.last_digest(alert.name, channel)
+    if last is None:  # a new digest: its schedule starts now
+        store.start_digest_clock(alert.name, channel, now)
+        return 0
+    fired = last_fire_time(alert, last, now)
+    if fired is None:
+        return 0
+    items = store.compose_delivery(
+        alert.name, channel, alert.max_items, fired, digest=True, delivery_id=new_id()
+    )
+    return 1 if items else 0
+
+
+def last_fire_time(alert: AlertSettings, last: datetime, now: datetime) -> datetime | None:
+    """The latest time in (last, now] the digest's schedule fired, or None."""
+    fired = None
+    moment = next_cron_time(alert.schedule, alert.timezone, last)
+    while moment <= now:
+        fired = moment
+        moment = next_cron_time(alert.schedule, alert.timezone, moment)
+    return fired
+
+
+def in_quiet_hours(alert: AlertSettings, now: datetime) -> bool:
+    """Whether `now` falls in the alert's quiet hours (in its time zone; they may wrap
+    midnight: "22:00-07:00")."""
+    match = _QUIET.match(alert.quiet_hours)
+    if match is None:
+        return False
+    start = time(int(match[1]), int(match[2]))
+    end = time(int(match[3]), int(match[4]))
+    local = now.astimezone(zoneinfo.ZoneInfo(alert.timezone)).time()
+    if start <= end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def new_id() -> str:
+    """A delivery id: the webhook-id of every attempt of one message."""
+    return f"msg_{uuid.uuid4().hex}"
+
+
+async def send_due(
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    report: DeliveryReport,
+    metrics: Metrics | None = None,
+) -> None:
+    """Send every due message once; record each outcome."""
+    disabled = store.disabled_channels()
+    for delivery in store.due_deliveries(now):
+        channel = settings.channels.get(delivery.channel)
+        if channel is None:
+            _dead(store, delivery, now, report, "channel no longer configured")
+            continue
+        if delivery.channel in disabled:
+            _dead(store, delivery, now, report, f"channel disabled: {disabled[delivery.channel]}")
+            continue
+        message = build_message(store, settings, delivery)
+        if not message.items:
+            _dead(store, delivery, now, report, "its stories were removed by retention")
+            continue
+        result = await send(channel, message, settings)
+        _record(store, delivery, result, now, report)
+        if result.outcome is Outcome.GONE:
+            disabled = store.disabled_channels()
+        if metrics is not None and result.outcome is not Outcome.RETRY:
+            metrics.record_alert(result.outcome is Outcome.SENT)
+
+
+async def send(channel: ChannelSettings, message: AlertMessage, settings: Settings) -> SendResult:
+    """One attempt over one channel."""
+    if channel.type == "email":
+        return await send_email(channel.options, message)
+    return await send_webhook(
+        channel.options,
+        message,
+        # The webhook-timestamp is the wall clock, whatever clock schedules the deliveries:
+        # receivers check it against theirs (Standard Webhooks: within five minutes).
+        now=datetime.now(UTC),
+        allow_private_addresses=settings.polling.allow_private_addresses,
+    )
+
+
+def _record(
+    store: Store, delivery: Delivery, result: SendResult, now: datetime, report: DeliveryReport
+) -> None:
+    what = f"alert {delivery.rule!r} to {delivery.channel!r} ({delivery.id})"
+    if result.outcome is Outcome.SENT:
+        store.finish_delivery(delivery.id, "sent", now)
+        report.sent += 1
+        log.info("%s sent", what)
+    elif result.outcome is Outcome.GONE:
+        reason = f"{result.detail} (the receiver says it is gone: channel disabled)"
+        store.disable_channel(delivery.channel, reason, now)
+        _dead(store, delivery, now, report, reason)
+    elif result.outcome is Outcome.FAILED:
+        _dead(store, delivery, now, report, result.detail)
+    elif now - delivery.created_at >= GIVE_UP_AFTER:
+        _dead(store, delivery, now, report, f"gave up after 3 days: {result.detail}")
+    else:
+        wait = retry_delay(delivery.attempts, result.retry_after)
+        store.retry_delivery(delivery.id, now + wait, result.detail)
+        report.retried += 1
+        log.warning("%s failed, retry in %s: %s", what, wait, result.detail)
+
+
+def _dead(
+    store: Store, delivery: Delivery, now: datetime, report: DeliveryReport, reason: str
+) -> None:
+    store.finish_delivery(delivery.id, "dead", now, reason)
+    report.dead += 1
+    problem = f"alert {delivery.rule!r} to {delivery.channel!r} ({delivery.id}) dead: {reason}"
+    report.problems.append(problem)
+    log.error("%s", problem)
+
+
+def retry_delay(attempts: int, retry_after: timedelta | None = None) -> timedelta:
+    """30 s doubling per attempt up to 6 h, times a jitter of 0.8 to 1.2 (so many failed
+    deliveries do not come back at once), or the peer's Retry-After when that is longer."""
+    base = min(FIRST_RETRY * (2 ** min(attempts, 20)), LONGEST_RETRY)
+    delay: timedelta = base * random.uniform(0.8, 1.2)  # jitter
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, LONGEST_RETRY_AFTER))
+    return delay
+
+
+def build_message(store: Store, settings: Settings, delivery: Delivery) -> AlertMessage:
+    """The message of a delivery, from the clusters as they are stored now."""
+    alert = next((a for a in settings.alerts if a.name == delivery.rule), None)
+    clusters = store.clusters_by_id(store.delivery_cluster_ids(delivery.id))
+    clusters.sort(key=lambda cluster: cluster.published_at)
+    labels = settings.topics.labels()
+    return AlertMessage(
+        delivery_id=delivery.id,
+        alert=delivery.rule,
+        query=alert.query if alert else "",
+        items=tuple(alert_item(cluster, labels) for cluster in clusters),
+        held_back=delivery.held_back,
+        created_at=delivery.created_at,
+        feed_url=f"{settings.publish.base_url}feeds/alerts/{delivery.rule}.atom",
+        digest=delivery.digest,
+    )
+
+
+def alert_item(cluster: Cluster, topic_labels: dict[str, str]) -> AlertItem:
+    story = cluster.representative
+    return AlertItem(
+        cluster_id=cluster.id,
+        title=cluster.title,
+        link=story.url,
+        summary=story.summary,
+        published_at=cluster.published_at,
+        regions=tuple((code, region_label(code)) for code in cluster.regions),
+        topics=tuple(
+            (slug, topic_labels.get(slug) or topic_label(slug)) for slug in cluster.topics
+        ),
+        sources=tuple((copy.source_name, copy.url) for copy in _first_first(cluster)),
+    )
+
+
+def _first_first(cluster: Cluster) -> Sequence[StoredStory]:
+    first = cluster.representative
+    return [first, *(copy for copy in cluster.copies if copy.id != first.id)]
+
+
+def status_lines(store: Store, settings: Settings) -> list[str]:
+    """`syndicator alerts status`: per alert and channel, matches waiting for a message,
+    queued in one, sent and dead; then the dead deliveries with their last error, and the
+    disabled channels with the reason. Channel options (and so secrets) are never shown."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for rule, channel, status, count in store.alert_status():
+        counts.setdefault((rule, channel), {})[status] = count
+    for alert in settings.alerts:
+        for channel in alert.channels:
+            counts.setdefault((alert.name, channel), {})
+    lines = [f"{'ALERT':<24} {'CHANNEL':<16} {'WAITING':>7} {'QUEUED':>7} {'SENT':>7} {'DEAD':>7}"]
+    for (rule, channel), by_status in sorted(counts.items()):
+        numbers = (by_status.get(status, 0) for status in ("pending", "queued", "sent", "dead"))
+        lines.append(f"{rule:<24} {channel:<16} " + " ".join(f"{n:>7}" for n in numbers))
+    dead = store.deliveries("dead")
+    if dead:
+        lines.append("")
+        lines.append("dead deliveries (`syndicator alerts retry` sends them again):")
+        lines += [
+            f"  {d.id}  {d.rule} -> {d.channel}, {d.attempts} attempt(s): {d.last_error}"
+            for d in dead
+        ]
+    for channel, reason in sorted(store.disabled_channels().items()):
+        lines.append(f"channel {channel!r} disabled: {reason}")
+    return lines
+
+
+def preview_alert(
+    store: Store, settings: Settings, target: str, limit: int, now: datetime | None = None
+) -> str:
+    """`syndicator alerts test`: the message an alert (by name) or a query would send from
+    the stored stories, as text. Nothing is sent and nothing is recorded."""
+    alert = next((a for a in settings.alerts if a.name == target), None)
+    query = alert.query if alert else target
+    parse(query, query_vocabulary(settings.topics))  # QueryError with the column
+    clusters = store.clusters(ClusterFilter(query=query, limit=limit))
+    labels = settings.topics.labels()
+    message = AlertMessage(
+        delivery_id="msg_test",
+        alert=alert.name if alert else "test",
+        query=query,
+        items=tuple(alert_item(cluster, labels) for cluster in clusters),
+        held_back=0,
+        created_at=now or datetime.now(UTC),
+        feed_url=f"{settings.publish.base_url}feeds/alerts/{alert.name if alert else 'test'}.atom",
+        digest=alert is not None and alert.schedule != "immediate",
+    )
+    channels = ", ".join(alert.channels) if alert and alert.channels else "no channel"
+    head = f"{'alert ' + repr(alert.name) if alert else 'query'}: {query}\n"
+    head += f"would send to: {channels}; {len(message.items)} stored story cluster(s) match\n"
+    if not message.items:
+        return head + "(nothing to send)"
+    return head + "\n" + render_text(message)

@@ -1,0 +1,413 @@
+"""Alerts end to end: matched in the writer, composed into messages, delivered to a real
+webhook receiver and a real SMTP server (aiosmtpd) on loopback, with a fake clock.
+
+Stories are stored through `Store.store_stories` (the writer's path, in its transaction);
+delivery runs through `alerts.deliver`, as the daemon's job does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from standardwebhooks.webhooks import Webhook
+
+from syndicator.alerts import alert_index, deliver, preview_alert, status_lines
+from syndicator.config import Settings, load_settings
+from syndicator.models import Story, Tag, TagKind
+from syndicator.publishing import publish_all
+from syndicator.storage import ConfiguredSource, Store, open_store
+
+from .conftest import syndicator
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SECRET_NEW = "whsec_c2Vjb25kIHNlY3JldCBmb3Igcm90YXRpb24="
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver on loopback that records requests and answers `script` in turn
+    (then 204): a status, or (status, headers)."""
+
+    script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    seen: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.seen.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                status, headers = receiver.script.pop(0) if receiver.script else (204, {})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+
+    def bodies(self) -> list[dict[str, object]]:
+        return [json.loads(body) for _, body in self.seen]
+
+    def ids(self) -> list[str]:
+        return [headers["webhook-id"] for headers, _ in self.seen]
+
+
+class Mailbox:
+    """aiosmtpd handler keeping every message."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.messages.append(envelope.content)  # type: ignore[attr-defined]
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    receiver.httpd.shutdown()
+    receiver.httpd.server_close()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    port = _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+def _settings(tmp: Path, alerts: str, channels: str) -> Settings:
+    config = tmp / "syndicator.toml"
+    config.write_text(
+        f"""
+[storage]
+path = "{tmp / "s.db"}"
+[publish]
+output_dir = "{tmp / "out"}"
+base_url = "http://feeds.test/"
+[polling]
+allow_private_addresses = true
+[[sources]]
+url = "https://wire.example/rss"
+name = "Steppe Wire"
+[[sources]]
+url = "https://copy.example/rss"
+name = "Copy Daily"
+{alerts}
+{channels}
+""",
+        encoding="utf-8",
+    )
+    return load_settings(config)
+
+
+def _hook(url: str, extra: str = "") -> str:
+    return f'[channels.hook]\ntype = "webhook"\nurl = "{url}"\nsecret = "{SECRET}"\n{extra}'
+
+
+def _store(settings: Settings) -> Store:
+    store = open_store(settings.storage.path)
+    store.sync_sources(
+        [
+            ConfiguredSource("https://wire.example/rss", "Steppe Wire", "", True, None),
+            ConfiguredSource("https://copy.example/rss", "Copy Daily", "", True, None),
+        ],
+        NOW,
+    )
+    store.alerts = alert_index(settings)
+    return store
+
+
+_BODY = (
+    "Police in Almaty detained dozens of people on Tuesday after protests over fuel prices "
+    "spread to the largest city, officials said, as the government declared a state of "
+    "emergency in the western region of Mangystau where the unrest began."
+)
+
+
+def _story(key: str, title: str, *, source: int = 1, text: str = _BODY, hours: float = 0) -> Story:
+    url = f"https://wire.example/{key}" if source == 1 else f"https://copy.example/{key}"
+    return Story(
+        source_id=source,
+        guid_key=f"guid:{key}",
+        guid=key,
+        url=url,
+        canonical_url=url,
+        title=title,
+        summary=text[:120],
+        content_html=f"<p>{text}</p>",
+        text=text,
+        author="",
+        published_at=NOW + timedelta(hours=hours),
+        content_hash=f"{title}|{text}",
+        tags=(Tag(TagKind.REGION, "KZ", 0.9, True, ("test",)),),
+    )
+
+
+KZ_ALERT = """
+[[alerts]]
+name = "kz-unrest"
+query = 'kazakhstan AND (protest* OR unrest OR "state of emergency")'
+channels = ["hook"]
+"""
+
+
+def _deliver(store: Store, settings: Settings, now: datetime) -> None:
+    asyncio.run(deliver(store, settings, now))
+
+
+def test_a_match_is_sent_once_signed_and_never_again(tmp_path: Path, receiver: Receiver) -> None:
+    settings = _settings(tmp_path, KZ_ALERT, _hook(receiver.url))
+    store = _store(settings)
+    store.store_stories([_story("a", "Kazakhstan protests spread to Almaty")], NOW)
+    _deliver(store, settings, NOW)
+    assert len(receiver.seen) == 1
+    headers, body = receiver.seen[0]
+    Webhook(SECRET).verify(body, headers)  # the reference library checks the signature
+    data = json.loads(body)
+    assert data["type"] == "alert.matched"
+    [item] = data["data"]["items"]
+    assert item["title"] == "Kazakhstan protests spread to Almaty"
+    assert {"code": "KZ", "label": "Kazakhstan"} in item["regions"]
+
+    # The same entry re-sent, a copy from another source, a restart: nothing more.
+    store.store_stories([_story("a", "Kazakhstan protests spread to Almaty")], NOW)
+    copy = _story("b", "Protests in Kazakhstan spread to Almaty", source=2)
+    store.store_stories([copy], NOW + timedelta(minutes=5))
+    store.close()
+    store = _store(settings)
+    _deliver(store, settings, NOW + timedelta(minutes=10))
+    assert len(receiver.seen) == 1
+    assert store.alert_status() == [("kz-unrest", "hook", "sent", 1)]
+
+
+def test_a_story_that_does_not_match_sends_nothing(tmp_path: Path, receiver: Receiver) -> None:
+    settings = _settings(tmp_path, KZ_ALERT, _hook(receiver.url))
+    store = _store(settings)
+    store.store_stories([_story("a", "Kazakhstan wins the cup", text="A football match.")], NOW)
+    _deliver(store, settings, NOW)
+    assert receiver.seen == []
+
+
+def test_failures_are_retried_with_the_same_webhook_id(tmp_path: Path, receiver: Receiver) -> None:
+    receiver.script = [(500, {}), (429, {"Retry-After": "120"})]
+    settings = _settings(tmp_path, KZ_ALERT, _hook(receiver.url))
+    store = _store(settings)
+    store.store_stories([_story("a", "Kazakhstan protests spread")], NOW)
+    _deliver(store, settings, NOW)  # 500
+    _deliver(store, settings, NOW + timedelta(seconds=10))  # not due yet: backoff
+    assert len(receiver.seen) == 1
+    _deliver(store, settings, NOW + timedelta(minutes=2))  # 429, Retry-After 120 s
+    _deliver(store, settings, NOW + timedelta(minutes=3))  # not due: Retry-After honoured
+    assert len(receiver.seen) == 2
+    _deliver(store, settings, NOW + timedelta(minutes=5))  # sent
+    assert len(receiver.seen) == 3
+    assert len(set(receiver.ids())) == 1  # one message, one id, on every attempt
+    assert store.alert_status() == [("kz-unrest", "hook", "sent", 1)]
+
+
+def test_a_delivery_failing_for_three_days_is_dead_and_can_be_retried(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    receiver.script = [(503, {})] * 100
+    settings = _settings(tmp_path, KZ_ALERT, _hook(receiver.url))
+    store = _store(settings)
+    store.store_stories([_story("a", "Kazakhstan protests spread")], NOW)
+    moment = NOW
+    while moment < NOW + timedelta(days=3, hours=7):
+        _deliver(store, settings, moment)
+        moment += timedelta(hours=1)
+    assert store.alert_status() == [("kz-unrest", "hook", "dead", 1)]
+    status = "\n".join(status_lines(store, settings))
+    assert "gave up after 3 days" in status
+    assert "HTTP 503" in status
+    assert SECRET not in status
+
+    receiver.script = []
+    assert store.requeue_dead(moment) == 1
+    _deliver(store, settings, moment)
+    assert store.alert_status() == [("kz-unrest", "hook", "sent", 1)]
+    assert len(set(receiver.ids())) == 1
+
+
+def test_410_disables_the_channel_with_the_reason(tmp_path: Path, receiver: Receiver) -> None:
+    receiver.script = [(410, {})]
+    settings = _settings(tmp_path, KZ_ALERT, _hook(receiver.url))
+    store = _store(settings)
+    store.store_stories([_story("a", "Kazakhstan protests spread")], NOW)
+    _deliver(store, settings, NOW)
+    assert "hook" in store.disabled_channels()
+    store.store_stories([_story("b", "Kazakhstan unrest grows", text="Unrest in Aktau.")], NOW)
+    _deliver(store, settings, NOW + timedelta(hours=1))
+    assert len(receiver.seen) == 1  # nothing more to a disabled channel
+    status = "\n".join(status_lines(store, settings))
+    assert "channel 'hook' disabled" in status
+    assert "410" in status
+
+
+def test_rotation_signs_with_both_secrets(tmp_path: Path, receiver: Receiver) -> None:
+    channel = _hook(receiver.url).replace(SECRET, SECRET_NEW)
+    channel += f'previous_secret = "{SECRET}"\n'
+    settings = _settings(tmp_path, KZ_ALERT, channel)
+    store = _store(settings)
+    store.store_stories([_story("a", "Kazakhstan protests spread")], NOW)
+    _deliver(store, settings, NOW)
+    headers, body = receiver.seen[0]
+    Webhook(SECRET).verify(body, headers)
+    Webhook(SECRET_NEW).verify(body, headers)
+
+
+def test_max_items_and_the_rate_limit_fold_into_the_next_message(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    alert = KZ_ALERT + "max_items = 2\nmax_per_hour = 1\n"
+    settings = _settings(tmp_path, alert, _hook(receiver.url))
+    store = _store(settings)
+    texts = [f"Protest number {n} in Kazakhstan as unrest grows in town {n}." for n in range(3)]
+    store.store_stories(
+        [_story(f"s{n}", f"Kazakhstan protest {n} word{n}", text=t) for n, t in enumerate(texts)],
+        NOW,
+    )
+    _deliver(store, settings, NOW)
+    first = receiver.bodies()[0]["data"]
+    assert len(first["items"]) == 2
+    assert first["held_back"] == 1
+    _deliver(store, settings, NOW + timedelta(minutes=30))  # rate limit: one an hour
+    assert len(receiver.seen) == 1
+    _deliver(store, settings, NOW + timedelta(minutes=61))
+    assert len(receiver.seen) == 2
+    assert len(receiver.bodies()[1]["data"]["items"]) == 1  # type: ignore[index]
+
+
+def test_a_digest_waits_for_its_schedule(tmp_path: Path, receiver: Receiver) -> None:
+    alert = KZ_ALERT.replace('channels = ["hook"]', 'channels = ["hook"]\nschedule = "0 7 * * *"')
+    settings = _settings(tmp_path, alert, _hook(receiver.url))
+    store = _store(settings)
+    _deliver(store, settings, NOW)  # 09:00: the digest's clock starts
+    store.store_stories([_story("a", "Kazakhstan protests spread")], NOW + timedelta(hours=1))
+    _deliver(store, settings, NOW + timedelta(hours=2))
+    assert receiver.seen == []
+    _deliver(store, settings, NOW + timedelta(hours=22, minutes=1))  # 07:01 next day
+    assert len(receiver.seen) == 1
+    assert receiver.bodies()[0]["type"] == "alert.digest"
+    store.store_stories(
+        [_story("b", "Kazakhstan unrest again", text="Unrest.")], NOW + timedelta(hours=23)
+    )
+    _deliver(store, settings, NOW + timedelta(hours=24))  # after 07:00, before the next one
+    assert len(receiver.seen) == 1
+
+
+def test_quiet_hours_hold_messages_until_they_end(tmp_path: Path, receiver: Receiver) -> None:
+    alert = KZ_ALERT + 'quiet_hours = "22:00-07:00"\ntimezone = "Asia/Almaty"\n'
+    settings = _settings(tmp_path, alert, _hook(receiver.url))
+    store = _store(settings)
+    night = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)  # 01:00 in Almaty (UTC+5)
+    store.store_stories([_story("a", "Kazakhstan protests spread")], night)
+    _deliver(store, settings, night)
+    assert receiver.seen == []
+    _deliver(store, settings, night + timedelta(hours=6, minutes=1))  # 07:01 in Almaty
+    assert len(receiver.seen) == 1
+
+
+def test_min_score_keeps_headline_matches_only(tmp_path: Path, receiver: Receiver) -> None:
+    alert = KZ_ALERT.replace("query = ", "min_score = 0.8\nquery = ")
+    settings = _settings(tmp_path, alert, _hook(receiver.url))
+    store = _store(settings)
+    store.store_stories(
+        [
+            _story("a", "Kazakhstan protests spread"),
+            _story("b", "Oil prices today", text="Kazakhstan: protests over oil in Aktau."),
+        ],
+        NOW,
+    )
+    _deliver(store, settings, NOW)
+    titles = [i["title"] for b in receiver.bodies() for i in b["data"]["items"]]  # type: ignore[index]
+    assert titles == ["Kazakhstan protests spread"]
+
+
+def test_email_names_the_alert_and_the_count(tmp_path: Path, mailbox: tuple[Mailbox, int]) -> None:
+    box, port = mailbox
+    channel = (
+        '[channels.desk]\ntype = "email"\nto = ["desk@example.org"]\n'
+        f'from = "alerts@example.org"\nsmtp_host = "127.0.0.1"\nsmtp_port = {port}\ntls = "none"\n'
+    )
+    settings = _settings(tmp_path, KZ_ALERT.replace('"hook"', '"desk"'), channel)
+    store = _store(settings)
+    store.store_stories([_story("a", "Kazakhstan protests spread\r\nBcc: evil@example.org")], NOW)
+    _deliver(store, settings, NOW)
+    [raw] = box.messages
+    mail = message_from_bytes(raw)
+    assert "kz-unrest" in mail["Subject"]
+    assert "1" in mail["Subject"]
+    assert mail["Bcc"] is None  # a title never injects a header
+    assert mail["List-Id"]
+    assert mail["List-Unsubscribe"]
+
+
+def test_alert_feed_preview_and_status(tmp_path: Path, receiver: Receiver) -> None:
+    settings = _settings(tmp_path, KZ_ALERT, _hook(receiver.url))
+    store = _store(settings)
+    store.store_stories([_story("a", "Kazakhstan protests spread")], NOW)
+    publish_all(store, settings, NOW)
+    feed = (tmp_path / "out" / "feeds" / "alerts" / "kz-unrest.atom").read_text()
+    assert "Kazakhstan protests spread" in feed
+    preview = preview_alert(store, settings, "kz-unrest", 10, NOW)
+    assert "Kazakhstan protests spread" in preview
+    assert "would send to: hook" in preview
+    assert receiver.seen == []  # the preview sends nothing
+    _deliver(store, settings, NOW)
+    status = "\n".join(status_lines(store, settings))
+    assert "kz-unrest" in status
+    assert SECRET not in status
+
+
+def test_cli_alerts_commands(tmp_path: Path, receiver: Receiver) -> None:
+    settings = _settings(tmp_path, KZ_ALERT, _hook(receiver.url))
+    store = _store(settings)
+    store.store_stories([_story("a", "Kazakhstan protests spread")], NOW)
+    store.close()
+    config = str(settings.path)
+    result = syndicator("--config", config, "alerts", "test", "kz-unrest", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Kazakhstan protests spread" in result.stdout
+    result = syndicator("--config", config, "alerts", "test", "kazakhstan AND (", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "column" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = syndicator("--config", config, "alerts", "status", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "kz-unrest" in result.stdout
+    assert SECRET not in result.stdout + result.stderr
