@@ -125,13 +125,31 @@ def _compose(store: Store, alert: AlertSettings, channel: str, now: datetime) ->
     if last is None:  # a new digest: its schedule starts now
         store.start_digest_clock(alert.name, channel, now)
         return 0
-    fired = last_fire_time(alert, last, now)
+    try:
+        fired = last_fire_time(alert, last, now)
+    except ValueError as e:  # `syndicator check` reports it too
+        log.error("alert %r: schedule %r: %s", alert.name, alert.schedule, e)
+        return 0
     if fired is None:
         return 0
     items = store.compose_delivery(
         alert.name, channel, alert.max_items, fired, digest=True, delivery_id=new_id()
     )
     return 1 if items else 0
+
+
+def schedule_problems(settings: Settings) -> list[str]:
+    """Digest schedules that APScheduler's cron parser refuses ("99 * * * *"), as
+    `syndicator check` lists problems (the config only checks their shape)."""
+    problems = []
+    for index, alert in enumerate(settings.alerts):
+        if alert.schedule == "immediate":
+            continue
+        try:
+            next_cron_time(alert.schedule, alert.timezone, datetime.now(UTC))
+        except ValueError as e:
+            problems.append(f"alerts[{index}].schedule: {alert.schedule!r}: {e}")
+    return problems
 
 
 def last_fire_time(alert: AlertSettings, last: datetime, now: datetime) -> datetime | None:

@@ -259,8 +259,13 @@ def alerts_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _check(config_path: Path) -> int:
+    from syndicator.alerts import schedule_problems
+
     try:
         settings = load_settings(config_path)
+        problems = schedule_problems(settings)
+        if problems:
+            raise ConfigError(str(config_path), problems)
     except ConfigError as e:
         print(f"{e.path}: {len(e.problems)} problem(s)")
         for problem in e.problems:

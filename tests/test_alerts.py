@@ -411,3 +411,26 @@ def test_cli_alerts_commands(tmp_path: Path, receiver: Receiver) -> None:
     assert result.returncode == 0, result.stderr
     assert "kz-unrest" in result.stdout
     assert SECRET not in result.stdout + result.stderr
+
+
+def test_check_reports_bad_queries_and_schedules(tmp_path: Path, receiver: Receiver) -> None:
+    alerts = KZ_ALERT.replace('channels = ["hook"]', 'channels = ["hook"]\nschedule = "99 * * * *"')
+    alerts += '\n[[alerts]]\nname = "broken"\nquery = "kazakhstan AND (riot"\n'
+    alerts += '\n[[sections]]\nslug = "x"\nquery = "region:Atlantis"\n'
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        f'[storage]\npath = "{tmp_path / "s.db"}"\n{alerts}\n{_hook(receiver.url)}',
+        encoding="utf-8",
+    )
+    result = syndicator("--config", str(config), "check", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "alerts[1].query" in result.stdout
+    assert "column" in result.stdout
+    assert "sections[0].query" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    good = config.read_text().replace('[[alerts]]\nname = "broken"', '[[alerts]]\nname = "ok"')
+    good = good.replace("(riot", "(riot)").replace("region:Atlantis", "region:KZ")
+    config.write_text(good, encoding="utf-8")
+    result = syndicator("--config", str(config), "check", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "alerts[0].schedule" in result.stdout
