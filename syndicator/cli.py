@@ -31,7 +31,7 @@ from syndicator.config import (
     source_url_problem,
 )
 from syndicator.errors import ConfigError, SyndicatorError
-from syndicator.logs import configure_logging
+from syndicator.logs import LOG_FORMATS, configure_logging
 from syndicator.models import Cluster, StoredStory, Tag, TagKind
 from syndicator.normalize import canonical_url
 from syndicator.opml import OpmlError, OpmlFeed, parse_opml, render_opml, sources_toml
@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $SYNDICATOR_CONFIG, else config/syndicator.toml)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="log lines as readable text (default) or one JSON object each",
+    )
     # The same options after the command ("syndicator run --config x.toml"), as people type
     # them; SUPPRESS leaves the value given before the command alone when they are absent.
     common = argparse.ArgumentParser(add_help=False)
@@ -145,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     enable = actions.add_parser("enable", parents=[common], help="poll a disabled source again")
     enable.add_argument("url", help="the source URL as configured (or as now polled)")
     _add_alert_commands(commands, common)
+    backup = commands.add_parser(
+        "backup", parents=[common], help="an online copy of the database (safe while running)"
+    )
+    backup.add_argument("path", type=Path, help="the file to write (never overwritten)")
+    commands.add_parser(
+        "vacuum", parents=[common], help="compact the database file (stop the daemon first)"
+    )
     demo = commands.add_parser("demo", parents=[common], help="everything offline on loopback")
     demo.add_argument("--port", type=int, default=8080, help="HTTP port (a free one if taken)")
     demo.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, help="demo data directory")
@@ -172,7 +185,7 @@ def _add_alert_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.verbose)
+    configure_logging(args.verbose, args.log_format)
     try:
         return _dispatch(args)
     except SyndicatorError as e:
@@ -232,6 +245,13 @@ def _dispatch_with_settings(args: argparse.Namespace, settings: Settings) -> int
         retag(settings)
     elif args.command == "alerts":
         return alerts_command(settings, args)
+    elif args.command == "backup":
+        from syndicator.storage import backup_database
+
+        size = backup_database(settings.storage.path, args.path)
+        print(f"{settings.storage.path} copied to {args.path} ({size:,} bytes, integrity ok)")
+    elif args.command == "vacuum":
+        _vacuum(settings)
     elif args.action == "export":
         export_opml(settings, args.output)
     elif args.action == "enable":
@@ -256,6 +276,21 @@ def alerts_command(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def _vacuum(settings: Settings) -> None:
+    """Compact the database under the run lock (so no daemon or cron run writes meanwhile)."""
+    from syndicator.daemon import hold_lock, lock_path
+
+    path = settings.storage.path
+    before = path.stat().st_size if path.exists() else 0
+    with hold_lock(lock_path(settings)):
+        store = open_store(path)
+        try:
+            store.vacuum()
+        finally:
+            store.close()
+    print(f"{path}: {before:,} bytes before, {path.stat().st_size:,} after")
 
 
 def _check(config_path: Path) -> int:

@@ -573,6 +573,43 @@ class PublishedFeed:
     signature: str = ""
 
 
+def backup_database(source: Path, target: Path) -> int:
+    """An online copy of the database at `target`, safe while the daemon writes: SQLite's
+    backup API copies every page under one read transaction (a consistent snapshot; WAL mode
+    lets the writer go on meanwhile). The copy is checked (`PRAGMA integrity_check`), is one
+    self-contained file (rollback journal, no WAL), and appears at `target` only when
+    complete. An existing `target` is never overwritten. Returns its size in bytes."""
+    if not source.is_file():
+        raise StorageError(f"{source}: no database there")
+    if target.exists():
+        raise StorageError(f"{target}: already exists (a backup never overwrites a file)")
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        source_db = sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            copy = sqlite3.connect(partial)
+            try:
+                source_db.backup(copy)
+                copy.execute("PRAGMA journal_mode = DELETE")
+                (verdict,) = copy.execute("PRAGMA integrity_check").fetchone()
+            finally:
+                copy.close()
+        finally:
+            source_db.close()
+        if verdict != "ok":
+            raise StorageError(f"{target}: the copy failed its integrity check: {verdict}")
+        with partial.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+    except (sqlite3.Error, OSError) as e:
+        partial.unlink(missing_ok=True)
+        raise StorageError(f"backup of {source} to {target} failed: {e}") from e
+    except StorageError:
+        partial.unlink(missing_ok=True)
+        raise
+    return target.stat().st_size
+
+
 def open_store(path: Path, rules: ClusterRules | None = None) -> Store:
     """Open (creating if needed) and migrate the database. Raises `StorageError` with the path.
 
@@ -986,6 +1023,15 @@ class Store:
             "DELETE FROM story_fingerprints WHERE story_id = ?", [(row[0],) for row in rows]
         )
         return len(rows)
+
+    def vacuum(self) -> None:
+        """Rewrite the whole file compactly (SQLite's VACUUM) and truncate the WAL. Needs no
+        other writer: `syndicator vacuum` holds the run lock while it runs."""
+        try:
+            self.db.conn.execute("VACUUM")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: vacuum failed: {e}") from e
 
     def reclaim_space(self) -> None:
         """Give pages freed by deletions back to the file system and truncate the WAL: after

@@ -1,0 +1,113 @@
+"""Operations: online backup, vacuum, JSON logs, and the deploy files, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from syndicator.daemon import hold_lock
+from syndicator.models import Story
+from syndicator.storage import ConfiguredSource, open_store
+
+from .conftest import ROOT, FeedServer, Route, rss, syndicator, write_config
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _story(key: str) -> Story:
+    url = f"https://a.example/{key}"
+    text = f"story {key} " + " ".join(f"w{key}{n}" for n in range(40))
+    return Story(
+        source_id=1,
+        guid_key=f"guid:{key}",
+        guid=key,
+        url=url,
+        canonical_url=url,
+        title=f"Title {key} " + " ".join(f"t{key}{n}" for n in range(4)),
+        summary="s",
+        content_html=f"<p>{text}</p>",
+        text=text,
+        author="",
+        published_at=NOW,
+        content_hash=key,
+    )
+
+
+def _config(tmp: Path) -> Path:
+    return write_config(tmp, ["https://a.example/rss"])
+
+
+def _db(tmp: Path) -> Path:
+    return tmp / "db" / "syndicator.db"
+
+
+def test_backup_is_consistent_while_a_writer_holds_a_transaction(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    store = open_store(_db(tmp_path))
+    store.sync_sources([ConfiguredSource("https://a.example/rss", "A", "", True, None)], NOW)
+    store.store_stories([_story(str(n)) for n in range(50)], NOW)
+    store.begin_group()  # the daemon in the middle of a write group: uncommitted stories
+    store.store_stories([_story(f"late{n}") for n in range(20)], NOW)
+    target = tmp_path / "backup.db"
+    result = syndicator("--config", str(config), "backup", str(target), cwd=tmp_path)
+    store.end_group()
+    store.close()
+    assert result.returncode == 0, result.stderr
+    assert "integrity ok" in result.stdout
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert copy.execute("SELECT COUNT(*) FROM stories").fetchone() == (50,)  # committed only
+        assert copy.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # one file
+    copy.close()
+    again = syndicator("--config", str(config), "backup", str(target), cwd=tmp_path)
+    assert again.returncode == 1
+    assert "never overwrites" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_vacuum_compacts_and_respects_the_run_lock(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    store = open_store(_db(tmp_path))
+    store.sync_sources([ConfiguredSource("https://a.example/rss", "A", "", True, None)], NOW)
+    store.store_stories([_story(str(n)) for n in range(300)], NOW)
+    store.db.execute("DELETE FROM stories")
+    store.db.conn.commit()
+    store.close()
+    result = syndicator("--config", str(config), "vacuum", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    before, after = (int(n.replace(",", "")) for n in result.stdout.split()[1:5:3])
+    assert after < before
+    with hold_lock(_db(tmp_path).with_name("syndicator.db.lock")):  # a daemon is running
+        locked = syndicator("--config", str(config), "vacuum", cwd=tmp_path)
+    assert locked.returncode == 1
+    assert "Traceback" not in locked.stderr
+
+
+def test_json_logs_are_one_object_per_line(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.routes["/w.xml"] = Route(body=rss([{"title": "A story", "guid": "1"}]))
+    config = write_config(tmp_path, [feed_server.url("w.xml")])
+    result = syndicator(
+        "--log-format", "json", "--config", str(config), "run", "--once", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines
+    events = [json.loads(line) for line in lines]
+    assert {"time", "level", "logger", "message"} <= set(events[0])
+    assert any("cycle" in event["message"] for event in events)
+
+
+def test_deploy_files_hold_what_operators_expect() -> None:
+    unit = (ROOT / "deploy" / "syndicator.service").read_text()
+    for setting in ("Restart=on-failure", "ProtectSystem=strict", "NoNewPrivileges=true"):
+        assert setting in unit
+    assert "SYNDICATOR_CONFIG=" in unit
+    container = (ROOT / "deploy" / "Containerfile").read_text()
+    assert "USER syndicator" in container
+    assert 'VOLUME ["/var/lib/syndicator"]' in container
+    assert "HEALTHCHECK" in container
+    assert "/healthz" in container
+    cron = (ROOT / "deploy" / "syndicator.cron").read_text()
+    assert "run --once" in cron
