@@ -12,16 +12,14 @@ went wrong and where, classified by `kind` for the failure score. It never parse
   with 301/308 reports the new permanent URL in `moved_to`; 302/303/307 change nothing.
 - Concurrency: a global limit and a per-host limit; a host's slot is taken before a global
   one, so a slow host queues behind itself and never holds slots other hosts need.
-- SSRF guard, unless `allow_private_addresses`: only http(s), no credentials in the URL, no
-  numeric host spellings other than canonical IPs (2130706433, 0x7f.1, 0177.0.0.1), and no
-  loopback, private, link-local, CGNAT, multicast, unspecified or reserved address, IPv4-mapped
-  IPv6 included. Names are checked after DNS resolution, at connect time, on every hop.
+- SSRF guard (`syndicator.netguard`'s rules), unless `allow_private_addresses`: only http(s),
+  no credentials in the URL, no numeric host spellings, no non-public address. Every hop's URL
+  is checked before connecting, and names after DNS resolution, at connect time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from collections import defaultdict
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from aiohttp.resolver import DefaultResolver
 from syndicator import __version__
 from syndicator.errors import FetchError
 from syndicator.models import FetchResult
+from syndicator.netguard import RefusedAddress, public_results, refusal_reason
 
 MAX_REDIRECTS = 5
 _PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -63,58 +62,8 @@ class FetchLimits:
         return f"syndicator/{__version__} (+{contact})"
 
 
-def is_public_address(address: str) -> bool:
-    """True for a globally routable unicast address (IPv4-mapped IPv6 judged as IPv4)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def refusal_reason(url: str, allow_private_addresses: bool = False) -> str | None:
-    """Why the guard refuses to fetch `url` before any DNS lookup, or None if it may go on."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").rstrip(".")
-    except ValueError as e:
-        return f"malformed URL: {e}"
-    if parts.scheme not in ("http", "https"):
-        return f"refused scheme {parts.scheme or '(none)'!r}: only http and https"
-    if parts.username is not None or parts.password is not None:
-        return "refused: credentials in the URL"
-    if not host:
-        return "refused: no host"
-    if allow_private_addresses:
-        return None
-    if _is_ip_literal(host):
-        return None if is_public_address(host) else f"refused non-public address {host}"
-    if _is_numeric_spelling(host):
-        return f"refused numeric host spelling {host!r} (not a canonical IP address)"
-    return None  # a name: checked after resolution by the guarded resolver
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def _is_numeric_spelling(host: str) -> bool:
-    """Legacy IPv4 spellings libc still accepts (127.1, 2130706433, 0x7f000001, 0177.0.0.1)."""
-    try:
-        socket.inet_aton(host)
-    except OSError:
-        return False
-    return True
-
-
 class _GuardedResolver(AbstractResolver):
-    """Resolves names as usual, then refuses every non-public address it got back."""
+    """aiohttp's resolver, keeping only the addresses the guard calls public."""
 
     def __init__(self) -> None:
         self._inner = DefaultResolver()
@@ -122,19 +71,10 @@ class _GuardedResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        public = [result for result in results if is_public_address(result["host"])]
-        if not public:
-            addresses = ", ".join(sorted({result["host"] for result in results}))
-            raise _RefusedAddress(f"{host} resolves to a non-public address ({addresses})")
-        return public
+        return public_results(host, await self._inner.resolve(host, port, family))
 
     async def close(self) -> None:
         await self._inner.close()
-
-
-class _RefusedAddress(OSError):
-    """Raised inside aiohttp's connect when the guard refuses a resolved address."""
 
 
 class FeedClient:
@@ -179,10 +119,10 @@ class FeedClient:
             except TimeoutError as e:
                 message = f"{url}: timed out after {self.limits.timeout_s:g}s (polling.timeout)"
                 raise FetchError(message, kind="timeout") from e
-            except _RefusedAddress as e:
+            except RefusedAddress as e:
                 raise FetchError(f"{url}: refused: {e}", kind="refused") from e
             except aiohttp.ClientConnectorError as e:
-                if isinstance(e.os_error, _RefusedAddress):
+                if isinstance(e.os_error, RefusedAddress):
                     raise FetchError(f"{url}: refused: {e.os_error}", kind="refused") from e
                 raise FetchError(f"{url}: cannot connect: {e.os_error or e}") from e
             except aiohttp.ClientPayloadError as e:

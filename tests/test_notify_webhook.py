@@ -17,18 +17,17 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from syndicator import fetch
 from syndicator.errors import DeliveryError
+from syndicator.netguard import refusal_reason
 from syndicator.notify import AlertItem, AlertMessage, Outcome, SendResult
 from syndicator.notify.webhook import (
     build_webhook,
     display_url,
     parse_retry_after,
-    refusal_reason,
     send_webhook,
     sign_payload,
 )
-from tests.test_fetch import UNSAFE
+from tests.test_netguard import REFUSED_BEFORE_DNS
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
@@ -461,12 +460,11 @@ def test_non_http_schemes_are_refused_even_when_private_addresses_are_allowed(ur
     assert "scheme" in result.detail
 
 
-@pytest.mark.parametrize(
-    "url", [*UNSAFE, "https://hooks.example/x", "http://93.184.216.34/hook", "http://[::1]:80/"]
-)
-@pytest.mark.parametrize("allow", [False, True])
-def test_guard_agrees_with_fetch(url: str, allow: bool) -> None:
-    assert refusal_reason(url, allow) == fetch.refusal_reason(url, allow)
+@pytest.mark.parametrize("url", REFUSED_BEFORE_DNS)
+def test_the_guard_refuses_before_connecting_in_its_own_words(url: str) -> None:
+    result = post(options(url), allow_private_addresses=False)
+    assert result.outcome is Outcome.FAILED
+    assert result.detail == f"{display_url(url)}: {refusal_reason(url)}"
 
 
 SLACK_URL = "https://hooks.slack.com/services/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"

@@ -11,10 +11,8 @@ Decisions:
 - Redirects are not followed: a 3xx is FAILED, naming the Location. A webhook that moved
   should be reconfigured, and re-POSTing a signed body to wherever a peer points is how
   SSRF and leaks happen.
-- The SSRF guard is the one `fetch` applies to sources (same rules, same wording), checked
-  before any connection and again after DNS resolution. It is a copy: `fetch` is an adapter
-  of the same layer and the contract keeps adapters independent; tests/test_notify_webhook.py
-  checks that both guards agree. Move it to a lower module to share one.
+- The SSRF guard is `syndicator.netguard`, the one `fetch` applies to sources (same rules,
+  same wording), checked before any connection and again after DNS resolution.
 - The body's `timestamp` is when the alert was made (`created_at`), as Standard Webhooks
   defines it; only the signed `webhook-timestamp` header is the send time. The body is thus
   the same bytes on every retry of a delivery.
@@ -30,7 +28,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import ipaddress
 import json
 import math
 import re
@@ -47,6 +44,7 @@ from aiohttp.resolver import DefaultResolver
 
 from syndicator import __version__
 from syndicator.errors import DeliveryError
+from syndicator.netguard import RefusedAddress, public_results, refusal_reason
 from syndicator.notify import (
     AlertItem,
     AlertMessage,
@@ -188,12 +186,12 @@ def _classify_response(
 def _classify_error(error: Exception) -> SendResult:
     if isinstance(error, DeliveryError):
         return SendResult(Outcome.FAILED, str(error))
-    if isinstance(error, _RefusedAddress):
+    if isinstance(error, RefusedAddress):
         return SendResult(Outcome.FAILED, f"refused: {error}")
     if isinstance(error, aiohttp.ClientConnectorCertificateError):
         return SendResult(Outcome.FAILED, "TLS certificate not trusted")
     if isinstance(error, aiohttp.ClientConnectorError):
-        if isinstance(error.os_error, _RefusedAddress):
+        if isinstance(error.os_error, RefusedAddress):
             return SendResult(Outcome.FAILED, f"refused: {error.os_error}")
         cause = error.os_error.strerror or type(error.os_error).__name__
         return SendResult(Outcome.RETRY, f"cannot connect: {cause}")
@@ -477,61 +475,11 @@ _RENDERERS: dict[str, Callable[[AlertMessage], dict[str, Any]]] = {
 
 
 # ---------------------------------------------------------------------------------------------
-# SSRF guard: the rules of `syndicator.fetch` (see the module docstring for why a copy).
-
-
-def is_public_address(address: str) -> bool:
-    """True for a globally routable unicast address (IPv4-mapped IPv6 judged as IPv4)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def refusal_reason(url: str, allow_private_addresses: bool = False) -> str | None:
-    """Why the guard refuses to POST to `url` before any DNS lookup, or None if it may go on."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").rstrip(".")
-    except ValueError as e:
-        return f"malformed URL: {e}"
-    if parts.scheme not in ("http", "https"):
-        return f"refused scheme {parts.scheme or '(none)'!r}: only http and https"
-    if parts.username is not None or parts.password is not None:
-        return "refused: credentials in the URL"
-    if not host:
-        return "refused: no host"
-    if allow_private_addresses:
-        return None
-    if _is_ip_literal(host):
-        return None if is_public_address(host) else f"refused non-public address {host}"
-    if _is_numeric_spelling(host):
-        return f"refused numeric host spelling {host!r} (not a canonical IP address)"
-    return None  # a name: checked after resolution by the guarded resolver
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def _is_numeric_spelling(host: str) -> bool:
-    """Legacy IPv4 spellings libc still accepts (127.1, 2130706433, 0x7f000001, 0177.0.0.1)."""
-    try:
-        socket.inet_aton(host)
-    except OSError:
-        return False
-    return True
+# SSRF guard: `syndicator.netguard`'s rules, applied by aiohttp at connect time.
 
 
 class _GuardedResolver(AbstractResolver):
-    """Resolves names as usual, then refuses every non-public address it got back."""
+    """aiohttp's resolver, keeping only the addresses the guard calls public."""
 
     def __init__(self) -> None:
         self._inner = DefaultResolver()
@@ -539,16 +487,7 @@ class _GuardedResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        public = [result for result in results if is_public_address(result["host"])]
-        if not public:
-            addresses = ", ".join(sorted({result["host"] for result in results}))
-            raise _RefusedAddress(f"{host} resolves to a non-public address ({addresses})")
-        return public
+        return public_results(host, await self._inner.resolve(host, port, family))
 
     async def close(self) -> None:
         await self._inner.close()
-
-
-class _RefusedAddress(OSError):
-    """Raised inside aiohttp's connect when the guard refuses a resolved address."""
