@@ -460,6 +460,7 @@ def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
             cluster = store.cluster_of(cluster_id=int(number))
         else:
             cluster = store.cluster_of(story_id=int(number))
+        alerts = store.alerts_of(cluster.id) if cluster else []
     finally:
         store.close()
     if cluster is None:
@@ -473,8 +474,19 @@ def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
             for link in cluster.related
         ]
         record["tags"] = _tags_record(cluster.tags, settings.topics.labels())
+        record["alerts"] = [
+            {"alert": rule, "score": score, "matched_at": at, "channel": channel, "status": status}
+            for rule, score, at, channel, status in alerts
+        ]
         print(json.dumps(record, indent=2, ensure_ascii=False))
         return 0
+    _print_explanation(cluster, alerts, settings.topics.labels())
+    return 0
+
+
+def _print_explanation(
+    cluster: Cluster, alerts: Sequence[tuple[str, float, str, str, str]], labels: Mapping[str, str]
+) -> None:
     print(f"cluster:{cluster.id}  {cluster.title}")
     print(f"first seen {_when(cluster.first_seen_at)}, {len(cluster.copies)} member(s)")
     for story in cluster.copies:
@@ -490,8 +502,12 @@ def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
             print(f"  cluster:{link.cluster_id}  {link.score:.2f}  {link.title}")
     if cluster.tags:
         print("tags (the best evidence among the members):")
-        _print_tags(cluster.tags, settings.topics.labels())
-    return 0
+        _print_tags(cluster.tags, labels)
+    if alerts:
+        print("alerts (score 1.0: the headline alone matched; 0.5: the text was needed):")
+        for rule, score, at, channel, status in alerts:
+            where = f" -> {channel}: {status}" if channel else " (no channel)"
+            print(f"  {rule}  {score:.1f}  matched {at[:16].replace('T', ' ')}{where}")
 
 
 def _print_tags(tags: Sequence[Tag], labels: Mapping[str, str], indent: str = "  ") -> None:

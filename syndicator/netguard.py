@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 _Result = TypeVar("_Result", bound=Mapping[str, Any])
+_IPV6_RESERVED_TOP = 1 << 120  # everything below is ::/8
 
 
 class RefusedAddress(OSError):
@@ -36,6 +38,10 @@ def is_public_address(address: str) -> bool:
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    elif isinstance(ip, ipaddress.IPv6Address) and int(ip) < _IPV6_RESERVED_TOP:
+        # ::/8 is reserved (IPv4-compatible ::a.b.c.d, IPv4-translated ::ffff:0:a.b.c.d), yet
+        # Python 3.11 counts some of it as global.
+        return False
     return ip.is_global and not ip.is_multicast
 
 
@@ -44,7 +50,7 @@ def refusal_reason(url: str, allow_private_addresses: bool = False) -> str | Non
     on (a host name is judged later, on the addresses it resolves to: `public_results`)."""
     try:
         parts = urlsplit(url)
-        host = (parts.hostname or "").rstrip(".")
+        host = client_host(parts.hostname or "")
     except ValueError as e:
         return f"malformed URL: {e}"
     if parts.scheme not in ("http", "https"):
@@ -60,6 +66,19 @@ def refusal_reason(url: str, allow_private_addresses: bool = False) -> str | Non
     if _is_numeric_spelling(host):
         return f"refused numeric host spelling {host!r} (not a canonical IP address)"
     return None  # a name: checked after resolution by the guarded resolver
+
+
+def client_host(host: str) -> str:
+    """The host as an HTTP client will connect to it: a non-ASCII host is IDNA-encoded
+    first, which maps full-width and circled digits and ideographic full stops to ASCII, so
+    "１２７．０．０．１" or "①②⑦.⓪.⓪.①" is judged as the 127.0.0.1 it becomes (aiohttp's URL
+    library does the same). ValueError when the host cannot be encoded."""
+    if not host.isascii():
+        try:
+            host = unicodedata.normalize("NFKC", host).encode("idna").decode("ascii")
+        except UnicodeError as e:
+            raise ValueError(f"host {host!r} cannot be encoded: {e}") from e
+    return host.rstrip(".").lower()
 
 
 def public_results(host: str, results: Sequence[_Result]) -> list[_Result]:

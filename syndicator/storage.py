@@ -1956,6 +1956,19 @@ class Store:
             )
         return int(count)
 
+    def alerts_of(self, cluster_id: int) -> list[tuple[str, float, str, str, str]]:
+        """Why a cluster alerted: (alert, score, matched at, channel, status) per channel
+        (channel and status empty for an alert without channels)."""
+        rows = self._execute(
+            """SELECT m.rule, m.score, m.matched_at, COALESCE(o.channel, ''),
+                COALESCE(o.status, '')
+            FROM alert_matches m LEFT JOIN outbox o
+                ON o.rule = m.rule AND o.cluster_id = m.cluster_id
+            WHERE m.cluster_id = ? ORDER BY m.rule, o.channel""",
+            (cluster_id,),
+        )
+        return [tuple(row) for row in rows]
+
     def alert_status(self) -> list[tuple[str, str, str, int]]:
         """(alert, channel, status, matches) over the whole outbox."""
         rows = self._execute(

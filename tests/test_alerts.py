@@ -434,3 +434,24 @@ def test_check_reports_bad_queries_and_schedules(tmp_path: Path, receiver: Recei
     result = syndicator("--config", str(config), "check", cwd=tmp_path)
     assert result.returncode == 1
     assert "alerts[0].schedule" in result.stdout
+
+
+def test_explain_shows_the_alerts_a_cluster_triggered(tmp_path: Path, receiver: Receiver) -> None:
+    settings = _settings(tmp_path, KZ_ALERT, _hook(receiver.url))
+    store = _store(settings)
+    store.store_stories([_story("a", "Kazakhstan protests spread")], NOW)
+    _deliver(store, settings, NOW)
+    store.close()
+    config = str(settings.path)
+    result = syndicator("--config", config, "explain", "cluster:1", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [alert] = json.loads(result.stdout)["alerts"]
+    assert (alert["alert"], alert["channel"], alert["status"], alert["score"]) == (
+        "kz-unrest",
+        "hook",
+        "sent",
+        1.0,
+    )
+    text = syndicator("--config", config, "explain", "cluster:1", cwd=tmp_path).stdout
+    assert "kz-unrest  1.0" in text
+    assert "-> hook: sent" in text

@@ -270,13 +270,16 @@ def display_url(url: str) -> str:
     look like tokens masked."""
     try:
         parts = urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "(malformed URL)"
     segments = ["…" if _looks_like_token(segment) else segment for segment in parts.path.split("/")]
     query = "?…" if parts.query else ""
-    host = parts.hostname or ""
-    return clean_line(f"{parts.scheme}://{host}{port}{'/'.join(segments)}{query}", 200)
+    # The authority as written (brackets of an IPv6 host kept), minus any credentials; and
+    # "//" only where the URL had one ("data:text/xml,...", "//host/path" stay as written).
+    authority = parts.netloc.rpartition("@")[2]
+    scheme = f"{parts.scheme}:" if parts.scheme else ""
+    slashes = "//" if parts.netloc or url[len(scheme) :].startswith("//") else ""
+    return clean_line(f"{scheme}{slashes}{authority}{'/'.join(segments)}{query}", 200)
 
 
 def _looks_like_token(segment: str) -> bool:
