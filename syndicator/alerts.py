@@ -9,7 +9,8 @@ and restarts never match twice. This module takes it from there, in two steps pe
    may speak (an immediate alert at once; a digest when its cron schedule has fired since the
    last one, with what was waiting at that time; never inside quiet hours; never above
    `max_per_hour` messages), the oldest `max_items` matches become one `deliveries` row, in
-   one transaction. What does not fit waits for the next message and is counted in this one
+   one transaction; an immediate alert with more waiting makes as many messages as the rate
+   limit allows. What does not fit waits for the next message and is counted in this one
    ("and 3 more"): nothing is dropped.
 2. Send (`send_due`): each due delivery is rendered from the stored clusters and sent by
    `notify`. Sent: done. A temporary failure (timeout, 5xx, 429, SMTP 4xx) is retried with
@@ -107,12 +108,20 @@ def compose_due(store: Store, settings: Settings, now: datetime) -> int:
             continue  # no longer configured: the matches wait (`alerts status` shows them)
         if channel in disabled or in_quiet_hours(alert, now):
             continue
-        if alert.max_per_hour and (
-            store.messages_since(rule, channel, now - RATE_WINDOW) >= alert.max_per_hour
-        ):
-            continue  # folds into the next message the limit allows
-        composed += _compose(store, alert, channel, now)
+        while not _over_rate(store, alert, channel, now):
+            made = _compose(store, alert, channel, now)
+            composed += made
+            if not made or alert.schedule != "immediate":
+                break  # a digest is one message per schedule; the rest waits for the next
     return composed
+
+
+def _over_rate(store: Store, alert: AlertSettings, channel: str, now: datetime) -> bool:
+    """Whether the alert has sent `max_per_hour` messages to the channel in the last hour:
+    then what matched folds into the next message the limit allows."""
+    if not alert.max_per_hour:
+        return False
+    return store.messages_since(alert.name, channel, now - RATE_WINDOW) >= alert.max_per_hour
 
 
 def _compose(store: Store, alert: AlertSettings, channel: str, now: datetime) -> int:

@@ -48,6 +48,7 @@ from syndicator.fetch import FeedClient, FetchLimits
 from syndicator.metrics import Metrics
 from syndicator.models import FetchResult, ParsedFeed, Source, SourceOutcome, Story, Tag
 from syndicator.normalize import bytes_hash, normalize_entry
+from syndicator.parentdeath import die_with_parent
 from syndicator.parsing import parse_feed
 from syndicator.schedule import (
     PollBounds,
@@ -239,8 +240,10 @@ POOL_CLOSE_WAIT_S = 5.0
 
 def _ignore_interrupts() -> None:
     """In a parser worker: Ctrl-C in a terminal reaches the whole process group, but only
-    the daemon should act on it (and stop the workers); a worker would print a traceback."""
+    the daemon should act on it (and stop the workers); a worker would print a traceback.
+    And a worker ends when its parent does, even when that parent was SIGKILLed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
 
 
 def _worker_context() -> BaseContext:

@@ -455,3 +455,16 @@ def test_explain_shows_the_alerts_a_cluster_triggered(tmp_path: Path, receiver: 
     text = syndicator("--config", config, "explain", "cluster:1", cwd=tmp_path).stdout
     assert "kz-unrest  1.0" in text
     assert "-> hook: sent" in text
+
+
+def test_an_immediate_backlog_goes_out_in_one_run(tmp_path: Path, receiver: Receiver) -> None:
+    settings = _settings(tmp_path, KZ_ALERT + "max_items = 1\n", _hook(receiver.url))
+    store = _store(settings)
+    texts = [f"Protest number {n} in Kazakhstan as unrest grows in town {n}." for n in range(3)]
+    store.store_stories(
+        [_story(f"s{n}", f"Kazakhstan protest {n} word{n}", text=t) for n, t in enumerate(texts)],
+        NOW,
+    )
+    _deliver(store, settings, NOW)
+    assert len(receiver.seen) == 3
+    assert len(set(receiver.ids())) == 3

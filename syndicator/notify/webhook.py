@@ -14,8 +14,9 @@ Decisions:
 - The SSRF guard is `syndicator.netguard`, the one `fetch` applies to sources (same rules,
   same wording), checked before any connection and again after DNS resolution.
 - The body's `timestamp` is when the alert was made (`created_at`), as Standard Webhooks
-  defines it; only the signed `webhook-timestamp` header is the send time. The body is thus
-  the same bytes on every retry of a delivery.
+  defines it; only the signed `webhook-timestamp` header is the send time. A retry carries
+  the same webhook-id and the same stories; their details are read again at each attempt,
+  so a copy that joined a story in between is listed too.
 - Secrets never leave this module: not in a detail, an exception message or a repr. Details
   show URLs without query and with token-like path segments masked, because Slack and
   Discord put their credential in the webhook URL's path.
