@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 _ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
+_HUGE_PARSER = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,8 @@ def render_atom(
     clusters = [c for c in clusters if _added(generator, section, c, context.base_url, labels)]
     generator.updated(max((c.updated_at for c in clusters), default=empty_updated))
     try:
-        root = etree.fromstring(generator.atom_str(pretty=False))
+        # huge_tree: a text node over 10 MB (one absurd story) must not stop the feed.
+        root = etree.fromstring(generator.atom_str(pretty=False), _HUGE_PARSER)
         for element, cluster in zip(root.iterfind(f"{{{_ATOM_NS}}}entry"), clusters, strict=True):
             _add_links_and_source(element, cluster)
         root = _with_archive_links(root, context)

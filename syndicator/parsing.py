@@ -55,9 +55,11 @@ def parse_feed(
     """
     if not body.strip():
         raise ParseError(f"{url}: empty response body")
-    # feedparser raises OverflowError on a reference like &#999999999999; and loses the whole
-    # feed for one bad character: out-of-range references become U+FFFD first.
-    body = _HUGE_CHARREF.sub(b"&#xFFFD;", body)
+    # feedparser raises (OverflowError, ValueError, UnicodeEncodeError) on a reference to no
+    # character (&#999999999999;, &#x110000;, a surrogate &#xD800;) and loses the whole feed
+    # for one bad character: such references become U+FFFD first.
+    if b"&#" in body:
+        body = _CHARREF.sub(_valid_charref, body)
     response_headers = _useful_headers(headers or {})
     response_headers.setdefault("content-location", url)
     # Without a Content-Type feedparser flags even a perfect feed (NonXMLContentType); it
@@ -135,7 +137,16 @@ def _title(raw: Any) -> str:
 _MARKUP_TYPES = ("text/html", "application/xhtml+xml")  # feedparser's types of markup titles
 
 
-_HUGE_CHARREF = re.compile(rb"&#(?:0*[1-9]\d{7,}|[xX]0*[1-9a-fA-F][0-9a-fA-F]{6,});")
+_CHARREF = re.compile(rb"&#(?:([0-9]{1,40})|[xX]([0-9a-fA-F]{1,40}));")
+
+
+def _valid_charref(match: re.Match[bytes]) -> bytes:
+    """The reference as it was when it names a character, else the replacement character."""
+    decimal, hexadecimal = match.groups()
+    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return b"&#xFFFD;"
+    return match.group(0)
 _EMAIL_AND_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")
 
 

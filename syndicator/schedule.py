@@ -86,13 +86,17 @@ def _stable_jitter(source_url: str, delay: timedelta) -> timedelta:
     return delay * (fraction * _JITTER_FRACTION)
 
 
+_LONGEST_HINT_S = 366 * 24 * 3600  # Retry-After and max-age beyond a year mean "a year"
+
+
 def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     """Retry-After as delay-seconds or an HTTP-date; None when absent or unreadable."""
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
-        return now + timedelta(seconds=int(text))
+    if text.isascii() and text.isdigit():  # "²" is a digit to isdigit(), not to int()
+        # A year of seconds at most: a peer asking for more (or for 10**30) gets a year.
+        return now + timedelta(seconds=min(int(text), _LONGEST_HINT_S))
     moment = _http_date(text)
     return moment if moment is None or moment > now else now
 
@@ -104,7 +108,7 @@ def fresh_for(headers: Mapping[str, str], now: datetime) -> timedelta | None:
     if "no-cache" in control.lower() or "no-store" in control.lower():
         return None
     if match := _MAX_AGE.search(control):
-        return timedelta(seconds=int(match.group(1)))
+        return timedelta(seconds=min(int(match.group(1)), _LONGEST_HINT_S))
     expires = _http_date(lowered.get("expires", ""))
     if expires is not None and expires > now:
         return expires - now

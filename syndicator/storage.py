@@ -392,8 +392,10 @@ def _disable(db: Database, source_id: int, reason: str, now: datetime) -> None:
 
 
 def format_time(moment: datetime) -> str:
-    """UTC text that sorts in time order."""
-    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
+    """UTC text that sorts in time order. The year is always four digits: strftime writes
+    year 103 as "103", which neither sorts nor reads back."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}{moment.strftime(_TIME_FORMAT[2:])}"
 
 
 def parse_time(text: str) -> datetime:
