@@ -147,6 +147,8 @@ def _valid_charref(match: re.Match[bytes]) -> bytes:
     if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
         return b"&#xFFFD;"
     return match.group(0)
+
+
 _EMAIL_AND_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")
 
 
