@@ -92,9 +92,22 @@ async def deliver(
     store: Store, settings: Settings, now: datetime, metrics: Metrics | None = None
 ) -> DeliveryReport:
     """Compose what may be sent now, then send every due message."""
+    commit_open_group(store)
     report = DeliveryReport(composed=compose_due(store, settings, now))
     await send_due(store, settings, now, report, metrics)
     return report
+
+
+def commit_open_group(store: Store) -> None:
+    """Commit a poll's open write group before an outbox write.
+
+    The daemon delivers between the awaits of a poll, on the same connection, so a write
+    group (`Store.begin_group`) may be open. A delivery composed inside it would be lost with
+    the group by a kill before its commit, after being sent: the restart would compose the
+    matches again and send them under a new webhook-id. Every ingest in the group is complete
+    (ingest never awaits), so committing here is what `GroupCommit` would do a moment later.
+    """
+    store.end_group()
 
 
 def compose_due(store: Store, settings: Settings, now: datetime) -> int:
@@ -200,6 +213,7 @@ async def send_due(
     """Send every due message once; record each outcome."""
     disabled = store.disabled_channels()
     for delivery in store.due_deliveries(now):
+        commit_open_group(store)  # a poll may have opened one while the last message went
         channel = settings.channels.get(delivery.channel)
         if channel is None:
             _dead(store, delivery, now, report, "channel no longer configured")
@@ -237,6 +251,7 @@ def _record(
     store: Store, delivery: Delivery, result: SendResult, now: datetime, report: DeliveryReport
 ) -> None:
     what = f"alert {delivery.rule!r} to {delivery.channel!r} ({delivery.id})"
+    commit_open_group(store)  # the same, while this message was on its way
     if result.outcome is Outcome.SENT:
         store.finish_delivery(delivery.id, "sent", now)
         report.sent += 1

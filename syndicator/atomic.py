@@ -7,8 +7,12 @@ and renames; it does not decide whether a file needs writing.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
+
+# What `write_atomically` names its temp files: ".<name>.<8 mkstemp characters>.tmp".
+_TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -34,3 +38,17 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def remove_leftover_temp_files(root: Path) -> int:
+    """Delete the temp files a kill left between `write_atomically`'s write and its rename,
+    anywhere under `root`; returns how many. Only for a caller that holds the run lock: a
+    running writer's temp file looks the same."""
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for path in root.rglob(".*.tmp"):
+        if _TEMP_NAME.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

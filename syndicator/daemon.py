@@ -31,6 +31,7 @@ from typing import Any, TextIO
 
 from syndicator import __version__
 from syndicator.alerts import alert_index, deliver
+from syndicator.atomic import remove_leftover_temp_files
 from syndicator.config import Settings, load_settings
 from syndicator.errors import ConfigError, LockError, StorageError
 from syndicator.metrics import Metrics
@@ -155,12 +156,21 @@ def _log_cycle(report: CycleReport) -> None:
     )
 
 
+def remove_leftovers(settings: Settings) -> None:
+    """What a kill of an earlier run left behind in the output directory: half-written temp
+    files of feeds (never served: they are dot-files, and the feeds themselves are whole)."""
+    removed = remove_leftover_temp_files(settings.publish.output_dir)
+    if removed:
+        log.info("removed %d temp file(s) left by an interrupted run", removed)
+
+
 def run_once(
     settings: Settings, clock: Clock = utc_now, on_progress: Progress | None = None
 ) -> CycleReport:
     """One full cycle for cron: lock, sync sources from the config, poll, publish."""
     _warn_unapplied(settings)
     with hold_lock(lock_path(settings)):
+        remove_leftovers(settings)
         store = open_store(settings.storage.path, cluster_rules(settings))
         pool = ParserPool()
         try:
@@ -359,6 +369,7 @@ class Daemon:
         """`run` on a running event loop, until `stop()` (or a signal, if it handles them)."""
         _warn_unapplied(self.settings)
         with hold_lock(lock_path(self.settings)):
+            remove_leftovers(self.settings)
             await self._main(on_ready, handle_signals)
 
     async def _main(self, on_ready: Callable[[Daemon], None] | None, handle_signals: bool) -> None:

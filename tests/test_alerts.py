@@ -468,3 +468,26 @@ def test_an_immediate_backlog_goes_out_in_one_run(tmp_path: Path, receiver: Rece
     _deliver(store, settings, NOW)
     assert len(receiver.seen) == 3
     assert len(set(receiver.ids())) == 3
+
+
+def test_a_delivery_is_committed_before_a_kill_of_the_poll_write_group(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """The daemon delivers between a poll's awaits, on its connection, while a write group may
+    be open. A kill before that group's commit must not lose the sent delivery: a restart would
+    send the match again under a new webhook-id."""
+    settings = _settings(tmp_path, KZ_ALERT, _hook(receiver.url))
+    store = _store(settings)
+    store.begin_group()  # a poll cycle stores a feed ...
+    store.store_stories([_story("a", "Kazakhstan protests spread to Almaty")], NOW)
+    _deliver(store, settings, NOW)  # ... the deliver job runs between two of its awaits ...
+    store.begin_group()  # ... the poll goes on storing ...
+    store.store_stories([_story("c", "Almaty weather", text="Sunny.")], NOW)
+    store.db.conn.close()  # ... and SIGKILL: nothing more is committed
+
+    store = _store(settings)
+    store.store_stories([_story("a", "Kazakhstan protests spread to Almaty")], NOW)  # re-poll
+    _deliver(store, settings, NOW + timedelta(minutes=1))
+    ids = {headers["webhook-id"] for headers, _ in receiver.seen}
+    assert len(ids) == 1, f"the match went out under {len(ids)} webhook-ids"
+    assert store.alert_status() == [("kz-unrest", "hook", "sent", 1)]

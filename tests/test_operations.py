@@ -99,6 +99,23 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path, feed_server: FeedServ
     assert any("cycle" in event["message"] for event in events)
 
 
+def test_a_run_removes_temp_files_a_kill_left(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.routes["/w.xml"] = Route(body=rss([{"title": "A story", "guid": "1"}]))
+    config = write_config(tmp_path, [feed_server.url("w.xml")])
+    output = tmp_path / "feeds"
+    (output / "feeds").mkdir(parents=True)
+    torn = [output / ".index.html.k2x_9a0q.tmp", output / "feeds" / ".all.atom.abcdefgh.tmp"]
+    for path in torn:
+        path.write_bytes(b"<feed xmlns='http://www.w3.org/2005/Atom'><title>ha")
+    mine = output / ".notes.tmp"  # not a name write_atomically makes: left alone
+    mine.write_text("keep")
+    result = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not any(path.exists() for path in torn)
+    assert mine.read_text() == "keep"
+    assert "removed 2 temp file(s)" in result.stderr
+
+
 def test_deploy_files_hold_what_operators_expect() -> None:
     unit = (ROOT / "deploy" / "syndicator.service").read_text()
     for setting in ("Restart=on-failure", "ProtectSystem=strict", "NoNewPrivileges=true"):
