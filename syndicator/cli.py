@@ -1,7 +1,8 @@
 """The `syndicator` command line: parse arguments, call the layers below, map errors to exits.
 
-Exit codes: 0 success, 1 user error (bad config, locked store, unreachable port), 2 usage.
-A user error prints one clear message and never a traceback. No logic lives here that a test
+Exit codes: 0 success, 1 user error (bad config, locked store, unreachable port, a mistyped
+command or option), 130 interrupted. A user error prints one clear line and never a traceback;
+every command's `--help` ends with examples. No logic lives here that a test
 of the library would miss.
 """
 
@@ -18,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from syndicator import __version__
 from syndicator.config import (
@@ -61,10 +62,83 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# Every command's `--help` ends with these, as typed at a shell.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "": (
+        "syndicator check",
+        "syndicator run --once",
+        "syndicator --config /etc/syndicator/syndicator.toml run",
+        "syndicator search 'region:KZ AND protest*'",
+    ),
+    "run": (
+        "syndicator run                 # the daemon, until SIGTERM or Ctrl-C",
+        "syndicator run --once          # one cycle for cron: poll, publish, deliver",
+        "syndicator --log-format json run",
+    ),
+    "serve": ("syndicator serve --host 0.0.0.0 --port 8080",),
+    "check": ("syndicator check --config config/syndicator.toml",),
+    "status": ("syndicator status", "syndicator status --json | jq '.[] | select(.errors > 0)'"),
+    "publish": ("syndicator publish",),
+    "explain": ("syndicator explain cluster:42", "syndicator explain story:1234 --json"),
+    "search": (
+        "syndicator search earthquake",
+        'syndicator search \'"state of emergency" AND region:"Central Asia"\' --limit 5',
+        "syndicator search 'topic:conflict -sport' --json",
+    ),
+    "tag": (
+        'syndicator tag "Protests in Almaty as fuel prices rise"',
+        "syndicator tag --file story.txt --region KZ --json",
+        "syndicator tag --jsonl < stories.jsonl > tags.jsonl",
+    ),
+    "retag": ("syndicator retag",),
+    "sources": ("syndicator sources import feeds.opml", "syndicator sources export"),
+    "sources import": (
+        "syndicator sources import feeds.opml --dry-run",
+        "syndicator sources import feeds.opml",
+    ),
+    "sources export": ("syndicator sources export --output feeds.opml",),
+    "sources enable": ("syndicator sources enable https://example.com/rss",),
+    "alerts": ("syndicator alerts status", "syndicator alerts test kz-unrest"),
+    "alerts status": ("syndicator alerts status",),
+    "alerts retry": ("syndicator alerts retry", "syndicator alerts retry --alert kz-unrest"),
+    "alerts test": ("syndicator alerts test kz-unrest", "syndicator alerts test 'oil AND price*'"),
+    "backup": (
+        "syndicator backup /var/backups/syndicator.db",
+        'syndicator backup "/var/backups/syndicator-$(date +%F).db"   # in a nightly cron job',
+    ),
+    "vacuum": ("syndicator vacuum    # with the daemon stopped (systemctl stop syndicator)",),
+    "demo": ("syndicator demo", "syndicator demo --port 0 --dir /tmp/syndicator-demo"),
+}
+
+
+def _epilog(command: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[command])
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse with the house rules: a usage mistake is a user error, one line, exit 1
+    (argparse prints the whole usage and exits 2), and `--help` keeps the examples' layout."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
+def _command(commands: Any, name: str, parents: list[argparse.ArgumentParser], summary: str) -> Any:
+    """A subcommand (or an action, "sources import") with its examples."""
+    return commands.add_parser(
+        name.rsplit(" ", 1)[-1], parents=parents, help=summary, epilog=_epilog(name)
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="syndicator",
         description="RSS/Atom syndication and alerting daemon: each story once, tagged, fast.",
+        epilog=_epilog(""),
     )
     parser.add_argument("--version", action="version", version=f"syndicator {__version__}")
     parser.add_argument(
@@ -86,30 +160,26 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = commands.add_parser(
-        "run", parents=[common], help="run the daemon (or one cycle with --once)"
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=CommandParser
     )
+    run = _command(commands, "run", [common], "run the daemon (or one cycle with --once)")
     run.add_argument("--once", action="store_true", help="one full cycle, then exit (for cron)")
-    serve = commands.add_parser(
-        "serve", parents=[common], help="serve the published feeds over HTTP (no polling)"
+    serve = _command(
+        commands, "serve", [common], "serve the published feeds over HTTP (no polling)"
     )
     serve.add_argument("--host", help="listen address (default: server.host)")
     serve.add_argument("--port", type=int, help="listen port (default: server.port; 0: any)")
-    commands.add_parser("check", parents=[common], help="validate the config; list every problem")
-    status = commands.add_parser(
-        "status", parents=[common], help="one line per source: state, errors, next poll"
-    )
+    _command(commands, "check", [common], "validate the config; list every problem")
+    status = _command(commands, "status", [common], "one line per source: state, errors, next poll")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    commands.add_parser("publish", parents=[common], help="regenerate every feed now")
-    explain = commands.add_parser("explain", parents=[common], help="why a story is in its cluster")
+    _command(commands, "publish", [common], "regenerate every feed now")
+    explain = _command(commands, "explain", [common], "why a story is in its cluster")
     explain.add_argument(
         "id", help="a story id (story:N or N, as in --json output) or a cluster id (cluster:N)"
     )
     explain.add_argument("--json", action="store_true", help="machine-readable output")
-    search = commands.add_parser(
-        "search", parents=[common], help="stored story clusters matching a query"
-    )
+    search = _command(commands, "search", [common], "stored story clusters matching a query")
     search.add_argument(
         "words",
         nargs="+",
@@ -118,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--limit", type=int, default=20, help="clusters shown (default 20)")
     search.add_argument("--json", action="store_true", help="machine-readable output")
-    tag = commands.add_parser(
-        "tag", parents=[common], help="region and topic tags of a text, with their evidence"
+    tag = _command(
+        commands, "tag", [common], "region and topic tags of a text, with their evidence"
     )
     tag.add_argument("text", nargs="?", help="the text (first line: the title); or --file, stdin")
     tag.add_argument("--file", type=Path, help="read the text from this file")
@@ -130,54 +200,59 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='batch: {"id", "title", "text"} per line on stdin, one result per line on stdout',
     )
-    commands.add_parser(
-        "retag", parents=[common], help="tag every stored story again (after rules change)"
+    _command(commands, "retag", [common], "tag every stored story again (after rules change)")
+    sources = _command(commands, "sources", [common], "OPML import and export, re-enable a source")
+    actions = sources.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=CommandParser
     )
-    sources = commands.add_parser(
-        "sources", parents=[common], help="OPML import and export, re-enable a source"
-    )
-    actions = sources.add_subparsers(dest="action", required=True, metavar="ACTION")
-    importer = actions.add_parser(
-        "import", parents=[common], help="add the feeds of an OPML file to the config"
+    importer = _command(
+        actions, "sources import", [common], "add the feeds of an OPML file to the config"
     )
     importer.add_argument("file", type=Path, metavar="FILE.opml")
     importer.add_argument(
         "--dry-run", action="store_true", help="print the [[sources]] tables, change nothing"
     )
-    exporter = actions.add_parser(
-        "export", parents=[common], help="write the configured sources as OPML 2.0"
+    exporter = _command(
+        actions, "sources export", [common], "write the configured sources as OPML 2.0"
     )
     exporter.add_argument("--output", type=Path, help="file to write (default: stdout)")
-    enable = actions.add_parser("enable", parents=[common], help="poll a disabled source again")
+    enable = _command(actions, "sources enable", [common], "poll a disabled source again")
     enable.add_argument("url", help="the source URL as configured (or as now polled)")
     _add_alert_commands(commands, common)
-    backup = commands.add_parser(
-        "backup", parents=[common], help="an online copy of the database (safe while running)"
+    backup = _command(
+        commands, "backup", [common], "an online copy of the database (safe while running)"
     )
     backup.add_argument("path", type=Path, help="the file to write (never overwritten)")
-    commands.add_parser(
-        "vacuum", parents=[common], help="compact the database file (stop the daemon first)"
-    )
-    demo = commands.add_parser("demo", parents=[common], help="everything offline on loopback")
+    _command(commands, "vacuum", [common], "compact the database file (stop the daemon first)")
+    demo = _command(commands, "demo", [common], "everything offline on loopback")
     demo.add_argument("--port", type=int, default=8080, help="HTTP port (a free one if taken)")
     demo.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, help="demo data directory")
     return parser
 
 
 def _add_alert_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    alerts = commands.add_parser(
-        "alerts", parents=[common], help="alert deliveries: status, retry, test"
+    alerts = _command(commands, "alerts", [common], "alert deliveries: status, retry, test")
+    alert_actions = alerts.add_subparsers(
+        dest="alert_action", required=True, metavar="ACTION", parser_class=CommandParser
     )
-    alert_actions = alerts.add_subparsers(dest="alert_action", required=True, metavar="ACTION")
-    alert_actions.add_parser(
-        "status", parents=[common], help="waiting, queued, sent and dead alerts per channel"
+    _command(
+        alert_actions,
+        "alerts status",
+        [common],
+        "waiting, queued, sent and dead alerts per channel",
     )
-    retry = alert_actions.add_parser(
-        "retry", parents=[common], help="send dead deliveries again (and re-enable channels)"
+    retry = _command(
+        alert_actions,
+        "alerts retry",
+        [common],
+        "send dead deliveries again (and re-enable channels)",
     )
     retry.add_argument("--alert", help="only this alert's deliveries")
-    tester = alert_actions.add_parser(
-        "test", parents=[common], help="what an alert would send from stored stories; sends nothing"
+    tester = _command(
+        alert_actions,
+        "alerts test",
+        [common],
+        "what an alert would send from stored stories; sends nothing",
     )
     tester.add_argument("target", nargs="+", help="an alert's name, or a query")
     tester.add_argument("--limit", type=int, default=20, help="stories shown at most")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import json
+import shlex
 from pathlib import Path
 
+import pytest
+
+from syndicator.cli import EXAMPLES, build_parser, main
 from tests.atom_checks import check_atom
 from tests.conftest import DATA, FeedServer, Route, rss, syndicator, write_config
 
@@ -106,9 +110,30 @@ def test_missing_config_is_a_user_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_usage_error_exits_2(tmp_path: Path) -> None:
-    assert syndicator("frobnicate", cwd=tmp_path).returncode == 2
-    assert syndicator(cwd=tmp_path).returncode == 2
+def test_a_usage_mistake_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    for args in (("frobnicate",), (), ("run", "--bogus"), ("search",), ("status", "--limit", "x")):
+        result = syndicator(*args, cwd=tmp_path)
+        assert result.returncode == 1, args
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "error:" in lines[0]
+        assert "--help" in lines[0]
+        assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", sorted(EXAMPLES))
+def test_every_help_ends_with_examples_that_parse(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([*command.split(), "--help"])
+    assert exit_.value.code == 0
+    assert "examples:\n  syndicator" in capsys.readouterr().out
+    for example in EXAMPLES[command]:
+        words = shlex.split(example.split("#")[0].split("|")[0].split("<")[0], posix=True)
+        assert words[0] == "syndicator", example
+        words = words[1:]
+        build_parser().parse_args(words)  # an example that no longer parses fails here
 
 
 def test_run_once_refuses_while_another_run_holds_the_lock(
