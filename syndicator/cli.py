@@ -321,9 +321,11 @@ def _dispatch_with_settings(args: argparse.Namespace, settings: Settings) -> int
     elif args.command == "alerts":
         return alerts_command(settings, args)
     elif args.command == "backup":
+        from syndicator.daemon import TerminalProgress
         from syndicator.storage import backup_database
 
-        size = backup_database(settings.storage.path, args.path)
+        progress = TerminalProgress("copying pages", threshold=2)
+        size = backup_database(settings.storage.path, args.path, progress)
         print(f"{settings.storage.path} copied to {args.path} ({size:,} bytes, integrity ok)")
     elif args.command == "vacuum":
         _vacuum(settings)

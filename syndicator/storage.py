@@ -18,7 +18,7 @@ import hashlib
 import os
 import sqlite3
 import struct
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -575,23 +575,26 @@ class PublishedFeed:
     signature: str = ""
 
 
-def backup_database(source: Path, target: Path) -> int:
+def backup_database(
+    source: Path, target: Path, on_progress: Callable[[int, int], None] | None = None
+) -> int:
     """An online copy of the database at `target`, safe while the daemon writes: SQLite's
     backup API copies every page under one read transaction (a consistent snapshot; WAL mode
     lets the writer go on meanwhile). The copy is checked (`PRAGMA integrity_check`), is one
     self-contained file (rollback journal, no WAL), and appears at `target` only when
-    complete. An existing `target` is never overwritten. Returns its size in bytes."""
+    complete. An existing `target` is never overwritten. Returns its size in bytes.
+    `on_progress(pages copied, pages)` is called after each step of `BACKUP_STEP_PAGES`."""
     if not source.is_file():
         raise StorageError(f"{source}: no database there")
     if target.exists():
         raise StorageError(f"{target}: already exists (a backup never overwrites a file)")
     partial = target.with_name(f".{target.name}.partial")
     try:
-        source_db = sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000)
+        source_db = sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         try:
             copy = sqlite3.connect(partial)
             try:
-                source_db.backup(copy)
+                _copy_in_steps(source_db, copy, on_progress)
                 copy.execute("PRAGMA journal_mode = DELETE")
                 (verdict,) = copy.execute("PRAGMA integrity_check").fetchone()
             finally:
@@ -610,6 +613,31 @@ def backup_database(source: Path, target: Path) -> int:
         partial.unlink(missing_ok=True)
         raise
     return target.stat().st_size
+
+
+BACKUP_STEP_PAGES = 4096  # 16 MiB of 4 KiB pages between two progress reports
+
+
+def _copy_in_steps(
+    source: sqlite3.Connection,
+    copy: sqlite3.Connection,
+    on_progress: Callable[[int, int], None] | None,
+) -> None:
+    """The backup in steps, under one read transaction held on `source` from the first step
+    to the last. Without it every step would read the newest commit, and SQLite restarts a
+    backup whose source another connection changed: against a daemon that commits every
+    second, a step-wise backup of a large file would never end."""
+    source.execute("BEGIN")
+    source.execute("SELECT COUNT(*) FROM sqlite_schema").fetchone()  # the snapshot starts here
+    try:
+
+        def report(status: int, remaining: int, total: int) -> None:
+            if on_progress is not None:
+                on_progress(total - remaining, total)
+
+        source.backup(copy, pages=BACKUP_STEP_PAGES, progress=report)
+    finally:
+        source.execute("COMMIT")
 
 
 def open_store(path: Path, rules: ClusterRules | None = None) -> Store:

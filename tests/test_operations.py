@@ -7,6 +7,9 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from syndicator import storage
 from syndicator.daemon import hold_lock
 from syndicator.models import Story
 from syndicator.storage import ConfiguredSource, open_store
@@ -65,6 +68,34 @@ def test_backup_is_consistent_while_a_writer_holds_a_transaction(tmp_path: Path)
     assert again.returncode == 1
     assert "never overwrites" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+def test_a_backup_in_steps_ends_and_keeps_its_snapshot_while_a_writer_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite restarts a step-wise backup whose source another connection changed; the
+    backup holds one read transaction, so commits between its steps change nothing."""
+    monkeypatch.setattr(storage, "BACKUP_STEP_PAGES", 4)
+    store = open_store(_db(tmp_path))
+    store.sync_sources([ConfiguredSource("https://a.example/rss", "A", "", True, None)], NOW)
+    store.store_stories([_story(str(n)) for n in range(200)], NOW)
+    steps: list[tuple[int, int]] = []
+
+    def writer_commits_between_steps(done: int, total: int) -> None:
+        steps.append((done, total))
+        if len(steps) < 50:
+            store.store_stories([_story(f"during{len(steps)}")], NOW)  # committed
+
+    target = tmp_path / "backup.db"
+    storage.backup_database(_db(tmp_path), target, writer_commits_between_steps)
+    store.close()
+    assert len(steps) > 10
+    assert steps[-1][0] == steps[-1][1]
+    assert [total for _, total in steps] == [steps[0][1]] * len(steps)  # no restart, no growth
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert copy.execute("SELECT COUNT(*) FROM stories").fetchone() == (200,)
+    copy.close()
 
 
 def test_vacuum_compacts_and_respects_the_run_lock(tmp_path: Path) -> None:
