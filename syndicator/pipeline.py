@@ -27,6 +27,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import re
 import signal
 import threading
 import time
@@ -416,12 +417,19 @@ def fetch_status(result: FetchResult | SourceError) -> str:
     return "error"
 
 
+# A feed's root element, prefixed or not, anywhere in a document taken for HTML (feedjira's
+# DuplicateContentAtomFeed.xml is an Atom <feed> inside an XHTML <html>, which readers read).
+_FEED_ELEMENT = re.compile(rb"<(?:[A-Za-z][\w.-]*:)?(?:feed|rss|RDF)[\s>]")
+
+
 async def _discover_if_html(client: FeedClient, source: Source, result: FetchResult) -> FetchResult:
     """An HTML page in place of a feed: follow its `<link rel="alternate">` to the feed."""
     if result.not_modified or not looks_like_html(result.body, result.headers.get("content-type")):
         return result
     candidates = discover_feed_urls(result.body, result.url)
     if not candidates:
+        if _FEED_ELEMENT.search(result.body):
+            return result  # a feed inside an (X)HTML document: the parser may read it
         raise ParseError(f"{source.url}: not a feed: an HTML page that advertises no feed")
     found = await client.fetch(candidates[0])
     return replace(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from syndicator.atom import FeedContext, render_atom
+from syndicator.atom import MAX_NESTING, FeedContext, render_atom, sanitise_html
 from syndicator.models import Cluster, Section, StoredStory
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -379,3 +379,30 @@ def test_relative_links_in_content_are_resolved_against_the_feed_url() -> None:
     assert resolved.count("https://wire.example/") == 3
     untouched = '<p><a href="https://other.example/a">a</a></p>'
     assert absolute_links(untouched, "https://wire.example/") == untouched
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<div>" * 100_000 + "deep" + "</div>" * 100_000,  # nh3 took 125 s on this
+        "<span><div>" * 30_000 + "deep",  # unclosed
+        "a&amp;b " * 800_000,  # 80 s
+    ],
+    ids=["nested-divs", "unclosed-nesting", "character-references"],
+)
+def test_markup_too_complex_to_sanitise_is_published_as_text(markup: str) -> None:
+    cleaned = sanitise_html(markup)
+    assert cleaned.startswith("<p>")
+    assert "<div" not in cleaned
+    assert "deep" in cleaned or "a&amp;b a&amp;b" in cleaned
+
+
+def test_ordinary_markup_is_sanitised_not_flattened() -> None:
+    paragraphs = "".join(f"<p>Paragraph {n} with <b>bold</b> &amp; more.</p>" for n in range(3000))
+    nested = "<div>" * (MAX_NESTING - 10) + "<script>x</script>ok" + "</div>" * (MAX_NESTING - 10)
+    assert sanitise_html(paragraphs).count("<p>") == 3000
+    assert "<b>bold</b>" in sanitise_html(paragraphs)
+    kept = sanitise_html(nested)
+    assert "<div>" in kept
+    assert "script" not in kept
+    assert sanitise_html("<p>x" * 5000).count("<p>") == 5000  # unclosed <p>s nest nothing
