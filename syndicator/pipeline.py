@@ -32,7 +32,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -197,6 +197,7 @@ class ParserPool:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
+        self._started = False
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -215,15 +216,26 @@ class ParserPool:
         *,
         tagging: TagContext = DEFAULT_TAGGING,
     ) -> ParsedStories:
-        loop = asyncio.get_running_loop()
         call = partial(parse_stories, body, url, dict(headers), source_id, now, tagging=tagging)
         try:
-            return await loop.run_in_executor(self._executor(), call)
+            return await asyncio.wrap_future(await self._submit(call))
         except BrokenProcessPool as e:
             self.close()  # a worker died (e.g. out of memory): start fresh ones next time
             raise ParseError(f"{url}: the parser process died: {e}") from e
 
+    async def _submit(self, call: Callable[[], ParsedStories]) -> Future[ParsedStories]:
+        """Queue the call. The first submit starts the workers, and the first worker waits
+        for the fork server to load the parsers and tagging tables (2-3 s): that one is made
+        from a thread, so the event loop goes on fetching and answering /healthz meanwhile."""
+        executor = self._executor()
+        if self._started:
+            return executor.submit(call)
+        future = await asyncio.to_thread(executor.submit, call)
+        self._started = True
+        return future
+
     def close(self) -> None:
+        self._started = False
         if self._pool is not None:
             # Not shutdown(wait=True): a worker stuck in a hostile document would hold up a
             # SIGTERM. But the pool's manager thread must be gone before the interpreter

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -316,6 +319,36 @@ def test_parsing_in_worker_processes_gives_the_same_stories(
     assert sorted(outcome.status for outcome in outcomes) == ["error", "error", "ok"]
     titles = {cluster.title for cluster in store.clusters(ClusterFilter())}
     assert titles == {"Troops leave Kazakhstan", "Fuel prices rise in Almaty"}
+
+
+def test_the_first_parse_starts_the_workers_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first submit waits for the fork server to load the parsers and tagging tables
+    (2-3 s); made on the event loop's thread, it froze fetching and /healthz meanwhile."""
+    threads: list[threading.Thread] = []
+    submit = ProcessPoolExecutor.submit
+
+    def recording_submit(self: ProcessPoolExecutor, *args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread())
+        return submit(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", recording_submit)
+
+    async def parse_twice() -> threading.Thread:
+        pool = ParserPool(workers=1)
+        try:
+            for _ in range(2):
+                parsed = await pool(rss(ITEMS), "https://a.example/rss", {}, 1, START)
+                assert len(parsed.stories) == len(ITEMS)
+        finally:
+            pool.close()
+        return threading.current_thread()
+
+    loop_thread = asyncio.run(parse_twice())
+    assert len(threads) == 2
+    assert threads[0] is not loop_thread  # the first: from a helper thread
+    assert threads[1] is loop_thread  # then directly: the workers are up
 
 
 def test_a_304_keeps_the_feed_ttl_and_entry_frequency(
