@@ -172,36 +172,49 @@ def publish_feed(store: Store, settings: Settings, spec: FeedSpec, now: datetime
     newest `limit` are archived (see the module docstring)."""
     target = settings.publish.output_dir / spec.path
     previous = store.published_feed(spec.path)
-    members = _members_for(store, settings, spec)
+    members, known = _members_for(store, settings, spec)
     removed_pages = store.archive_pages_with_removed_clusters(spec.path)
     newest_signature = store.feed_signature(spec.where)
+    mark = store.max_cluster_id()
+    # Clusters created since the last publish: usually among the newest, but an old-dated
+    # story (a new source's back catalogue, a late copy) or a burst of more than `limit`
+    # would never be, and so would be in no document and no archive page.
+    late = store.cluster_ids_after(spec.where, members.seen_up_to) if known else []
     if (
         previous is not None
+        and not late
         and previous.signature == _signature(store, settings, spec, newest_signature, members)
         and target.exists()
         and (settings.publish.output_dir / json_feed_url(spec.path)).exists()
         and not removed_pages
     ):
+        if mark - members.seen_up_to > MARK_SLACK:  # keep the next `late` query a short range
+            store.advance_feed_mark(spec.path, mark)
         return False
     newest = store.clusters(spec.where)
     newest_ids = frozenset(cluster.id for cluster in newest)
-    pending = store.clusters_by_id((members.current | members.pending) - newest_ids)
-    frozen: list[Cluster] = []
-    if len(pending) >= spec.where.limit:  # a full page: freeze the oldest into the archive
+    pending = store.clusters_by_id((members.current | members.pending | set(late)) - newest_ids)
+    pages = members.pages
+    frozen_pages: list[list[Cluster]] = []
+    while len(pending) >= spec.where.limit:  # full pages: freeze the oldest into the archive
         pending, frozen = pending[: -spec.where.limit], pending[-spec.where.limit :]
+        frozen_pages.append(frozen)
     members = FeedMembers(
         definition=members.definition,
-        pages=members.pages + (1 if frozen else 0),
+        pages=pages + len(frozen_pages),
         current=newest_ids,
         pending=frozenset(cluster.id for cluster in pending),
+        seen_up_to=mark,
     )
-    if frozen:
-        _write_archive_page(settings, spec, members.pages, frozen, now)
+    for number, frozen in enumerate(frozen_pages, start=pages + 1):
+        _write_archive_page(settings, spec, number, frozen, now)
     for page in removed_pages:
         clusters = store.clusters_by_id(store.archive_page_ids(spec.path, page))
         _write_archive_page(settings, spec, page, clusters, now)
         store.forget_removed_archived(spec.path, page)
-    store.save_feed_members(spec.path, members, [cluster.id for cluster in frozen])
+    store.save_feed_members(
+        spec.path, members, [[cluster.id for cluster in page] for page in frozen_pages]
+    )
     clusters = [*newest, *pending]
     empty_updated = previous.updated_at if previous else now
     prev_archive = _archive_url(settings, spec, members.pages) if members.pages else ""
@@ -226,16 +239,20 @@ def publish_feed(store: Store, settings: Settings, spec: FeedSpec, now: datetime
     return changed
 
 
-def _members_for(store: Store, settings: Settings, spec: FeedSpec) -> FeedMembers:
-    """The feed's archive state; a feed whose definition changed starts a new archive (its
-    old pages are deleted: they held entries of a different filter)."""
+MARK_SLACK = 1_000  # clusters created since a feed's mark before an unchanged feed moves it
+
+
+def _members_for(store: Store, settings: Settings, spec: FeedSpec) -> tuple[FeedMembers, bool]:
+    """The feed's archive state, and whether it was published before as it is defined now.
+    A feed whose definition changed starts a new archive (its old pages are deleted: they
+    held entries of a different filter), from the clusters it holds at its first publish."""
     definition = hashlib.sha256(f"{spec!r}".encode()).hexdigest()
     members = store.feed_members(spec.path)
     if members.definition == definition:
-        return members
+        return members, True
     if members.definition:
         shutil.rmtree(settings.publish.output_dir / _archive_dir(spec), ignore_errors=True)
-    return FeedMembers(definition=definition)
+    return FeedMembers(definition=definition), False
 
 
 def _signature(

@@ -384,6 +384,19 @@ def _m0013_alert_deliveries(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0014_feed_high_water_marks")
+def _m0014_feed_high_water_marks(db: Database) -> None:
+    # The highest cluster id a feed's last publish considered: clusters created since that
+    # match the feed but are not among its newest (an old date, a burst of more than its
+    # length) still go into its document and archive. Existing feeds start from now.
+    db.executescript(
+        """
+        ALTER TABLE feed_archives ADD COLUMN seen_up_to INTEGER NOT NULL DEFAULT 0;
+        UPDATE feed_archives SET seen_up_to = (SELECT COALESCE(MAX(id), 0) FROM clusters);
+        """
+    )
+
+
 def _disable(db: Database, source_id: int, reason: str, now: datetime) -> None:
     db.execute(
         "UPDATE sources SET disabled_reason = ?, disabled_at = ? WHERE id = ?",
@@ -543,12 +556,14 @@ class FeedMembers:
     `current`: the newest entries as last published; `pending`: pushed out of them by newer
     ones but not yet frozen into an archive page (the subscription document still carries
     them); `pages`: archive pages written, numbered from 1 (the oldest); `definition`: what
-    the feed was defined as when its archive began (a changed filter starts it afresh)."""
+    the feed was defined as when its archive began (a changed filter starts it afresh);
+    `seen_up_to`: clusters with a higher id were created after the feed was last published."""
 
     definition: str = ""
     pages: int = 0
     current: frozenset[int] = frozenset()
     pending: frozenset[int] = frozenset()
+    seen_up_to: int = 0  # the highest cluster id the last publish considered
 
 
 @dataclass(frozen=True, slots=True)
@@ -1768,7 +1783,35 @@ class Store:
             pages=archive[0]["pages"],
             current=frozenset(row["cluster_id"] for row in rows if row["page"] == 0),
             pending=frozenset(row["cluster_id"] for row in rows if row["page"] == -1),
+            seen_up_to=archive[0]["seen_up_to"],
         )
+
+    def max_cluster_id(self) -> int:
+        rows = self._execute("SELECT COALESCE(MAX(id), 0) FROM clusters", ())
+        return int(rows[0][0])
+
+    def cluster_ids_after(self, where: ClusterFilter, after_id: int) -> list[int]:
+        """Every cluster passing `where` (its query evaluated exactly) with an id above
+        `after_id`: those created since. A range of the primary key, so it costs what was
+        created since, not what is stored."""
+        conditions, params = _cluster_conditions(where)
+        extra = "".join(f" AND {condition}" for condition in conditions)
+        sql = f"SELECT c.id FROM clusters c WHERE c.id > ?{extra} ORDER BY c.id"
+        ids = [row[0] for row in self._execute(sql, [after_id, *params])]
+        if not where.query.strip() or not ids:
+            return ids
+        tree = parse_query(where.query)
+        matched: list[int] = []
+        for start in range(0, len(ids), 200):
+            chunk = ids[start : start + 200]
+            docs = self._cluster_docs(chunk)
+            matched += [c for c in chunk if any(evaluate(tree, d) for d in docs.get(c, ()))]
+        return matched
+
+    def advance_feed_mark(self, path: str, seen_up_to: int) -> None:
+        """Move a feed's high-water mark on without publishing it (nothing new matched)."""
+        with self._transaction() as db:
+            db.execute("UPDATE feed_archives SET seen_up_to = ? WHERE path = ?", (seen_up_to, path))
 
     def archive_page_ids(self, path: str, page: int) -> list[int]:
         """The clusters an archive page holds (those retention removed included)."""
@@ -1798,11 +1841,11 @@ class Store:
             )
 
     def save_feed_members(
-        self, path: str, members: FeedMembers, new_page: Sequence[int] = ()
+        self, path: str, members: FeedMembers, new_pages: Sequence[Sequence[int]] = ()
     ) -> None:
-        """Record a feed's current and pending clusters, and `new_page` as archive page
-        `members.pages` (when given), in one transaction. A changed definition drops the
-        old archive's rows first."""
+        """Record a feed's current and pending clusters, and `new_pages` as its newest archive
+        pages (the last of them is page `members.pages`), in one transaction. A changed
+        definition drops the old archive's rows first."""
         with self._transaction() as db:
             old = db.execute(
                 "SELECT definition FROM feed_archives WHERE path = ?", (path,)
@@ -1812,14 +1855,20 @@ class Store:
             else:
                 db.execute("DELETE FROM feed_members WHERE path = ? AND page <= 0", (path,))
             db.execute(
-                """INSERT INTO feed_archives (path, definition, pages) VALUES (?, ?, ?)
+                """INSERT INTO feed_archives (path, definition, pages, seen_up_to)
+                VALUES (?, ?, ?, ?)
                 ON CONFLICT (path) DO UPDATE SET definition = excluded.definition,
-                    pages = excluded.pages""",
-                (path, members.definition, members.pages),
+                    pages = excluded.pages, seen_up_to = excluded.seen_up_to""",
+                (path, members.definition, members.pages, members.seen_up_to),
             )
             rows = [(path, cid, 0) for cid in members.current]
             rows += [(path, cid, -1) for cid in members.pending]
-            rows += [(path, cid, members.pages) for cid in new_page]
+            first = members.pages - len(new_pages) + 1
+            rows += [
+                (path, cid, number)
+                for number, page in enumerate(new_pages, start=first)
+                for cid in page
+            ]
             db.conn.executemany(
                 "INSERT OR REPLACE INTO feed_members (path, cluster_id, page) VALUES (?, ?, ?)",
                 rows,

@@ -179,6 +179,39 @@ def test_archive_pages_follow_rfc_5005_and_never_change(tmp_path: Path, store: S
     assert page1.stat().st_mtime_ns == mtime_before
 
 
+def test_old_dated_stories_and_bursts_reach_the_document_or_the_archive(
+    tmp_path: Path, store: Store
+) -> None:
+    """A story dated before a feed's newest entries (a new source's back catalogue, a late
+    copy) or one of a burst longer than the feed is never among its newest: it must still be
+    published once, in the document or an archive page, not skipped."""
+    settings = _settings(tmp_path, DESK)
+    current = tmp_path / "out" / "feeds" / "desk.atom"
+    _add(store, 0, 5)
+    publish_all(store, settings, NOW)
+
+    old = [_story(f"old{i}", -100 + i) for i in range(3)]
+    store.store_stories(old, NOW + timedelta(hours=6))
+    publish_all(store, settings, NOW + timedelta(hours=6))
+    assert sorted(_guids(current)[5:]) == ["old0", "old1", "old2"]
+
+    _add(store, 10, 17)  # a burst: 17 new entries for a feed of 5
+    publish_all(store, settings, NOW + timedelta(hours=30))
+    pages = sorted((tmp_path / "out" / "feeds" / "archive" / "desk").glob("*.atom"))
+    assert [page.name for page in pages] == ["1.atom", "2.atom", "3.atom", "4.atom"]
+    seen = [guid for page in pages for guid in _guids(page)] + _guids(current)
+    expected = [f"s{i:04d}" for i in (*range(5), *range(10, 27))] + ["old0", "old1", "old2"]
+    assert sorted(seen) == sorted(expected)  # every entry exactly once
+    assert _guids(current)[:5] == [f"s{i:04d}" for i in range(26, 21, -1)]
+    for page in pages:
+        check_atom(page)
+
+    # Nothing new: the feed is not rendered again, and nothing moves.
+    before = {path: path.read_bytes() for path in [current, *pages]}
+    assert publish_all(store, settings, NOW + timedelta(hours=31)) == []
+    assert {path: path.read_bytes() for path in before} == before
+
+
 def test_retention_drops_stories_from_archive_pages_only(tmp_path: Path, store: Store) -> None:
     settings = _settings(tmp_path, DESK)
     for batch in range(3):
