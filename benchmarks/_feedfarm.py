@@ -10,6 +10,8 @@ check from the server's side what a client actually did.
 The feeds look like news: 20-50 items, each with a title, an HTML description of a few
 paragraphs, guid, link, pubDate, author and 1-3 categories. About one item in ten is a wire
 story whose link is shared by several feeds (the same story republished), as in real newsrooms.
+`render_item` and `render_document` are `render_feed`'s parts, for farms whose feeds gain
+entries over time (`soak.py`).
 
 Titles and sentences come from a word chain (first-order Markov) trained on the BBC News
 articles of ../shared/corpus/labelled-news/, so the text has real word frequencies and real
@@ -33,6 +35,7 @@ import re
 import socket
 import time
 import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -218,43 +221,72 @@ def render_feed(index: int, seed: int) -> bytes:
     permalink_guids = rng.random() < 0.5
     published = built
     wires: set[int] = set()
+
+    def pick_wire(rng: random.Random) -> str:
+        wire = rng.randrange(WIRE_POOL)
+        while wire in wires:  # a feed lists a wire story once
+            wire = rng.randrange(WIRE_POOL)
+        wires.add(wire)
+        return f"story-{wire}"
+
     for number in range(count):
         published -= timedelta(minutes=rng.randint(2, 90))
-        title = _title(rng)
-        if rng.random() < WIRE_SHARE:
-            wire = rng.randrange(WIRE_POOL)
-            while wire in wires:  # a feed lists a wire story once
-                wire = rng.randrange(WIRE_POOL)
-            wires.add(wire)
-            link = f"https://wire.example/{rng.choice(SECTIONS)}/story-{wire}"
-        else:
-            section = rng.choice(SECTIONS)
-            link = f"https://{host}/{section}/{published:%Y/%m/%d}/{_slug(title)}-{number}"
-            if rng.random() < 0.2:
-                link += "?utm_source=rss&utm_medium=feed"
-        guid = (
-            f'<guid isPermaLink="true">{escape(link)}</guid>'
-            if permalink_guids
-            else f'<guid isPermaLink="false">{host}:{seed}:{number}</guid>'
-        )
-        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        categories = "".join(
-            f"<category>{escape(topic)}</category>"
-            for topic in rng.sample(TOPICS, rng.randint(1, 3))
-        )
-        items.append(
-            "<item>"
-            f"<title>{escape(title)}</title>"
-            f"<link>{escape(link)}</link>"
-            f"{guid}"
-            f"<pubDate>{format_datetime(published)}</pubDate>"
-            f"<author>{first.lower()}.{last.lower()}@{host} ({first} {last})</author>"
-            f"{categories}"
-            f"<description>{escape(_description(rng))}</description>"
-            "</item>\n"
-        )
+        guid = f"{host}:{seed}:{number}" if not permalink_guids else None
+        items.append(render_item(rng, host, number, published, guid=guid, pick_wire=pick_wire))
     region = rng.choice(PLACES)
     ttl = f"<ttl>{rng.choice((15, 30, 60))}</ttl>" if rng.random() < 0.2 else ""
+    return render_document(index, host, region, built, ttl=ttl, items=items)
+
+
+def render_item(
+    rng: random.Random,
+    host: str,
+    number: int,
+    published: datetime,
+    *,
+    guid: str | None,
+    pick_wire: Callable[[random.Random], str],
+) -> str:
+    """One `<item>` (with its trailing newline) drawn from `rng`: a wire copy (its link
+    `https://wire.example/<section>/<pick_wire(rng)>`, shared with other feeds) for a
+    `WIRE_SHARE` of items, else a story of its own on `host`. `guid` is the
+    non-permalink guid, or None for a permalink guid (the item's link)."""
+    title = _title(rng)
+    if rng.random() < WIRE_SHARE:
+        story = pick_wire(rng)  # drawn before the section, as always
+        link = f"https://wire.example/{rng.choice(SECTIONS)}/{story}"
+    else:
+        section = rng.choice(SECTIONS)
+        link = f"https://{host}/{section}/{published:%Y/%m/%d}/{_slug(title)}-{number}"
+        if rng.random() < 0.2:
+            link += "?utm_source=rss&utm_medium=feed"
+    guid_element = (
+        f'<guid isPermaLink="true">{escape(link)}</guid>'
+        if guid is None
+        else f'<guid isPermaLink="false">{escape(guid)}</guid>'
+    )
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    categories = "".join(
+        f"<category>{escape(topic)}</category>" for topic in rng.sample(TOPICS, rng.randint(1, 3))
+    )
+    return (
+        "<item>"
+        f"<title>{escape(title)}</title>"
+        f"<link>{escape(link)}</link>"
+        f"{guid_element}"
+        f"<pubDate>{format_datetime(published)}</pubDate>"
+        f"<author>{first.lower()}.{last.lower()}@{host} ({first} {last})</author>"
+        f"{categories}"
+        f"<description>{escape(_description(rng))}</description>"
+        "</item>\n"
+    )
+
+
+def render_document(
+    index: int, host: str, region: str, built: datetime, *, ttl: str, items: Sequence[str]
+) -> bytes:
+    """The RSS 2.0 document around rendered items, newest first (`ttl`: a `<ttl>` element
+    or "")."""
     document = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>\n'
