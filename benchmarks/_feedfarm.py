@@ -30,6 +30,7 @@ import gzip
 import hashlib
 import json
 import multiprocessing
+import os
 import random
 import re
 import socket
@@ -372,11 +373,15 @@ class _Farm:
 
 
 def _not_modified(headers: Any, feed: RenderedFeed) -> bool:
+    return not_modified(headers, feed.etag, feed.modified_at)
+
+
+def not_modified(headers: Any, etag: str, modified_at: datetime) -> bool:
     """RFC 9110: If-None-Match wins when present; else If-Modified-Since."""
     if_none_match = headers.get("If-None-Match")
     if if_none_match is not None:
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        return feed.etag in tags or "*" in tags
+        return etag in tags or "*" in tags
     if_modified_since = headers.get("If-Modified-Since")
     if if_modified_since:
         try:
@@ -385,8 +390,36 @@ def _not_modified(headers: Any, feed: RenderedFeed) -> bool:
             return False
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
-        return feed.modified_at <= since
+        return modified_at <= since
     return False
+
+
+def pss_kib(pid: int) -> int:
+    """A process's proportional set size in KiB (0 when unreadable)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of a process, from /proc/<pid>/task/<tid>/children."""
+    children: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return children
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
+                children += [int(child) for child in handle.read().split()]
+        except OSError:
+            continue
+    return children
 
 
 async def _serve(farm: _Farm, sock: socket.socket) -> None:
@@ -405,7 +438,6 @@ async def _serve(farm: _Farm, sock: socket.socket) -> None:
 def exit_with_parent(interval: float = 1.0) -> None:
     """Make this (child) process exit when its parent dies, even if the parent was killed
     before it could terminate its children."""
-    import os
     import threading
 
     parent = os.getppid()

@@ -43,7 +43,15 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from _feedfarm import RunningFarm, exit_with_parent, fetch_stats, start_farm, stats_delta
+from _feedfarm import (
+    RunningFarm,
+    child_pids,
+    exit_with_parent,
+    fetch_stats,
+    pss_kib,
+    start_farm,
+    stats_delta,
+)
 
 READER_PIP = "pip install reader sgmllib3k"
 RSS_GOAL_SOURCES = 10_000
@@ -146,34 +154,6 @@ def _proc_stat(pid: int) -> tuple[int, float, int] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, int(fields[21]) * _PAGE
 
 
-def _pss_kib(pid: int) -> int:
-    """The process's proportional set size in KiB (0 when unreadable)."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _children(pid: int) -> list[int]:
-    """Direct children of a process, from /proc/<pid>/task/<tid>/children."""
-    children: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return children
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
-                children += [int(child) for child in handle.read().split()]
-        except OSError:
-            continue
-    return children
-
-
 class Meter:
     """Measures one pass: wall time, CPU and peak RSS of this process *and its descendants*
     (syndicator may parse in worker processes), sampled every `interval` seconds, plus what the
@@ -202,14 +182,14 @@ class Meter:
             if stat is None:
                 continue
             tree.append((pid, stat[1], stat[2]))
-            frontier += _children(pid)
+            frontier += child_pids(pid)
         return tree
 
     def _sample(self) -> None:
         me = os.getpid()
         tree = self._tree()
         self.peak_rss_mb = max(self.peak_rss_mb, sum(rss for _, _, rss in tree) / 2**20)
-        self.peak_pss_mb = max(self.peak_pss_mb, sum(_pss_kib(pid) for pid, _, _ in tree) / 1024)
+        self.peak_pss_mb = max(self.peak_pss_mb, sum(pss_kib(pid) for pid, _, _ in tree) / 1024)
         for pid, cpu, _ in tree:
             if pid != me:
                 self._child_cpu[pid] = cpu

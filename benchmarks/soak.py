@@ -65,13 +65,21 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime, parsedate_to_datetime
+from datetime import datetime, timedelta
+from email.utils import format_datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from _feedfarm import BASE_DATE, exit_with_parent, render_feed, render_item
+from _feedfarm import (
+    BASE_DATE,
+    child_pids,
+    exit_with_parent,
+    not_modified,
+    pss_kib,
+    render_feed,
+    render_item,
+)
 
 GROWTH_GOAL = 0.10  # RSS growth after warm-up, at most
 FD_DRIFT_GOAL = 2  # open fds after warm-up may differ by this much (a pipe, a log file)
@@ -310,7 +318,7 @@ class SoakFarm:
         headers = {"Content-Type": RSS_TYPE}
         if validators:
             headers |= {"ETag": feed.etag, "Last-Modified": format_datetime(feed.modified_at, True)}
-            if _not_modified(request.headers, feed.etag, feed.modified_at):
+            if not_modified(request.headers, feed.etag, feed.modified_at):
                 self._count(304)
                 del headers["Content-Type"]
                 return web.Response(status=304, headers=headers)
@@ -609,24 +617,6 @@ def _index(name: str) -> int:
         return -1
 
 
-def _not_modified(headers: Any, etag: str, modified_at: datetime) -> bool:
-    """RFC 9110: If-None-Match wins when present; else If-Modified-Since."""
-    if_none_match = headers.get("If-None-Match")
-    if if_none_match is not None:
-        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        return etag in tags or "*" in tags
-    if_modified_since = headers.get("If-Modified-Since")
-    if if_modified_since:
-        try:
-            since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
-            return False
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        return modified_at <= since
-    return False
-
-
 async def _serve_farm(farm: SoakFarm, sock: Any) -> None:
     from aiohttp import web
 
@@ -700,39 +690,13 @@ def _status_kib(pid: int, key: str) -> int:
     return 0
 
 
-def _pss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _children(pid: int) -> list[int]:
-    children: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return children
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
-                children += [int(child) for child in handle.read().split()]
-        except OSError:
-            continue
-    return children
-
-
 def process_tree(root: int) -> list[int]:
     """`root` and all its descendants."""
     tree, frontier = [], [root]
     while frontier:
         pid = frontier.pop()
         tree.append(pid)
-        frontier += _children(pid)
+        frontier += child_pids(pid)
     return tree
 
 
@@ -822,7 +786,7 @@ class TreeMeter:
             if (cpu := _cpu_s(pid)) is not None:
                 self._cpu[pid] = cpu
         rss = sum(_status_kib(pid, "VmRSS") for pid in tree) / 1024
-        pss = sum(_pss_kib(pid) for pid in tree) / 1024 if with_pss else 0.0
+        pss = sum(pss_kib(pid) for pid in tree) / 1024 if with_pss else 0.0
         fds = sum(_fd_count(pid) for pid in tree)
         return Sample(rss, pss, fds, _size(self.wal_path), len(tree))
 
