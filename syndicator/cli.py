@@ -111,6 +111,17 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
 }
 
 
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 (any free one) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return port
+
+
 def _epilog(command: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[command])
 
@@ -169,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands, "serve", [common], "serve the published feeds over HTTP (no polling)"
     )
     serve.add_argument("--host", help="listen address (default: server.host)")
-    serve.add_argument("--port", type=int, help="listen port (default: server.port; 0: any)")
+    serve.add_argument(
+        "--port", type=port_number, help="listen port (default: server.port; 0: any)"
+    )
     _command(commands, "check", [common], "validate the config; list every problem")
     status = _command(commands, "status", [common], "one line per source: state, errors, next poll")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -225,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("path", type=Path, help="the file to write (never overwritten)")
     _command(commands, "vacuum", [common], "compact the database file (stop the daemon first)")
     demo = _command(commands, "demo", [common], "everything offline on loopback")
-    demo.add_argument("--port", type=int, default=8080, help="HTTP port (a free one if taken)")
+    demo.add_argument(
+        "--port", type=port_number, default=8080, help="HTTP port (a free one if taken)"
+    )
     demo.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, help="demo data directory")
     return parser
 

@@ -111,7 +111,16 @@ def test_missing_config_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_a_usage_mistake_is_one_line_and_exit_1(tmp_path: Path) -> None:
-    for args in (("frobnicate",), (), ("run", "--bogus"), ("search",), ("status", "--limit", "x")):
+    mistakes = (
+        ("frobnicate",),
+        (),
+        ("run", "--bogus"),
+        ("search",),
+        ("status", "--limit", "x"),
+        ("serve", "--port", "99999"),
+        ("demo", "--port", "http"),
+    )
+    for args in mistakes:
         result = syndicator(*args, cwd=tmp_path)
         assert result.returncode == 1, args
         lines = result.stderr.strip().splitlines()
