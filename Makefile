@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint types imports pytest bench clean
+.PHONY: run demo test lint types imports pytest fuzz bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 test: lint types imports pytest
+
+# The property tests (hypothesis) at FUZZ times their CI budget, a new random search each run;
+# a failing example is kept in .hypothesis/ and replayed first next time (tests/fuzzing.py).
+FUZZ ?= 50
+FUZZ_TESTS = $(shell grep -l '^from tests.fuzzing import budget' tests/test_*.py)
+
+fuzz: $(STAMP)
+	SYNDICATOR_FUZZ=$(FUZZ) $(BIN)/python -m pytest -q -m hypothesis --timeout=3600 $(FUZZ_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py --skip-memory

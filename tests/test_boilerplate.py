@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from syndicator.boilerplate import (
@@ -14,9 +14,10 @@ from syndicator.boilerplate import (
 )
 from syndicator.normalize import html_to_text
 from tests.conftest import SHARED
+from tests.fuzzing import budget
 
-# Deterministic: the same examples on every run, no example database, no deadline flakiness.
-deterministic = settings(derandomize=True, database=None, deadline=None, max_examples=200)
+# The same examples on every run in CI; `make fuzz` searches longer (tests/fuzzing.py).
+deterministic = budget(200)
 
 SEED = SHARED / "seed" / "000_ca4b3b679c3f7ead.txt"
 

@@ -10,10 +10,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from syndicator.discovery import discover_feed_urls, looks_like_html
+from tests.fuzzing import budget
 
 # The shared corpus is part of the CI environment: when it is missing, the suite tests fail.
 SUITE = Path("/work/shared/corpus/feeds-conformance/feedvalidator/feedfinder-tests")
@@ -30,8 +31,8 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 PAGE = "https://example.org/blog/post.html"
 
-# Deterministic: the same examples on every run, no example database, no deadline flakiness.
-deterministic = settings(derandomize=True, database=None, deadline=None, max_examples=300)
+# The same examples on every run in CI; `make fuzz` searches longer (tests/fuzzing.py).
+deterministic = budget(300)
 
 
 def _page(head: str = "", body: str = "") -> str:

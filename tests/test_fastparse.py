@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from syndicator import fastparse
@@ -23,6 +23,7 @@ from syndicator.fastparse import read_feed
 from syndicator.models import ParsedEntry, ParsedFeed
 from syndicator.parsing import FEEDPARSER_RULES, parse_feed
 from tests.conftest import SHARED
+from tests.fuzzing import budget
 
 # The shared corpus is part of the CI environment: when it is missing, the corpus tests fail.
 REAL = SHARED / "corpus" / "feeds-real"
@@ -35,8 +36,8 @@ URL = "https://example.com/feed/"
 # Content-Location (feedparser's base for relative links) and a generic XML Content-Type.
 HEADERS = {"content-location": URL, "content-type": "application/xml"}
 
-# Deterministic: the same examples on every run, no example database, no deadline flakiness.
-deterministic = settings(derandomize=True, database=None, deadline=None, max_examples=300)
+# The same examples on every run in CI; `make fuzz` searches longer (tests/fuzzing.py).
+deterministic = budget(300)
 
 # Feed-level titles the fast path reads differently, by path under feeds-conformance. The fast
 # path does not descend into the channel's other elements; feedparser takes a <dc:title> nested

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from syndicator.fingerprint import (
@@ -24,9 +24,10 @@ from syndicator.fingerprint import (
     title_similarity,
     title_tokens,
 )
+from tests.fuzzing import budget
 
-# Deterministic: the same examples on every run, no example database, no deadline flakiness.
-deterministic = settings(derandomize=True, database=None, deadline=None, max_examples=200)
+# The same examples on every run in CI; `make fuzz` searches longer (tests/fuzzing.py).
+deterministic = budget(200)
 
 ANY_TEXT = st.text() | st.lists(
     st.sampled_from(["word", "Word,", " ", "\n", "\n\n", "\u2019", "\ud800", "\x00", "é", "—"])

@@ -10,13 +10,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
 from syndicator.atom import FeedContext, render_atom
 from syndicator.jsonfeed import json_feed_url, render_json_feed
 from syndicator.models import Cluster, Section
+from tests.fuzzing import budget
 from tests.test_atom import (
     BASE_URL,
     CONTEXT,
@@ -443,7 +444,7 @@ def test_dates_are_utc_rfc3339() -> None:
 # Property: no text breaks the document.
 
 
-@settings(max_examples=150, deadline=None)
+@budget(150)
 @given(title=st.text(), summary=st.text(), author=st.text(), section_title=st.text())
 def test_arbitrary_text_never_breaks_json(
     title: str, summary: str, author: str, section_title: str

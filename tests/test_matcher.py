@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from syndicator import matcher as matcher_module
@@ -28,8 +28,10 @@ from syndicator.query import (
     parse,
     to_text,
 )
+from tests.fuzzing import budget
 
-deterministic = settings(derandomize=True, database=None, deadline=None, max_examples=300)
+# The same examples on every run in CI; `make fuzz` searches longer (tests/fuzzing.py).
+deterministic = budget(300)
 
 
 def naive(rules: Sequence[tuple[str, Query]], doc: MatchDoc) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from syndicator.models import ParsedEntry
@@ -23,9 +23,10 @@ from syndicator.normalize import (
     normalize_entry,
 )
 from tests.conftest import SHARED
+from tests.fuzzing import budget
 
-# Deterministic: the same examples on every run, no example database, no deadline flakiness.
-deterministic = settings(derandomize=True, database=None, deadline=None, max_examples=200)
+# The same examples on every run in CI; `make fuzz` searches longer (tests/fuzzing.py).
+deterministic = budget(200)
 
 # XML 1.0 Char production, negated (RFC 4287 documents must not carry these).
 XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -151,6 +152,69 @@ def test_canonical_url_is_idempotent(url: str) -> None:
     assert parts.hostname == parts.hostname.lower()
     assert "utm_" not in parts.query.lower()
     assert "fbclid" not in parts.query
+
+
+# Pieces of URLs, well-formed and not, mixed with arbitrary text: what a hostile or broken feed
+# puts in a <link>, and what a config's url holds.
+URL_PIECES = st.sampled_from(
+    [
+        "http://", "https://", "HTTPS://", "ftp://", "//", "/", ":", "::1", "[", "]", "[::1]",
+        "[v1.x]", "@", "user:pw@", "%", "%2F", "%zz", "%00", "?", "&", "=", "#", ".", "..",
+        "amp.", "/amp", "/amp/", ".amp.html", "xn--", "xn--80ak6aa92e.com", "é", "ＡＢ",
+        "\u200b", "\ufeff", " ", "\t", "\n", "\r", "\x00", "\x7f", "\\", ":80", ":443",
+        ":8080", ":99999", ":-1", ":0x50", "example.org", "EXAMPLE.ORG.", "127.0.0.1",
+        "0x7f.1", "utm_source=x", "fbclid=1", "amp=1", "a=1", "a=%20",
+    ]
+)  # fmt: skip
+URLISH_TEXT = st.lists(URL_PIECES | st.text(max_size=4), max_size=14).map("".join)
+
+
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url.strip()).hostname
+    except ValueError:
+        return None
+
+
+def _known_canonical_url_bug(text: str, once: str) -> bool:
+    """Inputs canonical_url gets wrong (pinned by the strict xfail tests below; drop this
+    filter when they pass): a host of only dots, where the path becomes the host
+    ("http://.//b.org/x" -> "http://b.org/x"), and white space left at the end once the
+    fragment or the query is dropped ("http://h/a #x" -> "http://h/a ", not a fixed point)."""
+    host = _host(text)
+    return once != once.strip() or (host is not None and not host.rstrip("."))
+
+
+@deterministic
+@given(URLISH_TEXT)
+@example("http://[::1")
+@example("http://[v1.x]/")
+@example("https://example.org:99999/a")
+@example("HTTPS://user:pw@EXAMPLE.ORG.:443/amp/?utm_source=x&a=1#top")
+def test_canonical_url_never_raises_and_is_idempotent_on_url_ish_text(text: str) -> None:
+    once = canonical_url(text)
+
+    assert isinstance(once, str)
+    assume(not _known_canonical_url_bug(text, once))
+    assert canonical_url(once) == once
+    if once != text.strip():  # rewritten: the same host, maybe without "amp." and end dots
+        before, after = _host(text), _host(once)
+        assert before is not None
+        assert after is not None
+        assert before.rstrip(".").lower().endswith(after.lower())
+
+
+@pytest.mark.xfail(strict=True, reason="canonical_url bug (reported): not a fixed point")
+@pytest.mark.parametrize("text", ["http://h/a #x", "http://h/a ?utm_source=x"])
+def test_canonical_url_drops_the_space_before_a_dropped_fragment(text: str) -> None:
+    once = canonical_url(text)
+
+    assert canonical_url(once) == once
+
+
+@pytest.mark.xfail(strict=True, reason="canonical_url bug (reported): the path becomes the host")
+def test_canonical_url_never_moves_the_path_into_the_host() -> None:
+    assert _host(canonical_url("http://.//b.org/x")) != "b.org"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,12 +8,13 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from syndicator.config import parse_settings
 from syndicator.opml import OpmlError, OpmlFeed, parse_opml, render_opml, sources_toml
 from tests.conftest import SHARED
+from tests.fuzzing import budget
 
 CORPUS = SHARED / "corpus" / "feeds-real"
 # A missing corpus must fail, not skip: an empty parameter list would make pytest skip.
@@ -22,7 +23,8 @@ NOW = "Mon, 01 Jan 2024 00:00:00 GMT"
 # The one real export that is not well-formed XML: markup unescaped in a description attribute.
 MALFORMED = {"feeder_Programming.opml"}
 
-deterministic = settings(derandomize=True, database=None, deadline=None, max_examples=200)
+# The same examples on every run in CI; `make fuzz` searches longer (tests/fuzzing.py).
+deterministic = budget(200)
 
 
 def corpus(name: str) -> list[OpmlFeed]:

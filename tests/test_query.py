@@ -7,7 +7,7 @@ import time
 import unicodedata
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from syndicator import errors
@@ -41,8 +41,10 @@ from syndicator.query import (
     tokenize,
     walk,
 )
+from tests.fuzzing import budget
 
-deterministic = settings(derandomize=True, database=None, deadline=None, max_examples=300)
+# The same examples on every run in CI; `make fuzz` searches longer (tests/fuzzing.py).
+deterministic = budget(300)
 
 
 def reference_words(text: str) -> list[str]:
