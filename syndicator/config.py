@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import sys
 import tomllib
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
@@ -100,15 +101,20 @@ def _to_bool(value: Any) -> bool:
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# The longest duration accepted: the daemon adds durations to and subtracts them from now.
+MAX_DURATION = timedelta(days=36500)
 
 
 def parse_duration(text: str) -> timedelta:
-    """'90s', '15m', '2h', '1d', or a sum such as '1h30m'. Raises ValueError otherwise."""
+    """'90s', '15m', '2h', '1d', or a sum such as '1h30m', at most 36500d (100 years).
+    Raises ValueError otherwise."""
     compact = text.strip().replace(" ", "")
     parts = _DURATION_PART.findall(compact)
     if not compact or "".join(number + unit for number, unit in parts) != compact:
         raise _Invalid(f'expected a duration such as "90s", "15m", "2h" or "1d", got {text!r}')
     seconds = sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+    if not seconds <= MAX_DURATION.total_seconds():  # also infinity, from 400 digits
+        raise _Invalid(f"expected a duration of at most 36500d (100 years), got {text!r}")
     return timedelta(seconds=seconds)
 
 
@@ -120,8 +126,8 @@ def _to_url(value: Any) -> str:
     text = _to_str(value).strip()
     if not text:
         return ""
-    parts = urlsplit(text)
     try:
+        parts = urlsplit(text)  # raises ValueError on a malformed [IPv6] host
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as e:
         raise _Invalid(f"malformed URL {text!r}: {e}") from e
@@ -229,7 +235,8 @@ def _to_time_zone(value: Any) -> str:
     text = _to_str(value).strip()
     try:
         zoneinfo.ZoneInfo(text)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+    # OSError: a name that is a directory of the zone database ("America"), or too long
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as e:
         raise _Invalid(
             f'unknown time zone {text!r}: expected an IANA name like "Asia/Almaty"'
         ) from e
@@ -288,6 +295,25 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     '"standard", "slack" or "discord"': _one_of("standard", "slack", "discord"),
     "table of term weights": _to_term_weights,
 }
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key_name(name: str) -> str:
+    """A key as TOML writes it: bare when it can be, else quoted with its odd characters
+    escaped, so a key path in a problem message stays on one line."""
+    if _BARE_KEY.fullmatch(name):
+        return name
+    return '"' + "".join(map(_escaped, name)) + '"'
+
+
+def _escaped(char: str) -> str:
+    if char in '"\\':
+        return "\\" + char
+    if char.isprintable():
+        return char
+    return f"\\u{ord(char):04X}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08X}"
 
 
 def _toml_type(value: Any) -> str:
@@ -757,6 +783,11 @@ def parse_settings(text: str, path: Path, environ: Mapping[str, str]) -> Setting
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(path), [f"not valid TOML: {e}"]) from e
+    except ValueError as e:  # int() refuses a number of more digits than Python converts
+        limit = sys.get_int_max_str_digits()
+        raise ConfigError(str(path), [f"not valid TOML: a number of over {limit} digits"]) from e
+    except RecursionError as e:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(str(path), ["not valid TOML: arrays or tables nested too deeply"]) from e
     return _Validator(environ).settings(document, path)
 
 
@@ -873,9 +904,9 @@ class _Validator:
             return {}
         result = {}
         for name, item in raw.items():
-            where = f"channels.{name}"
+            where = f"channels.{_key_name(name)}"
             if not isinstance(item, dict):
-                self.problem(where, f"expected a table [channels.{name}], got {_toml_type(item)}")
+                self.problem(where, f"expected a table [{where}], got {_toml_type(item)}")
                 continue
             channel_type = item.get("type")
             specific = keys_of(f"channels.<name> ({channel_type})") if channel_type else ()
@@ -900,6 +931,9 @@ class _Validator:
                 values[key.name] = _CONVERTERS[key.kind](self.expand(raw[key.name]))
             except _Invalid as e:
                 self.problem(key_path, str(e))
+                continue
+            if key.required and key.kind == "URL" and not values[key.name]:
+                self.problem(key_path, "required key is empty (URL)")
         return values
 
     def default(self, key: Key) -> Any:
@@ -926,7 +960,7 @@ class _Validator:
         for name in raw:
             if name in known:
                 continue
-            key_path = f"{where}.{name}" if where else name
+            key_path = f"{where}.{_key_name(name)}" if where else _key_name(name)
             suggestion = difflib.get_close_matches(name, known, n=1)
             hint = f'; did you mean "{suggestion[0]}"?' if suggestion else ""
             self.problem(key_path, f"unknown key (expected one of: {', '.join(known)}){hint}")
@@ -971,7 +1005,7 @@ class _Validator:
         for index, values in enumerate(alerts):
             for name in values.get("channels", ()):
                 if name not in channels:
-                    defined = ", ".join(sorted(channels)) or "none"
+                    defined = ", ".join(map(_key_name, sorted(channels))) or "none"
                     self.problem(
                         f"alerts[{index}].channels",
                         f"no channel named {name!r} (defined: {defined})",
