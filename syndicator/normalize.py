@@ -134,12 +134,15 @@ def canonical_url(url: str) -> str:
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         return url
     host = _fold_amp_host(parts.hostname.lower().rstrip("."))
+    if not host:  # "http://./x": no host to rebuild around (the path would become one)
+        return url
     if ":" in host:  # an IPv6 literal keeps its brackets
         host = f"[{host}]"
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     path = _fold_amp_path(parts.path or "/")
     query = urlencode(sorted(_kept_params(parts.query)))
-    return urlunsplit((scheme, netloc, path, query, ""))
+    # rstrip: "http://h/a #x" loses its fragment and must not keep the space before it.
+    return urlunsplit((scheme, netloc, path, query, "")).rstrip()
 
 
 def _kept_params(query: str) -> list[tuple[str, str]]:
