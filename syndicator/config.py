@@ -533,7 +533,8 @@ KEYS: tuple[Key, ...] = (
         "schedule",
         "schedule",
         "immediate",
-        '"immediate", or a cron expression for a digest, e.g. "0 7 * * *".',
+        '"immediate", or a cron expression for a digest, e.g. "0 7 * * *" or '
+        '"0 7 * * 1-5" (weekdays as in cron: 0 or 7 is Sunday, 1 Monday).',
     ),
     Key(
         "alerts[]",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from syndicator.schedule import (
     next_poll_after,
     parse_retry_after,
 )
+from syndicator.scheduler import cron_weekdays_as_names, next_cron_time
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 BOUNDS = PollBounds(timedelta(minutes=15), timedelta(minutes=5), timedelta(hours=24))
@@ -106,3 +108,40 @@ def test_observed_entry_frequency_adapts_within_a_factor_of_four() -> None:
     assert timedelta(minutes=5) <= busy - NOW < timedelta(minutes=6)
     quiet = next_poll_after(NOW, URL, BOUNDS, PollSignals(entry_interval=timedelta(days=2)))
     assert timedelta(hours=1) <= quiet - NOW <= timedelta(hours=1, minutes=6)
+
+
+# -- digest schedules: cron day-of-week numbering ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "weekday"),
+    [
+        ("0 8 * * 1", "Monday"),  # APScheduler 3 alone fired this on Tuesdays
+        ("0 8 * * 0", "Sunday"),
+        ("0 8 * * 7", "Sunday"),  # cron accepts 7 for Sunday; APScheduler refused it
+        ("0 8 * * 5", "Friday"),
+        ("0 8 * * mon", "Monday"),
+        ("0 8 * * 6-7", "Saturday"),
+    ],
+)
+def test_digest_weekdays_count_as_cron_counts_them(expression: str, weekday: str) -> None:
+    friday_noon = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    fired = next_cron_time(expression, "UTC", friday_noon)
+    assert fired.strftime("%A") == weekday
+    assert fired.hour == 8
+
+
+def test_weekday_ranges_lists_and_steps_become_names() -> None:
+    assert cron_weekdays_as_names("0 8 * * 1-5") == "0 8 * * mon,tue,wed,thu,fri"
+    assert cron_weekdays_as_names("0 8 * * 0-2,6") == "0 8 * * sun,mon,tue,sat"
+    assert cron_weekdays_as_names("0 8 * * */2") == "0 8 * * sun,tue,thu,sat"
+    assert cron_weekdays_as_names("0 8 * * 1/3") == "0 8 * * mon,thu,sun"
+    assert cron_weekdays_as_names("0 8 * * *") == "0 8 * * *"
+    assert cron_weekdays_as_names("0 8 * * mon-fri") == "0 8 * * mon-fri"
+    assert cron_weekdays_as_names("0 8 * * 5-2") == "0 8 * * 5-2"  # left for APScheduler
+    fired = [
+        next_cron_time("30 7 * * 1-5", "Asia/Almaty", datetime(2026, 11, 27 + n, tzinfo=UTC))
+        for n in range(4)
+    ]
+    # 07:30 in Almaty is 02:30 UTC: from Friday 05:00 there, Friday; from the weekend, Monday
+    assert [moment.strftime("%a %H:%M") for moment in fired] == ["Fri 02:30"] + ["Mon 02:30"] * 3
