@@ -149,6 +149,16 @@ def _to_str_list(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _to_addresses(value: Any) -> tuple[str, ...]:
+    addresses = _to_str_list(value)
+    if not addresses:
+        raise _Invalid("expected at least one address, got an empty list")
+    for address in addresses:
+        if "@" not in address or any(char.isspace() or not char.isprintable() for char in address):
+            raise _Invalid(f"expected an email address such as desk@example.org, got {address!r}")
+    return addresses
+
+
 def _to_region(value: Any) -> str:
     text = _to_str(value)
     if not text:
@@ -283,6 +293,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "URL": _to_url,
     "base URL": _to_base_url,
     "list of strings": _to_str_list,
+    "list of email addresses": _to_addresses,
     "region": _to_region,
     "list of regions": _to_region_list,
     "slug": _to_slug,
@@ -574,7 +585,7 @@ KEYS: tuple[Key, ...] = (
         "Alert again when a matched story cluster changes (a new headline or text).",
     ),
     Key("channels.<name>", "type", '"email" or "webhook"', _REQUIRED, "Kind of channel."),
-    Key("channels.<name> (email)", "to", "list of strings", _REQUIRED, "Recipient addresses."),
+    Key("channels.<name> (email)", "to", "list of email addresses", _REQUIRED, "Recipients."),
     Key("channels.<name> (email)", "from", "string", _REQUIRED, "Sender address."),
     Key("channels.<name> (email)", "smtp_host", "string", "localhost", "SMTP server."),
     Key("channels.<name> (email)", "smtp_port", "port", 587, "SMTP port."),

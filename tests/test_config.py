@@ -385,6 +385,15 @@ SINGLE_PROBLEMS = {
     "dedup-window-zero": ('[dedup]\nwindow = "0s"\n', "dedup.window:"),
     "alert-without-query": ('[[alerts]]\nname = "a"\n', "alerts[0].query:"),
     "section-without-slug": ('[[sections]]\ntitle = "World"\n', "sections[0].slug:"),
+    "email-to-nobody": (
+        '[channels.desk]\ntype = "email"\nto = []\nfrom = "s@example.org"\n',
+        "channels.desk.to:",
+    ),
+    "email-to-a-header": (
+        '[channels.desk]\ntype = "email"\nto = ["a@b.org\\r\\nBcc: c@d.org"]\n'
+        'from = "s@example.org"\n',
+        "channels.desk.to:",
+    ),
 }
 
 

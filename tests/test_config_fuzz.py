@@ -313,6 +313,10 @@ GOOD: dict[str, st.SearchStrategy[Any]] = {
     "URL": URLS,
     "base URL": URLS,
     "list of strings": st.lists(ODD_TEXT | SLUGS, max_size=4),
+    "list of email addresses": st.lists(
+        st.sampled_from(["desk@example.org", "a@b", "", "no-at", "x@y\r\nBcc: z@w"]) | ODD_TEXT,
+        max_size=3,
+    ),
     "region": REGIONS | ODD_TEXT,
     "list of regions": st.lists(REGIONS, max_size=4),
     "slug": SLUGS | ODD_TEXT,
