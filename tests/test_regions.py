@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from syndicator.models import Tag
@@ -18,6 +18,7 @@ from syndicator.tagging.regions import (
     resolve_region,
     tag_regions,
 )
+from tests.fuzzing import budget
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_ca4b3b679c3f7ead.txt"
 
@@ -198,7 +199,7 @@ def test_region_identifiers_resolve(given: str, expected: str | None) -> None:
     assert resolve_region(given) == expected
 
 
-@settings(max_examples=300, deadline=None)
+@budget(300)
 @given(st.text(max_size=400), st.text(max_size=80))
 def test_tagging_never_raises_and_is_deterministic(text: str, title: str) -> None:
     first = tag_regions(load_gazetteer(), title, text)

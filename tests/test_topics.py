@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from syndicator.errors import ConfigError
@@ -24,6 +24,7 @@ from syndicator.tagging.topics import (
     topic_label,
     topic_slugs,
 )
+from tests.fuzzing import budget
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SEED = SHARED / "seed" / "000_ca4b3b679c3f7ead.txt"
@@ -316,7 +317,7 @@ def test_every_problem_is_listed() -> None:
 # --- never raises, always the same answer ------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
+@budget(300)
 @given(
     title=st.text(),
     text=st.text(),
@@ -336,7 +337,7 @@ def test_tagging_never_raises_and_is_deterministic(
         assert tag.evidence
 
 
-@settings(max_examples=100, deadline=None)
+@budget(100)
 @given(st.lists(st.sampled_from(["war", "trade", "fuel", "prices", "“", "é", "x"]), max_size=30))
 def test_word_soup_with_phrase_parts_never_raises(words: list[str]) -> None:
     tags = tag_topics(default_taxonomy(), "", " ".join(words))
