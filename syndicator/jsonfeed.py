@@ -92,7 +92,7 @@ def _feed(
         feed["language"] = language
     if hub := _web_url(context.hub_url):
         feed["hubs"] = [{"type": "WebSub", "url": hub}]
-    labels = dict(context.topic_labels)
+    labels = context.topic_labels
     feed["items"] = [
         item
         for cluster in clusters
@@ -102,7 +102,7 @@ def _feed(
 
 
 def _item_or_none(
-    section: Section, cluster: Cluster, base_url: str, topic_labels: dict[str, str]
+    section: Section, cluster: Cluster, base_url: str, topic_labels: tuple[tuple[str, str], ...]
 ) -> Json | None:
     """One cluster's item; a cluster that cannot be rendered is logged and left out, as in
     the Atom feed, so one bad story never keeps a section from being published."""
@@ -115,7 +115,10 @@ def _item_or_none(
         return None
 
 
-def _item(cluster: Cluster, base_url: str, topic_labels: dict[str, str]) -> Json:
+@functools.lru_cache(maxsize=8192)
+def _item(cluster: Cluster, base_url: str, topic_labels: tuple[tuple[str, str], ...]) -> Json:
+    """A cluster's item, built once per version of the cluster and shared by every feed that
+    lists it (as `atom._entry`); `json.dumps` only reads it."""
     story = cluster.representative
     title = clean_line(cluster.title) or "(untitled)"
     item: Json = {"id": cluster_entry_id(base_url, cluster)}
@@ -128,7 +131,7 @@ def _item(cluster: Cluster, base_url: str, topic_labels: dict[str, str]) -> Json
     if author := clean_line(story.author):
         item["authors"] = [{"name": author}]
     _put(item, "tags", _tags(cluster))
-    item[EXTENSION_KEY] = _extension(cluster, topic_labels)
+    item[EXTENSION_KEY] = _extension(cluster, dict(topic_labels))
     return item
 
 
