@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from syndicator import daemon as daemon_module
 from syndicator.atomic import write_atomically
 from syndicator.config import load_settings
 from syndicator.daemon import Daemon, ServeHealth, stall_after
@@ -560,6 +561,37 @@ def test_metrics_count_a_real_poll_and_publish(tmp_path: Path, feed_server: Feed
         assert (status, report["status"], report["problems"]) == (200, "ok", [])
         assert report["stories"] == 1
         assert report["checks"]["database"]["status"] in ("ok", "writing")
+    finally:
+        running.stop()
+
+
+def test_a_slow_publish_spaces_the_next_one_out(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishing takes at most `PUBLISH_SHARE` of the daemon's time: new stories wait for
+    the publish job's tick once the gap a publish of its duration asks for has passed."""
+    monkeypatch.setattr(daemon_module, "PUBLISH_SHARE", 1e-9)  # any publish: a gap of years
+    clock = FakeClock(START)
+    daemon = _daemon(tmp_path, feed_server, "1s", clock)
+    running = RunningDaemon(daemon)
+    feed = tmp_path / "feeds" / "feeds" / "all.atom"
+    publishes = "syndicator_publish_duration_seconds_count"
+    try:
+        running.wait_until(lambda: _metrics(running.url)[publishes] >= 1)
+        daemon._next_publish_at = 0.0  # the gap after the start-up publish is over
+        running.wait_until(lambda: feed.exists() and b"Troops leave" in feed.read_bytes())
+        published = _metrics(running.url)[publishes]
+        later = [*ITEMS, {"title": "Fuel prices rise", "guid": "w-2", "link": "https://w/2"}]
+        feed_server.routes["/wire.rss"] = Route(rss(later), etag='"v2"')
+        clock.advance(timedelta(hours=1))
+        running.wait_until(
+            lambda: _metrics(running.url)["syndicator_stories_ingested_total{kind=new}"] == 2
+        )
+        time.sleep(2.5)  # two more ticks of the publish job: still within the gap
+        assert b"Fuel prices rise" not in feed.read_bytes()
+        assert _metrics(running.url)[publishes] == published
+        daemon._next_publish_at = 0.0  # the gap is over
+        running.wait_until(lambda: b"Fuel prices rise" in feed.read_bytes())
     finally:
         running.stop()
 
