@@ -14,7 +14,8 @@ and its parser workers'). Its clock is a `SimClock`: it runs at real speed while
 works and jumps over the idle time between two scheduler ticks. Each tick does what the
 `Daemon`'s jobs do on their tick (`poll_tick(settings)`: 30 s by default): poll every due
 source (`poll_due_sources` with a `ParserPool`, the daemon's parser, and a `Metrics`), publish
-when stories changed (and on the first tick), deliver alerts, and apply retention hourly. So
+when stories changed (and on the first tick) and the daemon's publish share allows it (a
+publish of d seconds, the next not before 4d later), deliver alerts, and apply retention hourly. So
 the scheduler's own rules decide what is due (adaptive intervals, the per-source jitter,
 backoff, Retry-After), as in the real daemon, where one call of `run_cycle` per interval would
 find sources whose jittered next poll is a minute past the boundary not due, and poll them every
@@ -1101,6 +1102,7 @@ class Soak:
         self.cycles: list[Cycle] = []
         self.next_retention = T0
         self.needs_publish = True
+        self.next_publish_at = T0
         self.farm_before = _get_json(f"{run.base_url}/_stats")
         self.cpu_before = 0.0
 
@@ -1144,7 +1146,12 @@ class Soak:
         """What the daemon's jobs do on one tick: poll what is due, publish when stories
         changed (`Daemon._poll_due`), deliver alerts, and retention when an hour has passed."""
         from syndicator.alerts import deliver
-        from syndicator.daemon import RETENTION_EVERY, apply_retention, publish_and_notify
+        from syndicator.daemon import (
+            PUBLISH_SHARE,
+            RETENTION_EVERY,
+            apply_retention,
+            publish_and_notify,
+        )
         from syndicator.pipeline import poll_due_sources
 
         clock, store, settings = self.clock, self.store, self.settings
@@ -1154,9 +1161,15 @@ class Soak:
             store, self.plan, clock, None, self.pool, metrics=self.metrics
         )
         polled = time.perf_counter()
-        if self.needs_publish or any(o.new_stories or o.updated_stories for o in outcomes):
+        if any(o.new_stories or o.updated_stories for o in outcomes):
+            self.needs_publish = True
+        # As `Daemon._publish`: after a publish of d seconds the next waits (1/share - 1) * d,
+        # on the daemon's clock (here the simulated one, which skips the idle time).
+        if self.needs_publish and clock() >= self.next_publish_at:
             self.needs_publish = False
             written = await publish_and_notify(store, settings, clock())
+            took = time.perf_counter() - polled
+            self.next_publish_at = clock() + timedelta(seconds=took * (1 / PUBLISH_SHARE - 1))
             cycle.publishes += 1
             cycle.files_written += len(written)
         published = time.perf_counter()
