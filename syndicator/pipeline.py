@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from multiprocessing.context import BaseContext
 from typing import Protocol
@@ -47,7 +47,15 @@ from syndicator.discovery import discover_feed_urls, looks_like_html
 from syndicator.errors import FetchError, ParseError, SourceError, StorageError
 from syndicator.fetch import FeedClient, FetchLimits
 from syndicator.metrics import Metrics
-from syndicator.models import FetchResult, ParsedFeed, Source, SourceOutcome, Story, Tag
+from syndicator.models import (
+    FetchResult,
+    ParsedEntry,
+    ParsedFeed,
+    Source,
+    SourceOutcome,
+    Story,
+    Tag,
+)
 from syndicator.normalize import bytes_hash, normalize_entry
 from syndicator.parentdeath import die_with_parent
 from syndicator.parsing import parse_feed
@@ -140,6 +148,26 @@ class ParsedStories:
 
     feed: ParsedFeed
     stories: tuple[Story, ...]
+    left_out: int = 0  # entries past MAX_ENTRIES_PER_FEED
+
+
+# A feed document lists a few dozen entries, an archive feed a few thousand. Past this, only the
+# newest are stored: 100,000 entries in one document took the single writer 100 s, which every
+# other source waited for.
+MAX_ENTRIES_PER_FEED = 5_000
+
+
+def newest_entries(entries: Sequence[ParsedEntry], limit: int) -> tuple[ParsedEntry, ...]:
+    """The `limit` newest entries by date (undated ones by their place in the document, which
+    lists the newest first), in document order."""
+    if len(entries) <= limit:
+        return tuple(entries)
+    oldest = datetime.min.replace(tzinfo=UTC)
+    ranked = sorted(
+        range(len(entries)),
+        key=lambda i: (-(entries[i].published or entries[i].updated or oldest).timestamp(), i),
+    )
+    return tuple(entries[i] for i in sorted(ranked[:limit]))
 
 
 def parse_stories(
@@ -154,8 +182,10 @@ def parse_stories(
     """Parse, normalise, fingerprint and tag one document: the CPU-heavy part, run in a
     worker process."""
     feed = parse_feed(body, url, headers)
-    stories = _stories(source_id, feed, now, tagging)
-    return ParsedStories(replace(feed, entries=()), tuple(stories))
+    kept = newest_entries(feed.entries, MAX_ENTRIES_PER_FEED)
+    stories = _stories(source_id, replace(feed, entries=kept), now, tagging)
+    left_out = len(feed.entries) - len(kept)
+    return ParsedStories(replace(feed, entries=()), tuple(stories), left_out)
 
 
 class Parser(Protocol):
@@ -474,6 +504,13 @@ def ingest(
     if isinstance(fetched.parsed, SourceError):
         return _record_failure(store, source, plan, now, fetched.parsed)
     feed = fetched.parsed.feed
+    if fetched.parsed.left_out:
+        log.warning(
+            "%s: the feed lists %d entries; only the newest %d are stored",
+            source.url,
+            fetched.parsed.left_out + MAX_ENTRIES_PER_FEED,
+            MAX_ENTRIES_PER_FEED,
+        )
     clusters_before = store.clusters_created
     try:
         stored = store.store_stories(fetched.parsed.stories, now)

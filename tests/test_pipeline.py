@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 
 from syndicator.fetch import FetchLimits
-from syndicator.models import Source
+from syndicator.models import ParsedEntry, Source
 from syndicator.pipeline import (
     DEFAULT_TAGGING,
     ParsedStories,
     ParserPool,
     PollPlan,
     interleave_by_host,
+    newest_entries,
     parse_stories,
     poll_due_sources,
 )
@@ -486,3 +487,17 @@ def test_a_story_the_taggers_fail_on_is_stored_untagged(
     assert [story.title for story in parsed.stories] == ["Quake hits Turkey"]
     assert parsed.stories[0].tags == ()
     assert "left untagged" in caplog.text
+
+
+def _entry(guid: str, hours: float | None) -> ParsedEntry:
+    published = None if hours is None else START + timedelta(hours=hours)
+    return ParsedEntry(guid, None, guid, "", "", "", published, None)
+
+
+def test_a_feed_past_the_cap_keeps_its_newest_entries_in_document_order() -> None:
+    entries = [_entry("a", 1), _entry("b", None), _entry("c", 5), _entry("d", 3), _entry("e", 0)]
+    assert [e.guid for e in newest_entries(entries, 2)] == ["c", "d"]
+    assert [e.guid for e in newest_entries(entries, 4)] == ["a", "c", "d", "e"]
+    assert newest_entries(entries, 5) == tuple(entries)
+    undated = [_entry(str(n), None) for n in range(6)]
+    assert [e.guid for e in newest_entries(undated, 3)] == ["0", "1", "2"]  # listed first
