@@ -78,9 +78,16 @@ def lock_path(settings: Settings) -> Path:
 
 @contextlib.contextmanager
 def hold_lock(path: Path) -> Iterator[None]:
-    """An exclusive, non-blocking lock; raises `LockError` if another run holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
+    """An exclusive, non-blocking lock; raises `LockError` if another run holds it, or
+    cannot take it (its directory cannot be made or written: named, not a traceback)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+    except OSError as e:
+        # mkdir says "File exists" when a file stands where a directory is needed.
+        reason = "a file is in the way" if isinstance(e, FileExistsError) else e.strerror or e
+        raise LockError(f"{path}: cannot take the run lock beside the database: {reason}") from e
+    with handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:

@@ -110,6 +110,18 @@ def test_missing_config_is_a_user_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_database_path_through_a_file_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("not a directory")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path / "afile" / "db.sqlite"}"\n')
+    result = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'afile' / 'db.sqlite.lock'}: cannot take the run lock beside "
+        "the database: a file is in the way"
+    ]
+
+
 def test_a_usage_mistake_is_one_line_and_exit_1(tmp_path: Path) -> None:
     mistakes = (
         ("frobnicate",),
