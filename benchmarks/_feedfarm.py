@@ -451,15 +451,21 @@ def exit_with_parent(interval: float = 1.0) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+def loopback_listener() -> socket.socket:
+    """A listening TCP socket on 127.0.0.1, on a free port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    return sock
+
+
 def _server_main(conn: Connection, count: int, seed: int, use_gzip: bool) -> None:
     exit_with_parent()
     started = time.perf_counter()
     feeds = [_rendered(index, seed) for index in range(count)]
     render_s = time.perf_counter() - started
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
+    sock = loopback_listener()
     conn.send(
         {
             "port": sock.getsockname()[1],

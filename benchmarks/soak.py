@@ -76,6 +76,7 @@ from _feedfarm import (
     BASE_DATE,
     child_pids,
     exit_with_parent,
+    loopback_listener,
     not_modified,
     pss_kib,
     render_feed,
@@ -635,7 +636,6 @@ async def _serve_farm(farm: SoakFarm, sock: Any) -> None:
 
 
 def _farm_main(conn: Connection, spec: FarmSpec) -> None:
-    import socket
 
     exit_with_parent()
     # A client that gives up mid-response is what this farm is for: no tracebacks for it.
@@ -643,10 +643,7 @@ def _farm_main(conn: Connection, spec: FarmSpec) -> None:
     started = time.perf_counter()
     farm = SoakFarm(spec)
     render_s = time.perf_counter() - started
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
+    sock = loopback_listener()
     conn.send(
         {
             "port": sock.getsockname()[1],
