@@ -1166,7 +1166,8 @@ class Soak:
             self.needs_publish = False
             written = await publish_and_notify(store, settings, clock())
             took = time.perf_counter() - polled
-            self.next_publish_at = clock() + timedelta(seconds=took * (1 / PUBLISH_SHARE - 1))
+            if cycle.number > 1 or cycle.publishes:  # as the daemon: no wait after the first
+                self.next_publish_at = clock() + timedelta(seconds=took * (1 / PUBLISH_SHARE - 1))
             cycle.publishes += 1
             cycle.files_written += len(written)
         published = time.perf_counter()

@@ -363,6 +363,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._needs_publish = True
         self._next_publish_at = 0.0  # time.monotonic() from which the next publish may start
+        self._published_once = False
         self._first_poll = True
         self._pool = ParserPool()
         self._parser: Parser = self._pool if parser is None else parser
@@ -501,7 +502,10 @@ class Daemon:
         started = time.perf_counter()
         written = await publish_and_notify(self._store, self.settings, self.clock())
         took = time.perf_counter() - started
-        self._next_publish_at = time.monotonic() + took * (1 / PUBLISH_SHARE - 1)
+        # No wait after the start-up publish: the first poll's stories go out at once.
+        if self._published_once:
+            self._next_publish_at = time.monotonic() + took * (1 / PUBLISH_SHARE - 1)
+        self._published_once = True
         feeds = sum(1 for path in written if path.startswith("feeds/"))
         self.metrics.record_publish(took, feeds)
         if written:
