@@ -451,6 +451,24 @@ def exit_with_parent(interval: float = 1.0) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+def start_child(
+    context: Any, target: Callable[..., None], args: tuple[Any, ...], name: str
+) -> tuple[Any, dict[str, Any]]:
+    """Start `target(conn, *args)` in a daemon process and wait for the dict it sends first
+    (its port and figures); RuntimeError if it dies before."""
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=target, args=(child, *args), name=name, daemon=True)
+    process.start()
+    child.close()
+    try:
+        info: dict[str, Any] = parent.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(f"{name} process died (exit code {process.exitcode})") from None
+    parent.close()
+    return process, info
+
+
 def loopback_listener() -> socket.socket:
     """A listening TCP socket on 127.0.0.1, on a free port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -505,18 +523,7 @@ class RunningFarm:
 def start_farm(count: int, seed: int, use_gzip: bool = True) -> RunningFarm:
     """Render `count` feeds in a new process and serve them; returns once it listens."""
     context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe(duplex=False)
-    process = context.Process(
-        target=_server_main, args=(child, count, seed, use_gzip), name="feedfarm", daemon=True
-    )
-    process.start()
-    child.close()
-    try:
-        info: dict[str, Any] = parent.recv()
-    except EOFError:
-        process.join()
-        raise RuntimeError(f"feed farm process died (exit code {process.exitcode})") from None
-    parent.close()
+    process, info = start_child(context, _server_main, (count, seed, use_gzip), "feedfarm")
     return RunningFarm(
         process=process,
         base_url=f"http://127.0.0.1:{info['port']}",

@@ -81,6 +81,7 @@ from _feedfarm import (
     pss_kib,
     render_feed,
     render_item,
+    start_child,
 )
 
 GROWTH_GOAL = 0.10  # RSS growth after warm-up, at most
@@ -1598,16 +1599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @contextmanager
 def _farm(context: Any, spec: FarmSpec) -> Iterator[tuple[str, dict[str, Any]]]:
-    parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_farm_main, args=(child, spec), name="soak-farm", daemon=True)
-    process.start()
-    child.close()
-    try:
-        info: dict[str, Any] = parent.recv()
-    except EOFError:
-        process.join()
-        raise RuntimeError(f"feed farm process died (exit code {process.exitcode})") from None
-    parent.close()
+    process, info = start_child(context, _farm_main, (spec,), "soak-farm")
     try:
         yield f"http://127.0.0.1:{info['port']}", info
     finally:
