@@ -179,6 +179,20 @@ def index_text(text: str) -> str:
     return " ".join(tokenize(text))
 
 
+def search_text(text: str) -> str:
+    """What the search index stores for a text: `index_text`, or for ASCII text the same
+    words separated by runs of spaces (the tokenizer reads the same words, for a tenth of
+    the cost). Deterministic: the index's delete trigger computes it again."""
+    if not text.isascii():
+        # Typographic quotes and dashes are all most English text has beyond ASCII.
+        for mark in _COMMON_SEPARATORS:
+            if mark in text:
+                text = text.replace(mark, " ")
+        if not text.isascii():
+            return index_text(text)
+    return text.translate(_ASCII_WORDS)
+
+
 def _joined(words: Sequence[str]) -> str:
     """ " a b c ": a phrase is then a substring search, a prefix a search for " pre"."""
     return f" {' '.join(words)} "

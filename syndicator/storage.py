@@ -60,7 +60,7 @@ from syndicator.models import (
     Tag,
     TagKind,
 )
-from syndicator.query import MatchDoc, Query, evaluate, match_doc, to_fts5
+from syndicator.query import MatchDoc, Query, evaluate, match_doc, search_text, to_fts5
 from syndicator.query import parse as parse_query
 
 BUSY_TIMEOUT_MS = 10_000
@@ -72,6 +72,7 @@ WAL_CHECKPOINT_PAGES = 16_384
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 MIGRATIONS = Migrations("syndicator")
+SEARCH_TEXT = "syndicator_search_text"  # the SQL function: `query.search_text`
 
 
 @MIGRATIONS(name="0001_sources")
@@ -397,6 +398,47 @@ def _m0014_feed_high_water_marks(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0015_folded_search_index")
+def _m0015_folded_search_index(db: Database) -> None:
+    # The index held the raw text, cut by SQLite's unicode61 tokenizer, while queries fold
+    # words as `query.tokenize` does: "Łódź", "Straße", "København", "Diyarbakır" or "€100m"
+    # were stored as words no query can name, and a search or section for them found
+    # nothing. It now holds `search_text` (the folded words) and keeps no copy of the text
+    # (contentless); the triggers compute the same function to delete what was indexed.
+    db.executescript(
+        f"""
+        DROP TRIGGER IF EXISTS stories_ad;
+        DROP TRIGGER IF EXISTS stories_au;
+        DROP TABLE IF EXISTS stories_fts;
+        CREATE VIRTUAL TABLE stories_fts USING fts5 (
+            title, text, content = '', tokenize = 'unicode61 remove_diacritics 2'
+        );
+        INSERT INTO stories_fts (rowid, title, text)
+            SELECT id, {SEARCH_TEXT}(title), {SEARCH_TEXT}(text) FROM stories;
+        CREATE TRIGGER stories_ad AFTER DELETE ON stories BEGIN
+            INSERT INTO stories_fts (stories_fts, rowid, title, text)
+            VALUES ('delete', old.id, {SEARCH_TEXT}(old.title), {SEARCH_TEXT}(old.text));
+        END;
+        CREATE TRIGGER stories_au AFTER UPDATE OF title, text ON stories BEGIN
+            INSERT INTO stories_fts (stories_fts, rowid, title, text)
+            VALUES ('delete', old.id, {SEARCH_TEXT}(old.title), {SEARCH_TEXT}(old.text));
+            INSERT INTO stories_fts (rowid, title, text)
+            VALUES (new.id, {SEARCH_TEXT}(new.title), {SEARCH_TEXT}(new.text));
+        END;
+        """
+    )
+
+
+def _register_functions(connection: sqlite3.Connection) -> None:
+    """The SQL functions the schema's triggers call (every connection that writes needs them:
+    a story deleted from a shell without them fails with "no such function", harmlessly)."""
+    connection.create_function(SEARCH_TEXT, 1, _search_text_or_null, deterministic=True)
+
+
+def _search_text_or_null(text: str | None) -> str | None:
+    return None if text is None else search_text(str(text))
+
+
 def _disable(db: Database, source_id: int, reason: str, now: datetime) -> None:
     db.execute(
         "UPDATE sources SET disabled_reason = ?, disabled_at = ? WHERE id = ?",
@@ -663,6 +705,7 @@ def open_store(path: Path, rules: ClusterRules | None = None) -> Store:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+        _register_functions(connection)
         db = Database(connection)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.enable_wal()
@@ -1135,7 +1178,11 @@ class Store:
     @staticmethod
     def _index_for_search(db: Database, stories: list[tuple[int, str, str]]) -> None:
         db.conn.executemany(
-            "INSERT INTO stories_fts (rowid, title, text) VALUES (?, ?, ?)", stories
+            "INSERT INTO stories_fts (rowid, title, text) VALUES (?, ?, ?)",
+            [
+                (story_id, search_text(title), search_text(text))
+                for story_id, title, text in stories
+            ],
         )
 
     # -- stories and clusters ------------------------------------------------------------------

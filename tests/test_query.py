@@ -7,7 +7,7 @@ import time
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from syndicator import errors
@@ -36,6 +36,7 @@ from syndicator.query import (
     match_doc,
     parse,
     region_key,
+    search_text,
     to_fts5,
     to_text,
     tokenize,
@@ -115,6 +116,26 @@ def test_folding_is_idempotent_and_words_stay_words(text: str) -> None:
     words = tokenize(text)
     assert tokenize(index_text(text)) == words
     assert all(tokenize(word) == [word] for word in words)
+
+
+@deterministic
+@given(st.one_of(st.text(), NEWSY), st.data())
+def test_the_search_index_finds_every_word_as_a_query_names_it(
+    text: str, data: st.DataObject
+) -> None:
+    # What the store indexes (`search_text`, with its ASCII shortcut) and what a query asks
+    # for (`tokenize`'s words) meet in SQLite's tokenizer: "Łódź" and "lodz" alike.
+    words = [word for word in tokenize(text) if any(char.isalnum() for char in word)]
+    assume(words)
+    word = data.draw(st.sampled_from(words))
+    db = sqlite3.connect(":memory:")
+    db.execute(
+        "CREATE VIRTUAL TABLE f USING fts5(text, content='', "
+        "tokenize='unicode61 remove_diacritics 2')"
+    )
+    db.execute("INSERT INTO f (rowid, text) VALUES (1, ?)", [search_text(text)])
+    assert db.execute("SELECT rowid FROM f WHERE f MATCH ?", [f'"{word}"']).fetchall() == [(1,)]
+    assert tokenize(search_text(text)) == tokenize(text)
 
 
 def test_lone_surrogates_are_separators() -> None:

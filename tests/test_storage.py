@@ -189,13 +189,15 @@ def test_stories_indexed_by_the_old_trigger_stay_searchable(tmp_path: Path) -> N
     db.execute(
         "INSERT INTO stories (source_id, guid_key, guid, title, text, published_at, "
         "first_seen_at, updated_at, content_hash, cluster_id) VALUES (1, 'guid:old', 'old', "
-        "'Troops leave Kazakhstan', 'body', '2026-01-01', '2026-01-01', '2026-01-01', 'h', 1)"
+        "'Troops leave Kazakhstan for Łódź', 'body', '2026-01-01', '2026-01-01', '2026-01-01', "
+        "'h', 1)"
     )
     db.conn.commit()
     db.close()
     store = open_store(path)
     store.store_stories([_story(1, "new", title="Kazakhstan renamed")], NOW)
     assert _search(store, "kazakhstan") == ["new", "old"]
+    assert _search(store, "lodz") == ["old"]  # indexed again, folded (migration 0015)
     assert store.db.execute("SELECT COUNT(*) FROM stories_fts").fetchone()[0] == 2
     store.close()
 
@@ -321,6 +323,43 @@ def test_query_filter_matches_member_stories_in_the_alert_language(store: Store)
     assert titles("kazakh*") == ["Troops leave Kazakhstan"]
     assert titles("astana -tokaev") == []
     assert titles('title:"visits astana"') == ["Tokáev visits Astana"]
+
+
+@pytest.mark.parametrize(
+    ("title", "queries"),
+    [
+        ("Protest in Łódź", ["Łódź", "lodz", "LODZ"]),  # ł is a letter of its own, not l + mark
+        ("Streik an der Straße", ["Straße", "strasse"]),  # ß folds to ss
+        ("Snow closes København airport", ["København", "kobenhavn"]),
+        ("Ærø ferry cancelled", ["aero", "Ærø"]),
+        ("Istanbul'da seçim: İzmir ve Diyarbakır", ["diyarbakir", "izmir", "Diyarbakır"]),
+        ("Budget of €100m for $5bn fund", ["100m", "5bn"]),  # symbols are not word characters
+        ("The ﬁnal co\u00adoperation deal", ["final", "cooperation"]),  # ligature, soft hyphen
+        ("Газпром: цены на газ", ["газпром", "ГАЗ"]),
+    ],
+)
+def test_search_finds_words_as_the_query_language_folds_them(
+    store: Store, title: str, queries: list[str]
+) -> None:
+    store.store_stories([_story(1, "x1", title=title)], NOW)
+    for query in queries:
+        found = [cluster.title for cluster in store.clusters(ClusterFilter(query=query))]
+        assert found == [title], query
+
+
+def test_updates_and_retention_keep_the_folded_search_index_consistent(store: Store) -> None:
+    store.store_stories([_story(1, "x1", title="Wałęsa in Gdańsk")], NOW)
+    store.store_stories([_story(1, "x1", title="Wałęsa in Kraków")], NOW + timedelta(minutes=5))
+    assert [c.title for c in store.clusters(ClusterFilter(query="walesa krakow"))] == [
+        "Wałęsa in Kraków"
+    ]
+    assert store.clusters(ClusterFilter(query="gdansk")) == []
+    assert _index_is_consistent(store)
+    assert store.delete_clusters_before(NOW + timedelta(days=1)) == 1
+    assert store.clusters(ClusterFilter(query="walesa")) == []
+    assert _index_is_consistent(store)
+    rows = store.db.execute("SELECT COUNT(*) FROM stories_fts WHERE stories_fts MATCH 'walesa'")
+    assert rows.fetchone()[0] == 0
 
 
 def test_retention_removes_old_clusters_and_gives_the_space_back(tmp_path: Path) -> None:
