@@ -47,7 +47,7 @@ from syndicator.pipeline import (
     plan_from_settings,
     poll_due_sources,
 )
-from syndicator.publishing import changed_topics, publish_all
+from syndicator.publishing import changed_topics, publish_steps
 from syndicator.scheduler import JobRunner, PeriodicJob
 from syndicator.server import RunningServer, build_feed_app, listen
 from syndicator.storage import Store, open_store, read_health
@@ -65,6 +65,12 @@ HEALTH_GRACE = timedelta(seconds=30)
 # publishes right after each poll; one of 10,000 sources, whose publishes took 15 s, did so
 # every 30 s tick, spending half its time rendering feeds (benchmarks/soak.py).
 PUBLISH_SHARE = 0.2
+# A publish runs on the event loop, between the HTTP server's requests and the other jobs:
+# it lets them run for a moment after each feed once this long has passed since it last did.
+# At 10,000 sources one publish took 86 s, which blocked `/healthz` past any health check's
+# timeout; now a request waits at most for the feed being rendered (a second or two there).
+PUBLISH_SLICE_S = 0.05
+PUBLISH_BREATH_S = 0.002
 POOL_THRESHOLD = 20  # due sources from which `run --once` parses in worker processes
 
 
@@ -125,10 +131,23 @@ async def run_cycle(
     return report
 
 
-async def publish_and_notify(store: Store, settings: Settings, now: datetime) -> list[str]:
+async def publish_and_notify(
+    store: Store, settings: Settings, now: datetime, *, slice_s: float = PUBLISH_SLICE_S
+) -> list[str]:
     """Publish every changed feed, then ping the WebSub hub (`publish.hub`) for them.
-    Returns the paths written; a failed ping is logged by `websub`, never raised."""
-    written = publish_all(store, settings, now)
+    Returns the paths written; a failed ping is logged by `websub`, never raised.
+
+    Between two feeds, once `slice_s` has passed since it last did, it lets the event loop
+    run for `PUBLISH_BREATH_S`: the HTTP server answers (`/healthz` included) and the other
+    jobs go on while a long publish runs."""
+    written = []
+    breathed = time.monotonic()
+    for path in publish_steps(store, settings, now):
+        if path is not None:
+            written.append(path)
+        if time.monotonic() - breathed >= slice_s:
+            await asyncio.sleep(PUBLISH_BREATH_S)
+            breathed = time.monotonic()
     topics = changed_topics(settings, written)
     if topics:
         await notify_hub(settings.publish.hub, topics, user_agent=f"syndicator/{__version__}")
@@ -364,6 +383,7 @@ class Daemon:
         self._needs_publish = True
         self._next_publish_at = 0.0  # time.monotonic() from which the next publish may start
         self._published_once = False
+        self._publishing = False  # a publish lets the loop run (and polls end) midway
         self._first_poll = True
         self._pool = ParserPool()
         self._parser: Parser = self._pool if parser is None else parser
@@ -494,13 +514,17 @@ class Daemon:
             await self._publish()  # new stories reach the feeds now, not a tick later
 
     async def _publish(self) -> None:
-        if self._store is None or not self._needs_publish:
-            return
+        if self._store is None or not self._needs_publish or self._publishing:
+            return  # (a publish in progress: the publish job's next tick does it)
         if time.monotonic() < self._next_publish_at:
             return  # the publish job's next tick does it (see PUBLISH_SHARE)
         self._needs_publish = False
+        self._publishing = True
         started = time.perf_counter()
-        written = await publish_and_notify(self._store, self.settings, self.clock())
+        try:
+            written = await publish_and_notify(self._store, self.settings, self.clock())
+        finally:
+            self._publishing = False
         took = time.perf_counter() - started
         # No wait after the start-up publish: the first poll's stories go out at once.
         if self._published_once:

@@ -25,7 +25,7 @@ import logging
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,24 +143,37 @@ def publish_all(store: Store, settings: Settings, now: datetime) -> list[str]:
 
     Returns the paths (relative to output_dir) that were written.
     """
+    return [path for path in publish_steps(store, settings, now) if path is not None]
+
+
+def publish_steps(store: Store, settings: Settings, now: datetime) -> Iterator[str | None]:
+    """`publish_all` a file at a time: yields, after each feed and listing, the path written
+    or None when it was unchanged. The daemon runs its event loop (the HTTP server, polls)
+    between two steps, since a publish at 10,000 sources takes a minute.
+
+    Each step first commits a poll's open write group (`Store.end_group`; the daemon polls
+    between the steps, on the same connection): a feed shows committed stories only. One
+    rendered from a group that a kill then lost would carry cluster ids that the next poll
+    gives to other stories, under entry ids subscribers have already read."""
     output_dir = settings.publish.output_dir
-    written = []
+    store.end_group()
     specs = feed_specs(settings, store.tagged_countries())
     for spec in specs:
+        written = False
         try:
-            if publish_feed(store, settings, spec, now):
-                written.append(spec.path)
+            store.end_group()
+            written = publish_feed(store, settings, spec, now)
         except (PublishError, StorageError, OSError) as e:
             log.error("feed %s not published: %s", spec.path, e)
+        yield spec.path if written else None
+    store.end_group()
     current = {spec.path for spec in specs}
     feeds = [feed for feed in store.published_feeds() if feed.path in current]
     for name, data in (
         ("index.html", render_index(settings, feeds)),
         ("feeds.opml", render_opml(settings, feeds)),
     ):
-        if write_if_changed(output_dir / name, data):
-            written.append(name)
-    return written
+        yield name if write_if_changed(output_dir / name, data) else None
 
 
 def publish_feed(store: Store, settings: Settings, spec: FeedSpec, now: datetime) -> bool:

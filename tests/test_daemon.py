@@ -29,6 +29,7 @@ def daemon(tmp_path: Path, feed_server: FeedServer) -> Iterator[tuple[Running, s
     try:
         base = running.wait_for(r"feeds at (http://127\.0\.0\.1:\d+/)").group(1)
         running.wait_for(r"cycle: 1 source\(s\) polled, 0 failed, 1 new stories")
+        running.wait_for_next(r"published \d+ file")  # the publish after that poll
         yield running, base, config
     finally:
         running.kill()

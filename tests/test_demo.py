@@ -17,6 +17,7 @@ def test_demo_serves_feeds_with_stories_within_30_seconds(tmp_path: Path) -> Non
     try:
         index = running.wait_for(r"Feed index:\s+(http://127\.0\.0\.1:\d+/)").group(1)
         running.wait_for(r"cycle: 6 source\(s\) polled, 0 failed, 4\d new stories")
+        running.wait_for_next(r"published \d+ file")  # the publish after that poll
         with urllib.request.urlopen(index + "feeds/all.atom", timeout=10) as response:
             (tmp_path / "all.atom").write_bytes(response.read())
         assert time.monotonic() - started < 30

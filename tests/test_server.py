@@ -580,6 +580,7 @@ def test_a_slow_publish_spaces_the_next_one_out(
         running.wait_until(lambda: _metrics(running.url)[publishes] >= 1)
         daemon._next_publish_at = 0.0  # the gap after the start-up publish is over
         running.wait_until(lambda: feed.exists() and b"Troops leave" in feed.read_bytes())
+        running.wait_until(lambda: not daemon._publishing)  # the feed is out before the index
         published = _metrics(running.url)[publishes]
         later = [*ITEMS, {"title": "Fuel prices rise", "guid": "w-2", "link": "https://w/2"}]
         feed_server.routes["/wire.rss"] = Route(rss(later), etag='"v2"')
