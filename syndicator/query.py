@@ -182,7 +182,8 @@ def index_text(text: str) -> str:
 def search_text(text: str) -> str:
     """What the search index stores for a text: `index_text`, or for ASCII text the same
     words separated by runs of spaces (the tokenizer reads the same words, for a tenth of
-    the cost). Deterministic: the index's delete trigger computes it again."""
+    the cost). Deterministic: the index's delete trigger computes it again, so a change to
+    what it (or `tokenize`) returns needs a migration that rebuilds the index, as 0015 did."""
     if not text.isascii():
         # Typographic quotes and dashes are all most English text has beyond ASCII.
         for mark in _COMMON_SEPARATORS:

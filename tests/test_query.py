@@ -138,6 +138,25 @@ def test_the_search_index_finds_every_word_as_a_query_names_it(
     assert tokenize(search_text(text)) == tokenize(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("Protest in Łódź", "protest in lodz"),
+        ("Ærø, København", "aero kobenhavn"),
+        ("Diyarbakır İzmir Straße", "diyarbakir izmir strasse"),
+        ("€100m $5bn", " 100m  5bn"),
+        ("ﬁnal co\u00adoperation", "final cooperation"),
+        ("Газпром: ЦЕНЫ", "газпром цены"),
+        ("U.S.-led “talks” — today", "u s  led  talks    today"),
+    ],
+)
+def test_what_the_search_index_stores_is_pinned(text: str, stored: str) -> None:
+    # The index's delete trigger computes `search_text` again to remove what was stored: if
+    # this changes, stored indexes need rebuilding by a migration (as 0015 did), or deletes
+    # would leave stale words behind.
+    assert search_text(text) == stored
+
+
 def test_lone_surrogates_are_separators() -> None:
     assert tokenize("a\ud800b") == ["a", "b"]
 
