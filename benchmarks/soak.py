@@ -886,6 +886,7 @@ class Cycle:
     outcomes: Counter[str] = field(default_factory=Counter)
     fetches: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    normal_errors: Counter[str] = field(default_factory=Counter)  # of the well-behaved sources
     new_stories: int = 0
     updated_stories: int = 0
     end: Sample | None = None
@@ -1201,6 +1202,8 @@ class Soak:
             kind = error_kind(outcome.error) if outcome.error else outcome.status
             if outcome.error:
                 cycle.errors[kind] += 1
+                if mode == NORMAL:
+                    cycle.normal_errors[kind] += 1
             self.by_mode.setdefault(mode, Counter())[kind] += 1
 
     def _close_cycle(self, cycle: Cycle) -> None:
@@ -1339,8 +1342,9 @@ def print_cycle(cycle: Cycle, interval_s: float) -> None:
         f" | updated {cycle.updated_stories}",
         flush=True,
     )
+    normal = f" (normal sources: {_counts(cycle.normal_errors)})" if cycle.normal_errors else ""
     print(
-        f"      errors {_counts(cycle.errors)} | time {phases or '-'} | farm "
+        f"      errors {_counts(cycle.errors)}{normal} | time {phases or '-'} | farm "
         f"{_counts(cycle.farm.get('statuses', {}))} hooks {cycle.farm.get('hooks', 0)}, "
         f"new entries rendered in {cycle.farm_render_s:.1f}s (untimed)",
         flush=True,
@@ -1495,6 +1499,15 @@ def _print_modes(result: SoakResult) -> None:
         f"  normal sources with an error or a disabling: {normal_errors}   "
         f"bad sources harm no other: {_verdict(normal_errors == 0)}"
     )
+    if normal_errors:
+        # Told apart: a cold first poll of every source at once (a timeout under that load)
+        # from a later cycle's, where a misbehaving neighbour would show.
+        by_cycle = ", ".join(
+            f"cycle {c.number}: {_counts(c.normal_errors)}"
+            for c in result.cycles
+            if c.normal_errors
+        )
+        print(f"    by cycle: {by_cycle}")
     print(f"  parser processes that died: {died}   {_verdict(died == 0)}")
     print(
         f"  stories holding /etc/passwd text (XXE): {result.leaked}   "
