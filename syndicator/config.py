@@ -138,6 +138,34 @@ def _to_url(value: Any) -> str:
     return text
 
 
+def _to_proxy_url(value: Any) -> str:
+    """An http:// or https:// proxy URL, credentials allowed; they never appear in a problem."""
+    text = _to_str(value).strip()
+    if not text:
+        return ""
+    shown = _without_password(text)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as e:
+        raise _Invalid(f"malformed proxy URL {shown!r}") from e
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Invalid(f"expected an http:// or https:// proxy URL, got {shown!r}")
+    if any(ch.isspace() for ch in text):
+        raise _Invalid(f"malformed proxy URL {shown!r}: contains white space")
+    return text
+
+
+def _without_password(url: str) -> str:
+    """The URL with the password of its user part replaced by ***, if it has one."""
+    head, at, tail = url.rpartition("@")
+    if not at or ":" not in head.split("//", 1)[-1]:
+        return url
+    scheme, _, user_part = head.rpartition("//")
+    user = user_part.split(":", 1)[0]
+    return f"{scheme}//{user}:***@{tail}" if scheme else f"{user}:***@{tail}"
+
+
 def _to_base_url(value: Any) -> str:
     url = _to_url(value)
     return url if url.endswith("/") else url + "/"
@@ -292,6 +320,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "duration": _to_duration,
     "URL": _to_url,
     "base URL": _to_base_url,
+    "proxy URL": _to_proxy_url,
     "list of strings": _to_str_list,
     "list of email addresses": _to_addresses,
     "region": _to_region,
@@ -410,6 +439,15 @@ KEYS: tuple[Key, ...] = (
         "Allow loopback and private addresses (SSRF guard off); for tests and the demo.",
     ),
     Key("polling", "user_agent_contact", "URL", "", "Contact URL added to the User-Agent header."),
+    Key(
+        "polling",
+        "proxy",
+        "proxy URL",
+        "",
+        "HTTP proxy every fetch goes through (http://host:port; credentials in the URL are "
+        "never shown). The private-address guard still judges each URL, and each host name "
+        "that resolves here; the proxy resolves the rest. Empty: fetch directly.",
+    ),
     Key(
         "dedup",
         "threshold",
@@ -683,6 +721,7 @@ class PollingSettings:
     disable_after_score: int
     allow_private_addresses: bool
     user_agent_contact: str
+    proxy: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,11 @@ went wrong and where, classified by `kind` for the failure score. It never parse
 - SSRF guard (`syndicator.netguard`'s rules), unless `allow_private_addresses`: only http(s),
   no credentials in the URL, no numeric host spellings, no non-public address. Every hop's URL
   is checked before connecting, and names after DNS resolution, at connect time.
+- Proxy (`proxy`): every request goes through it; the client then connects to the proxy
+  only, which the operator chose and which may well be on a private address. The guard still
+  checks every hop's URL, and resolves its host name here: a name that resolves to a
+  non-public address is refused, one that does not resolve here is left to the proxy (in a
+  proxied network, outside names often resolve only there), whose policy then decides.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -33,7 +38,13 @@ from aiohttp.resolver import DefaultResolver
 from syndicator import __version__
 from syndicator.errors import FetchError
 from syndicator.models import FetchResult
-from syndicator.netguard import RefusedAddress, public_results, refusal_reason
+from syndicator.netguard import (
+    RefusedAddress,
+    client_host,
+    is_public_address,
+    public_results,
+    refusal_reason,
+)
 
 MAX_REDIRECTS = 5
 _PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -55,6 +66,8 @@ class FetchLimits:
     per_host_concurrency: int = 2
     allow_private_addresses: bool = False
     contact_url: str = ""
+    # http://host:port, credentials allowed (so never in a repr); "" fetches directly
+    proxy: str = field(default="", repr=False)
 
     @property
     def user_agent(self) -> str:
@@ -89,17 +102,20 @@ class FeedClient:
         )
 
     async def __aenter__(self) -> FeedClient:
-        resolver = None if self.limits.allow_private_addresses else _GuardedResolver()
+        # Through a proxy the connector only ever connects to the proxy: it is not judged.
+        guarded = not self.limits.allow_private_addresses and not self.limits.proxy
         connector = aiohttp.TCPConnector(
             limit=self.limits.concurrency,
             limit_per_host=self.limits.per_host_concurrency,
-            resolver=resolver,
+            resolver=_GuardedResolver() if guarded else None,
             ttl_dns_cache=300,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
             headers={"User-Agent": self.limits.user_agent, "Accept": _ACCEPT},
             auto_decompress=True,
+            proxy=self.limits.proxy or None,
+            trust_env=False,  # the proxy is the configured one, never an environment's
         )
         return self
 
@@ -139,6 +155,8 @@ class FeedClient:
         for _ in range(MAX_REDIRECTS + 1):
             if reason := refusal_reason(current, self.limits.allow_private_addresses):
                 raise FetchError(f"{url}: {reason}", kind="refused")
+            if self.limits.proxy and not self.limits.allow_private_addresses:
+                await _refuse_private_name(url, current)
             headers = _conditional_headers(etag, last_modified) if current == url else {}
             async with self._session.get(current, headers=headers, allow_redirects=False) as resp:
                 if resp.status in _REDIRECTS and resp.headers.get("Location"):
@@ -199,6 +217,20 @@ class FeedClient:
             f"{url}: body larger than polling.max_bytes ({limit} bytes, after decompression)",
             kind="limit",
         )
+
+
+async def _refuse_private_name(url: str, current: str) -> None:
+    """Through a proxy: refuse a host name that resolves here to a non-public address."""
+    host = client_host(urlsplit(current).hostname or "")
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return  # unknown here: the proxy resolves it
+    # Every address must be public: the proxy may connect to any of them.
+    private = sorted({str(info[4][0]) for info in found if not is_public_address(str(info[4][0]))})
+    if private:
+        reason = f"{host} resolves to a non-public address ({', '.join(private)})"
+        raise FetchError(f"{url}: refused: {reason}", kind="refused")
 
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:

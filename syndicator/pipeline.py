@@ -112,6 +112,7 @@ def plan_from_settings(settings: Settings) -> PollPlan:
             per_host_concurrency=polling.per_host_concurrency,
             allow_private_addresses=polling.allow_private_addresses,
             contact_url=polling.user_agent_contact,
+            proxy=polling.proxy,
         ),
         disable_after_score=polling.disable_after_score,
         topics=settings.topics,

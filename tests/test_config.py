@@ -17,7 +17,7 @@ from syndicator.config import (
     resolve_config_path,
 )
 from syndicator.errors import ConfigError
-from syndicator.pipeline import cluster_rules
+from syndicator.pipeline import cluster_rules, plan_from_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIG = ROOT / "config" / "syndicator.toml"
@@ -480,3 +480,16 @@ def test_every_key_is_documented_in_the_readme() -> None:
     ]
 
     assert missing == [], f"README.md does not document: {', '.join(missing)}"
+
+
+def test_a_proxy_is_read_from_the_environment_and_its_password_is_never_shown() -> None:
+    settings = _parse(
+        '[polling]\nproxy = "${HTTPS_PROXY}"\n', {"HTTPS_PROXY": "http://desk:s3cret@10.0.0.5:3128"}
+    )
+    assert settings.polling.proxy == "http://desk:s3cret@10.0.0.5:3128"
+    assert plan_from_settings(settings).limits.proxy == settings.polling.proxy
+    assert _parse("").polling.proxy == ""
+    [problem] = _problems('[polling]\nproxy = "socks5://desk:s3cret@10.0.0.5:1080"\n')
+    assert "expected an http:// or https:// proxy URL" in problem
+    assert "desk:***@10.0.0.5" in problem
+    assert "s3cret" not in problem

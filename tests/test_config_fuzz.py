@@ -312,6 +312,10 @@ GOOD: dict[str, st.SearchStrategy[Any]] = {
     "duration": DURATIONS,
     "URL": URLS,
     "base URL": URLS,
+    "proxy URL": URLS
+    | st.sampled_from(
+        ["http://u:p@10.0.0.5:3128", "socks5://u:p@h:1080", "http://u:p@", "http://:p@h/", "@"]
+    ),
     "list of strings": st.lists(ODD_TEXT | SLUGS, max_size=4),
     "list of email addresses": st.lists(
         st.sampled_from(["desk@example.org", "a@b", "", "no-at", "x@y\r\nBcc: z@w"]) | ODD_TEXT,

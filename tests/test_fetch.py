@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
+import http.server
 import resource
+import socket
+import threading
 import time
 import zlib
+from collections.abc import Iterator
 
 import brotli
 import pytest
@@ -197,3 +202,101 @@ def test_a_name_resolving_to_loopback_is_refused_after_resolution(feed_server: F
         error = fetch_error(url, guarded)
         assert error.kind == "refused", str(error)
     assert feed_server.requests == []  # the victim never saw a request
+
+
+# -- through a proxy ----------------------------------------------------------------------------
+
+PUBLIC_FEED = "http://93.184.216.34/world.rss"  # never reached: the loopback proxy answers
+
+
+class Proxy:
+    """A forward HTTP proxy on loopback that answers absolute-form requests itself: the
+    bodies of `answers` by URL, a 302 for `redirects`, 502 for anything else. It records
+    every request line and its Proxy-Authorization header."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, bytes] = {}
+        self.redirects: dict[str, str] = {}
+        self.seen: list[tuple[str, str | None]] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                proxy.seen.append((self.path, self.headers.get("Proxy-Authorization")))
+                if self.path in proxy.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", proxy.redirects[self.path])
+                    body = b""
+                elif self.path in proxy.answers:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/rss+xml")
+                    body = proxy.answers[self.path]
+                else:
+                    self.send_response(502)
+                    body = b""
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, credentials: str = "") -> str:
+        return f"http://{credentials}127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[Proxy]:
+    running = Proxy()
+    yield running
+    running.stop()
+
+
+def test_every_fetch_goes_through_the_configured_proxy_with_its_credentials(
+    proxy: Proxy,
+) -> None:
+    proxy.answers[PUBLIC_FEED] = FEED
+    # The guard on: the proxy itself is on loopback, the feed's address is public.
+    limits = FetchLimits(timeout_s=5, proxy=proxy.url("desk:s3cret@"))
+    result = fetch(PUBLIC_FEED, limits)
+    assert (result.status, result.body) == (200, FEED)
+    [(target, authorization)] = proxy.seen
+    assert target == PUBLIC_FEED  # absolute form: a proxy request
+    assert authorization == "Basic " + base64.b64encode(b"desk:s3cret").decode()
+
+
+def test_through_a_proxy_the_guard_still_refuses_private_targets(proxy: Proxy) -> None:
+    limits = FetchLimits(timeout_s=5, proxy=proxy.url())
+    for url in ("http://127.0.0.1:9/feed", "http://localhost/feed", "http://[::1]/feed"):
+        error = fetch_error(url, limits)
+        assert error.kind == "refused", str(error)
+    proxy.redirects[PUBLIC_FEED] = "http://localhost/admin"
+    error = fetch_error(PUBLIC_FEED, limits)
+    assert error.kind == "refused"
+    assert "localhost resolves to a non-public address" in str(error)
+    assert [target for target, _ in proxy.seen] == [PUBLIC_FEED]  # nothing private asked for
+
+
+def test_the_guard_off_lets_a_proxy_fetch_private_addresses(proxy: Proxy) -> None:
+    proxy.answers["http://localhost/feed"] = FEED
+    limits = FetchLimits(timeout_s=5, proxy=proxy.url(), allow_private_addresses=True)
+    assert fetch("http://localhost/feed", limits).body == FEED
+
+
+def test_a_proxy_that_is_down_is_an_error_without_its_password() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    limits = FetchLimits(timeout_s=5, proxy=f"http://desk:s3cret@127.0.0.1:{port}")
+    error = fetch_error(PUBLIC_FEED, limits)
+    assert PUBLIC_FEED in str(error)
+    assert "s3cret" not in str(error)
+    assert "s3cret" not in repr(limits)
