@@ -124,18 +124,7 @@ def _to_duration(value: Any) -> timedelta:
 
 def _to_url(value: Any) -> str:
     text = _to_str(value).strip()
-    if not text:
-        return ""
-    try:
-        parts = urlsplit(text)  # raises ValueError on a malformed [IPv6] host
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as e:
-        raise _Invalid(f"malformed URL {text!r}: {e}") from e
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _Invalid(f"expected an absolute http:// or https:// URL, got {text!r}")
-    if any(ch.isspace() for ch in text):
-        raise _Invalid(f"malformed URL {text!r}: contains white space")
-    return text
+    return _http_url(text, text, "an absolute http:// or https:// URL") if text else ""
 
 
 def _to_proxy_url(value: Any) -> str:
@@ -143,16 +132,20 @@ def _to_proxy_url(value: Any) -> str:
     text = _to_str(value).strip()
     if not text:
         return ""
-    shown = _without_password(text)
+    return _http_url(text, _without_password(text), "an http:// or https:// proxy URL")
+
+
+def _http_url(text: str, shown: str, expected: str) -> str:
+    """`text` if it is an absolute http(s) URL with a host; problems quote it as `shown`."""
     try:
-        parts = urlsplit(text)
+        parts = urlsplit(text)  # raises ValueError on a malformed [IPv6] host
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as e:
-        raise _Invalid(f"malformed proxy URL {shown!r}") from e
+        raise _Invalid(f"malformed URL {shown!r}: {e}") from e
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _Invalid(f"expected an http:// or https:// proxy URL, got {shown!r}")
+        raise _Invalid(f"expected {expected}, got {shown!r}")
     if any(ch.isspace() for ch in text):
-        raise _Invalid(f"malformed proxy URL {shown!r}: contains white space")
+        raise _Invalid(f"malformed URL {shown!r}: contains white space")
     return text
 
 
