@@ -47,6 +47,7 @@ from syndicator.netguard import (
 )
 
 MAX_REDIRECTS = 5
+PROXIED_LOOKUP_S = 2.0  # through a proxy: how long a local lookup of a name may take
 _PERMANENT_REDIRECTS = frozenset({301, 308})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
@@ -100,6 +101,9 @@ class FeedClient:
         self._host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(limits.per_host_concurrency)
         )
+        # Through a proxy: host name -> why it is refused (None: it may go), looked up once
+        # per client (a poll) rather than once per fetch.
+        self._names_judged: dict[str, str | None] = {}
 
     async def __aenter__(self) -> FeedClient:
         # Through a proxy the connector only ever connects to the proxy: it is not judged.
@@ -156,7 +160,11 @@ class FeedClient:
             if reason := refusal_reason(current, self.limits.allow_private_addresses):
                 raise FetchError(f"{url}: {reason}", kind="refused")
             if self.limits.proxy and not self.limits.allow_private_addresses:
-                await _refuse_private_name(url, current)
+                host = client_host(urlsplit(current).hostname or "")
+                if host not in self._names_judged:
+                    self._names_judged[host] = await _private_name_reason(host)
+                if reason := self._names_judged[host]:
+                    raise FetchError(f"{url}: refused: {reason}", kind="refused")
             headers = _conditional_headers(etag, last_modified) if current == url else {}
             async with self._session.get(current, headers=headers, allow_redirects=False) as resp:
                 if resp.status in _REDIRECTS and resp.headers.get("Location"):
@@ -219,18 +227,21 @@ class FeedClient:
         )
 
 
-async def _refuse_private_name(url: str, current: str) -> None:
-    """Through a proxy: refuse a host name that resolves here to a non-public address."""
-    host = client_host(urlsplit(current).hostname or "")
+async def _private_name_reason(host: str) -> str | None:
+    """Through a proxy: why a host name that resolves here to a non-public address is
+    refused, or None. A name that does not resolve here within `PROXIED_LOOKUP_S` is left
+    to the proxy (in a proxied network, outside names often resolve only there)."""
+    loop = asyncio.get_running_loop()
     try:
-        found = await asyncio.get_running_loop().getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return  # unknown here: the proxy resolves it
+        async with asyncio.timeout(PROXIED_LOOKUP_S):
+            found = await loop.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError, TimeoutError):
+        return None
     # Every address must be public: the proxy may connect to any of them.
     private = sorted({str(info[4][0]) for info in found if not is_public_address(str(info[4][0]))})
     if private:
-        reason = f"{host} resolves to a non-public address ({', '.join(private)})"
-        raise FetchError(f"{url}: refused: {reason}", kind="refused")
+        return f"{host} resolves to a non-public address ({', '.join(private)})"
+    return None
 
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
