@@ -29,7 +29,12 @@ def daemon(tmp_path: Path, feed_server: FeedServer) -> Iterator[tuple[Running, s
     try:
         base = running.wait_for(r"feeds at (http://127\.0\.0\.1:\d+/)").group(1)
         running.wait_for(r"cycle: 1 source\(s\) polled, 0 failed, 1 new stories")
-        running.wait_for_next(r"published \d+ file")  # the publish after that poll
+        # Published by the poll, or by the publish job's next tick if the start-up publish
+        # was still running then: wait for the story itself, not for a log line.
+        deadline = time.monotonic() + 30
+        while b"Troops leave Kazakhstan" not in _get(base + "feeds/all.atom")[1]:
+            assert time.monotonic() < deadline, "the first poll's story never reached the feed"
+            time.sleep(0.1)
         yield running, base, config
     finally:
         running.kill()
