@@ -652,6 +652,14 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "channels.<name> (webhook)",
+        "proxy",
+        "proxy URL",
+        "",
+        "HTTP proxy the POST goes through, as `polling.proxy` (often the same value); "
+        "empty: directly.",
+    ),
+    Key(
+        "channels.<name> (webhook)",
         "format",
         '"standard", "slack" or "discord"',
         "standard",

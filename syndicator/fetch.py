@@ -41,7 +41,7 @@ from syndicator.models import FetchResult
 from syndicator.netguard import (
     RefusedAddress,
     client_host,
-    is_public_address,
+    non_public_reason,
     public_results,
     refusal_reason,
 )
@@ -237,11 +237,7 @@ async def _private_name_reason(host: str) -> str | None:
             found = await loop.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError, TimeoutError):
         return None
-    # Every address must be public: the proxy may connect to any of them.
-    private = sorted({str(info[4][0]) for info in found if not is_public_address(str(info[4][0]))})
-    if private:
-        return f"{host} resolves to a non-public address ({', '.join(private)})"
-    return None
+    return non_public_reason(host, [str(info[4][0]) for info in found])
 
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:

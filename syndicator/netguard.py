@@ -91,6 +91,16 @@ def public_results(host: str, results: Sequence[_Result]) -> list[_Result]:
     return public
 
 
+def non_public_reason(host: str, addresses: Sequence[str]) -> str | None:
+    """Why a name is refused when any of the addresses it resolves to is not public (a
+    proxy may connect to any of them), or None. For adapters going through a proxy, which
+    look the name up themselves: the guard itself resolves no name."""
+    private = sorted({address for address in addresses if not is_public_address(address)})
+    if private:
+        return f"{host} resolves to a non-public address ({', '.join(private)})"
+    return None
+
+
 def _is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))

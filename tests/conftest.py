@@ -193,3 +193,76 @@ allow_private_addresses = true
         encoding="utf-8",
     )
     return path
+
+
+@dataclass(frozen=True)
+class ProxiedRequest:
+    method: str
+    target: str  # absolute form ("http://host/path"): what a proxy is asked for
+    authorization: str | None  # the Proxy-Authorization header
+    headers: dict[str, str]
+    body: bytes
+
+
+class LoopbackProxy:
+    """A forward HTTP proxy on loopback that answers absolute-form requests itself, never
+    connecting anywhere: the bodies of `answers` by target URL (200), a 302 to
+    `redirects[target]`, else 502. Every request is recorded in `seen`."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, bytes] = {}
+        self.redirects: dict[str, str] = {}
+        self.seen: list[ProxiedRequest] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._answer(b"")
+
+            def do_POST(self) -> None:
+                self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+            def _answer(self, body: bytes) -> None:
+                proxy.seen.append(
+                    ProxiedRequest(
+                        self.command,
+                        self.path,
+                        self.headers.get("Proxy-Authorization"),
+                        {key.lower(): value for key, value in self.headers.items()},
+                        body,
+                    )
+                )
+                answer = b""
+                if self.path in proxy.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", proxy.redirects[self.path])
+                elif self.path in proxy.answers:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/rss+xml")
+                    answer = proxy.answers[self.path]
+                else:
+                    self.send_response(502)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, credentials: str = "") -> str:
+        return f"http://{credentials}127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[LoopbackProxy]:
+    running = LoopbackProxy()
+    yield running
+    running.stop()

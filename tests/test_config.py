@@ -493,3 +493,9 @@ def test_a_proxy_is_read_from_the_environment_and_its_password_is_never_shown() 
     assert "expected an http:// or https:// proxy URL" in problem
     assert "desk:***@10.0.0.5" in problem
     assert "s3cret" not in problem
+    hook = '[channels.hook]\ntype = "webhook"\nurl = "https://hooks.example/x"\nproxy = "{}"\n'
+    channel = _parse(hook.format("http://desk:s3cret@10.0.0.5:3128")).channels["hook"]
+    assert channel.options["proxy"] == "http://desk:s3cret@10.0.0.5:3128"
+    [problem] = _problems(hook.format("ftp://desk:s3cret@10.0.0.5"))
+    assert problem.startswith("channels.hook.proxy: ")
+    assert "s3cret" not in problem

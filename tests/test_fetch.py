@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
-import http.server
 import resource
 import socket
-import threading
 import time
 import zlib
-from collections.abc import Iterator
 
 import brotli
 import pytest
@@ -20,7 +17,7 @@ from syndicator.errors import FetchError
 from syndicator.fetch import FeedClient, FetchLimits
 from syndicator.models import FetchResult
 from syndicator.netguard import refusal_reason
-from tests.conftest import FeedServer, Route, rss
+from tests.conftest import FeedServer, LoopbackProxy, Route, rss
 from tests.test_netguard import REFUSED_BEFORE_DNS
 
 OPEN = FetchLimits(timeout_s=5, allow_private_addresses=True)
@@ -209,71 +206,20 @@ def test_a_name_resolving_to_loopback_is_refused_after_resolution(feed_server: F
 PUBLIC_FEED = "http://93.184.216.34/world.rss"  # never reached: the loopback proxy answers
 
 
-class Proxy:
-    """A forward HTTP proxy on loopback that answers absolute-form requests itself: the
-    bodies of `answers` by URL, a 302 for `redirects`, 502 for anything else. It records
-    every request line and its Proxy-Authorization header."""
-
-    def __init__(self) -> None:
-        self.answers: dict[str, bytes] = {}
-        self.redirects: dict[str, str] = {}
-        self.seen: list[tuple[str, str | None]] = []
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                proxy.seen.append((self.path, self.headers.get("Proxy-Authorization")))
-                if self.path in proxy.redirects:
-                    self.send_response(302)
-                    self.send_header("Location", proxy.redirects[self.path])
-                    body = b""
-                elif self.path in proxy.answers:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/rss+xml")
-                    body = proxy.answers[self.path]
-                else:
-                    self.send_response(502)
-                    body = b""
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, credentials: str = "") -> str:
-        return f"http://{credentials}127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def proxy() -> Iterator[Proxy]:
-    running = Proxy()
-    yield running
-    running.stop()
-
-
 def test_every_fetch_goes_through_the_configured_proxy_with_its_credentials(
-    proxy: Proxy,
+    proxy: LoopbackProxy,
 ) -> None:
     proxy.answers[PUBLIC_FEED] = FEED
     # The guard on: the proxy itself is on loopback, the feed's address is public.
     limits = FetchLimits(timeout_s=5, proxy=proxy.url("desk:s3cret@"))
     result = fetch(PUBLIC_FEED, limits)
     assert (result.status, result.body) == (200, FEED)
-    [(target, authorization)] = proxy.seen
-    assert target == PUBLIC_FEED  # absolute form: a proxy request
-    assert authorization == "Basic " + base64.b64encode(b"desk:s3cret").decode()
+    [request] = proxy.seen
+    assert request.target == PUBLIC_FEED  # absolute form: a proxy request
+    assert request.authorization == "Basic " + base64.b64encode(b"desk:s3cret").decode()
 
 
-def test_through_a_proxy_the_guard_still_refuses_private_targets(proxy: Proxy) -> None:
+def test_through_a_proxy_the_guard_still_refuses_private_targets(proxy: LoopbackProxy) -> None:
     limits = FetchLimits(timeout_s=5, proxy=proxy.url())
     for url in ("http://127.0.0.1:9/feed", "http://localhost/feed", "http://[::1]/feed"):
         error = fetch_error(url, limits)
@@ -282,10 +228,10 @@ def test_through_a_proxy_the_guard_still_refuses_private_targets(proxy: Proxy) -
     error = fetch_error(PUBLIC_FEED, limits)
     assert error.kind == "refused"
     assert "localhost resolves to a non-public address" in str(error)
-    assert [target for target, _ in proxy.seen] == [PUBLIC_FEED]  # nothing private asked for
+    assert [request.target for request in proxy.seen] == [PUBLIC_FEED]  # nothing private asked for
 
 
-def test_the_guard_off_lets_a_proxy_fetch_private_addresses(proxy: Proxy) -> None:
+def test_the_guard_off_lets_a_proxy_fetch_private_addresses(proxy: LoopbackProxy) -> None:
     proxy.answers["http://localhost/feed"] = FEED
     limits = FetchLimits(timeout_s=5, proxy=proxy.url(), allow_private_addresses=True)
     assert fetch("http://localhost/feed", limits).body == FEED

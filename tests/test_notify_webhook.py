@@ -27,6 +27,7 @@ from syndicator.notify.webhook import (
     send_webhook,
     sign_payload,
 )
+from tests.conftest import LoopbackProxy
 from tests.test_netguard import REFUSED_BEFORE_DNS
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -465,6 +466,36 @@ def test_the_guard_refuses_before_connecting_in_its_own_words(url: str) -> None:
     result = post(options(url), allow_private_addresses=False)
     assert result.outcome is Outcome.FAILED
     assert result.detail == f"{display_url(url)}: {refusal_reason(url)}"
+
+
+PUBLIC_HOOK = "http://93.184.216.34/hooks/desk"  # never reached: the loopback proxy answers
+
+
+def test_a_webhook_goes_through_its_channels_proxy_signed(proxy: LoopbackProxy) -> None:
+    proxy.answers[PUBLIC_HOOK] = b""
+    opts = options(PUBLIC_HOOK, proxy=proxy.url("desk:s3cret@"))
+    now = datetime.now(UTC)  # the reference library checks the timestamp against its clock
+    result = post(opts, allow_private_addresses=False, now=now)
+    assert result.outcome is Outcome.SENT, result.detail
+    [request] = proxy.seen
+    assert (request.method, request.target) == ("POST", PUBLIC_HOOK)
+    assert request.authorization == "Basic " + base64.b64encode(b"desk:s3cret").decode()
+    assert Webhook(SECRET).verify(request.body, request.headers) == json.loads(request.body)
+
+
+def test_through_a_proxy_the_guard_refuses_private_hooks_and_hides_its_password(
+    proxy: LoopbackProxy,
+) -> None:
+    opts = options("http://localhost/hook", proxy=proxy.url("desk:s3cret@"))
+    refused = post(opts, allow_private_addresses=False)
+    assert refused.outcome is Outcome.FAILED
+    assert "localhost resolves to a non-public address" in refused.detail
+    assert proxy.seen == []
+    down = proxy.url("desk:s3cret@")
+    proxy.stop()
+    failed = post(options(PUBLIC_HOOK, proxy=down), allow_private_addresses=False)
+    assert failed.outcome is Outcome.RETRY
+    assert "s3cret" not in failed.detail
 
 
 SLACK_URL = "https://hooks.slack.com/services/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"

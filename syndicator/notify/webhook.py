@@ -17,6 +17,9 @@ Decisions:
   defines it; only the signed `webhook-timestamp` header is the send time. A retry carries
   the same webhook-id and the same stories; their details are read again at each attempt,
   so a copy that joined a story in between is listed too.
+- Through a proxy (the channel's `proxy`), the client connects to the proxy only; the URL is
+  judged as written, and its host name refused if it resolves here to a non-public address
+  (one that resolves only at the proxy is the proxy's to judge), as `fetch` does.
 - Secrets never leave this module: not in a detail, an exception message or a repr. Details
   show URLs without query and with token-like path segments masked, because Slack and
   Discord put their credential in the webhook URL's path.
@@ -27,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -45,7 +49,13 @@ from aiohttp.resolver import DefaultResolver
 
 from syndicator import __version__
 from syndicator.errors import DeliveryError
-from syndicator.netguard import RefusedAddress, public_results, refusal_reason
+from syndicator.netguard import (
+    RefusedAddress,
+    client_host,
+    non_public_reason,
+    public_results,
+    refusal_reason,
+)
 from syndicator.notify import (
     AlertItem,
     AlertMessage,
@@ -64,6 +74,7 @@ MAX_RETRY_AFTER = timedelta(days=1)  # a peer cannot park a delivery for longer 
 SUMMARY_CHARS = 2000  # machine-readable payload
 DISPLAY_SUMMARY_CHARS = 300  # Slack and Discord
 RESPONSE_SNIPPET_BYTES = 300
+PROXIED_LOOKUP_S = 2.0  # through a proxy: how long a local lookup of the name may take
 SLACK_MAX_ITEMS = 40  # Slack allows 50 blocks: a heading, the items, a footer
 SLACK_SECTION_CHARS = 3000
 SLACK_LINK_CHARS = 600
@@ -120,14 +131,17 @@ async def send_webhook(
 ) -> SendResult:
     """POST one alert; never raises for a delivery problem, returns its `SendResult`."""
     url = str(options.get("url", ""))
+    proxy = str(options.get("proxy") or "")
     shown = display_url(url)
     if reason := refusal_reason(url, allow_private_addresses):
         return SendResult(Outcome.FAILED, f"{shown}: {_scrub(reason, url, options)}")
+    if proxy and not allow_private_addresses and (reason := await _proxied_refusal(url)):
+        return SendResult(Outcome.FAILED, f"{shown}: refused: {_scrub(reason, url, options)}")
     try:
         headers, body = build_webhook(options, message, now=now)
         async with asyncio.timeout(timeout_s):
             status, response_headers, snippet = await _post(
-                url, headers, body, allow_private_addresses
+                url, headers, body, allow_private_addresses, proxy
             )
         result = _classify_response(url, status, response_headers, snippet, now=now)
     except TimeoutError:
@@ -138,14 +152,29 @@ async def send_webhook(
     return SendResult(result.outcome, detail, result.retry_after)
 
 
+async def _proxied_refusal(url: str) -> str | None:
+    """Through a proxy, which resolves the name itself: refuse a host name that resolves
+    here to a non-public address; one unknown here (or slow to look up) is the proxy's."""
+    host = client_host(urlsplit(url).hostname or "")
+    try:
+        async with asyncio.timeout(PROXIED_LOOKUP_S):
+            found = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except (OSError, UnicodeError, TimeoutError):
+        return None
+    return non_public_reason(host, [str(info[4][0]) for info in found])
+
+
 async def _post(
-    url: str, headers: dict[str, str], body: bytes, allow_private_addresses: bool
+    url: str, headers: dict[str, str], body: bytes, allow_private_addresses: bool, proxy: str = ""
 ) -> tuple[int, Mapping[str, str], str]:
-    resolver = None if allow_private_addresses else _GuardedResolver()
+    # Through a proxy the connector only ever connects to the proxy: it is not judged.
+    resolver = None if allow_private_addresses or proxy else _GuardedResolver()
     try:
         connector = aiohttp.TCPConnector(resolver=resolver, limit=1, force_close=True)
         async with (
-            aiohttp.ClientSession(connector=connector, trust_env=False) as session,
+            aiohttp.ClientSession(
+                connector=connector, trust_env=False, proxy=proxy or None
+            ) as session,
             session.post(url, data=body, headers=headers, allow_redirects=False) as response,
         ):
             raw = await response.content.read(RESPONSE_SNIPPET_BYTES)
@@ -258,6 +287,9 @@ def _scrub(text: str, url: str, options: Mapping[str, Any]) -> str:
     for name in ("secret", "previous_secret"):
         value = str(options.get(name) or "")
         hidden += [value, value.removeprefix(SECRET_PREFIX)]
+    if proxy := str(options.get("proxy") or ""):
+        with contextlib.suppress(ValueError):
+            hidden += [proxy, urlsplit(proxy).password or ""]
     for value in sorted(filter(None, hidden), key=len, reverse=True):
         text = text.replace(value, "…")
     return text
