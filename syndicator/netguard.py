@@ -5,6 +5,8 @@ One guard for every adapter that connects to a URL taken from configuration or a
 decides only: it opens no connection, resolves no name and imports no HTTP library. Each
 adapter applies it twice: `refusal_reason` before any DNS lookup, and `public_results` on
 what its resolver returned, at connect time (a thin aiohttp resolver in each adapter).
+Through a proxy, which resolves names itself, an adapter looks the name up and applies
+`non_public_reason` to what it finds instead.
 
 Rules, unless private addresses are allowed: only http(s), no credentials in the URL, no
 numeric host spellings other than canonical IPs (2130706433, 0x7f.1, 0177.0.0.1), and no
