@@ -42,6 +42,7 @@ from syndicator.netguard import (
     RefusedAddress,
     client_host,
     non_public_reason,
+    proxied_name_reason,
     public_results,
     refusal_reason,
 )
@@ -231,6 +232,8 @@ async def _private_name_reason(host: str) -> str | None:
     """Through a proxy: why a host name that resolves here to a non-public address is
     refused, or None. A name that does not resolve here within `PROXIED_LOOKUP_S` is left
     to the proxy (in a proxied network, outside names often resolve only there)."""
+    if reason := proxied_name_reason(host):
+        return reason
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(PROXIED_LOOKUP_S):

@@ -93,6 +93,20 @@ def public_results(host: str, results: Sequence[_Result]) -> list[_Result]:
     return public
 
 
+def proxied_name_reason(host: str) -> str | None:
+    """Why a host name is refused through a proxy before any lookup, or None: a localhost
+    name, or a single-label name (only an internal resolver knows one, and a proxy's may).
+    Without a proxy these reach the resolver guard, which judges their addresses."""
+    name = host.rstrip(".").lower()
+    if _is_ip_literal(name) or _is_numeric_spelling(name):
+        return None  # judged by `refusal_reason` and `non_public_reason`
+    if name == "localhost" or name.endswith(".localhost"):
+        return f"{host} is a localhost name"
+    if "." not in name:
+        return f"{host} is a single-label name, known only to an internal resolver"
+    return None
+
+
 def non_public_reason(host: str, addresses: Sequence[str]) -> str | None:
     """Why a name is refused when any of the addresses it resolves to is not public (a
     proxy may connect to any of them), or None. For adapters going through a proxy, which

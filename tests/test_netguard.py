@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from syndicator.netguard import RefusedAddress, is_public_address, public_results, refusal_reason
+from syndicator.netguard import (
+    RefusedAddress,
+    is_public_address,
+    non_public_reason,
+    proxied_name_reason,
+    public_results,
+    refusal_reason,
+)
 
 UNSAFE = [
     "http://127.0.0.1/feed",
@@ -120,3 +127,25 @@ def test_a_name_resolving_only_to_non_public_addresses_is_refused() -> None:
         public_results("localhost", results)
     assert str(caught.value) == "localhost resolves to a non-public address (127.0.0.1, ::1)"
     assert isinstance(caught.value, OSError)  # what aiohttp's connect expects from a resolver
+
+
+@pytest.mark.parametrize(
+    ("host", "refused"),
+    [
+        ("localhost", True), ("LOCALHOST.", True), ("api.localhost", True),
+        ("intranet", True), ("metadata", True), ("news.example.org", False),
+        ("93.184.216.34", False), ("127.0.0.1", False), ("::1", False),
+    ],
+)  # fmt: skip
+def test_through_a_proxy_local_and_single_label_names_are_refused_before_lookup(
+    host: str, refused: bool
+) -> None:
+    # IP literals are `refusal_reason`'s and `non_public_reason`'s to judge.
+    assert (proxied_name_reason(host) is not None) is refused
+
+
+def test_through_a_proxy_one_non_public_address_refuses_the_name() -> None:
+    # The proxy may connect to any address the name has, so one private address is enough.
+    reason = non_public_reason("feeds.example", ["93.184.216.34", "10.1.2.3", "::1"])
+    assert reason == "feeds.example resolves to a non-public address (10.1.2.3, ::1)"
+    assert non_public_reason("feeds.example", ["93.184.216.34", "2606:2800:220:1::"]) is None

@@ -1,7 +1,8 @@
 """The SSRF matrix: URL forms of loopback, private, link-local and metadata addresses, with the
-guard on, in six places: as sources (`check`, `run --once`, `status --json`), as OPML imports
+guard on, in seven places: as sources (`check`, `run --once`, `status --json`), as OPML imports
 (`sources import`, then a run), as the target of a source's redirect, as webhook channels
-(`alerts.deliver`), through `send_webhook` directly, and as the target of a webhook's redirect.
+(`alerts.deliver`), through `send_webhook` directly, as the target of a webhook's redirect,
+and fetched through a configured proxy (which must not even be asked).
 
 A victim listener on loopback (127.0.0.1, and [::1] on the same port when the host has IPv6)
 counts every accepted connection, whatever is sent on it, and answers HTTP 200 with a small RSS
@@ -48,7 +49,7 @@ from syndicator.notify import AlertMessage, Outcome
 from syndicator.notify.webhook import send_webhook
 from syndicator.storage import ConfiguredSource, open_store
 
-from .conftest import FeedServer, Route, syndicator
+from .conftest import FeedServer, LoopbackProxy, Route, syndicator
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PUBLIC_STAND_IN = "127.0.0.2"  # plays "a public server" for the first hop of a redirect
@@ -756,6 +757,25 @@ def test_send_webhook_refuses_the_form(form: Form, as_webhooks: dict[str, Row]) 
     _check_row(row)
     if row.outcome == "refused":
         assert row.extra["outcome"] is Outcome.FAILED, _table([row])
+
+
+@pytest.mark.parametrize("form", _params())
+def test_through_a_proxy_the_form_is_refused_before_the_proxy_is_asked(
+    form: Form, proxy: LoopbackProxy
+) -> None:
+    # A proxy resolves and connects for us, so what the guard lets through is what a real
+    # proxy would fetch: every form must be refused here, and the proxy asked nothing.
+    url = form.url(9, _case_path("proxied", form))
+    proxy.answers[url] = b"<rss version='2.0'><channel><title>x</title></channel></rss>"
+
+    async def fetch() -> None:
+        async with FeedClient(FetchLimits(timeout_s=5, proxy=proxy.url())) as client:
+            await client.fetch(url)
+
+    with pytest.raises(FetchError) as caught:
+        asyncio.run(fetch())
+    assert proxy.seen == [], f"{form.label}: the proxy was asked for {url}"
+    assert caught.value.kind == "refused", str(caught.value)
 
 
 @pytest.mark.parametrize("form", [pytest.param(form, id=form.id) for form in FORMS])

@@ -53,6 +53,7 @@ from syndicator.netguard import (
     RefusedAddress,
     client_host,
     non_public_reason,
+    proxied_name_reason,
     public_results,
     refusal_reason,
 )
@@ -156,6 +157,8 @@ async def _proxied_refusal(url: str) -> str | None:
     """Through a proxy, which resolves the name itself: refuse a host name that resolves
     here to a non-public address; one unknown here (or slow to look up) is the proxy's."""
     host = client_host(urlsplit(url).hostname or "")
+    if reason := proxied_name_reason(host):
+        return reason
     try:
         async with asyncio.timeout(PROXIED_LOOKUP_S):
             found = await asyncio.get_running_loop().getaddrinfo(host, None)
