@@ -91,6 +91,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "syndicator tag --jsonl < stories.jsonl > tags.jsonl",
     ),
     "retag": ("syndicator retag",),
+    "recluster": ("syndicator recluster",),
     "sources": ("syndicator sources import feeds.opml", "syndicator sources export"),
     "sources import": (
         "syndicator sources import feeds.opml --dry-run",
@@ -214,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
         help='batch: {"id", "title", "text"} per line on stdin, one result per line on stdout',
     )
     _command(commands, "retag", [common], "tag every stored story again (after rules change)")
+    _command(
+        commands,
+        "recluster",
+        [common],
+        "let lone stories join earlier near-duplicates (after [dedup] changes)",
+    )
     sources = _command(commands, "sources", [common], "OPML import and export, re-enable a source")
     actions = sources.add_subparsers(
         dest="action", required=True, metavar="ACTION", parser_class=CommandParser
@@ -333,6 +340,8 @@ def _dispatch_with_settings(args: argparse.Namespace, settings: Settings) -> int
         search_stories(settings, query_from_arguments(args.words), args.limit, as_json=args.json)
     elif args.command == "retag":
         retag(settings)
+    elif args.command == "recluster":
+        recluster(settings)
     elif args.command == "alerts":
         return alerts_command(settings, args)
     elif args.command == "backup":
@@ -723,6 +732,25 @@ def retag(settings: Settings) -> None:
     finally:
         store.close()
     print(f"re-tagged {count} cluster(s) in {settings.storage.path}")
+
+
+def recluster(settings: Settings) -> None:
+    """`Store.recluster_singletons` with the configured `[dedup]` rules, under the run lock
+    (a daemon or cron run storing stories meanwhile would race the moves)."""
+    from syndicator.daemon import TerminalProgress, hold_lock, lock_path
+    from syndicator.pipeline import cluster_rules
+    from syndicator.storage import open_store as open_sqlite_store
+
+    with hold_lock(lock_path(settings)):
+        store = open_sqlite_store(settings.storage.path, cluster_rules(settings))
+        try:
+            result = store.recluster_singletons(TerminalProgress("re-clustering"))
+        finally:
+            store.close()
+    print(
+        f"{result.joined} of {result.examined} lone stor{'y' if result.examined == 1 else 'ies'}"
+        f" in the clustering window joined an earlier near-duplicate's cluster"
+    )
 
 
 def _member_record(story: StoredStory) -> dict[str, object]:

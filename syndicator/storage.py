@@ -1544,6 +1544,114 @@ class Store:
             for row in rows
         ]
 
+    # -- re-clustering ------------------------------------------------------------------------
+
+    def recluster_singletons(
+        self, on_progress: Callable[[int, int], None] | None = None, batch: int = 200
+    ) -> ReclusterResult:
+        """`syndicator recluster`: after the near-duplicate rules changed (a lower threshold,
+        a longer window), let each story still alone in its cluster join the cluster of an
+        earlier near-duplicate it matches under the current rules, as it would if it arrived
+        now. Stories inside the window only (their fingerprints are kept that long), in the
+        order they were first seen.
+
+        What it never does, so that feeds and alerts stay true: split a cluster, merge two
+        clusters of several members, or give a cluster a new representative (a story joins
+        only a cluster first seen no later than itself). The emptied cluster is removed, as
+        retention removes one; its tags, alert matches and sent deliveries move with the
+        story (an alert already sent for it is not sent again); a story whose alert is still
+        waiting to go out stays put."""
+        singles = self.db.conn.execute(
+            """
+            SELECT s.id, s.cluster_id, c.first_seen_at, f.at, f.sketch, f.title_keys
+            FROM clusters c
+            JOIN stories s ON s.cluster_id = c.id
+            JOIN story_fingerprints f ON f.story_id = s.id
+            WHERE NOT EXISTS (SELECT 1 FROM stories o WHERE o.cluster_id = c.id AND o.id != s.id)
+              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.cluster_id = c.id
+                              AND o.status IN ('pending', 'queued'))
+            ORDER BY c.first_seen_at, s.id
+            """
+        ).fetchall()
+        joined = 0
+        for start in range(0, len(singles), batch):
+            with self._transaction() as db:
+                for row in singles[start : start + batch]:
+                    joined += self._rejoin(db.conn, row)
+            if on_progress is not None:
+                on_progress(min(start + batch, len(singles)), len(singles))
+        return ReclusterResult(examined=len(singles), joined=joined)
+
+    def _rejoin(
+        self, conn: sqlite3.Connection, single: tuple[int, int, str, int, bytes, bytes]
+    ) -> bool:
+        """Move one lone story (its id, cluster, first seen, and fingerprint row) into the
+        cluster of its best earlier near-duplicate, if it has one."""
+        story_id, cluster_id, first_seen, at, sketch, title_keys = single
+        near = _NearStory.stored(at, sketch, title_keys)
+        if near is None:
+            return False
+        hits = self._near_hits(conn, near)
+        for table in (hits.body, hits.shared, hits.titles):
+            table.pop(story_id, None)
+        match, _ = self._copy_match(conn, near, hits)
+        if match is None or match.cluster_id == cluster_id:
+            return False
+        target = conn.execute(
+            "SELECT first_seen_at, representative_story_id FROM clusters WHERE id = ?",
+            (match.cluster_id,),
+        ).fetchone()
+        if target is None or (target[0], target[1]) > (first_seen, story_id):
+            return False  # the later story's own turn (or none): the first seen stays first
+        self._move_story(conn, story_id, cluster_id, match, near)
+        return True
+
+    def _move_story(
+        self,
+        conn: sqlite3.Connection,
+        story_id: int,
+        old: int,
+        match: CopyMatch,
+        near: _NearStory,
+    ) -> None:
+        new = match.cluster_id
+        tags = self.tags_of(old)
+        conn.execute(
+            "UPDATE stories SET cluster_id = ?, join_reason = ?, join_score = ?, "
+            "joined_story_id = ? WHERE id = ?",
+            (new, JoinReason.SIMILAR_TEXT.value, match.score, match.story_id, story_id),
+        )
+        keys = near.body_keys + near.headline_index
+        conn.executemany(
+            "UPDATE near_keys SET cluster_id = ? WHERE key = ? AND at = ? AND story_id = ?",
+            [(new, key, near.at, story_id) for key in keys],
+        )
+        conn.execute(
+            "UPDATE clusters SET published_at = MIN(published_at, "
+            "(SELECT published_at FROM stories WHERE id = ?)) WHERE id = ?",
+            (story_id, new),
+        )
+        conn.execute(
+            "UPDATE cluster_tags SET published_at = (SELECT published_at FROM clusters "
+            "WHERE id = ?) WHERE cluster_id = ?",
+            (new, new),
+        )
+        _add_cluster_tags(conn, new, tags)
+        # What was matched and sent for the story stays matched and sent: no second alert.
+        conn.execute(
+            "INSERT OR IGNORE INTO alert_matches (rule, cluster_id, story_id, score, matched_at) "
+            "SELECT rule, ?, story_id, score, matched_at FROM alert_matches WHERE cluster_id = ?",
+            (new, old),
+        )
+        conn.execute(
+            """INSERT OR IGNORE INTO outbox (rule, cluster_id, channel, status, attempts,
+                next_attempt_at, last_error, created_at, delivered_at, delivery_id)
+            SELECT rule, ?, channel, status, attempts, next_attempt_at, last_error, created_at,
+                delivered_at, delivery_id FROM outbox WHERE cluster_id = ?""",
+            (new, old),
+        )
+        conn.execute("DELETE FROM clusters WHERE id = ?", (old,))
+
     # -- re-tagging ---------------------------------------------------------------------------
 
     def cluster_ids(self) -> list[int]:
@@ -2298,6 +2406,16 @@ class _NearStory:
     headline_words: tuple[int, ...]  # every content word of the headline, longest first
 
     @classmethod
+    def stored(cls, at: int, sketch: bytes, title_keys: bytes) -> _NearStory | None:
+        """A stored story's, from its `story_fingerprints` row (None if unreadable)."""
+        try:
+            fingerprint = Fingerprint.from_bytes(sketch)
+        except ValueError:
+            return None
+        raw = _unpack_keys(title_keys)
+        return cls(at, fingerprint, sketch, body_keys(fingerprint), title_index_keys(raw), raw)
+
+    @classmethod
     def of(cls, story: Story, at: int) -> _NearStory:
         # A story normalised elsewhere (a parser worker) brings its fingerprint along; one
         # stored directly (tests, tools) is fingerprinted here, without learned boilerplate.
@@ -2311,6 +2429,14 @@ class _NearStory:
             data = sketch.to_bytes()
         raw = story.title_keys or story_title_keys(story)
         return cls(at, sketch, data, body_keys(sketch), title_index_keys(raw), raw)
+
+
+@dataclass(frozen=True, slots=True)
+class ReclusterResult:
+    """What `Store.recluster_singletons` did: lone stories examined, and how many joined."""
+
+    examined: int
+    joined: int
 
 
 @dataclass(slots=True)

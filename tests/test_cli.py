@@ -5,6 +5,8 @@ from __future__ import annotations
 import fcntl
 import json
 import shlex
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from syndicator.cli import EXAMPLES, build_parser, main
 from tests.atom_checks import check_atom
 from tests.conftest import DATA, FeedServer, Route, rss, syndicator, write_config
+from tests.test_clustering import QUAKE_WIRE
 
 WIRE = [
     {"title": "Russian-led troops leaving Kazakhstan", "guid": "w-1",
@@ -324,3 +327,44 @@ def test_options_may_follow_the_command(tmp_path: Path) -> None:
     before = syndicator("--config", str(config), "check", cwd=tmp_path)
     assert after.returncode == before.returncode == 0
     assert after.stdout == before.stdout
+
+
+def test_recluster_after_a_looser_threshold_joins_a_copy_and_says_so(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    wire = " ".join(QUAKE_WIRE)
+    edited = wire.replace("said", "reported").replace("the", "a")
+    # Inside the clustering window (72 h): fingerprints older than that are not kept.
+    date = format_datetime(datetime.now(UTC) - timedelta(hours=1), usegmt=True)
+    feed_server.routes["/a.rss"] = Route(
+        rss(
+            [
+                {
+                    "title": "Quake",
+                    "guid": "a-1",
+                    "link": "https://a.example/1",
+                    "description": wire,
+                    "date": date,
+                }
+            ]
+        )
+    )
+    feed_server.routes["/b.rss"] = Route(
+        rss([{"title": "Quake, edited", "guid": "b-1", "link": "https://b.example/1",
+              "description": edited, "date": date}], title="Copycat")
+    )  # fmt: skip
+    sources = [feed_server.url("/a.rss"), feed_server.url("/b.rss")]
+    config = write_config(tmp_path, sources, extra="[dedup]\nthreshold = 1.0\n")
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    found = syndicator("--config", str(config), "search", "quake", "--json", cwd=tmp_path)
+    assert len(json.loads(found.stdout)) == 2  # apart under the strict threshold
+
+    config.write_text(config.read_text().replace("threshold = 1.0", "threshold = 0.45"))
+    result = syndicator("--config", str(config), "recluster", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 of 2 lone stories in the clustering window joined" in result.stdout
+    assert result.stderr == ""  # no progress bar when not on a terminal
+    [cluster] = json.loads(
+        syndicator("--config", str(config), "search", "quake", "--json", cwd=tmp_path).stdout
+    )
+    assert cluster["copies"] == 2

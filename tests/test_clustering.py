@@ -336,6 +336,68 @@ def test_the_threshold_is_configurable(tmp_path: Path) -> None:
     assert _counts(loose) == (2, 1)
 
 
+def test_recluster_lets_a_lone_copy_join_its_original_under_a_looser_threshold(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    strict = _open(path, ClusterRules(copy_threshold=1.0))
+    edited = [p.replace("said", "reported").replace("the", "a") for p in QUAKE_WIRE]
+    strict.store_stories(_stories(1, _entry("agency", "Quake", _html(QUAKE_WIRE))), NOW)
+    later = NOW + timedelta(minutes=5)
+    strict.store_stories(_stories(2, _entry("site2", "Quake, edited", _html(edited))), later)
+    strict.store_stories(_stories(3, _entry("own", "Sendai", _html(QUAKE_OWN))), later)
+    original, copy = _cluster_of(strict, 1, "agency"), _cluster_of(strict, 2, "site2")
+    strict.db.execute(  # an alert already sent for the copy's cluster
+        "INSERT INTO alert_matches (rule, cluster_id, story_id, score, matched_at) "
+        "VALUES ('quake', ?, 2, 1.0, 'x')",
+        (copy,),
+    )
+    strict.db.execute(
+        "INSERT INTO outbox (rule, cluster_id, channel, status, next_attempt_at, created_at) "
+        "VALUES ('quake', ?, 'hook', 'sent', 'x', 'x')",
+        (copy,),
+    )
+    strict.db.conn.commit()
+    assert _counts(strict) == (3, 3)
+    strict.close()
+
+    loose = _open(path)  # the default threshold, as after editing [dedup]
+    seen: list[tuple[int, int]] = []
+    result = loose.recluster_singletons(lambda done, total: seen.append((done, total)))
+    assert (result.examined, result.joined) == (3, 1)
+    assert seen[-1] == (3, 3)
+    assert _counts(loose) == (3, 2)  # the copy joined; the outlet's own report stayed apart
+    assert _cluster_of(loose, 2, "site2") == original
+    cluster = loose.cluster_of(cluster_id=original)
+    assert cluster is not None
+    assert cluster.representative.title == "Quake"  # the first seen stays first
+    reason = loose.db.execute("SELECT join_reason FROM stories WHERE guid = 'site2'").fetchone()
+    assert reason[0] == "similar-text"
+    # The alert sent for the copy counts as sent for the cluster it joined: never again.
+    assert loose.db.execute(
+        "SELECT rule, status FROM outbox WHERE cluster_id = ?", (original,)
+    ).fetchall() == [("quake", "sent")]
+    assert loose.recluster_singletons().joined == 0  # again: nothing left to do
+
+
+def test_recluster_leaves_a_story_whose_alert_is_still_waiting(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    strict = _open(path, ClusterRules(copy_threshold=1.0))
+    edited = [p.replace("said", "reported").replace("the", "a") for p in QUAKE_WIRE]
+    strict.store_stories(_stories(1, _entry("agency", "Quake", _html(QUAKE_WIRE))), NOW)
+    strict.store_stories(_stories(2, _entry("site2", "Quake, edited", _html(edited))), NOW)
+    strict.db.execute(
+        "INSERT INTO outbox (rule, cluster_id, channel, status, next_attempt_at, created_at) "
+        "VALUES ('quake', ?, 'hook', 'pending', 'x', 'x')",
+        (_cluster_of(strict, 2, "site2"),),
+    )
+    strict.db.conn.commit()
+    strict.close()
+    loose = _open(path)
+    assert loose.recluster_singletons().joined == 0
+    assert _counts(loose) == (2, 2)
+
+
 # ---------------------------------------------------------------------------------------------
 # Fingerprints leave with the window and with retention.
 

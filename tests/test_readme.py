@@ -32,5 +32,6 @@ def test_every_command_is_documented() -> None:
         "syndicator explain",
         "syndicator tag",
         "syndicator retag",
+        "syndicator recluster",
     ):
         assert f"`{command}" in readme, command
