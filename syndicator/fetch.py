@@ -7,7 +7,12 @@ went wrong and where, classified by `kind` for the failure score. It never parse
 - Encodings: gzip, deflate and br are accepted; `max_bytes` caps the body *after*
   decompression, so a small gzip bomb is cut off at the cap.
 - One total deadline per fetch covers connect, every redirect hop, headers and the whole
-  body: a server that drips one byte a second cannot hold a fetch past it.
+  body: a server that drips one byte a second cannot hold a fetch past it. The deadline
+  counts the server's time, not ours: time the event loop spent blocked (the single writer
+  storing a big feed, a commit) while a fetch was in flight is added back to that fetch's
+  deadline, up to `MAX_STALL_CREDIT` times the timeout. Otherwise a healthy source whose
+  answer sat unread in the socket while the loop was busy would fail as a timeout, count
+  towards its backoff and lose a poll (the soak saw hundreds such on a cold first poll).
 - Redirects: at most `MAX_REDIRECTS` hops, each checked by the guard. A chain that starts
   with 301/308 reports the new permanent URL in `moved_to`; 302/303/307 change nothing.
 - Concurrency: a global limit and a per-host limit; a host's slot is taken before a global
@@ -27,6 +32,8 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -49,6 +56,12 @@ from syndicator.netguard import (
 
 MAX_REDIRECTS = 5
 PROXIED_LOOKUP_S = 2.0  # through a proxy: how long a local lookup of a name may take
+# Loop stalls: sampled every STALL_TICK_S; a tick late by more than STALL_TOLERANCE_S was
+# a stall. A fetch's deadline moves by the stalls during it, at most MAX_STALL_CREDIT times
+# the timeout, so even a loop that is always busy cannot keep a fetch open without end.
+STALL_TICK_S = 0.1
+STALL_TOLERANCE_S = 0.05
+MAX_STALL_CREDIT = 3.0
 _PERMANENT_REDIRECTS = frozenset({301, 308})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
@@ -92,6 +105,60 @@ class _GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
+class LoopStalls:
+    """The seconds this event loop was blocked, summed since it was created: a timer every
+    `STALL_TICK_S` that runs late by more than `STALL_TOLERANCE_S` saw a stall. Call
+    `close` when done."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._seen = 0.0
+        self._due = self._loop.time() + STALL_TICK_S
+        self._handle = self._loop.call_at(self._due, self._tick)
+
+    def _tick(self) -> None:
+        self._seen += self._late()
+        self._due = self._loop.time() + STALL_TICK_S
+        self._handle = self._loop.call_at(self._due, self._tick)
+
+    def _late(self) -> float:
+        late = self._loop.time() - self._due
+        return late if late > STALL_TOLERANCE_S else 0.0
+
+    def total(self) -> float:
+        """Stalls so far, the one still going included (its tick has not run yet)."""
+        return self._seen + self._late()
+
+    def close(self) -> None:
+        self._handle.cancel()
+
+
+@asynccontextmanager
+async def deadline_excluding_stalls(seconds: float, stalls: LoopStalls) -> AsyncIterator[None]:
+    """Like `asyncio.timeout(seconds)`, but the loop's stalls meanwhile extend the deadline
+    (at most `MAX_STALL_CREDIT` * seconds). Raises TimeoutError when it passes."""
+    loop = asyncio.get_running_loop()
+    begun, stalled_before = loop.time(), stalls.total()
+    async with asyncio.timeout(None) as deadline:
+        handle: asyncio.TimerHandle | None = None
+
+        def check() -> None:
+            nonlocal handle
+            credit = min(stalls.total() - stalled_before, MAX_STALL_CREDIT * seconds)
+            due = begun + seconds + credit
+            if loop.time() >= due:
+                deadline.reschedule(loop.time())  # expires at once
+            else:
+                handle = loop.call_at(due, check)
+
+        handle = loop.call_at(begun + seconds, check)
+        try:
+            yield
+        finally:
+            if handle is not None:  # always set; for the type checker
+                handle.cancel()
+
+
 class FeedClient:
     """An aiohttp session with the limits applied. Use as `async with FeedClient(limits)`."""
 
@@ -105,8 +172,10 @@ class FeedClient:
         # Through a proxy: host name -> why it is refused (None: it may go), looked up once
         # per client (a poll) rather than once per fetch.
         self._names_judged: dict[str, str | None] = {}
+        self._stalls: LoopStalls | None = None
 
     async def __aenter__(self) -> FeedClient:
+        self._stalls = LoopStalls()
         # Through a proxy the connector only ever connects to the proxy: it is not judged.
         guarded = not self.limits.allow_private_addresses and not self.limits.proxy
         connector = aiohttp.TCPConnector(
@@ -125,6 +194,8 @@ class FeedClient:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if self._stalls is not None:
+            self._stalls.close()
         if self._session is not None:
             await self._session.close()
 
@@ -133,9 +204,11 @@ class FeedClient:
     ) -> FetchResult:
         """GET a feed, sending back its validators. Raises `FetchError` naming the URL."""
         host = (urlsplit(url).hostname or "").lower()
+        if self._stalls is None:
+            raise RuntimeError("FeedClient used outside 'async with'")
         async with self._host_slots[host], self._global_slots:
             try:
-                async with asyncio.timeout(self.limits.timeout_s):
+                async with deadline_excluding_stalls(self.limits.timeout_s, self._stalls):
                     return await self._follow(url, etag, last_modified)
             except TimeoutError as e:
                 message = f"{url}: timed out after {self.limits.timeout_s:g}s (polling.timeout)"

@@ -29,6 +29,7 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     drip_s: float = 0.0  # seconds between bytes of the body: a slow-drip server
     hang: bool = False  # accept the request and never answer
+    delay_s: float = 0.0  # seconds before the answer: a slow (not dripping) server
 
 
 @dataclass
@@ -78,6 +79,8 @@ class FeedServer:
                     return
                 if route.hang:
                     server.hung.wait(timeout=60)
+                    return
+                if route.delay_s and server.hung.wait(timeout=route.delay_s):
                     return
                 if route.etag and self.headers.get("If-None-Match") == route.etag:
                     self.send_response(304)

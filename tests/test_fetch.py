@@ -162,6 +162,38 @@ def test_a_server_that_never_answers_times_out(feed_server: FeedServer) -> None:
     assert fetch_error(feed_server.url("/hang"), limits).kind == "timeout"
 
 
+def _fetch_while_the_loop_stalls(url: str, timeout_s: float, stall_s: float) -> FetchResult:
+    """Fetch `url`; 0.1 s in, block the event loop for `stall_s` (as storing a big feed does)."""
+
+    async def run() -> FetchResult:
+        async with FeedClient(FetchLimits(timeout_s=timeout_s, allow_private_addresses=True)) as c:
+            fetching = asyncio.create_task(c.fetch(url))
+            await asyncio.sleep(0.1)
+            time.sleep(stall_s)  # the loop is blocked: nothing of the fetch can run
+            return await fetching
+
+    return asyncio.run(run())
+
+
+def test_time_the_loop_was_blocked_does_not_count_against_a_fetch(
+    feed_server: FeedServer,
+) -> None:
+    # The answer comes at 0.3 s, within the 0.6 s timeout, but is read only after the loop's
+    # 1.5 s stall: the server was not slow, so this is no timeout.
+    feed_server.routes["/prompt"] = Route(FEED, delay_s=0.3)
+    result = _fetch_while_the_loop_stalls(feed_server.url("/prompt"), 0.6, stall_s=1.5)
+    assert result.body == FEED
+
+
+def test_a_stalled_loop_extends_a_deadline_only_so_far(feed_server: FeedServer) -> None:
+    feed_server.routes["/hang"] = Route(hang=True)
+    started = time.monotonic()
+    with pytest.raises(FetchError) as caught:
+        _fetch_while_the_loop_stalls(feed_server.url("/hang"), 0.3, stall_s=2.0)
+    assert caught.value.kind == "timeout"
+    assert time.monotonic() - started < 3.0  # 0.3 s + at most 3 x 0.3 s credit, then expired
+
+
 def test_a_slow_host_does_not_delay_other_hosts(feed_server: FeedServer) -> None:
     feed_server.routes["/slow"] = Route(FEED, drip_s=0.002)  # about 0.4 s per fetch
     feed_server.routes["/fast"] = Route(FEED)

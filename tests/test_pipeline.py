@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 
 from syndicator.fetch import FetchLimits
-from syndicator.models import ParsedEntry, Source
+from syndicator.models import FetchResult, ParsedEntry, Source
 from syndicator.pipeline import (
     DEFAULT_TAGGING,
+    Fetched,
+    GroupCommit,
     ParsedStories,
     ParserPool,
     PollPlan,
@@ -471,6 +473,34 @@ def test_a_write_group_commits_after_its_max_age_while_other_fetches_wait(
         return still_polling, len(outcomes)
 
     assert asyncio.run(watch()) == (1, 2)  # committed at about 1 s, the hang still going
+
+
+def _fetched(source: Source, items: int) -> Fetched:
+    entries = [{"title": f"{source.url} story {n}", "guid": f"g{n}"} for n in range(items)]
+    body = rss(entries)
+    parsed = parse_stories(body, source.url, {}, source.id, START)
+    return Fetched(source, FetchResult(url=source.url, status=200, body=body), parsed)
+
+
+def test_a_write_group_commits_once_it_holds_enough_stories(tmp_path: Path) -> None:
+    # The WAL is checkpointed only between transactions: a group of many big feeds must not
+    # become one huge transaction.
+    urls = [f"http://feeds{n}.test/rss" for n in range(3)]
+    store = _store(tmp_path, *urls)
+    sources = store.due_sources(START)
+
+    async def ingest_all() -> list[tuple[bool, int]]:
+        commits = GroupCommit(store, max_age_s=60, max_stories=5)
+        seen = []
+        for source in sources:
+            commits.ingest(_fetched(source, 3), PLAN, START)
+            seen.append((store.in_group, _committed_stories(tmp_path / "s.db")))
+        commits.close()
+        return seen
+
+    # 3 stories: still open; 6 >= 5: committed; then a new group opens for the third feed.
+    assert asyncio.run(ingest_all()) == [(True, 0), (False, 6), (True, 6)]
+    assert _committed_stories(tmp_path / "s.db") == 9
 
 
 def test_a_story_the_taggers_fail_on_is_stored_untagged(
