@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -65,6 +66,7 @@ MAX_STALL_CREDIT = 3.0
 _PERMANENT_REDIRECTS = frozenset({301, 308})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+_GZIP_MAGIC = b"\x1f\x8b\x08"  # gzip, deflate method: no text or feed starts so
 PROJECT_URL = "https://github.com/syndicator/syndicator"
 _ACCEPT = "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, " + (
     "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.5, */*;q=0.1"
@@ -291,7 +293,23 @@ class FeedClient:
             if total > self.limits.max_bytes:
                 raise self._too_large(url)
             chunks.append(chunk)
-        return b"".join(chunks)
+        return self._inflate_stray_gzip(url, b"".join(chunks))
+
+    def _inflate_stray_gzip(self, url: str, body: bytes) -> bytes:
+        """A body that is still gzip after HTTP's own decoding (a `.gz` file served without
+        Content-Encoding, or a server that compressed twice) inflated, at most twice, under
+        the same `max_bytes` cap. What does not inflate is left for the parser to judge."""
+        for _ in range(2):
+            if not body.startswith(_GZIP_MAGIC):
+                break
+            try:
+                inflated = zlib.decompressobj(wbits=31).decompress(body, self.limits.max_bytes + 1)
+            except zlib.error:
+                break
+            if len(inflated) > self.limits.max_bytes:
+                raise self._too_large(url)
+            body = inflated
+        return body
 
     def _too_large(self, url: str) -> FetchError:
         limit = self.limits.max_bytes

@@ -131,6 +131,27 @@ def test_gzip_bomb_is_cut_off_at_max_bytes_after_decompression(
     assert grown_mb < 200, f"memory grew by {grown_mb:.0f} MB while reading a gzip bomb"
 
 
+def test_a_gzip_body_without_content_encoding_is_inflated(feed_server: FeedServer) -> None:
+    # A .gz file served as it is, and a server that compressed twice.
+    feed_server.routes["/feed.xml.gz"] = Route(gzip.compress(FEED), content_type="text/xml")
+    feed_server.routes["/twice"] = Route(
+        gzip.compress(gzip.compress(FEED)), headers={"Content-Encoding": "gzip"}
+    )
+    assert fetch(feed_server.url("/feed.xml.gz")).body == FEED
+    assert fetch(feed_server.url("/twice")).body == FEED
+
+
+def test_a_stray_gzip_bomb_is_cut_off_at_max_bytes(feed_server: FeedServer) -> None:
+    feed_server.routes["/bomb"] = Route(gzip.compress(b"<" * 50_000_000), content_type="text/xml")
+    limits = FetchLimits(timeout_s=20, max_bytes=1_000_000, allow_private_addresses=True)
+    assert fetch_error(feed_server.url("/bomb"), limits).kind == "limit"
+
+
+def test_a_body_that_only_looks_like_gzip_is_left_to_the_parser(feed_server: FeedServer) -> None:
+    feed_server.routes["/broken"] = Route(b"\x1f\x8b\x08 not really gzip")
+    assert fetch(feed_server.url("/broken")).body == b"\x1f\x8b\x08 not really gzip"
+
+
 def test_gzip_deflate_and_brotli_are_decoded(feed_server: FeedServer) -> None:
     feed_server.routes["/gz"] = Route(gzip.compress(FEED), headers={"Content-Encoding": "gzip"})
     feed_server.routes["/br"] = Route(brotli.compress(FEED), headers={"Content-Encoding": "br"})
