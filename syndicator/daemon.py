@@ -199,7 +199,6 @@ def run_once(
     settings: Settings, clock: Clock = utc_now, on_progress: Progress | None = None
 ) -> CycleReport:
     """One full cycle for cron: lock, sync sources from the config, poll, publish."""
-    _warn_unapplied(settings)
     with hold_lock(lock_path(settings)):
         remove_leftovers(settings)
         store = open_store(settings.storage.path, cluster_rules(settings))
@@ -236,16 +235,6 @@ class TerminalProgress:
         end = "\n" if done == total else ""
         self.stream.write(f"\r{self.label} [{bar}] {done}/{total}{end}")
         self.stream.flush()
-
-
-def _warn_unapplied(settings: Settings) -> None:
-    for section in settings.sections:
-        if section.query:
-            log.info(
-                "sections.%s.query is read as plain words until the alert query language lands: %r",
-                section.slug,
-                section.query,
-            )
 
 
 def poll_tick(settings: Settings) -> timedelta:
@@ -401,7 +390,6 @@ class Daemon:
         self, on_ready: Callable[[Daemon], None] | None = None, handle_signals: bool = True
     ) -> None:
         """`run` on a running event loop, until `stop()` (or a signal, if it handles them)."""
-        _warn_unapplied(self.settings)
         with hold_lock(lock_path(self.settings)):
             remove_leftovers(self.settings)
             await self._main(on_ready, handle_signals)
@@ -474,7 +462,6 @@ class Daemon:
             self._store.rules = cluster_rules(settings)  # for stories stored from now on
             self._store.alerts = alert_index(settings)
         self._needs_publish = True
-        _warn_unapplied(settings)
         log.info(
             "configuration reloaded from %s (%d sources)", self.config_path, len(settings.sources)
         )

@@ -305,6 +305,33 @@ query = "Fuel PRICES"
     assert _guids(tmp_path / "out" / "feeds" / "fuel.atom") == ["c", "a"]
 
 
+def test_a_section_query_is_the_full_query_language(tmp_path: Path, store: Store) -> None:
+    settings = _settings(
+        tmp_path,
+        """
+[[sections]]
+slug = "energy"
+query = '(fuel OR "gas pipeline") -football region:"Central Asia"'
+""",
+    )
+
+    def central_asia(code: str) -> tuple[Tag, ...]:  # as the tagger rolls a country up
+        return (_region(code, 0.9), _region("Central Asia", 0.9), _region("Asia", 0.9))
+
+    store.store_stories(
+        [
+            _story("a", 1, title="Fuel prices rise in Almaty", tags=central_asia("KZ")),
+            _story("b", 2, title="New gas pipeline opens", tags=central_asia("TM")),
+            _story("c", 3, title="Fuel shortage hits football league", tags=central_asia("KZ")),
+            _story("d", 4, title="Fuel tax debated in Berlin", tags=(_region("DE", 0.9),)),
+            _story("e", 5, title="Gas and pipeline works", tags=central_asia("KZ")),
+        ],
+        NOW,
+    )
+    publish_all(store, settings, NOW)
+    assert _guids(tmp_path / "out" / "feeds" / "energy.atom") == ["b", "a"]
+
+
 def test_min_score_without_regions_or_topics_is_a_config_problem(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"sections\[0\]\.min_score"):
         _settings(tmp_path, '[[sections]]\nslug = "x"\nmin_score = 0.5\n')
