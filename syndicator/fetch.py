@@ -30,7 +30,6 @@ went wrong and where, classified by `kind` for the failure score. It never parse
 from __future__ import annotations
 
 import asyncio
-import socket
 import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -40,23 +39,14 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
 from syndicator import __version__
 from syndicator.errors import FetchError
 from syndicator.models import FetchResult
-from syndicator.netguard import (
-    RefusedAddress,
-    client_host,
-    non_public_reason,
-    proxied_name_reason,
-    public_results,
-    refusal_reason,
-)
+from syndicator.netguard import RefusedAddress, refusal_reason
+from syndicator.netresolve import GuardedResolver, proxied_refusal
 
 MAX_REDIRECTS = 5
-PROXIED_LOOKUP_S = 2.0  # through a proxy: how long a local lookup of a name may take
 # Loop stalls: sampled every STALL_TICK_S; a tick late by more than STALL_TOLERANCE_S was
 # a stall. A fetch's deadline moves by the stalls during it, at most MAX_STALL_CREDIT times
 # the timeout, so even a loop that is always busy cannot keep a fetch open without end.
@@ -90,21 +80,6 @@ class FetchLimits:
     def user_agent(self) -> str:
         contact = self.contact_url or PROJECT_URL
         return f"syndicator/{__version__} (+{contact})"
-
-
-class _GuardedResolver(AbstractResolver):
-    """aiohttp's resolver, keeping only the addresses the guard calls public."""
-
-    def __init__(self) -> None:
-        self._inner = DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        return public_results(host, await self._inner.resolve(host, port, family))
-
-    async def close(self) -> None:
-        await self._inner.close()
 
 
 class LoopStalls:
@@ -183,7 +158,7 @@ class FeedClient:
         connector = aiohttp.TCPConnector(
             limit=self.limits.concurrency,
             limit_per_host=self.limits.per_host_concurrency,
-            resolver=_GuardedResolver() if guarded else None,
+            resolver=GuardedResolver() if guarded else None,
             ttl_dns_cache=300,
         )
         self._session = aiohttp.ClientSession(
@@ -236,9 +211,9 @@ class FeedClient:
             if reason := refusal_reason(current, self.limits.allow_private_addresses):
                 raise FetchError(f"{url}: {reason}", kind="refused")
             if self.limits.proxy and not self.limits.allow_private_addresses:
-                host = client_host(urlsplit(current).hostname or "")
+                host = urlsplit(current).hostname or ""
                 if host not in self._names_judged:
-                    self._names_judged[host] = await _private_name_reason(host)
+                    self._names_judged[host] = await proxied_refusal(host)
                 if reason := self._names_judged[host]:
                     raise FetchError(f"{url}: refused: {reason}", kind="refused")
             headers = _conditional_headers(etag, last_modified) if current == url else {}
@@ -317,21 +292,6 @@ class FeedClient:
             f"{url}: body larger than polling.max_bytes ({limit} bytes, after decompression)",
             kind="limit",
         )
-
-
-async def _private_name_reason(host: str) -> str | None:
-    """Through a proxy: why a host name that resolves here to a non-public address is
-    refused, or None. A name that does not resolve here within `PROXIED_LOOKUP_S` is left
-    to the proxy (in a proxied network, outside names often resolve only there)."""
-    if reason := proxied_name_reason(host):
-        return reason
-    loop = asyncio.get_running_loop()
-    try:
-        async with asyncio.timeout(PROXIED_LOOKUP_S):
-            found = await loop.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError, TimeoutError):
-        return None
-    return non_public_reason(host, [str(info[4][0]) for info in found])
 
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:

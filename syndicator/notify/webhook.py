@@ -36,7 +36,6 @@ import hmac
 import json
 import math
 import re
-import socket
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -44,19 +43,11 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
 from syndicator import __version__
 from syndicator.errors import DeliveryError
-from syndicator.netguard import (
-    RefusedAddress,
-    client_host,
-    non_public_reason,
-    proxied_name_reason,
-    public_results,
-    refusal_reason,
-)
+from syndicator.netguard import RefusedAddress, refusal_reason
+from syndicator.netresolve import GuardedResolver, proxied_refusal
 from syndicator.notify import (
     AlertItem,
     AlertMessage,
@@ -75,7 +66,6 @@ MAX_RETRY_AFTER = timedelta(days=1)  # a peer cannot park a delivery for longer 
 SUMMARY_CHARS = 2000  # machine-readable payload
 DISPLAY_SUMMARY_CHARS = 300  # Slack and Discord
 RESPONSE_SNIPPET_BYTES = 300
-PROXIED_LOOKUP_S = 2.0  # through a proxy: how long a local lookup of the name may take
 SLACK_MAX_ITEMS = 40  # Slack allows 50 blocks: a heading, the items, a footer
 SLACK_SECTION_CHARS = 3000
 SLACK_LINK_CHARS = 600
@@ -136,7 +126,8 @@ async def send_webhook(
     shown = display_url(url)
     if reason := refusal_reason(url, allow_private_addresses):
         return SendResult(Outcome.FAILED, f"{shown}: {_scrub(reason, url, options)}")
-    if proxy and not allow_private_addresses and (reason := await _proxied_refusal(url)):
+    host = urlsplit(url).hostname or ""
+    if proxy and not allow_private_addresses and (reason := await proxied_refusal(host)):
         return SendResult(Outcome.FAILED, f"{shown}: refused: {_scrub(reason, url, options)}")
     try:
         headers, body = build_webhook(options, message, now=now)
@@ -153,25 +144,11 @@ async def send_webhook(
     return SendResult(result.outcome, detail, result.retry_after)
 
 
-async def _proxied_refusal(url: str) -> str | None:
-    """Through a proxy, which resolves the name itself: refuse a host name that resolves
-    here to a non-public address; one unknown here (or slow to look up) is the proxy's."""
-    host = client_host(urlsplit(url).hostname or "")
-    if reason := proxied_name_reason(host):
-        return reason
-    try:
-        async with asyncio.timeout(PROXIED_LOOKUP_S):
-            found = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except (OSError, UnicodeError, TimeoutError):
-        return None
-    return non_public_reason(host, [str(info[4][0]) for info in found])
-
-
 async def _post(
     url: str, headers: dict[str, str], body: bytes, allow_private_addresses: bool, proxy: str = ""
 ) -> tuple[int, Mapping[str, str], str]:
     # Through a proxy the connector only ever connects to the proxy: it is not judged.
-    resolver = None if allow_private_addresses or proxy else _GuardedResolver()
+    resolver = None if allow_private_addresses or proxy else GuardedResolver()
     try:
         connector = aiohttp.TCPConnector(resolver=resolver, limit=1, force_close=True)
         async with (
@@ -511,22 +488,3 @@ _RENDERERS: dict[str, Callable[[AlertMessage], dict[str, Any]]] = {
     "slack": render_slack,
     "discord": render_discord,
 }
-
-
-# ---------------------------------------------------------------------------------------------
-# SSRF guard: `syndicator.netguard`'s rules, applied by aiohttp at connect time.
-
-
-class _GuardedResolver(AbstractResolver):
-    """aiohttp's resolver, keeping only the addresses the guard calls public."""
-
-    def __init__(self) -> None:
-        self._inner = DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        return public_results(host, await self._inner.resolve(host, port, family))
-
-    async def close(self) -> None:
-        await self._inner.close()
