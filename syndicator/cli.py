@@ -190,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     _command(commands, "publish", [common], "regenerate every feed now")
     explain = _command(commands, "explain", [common], "why a story is in its cluster")
     explain.add_argument(
-        "id", help="a story id (story:N or N, as in --json output) or a cluster id (cluster:N)"
+        "id",
+        help="a story id (story:N, or N alone) or a cluster id (cluster:N, as `search` shows it)",
     )
     explain.add_argument("--json", action="store_true", help="machine-readable output")
     search = _command(commands, "search", [common], "stored story clusters matching a query")
@@ -509,10 +510,16 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
     if not clusters:
         print(f"no stored story matches: {words}")
         return
-    print(f"{'FIRST SEEN':<16}  {'COPIES':>6}  TITLE / SOURCES")
-    for cluster in clusters:
-        print(f"{_when(cluster.first_seen_at):<16}  {len(cluster.copies):>6}  {cluster.title}")
-        print(f"{'':<16}  {'':>6}  {', '.join(_cluster_sources(cluster))}")
+    # The cluster column is what `syndicator explain` takes (a bare number is a story id).
+    ids = [f"cluster:{cluster.id}" for cluster in clusters]
+    width = max(len("CLUSTER"), *map(len, ids))
+    print(f"{'FIRST SEEN':<16}  {'COPIES':>6}  {'CLUSTER':<{width}}  TITLE / SOURCES")
+    for cluster, shown_id in zip(clusters, ids, strict=True):
+        print(
+            f"{_when(cluster.first_seen_at):<16}  {len(cluster.copies):>6}  "
+            f"{shown_id:<{width}}  {cluster.title}"
+        )
+        print(f"{'':<16}  {'':>6}  {'':<{width}}  {', '.join(_cluster_sources(cluster))}")
 
 
 _FIELD_ARGUMENT = re.compile(r"^([A-Za-z]+):(.+)$")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 import shlex
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -286,6 +287,13 @@ def test_search_lists_clusters_with_every_word(tmp_path: Path, feed_server: Feed
     assert sorted(cluster["sources"]) == ["Copycat Daily", "Test Wire"]
     plain = syndicator("--config", str(config), "search", "almaty", cwd=tmp_path).stdout
     assert "Fuel prices rise in Almaty" in plain
+    # Each line names its cluster the way `explain` takes it.
+    assert f"cluster:{cluster['cluster_id']}" in plain
+    shown = re.search(r"cluster:\d+", plain)
+    assert shown is not None
+    explained = syndicator("--config", str(config), "explain", shown.group(0), cwd=tmp_path)
+    assert explained.returncode == 0
+    assert explained.stdout.startswith(shown.group(0))
     assert plain.count("Test Wire") == 2  # both clusters list their sources
     none = syndicator("--config", str(config), "search", 'troops" OR "x', "zzz", cwd=tmp_path)
     assert none.returncode == 0
