@@ -69,6 +69,7 @@ HEALTH_BUSY_TIMEOUT_MS = 100  # how long a health check waits for another writer
 HEALTH_MIN_FREE_BYTES = 1024 * 1024
 CACHE_KIB = 16 * 1024
 WAL_CHECKPOINT_PAGES = 16_384
+WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024  # what a restarted WAL is cut back to
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 MIGRATIONS = Migrations("syndicator")
@@ -721,6 +722,10 @@ def open_store(path: Path, rules: ClusterRules | None = None) -> Store:
         # and checkpointing after each group cost the writer 40% more per story. The WAL
         # stays bounded (about 110 MB in the ingest benchmark), and retention truncates it.
         db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+        # SQLite reuses the WAL file from its start after a checkpoint and never shrinks it,
+        # so one big transaction (a first poll, retention) would leave its size on disk for
+        # good; with a limit the file is cut back to it whenever the log restarts.
+        db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
         _use_incremental_vacuum(db)
         MIGRATIONS.apply(db)
     except (sqlite3.Error, OSError) as e:

@@ -16,6 +16,7 @@ from syndicator.daemon import apply_retention
 from syndicator.models import Story
 from syndicator.storage import (
     MIGRATIONS,
+    WAL_SIZE_LIMIT_BYTES,
     ClusterFilter,
     ConfiguredSource,
     Store,
@@ -82,6 +83,24 @@ def test_connection_pragmas(tmp_path: Path) -> None:
     assert pragma("PRAGMA foreign_keys").fetchone()[0] == 1
     assert pragma("PRAGMA busy_timeout").fetchone()[0] >= 5000
     assert pragma("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental: retention frees space
+    store.close()
+
+
+def test_the_wal_file_is_cut_back_after_a_big_transaction(tmp_path: Path) -> None:
+    # SQLite reuses a WAL file from its start and never shrinks it: one big transaction (a
+    # first poll of many sources) would otherwise leave its size on disk until a truncation.
+    path = tmp_path / "s.db"
+    store = open_store(path)
+    conn = store.db.conn
+    conn.execute("CREATE TABLE scratch (b BLOB)")
+    with conn:
+        conn.executemany("INSERT INTO scratch VALUES (randomblob(1048576))", [()] * 96)
+    wal = Path(f"{path}-wal")
+    assert wal.stat().st_size > WAL_SIZE_LIMIT_BYTES  # the one transaction is all in the log
+    for _ in range(2):  # the commit's checkpoint copied it; the next write restarts the log
+        with conn:
+            conn.execute("DELETE FROM scratch WHERE rowid = (SELECT MIN(rowid) FROM scratch)")
+    assert wal.stat().st_size <= WAL_SIZE_LIMIT_BYTES
     store.close()
 
 
