@@ -287,16 +287,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except SyndicatorError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return _user_error(args, e)
     except BrokenPipeError:  # `syndicator tag ... | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return _user_error(args, e)
     except KeyboardInterrupt:
         return 130
+
+
+def _user_error(args: argparse.Namespace, error: Exception) -> int:
+    """Say what went wrong in one line and return exit code 1. With `--log-format json` the
+    line is a log record like the others, so a log that cron appends to stays all JSON."""
+    if getattr(args, "log_format", "text") == "json":
+        logging.getLogger("syndicator").error("%s", error)
+    else:
+        print(f"error: {error}", file=sys.stderr)
+    return 1
 
 
 def _dispatch(args: argparse.Namespace) -> int:

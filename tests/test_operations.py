@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import sqlite3
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -159,3 +165,69 @@ def test_deploy_files_hold_what_operators_expect() -> None:
     assert "/healthz" in container
     cron = (ROOT / "deploy" / "syndicator.cron").read_text()
     assert "run --once" in cron
+
+
+# The project's own console script, where the deploy files say /opt/syndicator/.venv/bin.
+INSTALLED = Path(sys.executable).parent / "syndicator"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
+def test_the_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    unit = (ROOT / "deploy" / "syndicator.service").read_text()
+    assert "/opt/syndicator/.venv/bin/syndicator" in unit
+    # verify checks that ExecStart exists: point it at this checkout's installed script.
+    here = tmp_path / "syndicator.service"
+    here.write_text(unit.replace("/opt/syndicator/.venv/bin/syndicator", str(INSTALLED)))
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(here)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # verify exits 0 on unknown keys and bad values too, and says so: any output is a finding.
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == result.stderr.strip() == ""
+
+
+def _cron_run_line(tmp: Path) -> str:
+    """The crontab's `run --once` command, with its paths moved under `tmp`."""
+    cron = (ROOT / "deploy" / "syndicator.cron").read_text()
+    [line] = [line for line in cron.splitlines() if "run --once" in line]
+    command = line.split(None, 5)[5]  # after the five schedule fields
+    command = command.replace("/opt/syndicator/.venv/bin/syndicator", str(INSTALLED))
+    return command.replace("/var/lib/syndicator", str(tmp))
+
+
+def test_the_cron_example_runs_once_twice_without_overlap(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # A slow source keeps the first run busy while cron starts the next one.
+    feed_server.routes["/slow.rss"] = Route(rss([{"title": "Slow", "guid": "s1"}]), delay_s=3)
+    config = write_config(tmp_path, [feed_server.url("/slow.rss")])
+    cron = (ROOT / "deploy" / "syndicator.cron").read_text()
+    assert re.search(r"^SYNDICATOR_CONFIG=/etc/syndicator/syndicator\.toml$", cron, re.M)
+    environment = {**os.environ, "SYNDICATOR_CONFIG": str(config)}
+    command = _cron_run_line(tmp_path)
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(["/bin/sh", "-c", command], env=environment, text=True)
+
+    first = start()
+    deadline = time.monotonic() + 30
+    while not feed_server.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert feed_server.requests, "the first run never polled"
+    second = start()
+    assert second.wait(timeout=60) == 1  # refused at once: the first holds the lock
+    assert first.poll() is None  # still polling the slow source
+    assert first.wait(timeout=60) == 0
+    assert start().wait(timeout=60) == 0  # the next one, once the first is done
+    log = (tmp_path / "syndicator.log").read_text().splitlines()
+    records = [json.loads(line) for line in log]  # all JSON, the refusal included
+    assert any(
+        record["level"] == "error" and "locked by pid" in record["message"] for record in records
+    ), log
+    # One cycle polled: the refused run fetched nothing, and the third found nothing due.
+    assert sum("cycle:" in record["message"] for record in records) == 1, log
+    assert len(feed_server.requests) == 1
