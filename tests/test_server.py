@@ -581,6 +581,15 @@ def test_a_slow_publish_spaces_the_next_one_out(
         daemon._next_publish_at = 0.0  # the gap after the start-up publish is over
         running.wait_until(lambda: feed.exists() and b"Troops leave" in feed.read_bytes())
         running.wait_until(lambda: not daemon._publishing)  # the feed is out before the index
+        # One more publish, asked for now: its duration sets the gap (years here). Waiting for
+        # it keeps the gap from being the one this test cleared above, had the first poll's
+        # publish already run by then (a slow machine).
+        before = _metrics(running.url)[publishes]
+        daemon._needs_publish = True
+        daemon._next_publish_at = 0.0
+        running.wait_until(
+            lambda: _metrics(running.url)[publishes] > before and not daemon._publishing
+        )
         published = _metrics(running.url)[publishes]
         later = [*ITEMS, {"title": "Fuel prices rise", "guid": "w-2", "link": "https://w/2"}]
         feed_server.routes["/wire.rss"] = Route(rss(later), etag='"v2"')
