@@ -139,10 +139,15 @@ def tokenize(text: str) -> list[str]:
     when, spaces aside, nothing but letters and digits is left."""
     if text.isascii():
         return text.translate(_ASCII_WORDS).split()
-    text = fold(text)
+    # Before folding, not after: English text with typographic quotes and dashes is then
+    # ASCII and skips NFKD altogether (folding maps no other character to one of these, and
+    # any left over are split off by the general path below).
     for mark in _COMMON_SEPARATORS:
         if mark in text:
             text = text.replace(mark, " ")
+    if text.isascii():
+        return text.translate(_ASCII_WORDS).split()
+    text = fold(text)
     if text.isascii():
         return text.translate(_ASCII_WORDS).split()
     # str.translate is slow on non-ASCII strings; bytes.translate is not (UTF-8 keeps ASCII).
