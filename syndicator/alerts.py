@@ -268,7 +268,7 @@ def _record(
         wait = retry_delay(delivery.attempts, result.retry_after)
         store.retry_delivery(delivery.id, now + wait, result.detail)
         report.retried += 1
-        log.warning("%s failed, retry in %s: %s", what, wait, result.detail)
+        log.warning("%s failed, retry in %s: %s", what, readable_wait(wait), result.detail)
 
 
 def _dead(
@@ -279,6 +279,16 @@ def _dead(
     problem = f"alert {delivery.rule!r} to {delivery.channel!r} ({delivery.id}) dead: {reason}"
     report.problems.append(problem)
     log.error("%s", problem)
+
+
+def readable_wait(wait: timedelta) -> str:
+    """A wait as an operator reads it in a log line: "30 s", "8 min", "6.0 h"."""
+    seconds = round(wait.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def retry_delay(attempts: int, retry_after: timedelta | None = None) -> timedelta:

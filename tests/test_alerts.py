@@ -22,7 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from standardwebhooks.webhooks import Webhook
 
-from syndicator.alerts import alert_index, deliver, preview_alert, status_lines
+from syndicator.alerts import alert_index, deliver, preview_alert, readable_wait, status_lines
 from syndicator.config import Settings, load_settings
 from syndicator.models import Story, Tag, TagKind
 from syndicator.publishing import publish_all
@@ -491,3 +491,11 @@ def test_a_delivery_is_committed_before_a_kill_of_the_poll_write_group(
     ids = {headers["webhook-id"] for headers, _ in receiver.seen}
     assert len(ids) == 1, f"the match went out under {len(ids)} webhook-ids"
     assert store.alert_status() == [("kz-unrest", "hook", "sent", 1)]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(30.114427, "30 s"), (119, "119 s"), (480.5, "8 min"), (6 * 3600, "6.0 h"), (0.2, "0 s")],
+)
+def test_retry_waits_read_as_operators_read_them(seconds: float, text: str) -> None:
+    assert readable_wait(timedelta(seconds=seconds)) == text
