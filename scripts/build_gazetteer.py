@@ -148,6 +148,8 @@ LATIN_TRANSLATIONS = (
     "deu", "fra", "spa", "por", "ita", "nld", "pol", "ces", "slk", "hrv", "srp", "tur", "swe",
     "fin", "hun", "est",
 )  # fmt: skip
+# Of those, the languages that decline names ("Rosja": "Rosji", "Rosję", "Rosją").
+SLAVIC_LATIN = ("pol", "ces", "slk", "hrv", "srp")
 _LATIN_LETTERS_END = 0x250  # Basic Latin to Latin Extended-B: "ß", "İ", "Ș", "ő"
 # Languages written in Cyrillic by the region's outlets whose ISO 3166 names pycountry ships
 # translated (Debian iso-codes): Ukrainian, Belarusian, Kazakh, Kyrgyz. (Not Tajik: its short
@@ -189,6 +191,21 @@ def translated_names(country: dict[str, Any]) -> Iterator[str]:
             if is_latin_name(name):
                 yield name
     yield from cyrillic_iso_names(country["cca2"])
+
+
+def slavic_latin_names(
+    countries: list[dict[str, Any]], names: dict[str, list[list[Any]]]
+) -> list[str]:
+    """The one-word country names of `SLAVIC_LATIN` that the gazetteer reads as that country."""
+    found = set()
+    for country in countries:
+        translations = country.get("translations", {})
+        for language in SLAVIC_LATIN:
+            name = (translations.get(language) or {}).get("common", "")
+            entries = names.get(name, [])
+            if " " not in name and entries and entries[0][0] == country["cca2"]:
+                found.add(name)
+    return sorted(found)
 
 
 def add_translations(
@@ -311,6 +328,7 @@ def build(countries_path: Path, word_paths: list[Path]) -> dict[str, Any]:
     for state in gc.get_us_states().values():
         add(names, state["name"], ["US", "state", 0])
     add_translations(names, countries, english)
+    inflected = slavic_latin_names(countries, names)
     rank = {"country": 0, "demonym": 0, "capital": 1, "state": 2, "city": 3}
     for entries in names.values():
         # Country names first, then capitals, then the most populous place: the default reading.
@@ -323,6 +341,8 @@ def build(countries_path: Path, word_paths: list[Path]) -> dict[str, Any]:
         ),
         "countries": dict(sorted(table.items())),
         "names": dict(sorted(names.items())),
+        # Single-word names the tagger also reads with case endings ("Rosji", "Ukrainie").
+        "inflected_latin": inflected,
     }
 
 

@@ -203,6 +203,25 @@ def test_country_names_in_other_languages(title: str, body: str, focus: set[str]
     assert {code for code in focus if code in tags and tags[code].focus} == focus
 
 
+@pytest.mark.parametrize(
+    ("title", "body", "focus"),
+    [
+        ("Ukraina wysyła ratowników do Turcji", "Pomoc dla Turcji płynie z całej Europy.", {"TR"}),
+        (
+            "Rosja grozi Polsce",
+            "W Rosji i w Niemczech trwają protesty; Polsce grożą sankcje.",
+            {"PL"},
+        ),
+        ("Pomoc pro Ukrajinu", "Česko pošle Ukrajině další pomoc, řekl ministr v Německu.", {"UA"}),
+    ],
+)
+def test_polish_and_czech_names_match_with_their_endings(
+    title: str, body: str, focus: set[str]
+) -> None:
+    tags = _tags(title, body)
+    assert {code for code in focus if code in tags and tags[code].focus} == focus
+
+
 def test_translated_names_are_not_read_in_english_text() -> None:
     # Names English text uses otherwise: a bank, a word, a city that keeps its reading.
     assert _named("", "Credit Suisse shares fell. The island voted. Police in Granada said.") == {

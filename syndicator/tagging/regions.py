@@ -121,6 +121,13 @@ _RU_ENDINGS = (
     "ға", "ге", "қа", "ке", "га", "ка", "да", "де", "та", "те", "ны", "ні", "ды", "ді", "ты", "ті",
 )  # fmt: skip
 _RU_STEM_MIN = 4
+# Polish, Czech, Slovak and Croatian case endings, longest first ("Ukrainie", "Rosję",
+# "Německu", "Chinach"), read only in text with those languages' letters.
+_SLAVIC_LATIN_ENDINGS = (
+    "ach", "ami", "ách", "ích", "ům", "om", "em", "ie", "ii", "ji", "ją", "ję", "ou", "oj",
+    "i", "y", "ę", "ą", "u", "a", "e", "ě", "o", "í", "é", "",
+)  # fmt: skip
+_SLAVIC_LATIN_LETTERS = re.compile("[ąęłńśźżěůřčšžćđĄĘŁŃŚŹŻĚŮŘČŠŽĆĐ]")
 _MONTHS = (
     "January February March April May June July August September October November December "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
@@ -195,6 +202,8 @@ class Gazetteer:
         default_factory=dict
     )
     stems: dict[str, PlaceName] = field(default_factory=dict)  # Russian names without ending
+    # Polish, Czech, Slovak, Croatian names without their ending ("Rosj" for "Rosja")
+    latin_stems: dict[str, PlaceName] = field(default_factory=dict)
     lowercase: dict[str, PlaceName] = field(default_factory=dict)
     lower_prefixes: dict[str, list[tuple[str, PlaceName]]] = field(default_factory=dict)
     # every token that can start a name, as split from text: "Kazakhstan," "Russia's" "New"
@@ -256,6 +265,10 @@ def _russian_stem(name: str) -> str:
     return name[:-1] if name[-1] in "аяьйоеыи" else name
 
 
+def _latin_stem(name: str) -> str:
+    return name.rstrip("aeiouyáéíóúýě")
+
+
 @dataclass(slots=True)
 class _Occurrence:
     name: PlaceName
@@ -308,6 +321,7 @@ def build_gazetteer(compiled: Mapping[str, Any], aliases: Mapping[str, Any]) -> 
     for name in _curated_names(aliases, needs_support, person_like):
         gazetteer.add(name)
     gazetteer.finish()
+    _add_latin_stems(gazetteer, compiled.get("inflected_latin", ()))
     gazetteer.region_parents = _region_parents(countries)
     _add_lowercase(gazetteer, aliases.get("lowercase", {}))
     gazetteer.abbreviations = {
@@ -316,6 +330,14 @@ def build_gazetteer(compiled: Mapping[str, Any], aliases: Mapping[str, Any]) -> 
         for form in (text, text.rstrip("."))  # "Fla." and "Fla"
     }
     return gazetteer
+
+
+def _add_latin_stems(gazetteer: Gazetteer, texts: Iterable[str]) -> None:
+    """Index the Polish, Czech, Slovak and Croatian names by stem (not given names)."""
+    for text in texts:
+        found = gazetteer.single.get(text)
+        if found is not None and not found.person_like and len(stem := _latin_stem(text)) >= 4:
+            gazetteer.latin_stems.setdefault(stem, found)
 
 
 def _region_parents(countries: Mapping[str, Country]) -> dict[str, str]:
@@ -448,6 +470,9 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
         occurrences += _russian_tokens(gazetteer, title_tokens, "title")
         occurrences += _russian_tokens(gazetteer, body_tokens, "body")
         occurrences += _cyrillic_adjectives(gazetteer, [*title_tokens, *body_tokens])
+    elif not story.body.isascii() and _SLAVIC_LATIN_LETTERS.search(f"{story.title} {story.body}"):
+        occurrences += _slavic_latin_tokens(gazetteer, title_tokens, "title")
+        occurrences += _slavic_latin_tokens(gazetteer, body_tokens, "body")
     evidence = _weigh(gazetteer, occurrences, story.body, _headline_cased(story.title))
     _add_lowercase_hints(gazetteer, evidence, title_tokens, story.body_counts)
     if prior and prior in gazetteer.countries:
@@ -526,6 +551,21 @@ def _russian_tokens(gazetteer: Gazetteer, tokens: list[str], where: str) -> list
             name = _russian_name(gazetteer, _clean(token))
             if name is not None and name.is_place:
                 found.append(_Occurrence(name, index, where))
+    return found
+
+
+def _slavic_latin_tokens(gazetteer: Gazetteer, tokens: list[str], where: str) -> list[_Occurrence]:
+    """Capitalised Polish, Czech, Slovak or Croatian names with case endings ("Rosji",
+    "Ukrainie", "Německu"): a slower pass, for text with those languages' letters only."""
+    found: list[_Occurrence] = []
+    stems = gazetteer.latin_stems
+    for index, token in enumerate(tokens):
+        if token[:1].isupper() and token not in gazetteer.starts:
+            word = _clean(token)
+            for ending in _SLAVIC_LATIN_ENDINGS:
+                if word.endswith(ending) and (name := stems.get(word[: len(word) - len(ending)])):
+                    found.append(_Occurrence(name, index, where))
+                    break
     return found
 
 
