@@ -222,6 +222,12 @@ def test_polish_and_czech_names_match_with_their_endings(
     assert {code for code in focus if code in tags and tags[code].focus} == focus
 
 
+def test_turkish_suffixes_after_an_apostrophe() -> None:
+    tags = _tags("Türkiye'de deprem", "Rusya'nın ve Almanya’nın yardım ekipleri Ankara'ya ulaştı.")
+    assert tags["TR"].focus
+    assert {"RU", "DE"} <= set(tags)
+
+
 def test_translated_names_are_not_read_in_english_text() -> None:
     # Names English text uses otherwise: a bank, a word, a city that keeps its reading.
     assert _named("", "Credit Suisse shares fell. The island voted. Police in Granada said.") == {

@@ -128,6 +128,8 @@ _SLAVIC_LATIN_ENDINGS = (
     "i", "y", "ę", "ą", "u", "a", "e", "ě", "o", "í", "é", "",
 )  # fmt: skip
 _SLAVIC_LATIN_LETTERS = re.compile("[ąęłńśźżěůřčšžćđĄĘŁŃŚŹŻĚŮŘČŠŽĆĐ]")
+# Turkish writes a name's suffixes after an apostrophe: "Türkiye'de", "Rusya'nın".
+_TURKISH_LETTERS = re.compile("[ğşıİĞŞ]")
 _MONTHS = (
     "January February March April May June July August September October November December "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
@@ -470,9 +472,14 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
         occurrences += _russian_tokens(gazetteer, title_tokens, "title")
         occurrences += _russian_tokens(gazetteer, body_tokens, "body")
         occurrences += _cyrillic_adjectives(gazetteer, [*title_tokens, *body_tokens])
-    elif not story.body.isascii() and _SLAVIC_LATIN_LETTERS.search(f"{story.title} {story.body}"):
-        occurrences += _slavic_latin_tokens(gazetteer, title_tokens, "title")
-        occurrences += _slavic_latin_tokens(gazetteer, body_tokens, "body")
+    elif not story.body.isascii():
+        text = f"{story.title} {story.body}"
+        if _SLAVIC_LATIN_LETTERS.search(text):
+            occurrences += _slavic_latin_tokens(gazetteer, title_tokens, "title")
+            occurrences += _slavic_latin_tokens(gazetteer, body_tokens, "body")
+        elif _TURKISH_LETTERS.search(text):
+            occurrences += _suffixed_tokens(gazetteer, title_tokens, "title")
+            occurrences += _suffixed_tokens(gazetteer, body_tokens, "body")
     evidence = _weigh(gazetteer, occurrences, story.body, _headline_cased(story.title))
     _add_lowercase_hints(gazetteer, evidence, title_tokens, story.body_counts)
     if prior and prior in gazetteer.countries:
@@ -566,6 +573,19 @@ def _slavic_latin_tokens(gazetteer: Gazetteer, tokens: list[str], where: str) ->
                 if word.endswith(ending) and (name := stems.get(word[: len(word) - len(ending)])):
                     found.append(_Occurrence(name, index, where))
                     break
+    return found
+
+
+def _suffixed_tokens(gazetteer: Gazetteer, tokens: list[str], where: str) -> list[_Occurrence]:
+    """Capitalised names with a suffix after an apostrophe ("Türkiye'de", "Ankara’nın"): a
+    slower pass, for Turkish text only."""
+    found: list[_Occurrence] = []
+    for index, token in enumerate(tokens):
+        if token[:1].isupper() and token not in gazetteer.starts:
+            name, mark, suffix = token.replace("’", "'").partition("'")
+            place = gazetteer.single.get(name) if mark and suffix[:1].islower() else None
+            if place is not None and place.is_place:
+                found.append(_Occurrence(place, index, where))
     return found
 
 
