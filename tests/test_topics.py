@@ -197,6 +197,34 @@ def test_feed_category_and_url_path_are_evidence() -> None:
     assert tag_topics(taxonomy, "Hello", "", url="not a url: [::1") == ()
 
 
+@pytest.mark.parametrize(
+    ("title", "category", "url", "topic"),
+    [
+        (
+            "Le gouvernement présente son budget",
+            "Politique",
+            "https://lemonde.fr/politique/a",
+            "politics",
+        ),
+        ("Bayern gewinnt in Dortmund", "Fußball", "https://spiegel.de/sport/fussball/a", "sport"),
+        ("Nowy rząd zaprzysiężony", "", "https://wiadomosci.example.pl/polityka/a", "politics"),
+        (
+            "La inflación se modera",
+            "Economía",
+            "https://elpais.com/economia/2024/a.html",
+            "economy",
+        ),
+        ("Yeni kararlar açıklandı", "Sağlık", "", "health"),
+    ],
+)
+def test_section_names_in_other_languages_are_evidence(
+    title: str, category: str, url: str, topic: str
+) -> None:
+    categories = [category] if category else []
+    tags = tag_topics(default_taxonomy(), title, "", categories=categories, url=url)
+    assert codes(tags)[0] == topic
+
+
 def test_winner_is_focus_and_passing_mentions_are_not() -> None:
     text = (
         "The striker scored twice as the home side won the league match. The coach praised "
