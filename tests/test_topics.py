@@ -225,6 +225,18 @@ def test_section_names_in_other_languages_are_evidence(
     assert codes(tags)[0] == topic
 
 
+def test_english_terms_are_not_read_in_other_languages() -> None:
+    taxonomy = default_taxonomy()
+    french = "Un avion s'écrase près de Moscou. Les secours sont sur place et le bilan est lourd."
+    assert tag_topics(taxonomy, "Un coup dur pour la ville", french) == ()
+    # The section still says it.
+    tags = tag_topics(taxonomy, "Un coup dur", french, url="https://lemonde.fr/sport/a")
+    assert codes(tags) == ["sport"]
+    # English text with a Dutch name or a French phrase is still English.
+    text = "Leontien Zijlaard-van Moorsel defended her title. The crowd cheered at the finish."
+    assert "sport" in codes(tag_topics(taxonomy, "Zijlaard-van Moorsel wins gold", text))
+
+
 def test_winner_is_focus_and_passing_mentions_are_not() -> None:
     text = (
         "The striker scored twice as the home side won the league match. The coach praised "

@@ -26,6 +26,27 @@ _ALL_CAPS_PLACE = re.compile(r"[A-ZА-ЯЁ][A-ZА-ЯЁ.'’ -]+")
 _SMALL_WORDS = re.compile(r"(?<=\s)(?:Of|The|And|De|Du|La|In|On|At|For)\b")
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Function words of the languages news is often written in, to tell English text from text
+# that English topic terms would misread (French "un", "par", "coup"; the text's own language
+# tag is often wrong or missing). Words English text uses too are left out ("per cent", "met",
+# "al-Assad").
+_ENGLISH_WORDS = _words("the and of to in is for on that with was are from by it")
+_OTHER_FUNCTION_WORDS = (
+    _words("le la les des et est une du dans pour pas sur au qui avec"),  # fr
+    _words("der das und ist nicht mit von den ein eine für auf dem sich"),  # de
+    _words("el los las del y que por para una con es"),  # es
+    _words("os da dos das não uma com para em ao"),  # pt
+    _words("il della che di non gli sono nel alla"),  # it
+    _words("het een van en niet op voor"),  # nl
+    _words("w i z na się nie że jest od po"),  # pl
+    _words("ve bir bu için ile olarak çok"),  # tr
+)
+
+
 @dataclass(slots=True)
 class StoryText:
     """A story as the taggers read it."""
@@ -82,3 +103,13 @@ def readable_title(text: str) -> str:
         titled = re.sub(r"['’]S\b", "'s", text.title())
         return _SMALL_WORDS.sub(lambda match: match.group().lower(), titled)
     return text
+
+
+def reads_as_english(story: StoryText) -> bool:
+    """Whether the story's function words are English rather than French, German, Spanish,
+    Portuguese, Italian, Dutch, Polish or Turkish: more distinct ones of another language, and
+    at least two (a name's "van" or "de" is not a language). True when it cannot tell (short
+    text, Cyrillic)."""
+    words = story.body_counts.keys() | story.title_words
+    english = len(_ENGLISH_WORDS & words)
+    return all(len(other & words) <= max(english, 1) for other in _OTHER_FUNCTION_WORDS)

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from syndicator.errors import ConfigError
 from syndicator.models import Tag, TagKind
-from syndicator.tagging.text import StoryText, split_words, story_text
+from syndicator.tagging.text import StoryText, reads_as_english, split_words, story_text
 
 # How much one piece of evidence weighs against a body term of weight 1 seen once. A title
 # says what the story is about; a feed's own category or URL section is the editor's label.
@@ -682,14 +682,17 @@ def topics_of(
     # (topic index, weight gained, term, count in the body; 0 for the title), for the reasons
     evidence: list[tuple[int, float, str, int]] = []
     add = evidence.append
-    if story.title_words:
+    # The terms are English and Russian: in other languages only the editor's section
+    # (categories, URL path) says the topic.
+    english = reads_as_english(story)
+    if story.title_words and english:
         title_words = story.title_words
         for item in _tally_words(taxonomy, title_words, Counter(title_words)):
             for index, weight, term in item.hits:
                 gain = TITLE_WEIGHT * weight
                 totals[index] += gain
                 add((index, gain, term, 0))
-    if story.body_words:
+    if story.body_words and english:
         roots = _ROOTS
         tally = _tally_words(taxonomy, story.body_words, story.body_counts)
         for item, count in tally.items():
