@@ -64,6 +64,20 @@ _SHARE_WORD = (
     r"|flipboard|tumblr|pocket|copy\s+link|copy\s+url)"
 )
 
+# "Read also" in French, Russian, Ukrainian, Polish, German, Spanish, Portuguese, Italian and
+# Turkish, and the first words those headings start with.
+_OTHER_TEASER = (
+    r"(?:à\s+)?lire\s+(?:aussi|également)|sur\s+le\s+même\s+sujet"
+    r"|читайте\s+(?:также|тоже|також)|по\s+теме|смотрите\s+также|дивіться\s+також"
+    r"|czytaj\s+(?:także|też|również|więcej)|zobacz\s+(?:także|też|również)"
+    r"|lesen\s+sie\s+(?:auch|mehr)|mehr\s+zum\s+thema|leer\s+más|lea\s+también"
+    r"|leia\s+(?:também|mais)|leggi\s+anche|ayrıca\s+okuyun|ilgili\s+haberler"
+)
+_OTHER_TEASER_FIRST_WORDS = (
+    "à lire sur читайте по смотрите дивіться czytaj zobacz lesen mehr leer lea leia leggi "
+    "ayrıca ilgili"
+)
+
 # The rules: (kind, the words a matching line starts with, the pattern of the whole line).
 # "" stands for a line that starts with neither a letter nor a quote ("©", "(c)", a digit).
 # Listing the first words lets a line be tried against only the rules that can match it: one
@@ -115,6 +129,21 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         r"|post)(?:\s+(?:here|at\s+.{1,40}|on\s+.{1,40}))?"
         r"|continue\s+reading\s+(?:the\s+main\s+story|at\s+.{1,60}|on\s+.{1,60})"
         r"|the\s+post\s+.{1,250}\s+appeared\s+first\s+on\s+.{1,100}",
+    ),
+    (  # teaser headings in the other languages of the region's and Europe's outlets
+        "heading",
+        _OTHER_TEASER_FIRST_WORDS,
+        _OTHER_TEASER,
+    ),
+    (  # the same as inline teasers: "Lire aussi | ...", "Читайте также: ..."
+        "boilerplate",
+        _OTHER_TEASER_FIRST_WORDS,
+        rf"(?:{_OTHER_TEASER})\s*[:|]\s*.{{1,200}}",
+    ),
+    (  # ad labels in those languages
+        "boilerplate",
+        "реклама publicité anzeige werbung reklama publicidad publicidade pubblicità",
+        r"реклама|publicité|anzeige|werbung|reklama|publicidad|publicidade|pubblicità",
     ),
     (  # comment forms
         "boilerplate",

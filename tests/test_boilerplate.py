@@ -197,6 +197,12 @@ ARTICLE = "The ministry said the talks in Almaty would resume next week."
         # page dates
         "Thursday , March 28 2024", "March 28, 2024", "2024-03-28",
         "Posted on March 3, 2024 by admin",
+        # other languages: inline teasers and ad labels
+        "Lire aussi | Le gouvernement recule sur la réforme", "À lire aussi : la chronique",
+        "Читайте также: Власти объявили о мерах", "Читайте також: Уряд ухвалив рішення",
+        "Czytaj także: Rząd ogłosił nowe przepisy", "Lesen Sie auch: Die Regierung plant",
+        "Leer más: El Gobierno aprueba el plan", "Leia também: Governo anuncia medidas",
+        "Leggi anche: Il governo approva", "Реклама", "Publicité", "Anzeige", "Reklama",
     ],
 )  # fmt: skip
 def test_boilerplate_line_is_dropped(line: str) -> None:
@@ -226,6 +232,9 @@ def test_boilerplate_line_is_dropped(line: str) -> None:
         "Kazakhstan - once a Soviet republic - is Central Asia's largest economy.",
         "The company reserved all rights to appeal, it said.",
         "WhatsApp messages showed the plan was discussed in advance.",
+        "Lire aussi les conclusions du rapport, a conseillé le ministre aux députés.",
+        "Реклама алкоголя запрещена в Казахстане с 2024 года.",
+        "Czytaj także uważnie umowy, radzi rzecznik konsumentów.",
     ],
 )
 def test_article_sentence_with_trigger_words_stays(sentence: str) -> None:
@@ -249,6 +258,11 @@ def test_teaser_block_after_heading_goes_until_article_prose() -> None:
     assert strip_boilerplate(text) == "\n\n".join(
         [ARTICLE, "Officials said the curfew would be lifted on Monday."]
     )
+
+
+def test_teaser_heading_in_another_language_starts_a_teaser_block() -> None:
+    text = f"{ARTICLE}\n\nЧитайте также\n\nВласти Казахстана объявили о мерах\n\n{ARTICLE}"
+    assert strip_boilerplate(text) == f"{ARTICLE}\n\n{ARTICLE}"
 
 
 def test_headline_like_line_without_heading_stays() -> None:
