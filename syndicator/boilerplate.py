@@ -394,6 +394,16 @@ _AGENCY_ALIASES = {
     "ria": "RIA Novosti",
     "anadolu agency": "Anadolu",
     "aa": "Anadolu",
+    # as Russian- and Ukrainian-language wires write themselves
+    "риа новости": "RIA Novosti",
+    "интерфакс": "Interfax",
+    "казинформ": "Kazinform",
+    "кабар": "Kabar",
+    "ховар": "Khovar",
+    "белта": "BelTA",
+    "укрінформ": "Ukrinform",
+    "уніан": "UNIAN",
+    "спутник": "Sputnik",
 }
 _AGENCY_NAMES = {name.casefold(): name for name in _AGENCIES} | _AGENCY_ALIASES
 _AGENCY = "|".join(re.escape(name) for name in sorted(_AGENCY_NAMES, key=len, reverse=True))
@@ -413,8 +423,8 @@ _DATELINES = tuple(
             "/",
             rf"\s*(?:{_PLACE}{_QUALIFIER}\s*\.?\s*)?/(?P<agency>(?i:{_AGENCY}))/\s*[.:\-–—]?\s*",
         ),
-        # "ASTANA. KAZINFORM -"
-        (".", rf"\s*{_PLACE}\s*\.\s*(?P<agency>(?i:{_AGENCY})){_DASH}\s*"),
+        # "ASTANA. KAZINFORM -", "АЛМАТЫ. 12 марта. КАЗИНФОРМ -"
+        (".", rf"\s*{_PLACE}{_QUALIFIER}\s*\.\s*(?P<agency>(?i:{_AGENCY})){_DASH}\s*"),
     )
 )
 # A dateline starts with "(", "/" or an upper-case word; anything else is not tried further.
@@ -468,7 +478,12 @@ def _is_qualifier(qualifier: str | None) -> bool:
     if qualifier is None:
         return True
     words = qualifier.replace(",", " ").split()
-    return 0 < len(words) <= 5 and all(word[0].isupper() or word[0].isdigit() for word in words)
+    # A lower-case word only after a number: a month in a language that does not capitalise
+    # it ("3 марта", "12 mars").
+    return 0 < len(words) <= 5 and all(
+        word[0].isupper() or word[0].isdigit() or (index > 0 and words[index - 1].isdigit())
+        for index, word in enumerate(words)
+    )
 
 
 def _place_with_region(place: str, qualifier: str | None) -> str:

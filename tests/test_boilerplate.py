@@ -318,6 +318,10 @@ def test_long_line_is_never_boilerplate() -> None:
         ("NUR-SULTAN (dpa) - Fuel prices rose.", "NUR-SULTAN", "dpa", "Fuel prices rose."),
         ("ST. PETERSBURG (RIA Novosti) - A court.", "ST. PETERSBURG", "RIA Novosti", "A court."),
         ("BERLIN (DPA) – Talks began.", "BERLIN", "dpa", "Talks began."),
+        # Russian and Ukrainian wires: lower-case months, agencies in Cyrillic
+        ("МОСКВА, 3 марта. /ТАСС/. Президент заявил.", "МОСКВА", "TASS", "Президент заявил."),
+        ("АЛМАТЫ. 12 марта. КАЗИНФОРМ - Аким города.", "АЛМАТЫ", "Kazinform", "Аким города."),
+        ("КИЇВ. 5 січня. УКРІНФОРМ - Уряд ухвалив.", "КИЇВ", "Ukrinform", "Уряд ухвалив."),
         ("  LONDON (Reuters) -\n\nShares fell.", "LONDON", "Reuters", "Shares fell."),
         ("ALMATY (Reuters) - (AFP) - Both.", "ALMATY", "Reuters", "Both."),
     ],
