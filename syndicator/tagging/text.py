@@ -35,6 +35,7 @@ def _words(text: str) -> frozenset[str]:
 # tag is often wrong or missing). Words English text uses too are left out ("per cent", "met",
 # "al-Assad").
 _ENGLISH_WORDS = _words("the and of to in is for on that with was are from by it")
+_SURELY_ENGLISH = 6  # distinct English function words no other language's text has
 _OTHER_FUNCTION_WORDS = (
     _words("le la les des et est une du dans pour pas sur au qui avec"),  # fr
     _words("der das und ist nicht mit von den ein eine für auf dem sich"),  # de
@@ -110,6 +111,14 @@ def reads_as_english(story: StoryText) -> bool:
     Portuguese, Italian, Dutch, Polish or Turkish: more distinct ones of another language, and
     at least two (a name's "van" or "de" is not a language). True when it cannot tell (short
     text, Cyrillic)."""
-    words = story.body_counts.keys() | story.title_words
-    english = len(_ENGLISH_WORDS & words)
-    return all(len(other & words) <= max(english, 1) for other in _OTHER_FUNCTION_WORDS)
+    counts = story.body_counts
+    in_body = counts.__contains__
+    title_only = frozenset(word for word in story.title_words if word not in counts)
+
+    def distinct(words: frozenset[str]) -> int:  # C-level loops over a dozen words
+        return sum(map(in_body, words)) + len(words & title_only)
+
+    english = distinct(_ENGLISH_WORDS)
+    if english >= _SURELY_ENGLISH:
+        return True  # most stories: no other language has to be counted
+    return all(distinct(other) <= max(english, 1) for other in _OTHER_FUNCTION_WORDS)
