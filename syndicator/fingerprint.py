@@ -98,6 +98,22 @@ _STOPWORDS = frozenset(
         "were", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you",
         "your", "vs", "via", "amid",
     }
+    # The same in the other languages news comes in (not those that are English words too:
+    # "un" is the UN, "die", "son", "pour", "do", "to", "per", "con", "el", "aus").
+    | {
+        "le", "la", "les", "des", "du", "de", "et", "est", "une", "au", "aux", "sur", "dans",
+        "qui", "que", "avec", "ses", "sa", "ce", "cette", "il", "elle", "ils", "ont", "été",
+        "être", "selon", "après", "contre", "entre", "sont",  # fr
+        "der", "das", "und", "ist", "nicht", "mit", "von", "dem", "ein", "eine", "einen", "für",
+        "auf", "sich", "zu", "im", "bei", "nach", "wird", "werden", "auch", "über", "vor",  # de
+        "los", "las", "del", "por", "para", "una", "se", "es", "os", "dos", "não",
+        "uma", "com", "em", "ao", "na", "della", "che", "di", "non", "gli", "sono", "nel",
+        "alla", "dei", "delle",  # es, pt, it
+        "się", "nie", "że", "jest", "od", "po", "dla", "za", "jak", "czy", "ze", "co", "już",
+        "ve", "bir", "bu", "için", "ile", "da",  # pl, tr
+        "на", "по", "не", "из", "за", "от", "для", "что", "как", "это", "до", "при", "об",
+        "та", "із", "що", "від", "як", "це", "про",  # ru, uk
+    }
 )  # fmt: skip
 
 
