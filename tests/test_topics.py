@@ -225,6 +225,18 @@ def test_section_names_in_other_languages_are_evidence(
     assert codes(tags)[0] == topic
 
 
+@pytest.mark.parametrize(
+    ("title", "topic"),
+    [
+        ("Черговий обстріл Херсона: військові РФ атакували місто", "conflict"),
+        ("Уряд ухвалив рішення щодо виборів до Верховної Ради", "politics"),
+        ("Інфляція в Україні сповільнилася, гривня зміцнилася", "economy"),
+    ],
+)
+def test_ukrainian_stems(title: str, topic: str) -> None:
+    assert codes(tag_topics(default_taxonomy(), title, ""))[0] == topic
+
+
 def test_english_terms_are_not_read_in_other_languages() -> None:
     taxonomy = default_taxonomy()
     french = "Un avion s'écrase près de Moscou. Les secours sont sur place et le bilan est lourd."
