@@ -39,7 +39,7 @@ import math
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -48,12 +48,13 @@ from typing import Any
 import pycountry
 
 from syndicator.models import Tag, TagKind
-from syndicator.tagging.text import StoryText, readable_title, split_words, story_text
-
-
-def _word_set(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
+from syndicator.tagging.text import (
+    StoryText,
+    readable_title,
+    split_words,
+    story_text,
+    word_set,
+)
 
 # UN M49 (unstats.un.org/unsd/methodology/m49): continents and their sub-regions, by name.
 M49_CONTINENTS: tuple[str, ...] = ("Africa", "Americas", "Asia", "Europe", "Oceania")
@@ -104,10 +105,10 @@ _ELISIONS = ("l'", "d'", "L'", "D'", "l’", "d’", "L’", "D’")
 _VOWELS = frozenset("AEIOUYÀÁÂÄÉÈÊËÎÏÍÓÔÖÚÜ")
 _LEADING = "\"'“‘«([{*"
 _TRAILING = ".,;:!?\"'”’»)]}…*"
-_CURRENCY = _word_set(
+_CURRENCY = word_set(
     "dollar dollars dlr dlrs cent cents currency franc francs crown crowns pound pounds mark marks"
 )
-_WEAK_VERBS = _word_set(
+_WEAK_VERBS = word_set(
     "listed quoted traded registered incorporated domiciled denominated payable redeemable listing"
 )
 _RU_ENDINGS = (
@@ -136,7 +137,7 @@ _MONTHS = (
 )
 # Capitalised words that are not names: sentence starts, days, months. A place next to them is
 # still a place ("In Jordan", "On Monday Georgia").
-_NOT_NAMES = _word_set(
+_NOT_NAMES = word_set(
     "In The At From For On And But By With To Of As After Before While When Where Since "
     "Across Near Outside Inside Like Both All Many Some Only Even Also Via Than That This "
     "These Those Is Was Are Were It Its He She They We I A An Not No Why How What Who "
@@ -147,7 +148,7 @@ _NOT_NAMES = _word_set(
 )
 # Words that follow or precede a place inside a longer name that is still about the place:
 # "Tokyo Stock Exchange", "Jordan Valley", "Mayor of London", "Georgia State".
-_PLACE_WORDS = _word_set(
+_PLACE_WORDS = word_set(
     "Stock Exchange City Province Region Oblast Airport Police Mayor Court Olympics Games "
     "Summit Conference Metro Port Harbour Harbor Bay River Sea Lake Valley Canal "
     "Declaration Agreement Accord Accords Protocol Treaty Talks Process Embassy Consulate "
@@ -469,17 +470,23 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
     if not (story.title.isascii() and story.body.isascii()) and _CYRILLIC.search(
         f"{story.title} {story.body}"
     ):
-        occurrences += _russian_tokens(gazetteer, title_tokens, "title")
-        occurrences += _russian_tokens(gazetteer, body_tokens, "body")
+        for tokens, where in ((title_tokens, "title"), (body_tokens, "body")):
+            occurrences += _inflected_tokens(
+                gazetteer, tokens, where, _russian_token, _is_cyrillic_capital
+            )
         occurrences += _cyrillic_adjectives(gazetteer, [*title_tokens, *body_tokens])
     elif not story.body.isascii():
         text = f"{story.title} {story.body}"
-        if _SLAVIC_LATIN_LETTERS.search(text):
-            occurrences += _slavic_latin_tokens(gazetteer, title_tokens, "title")
-            occurrences += _slavic_latin_tokens(gazetteer, body_tokens, "body")
-        elif _TURKISH_LETTERS.search(text):
-            occurrences += _suffixed_tokens(gazetteer, title_tokens, "title")
-            occurrences += _suffixed_tokens(gazetteer, body_tokens, "body")
+        read = (
+            _slavic_latin_token
+            if _SLAVIC_LATIN_LETTERS.search(text)
+            else _suffixed_token
+            if _TURKISH_LETTERS.search(text)
+            else None
+        )
+        if read is not None:
+            occurrences += _inflected_tokens(gazetteer, title_tokens, "title", read)
+            occurrences += _inflected_tokens(gazetteer, body_tokens, "body", read)
     evidence = _weigh(gazetteer, occurrences, story.body, _headline_cased(story.title))
     _add_lowercase_hints(gazetteer, evidence, title_tokens, story.body_counts)
     if prior and prior in gazetteer.countries:
@@ -550,43 +557,48 @@ def _positions(
     return positions
 
 
-def _russian_tokens(gazetteer: Gazetteer, tokens: list[str], where: str) -> list[_Occurrence]:
-    """Capitalised Russian words with case endings ("России"): a slower pass, Cyrillic only."""
+def _inflected_tokens(
+    gazetteer: Gazetteer,
+    tokens: list[str],
+    where: str,
+    read: Callable[[Gazetteer, str], PlaceName | None],
+    capital: Callable[[str], bool] = str.isupper,
+) -> list[_Occurrence]:
+    """Capitalised words no name starts with, read by `read` as a name with an ending: a
+    slower pass, only for text in a language that needs it."""
     found: list[_Occurrence] = []
     for index, token in enumerate(tokens):
-        if token[:1] in _RU_UPPER and token not in gazetteer.starts:
-            name = _russian_name(gazetteer, _clean(token))
+        if capital(token[:1]) and token not in gazetteer.starts:
+            name = read(gazetteer, token)
             if name is not None and name.is_place:
                 found.append(_Occurrence(name, index, where))
     return found
 
 
-def _slavic_latin_tokens(gazetteer: Gazetteer, tokens: list[str], where: str) -> list[_Occurrence]:
-    """Capitalised Polish, Czech, Slovak or Croatian names with case endings ("Rosji",
-    "Ukrainie", "Německu"): a slower pass, for text with those languages' letters only."""
-    found: list[_Occurrence] = []
-    stems = gazetteer.latin_stems
-    for index, token in enumerate(tokens):
-        if token[:1].isupper() and token not in gazetteer.starts:
-            word = _clean(token)
-            for ending in _SLAVIC_LATIN_ENDINGS:
-                if word.endswith(ending) and (name := stems.get(word[: len(word) - len(ending)])):
-                    found.append(_Occurrence(name, index, where))
-                    break
-    return found
+def _is_cyrillic_capital(letter: str) -> bool:
+    return letter in _RU_UPPER
 
 
-def _suffixed_tokens(gazetteer: Gazetteer, tokens: list[str], where: str) -> list[_Occurrence]:
-    """Capitalised names with a suffix after an apostrophe ("Türkiye'de", "Ankara’nın"): a
-    slower pass, for Turkish text only."""
-    found: list[_Occurrence] = []
-    for index, token in enumerate(tokens):
-        if token[:1].isupper() and token not in gazetteer.starts:
-            name, mark, suffix = token.replace("’", "'").partition("'")
-            place = gazetteer.single.get(name) if mark and suffix[:1].islower() else None
-            if place is not None and place.is_place:
-                found.append(_Occurrence(place, index, where))
-    return found
+def _russian_token(gazetteer: Gazetteer, token: str) -> PlaceName | None:
+    """'России' -> Россия: a Cyrillic name with a case ending or suffix."""
+    return _russian_name(gazetteer, _clean(token))
+
+
+def _slavic_latin_token(gazetteer: Gazetteer, token: str) -> PlaceName | None:
+    """'Rosji', 'Ukrainie', 'Německu': a Polish, Czech, Slovak or Croatian name with an ending."""
+    word = _clean(token)
+    for ending in _SLAVIC_LATIN_ENDINGS:
+        if word.endswith(ending) and (
+            name := gazetteer.latin_stems.get(word[: len(word) - len(ending)])
+        ):
+            return name
+    return None
+
+
+def _suffixed_token(gazetteer: Gazetteer, token: str) -> PlaceName | None:
+    """'Türkiye'de', 'Ankara’nın': a name with a suffix after an apostrophe (Turkish)."""
+    name, mark, suffix = token.replace("’", "'").partition("'")
+    return gazetteer.single.get(name) if mark and suffix[:1].islower() else None
 
 
 def _match_at(

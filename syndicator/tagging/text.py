@@ -26,25 +26,26 @@ _ALL_CAPS_PLACE = re.compile(r"[A-ZА-ЯЁ][A-ZА-ЯЁ.'’ -]+")
 _SMALL_WORDS = re.compile(r"(?<=\s)(?:Of|The|And|De|Du|La|In|On|At|For)\b")
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
+def word_set(words: str) -> frozenset[str]:
+    """The space-separated words of a literal, as a set (word lists kept readable in code)."""
+    return frozenset(words.split())
 
 
 # Function words of the languages news is often written in, to tell English text from text
 # that English topic terms would misread (French "un", "par", "coup"; the text's own language
 # tag is often wrong or missing). Words English text uses too are left out ("per cent", "met",
 # "al-Assad").
-_ENGLISH_WORDS = _words("the and of to in is for on that with was are from by it")
+_ENGLISH_WORDS = word_set("the and of to in is for on that with was are from by it")
 _SURELY_ENGLISH = 6  # distinct English function words no other language's text has
 _OTHER_FUNCTION_WORDS = (
-    _words("le la les des et est une du dans pour pas sur au qui avec"),  # fr
-    _words("der das und ist nicht mit von den ein eine für auf dem sich"),  # de
-    _words("el los las del y que por para una con es"),  # es
-    _words("os da dos das não uma com para em ao"),  # pt
-    _words("il della che di non gli sono nel alla"),  # it
-    _words("het een van en niet op voor"),  # nl
-    _words("w i z na się nie że jest od po"),  # pl
-    _words("ve bir bu için ile olarak çok"),  # tr
+    word_set("le la les des et est une du dans pour pas sur au qui avec"),  # fr
+    word_set("der das und ist nicht mit von den ein eine für auf dem sich"),  # de
+    word_set("el los las del y que por para una con es"),  # es
+    word_set("os da dos das não uma com para em ao"),  # pt
+    word_set("il della che di non gli sono nel alla"),  # it
+    word_set("het een van en niet op voor"),  # nl
+    word_set("w i z na się nie że jest od po"),  # pl
+    word_set("ve bir bu için ile olarak çok"),  # tr
 )
 
 

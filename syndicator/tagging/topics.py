@@ -682,7 +682,7 @@ def topics_of(
     # (topic index, weight gained, term, count in the body; 0 for the title), for the reasons
     evidence: list[tuple[int, float, str, int]] = []
     add = evidence.append
-    # The terms are English and Russian: in other languages only the editor's section
+    # The terms are English, Russian and Ukrainian: in other languages only the editor's section
     # (categories, URL path) says the topic.
     english = reads_as_english(story)
     if story.title_words and english:
