@@ -214,7 +214,7 @@ def add_translations(
     english: tuple[Counter[str], Counter[str]],
 ) -> None:
     """Names of countries in other languages, where they cannot be misread: a name the
-    gazetteer already has keeps its reading (Spanish "Granada" is Grenada, the city stays),
+    gazetteer already has keeps its reading ("Granada", Grenada in Spanish, stays the city),
     a name two countries share is left out, and so is one that English news text uses as a
     word ("Island": Iceland in German) or as a capitalised name ("Credit Suisse")."""
     lower, capitalised = english
@@ -232,7 +232,7 @@ def add_translations(
             continue
         (code,) = owners
         # As written only: outlets writing in these languages keep their letters, and the
-        # folded forms are English words ("Suède" -> "Suede", "Chiné" -> "Chine").
+        # folded forms can be English words ("Suède" -> "Suede").
         names[name] = [[code, "country", sizes[code]]]
 
 
