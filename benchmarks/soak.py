@@ -56,6 +56,7 @@ import platform
 import random
 import re
 import sqlite3
+import statistics
 import struct
 import sys
 import tempfile
@@ -1454,25 +1455,33 @@ def _print_memory(run: SoakRun, result: SoakResult) -> None:
 def _print_wal(run: SoakRun, result: SoakResult) -> None:
     """The WAL's peak can pass the autocheckpoint size by one write transaction (SQLite
     checkpoints between transactions), largest in the cold cycle; bounded means that after
-    warm-up it stays under `WAL_BOUND_FACTOR` times that size and does not trend up."""
+    warm-up it stays under `WAL_BOUND_FACTOR` times that size and does not trend up: the
+    typical (median) peak of the second half is no higher than the first half's highest, or
+    within 1.5 times the autocheckpoint size, its working range (the file is never cut below
+    `journal_size_limit`, 64 MB, and a checkpoint waits for the end of a write group). (Not
+    "the second half's highest no higher than the first half's": cycle peaks vary with the
+    cycle's write volume, and a series that does not grow at all fails that every other run.)"""
     cycles = result.cycles
     steady = [c.peak_wal for c in cycles[run.warmup :]] or [c.peak_wal for c in cycles]
     half = len(steady) // 2
-    early, late = max(steady[:half], default=0), max(steady[half:])
+    early, late = max(steady[:half], default=0), statistics.median(steady[half:])
     bound = WAL_BOUND_FACTOR * result.autocheckpoint_bytes
-    bounded = max(steady) <= bound and (half == 0 or late <= max(early, bound / 2))
+    settled = 1.5 * result.autocheckpoint_bytes
+    bounded = max(steady) <= bound and (half == 0 or late <= max(early, settled))
     pages = result.autocheckpoint_bytes // result.page_size
     print(
         f"  WAL: peak {max(c.peak_wal for c in cycles) / _MB:.1f} MB over the run, "
-        f"{max(steady) / _MB:.1f} MB after warm-up (first half {early / _MB:.1f}, second half "
-        f"{late / _MB:.1f}), final {result.ends[-1].wal_bytes / _MB:.1f} MB; autocheckpoint "
+        f"{max(steady) / _MB:.1f} MB after warm-up (first half's highest {early / _MB:.1f}, "
+        f"second half's median {late / _MB:.1f}), final {result.ends[-1].wal_bytes / _MB:.1f} "
+        f"MB; autocheckpoint "
         f"at {pages:,} pages = {result.autocheckpoint_bytes / _MB:.0f} MB; checkpoints seen in "
         f"{sum(1 for c in cycles if c.checkpoints)}/{len(cycles)} cycles, truncated in "
         f"{sum(1 for c in cycles if c.truncations)}"
     )
     print(
-        f"       bounded (after warm-up <= {bound / _MB:.0f} MB and no higher in its second "
-        f"half, unless under {bound / 2 / _MB:.0f} MB) and checkpointed: "
+        f"       bounded (after warm-up <= {bound / _MB:.0f} MB and not trending up: the second "
+        f"half's median no higher than the first half's highest, unless under "
+        f"{settled / _MB:.0f} MB) and checkpointed: "
         f"{_verdict(bounded and any(c.checkpoints for c in cycles))}"
     )
 

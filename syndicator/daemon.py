@@ -34,6 +34,7 @@ from syndicator.alerts import alert_index, deliver
 from syndicator.atomic import remove_leftover_temp_files
 from syndicator.config import Settings, load_settings
 from syndicator.errors import ConfigError, LockError, StorageError
+from syndicator.heap import trim_heap
 from syndicator.metrics import Metrics
 from syndicator.models import CycleReport, SourceOutcome
 from syndicator.pipeline import (
@@ -148,6 +149,7 @@ async def publish_and_notify(
         if time.monotonic() - breathed >= slice_s:
             await asyncio.sleep(PUBLISH_BREATH_S)
             breathed = time.monotonic()
+    trim_heap()  # the feeds' documents and their entries are freed
     topics = changed_topics(settings, written)
     if topics:
         await notify_hub(settings.publish.hub, topics, user_agent=f"syndicator/{__version__}")

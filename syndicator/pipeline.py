@@ -46,6 +46,7 @@ from syndicator.dedup import ClusterRules, entry_key, fingerprint_stories
 from syndicator.discovery import discover_feed_urls, looks_like_html
 from syndicator.errors import FetchError, ParseError, SourceError, StorageError
 from syndicator.fetch import FeedClient, FetchLimits
+from syndicator.heap import trim_heap
 from syndicator.metrics import Metrics
 from syndicator.models import (
     FetchResult,
@@ -217,6 +218,30 @@ async def parse_inline(
     return parse_stories(body, url, headers, source_id, now, tagging=tagging)
 
 
+# A body at least this big leaves the worker's heap grown by many times its size once parsed
+# (the document tree, the entries' text): the worker gives the pages back after it.
+TRIM_AFTER_BYTES = 256 * 1024
+
+
+def _parse_in_worker(
+    body: bytes,
+    url: str,
+    headers: Mapping[str, str],
+    source_id: int,
+    now: datetime,
+    *,
+    tagging: TagContext,
+) -> ParsedStories:
+    """`parse_stories` in a pool worker, which then returns the heap pages that a big
+    document took (`heap`): otherwise each worker stays at the size of the largest feed it
+    has parsed so far."""
+    try:
+        return parse_stories(body, url, headers, source_id, now, tagging=tagging)
+    finally:
+        if len(body) >= TRIM_AFTER_BYTES:
+            trim_heap()
+
+
 class ParserPool:
     """`parse_stories` in worker processes, so parsing uses every core while the event loop
     keeps fetching and the main process keeps writing. Not forked from the daemon, which has
@@ -247,7 +272,7 @@ class ParserPool:
         *,
         tagging: TagContext = DEFAULT_TAGGING,
     ) -> ParsedStories:
-        call = partial(parse_stories, body, url, dict(headers), source_id, now, tagging=tagging)
+        call = partial(_parse_in_worker, body, url, dict(headers), source_id, now, tagging=tagging)
         try:
             return await asyncio.wrap_future(await self._submit(call))
         except BrokenProcessPool as e:
@@ -350,6 +375,7 @@ async def poll_due_sources(
     finally:
         # Also on cancellation (SIGTERM): every ingest in the group is complete.
         commits.close()
+        trim_heap()  # the round's bodies, parsed stories and write buffers are freed
     return outcomes
 
 
