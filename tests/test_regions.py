@@ -18,6 +18,7 @@ from syndicator.tagging.regions import (
     resolve_region,
     tag_regions,
 )
+from syndicator.tagging.text import split_dateline
 from tests.fuzzing import budget
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_ca4b3b679c3f7ead.txt"
@@ -68,6 +69,25 @@ def test_a_dateline_makes_the_focus_in_its_wire_forms() -> None:
     assert "US" in _focus("Payout set", "The company set a payout.", place="WASHINGTON")
     # An ordinary sentence with a dash is not a dateline.
     assert _split_is_kept("Kazakhstan - the facts", "KZ")
+
+
+def test_wire_dateline_variants_are_read() -> None:
+    # A capitalised state abbreviation too short to be title-cased, a dash touching the date,
+    # a lower-cased month, a leading "The", and a curated exonym.
+    assert "US" in _focus("Payout set", "OAK BROOK, ILL., Mar 2 - The company set a payout.")
+    assert "US" in _focus("Loss", "INDIANAPOLIS, IND., March 4- The company lost money.")
+    assert "VE" in _focus("Debt", "Caracas, feb 26 - The government is seeking new terms.")
+    assert "NL" in _focus("Imports", "THE HAGUE, March 2 - Imports of fats rose last year.")
+    assert "CH" in _focus("Surplus", "BERNE, March 2 - The trade account showed a surplus.")
+    assert "DE" in _focus("Output", "WEST BERLIN, March 18 - The institute said output fell.")
+    # A number before a dash is no dateline without a date.
+    assert split_dateline("Kazakhstan 2- the facts") == ("", "Kazakhstan 2- the facts")
+
+
+def test_places_in_the_news_that_the_datasets_miss_are_curated() -> None:
+    assert "UA" in _focus("Shelling near Kherson", "Shelling near Kherson and Bakhmut went on.")
+    assert "KZ" in _focus("Strike in Zhanaozen", "Oil workers in Zhanaozen went on strike.")
+    assert "AZ" in _named("", "Talks on Nagorno-Karabakh resumed on Monday.")
 
 
 def _split_is_kept(title: str, code: str) -> bool:

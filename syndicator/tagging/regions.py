@@ -356,7 +356,7 @@ def _region_parents(countries: Mapping[str, Country]) -> dict[str, str]:
 def _curated_names(
     aliases: Mapping[str, Any], needs_support: set[str], person_like: set[str]
 ) -> Iterator[PlaceName]:
-    for kind in ("country", "institution", "region"):
+    for kind in ("country", "institution", "region", "city", "state"):
         for text, code in aliases.get(kind, {}).items():
             readings: tuple[Reading, ...] = (Reading(code, kind),) if code else ()
             yield PlaceName(text, readings, text in needs_support, text in person_like)
@@ -502,9 +502,17 @@ def _headline_cased(title: str) -> bool:
 def _dateline_occurrences(gazetteer: Gazetteer, place: str) -> list[_Occurrence]:
     """The dateline's place: its most specific known part wins ("PARIS, Texas" is the US,
     "RIDGEFIELD, N.J." is the US through the state, "ALMATY" is Kazakhstan)."""
-    parts = [readable_title(part.strip()) for part in place.split(",") if part.strip()]
+    parts = [readable_title(part.strip(" *")) for part in place.split(",") if part.strip(" *")]
     for part in (*parts[1:][::-1], *parts[:1]):
-        name = gazetteer.abbreviations.get(part) or gazetteer.lookup(part)
+        # .title(): "ILL." is too short for `readable_title`, "La paz" is a lower-cased wire
+        # copy; names drop a leading "The" ("THE HAGUE").
+        name = (
+            gazetteer.abbreviations.get(part)
+            or gazetteer.abbreviations.get(part.title())
+            or gazetteer.lookup(part)
+            or gazetteer.lookup(part.title())
+            or gazetteer.lookup(part.removeprefix("The "))
+        )
         if name is not None and name.is_place:
             return [_Occurrence(name, 0, "dateline")]
     return []

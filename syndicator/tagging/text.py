@@ -17,10 +17,12 @@ from collections import Counter
 from dataclasses import dataclass
 
 _SEPARATORS = '"“”«»()[]{}—–-'
-_DATELINE = re.compile(r"^\s*(?P<head>[A-ZА-ЯЁ][^\n]{1,80}?)\s+[-–—]{1,2}\s")
+# The dash after a date may touch it ("INDIANAPOLIS, IND., March 4- rest"): only there.
+_DATELINE = re.compile(r"^\s*(?P<head>[A-ZА-ЯЁ][^\n]{1,80}?)(?:\s+|(?<=\d))[-–—]{1,2}\s")
 _DATELINE_AGENCY = re.compile(r"\s*\([^)]{1,30}\)\s*$")
 _DATELINE_DATE = re.compile(
-    r",?\s*(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\s*$"
+    r",?\s*(?:[Jj]an|[Ff]eb|[Mm]ar|[Aa]pr|[Mm]ay|[Jj]un|[Jj]ul|[Aa]ug|[Ss]ep|[Oo]ct|[Nn]ov|[Dd]ec)"
+    r"[a-z]*\.?\s+\d{1,2}\s*$"
 )
 _ALL_CAPS_PLACE = re.compile(r"[A-ZА-ЯЁ][A-ZА-ЯЁ.'’ -]+")
 _SMALL_WORDS = re.compile(r"(?<=\s)(?:Of|The|And|De|Du|La|In|On|At|For)\b")
