@@ -88,6 +88,15 @@ def test_places_in_the_news_that_the_datasets_miss_are_curated() -> None:
     assert "UA" in _focus("Shelling near Kherson", "Shelling near Kherson and Bakhmut went on.")
     assert "KZ" in _focus("Strike in Zhanaozen", "Oil workers in Zhanaozen went on strike.")
     assert "AZ" in _named("", "Talks on Nagorno-Karabakh resumed on Monday.")
+    assert "SO" in _focus("Clashes in Somaliland", "At least 34 people were killed.")
+
+
+def test_a_city_of_two_countries_reads_from_its_context() -> None:
+    assert _focus("Newcastle United praying for former star", "The club said so.") >= {"GB"}
+    assert "AU" not in _named("Newcastle United praying for former star", "The club said so.")
+    floods = _focus("Floods hit Newcastle", "Heavy rain hit Newcastle in New South Wales.")
+    assert "AU" in floods
+    assert "GB" not in floods
 
 
 def _split_is_kept(title: str, code: str) -> bool:

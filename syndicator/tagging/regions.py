@@ -364,7 +364,12 @@ def _curated_names(
         yield PlaceName(text, ())
     for entry in aliases.get("ambiguous", []):
         readings = tuple(
-            Reading(reading["code"], "country", 0, tuple(reading.get("context", ())))
+            Reading(
+                reading["code"],
+                reading.get("kind", "country"),
+                0,
+                tuple(reading.get("context", ())),
+            )
             for reading in entry["readings"]
         )
         text = entry["name"]
