@@ -249,6 +249,46 @@ def test_english_terms_are_not_read_in_other_languages() -> None:
     assert "sport" in codes(tag_topics(taxonomy, "Zijlaard-van Moorsel wins gold", text))
 
 
+@pytest.mark.parametrize(
+    ("title", "topic"),
+    [
+        # Headlines from Polish feeds of February 2023 (feeds-real/archived-entries).
+        ("Pogoda. Kiedy odpuści mróz? Niebawem nawet 7 stopni C, zniknie też śnieg", "weather"),
+        ("Silne trzęsienie ziemi w Turcji i Syrii. Ponad 300 osób nie żyje", "disaster"),
+        ("Prokuratura nie odpuszcza Macie. Sąd umorzył sprawę, będzie zażalenie", "crime"),
+        ("Początek roku przyniósł wyraźny wzrost bezrobocia", "labour"),
+        ("Jeszcze więcej czołgów dla Ukrainy. Jest decyzja Niemiec", "conflict"),
+        ("Prezydent podpisał ustawę o fundacji rodzinnej", "politics"),
+        ("Nestlé znów podnosi ceny. Nie my jesteśmy przyczyną inflacji", "economy"),
+    ],
+)
+def test_polish_terms_are_read_in_polish_text(title: str, topic: str) -> None:
+    assert codes(tag_topics(default_taxonomy(), title, ""))[0] == topic
+
+
+def test_terms_of_a_language_count_only_in_its_text() -> None:
+    taxonomy = default_taxonomy()
+    # "premier" is the Polish prime minister; in English text it is not politics.
+    assert "politics" in codes(tag_topics(taxonomy, "Premier zapowiada nowe ceny biletów", ""))
+    english = tag_topics(taxonomy, "Premier League: a look back", "The season so far.")
+    assert "politics" not in codes(english)
+    # An English term in Polish text does not count: "film" is also Polish, counted once.
+    tags = tag_topics(taxonomy, "Nowy film o wojnie już w kinach", "")
+    assert codes(tags)[:2] == ["arts", "conflict"]
+    assert tags[0].evidence == ('title: "kinach", "film"',)
+    # Too short to tell and no Polish letter: read as English, as before.
+    assert codes(tag_topics(taxonomy, "Nowy film o wojnie w kinach", "")) == ["arts"]
+
+
+def test_a_configured_term_can_name_its_language() -> None:
+    data = {"topics": [{"slug": "energy", "label": "Energy", "terms": {"pl:Energi*": 3}}]}
+    taxonomy = configured_taxonomy(data, "config.toml")
+    assert codes(tag_topics(taxonomy, "Ceny energii rosną, rząd się waha", ""))[0] == "energy"
+    assert "energy" not in codes(tag_topics(taxonomy, "Energy prices are rising", ""))
+    with pytest.raises(ConfigError, match="unknown language 'xx'"):
+        parse_rules({"topics": [{"slug": "x", "terms": {"xx:word": 1}}]}, "config.toml")
+
+
 def test_winner_is_focus_and_passing_mentions_are_not() -> None:
     text = (
         "The striker scored twice as the home side won the league match. The coach praised "

@@ -39,16 +39,20 @@ def word_set(words: str) -> frozenset[str]:
 # "al-Assad").
 _ENGLISH_WORDS = word_set("the and of to in is for on that with was are from by it")
 _SURELY_ENGLISH = 6  # distinct English function words no other language's text has
-_OTHER_FUNCTION_WORDS = (
-    word_set("le la les des et est une du dans pour pas sur au qui avec"),  # fr
-    word_set("der das und ist nicht mit von den ein eine für auf dem sich"),  # de
-    word_set("el los las del y que por para una con es"),  # es
-    word_set("os da dos das não uma com para em ao"),  # pt
-    word_set("il della che di non gli sono nel alla"),  # it
-    word_set("het een van en niet op voor"),  # nl
-    word_set("w i z na się nie że jest od po"),  # pl
-    word_set("ve bir bu için ile olarak çok"),  # tr
-)
+_OTHER_FUNCTION_WORDS = {
+    "fr": word_set("le la les des et est une du dans pour pas sur au qui avec"),
+    "de": word_set("der das und ist nicht mit von den ein eine für auf dem sich"),
+    "es": word_set("el los las del y que por para una con es"),
+    "pt": word_set("os da dos das não uma com para em ao"),
+    "it": word_set("il della che di non gli sono nel alla"),
+    "nl": word_set("het een van en niet op voor"),
+    "pl": word_set("w i z na się nie że jest od po"),
+    "tr": word_set("ve bir bu için ile olarak çok"),
+}
+# Letters that only one of those languages writes: a headline too short for function words
+# still reads as Polish by them ("Polscy ratownicy wylatują do Turcji").
+_OWN_LETTERS = {"pl": frozenset("ąęłśźżĄĘŁŚŹŻ")}
+_LETTERS_READ = 600  # characters of the body looked at for them
 
 
 @dataclass(slots=True)
@@ -109,11 +113,12 @@ def readable_title(text: str) -> str:
     return text
 
 
-def reads_as_english(story: StoryText) -> bool:
-    """Whether the story's function words are English rather than French, German, Spanish,
-    Portuguese, Italian, Dutch, Polish or Turkish: more distinct ones of another language, and
-    at least two (a name's "van" or "de" is not a language). True when it cannot tell (short
-    text, Cyrillic)."""
+def text_language(story: StoryText) -> str:
+    """ "" when the story reads as English or it cannot tell (short text, Cyrillic); else the
+    code of French, German, Spanish, Portuguese, Italian, Dutch, Polish or Turkish when the
+    story has more distinct function words of it than of English, and at least two (a name's
+    "van" or "de" is not a language). With fewer than two English function words, a letter
+    only one of them writes ("ł", "ą": Polish) also tells."""
     counts = story.body_counts
     in_body = counts.__contains__
     title_only = frozenset(word for word in story.title_words if word not in counts)
@@ -123,5 +128,14 @@ def reads_as_english(story: StoryText) -> bool:
 
     english = distinct(_ENGLISH_WORDS)
     if english >= _SURELY_ENGLISH:
-        return True  # most stories: no other language has to be counted
-    return all(distinct(other) <= max(english, 1) for other in _OTHER_FUNCTION_WORDS)
+        return ""  # most stories: no other language has to be counted
+    most, language = max((distinct(words), code) for code, words in _OTHER_FUNCTION_WORDS.items())
+    if most > max(english, 1):
+        return language
+    if english < 2:
+        for code, letters in _OWN_LETTERS.items():
+            if not (
+                letters.isdisjoint(story.title) and letters.isdisjoint(story.body[:_LETTERS_READ])
+            ):
+                return code
+    return ""

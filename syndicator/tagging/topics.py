@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from syndicator.errors import ConfigError
 from syndicator.models import Tag, TagKind
-from syndicator.tagging.text import StoryText, reads_as_english, split_words, story_text
+from syndicator.tagging.text import StoryText, split_words, story_text, text_language
 
 # How much one piece of evidence weighs against a body term of weight 1 seen once. A title
 # says what the story is about; a feed's own category or URL section is the editor's label.
@@ -58,6 +58,9 @@ MAX_TERMS_SHOWN: Final = 6
 
 _WORD = re.compile(r"\w+")
 _TERM_WORD = re.compile(r"\w+\*?")
+# "pl:" before a term: it counts only in text that reads as that language (`text_language`).
+_LANGUAGE_PREFIX = re.compile(r"\s*(?P<code>[A-Za-z]{2}):")
+TERM_LANGUAGES: Final = frozenset(("fr", "de", "es", "pt", "it", "nl", "pl", "tr"))
 _BAD_STAR = re.compile(r"(?<!\w)\*|\*\w")
 _MARKS = re.compile(r"[\u0300-\u036f]")
 # Letters NFKD leaves alone but a reader sees as a plain letter with a mark.
@@ -206,7 +209,14 @@ def _parse_terms(value: object, key: str, problems: list[str]) -> dict[str, floa
 
 
 def normalise_term(raw: str) -> tuple[str, str]:
-    """A term as the matcher sees it ("Fuel-Prices" -> "fuel prices"), or ("", why not)."""
+    """A term as the matcher sees it ("Fuel-Prices" -> "fuel prices"), or ("", why not). A
+    language prefix stays on it ("pl:Wojna" -> "pl:wojna"): see `split_language`."""
+    language = ""
+    if (found := _LANGUAGE_PREFIX.match(raw)) is not None:
+        language, raw = found["code"].lower(), raw[found.end() :]
+        if language not in TERM_LANGUAGES:
+            known = ", ".join(sorted(TERM_LANGUAGES))
+            return "", f"unknown language {language!r} (one of {known})"
     words = _TERM_WORD.findall(fold(raw))
     if not words:
         return "", "a term needs at least one letter or digit"
@@ -215,7 +225,14 @@ def normalise_term(raw: str) -> tuple[str, str]:
     for word in words:
         if word.endswith("*") and len(word) - 1 < MIN_PREFIX:
             return "", f"a prefix needs at least {MIN_PREFIX} letters before '*'"
-    return " ".join(words), ""
+    return f"{language}:" * bool(language) + " ".join(words), ""
+
+
+def split_language(term: str) -> tuple[str, str]:
+    """("pl", "wojn*") for a normalised "pl:wojn*"; ("", "war") for "war", a term read in text
+    that reads as English, Russian or Ukrainian (any text `text_language` cannot place)."""
+    language, _, bare = term.rpartition(":")
+    return language, bare
 
 
 def _parse_hints(value: object, key: str, problems: list[str]) -> tuple[str, ...]:
@@ -289,15 +306,18 @@ def _without_zero_terms(rule: TopicRule) -> TopicRule:
 # ---------------------------------------------------------------------------------------------
 # The compiled taxonomy: dictionaries keyed by word.
 
-# (topic index, weight) pairs that one matched term gives.
-_Hits = tuple[tuple[int, float], ...]
+# (topic index, weight, language) of what one matched term gives: the language its text must
+# read as ("" for English, Russian, Ukrainian and any text `text_language` cannot place).
+_Hits = tuple[tuple[int, float, str], ...]
+# (topic index, weight, term, language) of a word or phrase of text.
+_TermHits = tuple[tuple[int, float, str, str], ...]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Phrase:
     term: str
     rest: tuple[str, ...]  # the words after the first; a word ending in '*' is a prefix
-    hits: tuple[tuple[int, float, str], ...]  # (topic index, weight, term)
+    hits: _TermHits
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # identity hash: entries are counted per story
@@ -307,7 +327,7 @@ class _WordEntry:
     word: str  # the folded word, as phrases compare it
     terms: tuple[str, ...]
     phrases: tuple[_Phrase, ...] = ()  # longest first
-    hits: tuple[tuple[int, float, str], ...] = ()  # (topic index, weight, term) of `terms`
+    hits: _TermHits = ()  # of `terms`
     # A cheap pre-check before trying the phrases: the exact words that may follow, and
     # whether some phrase's second word is a prefix (then every next word must be tried).
     seconds: frozenset[str] = frozenset()
@@ -343,6 +363,7 @@ class Taxonomy:
         "_prefixes",
         "_stems",
         "hits",
+        "languages",
         "rules",
         "slugs",
     )
@@ -350,7 +371,7 @@ class Taxonomy:
     def __init__(self, rules: Sequence[TopicRule]) -> None:
         self.rules: tuple[TopicRule, ...] = tuple(rules)
         self.slugs: tuple[str, ...] = tuple(rule.slug for rule in self.rules)
-        hits: dict[str, dict[int, float]] = {}
+        hits: dict[str, dict[tuple[int, str], float]] = {}
         category_first: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
         path_hints: dict[str, list[int]] = {}
         for index, rule in enumerate(self.rules):
@@ -359,13 +380,18 @@ class Taxonomy:
                 # skipped here (parse_rules reports it when it comes from a file).
                 term, problem = normalise_term(raw)
                 if weight > 0 and not problem:
-                    hits.setdefault(term, {})[index] = weight
+                    language, bare = split_language(term)
+                    hits.setdefault(bare, {})[(index, language)] = weight
             for hint in rule.categories:
                 words = tuple(hint.split())
                 category_first.setdefault(words[0], []).append((words, index, hint))
             for segment in rule.paths:
                 path_hints.setdefault(segment.replace(" ", "-"), []).append(index)
-        self.hits: dict[str, _Hits] = {term: tuple(pairs.items()) for term, pairs in hits.items()}
+        self.hits: dict[str, _Hits] = {
+            term: tuple((index, weight, language) for (index, language), weight in found.items())
+            for term, found in hits.items()
+        }
+        self.languages = frozenset(language for found in hits.values() for _, language in found)
         self._exact: set[str] = set()
         self._prefixes: set[str] = set()
         phrase_first: dict[str, list[_Phrase]] = {}
@@ -399,8 +425,12 @@ class Taxonomy:
         # counts them together.
         self._by_word: dict[str, _WordEntry | None] = {}
 
-    def _term_hits(self, terms: Iterable[str]) -> tuple[tuple[int, float, str], ...]:
-        return tuple((index, weight, term) for term in terms for index, weight in self.hits[term])
+    def _term_hits(self, terms: Iterable[str]) -> _TermHits:
+        return tuple(
+            (index, weight, term, language)
+            for term in terms
+            for index, weight, language in self.hits[term]
+        )
 
     def entry(self, token: str) -> _WordEntry | None:
         """The terms and phrases a token of text starts, or None (memoised)."""
@@ -437,10 +467,13 @@ class Taxonomy:
 
     def _entry_of(self, parts: list[str]) -> _WordEntry | None:
         terms: list[str] = []
+        hits: list[tuple[int, float, str, str]] = []
         phrases: list[_Phrase] = []
         for n, part in enumerate(parts):
             part_terms, part_phrases = self._lookup(part)
-            terms.extend(part_terms)
+            part_hits = self._most_specific(part_terms)
+            hits.extend(part_hits)
+            terms.extend(dict.fromkeys(term for _, _, term, _ in part_hits))
             if n == 0:
                 phrases.extend(part_phrases)
         if not terms and not phrases:
@@ -450,7 +483,7 @@ class Taxonomy:
             parts[0],
             tuple(terms),
             tuple(phrases),
-            self._term_hits(terms),
+            tuple(hits),
             frozenset(p.rest[0] for p in phrases),
             any(p.rest[0].endswith("*") for p in phrases),
         )
@@ -470,22 +503,22 @@ class Taxonomy:
             if stem in self._prefixes:
                 terms.append(stem + "*")
             phrases.extend(self._phrase_first.get(stem + "*", ()))
-        return self._most_specific(terms), phrases
+        return terms, phrases
 
-    def _most_specific(self, terms: list[str]) -> list[str]:
-        """A word counts once per topic: "fossils" matches "fossil*" and "fossils" in science,
-        and only the most specific term (the exact word, else the longest prefix) counts."""
-        if len(terms) < 2:
-            return terms
-        terms.sort(key=lambda term: (term.endswith("*"), -len(term)))
-        covered: set[int] = set()
-        kept: list[str] = []
+    def _most_specific(self, terms: list[str]) -> _TermHits:
+        """What the terms one word matches give, a topic (in a language) once: "fossils"
+        matches "fossil*" and "fossils" in science, and only the most specific term (the
+        exact word, else the longest prefix) counts."""
+        if len(terms) > 1:
+            terms = sorted(terms, key=lambda term: (term.endswith("*"), -len(term)))
+        covered: set[tuple[int, str]] = set()
+        hits: list[tuple[int, float, str, str]] = []
         for term in terms:
-            topics = {index for index, _ in self.hits[term]}
-            if not topics <= covered:
-                kept.append(term)
-                covered |= topics
-        return kept
+            for index, weight, language in self.hits[term]:
+                if (index, language) not in covered:
+                    covered.add((index, language))
+                    hits.append((index, weight, term, language))
+        return tuple(hits)
 
     def folded(self, token: str) -> str:
         """A token as phrases compare it: folded, attached punctuation dropped (memoised)."""
@@ -682,22 +715,28 @@ def topics_of(
     # (topic index, weight gained, term, count in the body; 0 for the title), for the reasons
     evidence: list[tuple[int, float, str, int]] = []
     add = evidence.append
-    # The terms are English, Russian and Ukrainian: in other languages only the editor's section
-    # (categories, URL path) says the topic.
-    english = reads_as_english(story)
-    if story.title_words and english:
+    # Terms count in text of their language: unmarked ones (English, Russian, Ukrainian) in
+    # text that reads as English or cannot be placed, "pl:" ones in Polish text. Text of a
+    # language with no terms has only the editor's section (categories, URL path) to tell.
+    language = text_language(story)
+    read = language in taxonomy.languages
+    if story.title_words and read:
         title_words = story.title_words
         for item in _tally_words(taxonomy, title_words, Counter(title_words)):
-            for index, weight, term in item.hits:
+            for index, weight, term, wanted in item.hits:
+                if wanted != language:
+                    continue
                 gain = TITLE_WEIGHT * weight
                 totals[index] += gain
                 add((index, gain, term, 0))
-    if story.body_words and english:
+    if story.body_words and read:
         roots = _ROOTS
         tally = _tally_words(taxonomy, story.body_words, story.body_counts)
         for item, count in tally.items():
             root = roots[count] if count < 64 else math.sqrt(count)
-            for index, weight, term in item.hits:
+            for index, weight, term, wanted in item.hits:
+                if wanted != language:
+                    continue
                 gain = weight * root
                 totals[index] += gain
                 add((index, gain, term, count))
