@@ -91,6 +91,13 @@ def test_places_in_the_news_that_the_datasets_miss_are_curated() -> None:
     assert "SO" in _focus("Clashes in Somaliland", "At least 34 people were killed.")
 
 
+def test_a_city_in_a_sentence_case_title_counts_as_the_title() -> None:
+    text = "Missiles struck the northeastern city of Kharkiv overnight, the governor said."
+    assert "UA" in _focus("Russian strikes hit Kharkiv", text)
+    # In Headline Case a capital says nothing: the city needs its country named.
+    assert "UA" not in _focus("Russian Strikes Hit Kharkiv Again", text)
+
+
 def test_a_city_of_two_countries_reads_from_its_context() -> None:
     assert _focus("Newcastle United praying for former star", "The club said so.") >= {"GB"}
     assert "AU" not in _named("Newcastle United praying for former star", "The club said so.")

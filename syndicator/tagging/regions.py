@@ -500,8 +500,11 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
 
 
 def _headline_cased(title: str) -> bool:
-    words = [word for word in title.split() if len(word) > 3 and word[0].isalpha()]
-    return len(words) >= 3 and sum(word[0].isupper() for word in words) >= 0.6 * len(words)
+    """Whether most words of the title are capitalised (Headline Case), so a capital says
+    nothing about a name. The first word is left out, capitalised in either style: in
+    "Russian strikes hit Kharkiv" the capitals are names' own."""
+    words = [word for word in title.split()[1:] if len(word) > 3 and word[0].isalpha()]
+    return len(words) >= 2 and sum(word[0].isupper() for word in words) >= 0.6 * len(words)
 
 
 def _dateline_occurrences(gazetteer: Gazetteer, place: str) -> list[_Occurrence]:
