@@ -98,6 +98,11 @@ def test_a_city_in_a_sentence_case_title_counts_as_the_title() -> None:
     assert "UA" not in _focus("Russian Strikes Hit Kharkiv Again", text)
 
 
+def test_a_place_after_a_possessive_is_a_place_and_a_singer_is_not_bonn() -> None:
+    assert "US" in _focus("FBI will search Mike Pence's Indiana home", "Agents will search it.")
+    assert "DE" not in _named("Bono joins State of the Union guests", "The U2 singer will go.")
+
+
 def test_a_city_of_two_countries_reads_from_its_context() -> None:
     assert _focus("Newcastle United praying for former star", "The club said so.") >= {"GB"}
     assert "AU" not in _named("Newcastle United praying for former star", "The club said so.")

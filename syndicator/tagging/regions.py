@@ -696,7 +696,8 @@ def _beside_a_name(
     ):
         return False
     previous = tokens[index - 1] if index > 0 else ""
-    if previous[-1:].isalpha() and _is_other_name(gazetteer, previous):  # "Cupertino, Calif"
+    possessive = previous.endswith(("'s", "’s"))  # "Pence's Indiana home" is in Indiana
+    if previous[-1:].isalpha() and not possessive and _is_other_name(gazetteer, previous):
         return True
     if last + 1 < len(tokens) and tokens[last][-1:].isalnum():
         return _is_other_name(gazetteer, tokens[last + 1])
