@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from syndicator.errors import ConfigError
 from syndicator.models import Tag, TagKind
+from syndicator.tagging import topics
 from syndicator.tagging.topics import (
     Taxonomy,
     TopicRule,
@@ -240,9 +241,17 @@ def test_ukrainian_stems(title: str, topic: str) -> None:
 def test_english_terms_are_not_read_in_other_languages() -> None:
     taxonomy = default_taxonomy()
     french = "Un avion s'écrase près de Moscou. Les secours sont sur place et le bilan est lourd."
-    assert tag_topics(taxonomy, "Un coup dur pour la ville", french) == ()
-    # The section still says it.
-    tags = tag_topics(taxonomy, "Un coup dur", french, url="https://lemonde.fr/sport/a")
+    # "Un" is not the UN (politics) and "par" not golf: only the French terms count.
+    tags = tag_topics(taxonomy, "Un coup dur pour la ville", french)
+    assert codes(tags) == ["disaster"]
+    assert tags[0].evidence == ('terms: "ecrase*", "secours"',)
+    # Italian has no terms: the section still says it.
+    italian = (
+        "Un aereo si schianta vicino a Mosca: il bilancio della tragedia è pesante e non è "
+        "chiaro che cosa sia successo."
+    )
+    assert tag_topics(taxonomy, "Un colpo duro", italian) == ()
+    tags = tag_topics(taxonomy, "Un colpo duro", italian, url="https://corriere.it/sport/a")
     assert codes(tags) == ["sport"]
     # English text with a Dutch name or a French phrase is still English.
     text = "Leontien Zijlaard-van Moorsel defended her title. The crowd cheered at the finish."
@@ -260,10 +269,25 @@ def test_english_terms_are_not_read_in_other_languages() -> None:
         ("Jeszcze więcej czołgów dla Ukrainy. Jest decyzja Niemiec", "conflict"),
         ("Prezydent podpisał ustawę o fundacji rodzinnej", "politics"),
         ("Nestlé znów podnosi ceny. Nie my jesteśmy przyczyną inflacji", "economy"),
+        # French and German (Le Monde, Golem in feeds-real).
+        (
+            "Procès Fiona : la mère et le beau-père condamnés en appel à vingt ans de prison",
+            "crime",
+        ),
+        ("Tournoi des six nations : la France à la relance face à l'Ecosse", "sport"),
+        ("Entlassungen: Kaufland beendet den Lieferservice für die Kunden", "labour"),
+        ("Nvidia Titan V: Die neue schnellste Grafikkarte kostet 3.100 Euro", "science"),
     ],
 )
-def test_polish_terms_are_read_in_polish_text(title: str, topic: str) -> None:
+def test_terms_of_other_languages_are_read_in_their_text(title: str, topic: str) -> None:
     assert codes(tag_topics(default_taxonomy(), title, ""))[0] == topic
+
+
+def test_a_summary_tells_the_language_of_a_short_title() -> None:
+    title = "Neige et verglas : huit départements en vigilance orange"
+    summary = "Un risque de verglas va toucher le centre et l'est de la France dimanche."
+    assert "weather" not in codes(tag_topics(default_taxonomy(), title, ""))  # cannot tell
+    assert codes(tag_topics(default_taxonomy(), title, summary))[0] == "weather"
 
 
 def test_terms_of_a_language_count_only_in_its_text() -> None:
@@ -287,6 +311,19 @@ def test_a_configured_term_can_name_its_language() -> None:
     assert "energy" not in codes(tag_topics(taxonomy, "Energy prices are rising", ""))
     with pytest.raises(ConfigError, match="unknown language 'xx'"):
         parse_rules({"topics": [{"slug": "x", "terms": {"xx:word": 1}}]}, "config.toml")
+
+
+def test_topics_do_not_depend_on_the_stories_tagged_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The word memo is forgotten when full; a story whose new words overflow it must still
+    # count the words it learned before the memo was emptied.
+    story = ("Strikers win the cup final", "The striker scored twice in the league match.")
+    expected = tag_topics(compile_taxonomy(builtin_rules()), *story)
+    monkeypatch.setattr(topics, "_MEMO_LIMIT", 12)
+    taxonomy = compile_taxonomy(builtin_rules())
+    tag_topics(taxonomy, "", "one two three four five six seven eight nine ten")
+    assert tag_topics(taxonomy, *story) == expected
 
 
 def test_winner_is_focus_and_passing_mentions_are_not() -> None:

@@ -40,7 +40,7 @@ def word_set(words: str) -> frozenset[str]:
 _ENGLISH_WORDS = word_set("the and of to in is for on that with was are from by it")
 _SURELY_ENGLISH = 6  # distinct English function words no other language's text has
 _OTHER_FUNCTION_WORDS = {
-    "fr": word_set("le la les des et est une du dans pour pas sur au qui avec"),
+    "fr": word_set("le la les des et est une du dans pour pas sur au aux qui avec à"),
     "de": word_set("der das und ist nicht mit von den ein eine für auf dem sich"),
     "es": word_set("el los las del y que por para una con es"),
     "pt": word_set("os da dos das não uma com para em ao"),

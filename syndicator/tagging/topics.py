@@ -441,10 +441,25 @@ class Taxonomy:
 
     def _learn(self, token: str) -> _WordEntry | None:
         if len(self._memo) >= _MEMO_LIMIT:
-            self._memo.clear()
-            self._by_word.clear()
-            self._matching.clear()
-            self._known.clear()
+            self._forget()
+        return self._remember(token)
+
+    def _learn_all(self, tokens: list[str]) -> None:
+        """Learn the new tokens of one text, forgetting first if they would overflow the memo:
+        forgetting halfway through would lose the words learned before it from the text's
+        tally (a story's topics would depend on the stories tagged before it)."""
+        if len(self._memo) + len(tokens) > _MEMO_LIMIT:
+            self._forget()
+        for token in tokens:
+            self._remember(token)
+
+    def _forget(self) -> None:
+        self._memo.clear()
+        self._by_word.clear()
+        self._matching.clear()
+        self._known.clear()
+
+    def _remember(self, token: str) -> _WordEntry | None:
         found = self._resolve(token)
         self._memo[token] = found
         self._known.add(token)
@@ -617,8 +632,7 @@ def _tally_words(
     """
     memo = taxonomy._memo
     if not counts.keys() <= taxonomy._known:  # C speed, no copy; usually every word is known
-        for word in [word for word in counts if word not in memo]:
-            taxonomy._learn(word)
+        taxonomy._learn_all([word for word in counts if word not in memo])
     present = taxonomy._matching.intersection(counts)
     tally: dict[_WordEntry | _Phrase, int] = {}
     if not present:
