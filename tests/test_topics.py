@@ -283,6 +283,15 @@ def test_terms_of_other_languages_are_read_in_their_text(title: str, topic: str)
     assert codes(tag_topics(default_taxonomy(), title, ""))[0] == topic
 
 
+def test_spanish_terms_with_a_summary() -> None:
+    title = "Detenido un hombre por el asesinato de su pareja en Sevilla"
+    summary = (
+        "La Policía Nacional ha detenido a un hombre de 45 años como presunto autor del "
+        "crimen, según han informado fuentes de la investigación."
+    )
+    assert codes(tag_topics(default_taxonomy(), title, summary))[0] == "crime"
+
+
 def test_a_summary_tells_the_language_of_a_short_title() -> None:
     title = "Neige et verglas : huit départements en vigilance orange"
     summary = "Un risque de verglas va toucher le centre et l'est de la France dimanche."

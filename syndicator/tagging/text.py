@@ -42,7 +42,7 @@ _SURELY_ENGLISH = 6  # distinct English function words no other language's text 
 _OTHER_FUNCTION_WORDS = {
     "fr": word_set("le la les des et est une du dans pour pas sur au aux qui avec à"),
     "de": word_set("der das und ist nicht mit von den ein eine für auf dem sich"),
-    "es": word_set("el los las del y que por para una con es"),
+    "es": word_set("el los las del y que por para una con es al su sus más pero como ha han muy"),
     "pt": word_set("os da dos das não uma com para em ao"),
     "it": word_set("il della che di non gli sono nel alla"),
     "nl": word_set("het een van en niet op voor"),
