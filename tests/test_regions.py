@@ -98,6 +98,25 @@ def test_a_city_in_a_sentence_case_title_counts_as_the_title() -> None:
     assert "UA" not in _focus("Russian Strikes Hit Kharkiv Again", text)
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Ukraine: fresh attacks on the power grid", "UA"),
+        ("What next for Ukraine?", "UA"),
+        ("Talks in Kazakhstan; protests grow", "KZ"),
+        ("Leaving Kazakhstan!", "KZ"),
+        ("Erdbeben in der Türkei und Syrien: Tausende Tote", "SY"),
+    ],
+)
+def test_a_name_before_a_colon_or_question_mark_is_read(title: str, code: str) -> None:
+    assert code in _focus(title, "")
+
+
+def test_a_colon_ends_a_name() -> None:
+    # "Kyiv: Zelensky" is not one name (as "Paris Hilton" would be).
+    assert "UA" in _focus("Kyiv: Zelensky says talks stalled", "")
+
+
 def test_a_place_after_a_possessive_is_a_place_and_a_singer_is_not_bonn() -> None:
     assert "US" in _focus("FBI will search Mike Pence's Indiana home", "Agents will search it.")
     assert "DE" not in _named("Bono joins State of the Union guests", "The U2 singer will go.")

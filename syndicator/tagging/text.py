@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 _SEPARATORS = '"“”«»()[]{}—–-'
+_BOUNDARIES = ":;?!"
 # The dash after a date may touch it ("INDIANAPOLIS, IND., March 4- rest"): only there.
 _DATELINE = re.compile(r"^\s*(?P<head>[A-ZА-ЯЁ][^\n]{1,80}?)(?:\s+|(?<=\d))[-–—]{1,2}\s")
 _DATELINE_AGENCY = re.compile(r"\s*\([^)]{1,30}\)\s*$")
@@ -78,11 +79,16 @@ def story_text(title: str, text: str, place: str = "") -> StoryText:
 
 
 def split_words(text: str) -> list[str]:
-    """Whitespace words, quotes, brackets and dashes treated as spaces. (str.replace for each
+    """Whitespace words, quotes, brackets and dashes treated as spaces, and colons, semicolons,
+    question and exclamation marks as words of their own ("Ukraine:" is "Ukraine" and ":", so
+    the name is read and still does not run on into the next word). (str.replace for each
     mark present is several times faster than str.translate on a kilobyte of text.)"""
     for mark in _SEPARATORS:
         if mark in text:
             text = text.replace(mark, " ")
+    for mark in _BOUNDARIES:
+        if mark in text:
+            text = text.replace(mark, f" {mark} ")
     return text.split()
 
 
