@@ -117,6 +117,27 @@ def test_a_colon_ends_a_name() -> None:
     assert "UA" in _focus("Kyiv: Zelensky says talks stalled", "")
 
 
+def test_given_names_and_surnames_that_are_places_need_support() -> None:
+    # Seen in real feeds: George (a South African town), Santos (a Brazilian port), Mann
+    # (the Isle of Man's own name).
+    assert "ZA" not in _named("George Santos denies an aide's claims", "The congressman spoke.")
+    assert "BR" not in _named("Santos invites a rescue worker", "The congressman said so.")
+    assert "IM" not in _named("BoE chief warns on rates", "Catherine Mann said rates would rise.")
+    assert "BR" in _focus("Floods in Santos", "Heavy rain hit the port of Santos in Brazil.")
+
+
+def test_the_us_state_of_georgia_by_its_county_and_sheriff() -> None:
+    text = "The Cobb County Sheriff said the recruit beat an inmate in a Georgia jail."
+    assert _focus("Georgia deputy recruit ends up in jail", text) >= {"US"}
+    assert "GE" not in _named("Georgia deputy recruit ends up in jail", text)
+
+
+def test_a_capital_in_a_headline_cased_title_counts() -> None:
+    title = "Nurses March Through London as Strikes Spread Across the Country"
+    assert "GB" in _focus(title, "Thousands joined the walkout on Monday.")
+    assert "GB" in _focus("Brexit pogłębił inflację w Wielkiej Brytanii", "")
+
+
 def test_a_place_after_a_possessive_is_a_place_and_a_singer_is_not_bonn() -> None:
     assert "US" in _focus("FBI will search Mike Pence's Indiana home", "Agents will search it.")
     assert "DE" not in _named("Bono joins State of the Union guests", "The U2 singer will go.")

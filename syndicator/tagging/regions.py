@@ -799,7 +799,7 @@ def _supported(
     doubtful = name.needs_support or (
         headline_cased
         and occurrence.where == "title"
-        and (name.person_like or reading.kind in ("city", "capital", "state"))
+        and (name.person_like or reading.kind in ("city", "state"))
     )
     return not doubtful or reading.code in direct
 
