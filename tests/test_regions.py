@@ -138,6 +138,17 @@ def test_a_capital_in_a_headline_cased_title_counts() -> None:
     assert "GB" in _focus("Brexit pogłębił inflację w Wielkiej Brytanii", "")
 
 
+def test_a_place_name_in_a_company_name_is_not_the_place() -> None:
+    assert "GB" not in _named("Whitehall Corp 4th qtr net", "Whitehall Corp said net rose.")
+    assert _focus("Bank of New England Corp dividend", "The Boston bank set a dividend.") == {
+        "US",
+        "Northern America",
+        "Americas",
+    }
+    # A country's name in a firm's is still a clue to the country.
+    assert "JP" in _named("", "Japan Airlines Co said traffic rose in Japan.")
+
+
 def test_a_place_after_a_possessive_is_a_place_and_a_singer_is_not_bonn() -> None:
     assert "US" in _focus("FBI will search Mike Pence's Indiana home", "Agents will search it.")
     assert "DE" not in _named("Bono joins State of the Union guests", "The U2 singer will go.")

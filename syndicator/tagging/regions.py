@@ -104,6 +104,11 @@ _TOKEN_ENDINGS = ("", ".", ",", "'s", "’s")  # how names end in running text
 _ELISIONS = ("l'", "d'", "L'", "D'", "l’", "d’", "L’", "D’")
 _VOWELS = frozenset("AEIOUYÀÁÂÄÉÈÊËÎÏÍÓÔÖÚÜ")
 _LEADING = "\"'“‘«([{*"
+# Words that end a company's name: a place name right before one is the firm's ("Whitehall
+# Corp", "Sydney Holdings Ltd"), not the place.
+_FIRM_SUFFIXES = word_set(
+    "Corp Corporation Inc Incorporated Ltd Limited Co Plc PLC Holdings Bancorp LLC AG GmbH"
+)
 _TRAILING = ".,;:!?\"'”’»)]}…*"
 _CURRENCY = word_set(
     "dollar dollars dlr dlrs cent cents currency franc francs crown crowns pound pounds mark marks"
@@ -690,10 +695,18 @@ def _names_a_currency(tokens: list[str], last: int) -> bool:
 def _beside_a_name(
     gazetteer: Gazetteer, name: PlaceName, tokens: list[str], index: int, last: int
 ) -> bool:
-    """'Michael Jordan', 'Morgan Stanley': a place-like name inside a person's or a firm's."""
-    if not name.readings or not (
-        name.person_like or name.readings[0].kind in ("city", "capital", "state")
+    """'Michael Jordan', 'Morgan Stanley': a place-like name inside a person's or a firm's;
+    'Whitehall Corp': any name but a country's before a company suffix."""
+    if not name.readings:
+        return False
+    kind = name.readings[0].kind
+    if (
+        kind not in ("country", "demonym")
+        and last + 1 < len(tokens)
+        and tokens[last + 1].rstrip(".,;:") in _FIRM_SUFFIXES
     ):
+        return True
+    if not (name.person_like or kind in ("city", "capital", "state")):
         return False
     previous = tokens[index - 1] if index > 0 else ""
     possessive = previous.endswith(("'s", "’s"))  # "Pence's Indiana home" is in Indiana
