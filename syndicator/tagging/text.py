@@ -120,11 +120,11 @@ def readable_title(text: str) -> str:
 
 
 def text_language(story: StoryText) -> str:
-    """ "" when the story reads as English or it cannot tell (short text, Cyrillic); else the
-    code of French, German, Spanish, Portuguese, Italian, Dutch, Polish or Turkish when the
-    story has more distinct function words of it than of English, and at least two (a name's
-    "van" or "de" is not a language). With fewer than two English function words, a letter
-    only one of them writes ("ł", "ą": Polish) also tells."""
+    """The story's language as the topic terms need it: the code of French, German, Spanish,
+    Portuguese, Italian, Dutch, Polish or Turkish when the story has more distinct function
+    words of it than of English, and at least two (a name's "van" or "de" is not a language);
+    with fewer than two English function words, also a letter only one of them writes ("ł",
+    "ą": Polish). Else "": English, or it cannot tell (short text, Cyrillic)."""
     counts = story.body_counts
     in_body = counts.__contains__
     title_only = frozenset(word for word in story.title_words if word not in counts)
