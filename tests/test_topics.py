@@ -325,14 +325,20 @@ def test_a_configured_term_can_name_its_language() -> None:
 def test_topics_do_not_depend_on_the_stories_tagged_before(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The word memo is forgotten when full; a story whose new words overflow it must still
-    # count the words it learned before the memo was emptied.
-    story = ("Strikers win the cup final", "The striker scored twice in the league match.")
-    expected = tag_topics(compile_taxonomy(builtin_rules()), *story)
-    monkeypatch.setattr(topics, "_MEMO_LIMIT", 12)
+    # The word memo is forgotten when full. A story whose new words overflow it must still
+    # count all its words: those it learns first, and those learned from earlier stories.
+    title, body = "Strikers win the cup final", "The striker scored twice in the league match."
+    expected = tag_topics(compile_taxonomy(builtin_rules()), title, body)
+    monkeypatch.setattr(topics, "_MEMO_LIMIT", 40)
     taxonomy = compile_taxonomy(builtin_rules())
-    tag_topics(taxonomy, "", "one two three four five six seven eight nine ten")
-    assert tag_topics(taxonomy, *story) == expected
+    tag_topics(taxonomy, "", "one two three four five six seven eight nine ten eleven")
+    assert tag_topics(taxonomy, title, body) == expected  # overflows while learning
+    filler = " ".join(f"filler{n}" for n in range(40 - len(taxonomy._memo)))
+    tag_topics(taxonomy, "", filler)  # the memo is full, and holds the story's words
+    assert len(taxonomy._memo) == 40
+    assert tag_topics(taxonomy, title, body + " Fans cheered.") == tag_topics(
+        compile_taxonomy(builtin_rules()), title, body + " Fans cheered."
+    )
 
 
 def test_winner_is_focus_and_passing_mentions_are_not() -> None:

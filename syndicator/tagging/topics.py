@@ -25,7 +25,7 @@ import re
 import tomllib
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -444,13 +444,17 @@ class Taxonomy:
             self._forget()
         return self._remember(token)
 
-    def _learn_all(self, tokens: list[str]) -> None:
-        """Learn the new tokens of one text, forgetting first if they would overflow the memo:
-        forgetting halfway through would lose the words learned before it from the text's
-        tally (a story's topics would depend on the stories tagged before it)."""
-        if len(self._memo) + len(tokens) > _MEMO_LIMIT:
+    def _learn_text(self, tokens: Collection[str]) -> None:
+        """Learn the new ones of one text's distinct tokens. When they would overflow the
+        memo, forget first and learn them all: forgetting halfway through, or keeping only
+        the new ones, would drop words of this text from its tally (its topics would then
+        depend on the stories tagged before it)."""
+        memo = self._memo
+        unknown = [token for token in tokens if token not in memo]
+        if len(memo) + len(unknown) > _MEMO_LIMIT:
             self._forget()
-        for token in tokens:
+            unknown = list(tokens)
+        for token in unknown:
             self._remember(token)
 
     def _forget(self) -> None:
@@ -614,14 +618,14 @@ def _parts(token: str) -> list[str]:
     return _WORD.findall(fold(token))
 
 
-def _tally(taxonomy: Taxonomy, text: str) -> dict[_WordEntry | _Phrase, int]:
+def _tally(taxonomy: Taxonomy, text: str, language: str = "") -> dict[_WordEntry | _Phrase, int]:
     """How often each matching word entry or phrase occurs in `text`."""
     words = split_words(text)
-    return _tally_words(taxonomy, words, Counter(words))
+    return _tally_words(taxonomy, words, Counter(words), language)
 
 
 def _tally_words(
-    taxonomy: Taxonomy, words: list[str], counts: Counter[str]
+    taxonomy: Taxonomy, words: list[str], counts: Counter[str], language: str
 ) -> dict[_WordEntry | _Phrase, int]:
     """How often each matching word entry or phrase occurs among `words` (whitespace tokens,
     `counts` their counts).
@@ -632,12 +636,12 @@ def _tally_words(
     """
     memo = taxonomy._memo
     if not counts.keys() <= taxonomy._known:  # C speed, no copy; usually every word is known
-        taxonomy._learn_all([word for word in counts if word not in memo])
+        taxonomy._learn_text(counts.keys())
     present = taxonomy._matching.intersection(counts)
     tally: dict[_WordEntry | _Phrase, int] = {}
     if not present:
         return tally
-    consumed = _phrases_in(taxonomy, words, present, tally, counts)
+    consumed = _phrases_in(taxonomy, words, present, tally, counts, language=language)
     for word in present:
         found = memo[word]
         if found is not None and found.hits:
@@ -653,9 +657,12 @@ def _phrases_in(
     present: set[str],
     tally: dict[_WordEntry | _Phrase, int],
     counts: Counter[str],
+    *,
+    language: str,
 ) -> dict[str, int]:
     """Count the phrases of `words` into `tally`, left to right, a phrase taking its words;
-    returns how many occurrences of each word the phrases took."""
+    returns how many occurrences of each word the phrases took. Only phrases of the text's
+    `language` are read: a German "super bowl" must not take the words of English text."""
     memo = taxonomy._memo
     starts = [word for word in present if (entry := memo[word]) is not None and entry.phrases]
     consumed: dict[str, int] = {}
@@ -674,7 +681,7 @@ def _phrases_in(
         if i < skip_to or found is None or i + 1 >= len(words):
             continue
         if found.open_second or taxonomy.folded(words[i + 1]) in found.seconds:
-            phrase = _match_phrase(taxonomy, found.phrases, words, i)
+            phrase = _match_phrase(taxonomy, found.phrases, words, i, language)
             if phrase is not None:
                 tally[phrase] = tally.get(phrase, 0) + 1
                 skip_to = i + 1 + len(phrase.rest)
@@ -684,9 +691,11 @@ def _phrases_in(
 
 
 def _match_phrase(
-    taxonomy: Taxonomy, phrases: Iterable[_Phrase], words: list[str], i: int
+    taxonomy: Taxonomy, phrases: Iterable[_Phrase], words: list[str], i: int, language: str
 ) -> _Phrase | None:
     for phrase in phrases:
+        if not any(hit[3] == language for hit in phrase.hits):
+            continue
         rest = phrase.rest
         if i + len(rest) >= len(words):
             continue
@@ -736,7 +745,7 @@ def topics_of(
     read = language in taxonomy.languages
     if story.title_words and read:
         title_words = story.title_words
-        for item in _tally_words(taxonomy, title_words, Counter(title_words)):
+        for item in _tally_words(taxonomy, title_words, Counter(title_words), language):
             for index, weight, term, wanted in item.hits:
                 if wanted != language:
                     continue
@@ -745,7 +754,7 @@ def topics_of(
                 add((index, gain, term, 0))
     if story.body_words and read:
         roots = _ROOTS
-        tally = _tally_words(taxonomy, story.body_words, story.body_counts)
+        tally = _tally_words(taxonomy, story.body_words, story.body_counts, language)
         for item, count in tally.items():
             root = roots[count] if count < 64 else math.sqrt(count)
             for index, weight, term, wanted in item.hits:
