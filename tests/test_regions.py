@@ -154,6 +154,20 @@ def test_a_place_after_a_possessive_is_a_place_and_a_singer_is_not_bonn() -> Non
     assert "DE" not in _named("Bono joins State of the Union guests", "The U2 singer will go.")
 
 
+@pytest.mark.parametrize(
+    "title",
+    [
+        # Ukrainian headlines (feeds-real ukr.net) and their Russian counterparts.
+        "Черговий обстріл Херсона, розмінування територій",
+        "86 вибухів: військові РФ обстріляли 8 громад Сумщини",
+        "На Львівщині через негоду обмежили рух вантажівок",
+        "Ситуация в Донбассе обострилась",
+    ],
+)
+def test_ukrainian_towns_and_regions_with_their_endings(title: str) -> None:
+    assert "UA" in _focus(title, "")
+
+
 def test_a_city_of_two_countries_reads_from_its_context() -> None:
     assert _focus("Newcastle United praying for former star", "The club said so.") >= {"GB"}
     assert "AU" not in _named("Newcastle United praying for former star", "The club said so.")
