@@ -89,6 +89,9 @@ def test_places_in_the_news_that_the_datasets_miss_are_curated() -> None:
     assert "KZ" in _focus("Strike in Zhanaozen", "Oil workers in Zhanaozen went on strike.")
     assert "AZ" in _named("", "Talks on Nagorno-Karabakh resumed on Monday.")
     assert "SO" in _focus("Clashes in Somaliland", "At least 34 people were killed.")
+    assert "UZ" in _focus("Протесты в Каракалпакстане", "")
+    assert "KZ" in _focus("Запуск с Байконура", "")
+    assert "KG" in _focus("Border clash in Batken", "")
 
 
 def test_a_city_in_a_sentence_case_title_counts_as_the_title() -> None:
