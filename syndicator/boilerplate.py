@@ -194,7 +194,8 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         r"|log\s*in|register|(?:subscribe|sign\s+up|register)\s+(?:to|for|now\s+for)\s+(?:our"
         r"|the|free)\s+.{1,80}|(?:join|follow)\s+(?:us|our\s+\w+(?:\s+\w+)?)\s+on\s+.{1,150}"
         r"|get\s+(?:the\s+latest|our|breaking)\s+.{1,80}\s+(?:in|to|delivered\s+to)\s+your"
-        r"\s+inbox.{0,60}|enter\s+your\s+e-?mail(?:\s+address)?.{0,60}"
+        r"\s+inbox.{0,60}|get\s+our\s+.{0,80}?\b(?:e-?mails?|newsletters?|app|podcasts?)\b.{0,80}"
+        r"|enter\s+your\s+e-?mail(?:\s+address)?.{0,60}"
         r"|we\s+respect\s+your\s+privacy.{0,150}|by\s+(?:signing\s+up|subscribing),?\s+you"
         r"\s+agree.{0,200}|(?:download|get)\s+(?:our|the)\s+app.{0,60}"
         r"|support\s+(?:our|independent)\s+journalism.{0,100}",

@@ -194,6 +194,7 @@ ARTICLE = "The ministry said the talks in Almaty would resume next week."
         # subscription prompts
         "Subscribe", "Subscribe to our newsletter", "Sign up for our daily briefing",
         "Follow us on Telegram", "Get the latest news delivered to your inbox",
+        "Get our morning and afternoon news emails, free app or daily news podcast",
         # page dates
         "Thursday , March 28 2024", "March 28, 2024", "2024-03-28",
         "Posted on March 3, 2024 by admin",
@@ -235,6 +236,7 @@ def test_boilerplate_line_is_dropped(line: str) -> None:
         "Lire aussi les conclusions du rapport, a conseillé le ministre aux députés.",
         "Реклама алкоголя запрещена в Казахстане с 2024 года.",
         "Czytaj także uważnie umowy, radzi rzecznik konsumentów.",
+        "Get our troops home, the protesters chanted outside parliament.",
     ],
 )
 def test_article_sentence_with_trigger_words_stays(sentence: str) -> None:
