@@ -175,10 +175,10 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         "home you",
         r"(?:you\s+are\s+here:?\s*)?home\s*+(?:/|»|›|>|→|\||::)\s*+.{1,250}",
     ),
-    (  # WordPress "Like this:" widgets and counters
+    (  # WordPress "Like this:" widgets and counters; a script's empty value left as text
         "boilerplate",
-        "like loading be ",
-        r"like\s+this:?|like\s+loading(?:\.\.\.|…)?|loading(?:\.\.\.|…)?"
+        "like loading be undefined null",
+        r"undefined|null|like\s+this:?|like\s+loading(?:\.\.\.|…)?|loading(?:\.\.\.|…)?"
         r"|be\s+the\s+first\s+to\s+like\s+this|[\d.,]+[km]?\s+(?:likes?|shares|views)",
     ),
     (  # tag and category lists
@@ -195,6 +195,8 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         r"|the|free)\s+.{1,80}|(?:join|follow)\s+(?:us|our\s+\w+(?:\s+\w+)?)\s+on\s+.{1,150}"
         r"|get\s+(?:the\s+latest|our|breaking)\s+.{1,80}\s+(?:in|to|delivered\s+to)\s+your"
         r"\s+inbox.{0,60}|get\s+our\s+.{0,80}?\b(?:e-?mails?|newsletters?|app|podcasts?)\b.{0,80}"
+        r"|sign\s+up\s+(?:to|for)\s+.{0,100}?\b(?:e-?mails?|newsletters?|briefing)\b.{0,80}"
+        r"|follow\s+(?:our|the)\s+.{0,60}?\blive\s+(?:blog|coverage|updates)\b.{0,80}"
         r"|enter\s+your\s+e-?mail(?:\s+address)?.{0,60}"
         r"|we\s+respect\s+your\s+privacy.{0,150}|by\s+(?:signing\s+up|subscribing),?\s+you"
         r"\s+agree.{0,200}|(?:download|get)\s+(?:our|the)\s+app.{0,60}"

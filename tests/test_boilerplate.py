@@ -195,6 +195,9 @@ ARTICLE = "The ministry said the talks in Almaty would resume next week."
         "Subscribe", "Subscribe to our newsletter", "Sign up for our daily briefing",
         "Follow us on Telegram", "Get the latest news delivered to your inbox",
         "Get our morning and afternoon news emails, free app or daily news podcast",
+        "Sign up for Guardian Australia’s free morning and afternoon email newsletters for your "
+        "daily news roundup", "Follow our Australia news live blog for the latest updates",
+        "Sign up to receive First Thing – our daily briefing by email", "undefined",
         # page dates
         "Thursday , March 28 2024", "March 28, 2024", "2024-03-28",
         "Posted on March 3, 2024 by admin",
@@ -237,6 +240,8 @@ def test_boilerplate_line_is_dropped(line: str) -> None:
         "Реклама алкоголя запрещена в Казахстане с 2024 года.",
         "Czytaj także uważnie umowy, radzi rzecznik konsumentów.",
         "Get our troops home, the protesters chanted outside parliament.",
+        "Follow our lead, the minister told the party.",
+        "Undefined borders remain a source of tension, the report said.",
     ],
 )
 def test_article_sentence_with_trigger_words_stays(sentence: str) -> None:
