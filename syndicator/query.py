@@ -871,7 +871,8 @@ def to_fts5(node: Query) -> str | None:
         case Word(word, title):
             return _fts_column(f'"{word}"', title)
         case Phrase(words, title):
-            return _fts_column(f'"{" ".join(words)}"', title)
+            # The index keeps no positions (detail=column): a phrase narrows by its words.
+            return " AND ".join(_fts_column(f'"{word}"', title) for word in words)
         case Prefix(stem, title):
             return _fts_column(f'"{stem}" *', title)
         case And(children):

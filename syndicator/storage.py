@@ -20,7 +20,7 @@ import sqlite3
 import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -406,13 +406,18 @@ def _m0015_folded_search_index(db: Database) -> None:
     # were stored as words no query can name, and a search or section for them found
     # nothing. It now holds `search_text` (the folded words) and keeps no copy of the text
     # (contentless); the triggers compute the same function to delete what was indexed.
-    db.executescript(
-        f"""
+    db.executescript(_search_index_script(""))
+
+
+def _search_index_script(options: str) -> str:
+    """The script that (re)creates the search index with FTS5 `options` and fills it from
+    the stories, with the triggers that keep it in step."""
+    return f"""
         DROP TRIGGER IF EXISTS stories_ad;
         DROP TRIGGER IF EXISTS stories_au;
         DROP TABLE IF EXISTS stories_fts;
         CREATE VIRTUAL TABLE stories_fts USING fts5 (
-            title, text, content = '', tokenize = 'unicode61 remove_diacritics 2'
+            title, text, content = '', tokenize = 'unicode61 remove_diacritics 2'{options}
         );
         INSERT INTO stories_fts (rowid, title, text)
             SELECT id, {SEARCH_TEXT}(title), {SEARCH_TEXT}(text) FROM stories;
@@ -427,7 +432,43 @@ def _m0015_folded_search_index(db: Database) -> None:
             VALUES (new.id, {SEARCH_TEXT}(new.title), {SEARCH_TEXT}(new.text));
         END;
         """
+
+
+@MIGRATIONS(name="0016_slim_candidate_index")
+def _m0016_slim_candidate_index(db: Database) -> None:
+    # The candidate index held each story's time, cluster and (per headline key) every word
+    # key of its headline in every one of its 14 rows. Keys are random hashes, so each row
+    # lands on a page of its own and a write group rewrote most of the index into the WAL:
+    # the writer's largest cost. Now a row is the key and the story (about 14 bytes, 2.5
+    # times as many to a page); time, cluster and headline words are read from
+    # `story_fingerprints` and `stories` for the few candidates scored, and a key's newest
+    # holders are the highest story ids. A fingerprint keeps its story's cluster: read from
+    # `stories`, the column lies past the story's text, often on an overflow page.
+    db.executescript(
+        """
+        ALTER TABLE story_fingerprints ADD COLUMN cluster_id INTEGER;
+        UPDATE story_fingerprints
+            SET cluster_id = (SELECT s.cluster_id FROM stories s WHERE s.id = story_id);
+        CREATE TABLE near_keys_slim (
+            key INTEGER NOT NULL,
+            story_id INTEGER NOT NULL,
+            PRIMARY KEY (key, story_id)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO near_keys_slim (key, story_id)
+            SELECT key, story_id FROM near_keys ORDER BY key, story_id;
+        DROP TABLE near_keys;
+        ALTER TABLE near_keys_slim RENAME TO near_keys;
+        """
     )
+
+
+@MIGRATIONS(name="0017_search_index_without_positions")
+def _m0017_search_index_without_positions(db: Database) -> None:
+    # The index is a prefilter (`to_fts5`: the query is evaluated exactly afterwards), so it
+    # needs which words each column holds, not where: without positions (detail=column) it
+    # is half the size and a third cheaper to write, the writer's second cost per story. A
+    # phrase is looked up as its words.
+    db.executescript(_search_index_script(", detail = column"))
 
 
 def _register_functions(connection: sqlite3.Connection) -> None:
@@ -728,6 +769,13 @@ def open_store(path: Path, rules: ClusterRules | None = None) -> Store:
         db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
         _use_incremental_vacuum(db)
         MIGRATIONS.apply(db)
+        # Each feed's write inside a write group is a savepoint, which keeps the original of
+        # every page it first touches in a sub-journal: a temporary *file* by default, and the
+        # candidate index touches a page per key. In memory (at most the pages one feed's
+        # stories touch) it cost the writer a third less per candidate key. After the
+        # migrations and the one-time VACUUM above, and `vacuum` switches back to files:
+        # VACUUM builds a whole copy of the database in temporary storage.
+        db.execute("PRAGMA temp_store = MEMORY")
     except (sqlite3.Error, OSError) as e:
         raise StorageError(f"{path}: cannot open the database: {e}") from e
     return Store(db, path, rules)
@@ -1107,11 +1155,11 @@ class Store:
         their candidate keys, each found by its primary key."""
         rows = db.execute(select, params).fetchall()
         keys = [
-            (key, at, story_id)
-            for story_id, at, sketch, titles in rows
+            (key, story_id)
+            for story_id, _at, sketch, titles in rows
             for key in _near_keys_of(sketch, titles)
         ]
-        db.conn.executemany("DELETE FROM near_keys WHERE key = ? AND at = ? AND story_id = ?", keys)
+        db.conn.executemany("DELETE FROM near_keys WHERE key = ? AND story_id = ?", keys)
         db.conn.executemany(
             "DELETE FROM story_fingerprints WHERE story_id = ?", [(row[0],) for row in rows]
         )
@@ -1121,7 +1169,11 @@ class Store:
         """Rewrite the whole file compactly (SQLite's VACUUM) and truncate the WAL. Needs no
         other writer: `syndicator vacuum` holds the run lock while it runs."""
         try:
-            self.db.conn.execute("VACUUM")
+            self.db.execute("PRAGMA temp_store = FILE")  # the copy VACUUM builds, not in RAM
+            try:
+                self.db.conn.execute("VACUUM")
+            finally:
+                self.db.execute("PRAGMA temp_store = MEMORY")
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as e:
             raise StorageError(f"{self.path}: vacuum failed: {e}") from e
@@ -1322,9 +1374,9 @@ class Store:
         match, reason = self._exact_match(conn, story.canonical_url, guid)
         # An exact copy's cluster already has its candidates and related links (they came
         # with its first member); only a story of unknown cluster looks for them.
-        hits = self._near_hits(conn, near) if match is None else _NearHits()
+        hits = self._near_candidates(conn, near) if match is None else _NO_HITS
         if match is None:
-            match, reason = self._copy_match(conn, near, hits)
+            match, reason = self._copy_match(near, hits)
         if match is None:
             cluster_id = self._new_cluster(conn, story.title, published, now_text)
             self.clusters_created += 1
@@ -1365,22 +1417,13 @@ class Store:
                 (published, cluster_id, published),
             )
         self._index_near(conn, story_id, cluster_id, near)
-        self._link_related(conn, cluster_id, near, _title_candidates(hits))
+        self._link_related(conn, cluster_id, near, hits.titles)
         _add_cluster_tags(conn, cluster_id, story.tags)
         return story_id
 
-    def _copy_match(
-        self, conn: sqlite3.Connection, near: _NearStory, hits: _NearHits
-    ) -> tuple[CopyMatch | None, JoinReason]:
+    def _copy_match(self, near: _NearStory, hits: _NearHits) -> tuple[CopyMatch | None, JoinReason]:
         """The best near-duplicate among the candidates sharing the most body keys."""
-        body_ids = most_shared(hits.shared, self.rules.max_candidates, len(near.body_keys))
-        sketches = self._stored_sketches(conn, body_ids)
-        candidates = [
-            Candidate(story_id, hits.body[story_id], Fingerprint.from_bytes(sketches[story_id]))
-            for story_id in body_ids
-            if story_id in sketches
-        ]
-        match = choose_copy(near.sketch, candidates, self.rules.copy_threshold)
+        match = choose_copy(near.sketch, hits.body, self.rules.copy_threshold)
         return match, JoinReason.FIRST if match is None else JoinReason.SIMILAR_TEXT
 
     @staticmethod
@@ -1403,55 +1446,68 @@ class Store:
             return None, JoinReason.FIRST
         return CopyMatch(row[0], row[1], 1.0), JoinReason(row[2])
 
-    def _near_hits(self, conn: sqlite3.Connection, near: _NearStory) -> _NearHits:
-        """Earlier stories within the window sharing a body key or an indexed headline word,
-        read newest first and at most `rules.candidates_per_key` per key (one statement)."""
-        hits = _NearHits()
+    def _near_candidates(
+        self, conn: sqlite3.Connection, near: _NearStory, exclude: int | None = None
+    ) -> _NearHits:
+        """Earlier stories within the window worth comparing with a new one: those sharing
+        the most body keys (to score as copies) and those sharing a pair of headline words
+        (to score as related), each key's newest holders first, at most
+        `rules.candidates_per_key` per key. Two statements: the keys, then the candidates'
+        fingerprints, times and clusters."""
         keys = near.body_keys + near.headline_index
         if not keys:
-            return hits
-        window = int(self.rules.window.total_seconds())
-        low, high, limit = near.at - window, near.at + window, self.rules.candidates_per_key
-        params: list[int] = []
-        for key in keys:
-            params += (key, low, high, limit)
-        body, shared, titles = hits.body, hits.shared, hits.titles
-        for key, story_id, cluster_id, title_keys in conn.execute(_near_lookup(len(keys)), params):
+            return _NO_HITS
+        lookup = _near_lookup(len(keys), self.rules.candidates_per_key)
+        shared: dict[int, int] = {}  # story id -> body keys in common
+        titled: set[int] = set()
+        for key, story_id in conn.execute(lookup, keys):
+            if story_id == exclude:
+                continue
             if key < TITLE_KEY_OFFSET:
-                body[story_id] = cluster_id
                 shared[story_id] = shared.get(story_id, 0) + 1
             else:
-                titles[story_id] = (cluster_id, title_keys)
-        return hits
+                titled.add(story_id)
+        scored = set(most_shared(shared, self.rules.max_candidates, len(near.body_keys)))
+        if not scored and not titled:
+            return _NO_HITS
+        window = int(self.rules.window.total_seconds())
+        body: list[Candidate] = []
+        titles: list[TitleCandidate] = []
+        for story_id, at, cluster_id, sketch, title_keys in self._candidate_rows(
+            conn, scored | titled
+        ):
+            if abs(at - near.at) > window:
+                continue
+            if story_id in scored:
+                body.append(Candidate(story_id, cluster_id, Fingerprint.from_bytes(sketch)))
+            if story_id in titled:
+                titles.append(TitleCandidate(story_id, cluster_id, _unpack_keys(title_keys)))
+        return _NearHits(body, titles)
 
     @staticmethod
-    def _stored_sketches(conn: sqlite3.Connection, story_ids: list[int]) -> dict[int, bytes]:
-        """The stored body sketches of earlier stories, by id."""
-        if not story_ids:
-            return {}
+    def _candidate_rows(
+        conn: sqlite3.Connection, story_ids: set[int]
+    ) -> list[tuple[int, int, int, bytes, bytes]]:
+        """(id, time, cluster, sketch, headline keys) of earlier stories still in the window."""
         marks = ",".join("?" * len(story_ids))
-        rows = conn.execute(
-            f"SELECT story_id, sketch FROM story_fingerprints WHERE story_id IN ({marks})",
-            story_ids,
-        )
-        return dict(rows.fetchall())
+        return conn.execute(
+            "SELECT story_id, at, cluster_id, sketch, title_keys FROM story_fingerprints "
+            f"WHERE story_id IN ({marks})",
+            list(story_ids),
+        ).fetchall()
 
+    @staticmethod
     def _index_near(
-        self, conn: sqlite3.Connection, story_id: int, cluster_id: int, near: _NearStory
+        conn: sqlite3.Connection, story_id: int, cluster_id: int, near: _NearStory
     ) -> None:
-        packed = _pack_keys(near.headline_words)
         conn.execute(
-            "INSERT INTO story_fingerprints (story_id, at, sketch, title_keys) VALUES (?, ?, ?, ?)",
-            (story_id, near.at, near.sketch_bytes, packed),
-        )
-        rows: list[tuple[int, int, int, int, bytes | None]] = [
-            (key, near.at, story_id, cluster_id, None) for key in near.body_keys
-        ]
-        rows += [(key, near.at, story_id, cluster_id, packed) for key in near.headline_index]
-        conn.executemany(
-            "INSERT OR IGNORE INTO near_keys (key, at, story_id, cluster_id, title_keys) "
+            "INSERT INTO story_fingerprints (story_id, at, sketch, title_keys, cluster_id) "
             "VALUES (?, ?, ?, ?, ?)",
-            rows,
+            (story_id, near.at, near.sketch_bytes, _pack_keys(near.headline_words), cluster_id),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO near_keys (key, story_id) VALUES (?, ?)",
+            [(key, story_id) for key in near.body_keys + near.headline_index],
         )
 
     def _link_related(
@@ -1596,10 +1652,8 @@ class Store:
         near = _NearStory.stored(at, sketch, title_keys)
         if near is None:
             return False
-        hits = self._near_hits(conn, near)
-        for table in (hits.body, hits.shared, hits.titles):
-            table.pop(story_id, None)
-        match, _ = self._copy_match(conn, near, hits)
+        hits = self._near_candidates(conn, near, exclude=story_id)
+        match, _ = self._copy_match(near, hits)
         if match is None or match.cluster_id == cluster_id:
             return False
         target = conn.execute(
@@ -1608,7 +1662,7 @@ class Store:
         ).fetchone()
         if target is None or (target[0], target[1]) > (first_seen, story_id):
             return False  # the later story's own turn (or none): the first seen stays first
-        self._move_story(conn, story_id, cluster_id, match, near)
+        self._move_story(conn, story_id, cluster_id, match)
         return True
 
     def _move_story(
@@ -1617,7 +1671,6 @@ class Store:
         story_id: int,
         old: int,
         match: CopyMatch,
-        near: _NearStory,
     ) -> None:
         new = match.cluster_id
         tags = self.tags_of(old)
@@ -1626,10 +1679,8 @@ class Store:
             "joined_story_id = ? WHERE id = ?",
             (new, JoinReason.SIMILAR_TEXT.value, match.score, match.story_id, story_id),
         )
-        keys = near.body_keys + near.headline_index
-        conn.executemany(
-            "UPDATE near_keys SET cluster_id = ? WHERE key = ? AND at = ? AND story_id = ?",
-            [(new, key, near.at, story_id) for key in keys],
+        conn.execute(
+            "UPDATE story_fingerprints SET cluster_id = ? WHERE story_id = ?", (new, story_id)
         )
         conn.execute(
             "UPDATE clusters SET published_at = MIN(published_at, "
@@ -2389,12 +2440,12 @@ _EXACT_MATCH = """
 
 
 @functools.lru_cache(maxsize=64)
-def _near_lookup(keys: int) -> str:
-    """One statement reading the newest holders of each of `keys` keys within the window:
+def _near_lookup(keys: int, limit: int) -> str:
+    """One statement reading the newest holders (highest story ids) of each of `keys` keys:
     a subquery per key, since LIMIT applies per key (SQLite caches the compiled form)."""
     one = (
-        "SELECT * FROM (SELECT key, story_id, cluster_id, title_keys FROM near_keys "
-        "WHERE key = ? AND at BETWEEN ? AND ? ORDER BY at DESC LIMIT ?)"
+        "SELECT * FROM (SELECT key, story_id FROM near_keys WHERE key = ? "
+        f"ORDER BY story_id DESC LIMIT {int(limit)})"
     )
     return " UNION ALL ".join([one] * keys)
 
@@ -2444,12 +2495,13 @@ class ReclusterResult:
     joined: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _NearHits:
-    body: dict[int, int] = field(default_factory=dict)  # story id -> cluster id
-    shared: dict[int, int] = field(default_factory=dict)  # story id -> body keys in common
-    # story id -> (cluster id, every headline word key, packed)
-    titles: dict[int, tuple[int, bytes | None]] = field(default_factory=dict)
+    body: list[Candidate]  # to score as copies
+    titles: list[TitleCandidate]  # to score as related
+
+
+_NO_HITS = _NearHits([], [])
 
 
 def _global_guid(story: Story) -> str | None:
@@ -2457,13 +2509,6 @@ def _global_guid(story: Story) -> str | None:
     if story.guid is not None and story.guid.strip() == story.url:
         return cluster_key(story.canonical_url)
     return global_guid(story.guid)
-
-
-def _title_candidates(hits: _NearHits) -> list[TitleCandidate]:
-    return [
-        TitleCandidate(story_id, cluster_id, _unpack_keys(keys or b""))
-        for story_id, (cluster_id, keys) in hits.titles.items()
-    ]
 
 
 def _pack_keys(keys: Sequence[int]) -> bytes:

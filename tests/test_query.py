@@ -500,7 +500,8 @@ def test_walk_visits_every_node() -> None:
 def _fts_rows(texts: list[tuple[str, str]], expression: str) -> set[int]:
     db = sqlite3.connect(":memory:")
     db.execute(
-        "CREATE VIRTUAL TABLE f USING fts5(title, text, tokenize='unicode61 remove_diacritics 0')"
+        "CREATE VIRTUAL TABLE f USING fts5(title, text, "
+        "tokenize='unicode61 remove_diacritics 0', detail=column)"  # as the store's index
     )
     db.executemany(
         "INSERT INTO f (rowid, title, text) VALUES (?, ?, ?)",

@@ -20,6 +20,7 @@ from syndicator.storage import (
     ClusterFilter,
     ConfiguredSource,
     Store,
+    _register_functions,
     open_store,
 )
 
@@ -52,7 +53,9 @@ def test_every_earlier_version_migrates_to_the_current_schema(
     fresh = tmp_path / "fresh.db"
     open_store(fresh).close()
     old = tmp_path / "old.db"
-    db = Database(old)
+    connection = sqlite3.connect(old)
+    _register_functions(connection)  # the triggers' function, as every writer registers it
+    db = Database(connection)
     MIGRATIONS.apply(db, stop_before=stop_before)
     if "sources" in db.table_names():  # data written at the old version must survive
         db.execute("INSERT INTO sources (url, config_url) VALUES ('https://a.example/', 'x')")
@@ -66,6 +69,45 @@ def test_every_earlier_version_migrates_to_the_current_schema(
         with sqlite3.connect(old) as connection:
             assert connection.execute("SELECT COUNT(*) FROM sources").fetchone() == (1,)
         connection.close()
+
+
+def test_the_candidate_index_keeps_its_keys_through_the_slimming_migration(
+    tmp_path: Path,
+) -> None:
+    # 0016 rewrote near_keys as (key, story_id) and gave fingerprints their cluster: a
+    # database from before must keep finding its candidates.
+    path = tmp_path / "old.db"
+    connection = sqlite3.connect(path)
+    _register_functions(connection)
+    db = Database(connection)
+    MIGRATIONS.apply(db, stop_before="0016_slim_candidate_index")
+    db.execute("INSERT INTO sources (id, url, config_url) VALUES (1, 'https://a.example/', 'x')")
+    db.execute(
+        "INSERT INTO clusters (id, title, published_at, first_seen_at, updated_at) "
+        "VALUES (7, 't', '2026', '2026', '2026')"
+    )
+    db.execute(
+        "INSERT INTO stories (id, source_id, guid_key, title, published_at, first_seen_at, "
+        "updated_at, content_hash, cluster_id) VALUES (3, 1, 'g', 't', '2026', '2026', '2026', "
+        "'h', 7)"
+    )
+    db.execute(
+        "INSERT INTO story_fingerprints (story_id, at, sketch, title_keys) "
+        "VALUES (3, 5, x'00', x'')"
+    )
+    db.conn.executemany(
+        "INSERT INTO near_keys (key, at, story_id, cluster_id, title_keys) VALUES (?, 5, 3, 7, ?)",
+        [(11, None), (1 << 33, b"\x01\x00\x00\x00")],
+    )
+    db.conn.commit()
+    db.close()
+
+    store = open_store(path)
+    keys = store.db.execute("SELECT key, story_id FROM near_keys ORDER BY key").fetchall()
+    cluster = store.db.execute("SELECT cluster_id FROM story_fingerprints").fetchall()
+    store.close()
+    assert keys == [(11, 3), (1 << 33, 3)]
+    assert cluster == [(7,)]
 
 
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
@@ -83,6 +125,9 @@ def test_connection_pragmas(tmp_path: Path) -> None:
     assert pragma("PRAGMA foreign_keys").fetchone()[0] == 1
     assert pragma("PRAGMA busy_timeout").fetchone()[0] >= 5000
     assert pragma("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental: retention frees space
+    assert pragma("PRAGMA temp_store").fetchone()[0] == 2  # savepoint journals in memory
+    store.vacuum()  # which builds its copy in files, then goes back
+    assert pragma("PRAGMA temp_store").fetchone()[0] == 2
     store.close()
 
 
