@@ -1517,9 +1517,13 @@ class Store:
         near: _NearStory,
         candidates: list[TitleCandidate],
     ) -> None:
+        if not candidates:
+            return
         linked = related_clusters(
             near.headline_words, candidates, cluster_id, self.rules.related_threshold
         )
+        if not linked:
+            return
         rows = [(cluster_id, other, score) for other, score in linked.items()]
         rows += [(other, cluster_id, score) for other, score in linked.items()]
         conn.executemany(
