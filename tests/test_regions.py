@@ -141,6 +141,29 @@ def test_a_capital_in_a_headline_cased_title_counts() -> None:
     assert "GB" in _focus("Brexit pogłębił inflację w Wielkiej Brytanii", "")
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        # Every neighbour is capitalised, so none says "this is part of a longer name".
+        ("Fire In Kyiv Kills Three", "UA"),
+        ("Explosion Rocks Kabul Market", "AF"),
+        ("Strike Hits Berlin Airports", "DE"),
+        ("LONDON STOCKS CLOSE HIGHER", "GB"),
+        ("David Carrick, Former London Police Officer, Gets 30 Years", "GB"),
+    ],
+)
+def test_a_capital_between_capitalised_words_of_a_headline_cased_title_counts(
+    title: str, code: str
+) -> None:
+    assert code in _focus(title, "")
+
+
+def test_a_headline_cased_title_still_needs_support_for_a_city_in_a_name() -> None:
+    # Stanley (the Falklands' capital) is a city: in Headline Case its country must be named.
+    assert "FK" not in _named("Morgan Stanley Profits Rise", "")
+    assert "FK" not in _named("Morgan Stanley profits rise", "")
+
+
 def test_a_place_name_in_a_company_name_is_not_the_place() -> None:
     assert "GB" not in _named("Whitehall Corp 4th qtr net", "Whitehall Corp said net rose.")
     assert _focus("Bank of New England Corp dividend", "The Boston bank set a dividend.") == {

@@ -472,9 +472,10 @@ def tag_regions(
 def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple[Tag, ...]:
     """`tag_regions` for a story already split into words (shared with the topic tagger)."""
     title_tokens, body_tokens = story.title_words, story.body_words
+    headline_cased = _headline_cased(story.title)
     occurrences = [
         *_dateline_occurrences(gazetteer, story.place),
-        *_find(gazetteer, title_tokens, "title"),
+        *_find(gazetteer, title_tokens, "title", capitals_name=not headline_cased),
         *_find(gazetteer, body_tokens, "body", story.body_counts),
     ]
     if not (story.title.isascii() and story.body.isascii()) and _CYRILLIC.search(
@@ -497,7 +498,7 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
         if read is not None:
             occurrences += _inflected_tokens(gazetteer, title_tokens, "title", read)
             occurrences += _inflected_tokens(gazetteer, body_tokens, "body", read)
-    evidence = _weigh(gazetteer, occurrences, story.body, _headline_cased(story.title))
+    evidence = _weigh(gazetteer, occurrences, story.body, headline_cased)
     _add_lowercase_hints(gazetteer, evidence, title_tokens, story.body_counts)
     if prior and prior in gazetteer.countries:
         evidence.setdefault(prior, _Evidence()).prior = True
@@ -532,10 +533,16 @@ def _dateline_occurrences(gazetteer: Gazetteer, place: str) -> list[_Occurrence]
 
 
 def _find(
-    gazetteer: Gazetteer, tokens: list[str], where: str, counts: Counter[str] | None = None
+    gazetteer: Gazetteer,
+    tokens: list[str],
+    where: str,
+    counts: Counter[str] | None = None,
+    *,
+    capitals_name: bool = True,
 ) -> list[_Occurrence]:
     """Every place name among the whitespace-split `tokens`, longest first, with the
-    person-name and trap rules.
+    person-name and trap rules. `capitals_name`: whether a capitalised word says it is a name
+    (not in a Headline Case or capitals title, where every word has a capital).
 
     Speed: a set intersection with every token form that can start a name (C speed) finds
     the few tokens worth reading; only those are looked at in Python.
@@ -555,7 +562,9 @@ def _find(
         if (
             _weak_context(tokens, index)
             or _names_a_currency(tokens, covered)
-            or _beside_a_name(gazetteer, names[0], tokens, index, covered)
+            or _beside_a_name(
+                gazetteer, names[0], tokens, index, covered, capitals_name=capitals_name
+            )
         ):
             continue
         support = _following_support(gazetteer, names[0], tokens, covered)
@@ -693,10 +702,18 @@ def _names_a_currency(tokens: list[str], last: int) -> bool:
 
 
 def _beside_a_name(
-    gazetteer: Gazetteer, name: PlaceName, tokens: list[str], index: int, last: int
+    gazetteer: Gazetteer,
+    name: PlaceName,
+    tokens: list[str],
+    index: int,
+    last: int,
+    *,
+    capitals_name: bool = True,
 ) -> bool:
     """'Michael Jordan', 'Morgan Stanley': a place-like name inside a person's or a firm's;
-    'Whitehall Corp': any name but a country's before a company suffix."""
+    'Whitehall Corp': any name but a country's before a company suffix. Where every word is
+    capitalised ("Fire In Paris Kills Three") a capital beside it says nothing: such titles
+    count a city only when the text names its country (`_supported`)."""
     if not name.readings:
         return False
     kind = name.readings[0].kind
@@ -706,7 +723,7 @@ def _beside_a_name(
         and tokens[last + 1].rstrip(".,;:") in _FIRM_SUFFIXES
     ):
         return True
-    if not (name.person_like or kind in ("city", "capital", "state")):
+    if not capitals_name or not (name.person_like or kind in ("city", "capital", "state")):
         return False
     previous = tokens[index - 1] if index > 0 else ""
     possessive = previous.endswith(("'s", "’s"))  # "Pence's Indiana home" is in Indiana
