@@ -164,6 +164,26 @@ def test_a_headline_cased_title_still_needs_support_for_a_city_in_a_name() -> No
     assert "FK" not in _named("Morgan Stanley profits rise", "")
 
 
+@pytest.mark.parametrize(
+    ("title", "text", "code"),
+    [
+        ("Tourists detained in Bali", "", "ID"),  # was a town in India
+        ("Kerala: couple's photos go viral", "", "IN"),
+        ("Wildfires on Tenerife", "", "ES"),
+        ("Fighting in North Kivu", "Rebels advanced on Goma.", "CD"),
+        ("Police search river", "Officers in Lancashire said the search would go on.", "GB"),
+    ],
+)
+def test_regions_and_islands_are_read_as_their_country(title: str, text: str, code: str) -> None:
+    assert code in _focus(title, text)
+
+
+def test_english_counties_that_are_american_names_need_support() -> None:
+    assert "GB" not in _named("ESSEX CHEMICAL <ESX> TO SELL CONVERTIBLE DEBT", "")
+    assert "GB" not in _named("Berkshire Hathaway profit falls", "Warren Buffett said so.")
+    assert "GB" in _focus("Floods in Essex", "Rivers across the east of England rose.")
+
+
 def test_a_place_name_in_a_company_name_is_not_the_place() -> None:
     assert "GB" not in _named("Whitehall Corp 4th qtr net", "Whitehall Corp said net rose.")
     assert _focus("Bank of New England Corp dividend", "The Boston bank set a dividend.") == {
