@@ -184,6 +184,21 @@ def test_english_counties_that_are_american_names_need_support() -> None:
     assert "GB" in _focus("Floods in Essex", "Rivers across the east of England rose.")
 
 
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        ("Vermont Gov. Scott calls for civility", "The governor spoke on Monday."),
+        ("Texas Democrats walk out", "They left the chamber."),
+        ("Twitter suspends a senator's account", "It suspended Sen. Steve Daines (R-Mont.)."),
+        ("Bill passes the House", "Rep. Alexandria Ocasio-Cortez (D-N.Y.) voted for it."),
+    ],
+)
+def test_american_officials_name_their_state(title: str, text: str) -> None:
+    # An official's title after a state is no longer read as a longer name ("Vermont Gov."),
+    # and a politician's "(R-Mont.)" names a state by the abbreviation datelines use.
+    assert "US" in _focus(title, text)
+
+
 def test_a_place_name_in_a_company_name_is_not_the_place() -> None:
     assert "GB" not in _named("Whitehall Corp 4th qtr net", "Whitehall Corp said net rose.")
     assert _focus("Bank of New England Corp dividend", "The Boston bank set a dividend.") == {

@@ -136,6 +136,8 @@ _SLAVIC_LATIN_ENDINGS = (
 _SLAVIC_LATIN_LETTERS = re.compile("[ąęłńśźżěůřčšžćđĄĘŁŃŚŹŻĚŮŘČŠŽĆĐ]")
 # Turkish writes a name's suffixes after an apostrophe: "Türkiye'de", "Rusya'nın".
 _TURKISH_LETTERS = re.compile("[ğşıİĞŞ]")
+# An American politician's party and state: "Sen. Steve Daines (R-Mont.)", "(D-N.Y.)".
+_PARTY_STATE = re.compile(r"\([RDI]-([A-Z][A-Za-z.]{1,8})\)")
 _MONTHS = (
     "January February March April May June July August September October November December "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
@@ -163,7 +165,12 @@ _PLACE_WORDS = word_set(
     "North South East West Northern Southern Eastern Western Upper Lower Greater "
     "Capital Senate House Legislature Election Elections Prefecture County "
     "District Municipality Mountains Coast Peninsula Gulf Strait Border Crisis War Cabinet "
-    "Says Said"
+    "Says Said "
+    # Officials, bodies and clubs named after the place they serve ("Vermont Gov. Phil Scott",
+    # "Ohio Sen.", "Texas Democrats", "Blackburn Rovers").
+    "Gov Sen Rep Lt Sheriff Attorney Governors Lawmakers Legislators Officials Authorities "
+    "Democrats Republicans Voters Residents Schools School University Department Hospital "
+    "Firefighters Judge Prosecutors Zoo United Rovers Athletic Wanderers Albion"
 )
 
 
@@ -477,6 +484,8 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
         *_dateline_occurrences(gazetteer, story.place),
         *_find(gazetteer, title_tokens, "title", capitals_name=not headline_cased),
         *_find(gazetteer, body_tokens, "body", story.body_counts),
+        *_party_states(gazetteer, story.title, "title"),
+        *_party_states(gazetteer, story.body, "body"),
     ]
     if not (story.title.isascii() and story.body.isascii()) and _CYRILLIC.search(
         f"{story.title} {story.body}"
@@ -511,6 +520,22 @@ def _headline_cased(title: str) -> bool:
     "Russian strikes hit Kharkiv" the capitals are names' own."""
     words = [word for word in title.split()[1:] if len(word) > 3 and word[0].isalpha()]
     return len(words) >= 2 and sum(word[0].isupper() for word in words) >= 0.6 * len(words)
+
+
+def _party_states(gazetteer: Gazetteer, text: str, where: str) -> list[_Occurrence]:
+    """The states of "(R-Mont.)" and "(D-Texas)" after American politicians' names: often
+    the only place a story about Washington politics names."""
+    if "-" not in text:
+        return []
+    found = []
+    for match in _PARTY_STATE.finditer(text):
+        state = match.group(1)
+        # A state written out ("R-Texas") is read as a name already; only the abbreviations
+        # that datelines use are left to read here.
+        name = gazetteer.abbreviations.get(state) or gazetteer.abbreviations.get(state.rstrip("."))
+        if name is not None and name.readings and name.readings[0].code == "US":
+            found.append(_Occurrence(name, text.count(" ", 0, match.start()), where))
+    return found
 
 
 def _dateline_occurrences(gazetteer: Gazetteer, place: str) -> list[_Occurrence]:
