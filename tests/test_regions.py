@@ -199,6 +199,12 @@ def test_american_officials_name_their_state(title: str, text: str) -> None:
     assert "US" in _focus(title, text)
 
 
+def test_everyday_short_forms_name_their_country() -> None:
+    assert "AU" in _focus("Aussie blokes knock back a beer as ute floods", "")
+    assert "US" in _focus("NYC teachers fired over vaccine", "")
+    assert "GB" in _focus("Everything Brits need to know about flights", "")
+
+
 def test_a_place_name_in_a_company_name_is_not_the_place() -> None:
     assert "GB" not in _named("Whitehall Corp 4th qtr net", "Whitehall Corp said net rose.")
     assert _focus("Bank of New England Corp dividend", "The Boston bank set a dividend.") == {
