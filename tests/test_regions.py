@@ -199,6 +199,12 @@ def test_american_officials_name_their_state(title: str, text: str) -> None:
     assert "US" in _focus(title, text)
 
 
+def test_polish_cities_and_poles_with_polish_case_endings() -> None:
+    assert "PL" in _focus("Wynajem mieszkania w Warszawie jest trudny i drogi", "")
+    assert "PL" in _focus("Cyberatak na szpital w Łodzi", "")
+    assert "PL" in _focus("Polacy chcą gotówki. Nie chcą jej wycofania", "")
+
+
 def test_everyday_short_forms_name_their_country() -> None:
     assert "AU" in _focus("Aussie blokes knock back a beer as ute floods", "")
     assert "US" in _focus("NYC teachers fired over vaccine", "")
