@@ -205,6 +205,18 @@ def test_polish_cities_and_poles_with_polish_case_endings() -> None:
     assert "PL" in _focus("Polacy chcą gotówki. Nie chcą jej wycofania", "")
 
 
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Philadelphia Eagles owner Jeffrey Lurie told ESPN so.", "US"),
+        ("The Toronto Maple Leafs won in overtime.", "CA"),
+        ("Real Madrid beat Sevilla on Sunday.", "ES"),
+    ],
+)
+def test_a_club_is_its_city(text: str, code: str) -> None:
+    assert code in _focus("The match", text)
+
+
 def test_everyday_short_forms_name_their_country() -> None:
     assert "AU" in _focus("Aussie blokes knock back a beer as ute floods", "")
     assert "US" in _focus("NYC teachers fired over vaccine", "")

@@ -171,6 +171,22 @@ _PLACE_WORDS = word_set(
     "Gov Sen Rep Lt Sheriff Attorney Governors Lawmakers Legislators Officials Authorities "
     "Democrats Republicans Voters Residents Schools School University Department Hospital "
     "Firefighters Judge Prosecutors Zoo United Rovers Athletic Wanderers Albion"
+) | word_set(
+    # Clubs are their city's: the words of North American teams' names after the city
+    # ("Philadelphia Eagles", "Boston Red Sox", "Toronto Maple Leafs") and those before a
+    # European club's city ("Real Madrid", "Bayern Munich").
+    "Cardinals Falcons Ravens Bills Panthers Bears Bengals Browns Cowboys Broncos Lions "
+    "Packers Texans Colts Jaguars Chiefs Raiders Chargers Rams Dolphins Vikings Patriots "
+    "Saints Giants Jets Eagles Steelers 49ers Seahawks Buccaneers Titans Commanders Hawks "
+    "Celtics Nets Hornets Bulls Cavaliers Mavericks Nuggets Pistons Warriors Rockets Pacers "
+    "Clippers Lakers Grizzlies Heat Bucks Timberwolves Pelicans Knicks Thunder Magic 76ers "
+    "Suns Trail Kings Spurs Raptors Jazz Wizards Diamondbacks Braves Orioles Red White Blue "
+    "Cubs Reds Guardians Rockies Tigers Astros Royals Angels Dodgers Marlins Brewers Twins "
+    "Mets Yankees Athletics Phillies Pirates Padres Mariners Rays Rangers Nationals Ducks "
+    "Coyotes Bruins Sabres Flames Hurricanes Blackhawks Avalanche Stars Oilers Wild "
+    "Canadiens Predators Devils Islanders Senators Flyers Penguins Sharks Kraken Blues "
+    "Lightning Maple Canucks Golden Capitals "
+    "Real Inter Atletico Sporting Dynamo Dinamo Lokomotiv Spartak Olympique Borussia Bayern"
 )
 
 
