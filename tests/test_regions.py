@@ -218,6 +218,9 @@ def test_a_club_is_its_city(text: str, code: str) -> None:
 
 
 def test_everyday_short_forms_name_their_country() -> None:
+    assert "AU" in _focus("NSW mum warns parents about lime juice burns", "")
+    assert "GB" in _focus("Truss has a ready and willing audience in Tory party", "")
+    assert "PL" in _focus("Urlopowa rewolucja. Sejm przyspiesza prace", "")
     assert "AU" in _focus("Aussie blokes knock back a beer as ute floods", "")
     assert "US" in _focus("NYC teachers fired over vaccine", "")
     assert "GB" in _focus("Everything Brits need to know about flights", "")
