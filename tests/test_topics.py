@@ -102,6 +102,8 @@ def test_seed_is_conflict_and_politics_with_the_fuel_price_trigger() -> None:
         ("Heavy snow and freezing temperatures forecast", "", "weather"),
         ("Man charged with murder after stabbing", "Police arrested him.", "crime"),
         ("Oscar-winning actress stars in new Hollywood film", "", "arts"),
+        ("More than 400 sandwiches recalled over listeria concerns", "", "health"),
+        ("Disturbing video shows cops fatally tase man", "", "crime"),
         ("Война в Донбассе: обстрелы продолжаются", "Военные сообщили о перемирии.", "conflict"),
         ("Цены на бензин выросли", "Инфляция ускорилась, сообщил банк.", "economy"),
     ],
