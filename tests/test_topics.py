@@ -104,6 +104,8 @@ def test_seed_is_conflict_and_politics_with_the_fuel_price_trigger() -> None:
         ("Oscar-winning actress stars in new Hollywood film", "", "arts"),
         ("More than 400 sandwiches recalled over listeria concerns", "", "health"),
         ("Disturbing video shows cops fatally tase man", "", "crime"),
+        ("Mayorkas has violated oath of office, must be impeached", "", "politics"),
+        ("Trump finds himself outgunned before primary battle", "", "politics"),
         ("Война в Донбассе: обстрелы продолжаются", "Военные сообщили о перемирии.", "conflict"),
         ("Цены на бензин выросли", "Инфляция ускорилась, сообщил банк.", "economy"),
     ],
