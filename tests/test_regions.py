@@ -191,6 +191,7 @@ def test_english_counties_that_are_american_names_need_support() -> None:
         ("Texas Democrats walk out", "They left the chamber."),
         ("Twitter suspends a senator's account", "It suspended Sen. Steve Daines (R-Mont.)."),
         ("Bill passes the House", "Rep. Alexandria Ocasio-Cortez (D-N.Y.) voted for it."),
+        ("Anchor trashes a tabloid", "He trashed Rep. James Comer, R-Ky., for the claim."),
     ],
 )
 def test_american_officials_name_their_state(title: str, text: str) -> None:

@@ -136,8 +136,9 @@ _SLAVIC_LATIN_ENDINGS = (
 _SLAVIC_LATIN_LETTERS = re.compile("[ąęłńśźżěůřčšžćđĄĘŁŃŚŹŻĚŮŘČŠŽĆĐ]")
 # Turkish writes a name's suffixes after an apostrophe: "Türkiye'de", "Rusya'nın".
 _TURKISH_LETTERS = re.compile("[ğşıİĞŞ]")
-# An American politician's party and state: "Sen. Steve Daines (R-Mont.)", "(D-N.Y.)".
-_PARTY_STATE = re.compile(r"\([RDI]-([A-Z][A-Za-z.]{1,8})\)")
+# An American politician's party and state: "Sen. Steve Daines (R-Mont.)", "(D-N.Y.)",
+# "Rep. James Comer, R-Ky., said".
+_PARTY_STATE = re.compile(r"(?:\(|, )[RDI]-([A-Z][A-Za-z.]{1,8}?)[),]")
 _MONTHS = (
     "January February March April May June July August September October November December "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
