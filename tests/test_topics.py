@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,13 @@ def small(**terms: float) -> Taxonomy:
 # --- the built-in taxonomy ---------------------------------------------------------------------
 
 
+def test_the_data_file_holds_topics_only() -> None:
+    # Keys before the first [[topics]] are top-level TOML, which the loader never reads: 98
+    # copies of conflict terms sat there unnoticed.
+    source = resources.files("syndicator.tagging").joinpath("data/topics.toml")
+    assert set(tomllib.loads(source.read_text(encoding="utf-8"))) == {"topics"}
+
+
 def test_builtin_taxonomy_is_the_iptc_top_level() -> None:
     rules = builtin_rules()
     assert {rule.slug: rule.iptc for rule in rules} == IPTC
@@ -106,6 +115,9 @@ def test_seed_is_conflict_and_politics_with_the_fuel_price_trigger() -> None:
         ("Disturbing video shows cops fatally tase man", "", "crime"),
         ("Mayorkas has violated oath of office, must be impeached", "", "politics"),
         ("Trump finds himself outgunned before primary battle", "", "politics"),
+        ("China urges calm after U.S. shoots down suspected spy balloon", "", "conflict"),
+        ("Has the Brexit fishing promise come true?", "", "politics"),
+        ("Girl, 16, killed by shark in Swan River", "", "disaster"),
         ("Война в Донбассе: обстрелы продолжаются", "Военные сообщили о перемирии.", "conflict"),
         ("Цены на бензин выросли", "Инфляция ускорилась, сообщил банк.", "economy"),
     ],
