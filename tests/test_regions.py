@@ -221,6 +221,9 @@ def test_a_club_is_its_city(text: str, code: str) -> None:
 def test_everyday_short_forms_name_their_country() -> None:
     assert "AU" in _focus("NSW mum warns parents about lime juice burns", "")
     assert "GB" in _focus("Truss has a ready and willing audience in Tory party", "")
+    assert "GB" in _focus("Sunak names a new Tory chairman", "")
+    assert "GB" in _focus("Met Police officer jailed", "")
+    assert "GB" in _named("Stocks rise", "The London FTSE 100 reached a record.")
     assert "PL" in _focus("Urlopowa rewolucja. Sejm przyspiesza prace", "")
     assert "AU" in _focus("Aussie blokes knock back a beer as ute floods", "")
     assert "US" in _focus("NYC teachers fired over vaccine", "")

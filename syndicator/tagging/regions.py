@@ -171,7 +171,8 @@ _PLACE_WORDS = word_set(
     # "Ohio Sen.", "Texas Democrats", "Blackburn Rovers").
     "Gov Sen Rep Lt Sheriff Attorney Governors Lawmakers Legislators Officials Authorities "
     "Democrats Republicans Voters Residents Schools School University Department Hospital "
-    "Firefighters Judge Prosecutors Zoo United Rovers Athletic Wanderers Albion"
+    "Firefighters Judge Prosecutors Zoo United Rovers Athletic Wanderers Albion "
+    "FTSE CAC DAX Nikkei Sensex Hang"  # "the London FTSE 100", "the Paris CAC 40"
 ) | word_set(
     # Clubs are their city's: the words of North American teams' names after the city
     # ("Philadelphia Eagles", "Boston Red Sox", "Toronto Maple Leafs") and those before a
