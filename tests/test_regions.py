@@ -129,6 +129,13 @@ def test_given_names_and_surnames_that_are_places_need_support() -> None:
     assert "BR" in _focus("Floods in Santos", "Heavy rain hit the port of Santos in Brazil.")
 
 
+def test_new_brunswick_new_jersey_by_its_context() -> None:
+    text = "NEW BRUNSWICK, March 11 - Johnson and Johnson said the FDA accepted its petition."
+    assert "US" in _focus("J&J sweetener under review", text)
+    assert "CA" not in _named("J&J sweetener under review", text)
+    assert "CA" in _focus("Floods in New Brunswick", "Rivers rose across the province.")
+
+
 def test_the_us_state_of_georgia_by_its_county_and_sheriff() -> None:
     text = "The Cobb County Sheriff said the recruit beat an inmate in a Georgia jail."
     assert _focus("Georgia deputy recruit ends up in jail", text) >= {"US"}
