@@ -118,6 +118,7 @@ def test_seed_is_conflict_and_politics_with_the_fuel_price_trigger() -> None:
         ("China urges calm after U.S. shoots down suspected spy balloon", "", "conflict"),
         ("Has the Brexit fishing promise come true?", "", "politics"),
         ("Girl, 16, killed by shark in Swan River", "", "disaster"),
+        ("Are governments doing enough to back green energy research?", "", "environment"),
         ("Война в Донбассе: обстрелы продолжаются", "Военные сообщили о перемирии.", "conflict"),
         ("Цены на бензин выросли", "Инфляция ускорилась, сообщил банк.", "economy"),
     ],
