@@ -211,6 +211,8 @@ def test_polish_cities_and_poles_with_polish_case_endings() -> None:
     assert "PL" in _focus("Wynajem mieszkania w Warszawie jest trudny i drogi", "")
     assert "PL" in _focus("Cyberatak na szpital w Łodzi", "")
     assert "PL" in _focus("Polacy chcą gotówki. Nie chcą jej wycofania", "")
+    assert "PL" in _focus("Motor napędowy polskiej gospodarki się zaciął", "")
+    assert "PL" in _focus("Kurs euro powyżej 4,70 zł. Dolar wzmocniony", "")
 
 
 @pytest.mark.parametrize(
