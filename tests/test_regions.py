@@ -120,6 +120,11 @@ def test_a_colon_ends_a_name() -> None:
     assert "UA" in _focus("Kyiv: Zelensky says talks stalled", "")
 
 
+def test_sofia_the_daughter_is_not_bulgaria() -> None:
+    assert "BG" not in _named("Actress sends daughter Sofia to college", "She was emotional.")
+    assert "BG" in _focus("Protest in Sofia", "Bulgarian students marched in Sofia.")
+
+
 def test_given_names_and_surnames_that_are_places_need_support() -> None:
     # Seen in real feeds: George (a South African town), Santos (a Brazilian port), Mann
     # (the Isle of Man's own name).
