@@ -732,11 +732,16 @@ def _plan(scene: Scene) -> tuple[str, str, int]:
         trigger = "ingest"
     if trigger in ("ingest", "timer") and (due == 0 or rnd.random() < DAEMON_SHARE):
         command = "run"  # with nothing due, `run --once` would do nothing: the daemon waits
-    nth = {
-        "ingest": rnd.randint(1, max(1, due)),
-        "publishing": rnd.randint(1, 6),
-        "delivery": rnd.randint(1, min(3, waiting) if ready else 3),
-    }.get(trigger, 1)
+    # Drawn for the chosen trigger only: a dict of all three drew each (and failed on an empty
+    # range when a publishing round found no delivery waiting).
+    if trigger == "ingest":
+        nth = rnd.randint(1, max(1, due))
+    elif trigger == "publishing":
+        nth = rnd.randint(1, 6)
+    elif trigger == "delivery":
+        nth = rnd.randint(1, max(1, min(3, waiting)) if ready else 3)
+    else:
+        nth = 1
     return trigger, command, nth
 
 
