@@ -202,6 +202,7 @@ def test_english_counties_that_are_american_names_need_support() -> None:
         ("Vermont Gov. Scott calls for civility", "The governor spoke on Monday."),
         ("Texas Democrats walk out", "They left the chamber."),
         ("Las Vegas Dem lawmaker claims he was framed", "He spoke from jail."),
+        ("Florida mass shooting suspect killed during police pursuit", ""),
         ("Twitter suspends a senator's account", "It suspended Sen. Steve Daines (R-Mont.)."),
         ("Bill passes the House", "Rep. Alexandria Ocasio-Cortez (D-N.Y.) voted for it."),
         ("Anchor trashes a tabloid", "He trashed Rep. James Comer, R-Ky., for the claim."),
