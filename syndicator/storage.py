@@ -441,9 +441,9 @@ def _m0016_slim_candidate_index(db: Database) -> None:
     # lands on a page of its own and a write group rewrote most of the index into the WAL:
     # the writer's largest cost. Now a row is the key and the story (about 14 bytes, 2.5
     # times as many to a page); time, cluster and headline words are read from
-    # `story_fingerprints` and `stories` for the few candidates scored, and a key's newest
-    # holders are the highest story ids. A fingerprint keeps its story's cluster: read from
-    # `stories`, the column lies past the story's text, often on an overflow page.
+    # `story_fingerprints` for the few candidates scored, and a key's newest holders are the
+    # highest story ids. A fingerprint now keeps its story's cluster, since in `stories` the
+    # column lies past the story's text, often on an overflow page.
     db.executescript(
         """
         ALTER TABLE story_fingerprints ADD COLUMN cluster_id INTEGER;
@@ -1488,7 +1488,8 @@ class Store:
     def _candidate_rows(
         conn: sqlite3.Connection, story_ids: set[int]
     ) -> list[tuple[int, int, int, bytes, bytes]]:
-        """(id, time, cluster, sketch, headline keys) of earlier stories still in the window."""
+        """(id, time, cluster, sketch, headline keys) of earlier stories, by id (the caller
+        keeps those inside the window)."""
         marks = ",".join("?" * len(story_ids))
         return conn.execute(
             "SELECT story_id, at, cluster_id, sketch, title_keys FROM story_fingerprints "

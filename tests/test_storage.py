@@ -46,6 +46,15 @@ def test_fresh_database_is_at_the_current_schema(tmp_path: Path) -> None:
     store.close()
 
 
+def _database_before(path: Path, migration: str) -> Database:
+    """A database at the schema just before `migration`, as an older release left it."""
+    connection = sqlite3.connect(path)
+    _register_functions(connection)  # the triggers' function, as every writer registers it
+    db = Database(connection)
+    MIGRATIONS.apply(db, stop_before=migration)
+    return db
+
+
 @pytest.mark.parametrize("stop_before", _migration_names())
 def test_every_earlier_version_migrates_to_the_current_schema(
     tmp_path: Path, stop_before: str
@@ -53,10 +62,7 @@ def test_every_earlier_version_migrates_to_the_current_schema(
     fresh = tmp_path / "fresh.db"
     open_store(fresh).close()
     old = tmp_path / "old.db"
-    connection = sqlite3.connect(old)
-    _register_functions(connection)  # the triggers' function, as every writer registers it
-    db = Database(connection)
-    MIGRATIONS.apply(db, stop_before=stop_before)
+    db = _database_before(old, stop_before)
     if "sources" in db.table_names():  # data written at the old version must survive
         db.execute("INSERT INTO sources (url, config_url) VALUES ('https://a.example/', 'x')")
     db.close()
@@ -77,10 +83,7 @@ def test_the_candidate_index_keeps_its_keys_through_the_slimming_migration(
     # 0016 rewrote near_keys as (key, story_id) and gave fingerprints their cluster: a
     # database from before must keep finding its candidates.
     path = tmp_path / "old.db"
-    connection = sqlite3.connect(path)
-    _register_functions(connection)
-    db = Database(connection)
-    MIGRATIONS.apply(db, stop_before="0016_slim_candidate_index")
+    db = _database_before(path, "0016_slim_candidate_index")
     db.execute("INSERT INTO sources (id, url, config_url) VALUES (1, 'https://a.example/', 'x')")
     db.execute(
         "INSERT INTO clusters (id, title, published_at, first_seen_at, updated_at) "

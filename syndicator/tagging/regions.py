@@ -541,8 +541,9 @@ def _headline_cased(title: str) -> bool:
 
 
 def _party_states(gazetteer: Gazetteer, text: str, where: str) -> list[_Occurrence]:
-    """The states of "(R-Mont.)" and "(D-Texas)" after American politicians' names: often
-    the only place a story about Washington politics names."""
+    """The states of "(R-Mont.)" and ", D-N.Y.," after American politicians' names, by the
+    abbreviations datelines use: often the only place a story about Washington politics
+    names."""
     if "-" not in text:
         return []
     found = []
