@@ -15,7 +15,7 @@ Topics: `topic_eval.py` (AG News and BBC News accuracy through a mapping of our 
 their classes; tuned on one half, reported on the other); its report is printed here too.
 
 Speed: both taggers on 1-2 KB stories (BBC News articles cut at 1,500 characters), one core,
-start-up excluded, and the gazetteer's load time.
+start-up excluded, the best of three passes (as timeit reports), and the gazetteer's load time.
 
 Usage: .venv/bin/python benchmarks/tagging_quality.py [--regions-only] [--errors N]
 """
@@ -47,6 +47,7 @@ REUTERS = CORPUS / "reuters21578" / "dev"
 TUNE_FILES = {f"reut2-{n:03d}.sgm" for n in range(6)}
 REGION_GOAL_F1, REGION_GOAL_P, REGION_GOAL_NO_DATELINE_F1 = 0.95, 0.95, 0.65
 SPEED_GOAL = 5000
+SPEED_PASSES = 3  # best of: a pass can be slowed by other work on the machine, never sped up
 
 # Reuters-21578 PLACES codes that are not today's country names, mapped to ISO 3166-1.
 OLD_CODES = {
@@ -198,18 +199,26 @@ def measure_speed() -> None:
     }
     rates = {}
     for name, run in runs.items():
-        started = time.perf_counter()
-        for title, text in texts:
-            run(title, text)
-        rates[name] = len(texts) / (time.perf_counter() - started)
+        rates[name] = max(_rate(run, texts) for _ in range(SPEED_PASSES))
     mean = sum(len(title) + len(text) for title, text in texts) / len(texts)
-    print(f"Speed on {len(texts):,} BBC stories of {mean:,.0f} characters on average, one core:")
+    print(
+        f"Speed on {len(texts):,} BBC stories of {mean:,.0f} characters on average, one core "
+        f"(best of {SPEED_PASSES} passes):"
+    )
     print(f"  gazetteer load: {load_s * 1000:.0f} ms (goal 1 s)")
     for name, rate in rates.items():
         print(f"  {name:<8} {rate:8,.0f} stories/s  ({1e6 / rate:6.1f} µs/story)")
     print("  (both: tag_story, which splits each story into words once for the two taggers)")
     both = rates["both"]
     print(f"  goal both taggers >= {SPEED_GOAL:,}/s: {goal(both >= SPEED_GOAL)}")
+
+
+def _rate(run: Callable[[str, str], object], texts: list[tuple[str, str]]) -> float:
+    """Stories per second of one pass over `texts`."""
+    started = time.perf_counter()
+    for title, text in texts:
+        run(title, text)
+    return len(texts) / (time.perf_counter() - started)
 
 
 def measure_jsonl(stories: int = 10_000) -> None:

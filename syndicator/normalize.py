@@ -200,7 +200,10 @@ def bytes_hash(data: bytes) -> str:
 
 def summarise(text: str, limit: int = 400) -> str:
     """The first `limit` characters of clean text, cut at a word boundary, with an ellipsis."""
-    flat = " ".join(text.split())
+    # Flattening a long text's head gives the head of the flattened text: when that head is
+    # already longer than the limit, the rest (most of an article) need not be split at all.
+    head = " ".join(text[: 2 * limit + 64].split())
+    flat = head if len(head) > limit else " ".join(text.split())
     if len(flat) <= limit:
         return flat
     cut = flat[:limit].rsplit(" ", 1)[0]

@@ -21,6 +21,7 @@ from syndicator.normalize import (
     content_hash,
     html_to_text,
     normalize_entry,
+    summarise,
 )
 from tests.conftest import SHARED
 from tests.fuzzing import budget
@@ -85,6 +86,29 @@ def test_clean_paragraphs_is_idempotent(text: str) -> None:
     assert clean_paragraphs(once) == once
     assert not XML_INVALID.search(once)
     assert "\n\n\n" not in once
+
+
+def _summary_of_whole_text(text: str, limit: int) -> str:
+    """The summary as first written: flatten every word of the text, then cut."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + "…"
+
+
+@deterministic
+@given(
+    st.lists(
+        st.sampled_from(["word", "a", " ", "\n\n", "\t", "\u2028", "\x1f", "é"])
+        | st.text(max_size=6)
+    ).map("".join),
+    st.integers(min_value=0, max_value=40),
+)
+@example(" " * 200 + "word " * 20, 40)  # a head of spaces only: the whole text is read
+def test_summarise_reads_only_the_head_yet_equals_the_whole_text_summary(
+    text: str, limit: int
+) -> None:
+    assert summarise(text, limit) == _summary_of_whole_text(text, limit)
 
 
 @deterministic
