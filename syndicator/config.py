@@ -546,6 +546,13 @@ KEYS: tuple[Key, ...] = (
         {},
         'Words, "phrases" and prefix* terms with weights: { "oil price" = 2.0 }; 0 removes one.',
     ),
+    Key(
+        "topics[]",
+        "capitalised",
+        "list of strings",
+        [],
+        'Single-word terms that count only when written with a capital (a team: "Bears").',
+    ),
     Key("topics[]", "categories", "list of strings", [], "Feed categories that mean this topic."),
     Key("topics[]", "paths", "list of strings", [], "URL path segments that mean it (/sport/)."),
     Key(

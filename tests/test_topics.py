@@ -416,6 +416,56 @@ def test_replace_keeps_only_the_override() -> None:
     assert "weather" not in codes(tag_topics(taxonomy, "", "heavy snow and rain"))
 
 
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        ("Hikers warned after bears seen near campsite", "Two black bears were spotted."),
+        ("Militants fire rockets from Gaza", "Fighter jets struck after rockets were fired."),
+        ("Russia grows its nuclear arsenal", "The arsenal grew, officials said."),
+        ("Tax dodgers face new penalties", "The heat is on for tax dodgers."),
+    ],
+)
+def test_team_names_that_are_common_words_need_a_capital(title: str, text: str) -> None:
+    assert "sport" not in codes(tag_topics(default_taxonomy(), title, text))
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        ("Bears beat Packers 24-10", "The Chicago Bears beat the Green Bay Packers on Sunday."),
+        ("Arsenal held at home", "Arsenal drew with the Spurs at the Emirates."),
+    ],
+)
+def test_team_names_with_a_capital_are_sport(title: str, text: str) -> None:
+    assert codes(tag_topics(default_taxonomy(), title, text))[0] == "sport"
+
+
+def test_a_headline_cased_title_gives_no_capitalised_term() -> None:
+    rule = TopicRule(
+        "t", "Test", terms={"bears": 2.0, "park": 1.0}, capitalised=frozenset({"bears"})
+    )
+    taxonomy = compile_taxonomy([rule])
+    # Every word has a capital: "Bears" may be the animal.
+    headline = tag_topics(taxonomy, "Black Bears Spotted Near Park Campsite", "")
+    assert headline[0].evidence == ('title: "park"',)
+    sentence = tag_topics(taxonomy, "Bears sign a new coach", "")
+    assert sentence[0].evidence == ('title: "bears"',)
+    assert tag_topics(taxonomy, "", "two bears") == ()
+    assert tag_topics(taxonomy, "", "the Bears' coach") != ()
+
+
+def test_an_override_adds_capitalised_terms_and_replace_drops_them() -> None:
+    added = rule_of(merged({"slug": "sport", "capitalised": ["Bruins", "kings"]}), "sport")
+    assert {"bruins", "kings", "bears"} <= added.capitalised
+    taxonomy = compile_taxonomy(
+        merged({"slug": "sport", "terms": {"kings": 2}, "capitalised": ["kings"]})
+    )
+    assert "sport" not in codes(tag_topics(taxonomy, "", "the kings of Europe met"))
+    assert codes(tag_topics(taxonomy, "", "the Kings won"))[0] == "sport"
+    replaced = rule_of(merged({"slug": "sport", "replace": True, "terms": {"x": 1}}), "sport")
+    assert replaced.capitalised == frozenset()
+
+
 def test_new_topic_needs_a_label() -> None:
     rules = merged(
         {
@@ -455,6 +505,10 @@ def test_configured_taxonomy_applies_the_config() -> None:
         ({"slug": "x", "paths": [1]}, "topics[0].paths"),
         ({"slug": "x", "replace": "yes"}, "topics[0].replace"),
         ({"slug": "x", "colour": "red"}, "topics[0].colour"),
+        ({"slug": "x", "capitalised": "bears"}, "topics[0].capitalised"),
+        ({"slug": "x", "capitalised": ["red sox"]}, "topics[0].capitalised"),
+        ({"slug": "x", "capitalised": ["bear*"]}, "topics[0].capitalised"),
+        ({"slug": "x", "capitalised": ["pl:orły"]}, "topics[0].capitalised"),
     ],
 )
 def test_bad_input_names_the_file_and_field(entry: dict[str, object], where: str) -> None:

@@ -504,7 +504,7 @@ def tag_regions(
 def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple[Tag, ...]:
     """`tag_regions` for a story already split into words (shared with the topic tagger)."""
     title_tokens, body_tokens = story.title_words, story.body_words
-    headline_cased = _headline_cased(story.title)
+    headline_cased = story.headline_cased
     occurrences = [
         *_dateline_occurrences(gazetteer, story.place),
         *_find(gazetteer, title_tokens, "title", capitals_name=not headline_cased),
@@ -537,14 +537,6 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
     if prior and prior in gazetteer.countries:
         evidence.setdefault(prior, _Evidence()).prior = True
     return _tags(gazetteer, evidence)
-
-
-def _headline_cased(title: str) -> bool:
-    """Whether most words of the title are capitalised (Headline Case), so a capital says
-    nothing about a name. The first word is left out, capitalised in either style: in
-    "Russian strikes hit Kharkiv" the capitals are names' own."""
-    words = [word for word in title.split()[1:] if len(word) > 3 and word[0].isalpha()]
-    return len(words) >= 2 and sum(word[0].isupper() for word in words) >= 0.6 * len(words)
 
 
 def _party_states(gazetteer: Gazetteer, text: str, where: str) -> list[_Occurrence]:

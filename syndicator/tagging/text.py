@@ -66,6 +66,7 @@ class StoryText:
     title_words: list[str]
     body_words: list[str]
     body_counts: Counter[str]
+    headline_cased: bool  # the title's capitals say nothing about names (`headline_cased`)
 
 
 def story_text(title: str, text: str, place: str = "") -> StoryText:
@@ -74,8 +75,22 @@ def story_text(title: str, text: str, place: str = "") -> StoryText:
     readable = readable_title(title)
     body_words = split_words(body)
     return StoryText(
-        readable, body, place or dateline, split_words(readable), body_words, Counter(body_words)
+        readable,
+        body,
+        place or dateline,
+        split_words(readable),
+        body_words,
+        Counter(body_words),
+        headline_cased(readable),
     )
+
+
+def headline_cased(title: str) -> bool:
+    """Whether most words of the title are capitalised (Headline Case), so a capital says
+    nothing about a name. The first word is left out, capitalised in either style: in
+    "Russian strikes hit Kharkiv" the capitals are names' own."""
+    words = [word for word in title.split()[1:] if len(word) > 3 and word[0].isalpha()]
+    return len(words) >= 2 and sum(word[0].isupper() for word in words) >= 0.6 * len(words)
 
 
 def split_words(text: str) -> list[str]:

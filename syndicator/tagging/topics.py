@@ -65,7 +65,9 @@ _BAD_STAR = re.compile(r"(?<!\w)\*|\*\w")
 _MARKS = re.compile(r"[\u0300-\u036f]")
 # Letters NFKD leaves alone but a reader sees as a plain letter with a mark.
 _SPECIAL = str.maketrans({"ß": "ss", "ø": "o", "ł": "l", "đ": "d", "æ": "ae", "œ": "oe", "ı": "i"})
-_RULE_KEYS: Final = frozenset({"slug", "label", "iptc", "terms", "categories", "paths", "replace"})
+_RULE_KEYS: Final = frozenset(
+    {"slug", "label", "iptc", "terms", "capitalised", "categories", "paths", "replace"}
+)
 
 
 def fold(text: str) -> str:
@@ -90,6 +92,9 @@ class TopicRule:
 
     `terms` maps a term ("war", "fuel prices", "econom*") to its weight; `categories` are feed
     category names and `paths` URL path segments that count as evidence for the topic.
+    `capitalised` names single-word terms that count only where the text writes them with a
+    capital: a team's nickname ("the Bears", "Arsenal") is sport, the common word ("bears",
+    "a nuclear arsenal") is not.
     """
 
     slug: str
@@ -98,6 +103,7 @@ class TopicRule:
     terms: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     categories: tuple[str, ...] = ()
     paths: tuple[str, ...] = ()
+    capitalised: frozenset[str] = frozenset()
 
 
 @cache
@@ -170,11 +176,12 @@ def _parse_rule(
     if not isinstance(replace, bool):
         problems.append(f"{key}.replace: expected true or false, got {replace!r}")
     terms = _parse_terms(entry.get("terms", {}), f"{key}.terms", problems)
+    capitalised = _parse_capitalised(entry.get("capitalised", []), f"{key}.capitalised", problems)
     categories = _parse_hints(entry.get("categories", []), f"{key}.categories", problems)
     paths = _parse_hints(entry.get("paths", []), f"{key}.paths", problems)
     if len(problems) > before:
         return None, False
-    rule = TopicRule(slug, label, iptc, MappingProxyType(terms), categories, paths)
+    rule = TopicRule(slug, label, iptc, MappingProxyType(terms), categories, paths, capitalised)
     return rule, replace is True
 
 
@@ -235,6 +242,22 @@ def split_language(term: str) -> tuple[str, str]:
     return language, bare
 
 
+def _parse_capitalised(value: object, key: str, problems: list[str]) -> frozenset[str]:
+    """Single-word terms (as normalised) that count only when capitalised in the text."""
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        problems.append(f"{key}: expected an array of words, got {value!r}")
+        return frozenset()
+    words: set[str] = set()
+    for raw in value:
+        term, problem = normalise_term(raw)
+        if problem or " " in term or ":" in term or "*" in term:
+            why = problem or "one word, without a language prefix or '*'"
+            problems.append(f"{key}: {raw!r}: {why}")
+            continue
+        words.add(term)
+    return frozenset(words)
+
+
 def _parse_hints(value: object, key: str, problems: list[str]) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
         problems.append(f"{key}: expected an array of strings, got {value!r}")
@@ -277,6 +300,7 @@ def merge_rules(
                     rule.terms,
                     rule.categories,
                     rule.paths,
+                    rule.capitalised,
                 )
             )
         else:
@@ -289,6 +313,7 @@ def merge_rules(
                     terms,
                     tuple(dict.fromkeys((*old.categories, *rule.categories))),
                     tuple(dict.fromkeys((*old.paths, *rule.paths))),
+                    old.capitalised | rule.capitalised,
                 )
             )
     if problems:
@@ -299,7 +324,13 @@ def merge_rules(
 def _without_zero_terms(rule: TopicRule) -> TopicRule:
     terms = {term: weight for term, weight in rule.terms.items() if weight > 0}
     return TopicRule(
-        rule.slug, rule.label, rule.iptc, MappingProxyType(terms), rule.categories, rule.paths
+        rule.slug,
+        rule.label,
+        rule.iptc,
+        MappingProxyType(terms),
+        rule.categories,
+        rule.paths,
+        rule.capitalised,
     )
 
 
@@ -351,6 +382,8 @@ class Taxonomy:
 
     __slots__ = (
         "_by_word",
+        "_capital_only",
+        "_capital_words",
         "_category_first",
         "_exact",
         "_folded",
@@ -372,6 +405,12 @@ class Taxonomy:
         self.rules: tuple[TopicRule, ...] = tuple(rules)
         self.slugs: tuple[str, ...] = tuple(rule.slug for rule in self.rules)
         hits: dict[str, dict[tuple[int, str], float]] = {}
+        # (term, topic index) of the terms a topic counts only when written with a capital.
+        self._capital_only: frozenset[tuple[str, int]] = frozenset(
+            (word, index) for index, rule in enumerate(self.rules) for word in rule.capitalised
+        )
+        # Their words: the only words whose capital makes a difference to a token's entry.
+        self._capital_words = frozenset(word for word, _ in self._capital_only)
         category_first: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
         path_hints: dict[str, list[int]] = {}
         for index, rule in enumerate(self.rules):
@@ -477,20 +516,23 @@ class Taxonomy:
         parts = _parts(token)
         if not parts:
             return None
+        # A capital matters for the first word only: "Bears'" is a team, "U.S.-Bears" is not.
+        capital = bool(self._capital_words) and _is_capitalised(token)
         if len(parts) == 1:
-            shared = self._by_word.get(parts[0], _MISSING)
+            key = parts[0].upper() if capital and parts[0] in self._capital_words else parts[0]
+            shared = self._by_word.get(key, _MISSING)
             if shared is _MISSING:
-                shared = self._by_word[parts[0]] = self._entry_of(parts)
+                shared = self._by_word[key] = self._entry_of(parts, capital)
             return shared
-        return self._entry_of(parts)
+        return self._entry_of(parts, capital)
 
-    def _entry_of(self, parts: list[str]) -> _WordEntry | None:
+    def _entry_of(self, parts: list[str], capital: bool = False) -> _WordEntry | None:
         terms: list[str] = []
         hits: list[tuple[int, float, str, str]] = []
         phrases: list[_Phrase] = []
         for n, part in enumerate(parts):
             part_terms, part_phrases = self._lookup(part)
-            part_hits = self._most_specific(part_terms)
+            part_hits = self._most_specific(part_terms, capital=capital and n == 0)
             hits.extend(part_hits)
             terms.extend(dict.fromkeys(term for _, _, term, _ in part_hits))
             if n == 0:
@@ -524,16 +566,20 @@ class Taxonomy:
             phrases.extend(self._phrase_first.get(stem + "*", ()))
         return terms, phrases
 
-    def _most_specific(self, terms: list[str]) -> _TermHits:
+    def _most_specific(self, terms: list[str], *, capital: bool = False) -> _TermHits:
         """What the terms one word matches give, a topic (in a language) once: "fossils"
         matches "fossil*" and "fossils" in science, and only the most specific term (the
-        exact word, else the longest prefix) counts."""
+        exact word, else the longest prefix) counts. A topic's `capitalised` terms count
+        only for a `capital` word."""
         if len(terms) > 1:
             terms = sorted(terms, key=lambda term: (term.endswith("*"), -len(term)))
         covered: set[tuple[int, str]] = set()
         hits: list[tuple[int, float, str, str]] = []
+        capital_only = self._capital_only
         for term in terms:
             for index, weight, language in self.hits[term]:
+                if not capital and (term, index) in capital_only:
+                    continue
                 if (index, language) not in covered:
                     covered.add((index, language))
                     hits.append((index, weight, term, language))
@@ -609,6 +655,14 @@ def topic_label(slug: str, taxonomy: Taxonomy | None = None) -> str:
 
 # Every ASCII character that is not a letter or digit becomes a space.
 _ASCII_SEPARATORS: Final = {code: " " for code in range(128) if not chr(code).isalnum()}
+
+
+def _is_capitalised(token: str) -> bool:
+    """Whether the token's first letter or digit is a capital ("Bears", "'Arsenal")."""
+    for char in token:
+        if char.isalnum():
+            return char.isupper()
+    return False
 
 
 def _parts(token: str) -> list[str]:
@@ -745,6 +799,9 @@ def topics_of(
     read = language in taxonomy.languages
     if story.title_words and read:
         title_words = story.title_words
+        if story.headline_cased and taxonomy._capital_words:
+            # Every word has a capital here, so none can say "the team, not the animal".
+            title_words = [word.lower() for word in title_words]
         for item in _tally_words(taxonomy, title_words, Counter(title_words), language):
             for index, weight, term, wanted in item.hits:
                 if wanted != language:
