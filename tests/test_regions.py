@@ -206,6 +206,9 @@ def test_english_counties_that_are_american_names_need_support() -> None:
         ("Twitter suspends a senator's account", "It suspended Sen. Steve Daines (R-Mont.)."),
         ("Bill passes the House", "Rep. Alexandria Ocasio-Cortez (D-N.Y.) voted for it."),
         ("Anchor trashes a tabloid", "He trashed Rep. James Comer, R-Ky., for the claim."),
+        ("Minnesota AG sues drugmaker over insulin prices", ""),
+        ("Texas AG Ken Paxton opens a probe", ""),
+        ("A probe is opened", "Rep. Jim Jordan (R-Ohio) and Rep. Ro Khanna (D-Calif.) spoke."),
     ],
 )
 def test_american_officials_name_their_state(title: str, text: str) -> None:
@@ -298,6 +301,20 @@ def test_georgia_reads_from_its_context() -> None:
         "GE"
     }
     assert _named("Georgia's governor signs bill", "Governor Kemp signed it in Atlanta.") == {"US"}
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "spoken"),
+    [
+        ("Spanish-language broadcaster Univision cuts jobs in Miami", "", "ES"),
+        ("Russian speakers in Estonia face new language rules", "", "RU"),
+        ("An English-language daily closes in Bangkok", "", "GB"),
+        ("French-speaking parties win in Quebec", "", "FR"),
+    ],
+)
+def test_a_demonym_naming_a_language_is_not_its_country(title: str, text: str, spoken: str) -> None:
+    assert spoken not in _named(title, text)
+    assert _focus(title, text)  # the place the story is about is still read
 
 
 def test_person_and_firm_names_are_not_places() -> None:

@@ -110,6 +110,12 @@ _LEADING = "\"'“‘«([{*"
 _FIRM_SUFFIXES = word_set(
     "Corp Corporation Inc Incorporated Ltd Limited Co Plc PLC Holdings Bancorp LLC AG GmbH"
 )
+# After a demonym, words that make it a language ("Spanish-language", "French-speaking",
+# "Russian speakers"): a language is spoken far from its country.
+_LANGUAGE_WORDS = word_set(
+    "language languages speaking speaker speakers translation translations translated "
+    "subtitles subtitled dubbed lessons"
+)
 _TRAILING = ".,;:!?\"'”’»)]}…*"
 _CURRENCY = word_set(
     "dollar dollars dlr dlrs cent cents currency franc francs crown crowns pound pounds mark marks"
@@ -174,7 +180,7 @@ _PLACE_WORDS = word_set(
     "Says Said "
     # Officials, bodies and clubs named after the place they serve ("Vermont Gov. Phil Scott",
     # "Ohio Sen.", "Texas Democrats", "Blackburn Rovers").
-    "Gov Sen Rep Lt Sheriff Attorney Governors Lawmakers Legislators Officials Authorities "
+    "Gov Sen Rep Lt AG Sheriff Attorney Governors Lawmakers Legislators Officials Authorities "
     "Democrats Republicans Dem Dems GOP Voters Residents Schools School University Department "
     "Hospital Firefighters Judge Prosecutors Zoo United Rovers Athletic Wanderers Albion "
     "FTSE CAC DAX Nikkei Sensex Hang"  # "the London FTSE 100", "the Paris CAC 40"
@@ -606,6 +612,7 @@ def _find(
         if (
             _weak_context(tokens, index)
             or _names_a_currency(tokens, covered)
+            or _names_a_language(names[0], tokens, covered)
             or _beside_a_name(
                 gazetteer, names[0], tokens, index, covered, capitals_name=capitals_name
             )
@@ -745,6 +752,16 @@ def _names_a_currency(tokens: list[str], last: int) -> bool:
     return last + 1 < len(tokens) and tokens[last + 1].rstrip(".,;:").lower() in _CURRENCY
 
 
+def _names_a_language(name: PlaceName, tokens: list[str], last: int) -> bool:
+    """'Spanish-language', 'Russian speakers': a language, not the country."""
+    return (
+        last + 1 < len(tokens)
+        and bool(name.readings)
+        and name.readings[0].kind == "demonym"
+        and tokens[last + 1].rstrip(".,;:").lower() in _LANGUAGE_WORDS
+    )
+
+
 def _beside_a_name(
     gazetteer: Gazetteer,
     name: PlaceName,
@@ -765,6 +782,7 @@ def _beside_a_name(
         kind not in ("country", "demonym")
         and last + 1 < len(tokens)
         and tokens[last + 1].rstrip(".,;:") in _FIRM_SUFFIXES
+        and not (kind == "state" and tokens[last + 1].startswith("AG"))  # attorney general
     ):
         return True
     if not capitals_name or not (name.person_like or kind in ("city", "capital", "state")):
