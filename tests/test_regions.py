@@ -226,6 +226,20 @@ def test_polish_cities_and_poles_with_polish_case_endings() -> None:
 
 
 @pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Spotkanie w Moskwie zakończone bez porozumienia", "RU"),
+        ("F-16 dla Kijowa to przełom?", "UA"),
+        ("Premier w Londynie rozmawiał o handlu", "GB"),
+        ("Zaobserwowano kolejny chiński balon. Pekin: Służy do zastosowań cywilnych", "CN"),
+        ("Wybory w Tel Awiwie", "IL"),
+    ],
+)
+def test_foreign_cities_in_polish_with_case_endings(title: str, code: str) -> None:
+    assert code in _focus(title, "")
+
+
+@pytest.mark.parametrize(
     ("text", "code"),
     [
         ("Philadelphia Eagles owner Jeffrey Lurie told ESPN so.", "US"),
