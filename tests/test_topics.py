@@ -440,6 +440,12 @@ def test_team_names_with_a_capital_are_sport(title: str, text: str) -> None:
     assert codes(tag_topics(default_taxonomy(), title, text))[0] == "sport"
 
 
+@pytest.mark.parametrize("title", ["He won't repeat it", "He won’t repeat it", "WON'T"])
+def test_a_negated_contraction_is_not_its_first_part(title: str) -> None:
+    assert tag_topics(small(won=2), title, "") == ()
+    assert codes(tag_topics(small(won=2), "He won", "")) == ["t"]
+
+
 def test_a_headline_cased_title_gives_no_capitalised_term() -> None:
     rule = TopicRule(
         "t", "Test", terms={"bears": 2.0, "park": 1.0}, capitalised=frozenset({"bears"})

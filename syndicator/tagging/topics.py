@@ -666,9 +666,13 @@ def _is_capitalised(token: str) -> bool:
 
 
 def _parts(token: str) -> list[str]:
-    """The folded words of one whitespace token ("U.S.-led" -> ["u", "s", "led"])."""
+    """The folded words of one whitespace token ("U.S.-led" -> ["u", "s", "led"]). A negated
+    contraction is one word ("won't" -> ["wont"]): split, "won't" was sport's "won"."""
+    token = token.lower()
+    if "n't" in token or "n’t" in token:
+        token = token.replace("n't", "nt").replace("n’t", "nt")
     if token.isascii():
-        return token.lower().translate(_ASCII_SEPARATORS).split()
+        return token.translate(_ASCII_SEPARATORS).split()
     return _WORD.findall(fold(token))
 
 
