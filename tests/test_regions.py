@@ -208,6 +208,8 @@ def test_english_counties_that_are_american_names_need_support() -> None:
         ("Anchor trashes a tabloid", "He trashed Rep. James Comer, R-Ky., for the claim."),
         ("Minnesota AG sues drugmaker over insulin prices", ""),
         ("Texas AG Ken Paxton opens a probe", ""),
+        ("Top Maine elections official testifies against voter ID", ""),
+        ("Former Ohio Gov. John Kasich speaks", ""),
         ("A probe is opened", "Rep. Jim Jordan (R-Ohio) and Rep. Ro Khanna (D-Calif.) spoke."),
     ],
 )

@@ -163,7 +163,10 @@ _NOT_NAMES = word_set(
     "Meanwhile However Neither Nor Or If Under Over Between Against Amid Among During "
     "Until Despite Through Throughout Into Onto Upon Within Without About Above Below "
     "Monday Tuesday Wednesday Thursday Friday Saturday Sunday Today Yesterday Tomorrow "
-    "Breaking Update Updated Live Watch Video Photos Analysis Opinion Exclusive " + _MONTHS
+    "Breaking Update Updated Live Watch Video Photos Analysis Opinion Exclusive "
+    # Headline openers before a place: "Top Maine elections official", "Former Ohio Gov."
+    "Top Former Ex Senior Acting Veteran Rural Several Most Every Each Another Two Three Four "
+    "Five Six Ten Dozens Hundreds Thousands " + _MONTHS
 )
 # Words that follow or precede a place inside a longer name that is still about the place:
 # "Tokyo Stock Exchange", "Jordan Valley", "Mayor of London", "Georgia State".
