@@ -333,6 +333,23 @@ def test_a_demonym_naming_a_language_is_not_its_country(title: str, text: str, s
     assert _focus(title, text)  # the place the story is about is still read
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Sydney Airport's new sign called out by angry woman", "AU"),
+        ("Biggest-ever round of NHS strikes gets under way", "GB"),
+        ("Lord Frost accuses peers of trying to block Brexit", "GB"),
+        ("Groźny przestępca zatrzymany na lotnisku pod Krakowem", "PL"),
+    ],
+)
+def test_places_named_by_an_institution_or_a_place_noun(title: str, code: str) -> None:
+    assert code in _focus(title, "")
+
+
+def test_a_given_name_without_a_place_noun_still_needs_support() -> None:
+    assert "AU" not in _named("Sydney Sweeney joins the cast", "The actress spoke on Monday.")
+
+
 def test_person_and_firm_names_are_not_places() -> None:
     assert "JO" not in _named("", "Michael Jordan scored 40 points last night.")
     assert "JO" in _named("", "King Abdullah of Jordan met the envoy.")

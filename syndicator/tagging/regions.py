@@ -110,6 +110,9 @@ _LEADING = "\"'“‘«([{*"
 _FIRM_SUFFIXES = word_set(
     "Corp Corporation Inc Incorporated Ltd Limited Co Plc PLC Holdings Bancorp LLC AG GmbH"
 )
+# Nouns after a city that make it the place, even where its name needs support: a given name
+# or a common word is not followed by these ("Sydney Airport", "Reading Police").
+_PLACE_NOUNS = word_set("Airport Harbour Harbor Police Council Mayor Zoo")
 # After a demonym, words that make it a language ("Spanish-language", "French-speaking",
 # "Russian speakers"): a language is spoken far from its country.
 _LANGUAGE_WORDS = word_set(
@@ -621,7 +624,9 @@ def _find(
             )
         ):
             continue
-        support = _following_support(gazetteer, names[0], tokens, covered)
+        support = _following_support(gazetteer, names[0], tokens, covered) or _noun_support(
+            names[0], tokens, covered
+        )
         found += [_Occurrence(name, index, where, support) for name in names if name.is_place]
     return found
 
@@ -826,6 +831,19 @@ def _following_support(gazetteer: Gazetteer, name: PlaceName, tokens: list[str],
         return ""
     reading = found[0][0].readings[0]
     return reading.code if reading.kind in ("country", "state", "demonym") else ""
+
+
+def _noun_support(name: PlaceName, tokens: list[str], last: int) -> str:
+    """'Sydney Airport', 'Perth Harbour': a place noun after a city (a given name, a common
+    word) says it is the place, the biggest of that name."""
+    if (
+        last + 1 >= len(tokens)
+        or not name.readings
+        or name.readings[0].kind not in ("city", "capital")
+        or _clean(tokens[last + 1]) not in _PLACE_NOUNS
+    ):
+        return ""
+    return name.readings[0].code
 
 
 def _cyrillic_adjectives(gazetteer: Gazetteer, tokens: list[str]) -> list[_Occurrence]:
