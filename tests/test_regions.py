@@ -241,6 +241,13 @@ def test_foreign_cities_in_polish_with_case_endings(title: str, code: str) -> No
     assert code in _focus(title, "")
 
 
+def test_polish_adjectives_of_other_countries_are_weak_mentions() -> None:
+    tags = _tags("Zastąpienie rosyjskiego diesla może być wyzwaniem", "Chodzi o rosyjskie paliwo.")
+    assert tags["RU"].focus
+    assert tags["RU"].score < 0.5  # weak: two hints, nothing more
+    assert "CN" in _focus("Amerykanie wyławiają szczątki chińskiego balonu", "")
+
+
 @pytest.mark.parametrize(
     ("text", "code"),
     [
