@@ -749,10 +749,17 @@ def _clean(raw: str) -> str:
 
 def _weak_context(tokens: list[str], index: int) -> bool:
     """'listed in Luxembourg', 'incorporated in the Netherlands': a formality, not a place."""
-    before = [token.lower() for token in tokens[max(0, index - 3) : index]]
-    if before and before[-1] == "the":
-        before.pop()
-    return len(before) >= 2 and before[-1] in ("in", "on") and before[-2] in _WEAK_VERBS
+    # Called for every name found: the common answer (no "in"/"on" before it) comes first.
+    if index < 2:
+        return False
+    previous = tokens[index - 1].lower()
+    if previous == "the":
+        if index < 3:
+            return False
+        previous, verb = tokens[index - 2].lower(), tokens[index - 3]
+    else:
+        verb = tokens[index - 2]
+    return previous in ("in", "on") and verb.lower() in _WEAK_VERBS
 
 
 def _names_a_currency(tokens: list[str], last: int) -> bool:
