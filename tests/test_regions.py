@@ -210,6 +210,7 @@ def test_english_counties_that_are_american_names_need_support() -> None:
         ("Texas AG Ken Paxton opens a probe", ""),
         ("Top Maine elections official testifies against voter ID", ""),
         ("Former Ohio Gov. John Kasich speaks", ""),
+        ("Musk answers complaint over Montana Republican Sen. Steve Daines' account", ""),
         ("A probe is opened", "Rep. Jim Jordan (R-Ohio) and Rep. Ro Khanna (D-Calif.) spoke."),
     ],
 )

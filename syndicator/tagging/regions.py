@@ -187,8 +187,10 @@ _PLACE_WORDS = word_set(
     # Officials, bodies and clubs named after the place they serve ("Vermont Gov. Phil Scott",
     # "Ohio Sen.", "Texas Democrats", "Blackburn Rovers").
     "Gov Sen Rep Lt AG Sheriff Attorney Governors Lawmakers Legislators Officials Authorities "
-    "Democrats Republicans Dem Dems GOP Voters Residents Schools School University Department "
-    "Hospital Firefighters Judge Prosecutors Zoo United Rovers Athletic Wanderers Albion "
+    "Democrats Republicans Democrat Republican Democratic Senator Senators Congressman "
+    "Congresswoman Lawmaker Legislator Dem Dems GOP Voters Residents Schools School "
+    "University Department Hospital Firefighters Judge Prosecutors Zoo United Rovers "
+    "Athletic Wanderers Albion "
     "FTSE CAC DAX Nikkei Sensex Hang"  # "the London FTSE 100", "the Paris CAC 40"
 ) | word_set(
     # Clubs are their city's: the words of North American teams' names after the city
