@@ -334,6 +334,8 @@ def test_georgia_reads_from_its_context() -> None:
         ("Russian speakers in Estonia face new language rules", "", "RU"),
         ("An English-language daily closes in Bangkok", "", "GB"),
         ("French-speaking parties win in Quebec", "", "FR"),
+        ("A novel published in Spanish, sold widely in Mexico", "", "ES"),
+        ("Kenyan ads translated into English, and Swahili", "", "GB"),
     ],
 )
 def test_a_demonym_naming_a_language_is_not_its_country(title: str, text: str, spoken: str) -> None:
@@ -356,6 +358,10 @@ def test_places_named_by_an_institution_or_a_place_noun(title: str, code: str) -
 
 def test_a_given_name_without_a_place_noun_still_needs_support() -> None:
     assert "AU" not in _named("Sydney Sweeney joins the cast", "The actress spoke on Monday.")
+
+
+def test_a_demonym_before_a_noun_is_still_its_country() -> None:
+    assert "RU" in _named("Kherson is no longer in Russian hands", "")
 
 
 def test_person_and_firm_names_are_not_places() -> None:

@@ -119,6 +119,8 @@ _LANGUAGE_WORDS = word_set(
     "language languages speaking speaker speakers translation translations translated "
     "subtitles subtitled dubbed lessons"
 )
+# Words that end a phrase like "in Spanish": a noun would follow a demonym ("in Russian hands").
+_CLAUSE_WORDS = word_set("and or with by as to for but on at than")
 _TRAILING = ".,;:!?\"'”’»)]}…*"
 _CURRENCY = word_set(
     "dollar dollars dlr dlrs cent cents currency franc francs crown crowns pound pounds mark marks"
@@ -620,7 +622,7 @@ def _find(
         if (
             _weak_context(tokens, index)
             or _names_a_currency(tokens, covered)
-            or _names_a_language(names[0], tokens, covered)
+            or _names_a_language(names[0], tokens, index, covered)
             or _beside_a_name(
                 gazetteer, names[0], tokens, index, covered, capitals_name=capitals_name
             )
@@ -769,14 +771,17 @@ def _names_a_currency(tokens: list[str], last: int) -> bool:
     return last + 1 < len(tokens) and tokens[last + 1].rstrip(".,;:").lower() in _CURRENCY
 
 
-def _names_a_language(name: PlaceName, tokens: list[str], last: int) -> bool:
-    """'Spanish-language', 'Russian speakers': a language, not the country."""
-    return (
-        last + 1 < len(tokens)
-        and bool(name.readings)
-        and name.readings[0].kind == "demonym"
-        and tokens[last + 1].rstrip(".,;:").lower() in _LANGUAGE_WORDS
-    )
+def _names_a_language(name: PlaceName, tokens: list[str], index: int, last: int) -> bool:
+    """'Spanish-language', 'Russian speakers', 'published in Spanish.': a language, not the
+    country ("in Russian hands" is still Russia: a noun follows)."""
+    if not name.readings or name.readings[0].kind != "demonym":
+        return False
+    after = tokens[last + 1].rstrip(".,;:").lower() if last + 1 < len(tokens) else ""
+    if after in _LANGUAGE_WORDS:
+        return True
+    before = tokens[index - 1].lower() if index > 0 else ""
+    clause_ends = not after or tokens[last][-1:] in ".,;:!?" or after in _CLAUSE_WORDS
+    return before in ("in", "into", "from", "fluent") and clause_ends
 
 
 def _beside_a_name(
