@@ -811,21 +811,30 @@ def _beside_a_name(
         return False
     previous = tokens[index - 1] if index > 0 else ""
     possessive = previous.endswith(("'s", "’s"))  # "Pence's Indiana home" is in Indiana
-    if previous[-1:].isalpha() and not possessive and _is_other_name(gazetteer, previous):
+    if (
+        previous[-1:].isalpha()
+        and not possessive
+        and _is_other_name(gazetteer, previous, before_the_place=True)
+    ):
         return True
     if last + 1 < len(tokens) and tokens[last][-1:].isalnum():
         return _is_other_name(gazetteer, tokens[last + 1])
     return False
 
 
-def _is_other_name(gazetteer: Gazetteer, raw: str) -> bool:
-    """A capitalised word, not a place, not a sentence opener, directly beside (no comma)."""
+def _is_other_name(gazetteer: Gazetteer, raw: str, *, before_the_place: bool = False) -> bool:
+    """A capitalised word, not a place, not a sentence opener, directly beside (no comma).
+    A word that starts some longer place name ("Joan" of an alias "Joan Pessoa") is still
+    a person's name right before the place: had the two made a longer name, it would have
+    been read as one ("Joan Jordan" is a footballer)."""
     if not raw[:1].isupper():
         return False
     word = _clean(raw)
     if word in _NOT_NAMES or word in _PLACE_WORDS or len(word) < 2:
         return False
-    return word not in gazetteer.single and word not in gazetteer.first_words
+    if word in gazetteer.single:
+        return False
+    return before_the_place or word not in gazetteer.first_words
 
 
 def _following_support(gazetteer: Gazetteer, name: PlaceName, tokens: list[str], last: int) -> str:
