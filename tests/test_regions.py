@@ -349,6 +349,8 @@ def test_a_demonym_naming_a_language_is_not_its_country(title: str, text: str, s
         ("Sydney Airport's new sign called out by angry woman", "AU"),
         ("Biggest-ever round of NHS strikes gets under way", "GB"),
         ("Lord Frost accuses peers of trying to block Brexit", "GB"),
+        ("Delilah banned from Welsh rugby matches", "GB"),
+        ("Leaders meet in Davos", "CH"),
         ("Groźny przestępca zatrzymany na lotnisku pod Krakowem", "PL"),
     ],
 )
