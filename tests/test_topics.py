@@ -125,6 +125,8 @@ def test_seed_is_conflict_and_politics_with_the_fuel_price_trigger() -> None:
         ("Wikipedia ban over alleged blasphemous content lifted", "", "religion"),
         ("Canada passes online censorship bill", "", "politics"),
         ("Sunak's reshuffle puts the Treasury in charge", "", "politics"),
+        ("Number of Albanians deported from Britain has slumped", "", "society"),
+        ("How to avoid ULEZ with older cars", "", "environment"),
         ("Война в Донбассе: обстрелы продолжаются", "Военные сообщили о перемирии.", "conflict"),
         ("Цены на бензин выросли", "Инфляция ускорилась, сообщил банк.", "economy"),
     ],
