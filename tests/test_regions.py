@@ -351,6 +351,8 @@ def test_a_demonym_naming_a_language_is_not_its_country(title: str, text: str, s
         ("Lord Frost accuses peers of trying to block Brexit", "GB"),
         ("Delilah banned from Welsh rugby matches", "GB"),
         ("Leaders meet in Davos", "CH"),
+        ("Public Order Bill: Peers defeated in the House of Lords", "GB"),
+        ("Grimsby Town 3-0 Luton Town: a shock in the replay", "GB"),
         ("Groźny przestępca zatrzymany na lotnisku pod Krakowem", "PL"),
     ],
 )
@@ -360,6 +362,11 @@ def test_places_named_by_an_institution_or_a_place_noun(title: str, code: str) -
 
 def test_a_given_name_without_a_place_noun_still_needs_support() -> None:
     assert "AU" not in _named("Sydney Sweeney joins the cast", "The actress spoke on Monday.")
+
+
+def test_a_paragraph_end_ends_a_name() -> None:
+    text = "Royal Festival Hall, London\n\nEdward Gardner and the Philharmonic played Berlioz."
+    assert "GB" in _named("The Damnation of Faust review", text)
 
 
 def test_a_demonym_before_a_noun_is_still_its_country() -> None:

@@ -111,8 +111,8 @@ _FIRM_SUFFIXES = word_set(
     "Corp Corporation Inc Incorporated Ltd Limited Co Plc PLC Holdings Bancorp LLC AG GmbH"
 )
 # Nouns after a city that make it the place, even where its name needs support: a given name
-# or a common word is not followed by these ("Sydney Airport", "Reading Police").
-_PLACE_NOUNS = word_set("Airport Harbour Harbor Police Council Mayor Zoo")
+# or a common word is not followed by these ("Sydney Airport", "Reading Police", "Luton Town").
+_PLACE_NOUNS = word_set("Airport Harbour Harbor Police Council Mayor Zoo Town")
 # After a demonym, words that make it a language ("Spanish-language", "French-speaking",
 # "Russian speakers"): a language is spoken far from its country.
 _LANGUAGE_WORDS = word_set(
