@@ -364,6 +364,14 @@ def test_a_given_name_without_a_place_noun_still_needs_support() -> None:
     assert "AU" not in _named("Sydney Sweeney joins the cast", "The actress spoke on Monday.")
 
 
+def test_a_state_abbreviation_after_an_unknown_place_names_the_state() -> None:
+    text = "A dad and his daughter in Manhattan Beach, Calif., on Dec. 31."
+    assert "US" in _focus("Fathers losing ground in family court", text)
+    assert "CA" in _named("", "The plant in Kitimat, B.C., will close.")
+    # A title in a sentence's middle is not a state: "Miss" with no full stop, no comma.
+    assert "US" not in _named("", "Thank you, Miss Smith, she said.")
+
+
 def test_a_paragraph_end_ends_a_name() -> None:
     text = "Royal Festival Hall, London\n\nEdward Gardner and the Philharmonic played Berlioz."
     assert "GB" in _named("The Damnation of Faust review", text)

@@ -264,6 +264,8 @@ class Gazetteer:
     starts: frozenset[str] = frozenset()
     first_words: frozenset[str] = frozenset()  # of names of two words or more
     abbreviations: dict[str, PlaceName] = field(default_factory=dict)  # "N.J.", "Calif."
+    # The abbreviations written with a full stop, as tokens after a place ("Calif.,").
+    comma_states: frozenset[str] = frozenset()
     # M49 sub-region -> its continent ("" for a continent): what a region named in text
     # ("Central Asian leaders") rolls up to.
     region_parents: dict[str, str] = field(default_factory=dict)
@@ -385,6 +387,12 @@ def build_gazetteer(compiled: Mapping[str, Any], aliases: Mapping[str, Any]) -> 
         for text, code in aliases.get("abbreviation", {}).items()
         for form in (text, text.rstrip("."))  # "Fla." and "Fla"
     }
+    gazetteer.comma_states = frozenset(
+        text + mark
+        for text in aliases.get("abbreviation", {})
+        if text.endswith(".")
+        for mark in ("", ",", ";", ":")
+    )
     return gazetteer
 
 
@@ -521,12 +529,14 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
     """`tag_regions` for a story already split into words (shared with the topic tagger)."""
     title_tokens, body_tokens = story.title_words, story.body_words
     headline_cased = story.headline_cased
+    body = _find(gazetteer, body_tokens, "body", story.body_counts)
     occurrences = [
         *_dateline_occurrences(gazetteer, story.place),
         *_find(gazetteer, title_tokens, "title", capitals_name=not headline_cased),
-        *_find(gazetteer, body_tokens, "body", story.body_counts),
+        *body,
         *_party_states(gazetteer, story.title, "title"),
         *_party_states(gazetteer, story.body, "body"),
+        *_comma_states(gazetteer, body_tokens, story.body_counts, body),
     ]
     if not (story.title.isascii() and story.body.isascii()) and _CYRILLIC.search(
         f"{story.title} {story.body}"
@@ -553,6 +563,29 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
     if prior and prior in gazetteer.countries:
         evidence.setdefault(prior, _Evidence()).prior = True
     return _tags(gazetteer, evidence)
+
+
+def _comma_states(
+    gazetteer: Gazetteer, tokens: list[str], counts: Counter[str], found: list[_Occurrence]
+) -> list[_Occurrence]:
+    """'Manhattan Beach, Calif.', 'Kembla Grange, N.S.W.': a state's abbreviation after a
+    place the gazetteer does not know (a known one, "Sacramento, Calif.", is read already,
+    with the state as its support)."""
+    hits = gazetteer.comma_states.intersection(counts)
+    if not hits:
+        return []
+    read = {occurrence.index for occurrence in found}
+    states = []
+    for index in _positions(tokens, hits, counts):
+        previous = tokens[index - 1] if index > 0 else ""
+        if not (previous.endswith(",") and previous[:1].isupper()):
+            continue
+        if read.intersection(range(index - 4, index)):
+            continue  # the place before it was read, and the state with it
+        name = gazetteer.abbreviations.get(tokens[index].rstrip(",;:"))
+        if name is not None:
+            states.append(_Occurrence(name, index, "body"))
+    return states
 
 
 def _party_states(gazetteer: Gazetteer, text: str, where: str) -> list[_Occurrence]:
