@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syndicator.models import Tag
+from syndicator.tagging import regions
 from syndicator.tagging.regions import (
     M49_CONTINENTS,
     M49_SUBREGIONS,
@@ -370,6 +371,12 @@ def test_a_state_abbreviation_after_an_unknown_place_names_the_state() -> None:
     assert "CA" in _named("", "The plant in Kitimat, B.C., will close.")
     # A title in a sentence's middle is not a state: "Miss" with no full stop, no comma.
     assert "US" not in _named("", "Thank you, Miss Smith, she said.")
+
+
+def test_every_state_abbreviation_passes_the_quick_scan() -> None:
+    forms = [form for form in load_gazetteer().comma_states if form.endswith(".")]
+    assert forms
+    assert all(regions._COMMA_STATE.fullmatch(f", {form}") for form in forms)
 
 
 def test_a_paragraph_end_ends_a_name() -> None:

@@ -536,7 +536,11 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
         *body,
         *_party_states(gazetteer, story.title, "title"),
         *_party_states(gazetteer, story.body, "body"),
-        *_comma_states(gazetteer, body_tokens, story.body_counts, body),
+        *(
+            _comma_states(gazetteer, body_tokens, story.body_counts, body)
+            if _COMMA_STATE.search(story.body)
+            else ()
+        ),
     ]
     if not (story.title.isascii() and story.body.isascii()) and _CYRILLIC.search(
         f"{story.title} {story.body}"
@@ -563,6 +567,11 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
     if prior and prior in gazetteer.countries:
         evidence.setdefault(prior, _Evidence()).prior = True
     return _tags(gazetteer, evidence)
+
+
+# A capitalised abbreviation with a full stop after a comma: the few stories that may have a
+# "Place, St." (a C-speed scan; the token set is looked at only for those).
+_COMMA_STATE = re.compile(r", (?:[A-Z][a-z]{1,4}|[A-Z]\.[A-Z][a-z]?)\.")
 
 
 def _comma_states(
