@@ -379,6 +379,19 @@ def test_every_state_abbreviation_passes_the_quick_scan() -> None:
     assert all(regions._COMMA_STATE.fullmatch(f", {form}") for form in forms)
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Токаев подписал указ о помиловании", "KZ"),
+        ("Мирзиёев провел встречу с делегацией", "UZ"),
+        ("Встреча Токаева и Путина", "RU"),
+        ("Zelensky appeals to the people of the Caucasus", "UA"),
+    ],
+)
+def test_long_serving_leaders_name_their_country(title: str, code: str) -> None:
+    assert code in _focus(title, "")
+
+
 def test_a_paragraph_end_ends_a_name() -> None:
     text = "Royal Festival Hall, London\n\nEdward Gardner and the Philharmonic played Berlioz."
     assert "GB" in _named("The Damnation of Faust review", text)

@@ -76,6 +76,7 @@ KIND_WEIGHT: dict[str, float] = {
     "city": 0.8,
     "state": 0.8,
     "institution": 0.7,
+    "leader": 0.7,
     "lowercase": 0.5,
 }
 DATELINE_BONUS = 4.0
@@ -417,7 +418,7 @@ def _region_parents(countries: Mapping[str, Country]) -> dict[str, str]:
 def _curated_names(
     aliases: Mapping[str, Any], needs_support: set[str], person_like: set[str]
 ) -> Iterator[PlaceName]:
-    for kind in ("country", "institution", "region", "city", "state"):
+    for kind in ("country", "institution", "leader", "region", "city", "state"):
         for text, code in aliases.get(kind, {}).items():
             readings: tuple[Reading, ...] = (Reading(code, kind),) if code else ()
             yield PlaceName(text, readings, text in needs_support, text in person_like)
