@@ -392,6 +392,20 @@ def test_long_serving_leaders_name_their_country(title: str, code: str) -> None:
     assert code in _focus(title, "")
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Обстрел харьковской области продолжается", "UA"),
+        ("В алматинском аэропорту задержали рейсы", "KZ"),
+        ("Влада повідомила про київську нараду", "UA"),
+    ],
+)
+def test_cyrillic_adjectives_of_cities_are_weak_mentions(title: str, code: str) -> None:
+    tags = _tags(title, "")
+    assert tags[code].focus
+    assert tags[code].score < 0.5
+
+
 def test_a_paragraph_end_ends_a_name() -> None:
     text = "Royal Festival Hall, London\n\nEdward Gardner and the Philharmonic played Berlioz."
     assert "GB" in _named("The Damnation of Faust review", text)
