@@ -406,6 +406,18 @@ def test_cyrillic_adjectives_of_cities_are_weak_mentions(title: str, code: str) 
     assert tags[code].score < 0.5
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("O'zbekiston Respublikasi Prezidenti farmon imzoladi", "UZ"),
+        ("Ўзбекистон ва Қозоғистон", "KZ"),
+        ("Тоҷикистон ва Қирғизистон", "TJ"),
+    ],
+)
+def test_central_asian_countries_in_their_own_languages(title: str, code: str) -> None:
+    assert code in _focus(title, "")
+
+
 def test_a_paragraph_end_ends_a_name() -> None:
     text = "Royal Festival Hall, London\n\nEdward Gardner and the Philharmonic played Berlioz."
     assert "GB" in _named("The Damnation of Faust review", text)
