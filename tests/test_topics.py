@@ -129,6 +129,7 @@ def test_seed_is_conflict_and_politics_with_the_fuel_price_trigger() -> None:
         ("How to avoid ULEZ with older cars", "", "environment"),
         ("Война в Донбассе: обстрелы продолжаются", "Военные сообщили о перемирии.", "conflict"),
         ("Цены на бензин выросли", "Инфляция ускорилась, сообщил банк.", "economy"),
+        ("Нацбанк Казахстана сохранил базовую ставку", "", "economy"),
     ],
 )
 def test_real_headlines(title: str, text: str, expected: str) -> None:
