@@ -133,6 +133,8 @@ def test_seed_is_conflict_and_politics_with_the_fuel_price_trigger() -> None:
         ("Число заболевших корью в Шымкенте выросло", "", "health"),
         ("ДТП на трассе Алматы–Бишкек: пострадали 5 человек", "", "disaster"),
         ("Мажилис одобрил поправки", "", "politics"),
+        ("В Караганде прошли обыски у бывших чиновников", "", "crime"),
+        ("Пограничники Таджикистана и Кыргызстана открыли огонь", "", "conflict"),
     ],
 )
 def test_real_headlines(title: str, text: str, expected: str) -> None:
