@@ -843,11 +843,12 @@ def _beside_a_name(
     if not name.readings:
         return False
     kind = name.readings[0].kind
+    after = tokens[last + 1].rstrip(".,;:") if last + 1 < len(tokens) else ""
     if (
         kind not in ("country", "demonym")
-        and last + 1 < len(tokens)
-        and tokens[last + 1].rstrip(".,;:") in _FIRM_SUFFIXES
-        and not (kind == "state" and tokens[last + 1].startswith("AG"))  # attorney general
+        and after in _FIRM_SUFFIXES
+        # An office of a state is not a firm suffix ("Minnesota AG": the attorney general).
+        and not (kind == "state" and after in _PLACE_WORDS)
     ):
         return True
     if not capitals_name or not (name.person_like or kind in ("city", "capital", "state")):

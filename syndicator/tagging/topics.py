@@ -734,17 +734,11 @@ def _phrases_in(
             i = words.index(word, i + 1)
             positions.append(i)
     positions.sort()
-    last = len(words) - 1
-    folded_memo = taxonomy._folded  # the memo `folded` keeps, read first: most are known
     for i in positions:
         found = memo[words[i]]
-        if i < skip_to or found is None or i >= last:
+        if i < skip_to or found is None or i + 1 >= len(words):
             continue
-        following = words[i + 1]
-        second = folded_memo.get(following)
-        if second is None:
-            second = taxonomy.folded(following)
-        if found.open_second or second in found.seconds:
+        if found.open_second or taxonomy.folded(words[i + 1]) in found.seconds:
             phrase = _match_phrase(taxonomy, found.phrases, words, i, language)
             if phrase is not None:
                 tally[phrase] = tally.get(phrase, 0) + 1
