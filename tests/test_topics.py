@@ -127,6 +127,13 @@ def test_seed_is_conflict_and_politics_with_the_fuel_price_trigger() -> None:
         ("Sunak's reshuffle puts the Treasury in charge", "", "politics"),
         ("Number of Albanians deported from Britain has slumped", "", "society"),
         ("How to avoid ULEZ with older cars", "", "environment"),
+        ("Senegal closes border to check Ebola spread", "", "health"),
+        ("Cuba confirms six cases of chikungunya", "", "health"),
+        ("Woman in a coma gives birth to healthy baby boy", "", "health"),
+        ("Happy Valley: TV critics and viewers praise 'sensational' finale", "", "arts"),
+        ("Disney cuts 'Simpsons' episode from streaming service in Hong Kong", "", "arts"),
+        ("Harrison Ford injured on Star Wars set, airlifted to hospital", "", "arts"),
+        ("Pink Floyd guitarist's wife labels former bandmate anti-Semitic", "", "arts"),
         ("Война в Донбассе: обстрелы продолжаются", "Военные сообщили о перемирии.", "conflict"),
         ("Цены на бензин выросли", "Инфляция ускорилась, сообщил банк.", "economy"),
         ("Нацбанк Казахстана сохранил базовую ставку", "", "economy"),
@@ -142,6 +149,18 @@ def test_real_headlines(title: str, text: str, expected: str) -> None:
     assert tags
     assert tags[0].code == expected, tags
     assert tags[0].focus
+
+
+@pytest.mark.parametrize(
+    ("title", "not_expected"),
+    [
+        ("Allergan to axe 325 Westport jobs", "health"),  # a firm, not an allergy
+        ("Bus crashes into tractor trailer on the interstate", "arts"),  # a lorry, not a film's
+        ("Star Wars cast reunites for charity screening", "conflict"),  # the phrase takes "wars"
+    ],
+)
+def test_words_that_look_like_a_topic(title: str, not_expected: str) -> None:
+    assert not_expected not in codes(tag_topics(default_taxonomy(), title, ""))
 
 
 def test_empty_and_topicless_text_has_no_topics() -> None:
