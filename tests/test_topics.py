@@ -128,6 +128,8 @@ def test_seed_is_conflict_and_politics_with_the_fuel_price_trigger() -> None:
         ("Number of Albanians deported from Britain has slumped", "", "society"),
         ("How to avoid ULEZ with older cars", "", "environment"),
         ("USD/CHF set to climb on FOMC", "", "economy"),
+        ("Kepler-186f: potentially habitable Earth-like exoplanet found", "", "science"),
+        ("FCC chair backs net neutrality rules", "", "science"),
         ("Senegal closes border to check Ebola spread", "", "health"),
         ("Cuba confirms six cases of chikungunya", "", "health"),
         ("Woman in a coma gives birth to healthy baby boy", "", "health"),
