@@ -136,6 +136,8 @@ def test_seed_is_conflict_and_politics_with_the_fuel_price_trigger() -> None:
         ("Happy Valley: TV critics and viewers praise 'sensational' finale", "", "arts"),
         ("Disney cuts 'Simpsons' episode from streaming service in Hong Kong", "", "arts"),
         ("Harrison Ford injured on Star Wars set, airlifted to hospital", "", "arts"),
+        ("The Walking Dead Season 5 teaser poster", "", "arts"),
+        ("Arsenal end the 2023 season with a win", "", "sport"),
         ("Pink Floyd guitarist's wife labels former bandmate anti-Semitic", "", "arts"),
         ("Война в Донбассе: обстрелы продолжаются", "Военные сообщили о перемирии.", "conflict"),
         ("Цены на бензин выросли", "Инфляция ускорилась, сообщил банк.", "economy"),
