@@ -171,6 +171,55 @@ def test_a_capital_between_capitalised_words_of_a_headline_cased_title_counts(
     assert code in _focus(title, "")
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Dozens Hospitalized At Avicii Concert In Boston", "US"),
+        ("Two Dead In Houston Shooting", "US"),  # Houston is also a surname
+        ("Hugh Jackman On The Challenges Of Dieting In Montreal", "CA"),
+        ("Facebook Launches 'Missed Call' Ad Feature In India", "IN"),
+    ],
+)
+def test_a_preposition_before_a_city_in_a_headline_cased_title_makes_it_the_place(
+    title: str, code: str
+) -> None:
+    assert code in _focus(title, "")
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Trouble In Paradise? Beyonce Fuels Rumors",
+        "In Most Cases, Firms Win",
+        "Whitney Houston Tribute",
+    ],
+)
+def test_a_preposition_does_not_make_a_common_word_or_a_person_a_place(title: str) -> None:
+    assert not _named(title, "")
+
+
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Watch OutKast's Entire Reunion Set At Coachella", "RE"),  # a get-together
+        ("Chipotle Mexican Grill Price Target Raised at Barclays", "MX"),  # a US firm
+        ("Shooting at a Mexican restaurant leaves two dead", "MX"),
+        ("Shooting At A Mexican Restaurant Leaves Two Dead", "MX"),
+        ("The Rock is an insane Greek god in the Hercules trailer", "GR"),
+        ("Spanish flu lessons for the next pandemic", "ES"),
+        ("Game of Thrones fans cheer Plymouth actor Charles Dance", "MS"),  # Devon's
+    ],
+)
+def test_food_sayings_and_common_words_are_not_the_country(title: str, code: str) -> None:
+    assert code not in _named(title, "")
+
+
+def test_reunion_written_as_the_island_is_the_island() -> None:
+    assert "RE" in _focus("Cyclone Belal hits La Réunion", "")
+    assert "RE" in _focus("Cyclone hits Reunion Island", "")
+    assert "GB" in _focus("Game of Thrones fans cheer Plymouth actor Charles Dance", "")
+
+
 def test_a_headline_cased_title_still_needs_support_for_a_city_in_a_name() -> None:
     # Stanley (the Falklands' capital) is a city: in Headline Case its country must be named.
     assert "FK" not in _named("Morgan Stanley Profits Rise", "")

@@ -114,6 +114,9 @@ _FIRM_SUFFIXES = word_set(
 # Nouns after a city that make it the place, even where its name needs support: a given name
 # or a common word is not followed by these ("Sydney Airport", "Reading Police", "Luton Town").
 _PLACE_NOUNS = word_set("Airport Harbour Harbor Police Council Mayor Zoo Town")
+# In a Headline Case title, prepositions before a city that make it the place, where the
+# capital of the next word says nothing ("Two Dead In Houston Shooting").
+_PLACE_PREPOSITIONS = frozenset(("In", "Near", "Outside"))
 # After a demonym, words that make it a language ("Spanish-language", "French-speaking",
 # "Russian speakers"): a language is spoken far from its country.
 _LANGUAGE_WORDS = word_set(
@@ -424,6 +427,8 @@ def _curated_names(
             yield PlaceName(text, readings, text in needs_support, text in person_like)
     for text in aliases.get("not_a_place", {}).get("names", []):
         yield PlaceName(text, ())
+        if (headline := _headline_case(text)) != text:  # "Mexican Restaurant" in a title
+            yield PlaceName(headline, ())
     for entry in aliases.get("ambiguous", []):
         readings = tuple(
             Reading(
@@ -436,6 +441,11 @@ def _curated_names(
         )
         text = entry["name"]
         yield PlaceName(text, readings, text in needs_support, text in person_like)
+
+
+def _headline_case(text: str) -> str:
+    """Every word of a name with a capital, as a Headline Case title writes it."""
+    return " ".join(word[:1].upper() + word[1:] for word in text.split(" "))
 
 
 def _add_lowercase(gazetteer: Gazetteer, table: Mapping[str, str]) -> None:
@@ -671,8 +681,10 @@ def _find(
             )
         ):
             continue
-        support = _following_support(gazetteer, names[0], tokens, covered) or _noun_support(
-            names[0], tokens, covered
+        support = (
+            _following_support(gazetteer, names[0], tokens, covered)
+            or _noun_support(names[0], tokens, covered)
+            or (not capitals_name and _preposition_support(names[0], tokens, index))
         )
         found += [_Occurrence(name, index, where, support) for name in names if name.is_place]
     return found
@@ -911,6 +923,23 @@ def _noun_support(name: PlaceName, tokens: list[str], last: int) -> str:
     ):
         return ""
     return name.readings[0].code
+
+
+def _preposition_support(name: PlaceName, tokens: list[str], index: int) -> str:
+    """'In Houston', 'Near Sydney' in a Headline Case title: the place, when the name has
+    one country (for "In Georgia" the state and the country stay to be told apart) and is
+    not a common word ("In Most Cases", "In Reading" stay in need of support)."""
+    if (
+        index == 0
+        or tokens[index - 1] not in _PLACE_PREPOSITIONS
+        or not name.readings
+        or name.needs_support
+    ):
+        return ""
+    code = name.readings[0].code
+    if any(reading.code != code for reading in name.readings):
+        return ""
+    return code
 
 
 def _cyrillic_adjectives(gazetteer: Gazetteer, tokens: list[str]) -> list[_Occurrence]:
