@@ -684,7 +684,7 @@ def _find(
         support = (
             _following_support(gazetteer, names[0], tokens, covered)
             or _noun_support(names[0], tokens, covered)
-            or (not capitals_name and _preposition_support(names[0], tokens, index))
+            or ("" if capitals_name else _preposition_support(names[0], tokens, index))
         )
         found += [_Occurrence(name, index, where, support) for name in names if name.is_place]
     return found
