@@ -214,6 +214,48 @@ def test_food_sayings_and_common_words_are_not_the_country(title: str, code: str
     assert code not in _named(title, "")
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Choose hope over fear - Kennedy", "CO"),  # a Bogotá locality by the data
+        ("Hague 'given up' his PM ambition", "NL"),  # William Hague
+        ("Oil prices rise as Brent crude tops $80", "GB"),
+        ("Hamm bows out for US", "DE"),  # Mia Hamm
+        ("Toyota recalls a million cars", "JP"),  # the carmaker, not Toyota City
+        ("Bryant's Kobe era ends", "JP"),
+        ("UK 'discriminated against Roma'", "IT"),
+        ("Blair presses allies on the Kyoto Protocol", "JP"),
+        ("Halifax raises mortgage rates", "CA"),
+        ("Douglas set for Indian adventure", "IM"),  # Michael Douglas
+    ],
+)
+def test_person_firm_and_word_readings_of_city_names_are_not_the_place(
+    title: str, code: str
+) -> None:
+    assert code not in _named(title, "")
+
+
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Judges at The Hague rule on genocide case", "NL"),
+        ("Brent Council approves new homes", "GB"),
+        ("Japan's Toyota posts record profit", "JP"),
+        ("Munster beat Leinster in Limerick", "IE"),
+        ("Valencia need to play ugly against Inter", "ES"),
+        ("Storm hits Halifax, Nova Scotia", "CA"),
+    ],
+)
+def test_those_names_with_support_are_still_the_place(title: str, code: str) -> None:
+    assert code in _focus(title, "")
+
+
+def test_valencia_is_spain_unless_the_story_is_venezuelan() -> None:
+    text = "The governor of Carabobo said Maduro's police had moved in."
+    assert {"ES", "VE"} & _focus("Riots in Valencia", text) == {"VE"}
+    assert {"ES", "VE"} & _focus("Riots in Valencia", "Police in Spain made ten arrests.") == {"ES"}
+
+
 def test_reunion_written_as_the_island_is_the_island() -> None:
     assert "RE" in _focus("Cyclone Belal hits La Réunion", "")
     assert "RE" in _focus("Cyclone hits Reunion Island", "")

@@ -270,6 +270,9 @@ class Gazetteer:
     abbreviations: dict[str, PlaceName] = field(default_factory=dict)  # "N.J.", "Calif."
     # The abbreviations written with a full stop, as tokens after a place ("Calif.,").
     comma_states: frozenset[str] = frozenset()
+    # Names written with "The" ("The Hague"), by their second word: after "the" that word is
+    # the place even where alone it needs support ("William Hague").
+    after_the: dict[str, str] = field(default_factory=dict)
     # M49 sub-region -> its continent ("" for a continent): what a region named in text
     # ("Central Asian leaders") rolls up to.
     region_parents: dict[str, str] = field(default_factory=dict)
@@ -282,7 +285,9 @@ class Gazetteer:
         if rest and first in _NOT_NAMES:
             # "The Hague", "A Coruña": read from the second word, so that "The", "A" and "He"
             # (a fifth of all capitalised words) never start a lookup.
-            first, *rest = rest
+            article, (first, *rest) = first, rest
+            if article == "The" and not rest and name.readings:
+                self.after_the[first] = name.readings[0].code
         if rest:
             self.multi.setdefault((first, rest[0]), []).append((tuple(rest[1:]), name))
             return
@@ -685,6 +690,7 @@ def _find(
             _following_support(gazetteer, names[0], tokens, covered)
             or _noun_support(names[0], tokens, covered)
             or ("" if capitals_name else _preposition_support(names[0], tokens, index))
+            or _article_support(gazetteer, tokens, index)
         )
         found += [_Occurrence(name, index, where, support) for name in names if name.is_place]
     return found
@@ -923,6 +929,13 @@ def _noun_support(name: PlaceName, tokens: list[str], last: int) -> str:
     ):
         return ""
     return name.readings[0].code
+
+
+def _article_support(gazetteer: Gazetteer, tokens: list[str], index: int) -> str:
+    """'The Hague': the place a name written with "The" is, after "the"."""
+    if index == 0 or tokens[index - 1] not in ("The", "the"):
+        return ""
+    return gazetteer.after_the.get(_clean(tokens[index]), "")
 
 
 def _preposition_support(name: PlaceName, tokens: list[str], index: int) -> str:
