@@ -250,6 +250,14 @@ def test_those_names_with_support_are_still_the_place(title: str, code: str) -> 
     assert code in _focus(title, "")
 
 
+def test_a_common_word_opening_a_sentence_is_the_word() -> None:
+    # The US is named, so Mobile (Alabama) would have its support: the capital says nothing.
+    text = "The US market grew. Mobile operators in Europe lagged."
+    tags = _tags("Mobile networks seek turbo boost", text)
+    assert not any("Mobile" in reason for tag in tags.values() for reason in tag.evidence)
+    assert "GB" in _focus("Flooding hit Reading, England, on Monday", "")
+
+
 def test_valencia_is_spain_unless_the_story_is_venezuelan() -> None:
     text = "The governor of Carabobo said Maduro's police had moved in."
     assert {"ES", "VE"} & _focus("Riots in Valencia", text) == {"VE"}

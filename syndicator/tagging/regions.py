@@ -117,6 +117,8 @@ _PLACE_NOUNS = word_set("Airport Harbour Harbor Police Council Mayor Zoo Town")
 # In a Headline Case title, prepositions before a city that make it the place, where the
 # capital of the next word says nothing ("Two Dead In Houston Shooting").
 _PLACE_PREPOSITIONS = frozenset(("In", "Near", "Outside"))
+# A token ending so ends a sentence (";" stands for a paragraph's end in split text).
+_SENTENCE_ENDS = frozenset(".!?:;")
 # After a demonym, words that make it a language ("Spanish-language", "French-speaking",
 # "Russian speakers"): a language is spoken far from its country.
 _LANGUAGE_WORDS = word_set(
@@ -235,6 +237,9 @@ class PlaceName:
     readings: tuple[Reading, ...]
     needs_support: bool = False
     person_like: bool = False
+    # A common English word ("Mobile", "Reading", "Split"), as the build found: its capital
+    # at the start of a sentence says nothing.
+    common_word: bool = False
 
     @property
     def is_place(self) -> bool:
@@ -377,12 +382,14 @@ def build_gazetteer(compiled: Mapping[str, Any], aliases: Mapping[str, Any]) -> 
     needs_support = set(aliases.get("needs_support", {}).get("names", []))
     person_like = set(aliases.get("person_like", {}).get("names", []))
     for text, readings in compiled["names"].items():
+        common_word = any(len(r) > 3 for r in readings)
         gazetteer.add(
             PlaceName(
                 text,
                 tuple(Reading(code, kind, population) for code, kind, population, *_ in readings),
-                needs_support=text in needs_support or any(len(r) > 3 for r in readings),
+                needs_support=text in needs_support or common_word,
                 person_like=text in person_like,
+                common_word=common_word,
             )
         )
     for name in _curated_names(aliases, needs_support, person_like):
@@ -679,6 +686,7 @@ def _find(
         names, covered = match
         if (
             _weak_context(tokens, index)
+            or _starts_a_sentence(names[0], tokens, index)
             or _names_a_currency(tokens, covered)
             or _names_a_language(names[0], tokens, index, covered)
             or _beside_a_name(
@@ -825,6 +833,11 @@ def _weak_context(tokens: list[str], index: int) -> bool:
     else:
         verb = tokens[index - 2]
     return previous in ("in", "on") and verb.lower() in _WEAK_VERBS
+
+
+def _starts_a_sentence(name: PlaceName, tokens: list[str], index: int) -> bool:
+    """'Mobile networks seek a boost': a common word opening a sentence is the word."""
+    return name.common_word and (index == 0 or tokens[index - 1][-1:] in _SENTENCE_ENDS)
 
 
 def _names_a_currency(tokens: list[str], last: int) -> bool:
