@@ -134,6 +134,7 @@ def test_seed_is_conflict_and_politics_with_the_fuel_price_trigger() -> None:
         ("Kemp condemns antisemitic flyers found in Atlanta suburbs", "", "society"),
         ("Wordle today: hints, clues and answer for No. 597", "", "lifestyle"),
         ("Huge pod of dolphins surrounds kayakers", "", "environment"),
+        ("Huge fire rips through plastics factory in Melbourne", "", "disaster"),
         ("Kepler-186f: potentially habitable Earth-like exoplanet found", "", "science"),
         ("FCC chair backs net neutrality rules", "", "science"),
         ("Senegal closes border to check Ebola spread", "", "health"),
