@@ -258,6 +258,20 @@ def test_a_common_word_opening_a_sentence_is_the_word() -> None:
     assert "GB" in _focus("Flooding hit Reading, England, on Monday", "")
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Biden to deliver State of the Union address before empowered GOP", "US"),
+        ("Congressional centrists plot deal-cutting course", "US"),
+        ("Former Met police officer jailed for minimum of 30 years", "GB"),
+        ("East Palestine train derailment: officials release vinyl chloride", "US"),
+    ],
+)
+def test_institutions_and_the_towns_that_are_not_their_namesake(title: str, code: str) -> None:
+    assert code in _focus(title, "")
+    assert "PS" not in _named(title, "")
+
+
 def test_valencia_is_spain_unless_the_story_is_venezuelan() -> None:
     text = "The governor of Carabobo said Maduro's police had moved in."
     assert {"ES", "VE"} & _focus("Riots in Valencia", text) == {"VE"}
@@ -485,6 +499,11 @@ def test_every_state_abbreviation_passes_the_quick_scan() -> None:
         ("Мирзиёев провел встречу с делегацией", "UZ"),
         ("Встреча Токаева и Путина", "RU"),
         ("Zelensky appeals to the people of the Caucasus", "UA"),
+        ("Sunak reshuffle: PM expected to reshape government departments", "GB"),
+        ("Just 37 percent of Democrats want Biden to seek second term", "US"),
+        ("Emmanuel Macron's pursuit of institutional reform", "FR"),
+        ("Трамп пригрозил новыми пошлинами", "US"),
+        ("Why Netanyahu is suddenly a lot less friendly with Putin", "IL"),
     ],
 )
 def test_long_serving_leaders_name_their_country(title: str, code: str) -> None:
