@@ -272,6 +272,22 @@ def test_institutions_and_the_towns_that_are_not_their_namesake(title: str, code
     assert "PS" not in _named(title, "")
 
 
+@pytest.mark.parametrize(
+    ("title", "expected", "not_expected"),
+    [
+        ("В Астане прошло заседание Совета безопасности", "KZ", "ZA"),  # a council, not Soweto
+        ("Акимат Алматы выделит 2 млрд тенге на ремонт дорог", "KZ", ""),  # office, genitive
+        ("Жители Астаны жалуются на смог", "KZ", ""),
+        ("Курс доллара на KASE вырос до 520 тенге", "KZ", ""),
+        ("Шахты Караганды закрыты на ремонт", "KZ", "RU"),  # mines, not Shakhty
+        ("Мадина Абылкасымова выступила в Астане", "KZ", "SA"),  # a given name, not Medina
+    ],
+)
+def test_russian_headlines_of_the_region(title: str, expected: str, not_expected: str) -> None:
+    assert expected in _focus(title, "")
+    assert not_expected not in _named(title, "")
+
+
 def test_valencia_is_spain_unless_the_story_is_venezuelan() -> None:
     text = "The governor of Carabobo said Maduro's police had moved in."
     assert {"ES", "VE"} & _focus("Riots in Valencia", text) == {"VE"}
@@ -282,6 +298,14 @@ def test_reunion_written_as_the_island_is_the_island() -> None:
     assert "RE" in _focus("Cyclone Belal hits La Réunion", "")
     assert "RE" in _focus("Cyclone hits Reunion Island", "")
     assert "GB" in _focus("Game of Thrones fans cheer Plymouth actor Charles Dance", "")
+
+
+def test_russian_titles_are_never_headline_cased() -> None:
+    from syndicator.tagging.text import headline_cased
+
+    assert not headline_cased("Мадина Абылкасымова выступила в Астане")
+    assert headline_cased("Fire In Paris Kills Three Firefighters")
+    assert not headline_cased("Fire in Paris kills three firefighters")
 
 
 def test_a_headline_cased_title_still_needs_support_for_a_city_in_a_name() -> None:

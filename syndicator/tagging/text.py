@@ -27,6 +27,11 @@ _DATELINE_DATE = re.compile(
 )
 _ALL_CAPS_PLACE = re.compile(r"[A-ZА-ЯЁ][A-ZА-ЯЁ.'’ -]+")
 _SMALL_WORDS = re.compile(r"(?<=\s)(?:Of|The|And|De|Du|La|In|On|At|For)\b")
+# The first letters of Russian, Ukrainian, Belarusian and Kazakh words.
+_CYRILLIC_LETTERS = frozenset(
+    "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґўқғүұәөһң"
+    "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯІЇЄҐЎҚҒҮҰӘӨҺҢ"
+)
 
 
 def word_set(words: str) -> frozenset[str]:
@@ -90,6 +95,8 @@ def headline_cased(title: str) -> bool:
     nothing about a name. The first word is left out, capitalised in either style: in
     "Russian strikes hit Kharkiv" the capitals are names' own."""
     words = [word for word in title.split()[1:] if len(word) > 3 and word[0].isalpha()]
+    if sum(word[0] in _CYRILLIC_LETTERS for word in words) * 2 > len(words):
+        return False  # Russian, Ukrainian, Kazakh: sentence case, capitals are names'
     return len(words) >= 2 and sum(word[0].isupper() for word in words) >= 0.6 * len(words)
 
 
