@@ -288,6 +288,28 @@ def test_russian_headlines_of_the_region(title: str, expected: str, not_expected
     assert not_expected not in _named(title, "")
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Студенты из Казахстана смогут учиться в Южной Корее", "KR"),
+        ("Токаев посетит Саудовскую Аравию", "SA"),
+        ("Лидер Северной Кореи провел испытания", "KP"),
+        ("В Нижнем Новгороде прошел форум", "RU"),
+        ("Выборы в Доминиканской Республике", "DO"),
+        ("В Оше открылась новая больница", "KG"),
+        ("Мажилис одобрил законопроект о пенсиях", "KZ"),
+    ],
+)
+def test_russian_names_of_two_words_and_short_ones_with_their_case_endings(
+    title: str, code: str
+) -> None:
+    assert code in _focus(title, "")
+
+
+def test_a_word_inside_a_longer_russian_name_is_not_read_again() -> None:
+    assert "SD" not in _named("Гуманитарный кризис в Южном Судане", "")  # South Sudan only
+
+
 def test_valencia_is_spain_unless_the_story_is_venezuelan() -> None:
     text = "The governor of Carabobo said Maduro's police had moved in."
     assert {"ES", "VE"} & _focus("Riots in Valencia", text) == {"VE"}

@@ -40,11 +40,12 @@ import re
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from operator import itemgetter
-from typing import Any
+from typing import Any, Final
 
 import pycountry
 
@@ -394,6 +395,7 @@ def build_gazetteer(compiled: Mapping[str, Any], aliases: Mapping[str, Any]) -> 
         )
     for name in _curated_names(aliases, needs_support, person_like):
         gazetteer.add(name)
+    _add_russian_declensions(gazetteer)
     gazetteer.finish()
     _add_latin_stems(gazetteer, compiled.get("inflected_latin", ()))
     gazetteer.region_parents = _region_parents(countries)
@@ -410,6 +412,60 @@ def build_gazetteer(compiled: Mapping[str, Any], aliases: Mapping[str, Any]) -> 
         for mark in ("", ",", ";", ":")
     )
     return gazetteer
+
+
+# Russian two-word names, adjective and noun, in the oblique cases: (adjective ending, its
+# case forms) and (noun ending, its case forms), the cases in the same order (genitive,
+# dative, accusative, instrumental, prepositional) so that they pair up.
+_RU_ADJECTIVE_CASES: Final = (
+    ("ая", ("ой", "ой", "ую", "ой", "ой")),
+    ("ое", ("ого", "ому", "ое", "ым", "ом")),
+    ("ый", ("ого", "ому", "ый", "ым", "ом")),
+    ("ий", ("ого", "ому", "ий", "им", "ом")),
+)
+_RU_NOUN_CASES: Final = (
+    ("ия", ("ии", "ии", "ию", "ией", "ии")),
+    ("я", ("и", "е", "ю", "ей", "е")),
+    ("а", ("ы", "е", "у", "ой", "е")),
+    ("о", ("а", "у", "о", "ом", "е")),
+    ("", ("а", "у", "", "ом", "е")),
+)
+_TWO_RUSSIAN_WORDS = re.compile(r"[А-ЯЁ][а-яё]+ [А-ЯЁ][а-яё]+")
+
+
+def _add_russian_declensions(gazetteer: Gazetteer) -> None:
+    """'Южной Корее', 'Саудовскую Аравию', 'Южного Судана': the two-word Russian names
+    (adjective and noun) in their oblique cases, which the stems of single names miss."""
+    names = [
+        name
+        for names in gazetteer.multi.values()
+        for _, name in names
+        if name.readings and _TWO_RUSSIAN_WORDS.fullmatch(name.text)
+    ]
+    for name in names:
+        for form in _russian_case_forms(name.text):
+            if gazetteer.lookup(form) is None:
+                gazetteer.add(PlaceName(form, name.readings, name.needs_support))
+
+
+def _russian_case_forms(text: str) -> list[str]:
+    adjective, noun = text.split(" ")
+    adjective_cases = next((c for end, c in _RU_ADJECTIVE_CASES if adjective.endswith(end)), ())
+    if not adjective_cases:
+        return []
+    if adjective.endswith("ний"):  # soft: "Нижний" -> "Нижнего"
+        adjective_cases = ("его", "ему", "ий", "им", "ем")
+    noun_end, noun_cases = next((e, c) for e, c in _RU_NOUN_CASES if noun.endswith(e))
+    if noun_end == "а" and noun[-2:-1] in "гкхжшчщ":  # "Республика" -> "Республики"
+        noun_cases = ("и", *noun_cases[1:])
+    adjective_stem = adjective[:-2]
+    noun_stem = noun[: len(noun) - len(noun_end)]
+    if noun_end == "" and noun[-1:] in "йь":
+        return []  # other declensions; rare among place names
+    return [
+        f"{adjective_stem}{a} {noun_stem}{n}"
+        for a, n in zip(adjective_cases, noun_cases, strict=True)
+    ]
 
 
 def _add_latin_stems(gazetteer: Gazetteer, texts: Iterable[str]) -> None:
@@ -570,7 +626,12 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
     ):
         for tokens, where in ((title_tokens, "title"), (body_tokens, "body")):
             occurrences += _inflected_tokens(
-                gazetteer, tokens, where, _russian_token, _is_cyrillic_capital
+                gazetteer,
+                tokens,
+                where,
+                _russian_token,
+                _is_cyrillic_capital,
+                skip=_words_of_names(occurrences, where),
             )
         occurrences += _cyrillic_adjectives(gazetteer, [*title_tokens, *body_tokens])
     elif not story.body.isascii():
@@ -719,18 +780,31 @@ def _positions(
     return positions
 
 
+def _words_of_names(occurrences: Iterable[_Occurrence], where: str) -> set[int]:
+    """The token indices inside the names of several words already read in `where`."""
+    return {
+        index
+        for occurrence in occurrences
+        if occurrence.where == where and " " in occurrence.name.text
+        for index in range(occurrence.index, occurrence.index + occurrence.name.text.count(" ") + 1)
+    }
+
+
 def _inflected_tokens(
     gazetteer: Gazetteer,
     tokens: list[str],
     where: str,
     read: Callable[[Gazetteer, str], PlaceName | None],
     capital: Callable[[str], bool] = str.isupper,
+    *,
+    skip: AbstractSet[int] = frozenset(),
 ) -> list[_Occurrence]:
     """Capitalised words no name starts with, read by `read` as a name with an ending: a
-    slower pass, only for text in a language that needs it."""
+    slower pass, only for text in a language that needs it; `skip`: indices of words inside
+    a longer name read already ("Южном Судане" is South Sudan, not Sudan too)."""
     found: list[_Occurrence] = []
     for index, token in enumerate(tokens):
-        if capital(token[:1]) and token not in gazetteer.starts:
+        if capital(token[:1]) and token not in gazetteer.starts and index not in skip:
             name = read(gazetteer, token)
             if name is not None and name.is_place:
                 found.append(_Occurrence(name, index, where))
@@ -883,6 +957,10 @@ def _beside_a_name(
     ):
         return True
     if not capitals_name or not (name.person_like or kind in ("city", "capital", "state")):
+        return False
+    if not name.person_like and _CYRILLIC.match(name.text):
+        # Russian puts a city in the genitive between an office and a person's name ("Аким
+        # Алматы Ерболат Досаев", "Жители Астаны"): capitals beside it say nothing.
         return False
     previous = tokens[index - 1] if index > 0 else ""
     possessive = previous.endswith(("'s", "’s"))  # "Pence's Indiana home" is in Indiana
