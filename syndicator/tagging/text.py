@@ -29,8 +29,7 @@ _ALL_CAPS_PLACE = re.compile(r"[A-ZА-ЯЁ][A-ZА-ЯЁ.'’ -]+")
 _SMALL_WORDS = re.compile(r"(?<=\s)(?:Of|The|And|De|Du|La|In|On|At|For)\b")
 # The first letters of Russian, Ukrainian, Belarusian and Kazakh words.
 _CYRILLIC_LETTERS = frozenset(
-    "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґўқғүұәөһң"
-    "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯІЇЄҐЎҚҒҮҰӘӨҺҢ"
+    "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґўқғүұәөһңАБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯІЇЄҐЎҚҒҮҰӘӨҺҢ"
 )
 
 
