@@ -88,6 +88,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "tag": (
         'syndicator tag "Protests in Almaty as fuel prices rise"',
         "syndicator tag --file story.txt --region KZ --json",
+        "syndicator tag --language fr 'Incendie à Marseille : trois morts'",
         "syndicator tag --jsonl < stories.jsonl > tags.jsonl",
     ),
     "retag": ("syndicator retag",),
@@ -209,11 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("text", nargs="?", help="the text (first line: the title); or --file, stdin")
     tag.add_argument("--file", type=Path, help="read the text from this file")
     tag.add_argument("--region", default="", help="a source region prior, e.g. KZ")
+    tag.add_argument(
+        "--language",
+        default="",
+        help="the language its feed declares (fr, de-DE): a hint for text too short to tell",
+    )
     tag.add_argument("--json", action="store_true", help="machine-readable output")
     tag.add_argument(
         "--jsonl",
         action="store_true",
-        help='batch: {"id", "title", "text"} per line on stdin, one result per line on stdout',
+        help='batch: {"id", "title", "text"} (and "language" if known) per line on stdin, '
+        "one result per line on stdout",
     )
     _command(commands, "retag", [common], "tag every stored story again (after rules change)")
     _command(
@@ -689,7 +696,7 @@ def tag_command(args: argparse.Namespace, topics: TopicSettings) -> int:
     else:
         text = sys.stdin.read()
     title, _, body = text.strip().partition("\n")
-    tags = tag_story(context, title.strip(), body.strip() or title.strip())
+    tags = tag_story(context, title.strip(), body.strip() or title.strip(), language=args.language)
     if args.json:
         print(json.dumps(_tags_record(tags, topics.labels()), indent=2, ensure_ascii=False))
     elif tags:

@@ -216,8 +216,11 @@ def normalize_entry(
     guid_key: str,
     now: datetime,
     site_names: Iterable[str] = (),
+    *,
+    feed_language: str = "",
 ) -> Story:
-    """A `Story` from a parsed entry: clean title and text, canonical URL, a UTC date.
+    """A `Story` from a parsed entry: clean title and text, canonical URL, a UTC date, and
+    the entry's language, else its feed's (`feed_language`: RSS declares it per channel).
 
     The text loses the syndication furniture (`boilerplate.strip_boilerplate`) and its wire
     dateline, which is kept as the story's place and agency; the title loses an outlet suffix
@@ -248,7 +251,7 @@ def normalize_entry(
         published_at=published,
         content_hash=content_hash(title, text, url),
         categories=tuple(clean_line(term) for term in entry.categories if clean_line(term)),
-        language=entry.language,
+        language=clean_line(entry.language or feed_language),
         place=dateline.place if dateline else "",
         agency=dateline.agency if dateline else "",
     )

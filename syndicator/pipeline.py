@@ -582,7 +582,8 @@ def _stories(
 ) -> list[Story]:
     sites = (feed.title,)  # an outlet's own name, as it may end every title
     stories = [
-        normalize_entry(source_id, entry, entry_key(entry), now, sites) for entry in feed.entries
+        normalize_entry(source_id, entry, entry_key(entry), now, sites, feed_language=feed.language)
+        for entry in feed.entries
     ]
     # A feed that lists one entry twice stores it once (the last copy wins, as in readers).
     unique = list({story.guid_key: story for story in stories}.values())
@@ -605,6 +606,7 @@ def _tags_or_none(story: Story, tagging: TagContext) -> tuple[Tag, ...]:
             place=story.place,
             categories=story.categories,
             url=story.url,
+            language=story.language,
         )
     except Exception:  # any bug in the taggers: the story is kept
         log.warning(
@@ -633,6 +635,7 @@ def retag_clusters(
                     place=story.place,
                     categories=story.categories,
                     url=story.url,
+                    language=story.language,
                 )
                 for story in stories
             )

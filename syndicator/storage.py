@@ -660,6 +660,7 @@ class TaggableStory:
     url: str
     categories: tuple[str, ...]
     region: str  # its source's region prior
+    language: str = ""  # as its feed declares it
 
 
 @dataclass(frozen=True, slots=True)
@@ -1727,7 +1728,7 @@ class Store:
         rows = self._rows(
             f"""
             SELECT st.cluster_id, st.title, st.text, st.place, st.url, st.categories,
-                   so.region
+                   st.language, so.region
             FROM stories st JOIN sources so ON so.id = st.source_id
             WHERE st.cluster_id IN ({marks}) ORDER BY st.id
             """,
@@ -1743,6 +1744,7 @@ class Store:
                     url=row["url"],
                     categories=tuple(c for c in row["categories"].split("\n") if c),
                     region=row["region"] or "",
+                    language=row["language"] or "",
                 )
             )
         return members

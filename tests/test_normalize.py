@@ -344,6 +344,12 @@ def _entry(**changes: Any) -> ParsedEntry:
     return dataclasses.replace(entry, **changes)
 
 
+def test_an_entry_without_a_language_takes_its_feeds() -> None:
+    assert normalize_entry(1, _entry(language=""), "k", NOW, feed_language="fr").language == "fr"
+    assert normalize_entry(1, _entry(language="de"), "k", NOW, feed_language="fr").language == "de"
+    assert normalize_entry(1, _entry(language=""), "k", NOW).language == ""
+
+
 def test_normalize_entry_cleans_fields() -> None:
     story = normalize_entry(3, _entry(), "guid:urn:story:1", NOW)
 

@@ -531,3 +531,17 @@ def test_a_feed_past_the_cap_keeps_its_newest_entries_in_document_order() -> Non
     assert newest_entries(entries, 5) == tuple(entries)
     undated = [_entry(str(n), None) for n in range(6)]
     assert [e.guid for e in newest_entries(undated, 3)] == ["0", "1", "2"]  # listed first
+
+
+def test_a_feeds_language_reaches_its_entries_and_their_topics() -> None:
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        "<title>Le Fil</title><link>https://fil.example/</link><language>fr-FR</language>"
+        "<item><title>Incendie à Marseille : trois morts</title>"
+        "<link>https://fil.example/1</link><description></description></item>"
+        "</channel></rss>"
+    ).encode()
+    parsed = parse_stories(body, "http://fil.test/rss", {}, 1, datetime(2026, 11, 27, tzinfo=UTC))
+    (story,) = parsed.stories
+    assert story.language == "fr-FR"
+    assert "disaster" in [tag.code for tag in story.tags if tag.focus]  # read as French

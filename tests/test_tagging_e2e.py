@@ -219,6 +219,20 @@ def test_tag_needs_no_config_and_takes_a_source_region_prior(tmp_path: Path) -> 
     assert unknown.stdout == ""
 
 
+def test_tag_takes_the_feeds_language_for_a_headline_too_short_to_tell(tmp_path: Path) -> None:
+    title = "Incendie à Marseille : trois morts"
+    plain = _cli("tag", title, "--json", cwd=tmp_path)
+    french = _cli("tag", title, "--language", "fr-FR", "--json", cwd=tmp_path)
+    assert plain.returncode == french.returncode == 0, plain.stderr + french.stderr
+    assert "disaster" not in _by(json.loads(plain.stdout)["topics"], "slug")  # read as English
+    assert _by(json.loads(french.stdout)["topics"], "slug")["disaster"]["focus"] is True
+
+    line = json.dumps({"id": "m", "title": title, "text": "", "language": "fr"})
+    batch = _cli("tag", "--jsonl", cwd=tmp_path, stdin=line + "\n")
+    assert batch.returncode == 0, batch.stderr
+    assert "disaster" in _by(json.loads(batch.stdout)["topics"], "slug")
+
+
 # ---------------------------------------------------------------------------------------------
 # `run --once` on two loopback feeds, then search, explain, the automatic feeds and a section.
 

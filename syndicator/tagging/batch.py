@@ -1,6 +1,7 @@
 """The batch form of tagging (`syndicator tag --jsonl`): JSON lines in, JSON lines out.
 
-What it does: turns numbered input lines, each a `{"id", "title", "text"}` object, into
+What it does: turns numbered input lines, each a `{"id", "title", "text"}` object (with an
+optional "language", the tag its feed declares), into
 output lines `{"id", "regions": [{"code", "score", "focus"}], "topics": [{"slug", "score",
 "focus"}]}`, in order; a line that is not such an object becomes `{"id": null, "line": N,
 "error": ...}` with a message naming its line, and the others go on.
@@ -38,10 +39,11 @@ def _tag_line(context: TagContext, number: int, line: str) -> TaggedLine:
         if not isinstance(item, dict):
             raise ValueError("expected a JSON object")
         title, text = str(item.get("title") or ""), str(item.get("text") or "")
+        language = str(item.get("language") or "")
     except ValueError as e:
         message = f"stdin line {number}: {e}"
         return TaggedLine(json.dumps({"id": None, "line": number, "error": str(e)}), message)
-    tags = tag_story(context, title, text)
+    tags = tag_story(context, title, text, language=language)
     result = {
         "id": item.get("id"),
         "regions": [

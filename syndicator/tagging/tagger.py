@@ -66,9 +66,11 @@ def tag_story(
     place: str = "",
     categories: Sequence[str] = (),
     url: str = "",
+    language: str = "",
 ) -> tuple[Tag, ...]:
-    """Every region and topic tag of one story, regions first, each kind strongest first."""
-    story = story_text(title, text, place)  # split once, read by both taggers
+    """Every region and topic tag of one story, regions first, each kind strongest first.
+    `language`: the language its feed declares, a hint where the text is too short to tell."""
+    story = story_text(title, text, place, language)  # split once, read by both taggers
     regions = regions_of(load_gazetteer(), story, context.prior)
     topics = topics_of(taxonomy_for(context), story, categories=categories, url=url)
     return (*regions, *topics)

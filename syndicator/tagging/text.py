@@ -71,10 +71,13 @@ class StoryText:
     body_words: list[str]
     body_counts: Counter[str]
     headline_cased: bool  # the title's capitals say nothing about names (`headline_cased`)
+    declared: str = ""  # the language its feed declares ("fr"), lower case, or ""
 
 
-def story_text(title: str, text: str, place: str = "") -> StoryText:
-    """Split a story once: dateline off, title and body into words, body words counted."""
+def story_text(title: str, text: str, place: str = "", language: str = "") -> StoryText:
+    """Split a story once: dateline off, title and body into words, body words counted.
+    `language`: the tag its feed declares ("fr", "de-DE"), a hint for text too short to tell
+    (`text_language`)."""
     dateline, body = split_dateline(text)
     readable = readable_title(title)
     body_words = split_words(body)
@@ -86,6 +89,7 @@ def story_text(title: str, text: str, place: str = "") -> StoryText:
         body_words,
         Counter(body_words),
         headline_cased(readable),
+        language.replace("_", "-").partition("-")[0].strip().lower(),
     )
 
 
@@ -149,8 +153,9 @@ def text_language(story: StoryText) -> str:
     """The story's language as the topic terms need it: the code of French, German, Spanish,
     Portuguese, Italian, Dutch, Polish or Turkish when the story has more distinct function
     words of it than of English, and at least two (a name's "van" or "de" is not a language);
-    with fewer than two English function words, also a letter only one of them writes ("ł",
-    "ą": Polish). Else "": English, or it cannot tell (short text, Cyrillic)."""
+    with fewer than two English function words, also the language its feed declares, if one
+    of those, or a letter only one of them writes ("ł", "ą": Polish). Else "": English, or
+    it cannot tell (short text, Cyrillic)."""
     counts = story.body_counts
     in_body = counts.__contains__
     title_only = frozenset(word for word in story.title_words if word not in counts)
@@ -165,6 +170,8 @@ def text_language(story: StoryText) -> str:
     if most > max(english, 1):
         return language
     if english < 2:
+        if story.declared in _OTHER_FUNCTION_WORDS:
+            return story.declared  # "Incendie à Marseille: trois morts" in a French feed
         for code, letters in _OWN_LETTERS.items():
             if not (
                 letters.isdisjoint(story.title) and letters.isdisjoint(story.body[:_LETTERS_READ])
