@@ -310,6 +310,20 @@ def test_a_word_inside_a_longer_russian_name_is_not_read_again() -> None:
     assert "SD" not in _named("Гуманитарный кризис в Южном Судане", "")  # South Sudan only
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Hochwasser in Bayern: Tausende evakuiert", "DE"),
+        ("Lawine in Südtirol: zwei Tote", "IT"),  # South Tyrol, not Austria's Tyrol
+        ("Incendies en Corse : le feu progresse", "FR"),
+        ("El Parlament de Catalunya vota la ley", "ES"),
+        ("DAX schließt im Plus", "DE"),
+    ],
+)
+def test_regions_in_their_own_languages_and_stock_indexes(title: str, code: str) -> None:
+    assert _focus(title, "") & {"DE", "AT", "IT", "FR", "ES"} == {code}
+
+
 def test_valencia_is_spain_unless_the_story_is_venezuelan() -> None:
     text = "The governor of Carabobo said Maduro's police had moved in."
     assert {"ES", "VE"} & _focus("Riots in Valencia", text) == {"VE"}
