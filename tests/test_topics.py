@@ -617,3 +617,20 @@ def test_tagging_never_raises_and_is_deterministic(
 def test_word_soup_with_phrase_parts_never_raises(words: list[str]) -> None:
     tags = tag_topics(default_taxonomy(), "", " ".join(words))
     assert all(0 <= tag.score <= 1 for tag in tags)
+
+
+def test_a_short_headline_reads_in_its_feeds_declared_language() -> None:
+    from syndicator.tagging.tagger import TagContext, tag_story
+
+    def topics(title: str, language: str) -> list[str]:
+        tags = tag_story(TagContext(), title, "", language=language)
+        return [tag.code for tag in tags if tag.kind is TagKind.TOPIC]
+
+    assert topics("Terremoto en Chile deja dos muertos", "es") == ["disaster"]
+    assert topics("Terremoto en Chile deja dos muertos", "") == []  # too short to tell
+    # A language without terms: English ones must not read it ("Quake" is a game here).
+    assert topics("Quake är nu spelbart på Apple Watch", "sv-SE") == []
+    assert "disaster" in topics("Quake är nu spelbart på Apple Watch", "")
+    # Russian and English feeds read with the unmarked terms, as before.
+    assert topics("Землетрясение в Алматы", "ru") == ["disaster"]
+    assert topics("Earthquake hits Japan", "en-GB") == ["disaster"]

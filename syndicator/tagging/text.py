@@ -57,6 +57,9 @@ _OTHER_FUNCTION_WORDS = {
 # Letters that only one of those languages writes: a headline too short for function words
 # still reads as Polish by them ("Polscy ratownicy wylatują do Turcji").
 _OWN_LETTERS = {"pl": frozenset("ąęłśźżĄĘŁŚŹŻ")}
+# Declared languages whose text the unmarked terms are for (English, and the Russian and
+# Ukrainian stems that Belarusian, Kazakh and Kyrgyz news in Russian shares).
+_UNMARKED_LANGUAGES = frozenset(("en", "ru", "uk", "be", "kk", "ky"))
 _LETTERS_READ = 600  # characters of the body looked at for them
 
 
@@ -153,9 +156,9 @@ def text_language(story: StoryText) -> str:
     """The story's language as the topic terms need it: the code of French, German, Spanish,
     Portuguese, Italian, Dutch, Polish or Turkish when the story has more distinct function
     words of it than of English, and at least two (a name's "van" or "de" is not a language);
-    with fewer than two English function words, also the language its feed declares, if one
-    of those, or a letter only one of them writes ("ł", "ą": Polish). Else "": English, or
-    it cannot tell (short text, Cyrillic)."""
+    with fewer than two English function words, also the language its feed declares (one
+    with terms or not: a Swedish headline is no English one), or a letter only one of them
+    writes ("ł", "ą": Polish). Else "": English, or it cannot tell (short text, Cyrillic)."""
     counts = story.body_counts
     in_body = counts.__contains__
     title_only = frozenset(word for word in story.title_words if word not in counts)
@@ -172,6 +175,8 @@ def text_language(story: StoryText) -> str:
     if english < 2:
         if story.declared in _OTHER_FUNCTION_WORDS:
             return story.declared  # "Incendie à Marseille: trois morts" in a French feed
+        if story.declared and story.declared not in _UNMARKED_LANGUAGES:
+            return story.declared  # Swedish, Japanese...: no terms, English ones must not read it
         for code, letters in _OWN_LETTERS.items():
             if not (
                 letters.isdisjoint(story.title) and letters.isdisjoint(story.body[:_LETTERS_READ])
