@@ -178,6 +178,10 @@ def test_a_capital_between_capitalised_words_of_a_headline_cased_title_counts(
         ("Two Dead In Houston Shooting", "US"),  # Houston is also a surname
         ("Hugh Jackman On The Challenges Of Dieting In Montreal", "CA"),
         ("Facebook Launches 'Missed Call' Ad Feature In India", "IN"),
+        ("Fire in Paris Kills Three Firefighters", "FR"),  # Paris is also a given name
+        ("Explosion in München: zwei Verletzte", "DE"),  # German capitalises every noun
+        ("Manifestation à Genève contre la guerre", "CH"),
+        ("Cumbre en Pekín sobre el clima", "CN"),
     ],
 )
 def test_a_preposition_before_a_city_in_a_headline_cased_title_makes_it_the_place(

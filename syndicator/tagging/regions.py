@@ -116,8 +116,9 @@ _FIRM_SUFFIXES = word_set(
 # or a common word is not followed by these ("Sydney Airport", "Reading Police", "Luton Town").
 _PLACE_NOUNS = word_set("Airport Harbour Harbor Police Council Mayor Zoo Town")
 # In a Headline Case title, prepositions before a city that make it the place, where the
-# capital of the next word says nothing ("Two Dead In Houston Shooting").
-_PLACE_PREPOSITIONS = frozenset(("In", "Near", "Outside"))
+# capital of the next word says nothing ("Two Dead In Houston Shooting", "Fire in Paris
+# Kills Three", and German, which capitalises every noun: "Explosion in München").
+_PLACE_PREPOSITIONS = frozenset(("In", "Near", "Outside", "in", "near", "outside"))
 # A token ending so ends a sentence (";" stands for a paragraph's end in split text).
 _SENTENCE_ENDS = frozenset(".!?:;")
 # After a demonym, words that make it a language ("Spanish-language", "French-speaking",
