@@ -114,7 +114,7 @@ _FIRM_SUFFIXES = word_set(
 )
 # Nouns after a city that make it the place, even where its name needs support: a given name
 # or a common word is not followed by these ("Sydney Airport", "Reading Police", "Luton Town").
-_PLACE_NOUNS = word_set("Airport Harbour Harbor Police Council Mayor Zoo Town")
+_PLACE_NOUNS = word_set("Airport Harbour Harbor Police Council Mayor Zoo Town County")
 # In a Headline Case title, prepositions before a city that make it the place, where the
 # capital of the next word says nothing ("Two Dead In Houston Shooting", "Fire in Paris
 # Kills Three", and German, which capitalises every noun: "Explosion in München").
