@@ -328,6 +328,28 @@ def test_regions_in_their_own_languages_and_stock_indexes(title: str, code: str)
     assert _focus(title, "") & {"DE", "AT", "IT", "FR", "ES"} == {code}
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Greens vow action as rent hike sees Sydney siblings forced to move back in", "AU"),
+        ("Perth woman charged over crash", "AU"),
+        ("Darwin teen missing after boat capsizes", "AU"),
+        ("Cyclone nears Darwin, Northern Territory", "AU"),
+    ],
+)
+def test_a_local_noun_after_a_city_that_is_also_a_name_makes_it_the_place(
+    title: str, code: str
+) -> None:
+    assert code in _focus(title, "")
+
+
+def test_a_name_is_still_a_name_and_surrey_is_not_canadas_without_canada() -> None:
+    assert not _named("Sydney Sweeney joins the cast", "")
+    assert not _named("Charles Darwin letters sold", "")
+    assert "CA" not in _named("Tributes paid to Surrey headteacher found dead with family", "")
+    assert "CA" in _focus("Surrey RCMP investigate shooting", "Police in Surrey, B.C., said.")
+
+
 def test_valencia_is_spain_unless_the_story_is_venezuelan() -> None:
     text = "The governor of Carabobo said Maduro's police had moved in."
     assert {"ES", "VE"} & _focus("Riots in Valencia", text) == {"VE"}

@@ -115,6 +115,14 @@ _FIRM_SUFFIXES = word_set(
 # Nouns after a city that make it the place, even where its name needs support: a given name
 # or a common word is not followed by these ("Sydney Airport", "Reading Police", "Luton Town").
 _PLACE_NOUNS = word_set("Airport Harbour Harbor Police Council Mayor Zoo Town County")
+# Lower-case nouns after a city that local news puts there ("Sydney siblings", "Perth
+# woman", "Darwin teen charged"): a person's name is followed by a surname or a verb.
+_LOCAL_NOUNS = word_set(
+    "man men woman women teen teens teenager teenagers boy boys girl girls couple mum mother "
+    "dad father family families siblings resident residents home homes suburb suburbs "
+    "school schools hospital beach beaches harbour harbor train trains police mayor council "
+    "landlord landlords tenants renters commuters"
+)
 # In a Headline Case title, prepositions before a city that make it the place, where the
 # capital of the next word says nothing ("Two Dead In Houston Shooting", "Fire in Paris
 # Kills Three", and German, which capitalises every noun: "Explosion in München").
@@ -1012,15 +1020,23 @@ def _following_support(gazetteer: Gazetteer, name: PlaceName, tokens: list[str],
 
 def _noun_support(name: PlaceName, tokens: list[str], last: int) -> str:
     """'Sydney Airport', 'Perth Harbour': a place noun after a city (a given name, a common
-    word) says it is the place, the biggest of that name."""
-    if (
-        last + 1 >= len(tokens)
-        or not name.readings
-        or name.readings[0].kind not in ("city", "capital")
-        or _clean(tokens[last + 1]) not in _PLACE_NOUNS
-    ):
+    word) says it is the place, the biggest of that name; so does a local noun ("Sydney
+    siblings", "Perth woman") after a city of one country that is no common word."""
+    if last + 1 >= len(tokens) or not name.readings:
         return ""
-    return name.readings[0].code
+    first = name.readings[0]
+    if first.kind not in ("city", "capital"):
+        return ""
+    after = _clean(tokens[last + 1])
+    if after in _PLACE_NOUNS:
+        return first.code
+    if (
+        after in _LOCAL_NOUNS
+        and not name.common_word
+        and all(reading.code == first.code for reading in name.readings)
+    ):
+        return first.code
+    return ""
 
 
 def _article_support(gazetteer: Gazetteer, tokens: list[str], index: int) -> str:
