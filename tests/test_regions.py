@@ -343,6 +343,12 @@ def test_a_local_noun_after_a_city_that_is_also_a_name_makes_it_the_place(
     assert code in _focus(title, "")
 
 
+def test_a_county_named_after_its_city() -> None:
+    assert "US" in _focus("Montgomery County wellness calendar, Aug. 23-30", "")
+    assert "KE" in _focus("Nairobi County budget approved", "")
+    assert "MX" not in _named("Two cases of chikungunya fever in Leon County", "")  # Florida
+
+
 def test_a_name_is_still_a_name_and_surrey_is_not_canadas_without_canada() -> None:
     assert not _named("Sydney Sweeney joins the cast", "")
     assert not _named("Charles Darwin letters sold", "")

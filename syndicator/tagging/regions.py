@@ -114,7 +114,10 @@ _FIRM_SUFFIXES = word_set(
 )
 # Nouns after a city that make it the place, even where its name needs support: a given name
 # or a common word is not followed by these ("Sydney Airport", "Reading Police", "Luton Town").
-_PLACE_NOUNS = word_set("Airport Harbour Harbor Police Council Mayor Zoo Town County")
+_PLACE_NOUNS = word_set("Airport Harbour Harbor Police Council Mayor Zoo Town")
+# "Montgomery County": a county named after its city, in the countries that name them so
+# (Leon County is Florida's, not Mexico's León).
+_COUNTY_COUNTRIES = frozenset(("US", "GB", "KE", "TW", "CN"))
 # Lower-case nouns after a city that local news puts there ("Sydney siblings", "Perth
 # woman", "Darwin teen charged"): a person's name is followed by a surname or a verb.
 _LOCAL_NOUNS = word_set(
@@ -1028,7 +1031,7 @@ def _noun_support(name: PlaceName, tokens: list[str], last: int) -> str:
     if first.kind not in ("city", "capital"):
         return ""
     after = _clean(tokens[last + 1])
-    if after in _PLACE_NOUNS:
+    if after in _PLACE_NOUNS or (after == "County" and first.code in _COUNTY_COUNTRIES):
         return first.code
     if (
         after in _LOCAL_NOUNS
