@@ -634,3 +634,24 @@ def test_a_short_headline_reads_in_its_feeds_declared_language() -> None:
     # Russian and English feeds read with the unmarked terms, as before.
     assert topics("Землетрясение в Алматы", "ru") == ["disaster"]
     assert topics("Earthquake hits Japan", "en-GB") == ["disaster"]
+
+
+@pytest.mark.parametrize(
+    ("category", "slug"),
+    [
+        ("Cell Biology", "science"),
+        ("Geochemistry, Geophysics", None),  # no whole-word hint: left to the text
+        ("bitcoin", "economy"),
+        ("Cats", "lifestyle"),
+        ("Hurricanes", "disaster"),
+        ("Republicans", "politics"),
+        ("Episcopal Church", "religion"),
+        ("comedy", "arts"),
+    ],
+)
+def test_feed_categories_seen_in_real_feeds_name_their_topic(
+    category: str, slug: str | None
+) -> None:
+    taxonomy = default_taxonomy()
+    found = sorted(taxonomy.slugs[i] for i in taxonomy.category_topics(category))
+    assert found == ([slug] if slug else [])
