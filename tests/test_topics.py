@@ -655,3 +655,17 @@ def test_feed_categories_seen_in_real_feeds_name_their_topic(
     taxonomy = default_taxonomy()
     found = sorted(taxonomy.slugs[i] for i in taxonomy.category_topics(category))
     assert found == ([slug] if slug else [])
+
+
+@pytest.mark.parametrize(
+    ("url", "slug"),
+    [
+        ("https://thehill.com/homenews/senate/3848209-senate-vote/", "politics"),
+        ("https://www.theguardian.com/lifeandstyle/2023/feb/06/recipe", "lifestyle"),
+        ("https://www.theguardian.com/stage/2023/feb/06/review", "arts"),
+        ("https://biznes.interia.pl/gielda/news-wig20", "economy"),
+    ],
+)
+def test_url_sections_seen_in_real_feeds_name_their_topic(url: str, slug: str) -> None:
+    taxonomy = default_taxonomy()
+    assert [taxonomy.slugs[i] for i, _ in taxonomy.path_topics(url)] == [slug]
