@@ -310,6 +310,25 @@ def test_russian_names_of_two_words_and_short_ones_with_their_case_endings(
     assert code in _focus(title, "")
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Наводнение в Джалал-Абаде", "KG"),  # a hyphenated name declines its last part
+        ("Пожар в Усть-Каменогорске", "KZ"),
+        ("Protest in Jalal-Abad over water", "KG"),
+        ("Qo'qon shahrida yangi zavod ochildi", "UZ"),  # Uzbek Latin
+        ("Pollution in Aqtau port", "KZ"),
+        ("Floods in Dashoguz province", "TM"),
+    ],
+)
+def test_central_asian_towns_in_every_spelling_desks_meet(title: str, code: str) -> None:
+    assert code in _focus(title, "")
+
+
+def test_the_fergana_valley_is_central_asia() -> None:
+    assert "Central Asia" in _focus("Floods hit Fergana Valley villages", "")
+
+
 def test_a_word_inside_a_longer_russian_name_is_not_read_again() -> None:
     assert "SD" not in _named("Гуманитарный кризис в Южном Судане", "")  # South Sudan only
 

@@ -859,12 +859,27 @@ def _match_at(
     if word == raw and index + 1 < len(tokens):
         second = tokens[index + 1]
         entries = gazetteer.multi.get((word, second)) or gazetteer.multi.get((word, _clean(second)))
+        if not entries and _is_cyrillic_capital(second[:1]):
+            entries = _with_russian_ending(gazetteer, word, _clean(second))
         for rest, name in entries or ():
             last = index + 1 + len(rest)
             if not rest or (last < len(tokens) and _continues(tokens, index + 1, rest)):
                 return [name], last
     single = gazetteer.single.get(word)
     return ([single], index) if single is not None else None
+
+
+def _with_russian_ending(
+    gazetteer: Gazetteer, first: str, second: str
+) -> list[tuple[tuple[str, ...], PlaceName]]:
+    """Two-word names whose second word has a Russian case ending ("Джалал-Абаде",
+    "Усть-Каменогорска"): hyphenated names decline their last part."""
+    for ending in _RU_ENDINGS:
+        if second.endswith(ending) and len(second) - len(ending) >= _RU_STEM_MIN:
+            entries = gazetteer.multi.get((first, second[: -len(ending)]))
+            if entries:
+                return [(rest, name) for rest, name in entries if not rest]
+    return []
 
 
 def _continues(tokens: list[str], index: int, rest: tuple[str, ...]) -> bool:
