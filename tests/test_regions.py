@@ -372,6 +372,10 @@ def test_a_name_is_still_a_name_and_surrey_is_not_canadas_without_canada() -> No
     assert not _named("Sydney Sweeney joins the cast", "")
     assert not _named("Charles Darwin letters sold", "")
     assert "CA" not in _named("Tributes paid to Surrey headteacher found dead with family", "")
+    # A reading's context words are support: Epsom is in Surrey, England.
+    assert "GB" in _focus("Tributes paid to Surrey headteacher", "She taught at Epsom College.")
+    assert "AU" in _focus("Storms lash Victoria", "Melbourne was hit hardest.")
+    assert not _named("Victoria Beckham launches a new line", "The designer said.")
     assert "CA" in _focus("Surrey RCMP investigate shooting", "Police in Surrey, B.C., said.")
 
 

@@ -1099,7 +1099,7 @@ def _weigh(
     evidence: dict[str, _Evidence] = {}
     for occurrence in occurrences:
         reading = _reading_of(occurrence, body, direct)
-        if not reading.code or not _supported(occurrence, reading, direct, headline_cased):
+        if not reading.code or not _supported(occurrence, reading, direct, headline_cased, body):
             continue
         code = occurrence.support or reading.code
         if code not in gazetteer.countries and code not in gazetteer.region_parents:
@@ -1139,8 +1139,15 @@ def _reading_of(occurrence: _Occurrence, body: str, direct: Counter[str]) -> Rea
 
 
 def _supported(
-    occurrence: _Occurrence, reading: Reading, direct: Counter[str], headline_cased: bool
+    occurrence: _Occurrence,
+    reading: Reading,
+    direct: Counter[str],
+    headline_cased: bool,
+    body: str,
 ) -> bool:
+    """Whether a name that needs support has it: a dateline, a following state or place
+    noun, its country named without doubt, or one of its reading's context words ("Epsom"
+    for Surrey in England, "Melbourne" for Victoria in Australia)."""
     if occurrence.where == "dateline" or occurrence.support:
         return True
     name = occurrence.name
@@ -1149,7 +1156,7 @@ def _supported(
         and occurrence.where == "title"
         and (name.person_like or reading.kind in ("city", "state"))
     )
-    return not doubtful or reading.code in direct
+    return not doubtful or reading.code in direct or any(word in body for word in reading.context)
 
 
 def _count(evidence: _Evidence, occurrence: _Occurrence, reading: Reading) -> None:
