@@ -418,6 +418,11 @@ def _kill_phase(scene: Scene) -> None:
         _reap_group(scene, process, command)
 
 
+def _ready_lines(scene: Scene) -> int:
+    """How many times a daemon has logged that it is running (its signal handlers are set)."""
+    return scene.log.read_text(errors="replace").count(" running: ")
+
+
 def _finish(scene: Scene) -> float:
     """A plain `run --once`, then the daemon ahead in time until nothing is left to send,
     stopped with SIGTERM. Returns the seconds the daemon took."""
@@ -426,10 +431,17 @@ def _finish(scene: Scene) -> float:
     once = _start(scene, ["-m", "syndicator", "--config", str(scene.config), "run", "--once"])
     assert once.wait(timeout=60) == 0, scene.log.read_text(errors="replace")[-3000:]
     started = time.monotonic()
+    ready_before = _ready_lines(scene)
     daemon = _start(
         scene, ["-c", DAEMON_AHEAD, str(scene.config), str(AHEAD.total_seconds()), str(SPEED)]
     )
     try:
+        # The SIGTERM below is the graceful stop under test: sent before the daemon has set
+        # up its handlers (when `run --once` left nothing to send), the interpreter's default
+        # action ends it with -15 instead, and the test would fail on start-up timing.
+        while _ready_lines(scene) == ready_before and time.monotonic() - started < 60:
+            assert daemon.poll() is None, scene.log.read_text(errors="replace")[-3000:]
+            time.sleep(0.1)
         while _unfinished(scene.database) and time.monotonic() - started < FINISH_WITHIN_S:
             assert daemon.poll() is None, scene.log.read_text(errors="replace")[-3000:]
             time.sleep(0.25)
