@@ -257,7 +257,7 @@ def measure_speed(taxonomy: Taxonomy, items: Sequence[Item]) -> tuple[float, int
 
 
 def evaluate(taxonomy: Taxonomy | None = None) -> EvalResult:
-    """Both sets, both halves, and the speed figure (the tagging_quality benchmark calls this)."""
+    """The three sets, both halves each, and the speed figure (tagging_quality calls this)."""
     taxonomy = taxonomy or default_taxonomy()
     bbc = load_bbc()
     sets = (
