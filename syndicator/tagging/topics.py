@@ -699,7 +699,7 @@ def _tally_words(
     tally: dict[_WordEntry | _Phrase, int] = {}
     if not present:
         return tally
-    consumed = _phrases_in(taxonomy, words, present, tally, counts, language=language)
+    consumed = _phrases_in(taxonomy, words, present, tally, language=language)
     for word in present:
         found = memo[word]
         if found is not None and found.hits:
@@ -714,7 +714,6 @@ def _phrases_in(
     words: list[str],
     present: set[str],
     tally: dict[_WordEntry | _Phrase, int],
-    counts: Counter[str],
     *,
     language: str,
 ) -> dict[str, int]:
@@ -722,18 +721,14 @@ def _phrases_in(
     returns how many occurrences of each word the phrases took. Only phrases of the text's
     `language` are read: a German "super bowl" must not take the words of English text."""
     memo = taxonomy._memo
-    starts = [word for word in present if (entry := memo[word]) is not None and entry.phrases]
+    starts = {word for word in present if (entry := memo[word]) is not None and entry.phrases}
     consumed: dict[str, int] = {}
     if not starts:
         return consumed
     skip_to = 0
-    positions: list[int] = []
-    for word in starts:  # list.index at C speed: a start word occurs once or twice
-        i = -1
-        for _ in range(counts[word]):
-            i = words.index(word, i + 1)
-            positions.append(i)
-    positions.sort()
+    # One pass over the words: a story has a dozen start words ("year", "world", "first"),
+    # and a list.index scan per occurrence cost 18 us a BBC story against 7 for this.
+    positions = [i for i, word in enumerate(words) if word in starts]
     for i in positions:
         found = memo[words[i]]
         if i < skip_to or found is None or i + 1 >= len(words):
