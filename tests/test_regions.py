@@ -368,6 +368,11 @@ def test_a_county_named_after_its_city() -> None:
     assert "MX" not in _named("Two cases of chikungunya fever in Leon County", "")  # Florida
 
 
+def test_a_city_before_a_surname_that_is_also_a_demonym_is_a_persons_name() -> None:
+    assert not _named("Irvine Welsh publishes a new novel", "")  # not Irvine, California
+    assert "US" in _focus("Flooding in Irvine, California", "")
+
+
 def test_a_name_is_still_a_name_and_surrey_is_not_canadas_without_canada() -> None:
     assert not _named("Sydney Sweeney joins the cast", "")
     assert not _named("Charles Darwin letters sold", "")

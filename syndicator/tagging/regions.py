@@ -1012,8 +1012,10 @@ def _is_other_name(gazetteer: Gazetteer, raw: str, *, before_the_place: bool = F
     word = _clean(raw)
     if word in _NOT_NAMES or word in _PLACE_WORDS or len(word) < 2:
         return False
-    if word in gazetteer.single:
-        return False
+    if (known := gazetteer.single.get(word)) is not None:
+        # A place's name is no person's, unless it is a surname too, after the place:
+        # "Irvine Welsh" is the novelist, not Irvine, California.
+        return not before_the_place and known.person_like and word[1:].islower()
     return before_the_place or word not in gazetteer.first_words
 
 
