@@ -14,8 +14,11 @@ How it reads a name, in order:
 3. A city, a state or a name that is also a person's name ("Jordan", "Chad") is skipped when
    another capitalised name stands right next to it ("Michael Jordan", "Stanley Works").
 4. A city that is a common word ("Nice", "Reading") or a person's name ("Stanley") counts only
-   with support: its country named elsewhere, a following ", Texas", or the dateline. So do the
-   cities of a headline written in title case.
+   with support: its country named elsewhere, a following ", Texas", a place noun or a local
+   one ("Sydney Airport", "Perth woman"), a context word of its reading ("Epsom" for
+   Surrey), or the dateline. So do the cities of a headline written in title case, unless a
+   preposition stands before them ("Two Dead In Houston Shooting"). A common word opening a
+   sentence is the word ("Mobile networks...").
 5. "listed in Luxembourg" and the like (a bond listing, a registered office) are not evidence.
 6. An ambiguous name ("Georgia", "Congo") takes the reading whose context words the text has,
    then the reading whose country the text names elsewhere, then the first.
@@ -797,8 +800,8 @@ def _words_of_names(occurrences: Iterable[_Occurrence], where: str) -> set[int]:
     return {
         index
         for occurrence in occurrences
-        if occurrence.where == where and " " in occurrence.name.text
-        for index in range(occurrence.index, occurrence.index + occurrence.name.text.count(" ") + 1)
+        if occurrence.where == where and len(words := split_words(occurrence.name.text)) > 1
+        for index in range(occurrence.index, occurrence.index + len(words))
     }
 
 
