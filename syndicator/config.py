@@ -192,6 +192,16 @@ def _to_region(value: Any) -> str:
     return resolved
 
 
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
+
+
+def _to_language(value: Any) -> str:
+    text = _to_str(value).strip()
+    if text and not _LANGUAGE_TAG.fullmatch(text):
+        raise _Invalid(f"expected a language tag such as fr or de-DE, got {text!r}")
+    return text
+
+
 def _to_region_list(value: Any) -> tuple[str, ...]:
     items = _to_str_list(value)
     unknown = [item for item in items if resolve_region(item) is None]
@@ -317,6 +327,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "list of strings": _to_str_list,
     "list of email addresses": _to_addresses,
     "region": _to_region,
+    "language tag": _to_language,
     "list of regions": _to_region_list,
     "slug": _to_slug,
     "schedule": _to_schedule,
@@ -486,6 +497,15 @@ KEYS: tuple[Key, ...] = (
         "",
         "Region prior: the ISO 3166-1 alpha-2 country the source mostly covers; weak "
         "evidence for the tagger (an M49 name is accepted but adds no evidence).",
+    ),
+    Key(
+        "sources[]",
+        "language",
+        "language tag",
+        "",
+        "The language of its stories, for a feed that declares none or the wrong one "
+        "(default: the feed's own, RSS `<language>` or Atom `xml:lang`); what `lang:` finds "
+        "and what the topic tagger reads a headline too short to tell in.",
     ),
     Key(
         "sources[]",
@@ -764,6 +784,7 @@ class SourceSettings:
     interval: timedelta | None
     region: str
     enabled: bool
+    language: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -1088,6 +1109,7 @@ def _source(values: Mapping[str, Any]) -> SourceSettings:
         interval=values["interval"],
         region=values["region"],
         enabled=values["enabled"],
+        language=values["language"],
     )
 
 

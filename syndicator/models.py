@@ -27,6 +27,7 @@ class Source:
     url: str
     name: str
     region: str = ""
+    language: str = ""  # as configured: its stories' language where the feed's is wrong
     etag: str | None = None
     last_modified: str | None = None
     content_hash: str | None = None

@@ -139,6 +139,7 @@ def configured_sources(sources: Iterable[SourceSettings]) -> list[ConfiguredSour
             region=source.region,
             enabled=source.enabled,
             interval_s=source.interval.total_seconds() if source.interval else None,
+            language=source.language,
         )
         for source in sources
     ]
@@ -582,7 +583,15 @@ def _stories(
 ) -> list[Story]:
     sites = (feed.title,)  # an outlet's own name, as it may end every title
     stories = [
-        normalize_entry(source_id, entry, entry_key(entry), now, sites, feed_language=feed.language)
+        # A configured language stands in for the feed's (an entry's own xml:lang still wins).
+        normalize_entry(
+            source_id,
+            entry,
+            entry_key(entry),
+            now,
+            sites,
+            feed_language=tagging.language or feed.language,
+        )
         for entry in feed.entries
     ]
     # A feed that lists one entry twice stores it once (the last copy wins, as in readers).
@@ -648,8 +657,11 @@ def retag_clusters(
 
 
 def tag_context(source: Source, plan: PollPlan) -> TagContext:
-    """What tagging a source's stories needs: its region prior and the topic overrides."""
-    return TagContext(source.region, plan.topics.overrides, plan.topics.replace)
+    """What tagging a source's stories needs: its region prior and language, and the topic
+    overrides."""
+    return TagContext(
+        source.region, plan.topics.overrides, plan.topics.replace, language=source.language
+    )
 
 
 def _signals(

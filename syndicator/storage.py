@@ -471,6 +471,12 @@ def _m0017_search_index_without_positions(db: Database) -> None:
     db.executescript(_search_index_script(", detail = column"))
 
 
+@MIGRATIONS(name="0018_source_language")
+def _m0018_source_language(db: Database) -> None:
+    # A source's configured language, for feeds that declare none or the wrong one.
+    db.execute("ALTER TABLE sources ADD COLUMN language TEXT NOT NULL DEFAULT ''")
+
+
 def _register_functions(connection: sqlite3.Connection) -> None:
     """The SQL functions the schema's triggers call (every connection that writes needs them:
     a story deleted from a shell without them fails with "no such function", harmlessly)."""
@@ -517,6 +523,7 @@ class ConfiguredSource:
     region: str
     enabled: bool
     interval_s: float | None
+    language: str = ""  # as configured; "" to use the feed's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -922,12 +929,12 @@ class Store:
                 db.execute(
                     """
                     INSERT INTO sources (url, config_url, name, region, enabled, interval_s,
-                                         next_poll_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                                         next_poll_at, language)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (config_url) DO UPDATE SET
                         name = excluded.name, region = excluded.region,
                         enabled = excluded.enabled, interval_s = excluded.interval_s,
-                        configured = 1
+                        language = excluded.language, configured = 1
                     """,
                     (
                         source.url,
@@ -937,6 +944,7 @@ class Store:
                         int(source.enabled),
                         source.interval_s,
                         format_time(now),
+                        source.language,
                     ),
                 )
 
@@ -2394,6 +2402,7 @@ def _source(row: dict[str, Any]) -> Source:
         url=row["url"],
         name=row["name"] or row["feed_title"] or "",
         region=row["region"],
+        language=row["language"],
         etag=row["etag"],
         last_modified=row["last_modified"],
         content_hash=row["content_hash"],

@@ -385,6 +385,10 @@ SINGLE_PROBLEMS = {
     "dedup-window-zero": ('[dedup]\nwindow = "0s"\n', "dedup.window:"),
     "alert-without-query": ('[[alerts]]\nname = "a"\n', "alerts[0].query:"),
     "section-without-slug": ('[[sections]]\ntitle = "World"\n', "sections[0].slug:"),
+    "source-language-not-a-tag": (
+        '[[sources]]\nurl = "https://a.example/rss"\nlanguage = "français!"\n',
+        "sources[0].language:",
+    ),
     "email-to-nobody": (
         '[channels.desk]\ntype = "email"\nto = []\nfrom = "s@example.org"\n',
         "channels.desk.to:",

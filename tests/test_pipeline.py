@@ -545,3 +545,18 @@ def test_a_feeds_language_reaches_its_entries_and_their_topics() -> None:
     (story,) = parsed.stories
     assert story.language == "fr-FR"
     assert "disaster" in [tag.code for tag in story.tags if tag.focus]  # read as French
+
+
+def test_a_configured_language_stands_in_for_a_feed_that_declares_none(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/fil.rss"] = Route(
+        rss([{"title": "Incendie à Marseille : trois morts", "guid": "f1"}], title="Le Fil")
+    )
+    url = feed_server.url("/fil.rss")
+    store = open_store(tmp_path / "s.db")
+    store.sync_sources([ConfiguredSource(url, "", "", True, None, language="fr")], START)
+    assert _poll(store, clock) == ["ok"]
+    (cluster,) = store.clusters(ClusterFilter(query="lang:fr"))
+    assert "disaster" in [tag.code for tag in store.tags_of(cluster.id) if tag.focus]
+    assert store.clusters(ClusterFilter(query="lang:en")) == []

@@ -35,12 +35,15 @@ class TagContext:
 
     `prior` is the source's region (an ISO code, weak evidence); `topic_overrides` and
     `replace_topics` are the configuration's `[[topics]]`, applied on top of the built-in
-    taxonomy. The default context tags with the built-in data and no prior.
+    taxonomy; `language` the source's configured language, which its stories are stored and
+    read in where the feed declares none or the wrong one. The default context tags with the
+    built-in data, no prior and the feed's own language.
     """
 
     prior: str = ""
     topic_overrides: tuple[TopicRule, ...] = ()
     replace_topics: frozenset[str] = frozenset()
+    language: str = ""
 
 
 _taxonomies: dict[str, Taxonomy] = {}
