@@ -322,6 +322,8 @@ GOOD: dict[str, st.SearchStrategy[Any]] = {
         max_size=3,
     ),
     "region": REGIONS | ODD_TEXT,
+    "language tag": st.sampled_from(["fr", "de-DE", "pt_BR", "zh-Hant-TW", "", "f", "français!"])
+    | ODD_TEXT,
     "list of regions": st.lists(REGIONS, max_size=4),
     "slug": SLUGS | ODD_TEXT,
     "schedule": SCHEDULES,
