@@ -233,6 +233,29 @@ def test_tag_takes_the_feeds_language_for_a_headline_too_short_to_tell(tmp_path:
     assert "disaster" in _by(json.loads(batch.stdout)["topics"], "slug")
 
 
+def test_tag_evidence_reads_the_same_in_every_process(tmp_path: Path) -> None:
+    text = (
+        "China's currency slips\nThe yuan fell as the renminbi traded lower in Beijing; "
+        "the tenge and the rouble held."
+    )
+    outputs = set()
+    for seed in ("1", "2", "3", "4", "5", "6"):
+        env = {name: value for name, value in os.environ.items() if name != "SYNDICATOR_CONFIG"}
+        env["PYTHONHASHSEED"] = seed  # set iteration order follows the string hashes
+        result = subprocess.run(
+            [sys.executable, "-m", "syndicator", "tag", text, "--json"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=env,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.add(result.stdout)
+    assert len(outputs) == 1
+
+
 # ---------------------------------------------------------------------------------------------
 # `run --once` on two loopback feeds, then search, explain, the automatic feeds and a section.
 
