@@ -163,6 +163,7 @@ def test_seed_is_conflict_and_politics_with_the_fuel_price_trigger() -> None:
         ("Туркменистан начал поставки газа в Китай", "", "economy"),
         ("В Душанбе прошел марафон", "", "sport"),
         ("В Кыргызстане запустили первую солнечную электростанцию", "", "environment"),
+        ("У Сахновщині поховають молодшого сержанта, який воював на фронті", "", "conflict"),
     ],
 )
 def test_real_headlines(title: str, text: str, expected: str) -> None:
