@@ -71,9 +71,14 @@ terms = { "pipeline" = 3, "oil" = 2 }
 """
 
 
-def _cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """The CLI in a fresh interpreter, with text on stdin and no $SYNDICATOR_CONFIG."""
+def _cli(
+    *args: str, cwd: Path, stdin: str | None = None, hash_seed: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI in a fresh interpreter, with text on stdin and no $SYNDICATOR_CONFIG (and
+    $PYTHONHASHSEED set when `hash_seed` is)."""
     env = {name: value for name, value in os.environ.items() if name != "SYNDICATOR_CONFIG"}
+    if hash_seed is not None:
+        env["PYTHONHASHSEED"] = hash_seed  # set iteration order follows the string hashes
     return subprocess.run(
         [sys.executable, "-m", "syndicator", *args],
         cwd=cwd,
@@ -240,17 +245,7 @@ def test_tag_evidence_reads_the_same_in_every_process(tmp_path: Path) -> None:
     )
     outputs = set()
     for seed in ("1", "2", "3", "4", "5", "6"):
-        env = {name: value for name, value in os.environ.items() if name != "SYNDICATOR_CONFIG"}
-        env["PYTHONHASHSEED"] = seed  # set iteration order follows the string hashes
-        result = subprocess.run(
-            [sys.executable, "-m", "syndicator", "tag", text, "--json"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env=env,
-        )
+        result = _cli("tag", text, "--json", cwd=tmp_path, hash_seed=seed)
         assert result.returncode == 0, result.stderr
         outputs.add(result.stdout)
     assert len(outputs) == 1

@@ -54,6 +54,8 @@ import pycountry
 
 from syndicator.models import Tag, TagKind
 from syndicator.tagging.text import (
+    CYRILLIC_LOWER,
+    CYRILLIC_UPPER,
     StoryText,
     readable_title,
     split_words,
@@ -101,8 +103,8 @@ SCORE_SCALE = 3.0  # score = 1 - exp(-raw / SCORE_SCALE): focus starts at 0.63
 
 # Cyrillic as the region's outlets write it: Russian, Ukrainian, Belarusian, Kazakh, Kyrgyz.
 _CYRILLIC = re.compile(r"[а-яёА-ЯЁіїєґўІЇЄҐЎқғүұәөһңҚҒҮҰӘӨҺҢ]")
-_RU_LOWER = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґўқғүұәөһң")
-_RU_UPPER = frozenset("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯІЇЄҐЎҚҒҮҰӘӨҺҢ")
+_RU_LOWER = CYRILLIC_LOWER
+_RU_UPPER = CYRILLIC_UPPER
 # Quotes, brackets, dashes and hyphens separate words like spaces do: '"Kazakhstan"' is
 # 'Kazakhstan', "Russia-Ukraine" is two names, and "Guinea-Bissau" is stored as two words.
 _TOKEN_ENDINGS = ("", ".", ",", "'s", "’s")  # how names end in running text
@@ -1045,13 +1047,15 @@ def _noun_support(name: PlaceName, tokens: list[str], last: int) -> str:
     after = _clean(tokens[last + 1])
     if after in _PLACE_NOUNS or (after == "County" and first.code in _COUNTY_COUNTRIES):
         return first.code
-    if (
-        after in _LOCAL_NOUNS
-        and not name.common_word
-        and all(reading.code == first.code for reading in name.readings)
-    ):
-        return first.code
+    if after in _LOCAL_NOUNS and not name.common_word:
+        return _one_country(name)
     return ""
+
+
+def _one_country(name: PlaceName) -> str:
+    """The country of a name whose readings all lie in one ("" for "Georgia", "Victoria")."""
+    code = name.readings[0].code if name.readings else ""
+    return "" if any(reading.code != code for reading in name.readings) else code
 
 
 def _article_support(gazetteer: Gazetteer, tokens: list[str], index: int) -> str:
@@ -1065,17 +1069,9 @@ def _preposition_support(name: PlaceName, tokens: list[str], index: int) -> str:
     """'In Houston', 'Near Sydney' in a Headline Case title: the place, when the name has
     one country (for "In Georgia" the state and the country stay to be told apart) and is
     not a common word ("In Most Cases", "In Reading" stay in need of support)."""
-    if (
-        index == 0
-        or tokens[index - 1] not in _PLACE_PREPOSITIONS
-        or not name.readings
-        or name.needs_support
-    ):
+    if index == 0 or tokens[index - 1] not in _PLACE_PREPOSITIONS or name.needs_support:
         return ""
-    code = name.readings[0].code
-    if any(reading.code != code for reading in name.readings):
-        return ""
-    return code
+    return _one_country(name)
 
 
 def _cyrillic_adjectives(gazetteer: Gazetteer, tokens: list[str]) -> list[_Occurrence]:
@@ -1204,7 +1200,7 @@ def _raw_score(evidence: _Evidence) -> float:
     )
 
 
-_second = itemgetter(1)  # most mentioned first; ties in order of appearance, as Counter has it
+_second = itemgetter(1)  # most mentioned first; ties in order of first mention (a stable sort)
 
 
 def _reasons(evidence: _Evidence) -> tuple[str, ...]:

@@ -27,10 +27,11 @@ _DATELINE_DATE = re.compile(
 )
 _ALL_CAPS_PLACE = re.compile(r"[A-ZА-ЯЁ][A-ZА-ЯЁ.'’ -]+")
 _SMALL_WORDS = re.compile(r"(?<=\s)(?:Of|The|And|De|Du|La|In|On|At|For)\b")
-# The first letters of Russian, Ukrainian, Belarusian and Kazakh words.
-_CYRILLIC_LETTERS = frozenset(
-    "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґўқғүұәөһңАБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯІЇЄҐЎҚҒҮҰӘӨҺҢ"
-)
+# The letters of Russian, Ukrainian, Belarusian and Kazakh words (the region tagger reads
+# names by them too).
+CYRILLIC_LOWER = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґўқғүұәөһң")
+CYRILLIC_UPPER = frozenset("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯІЇЄҐЎҚҒҮҰӘӨҺҢ")
+_CYRILLIC_LETTERS = CYRILLIC_LOWER | CYRILLIC_UPPER
 
 
 def word_set(words: str) -> frozenset[str]:
