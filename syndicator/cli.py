@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -29,6 +30,8 @@ from syndicator.config import (
     append_to_config,
     load_settings,
     resolve_config_path,
+    source_language_problem,
+    source_region_problem,
     source_url_problem,
 )
 from syndicator.errors import ConfigError, SyndicatorError
@@ -820,6 +823,7 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
 
     progress = TerminalProgress("importing")
     fresh, skipped, invalid = [], 0, []
+    dropped: list[str] = []
     for done, feed in enumerate(feeds, start=1):
         progress(done, len(feeds))
         if (problem := source_url_problem(feed.url)) is not None:
@@ -828,9 +832,11 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
             skipped += 1
         else:
             known.add(canonical_url(feed.url))
-            fresh.append(feed)
+            fresh.append(_without_unusable_hints(feed, dropped))
     for line in invalid:
         print(f"skipped invalid: {line}", file=sys.stderr)
+    for line in dropped:
+        print(f"dropped: {line}", file=sys.stderr)
     if dry_run:
         print(sources_toml(fresh), end="")
         return 0
@@ -841,6 +847,22 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
         f"configured, {len(invalid)} invalid. A running daemon picks them up on SIGHUP."
     )
     return 0
+
+
+def _without_unusable_hints(feed: OpmlFeed, dropped: list[str]) -> OpmlFeed:
+    """The feed without a language or region the config would refuse, each noted in `dropped`
+    (other readers write `language="unknown"`, as the OPML 2.0 spec's example does); one bad
+    attribute should not keep the feed out, nor fail the whole import."""
+    language, region = feed.language, feed.region
+    if language.lower() == "unknown":
+        language = ""
+    elif language and (problem := source_language_problem(language)) is not None:
+        dropped.append(f"{feed.url}: language: {problem}")
+        language = ""
+    if region and (problem := source_region_problem(region)) is not None:
+        dropped.append(f"{feed.url}: region: {problem}")
+        region = ""
+    return dataclasses.replace(feed, language=language, region=region)
 
 
 def _read_opml(path: Path) -> list[OpmlFeed]:
@@ -869,7 +891,13 @@ def export_opml(settings: Settings, output: Path | None) -> None:
         finally:
             store.close()
     feeds = [
-        OpmlFeed(url=source.url, title=source.name, html_url=links.get(source.url, ""))
+        OpmlFeed(
+            url=source.url,
+            title=source.name,
+            html_url=links.get(source.url, ""),
+            language=source.language,
+            region=source.region,
+        )
         for source in settings.sources
     ]
     document = render_opml(feeds, f"{settings.publish.title} sources", format_datetime(utc_now()))

@@ -1140,6 +1140,24 @@ def source_url_problem(url: str) -> str | None:
     return None if url.strip() else "empty URL"
 
 
+def source_language_problem(tag: str) -> str | None:
+    """Why `tag` cannot be a `[[sources]]` language, or None when it can."""
+    return _problem_of(_to_language, tag)
+
+
+def source_region_problem(region: str) -> str | None:
+    """Why `region` cannot be a `[[sources]]` region prior, or None when it can."""
+    return _problem_of(_to_region, region)
+
+
+def _problem_of(convert: Callable[[Any], Any], value: str) -> str | None:
+    try:
+        convert(value)
+    except _Invalid as e:
+        return str(e)
+    return None
+
+
 def append_to_config(path: Path, extra_toml: str, environ: Mapping[str, str]) -> Settings:
     """Append TOML tables to the config file, only if the result is still a valid config.
 

@@ -18,6 +18,9 @@ tag, every outline start tag is rebuilt from the attributes found leniently and 
 then parse strictly; anything else (truncated, mismatched tags, not OPML) stays an `OpmlError`.
 `parse_opml(data, strict=True)` skips recovery, so a caller can tell the user it happened.
 
+A feed's `language` is OPML 2.0's own outline attribute; its region prior travels in a
+`region` attribute of our own (OPML allows any attribute; other readers ignore it).
+
 Limits of the round trip: `render_opml` writes categories as one OPML `category` path
 ("/a/b"), so a category whose name contains "/" or "," comes back split into parts.
 """
@@ -48,12 +51,15 @@ class OpmlError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class OpmlFeed:
-    """One subscription: feed URL, title ("" if none), site URL ("" if none), folder path."""
+    """One subscription: feed URL, title ("" if none), site URL ("" if none), folder path,
+    and the language and region prior of its stories ("" if none)."""
 
     url: str
     title: str
     html_url: str = ""
     categories: tuple[str, ...] = ()
+    language: str = ""
+    region: str = ""
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -169,7 +175,10 @@ class _Collector:
         self.seen.add(key)
         categories = _categories(self.folders, attributes.get("category", ""))
         html_url = attributes.get("htmlurl", "").strip()
-        self.feeds.append(OpmlFeed(url, _label(attributes), html_url, categories))
+        language = attributes.get("language", "").strip()
+        region = attributes.get("region", "").strip()
+        feed = OpmlFeed(url, _label(attributes), html_url, categories, language, region)
+        self.feeds.append(feed)
 
 
 def _fold_names(attributes: dict[str, str]) -> dict[str, str]:
@@ -311,6 +320,10 @@ def _outline_attributes(feed: OpmlFeed) -> dict[str, str]:
         attributes["htmlUrl"] = feed.html_url
     if feed.categories:
         attributes["category"] = "/" + "/".join(feed.categories)
+    if feed.language:
+        attributes["language"] = feed.language
+    if feed.region:
+        attributes["region"] = feed.region
     return {key: _xml_text(value) for key, value in attributes.items()}
 
 
@@ -329,7 +342,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def sources_toml(feeds: Sequence[OpmlFeed]) -> str:
-    """`[[sources]]` tables (url, and name when the title is non-empty) to append to a config.
+    """`[[sources]]` tables (url, and name, language and region when not empty) to append to a
+    config; the config check, not this, decides whether their values are valid.
 
     Categories go in a `# categories: a / b` comment above each table: sources have no such key.
     Raises `ValueError` for a lone surrogate, which no TOML string can hold.
@@ -344,6 +358,10 @@ def _source_table(feed: OpmlFeed) -> str:
     lines += ["[[sources]]", f"url = {_toml_string(feed.url)}"]
     if feed.title:
         lines.append(f"name = {_toml_string(feed.title)}")
+    if feed.language:
+        lines.append(f"language = {_toml_string(feed.language)}")
+    if feed.region:
+        lines.append(f"region = {_toml_string(feed.region)}")
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ import fcntl
 import json
 import re
 import shlex
+import tomllib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -240,6 +241,38 @@ def test_opml_import_appends_sources_and_skips_duplicates(tmp_path: Path) -> Non
     assert exported.returncode == 0
     assert exported.stdout.count("<outline ") == 3
     assert 'xmlUrl="https://eurasianet.org/rss"' in exported.stdout
+
+
+def test_opml_language_and_region_are_imported_and_exported(tmp_path: Path) -> None:
+    """OPML 2.0's `language` and our `region` become the source's keys; a value the config
+    would refuse ("unknown", as in the OPML spec's own example) is dropped, not fatal."""
+    config = write_config(tmp_path, [])
+    opml = tmp_path / "subs.opml"
+    opml.write_text(
+        """<opml version="2.0"><body>
+  <outline text="Tengri" type="rss" xmlUrl="https://tengrinews.kz/rss" language="ru"
+           region="kz"/>
+  <outline text="Spec" type="rss" xmlUrl="https://spec.example/rss" language="unknown"/>
+  <outline text="Odd" type="rss" xmlUrl="https://odd.example/rss" language="en us!"
+           region="Atlantis"/>
+</body></opml>
+""",
+        encoding="utf-8",
+    )
+    result = syndicator("--config", str(config), "sources", "import", str(opml), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "3 source(s) added" in result.stdout
+    assert "https://odd.example/rss: language: expected a language tag" in result.stderr
+    assert "https://odd.example/rss: region: unknown region 'Atlantis'" in result.stderr
+    assert "spec.example" not in result.stderr
+    sources = tomllib.loads(config.read_text())["sources"]
+    assert [(s["url"], s.get("language"), s.get("region")) for s in sources] == [
+        ("https://tengrinews.kz/rss", "ru", "kz"),
+        ("https://spec.example/rss", None, None),
+        ("https://odd.example/rss", None, None),
+    ]
+    exported = syndicator("--config", str(config), "sources", "export", cwd=tmp_path).stdout
+    assert 'xmlUrl="https://tengrinews.kz/rss" language="ru" region="KZ"' in exported
 
 
 def test_import_of_a_broken_opml_is_a_clear_error(tmp_path: Path) -> None:

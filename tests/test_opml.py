@@ -312,6 +312,8 @@ def feed_lists(draw: st.DrawFn) -> list[OpmlFeed]:
             draw(STRIPPED),
             draw(STRIPPED),
             tuple(draw(st.lists(CATEGORY, max_size=3, unique=True))),
+            draw(STRIPPED),
+            draw(STRIPPED),
         )
         for index, path in enumerate(paths)
     ]
@@ -370,6 +372,23 @@ def test_sources_toml_appends_to_a_config_the_config_accepts() -> None:
         ("https://existing.example/rss", ""),
         ("https://new.example/atom", 'New "one"'),
     ]
+
+
+def test_language_and_region_travel_through_opml_and_toml() -> None:
+    document = b"""<opml version="2.0"><body>
+  <outline text="Tengri" type="rss" xmlUrl="https://tengrinews.kz/rss" language=" ru "
+           region="KZ"/>
+  <outline text="Plain" type="rss" xmlUrl="https://plain.example/rss"/>
+</body></opml>"""
+    tengri, plain = parse_opml(document, strict=True)
+    assert (tengri.language, tengri.region) == ("ru", "KZ")
+    assert (plain.language, plain.region) == ("", "")
+    rendered = render_opml([tengri, plain], "t", NOW).decode()
+    assert 'language="ru" region="KZ"' in rendered
+    assert rendered.count("language=") == 1
+    assert parse_opml(rendered.encode(), strict=True) == [tengri, plain]
+    config = parse_settings(sources_toml([tengri, plain]), Path("t.toml"), {})
+    assert [(s.language, s.region) for s in config.sources] == [("ru", "KZ"), ("", "")]
 
 
 def test_sources_toml_refuses_lone_surrogates() -> None:
