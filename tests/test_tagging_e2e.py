@@ -251,6 +251,28 @@ def test_tag_evidence_reads_the_same_in_every_process(tmp_path: Path) -> None:
     assert len(outputs) == 1
 
 
+def test_a_topic_at_exactly_half_the_best_is_a_focus_in_every_process(tmp_path: Path) -> None:
+    """Daring Fireball's Amicus story (feeds-real): economy's evidence is exactly half of
+    science's, so the order the words were summed in (string hashing) used to decide whether
+    it was a focus; under seeds 20, 27 and 30 it was not."""
+    story = {
+        "title": "Microsoft Will File Amicus Brief Supporting Apple",
+        "text": "Dina Bass, reporting for Bloomberg:\n\nMicrosoft Corp. backs Apple Inc. in its "
+        "fight with the U.S.\ngovernment over unlocking a terrorist\u2019s iPhone, said "
+        "President and\nChief Legal Officer Brad Smith.\n\nThe company will file an amicus "
+        "brief to support Apple next week,\nSmith said at a congressional hearing to discuss "
+        "the need for new\nlegislation to govern privacy, security and law enforcement in the\n"
+        "age of Internet-based cloud services.\n\nNice.\n\n\u2605",
+    }
+    outputs = set()
+    for seed in ("1", "20", "27", "30"):
+        result = _cli("tag", "--jsonl", cwd=tmp_path, stdin=json.dumps(story), hash_seed=seed)
+        assert result.returncode == 0, result.stderr
+        outputs.add(result.stdout)
+    (output,) = outputs
+    assert _by(json.loads(output)["topics"], "slug")["economy"]["focus"] is True
+
+
 # ---------------------------------------------------------------------------------------------
 # `run --once` on two loopback feeds, then search, explain, the automatic feeds and a section.
 

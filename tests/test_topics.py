@@ -310,6 +310,26 @@ def test_ukrainian_stems(title: str, topic: str) -> None:
     assert codes(tag_topics(default_taxonomy(), title, ""))[0] == topic
 
 
+@pytest.mark.parametrize(
+    ("title", "topic"),
+    [
+        # Kazakh
+        ("Қазақстанда сайлау өтті: Мәжіліс депутаттары анықталды", "politics"),
+        ("Алматыда жер сілкінісі болды", "disaster"),
+        ("Теңге бағамы әлсіреді, мұнай бағасы түсті", "economy"),
+        ("Сот экс-әкімді парақорлық үшін сотталды", "crime"),
+        ("Ертең ауа райы: Астанада аяз бен боран күтілуде", "weather"),
+        ("Мектеп оқушылары ғылым байқауында жеңді", "education"),
+        # Kyrgyz
+        ("Кыргызстанда шайлоо өттү, Жогорку Кеңештин депутаттары аныкталды", "politics"),
+        ("Бишкекте жер титирөө катталды", "disaster"),
+        ("Дарыгерлер саламаттык сактоо реформасын талкуулашты", "health"),
+    ],
+)
+def test_kazakh_and_kyrgyz_stems(title: str, topic: str) -> None:
+    assert codes(tag_topics(default_taxonomy(), title, ""))[0] == topic
+
+
 def test_english_terms_are_not_read_in_other_languages() -> None:
     taxonomy = default_taxonomy()
     french = "Un avion s'écrase près de Moscou. Les secours sont sur place et le bilan est lourd."

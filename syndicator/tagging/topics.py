@@ -822,6 +822,10 @@ def topics_of(
     hints: dict[int, list[tuple[float, str]]] = {}
     if categories or url:
         _add_hints(taxonomy, categories, url, totals, hints)
+    # The words are summed in set order, which differs between processes (string hashing);
+    # rounded, the same story gets the same totals everywhere, so a topic at exactly half the
+    # best (FOCUS_SHARE) is a focus in every process, not in some.
+    totals = [round(total, 9) for total in totals]
     best = max(totals)
     if best < MIN_EVIDENCE:
         return ()
