@@ -27,6 +27,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import site
 import re
 import signal
 import threading
@@ -317,11 +318,28 @@ def _ignore_interrupts() -> None:
 
 
 def _worker_context() -> BaseContext:
+    _keep_the_working_directory_off_the_path()
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     server = multiprocessing.get_context("forkserver")
     server.set_forkserver_preload(["syndicator.pipeline", "syndicator.tagging.preload"])
     return server
+
+
+def _keep_the_working_directory_off_the_path() -> None:
+    """The fork server starts as `python -c ...`, which puts the working directory first on
+    its sys.path (Python 3.11 ignores the parent's path handed to it): a daemon started in a
+    directory holding an `inspect.py` ran that file, and every parse then failed with
+    "EOFError". PYTHONSAFEPATH (3.11+) keeps the working directory out; the directory this
+    package was imported from goes on PYTHONPATH, so a checkout run without installing
+    still finds it. Set in this process's environment, which the fork server inherits."""
+    os.environ["PYTHONSAFEPATH"] = "1"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if root in site.getsitepackages() or root == site.getusersitepackages():
+        return  # installed: found by every interpreter
+    paths = [path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if path]
+    if root not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
 
 
 @dataclass(frozen=True, slots=True)

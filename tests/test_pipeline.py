@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -322,6 +325,57 @@ def test_parsing_in_worker_processes_gives_the_same_stories(
     assert sorted(outcome.status for outcome in outcomes) == ["error", "error", "ok"]
     titles = {cluster.title for cluster in store.clusters(ClusterFilter())}
     assert titles == {"Troops leave Kazakhstan", "Fuel prices rise in Almaty"}
+
+
+PARSE_IN_WORKERS = """
+import asyncio
+from datetime import UTC, datetime
+
+from syndicator.pipeline import ParserPool
+
+FEED = (
+    b"<rss version='2.0'><channel><title>t</title><item><title>Troops leave Kazakhstan</title>"
+    b"<link>https://a.example/1</link></item></channel></rss>"
+)
+
+
+async def parse() -> int:
+    pool = ParserPool(workers=1)
+    try:
+        parsed = await pool(FEED, "https://a.example/rss", {}, 1, datetime.now(UTC))
+        return len(parsed.stories)
+    finally:
+        pool.close()
+
+
+if __name__ == "__main__":
+    print(asyncio.run(parse()))
+"""
+
+
+def test_the_parser_processes_do_not_import_from_the_working_directory(tmp_path: Path) -> None:
+    """The fork server starts as `python -c`, which put the working directory first on its
+    path: a daemon started where an `inspect.py` lay ran it, and every parse then failed."""
+    work, scripts = tmp_path / "work", tmp_path / "scripts"
+    work.mkdir()
+    scripts.mkdir()
+    marker = tmp_path / "ran"
+    (work / "inspect.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    script = scripts / "parse.py"  # outside the working directory, like the console script
+    script.write_text(PARSE_IN_WORKERS)
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONSAFEPATH"}
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
+    assert not marker.exists()
 
 
 def test_the_first_parse_starts_the_workers_off_the_event_loop(
