@@ -844,9 +844,26 @@ def test_regions_named_in_the_text_are_tagged_and_roll_up() -> None:
 def test_rollups_follow_m49() -> None:
     assert region_rollup("KZ") == ("Central Asia", "Asia")
     assert region_rollup("DE") == ("Western Europe", "Europe")
-    assert region_rollup("MX") == ("Central America", "Americas")
+    assert region_rollup("MX") == ("Central America", "Latin America and the Caribbean", "Americas")
+    assert region_rollup("KE") == ("Eastern Africa", "Sub-Saharan Africa", "Africa")
+    assert region_rollup("EG") == ("Northern Africa", "Africa")
     assert "KZ" in countries_in("Central Asia")
     assert countries_in("KZ") == ("KZ",)
+    assert {"KE", "NG", "ZA", "CD"} <= set(countries_in("Sub-Saharan Africa"))
+    assert "EG" not in countries_in("Sub-Saharan Africa")
+    assert {"BR", "MX", "CU"} <= set(countries_in("Latin America and the Caribbean"))
+    assert "US" not in countries_in("Latin America and the Caribbean")
+
+
+def test_the_m49_groupings_are_in_the_tags() -> None:
+    """Sub-Saharan Africa and Latin America and the Caribbean were accepted by queries and
+    sections but no story was ever in them."""
+    kenya = _focus("Kenya floods kill 40", "Floods in Nairobi killed 40 people.")
+    assert {"KE", "Eastern Africa", "Sub-Saharan Africa", "Africa"} <= kenya
+    brazil = _focus("Brazil's central bank raises rates", "The bank in Brasilia said on Monday.")
+    assert {"BR", "South America", "Latin America and the Caribbean", "Americas"} <= brazil
+    named = _focus("West African leaders meet over Sahel coups", "")
+    assert {"Western Africa", "Sub-Saharan Africa", "Africa"} <= named
 
 
 def test_every_country_rolls_up_to_known_m49_names() -> None:

@@ -73,6 +73,17 @@ M49_SUBREGIONS: tuple[str, ...] = (
     "Southern Europe", "Western Europe", "Australia and New Zealand", "Melanesia",
     "Micronesia", "Polynesia",
 )  # fmt: skip
+# The two M49 groupings between a sub-region and its continent: a Kenyan story is also in
+# Sub-Saharan Africa, a Brazilian one in Latin America and the Caribbean.
+M49_GROUPINGS: dict[str, str] = {
+    "Eastern Africa": "Sub-Saharan Africa",
+    "Middle Africa": "Sub-Saharan Africa",
+    "Southern Africa": "Sub-Saharan Africa",
+    "Western Africa": "Sub-Saharan Africa",
+    "Caribbean": "Latin America and the Caribbean",
+    "Central America": "Latin America and the Caribbean",
+    "South America": "Latin America and the Caribbean",
+}
 
 # How much one occurrence counts, by what the name is.
 KIND_WEIGHT: dict[str, float] = {
@@ -587,11 +598,13 @@ def region_label(code: str) -> str:
 
 
 def region_rollup(code: str, gazetteer: Gazetteer | None = None) -> tuple[str, ...]:
-    """The M49 sub-region and continent a country belongs to ("KZ" -> Central Asia, Asia)."""
+    """The M49 sub-region, grouping and continent a country belongs to ("KZ" -> Central
+    Asia, Asia; "KE" -> Eastern Africa, Sub-Saharan Africa, Africa)."""
     country = (gazetteer or load_gazetteer()).countries.get(code)
     if country is None:
         return ()
-    return tuple(part for part in (country.subregion, country.continent) if part)
+    grouping = M49_GROUPINGS.get(country.subregion, "")
+    return tuple(part for part in (country.subregion, grouping, country.continent) if part)
 
 
 def countries_in(region: str, gazetteer: Gazetteer | None = None) -> tuple[str, ...]:
@@ -599,7 +612,13 @@ def countries_in(region: str, gazetteer: Gazetteer | None = None) -> tuple[str, 
     table = (gazetteer or load_gazetteer()).countries
     if region in table:
         return (region,)
-    return tuple(sorted(code for code, c in table.items() if region in (c.subregion, c.continent)))
+    return tuple(
+        sorted(
+            code
+            for code, c in table.items()
+            if region in (c.subregion, M49_GROUPINGS.get(c.subregion), c.continent)
+        )
+    )
 
 
 # -- tagging -------------------------------------------------------------------------------
@@ -1264,8 +1283,11 @@ def _rollups(
             for region in region_rollup(tag.code, gazetteer):
                 groups.setdefault(region, []).append(tag)
     for tag in named:
-        if tag.focus and (parent := gazetteer.region_parents.get(tag.code)):
-            groups.setdefault(parent, []).append(tag)
+        if not tag.focus:
+            continue
+        for parent in (M49_GROUPINGS.get(tag.code), gazetteer.region_parents.get(tag.code)):
+            if parent:
+                groups.setdefault(parent, []).append(tag)
     rollups = {
         region: Tag(
             TagKind.REGION,
