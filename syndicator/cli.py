@@ -882,18 +882,22 @@ def _read_opml(path: Path) -> list[OpmlFeed]:
 
 
 def export_opml(settings: Settings, output: Path | None) -> None:
-    """The configured sources as OPML 2.0, with each feed's site link when it is known."""
+    """The configured sources as OPML 2.0, with each feed's site link and, for a source
+    without a configured name, the feed's own title, when they are known."""
     links: dict[str, str] = {}
+    titles: dict[str, str] = {}
     if settings.storage.path.exists():
         store = open_store(settings.storage.path)
         try:
-            links = {s.source.url: s.site_link for s in store.source_statuses() if s.site_link}
+            statuses = store.source_statuses()
         finally:
             store.close()
+        links = {s.source.url: s.site_link for s in statuses if s.site_link}
+        titles = {s.source.url: s.feed_title for s in statuses if s.feed_title}
     feeds = [
         OpmlFeed(
             url=source.url,
-            title=source.name,
+            title=source.name or titles.get(source.url, ""),
             html_url=links.get(source.url, ""),
             language=source.language,
             region=source.region,
@@ -925,7 +929,10 @@ def _publish(settings: Settings) -> None:
     store = open_store(settings.storage.path)
     try:
         from syndicator.daemon import publish_and_notify
+        from syndicator.pipeline import configured_sources
 
+        # The sources as configured now: a renamed source shows its new name in the feeds.
+        store.sync_sources(configured_sources(settings.sources), utc_now())
         written = asyncio.run(publish_and_notify(store, settings, utc_now()))
     finally:
         store.close()

@@ -158,11 +158,12 @@ def publish_steps(store: Store, settings: Settings, now: datetime) -> Iterator[s
     output_dir = settings.publish.output_dir
     store.end_group()
     specs = feed_specs(settings, store.tagged_countries())
+    sources = store.sources_signature()
     for spec in specs:
         written = False
         try:
             store.end_group()
-            written = publish_feed(store, settings, spec, now)
+            written = publish_feed(store, settings, spec, now, sources=sources)
         except (PublishError, StorageError, OSError) as e:
             log.error("feed %s not published: %s", spec.path, e)
         yield spec.path if written else None
@@ -176,14 +177,18 @@ def publish_steps(store: Store, settings: Settings, now: datetime) -> Iterator[s
         yield name if write_if_changed(output_dir / name, data) else None
 
 
-def publish_feed(store: Store, settings: Settings, spec: FeedSpec, now: datetime) -> bool:
+def publish_feed(
+    store: Store, settings: Settings, spec: FeedSpec, now: datetime, *, sources: str = ""
+) -> bool:
     """Render one feed; write it only if its bytes changed. True when the file was written.
+    `sources`: `Store.sources_signature()`, read once for all feeds (else read here).
 
     A feed whose clusters, members and tags are as they were when it was last written (same
     signature) and whose file is still there is not rendered at all: with a feed per country,
     region and topic, most feeds are unchanged in most cycles. Entries pushed out of the
     newest `limit` are archived (see the module docstring)."""
     target = settings.publish.output_dir / spec.path
+    sources = sources or store.sources_signature()
     previous = store.published_feed(spec.path)
     members, known = _members_for(store, settings, spec)
     removed_pages = store.archive_pages_with_removed_clusters(spec.path)
@@ -196,7 +201,8 @@ def publish_feed(store: Store, settings: Settings, spec: FeedSpec, now: datetime
     if (
         previous is not None
         and not late
-        and previous.signature == _signature(store, settings, spec, newest_signature, members)
+        and previous.signature
+        == _signature(store, settings, spec, newest_signature, members, sources=sources)
         and target.exists()
         and (settings.publish.output_dir / json_feed_url(spec.path)).exists()
         and not removed_pages
@@ -245,7 +251,7 @@ def publish_feed(store: Store, settings: Settings, spec: FeedSpec, now: datetime
             content_hash=bytes_hash(document),
             entry_count=len(clusters),
             updated_at=max((cluster.updated_at for cluster in clusters), default=empty_updated),
-            signature=_signature(store, settings, spec, newest_signature, members),
+            signature=_signature(store, settings, spec, newest_signature, members, sources=sources),
         ),
         now,
     )
@@ -269,12 +275,19 @@ def _members_for(store: Store, settings: Settings, spec: FeedSpec) -> tuple[Feed
 
 
 def _signature(
-    store: Store, settings: Settings, spec: FeedSpec, newest: str, members: FeedMembers
+    store: Store,
+    settings: Settings,
+    spec: FeedSpec,
+    newest: str,
+    members: FeedMembers,
+    *,
+    sources: str,
 ) -> str:
     """Everything the subscription document is rendered from: its newest clusters, the
-    pending ones, the archive's length, the feed's definition and the publish settings."""
+    pending ones, the archive's length, the feed's definition, the publish settings and the
+    sources' names and links."""
     pending = store.clusters_signature(members.pending)
-    text = f"{newest}|{pending}|{members.pages}|{spec!r}|{settings.publish!r}"
+    text = f"{newest}|{pending}|{members.pages}|{spec!r}|{settings.publish!r}|{sources}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -537,6 +537,7 @@ class SourceStatus:
     consecutive_failures: int
     interval_s: float | None
     site_link: str = ""
+    feed_title: str = ""  # the feed's own title, as last polled
     polls: int = 0
     not_modified_polls: int = 0
     failure_score: float = 0.0
@@ -985,6 +986,7 @@ class Store:
                 consecutive_failures=row["consecutive_failures"],
                 interval_s=row["interval_s"],
                 site_link=row["feed_link"],
+                feed_title=row["feed_title"],
                 polls=row["polls"],
                 not_modified_polls=row["not_modified_polls"],
                 failure_score=row["failure_score"],
@@ -1978,6 +1980,14 @@ class Store:
             rows += self._rows(f"SELECT * FROM clusters WHERE id IN ({marks})", chunk)
         rows.sort(key=lambda row: (row["published_at"], row["id"]), reverse=True)
         return self._load_clusters(rows)
+
+    def sources_signature(self) -> str:
+        """A digest of what feeds show of every source (name, feed title, URL, site link): a
+        renamed source changes every feed's signature, so its stories show the new name."""
+        rows = self.db.conn.execute(
+            "SELECT id, name, feed_title, url, feed_link FROM sources ORDER BY id"
+        ).fetchall()
+        return hashlib.sha256(repr(rows).encode()).hexdigest()
 
     def clusters_signature(self, ids: Iterable[int]) -> str:
         """A digest of what these clusters render from (as `feed_signature`, by id)."""

@@ -204,6 +204,39 @@ def test_status_json_and_plain_text_when_piped(tmp_path: Path, feed_server: Feed
     assert "last error" in plain
 
 
+def test_a_renamed_source_shows_its_new_name_in_the_feeds(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """The feeds' signatures did not cover the sources: a rename in the config never reached
+    the published feeds, and `publish` wrote nothing."""
+    url = feed_server.url("/wire.rss")
+    feed_server.routes["/wire.rss"] = Route(rss([{"title": "Troops leave", "link": "https://w/1"}]))
+    config = write_config(tmp_path, [(url, 'name = "Old Wire"')])
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    everything = tmp_path / "feeds" / "feeds" / "all.atom"
+    assert "Old Wire" in everything.read_text()
+    config.write_text(config.read_text().replace("Old Wire", "New Wire"))
+    published = syndicator("--config", str(config), "publish", cwd=tmp_path)
+    assert published.returncode == 0, published.stderr
+    text = everything.read_text()
+    assert "New Wire" in text
+    assert "Old Wire" not in text
+    assert "feeds/all.atom" in published.stdout
+
+
+def test_export_names_an_unnamed_source_by_its_feed_title(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Readers show an outline's text: an empty one for every source without a `name`."""
+    feed_server.routes["/wire.rss"] = Route(rss([{"title": "Troops leave", "link": "https://w/1"}]))
+    config = write_config(tmp_path, [feed_server.url("/wire.rss")])
+    before = syndicator("--config", str(config), "sources", "export", cwd=tmp_path).stdout
+    assert 'text=""' in before  # never polled: no title known yet
+    syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    after = syndicator("--config", str(config), "sources", "export", cwd=tmp_path).stdout
+    assert 'text="Test Wire" title="Test Wire"' in after
+
+
 def test_opml_import_appends_sources_and_skips_duplicates(tmp_path: Path) -> None:
     config = write_config(tmp_path, ["https://www.theguardian.com/world/rss"])
     opml = tmp_path / "subs.opml"
