@@ -8,11 +8,12 @@ came out. Its dict types never leave this module. It does not clean text or deci
 from __future__ import annotations
 
 import calendar
+import email.utils
 import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import feedparser
 from feedparser.api import StrictFeedParser
@@ -27,6 +28,74 @@ from syndicator.normalize import html_to_line
 
 # Headers feedparser uses to pick the charset and resolve relative links.
 _USEFUL_HEADERS = ("content-type", "content-location", "content-language")
+
+
+# RFC 822 dates written in the feed's language ("Seg, 24 Set 2018 19:22:00 -0300" from a
+# Brazilian feed, "mer, 16 nov 2022 00:38:15 +0100" from an Italian one): feedparser reads
+# English names only, and an entry without a date is dated when it was fetched, so a
+# six-year-old story headed the feeds. Months by their first letters in Portuguese, Spanish,
+# Italian, French, German, Dutch, the Scandinavian languages, Polish, Turkish and Russian
+# (accents folded; French "juin"/"juillet" need four); any weekday name is ignored.
+_MONTHS: dict[str, int] = {
+    name: number
+    for number, names in enumerate(
+        (
+            "jan gen ene sty oca янв",
+            "feb fev fév lut sub şub фев",
+            "mar maa mrt mrz mär мар",
+            "apr abr avr kwi nis апр",
+            "may mai mag mei maj мая май",
+            "jun giu juin cze haz июн",
+            "jul lug juil lip tem июл",
+            "aug ago aou aoû sie agu ağu авг",
+            "sep set wrz eyl сен",
+            "oct out ott okt paz paź eki окт",
+            "nov lis kas ноя",
+            "dec dez dic déc des gru ara дек",
+        ),
+        start=1,
+    )
+    for name in names.split()
+}
+_ENGLISH_DAYS = frozenset(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+_ENGLISH_MONTHS = frozenset(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+)
+_RFC822_ELSEWHERE = re.compile(
+    r"\s*(?:(?P<day_name>[^\W\d]+)\.?,?\s+)?(?P<day>\d{1,2})\.?\s+(?P<month>[^\W\d]+)\.?"
+    r"\s+(?P<rest>\d{4}\s.*)"
+)
+
+
+def _date_in_another_language(text: str) -> time.struct_time | None:
+    """A feedparser date handler: an RFC 822 date with month or weekday names in another
+    language, as a UTC struct_time; None for anything else (English included: feedparser's
+    own handlers read those)."""
+    found = _RFC822_ELSEWHERE.match(text)
+    if found is None:
+        return None
+    day_name, month_name = (found["day_name"] or "").casefold(), found["month"].casefold()
+    if month_name[:3] in _ENGLISH_MONTHS and (not day_name or day_name[:3] in _ENGLISH_DAYS):
+        return None
+    month = _MONTHS.get(month_name[:4]) or _MONTHS.get(month_name[:3])
+    if month is None:
+        return None
+    parsed = email.utils.parsedate_tz(f"{found['day']} {_ENGLISH_NAMES[month]} {found['rest']}")
+    if parsed is None:
+        return None
+    try:
+        return time.gmtime(calendar.timegm(parsed[:9]) - (parsed[9] or 0))
+    except (OverflowError, ValueError):
+        return None
+
+
+_ENGLISH_NAMES: Final = dict(
+    enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+        start=1,
+    )
+)
+feedparser.registerDateHandler(_date_in_another_language)
 
 
 # feedparser's own value rules, lent to the fast path so that both read a document alike.

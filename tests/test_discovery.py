@@ -14,10 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syndicator.discovery import discover_feed_urls, looks_like_html
+from tests.conftest import SHARED
 from tests.fuzzing import budget
 
 # The shared corpus is part of the CI environment: when it is missing, the suite tests fail.
-SUITE = Path("/work/shared/corpus/feeds-conformance/feedvalidator/feedfinder-tests")
+SUITE = SHARED / "corpus" / "feeds-conformance" / "feedvalidator" / "feedfinder-tests"
 SUITE_HOME = "http://diveintomark.org/tests/client/autodiscovery/"
 # The suite's "base URI on another server" cases point at this server; SUITE/ragingplatypus/
 # holds the feeds it served.

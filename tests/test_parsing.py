@@ -12,9 +12,10 @@ import pytest
 from syndicator.errors import ParseError
 from syndicator.models import ParsedFeed
 from syndicator.parsing import parse_feed
+from tests.conftest import SHARED
 
 # The shared corpus is part of the CI environment: when it is missing, the corpus tests fail.
-CORPUS = Path("/work/shared/corpus/feeds-real")
+CORPUS = SHARED / "corpus" / "feeds-real"
 MANIFEST = CORPUS / "MANIFEST.tsv"
 FEED_SUFFIXES = {".xml", ".rss", ".atom", ".rdf"}
 GZIP_MAGIC = b"\x1f\x8b"
@@ -276,3 +277,37 @@ def test_an_entity_bomb_is_refused_by_the_parser_not_expanded() -> None:
     feed = parse_feed(body, "https://wire.example/rss")
     assert len(feed.title) < 1000
     assert feed.warning is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Seg, 24 Set 2018 19:22:00 -0300", datetime(2018, 9, 24, 22, 22, tzinfo=UTC)),
+        ("mer, 16 nov 2022 00:38:15 +0100", datetime(2022, 11, 15, 23, 38, 15, tzinfo=UTC)),
+        ("Di, 3 Mär 2020 10:00:00 +0100", datetime(2020, 3, 3, 9, 0, tzinfo=UTC)),
+        ("ven., 12 juil. 2019 08:00:00 GMT", datetime(2019, 7, 12, 8, 0, tzinfo=UTC)),
+        ("24 juin 2019 10:00 +0200", datetime(2019, 6, 24, 8, 0, tzinfo=UTC)),
+        ("Пн, 24 сен 2018 19:22:00 +0300", datetime(2018, 9, 24, 16, 22, tzinfo=UTC)),
+        ("sáb, 01 dez 2018 23:59:59 -0200", datetime(2018, 12, 2, 1, 59, 59, tzinfo=UTC)),
+        ("Pt, 3 paź 2025 12:00:00 +0200", datetime(2025, 10, 3, 10, 0, tzinfo=UTC)),
+        ("Mon, 23 Nov 2026 10:00:00 GMT", datetime(2026, 11, 23, 10, 0, tzinfo=UTC)),
+        ("lun, 32 foo 2020 10:00:00 GMT", None),
+    ],
+)
+def test_dates_written_in_the_feeds_language(text: str, expected: datetime | None) -> None:
+    """feedparser reads English month and day names only; an entry without a date is dated
+    when it was fetched, so a Brazilian feed's 2018 stories headed the feeds as new."""
+    document = (
+        "<rss version='2.0'><channel><title>t</title><item><title>x</title>"
+        f"<link>https://a.example/1</link><pubDate>{text}</pubDate></item></channel></rss>"
+    ).encode()
+    for fast in (True, False):
+        (entry,) = parse_feed(document, "https://a.example/rss", fast=fast).entries
+        assert entry.published == expected, (text, fast)
+
+
+def test_a_brazilian_feeds_dates_are_read() -> None:
+    body = (CORPUS / "rssparser_uolNoticias.rss").read_bytes()
+    dates = {entry.published for entry in parse_feed(body, "https://uol.example/").entries}
+    assert None not in dates
+    assert {date.date() for date in dates if date} == {datetime(2018, 9, 24).date()}
