@@ -228,7 +228,12 @@ def content_html(cluster: Cluster) -> str:
         for copy in cluster.copies
         if copy.id != cluster.representative.id
     )
-    return _content(story.content_html or story.summary, story.source_url, others)
+    markup = story.content_html or story.summary
+    if not markup.strip():
+        # Readers show the content before the summary: an empty one was a blank entry (a
+        # WaPo ad, a UOL item with no description). The headline is all there is to show.
+        markup = f"<p>{html.escape(clean_line(cluster.title) or '(untitled)')}</p>"
+    return _content(markup, story.source_url, others)
 
 
 @functools.lru_cache(maxsize=8192)

@@ -369,6 +369,17 @@ def test_summary_fallback_content_is_sanitised() -> None:
         assert forbidden not in content
 
 
+def test_an_entry_without_content_or_summary_shows_its_headline() -> None:
+    """Readers show the content first: an empty one was a blank entry."""
+    cluster = _with_representative(
+        dataclasses.replace(_cluster(1), title="Ads & more"), content_html="", summary=" "
+    )
+
+    (entry,) = _entries(_parse(_render([cluster])))
+
+    assert _content(entry) == "<p>Ads &amp; more</p>"
+
+
 def test_relative_links_in_content_are_resolved_against_the_feed_url() -> None:
     from syndicator.atom import absolute_links
 
