@@ -231,6 +231,10 @@ def test_food_sayings_and_common_words_are_not_the_country(title: str, code: str
         ("Blair presses allies on the Kyoto Protocol", "JP"),
         ("Halifax raises mortgage rates", "CA"),
         ("Douglas set for Indian adventure", "IM"),  # Michael Douglas
+        ("Gurgaon Metro could soon be extended to Cyber City", "ID"),  # Metro, Lampung
+        ("Das neue Logos soll die Vergangenheit reflektieren", "NG"),
+        ("Chad Smith named chief executive", "TD"),  # "Smith" starts "Smith Falls"
+        ("Turkey prices soar ahead of Thanksgiving", "TR"),
     ],
 )
 def test_person_firm_and_word_readings_of_city_names_are_not_the_place(
@@ -252,6 +256,14 @@ def test_person_firm_and_word_readings_of_city_names_are_not_the_place(
 )
 def test_those_names_with_support_are_still_the_place(title: str, code: str) -> None:
     assert code in _focus(title, "")
+
+
+def test_a_leaders_given_name_is_not_also_a_city() -> None:
+    """ "Vladimir" alone is a Russian city: beside Putin it was evidence of it."""
+    tag = _tags("Tokayev meets Putin", "President Tokayev met Vladimir Putin on Monday.")["RU"]
+    assert "Vladimir Putin" in " ".join(tag.evidence)
+    assert '"Vladimir"' not in " ".join(tag.evidence)
+    assert "UA" in _focus("Volodymyr Zelensky addresses parliament", "")
 
 
 def test_a_common_word_opening_a_sentence_is_the_word() -> None:

@@ -311,6 +311,56 @@ def test_ukrainian_stems(title: str, topic: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("title", "text", "expected", "not_expected"),
+    [
+        # Livemint: an election won by a landslide, the Reserve Bank of India.
+        (
+            "PM Modi's landslide victory lets him undertake difficult tasks",
+            "The RBI and investors expect reforms after the BJP won the polls.",
+            "politics",
+            "disaster",
+        ),
+        ("Protests in Zurich over Swiss bank rescue", "", "economy", "disaster"),
+        (
+            "RBI governor signals a pause",
+            "The RBI's monetary policy committee met.",
+            "economy",
+            "sport",
+        ),
+        # Golem: Steuerelemente are a toolkit's controls, not taxes.
+        (
+            "Qt 5.10 bringt neue Steuerelemente",
+            "Die neue Version bringt neue Steuerelemente und eine bessere Steuerung der UIs.",
+            "",
+            "economy",
+        ),
+        (
+            "Regierung plant Steuererhöhung",
+            "Die Steuern sollen im nächsten Jahr steigen, sagt der Minister, und die Kosten auch.",
+            "economy",
+            "",
+        ),
+        # The Guardian: a named war is the subject, beside the UN's diplomacy.
+        (
+            "Russia's allies China and India call for negotiations to end Ukraine war",
+            "China and India have called for a negotiated end to the Ukraine war, at the United "
+            "Nations general assembly, where Russia's foreign minister spoke.",
+            "conflict",
+            "",
+        ),
+    ],
+)
+def test_metaphors_and_abbreviations_read_in_context(
+    title: str, text: str, expected: str, not_expected: str
+) -> None:
+    tags = {tag.code: tag for tag in tag_topics(default_taxonomy(), title, text)}
+    if expected:
+        assert tags[expected].focus, tags
+    if not_expected:
+        assert not_expected not in tags or not tags[not_expected].focus, tags
+
+
+@pytest.mark.parametrize(
     ("title", "topic"),
     [
         # Kazakh

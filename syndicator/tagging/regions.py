@@ -1014,15 +1014,21 @@ def _beside_a_name(
     ):
         return True
     if last + 1 < len(tokens) and tokens[last][-1:].isalnum():
-        return _is_other_name(gazetteer, tokens[last + 1])
+        following = tokens[last + 1]
+        # "Smith" starts some place's name ("Smith Falls"), but "Chad Smith" names none.
+        starts_no_place = _match_at(gazetteer, tokens, last + 1, following) is None
+        return _is_other_name(gazetteer, following, starts_no_place=starts_no_place)
     return False
 
 
-def _is_other_name(gazetteer: Gazetteer, raw: str, *, before_the_place: bool = False) -> bool:
+def _is_other_name(
+    gazetteer: Gazetteer, raw: str, *, before_the_place: bool = False, starts_no_place: bool = False
+) -> bool:
     """A capitalised word, not a place, not a sentence opener, directly beside (no comma).
     A word that starts some longer place name ("Joan" of an alias "Joan Pessoa") is still
     a person's name right before the place: had the two made a longer name, it would have
-    been read as one ("Joan Jordan" is a footballer)."""
+    been read as one ("Joan Jordan" is a footballer); after the place, when no place name
+    starts there (`starts_no_place`)."""
     if not raw[:1].isupper():
         return False
     word = _clean(raw)
@@ -1032,7 +1038,7 @@ def _is_other_name(gazetteer: Gazetteer, raw: str, *, before_the_place: bool = F
         # A place's name is no person's, unless it is a surname too, after the place:
         # "Irvine Welsh" is the novelist, not Irvine, California.
         return not before_the_place and known.person_like and word[1:].islower()
-    return before_the_place or word not in gazetteer.first_words
+    return before_the_place or starts_no_place or word not in gazetteer.first_words
 
 
 def _following_support(gazetteer: Gazetteer, name: PlaceName, tokens: list[str], last: int) -> str:
