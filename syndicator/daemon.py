@@ -210,10 +210,34 @@ def run_once(
             # Worker processes pay off only for a batch; a few feeds parse faster inline.
             many = len(store.due_sources(clock(), limit=POOL_THRESHOLD)) >= POOL_THRESHOLD
             parser: Parser = pool if many else parse_inline
-            return asyncio.run(run_cycle(store, settings, clock, on_progress, parser))
+            report = asyncio.run(run_cycle(store, settings, clock, on_progress, parser))
+            if not report.outcomes:
+                _log_nothing_due(store.next_due_at(), clock())
+            return report
         finally:
             pool.close()
             store.close()
+
+
+def _log_nothing_due(next_due: datetime | None, now: datetime) -> None:
+    """A cron run that polled nothing says so (and when it next will): silence reads as a
+    broken job. The daemon's idle ticks stay quiet."""
+    if next_due is None:
+        log.info("cycle: no source to poll (none configured and enabled)")
+        return
+    wait = max(0.0, (next_due - now).total_seconds())
+    later = (
+        f"{wait:.0f} s"
+        if wait < 90
+        else f"{wait / 60:.0f} min"
+        if wait < 5400
+        else f"{wait / 3600:.1f} h"
+    )
+    log.info(
+        "cycle: no source due; the next is due at %s (in %s)",
+        next_due.isoformat(timespec="seconds"),
+        later,
+    )
 
 
 class TerminalProgress:

@@ -237,6 +237,18 @@ def test_export_names_an_unnamed_source_by_its_feed_title(
     assert 'text="Test Wire" title="Test Wire"' in after
 
 
+def test_a_cron_run_with_nothing_due_says_so(tmp_path: Path, feed_server: FeedServer) -> None:
+    """A second `run --once` polled nothing and printed nothing: silence reads as a broken
+    cron job."""
+    feed_server.routes["/wire.rss"] = Route(rss([{"title": "Troops leave", "link": "https://w/1"}]))
+    config = write_config(tmp_path, [(feed_server.url("/wire.rss"), 'interval = "1h"')])
+    first = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert "no source due" not in first.stderr
+    second = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert second.returncode == 0
+    assert re.search(r"cycle: no source due; the next is due at \S+ \(in \d+ min\)", second.stderr)
+
+
 def test_opml_import_appends_sources_and_skips_duplicates(tmp_path: Path) -> None:
     config = write_config(tmp_path, ["https://www.theguardian.com/world/rss"])
     opml = tmp_path / "subs.opml"
