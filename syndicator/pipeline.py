@@ -256,6 +256,7 @@ class ParserPool:
         self.workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
         self._started = False
+        self.inline = False  # the workers could not start: parsing in this process instead
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -274,9 +275,26 @@ class ParserPool:
         *,
         tagging: TagContext = DEFAULT_TAGGING,
     ) -> ParsedStories:
+        if self.inline:
+            return parse_stories(body, url, headers, source_id, now, tagging=tagging)
         call = partial(_parse_in_worker, body, url, dict(headers), source_id, now, tagging=tagging)
         try:
-            return await asyncio.wrap_future(await self._submit(call))
+            future = await self._submit(call)
+        except (BrokenProcessPool, EOFError, OSError) as e:
+            # The fork server or a worker could not start (it died loading the parsers, the
+            # system is out of processes): every source would fail with this one cause, so
+            # say it once and parse here, slower but working.
+            self.close()
+            self.inline = True
+            log.error(
+                "the parser processes could not start (%s: %s); parsing in the main process "
+                "until the daemon restarts",
+                type(e).__name__,
+                e,
+            )
+            return parse_stories(body, url, headers, source_id, now, tagging=tagging)
+        try:
+            return await asyncio.wrap_future(future)
         except BrokenProcessPool as e:
             self.close()  # a worker died (e.g. out of memory): start fresh ones next time
             raise ParseError(f"{url}: the parser process died: {e}") from e

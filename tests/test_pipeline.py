@@ -378,6 +378,65 @@ def test_the_parser_processes_do_not_import_from_the_working_directory(tmp_path:
     assert not marker.exists()
 
 
+BROKEN_FORK_SERVER = """
+import asyncio
+import multiprocessing
+from datetime import UTC, datetime
+
+import syndicator.pipeline as pipeline
+from syndicator.pipeline import ParserPool
+
+FEED = (
+    b"<rss version='2.0'><channel><title>t</title><item><title>Troops leave Kazakhstan</title>"
+    b"<link>https://a.example/1</link></item></channel></rss>"
+)
+
+
+def broken_context():
+    server = multiprocessing.get_context("forkserver")
+    server.set_forkserver_preload(["boom"])  # dies loading it, as a shadowed module did
+    return server
+
+
+async def parse():
+    pipeline._worker_context = broken_context
+    pool = ParserPool(workers=1)
+    try:
+        counts = [len((await pool(FEED, "https://a.example/rss", {}, 1, datetime.now(UTC))).stories)
+                  for _ in range(2)]
+        return counts, pool.inline
+    finally:
+        pool.close()
+
+
+if __name__ == "__main__":
+    print(asyncio.run(parse()))
+"""
+
+
+def test_parser_processes_that_cannot_start_leave_parsing_to_the_main_process(
+    tmp_path: Path,
+) -> None:
+    """A fork server that died loading the parsers failed every source with "EOFError:
+    unexpected EOF"; now it is said once, and parsing goes on in the daemon's process."""
+    (tmp_path / "boom.py").write_text("raise AttributeError('broken on purpose')\n")
+    script = tmp_path / "parse.py"
+    script.write_text(BROKEN_FORK_SERVER)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "([1, 1], True)"
+    assert result.stderr.count("the parser processes could not start (EOFError") == 1
+
+
 def test_the_first_parse_starts_the_workers_off_the_event_loop(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
