@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from lxml import etree
@@ -124,7 +125,17 @@ def canonical_url(url: str) -> str:
     the query and folds the common AMP variants. Returns the input stripped when it is not an
     absolute http(s) URL.
     """
-    url = url.strip()
+    canonical = _canonical(_unwrapped(url.strip()))
+    # Folding an AMP host can reveal a redirector ("amp.www.google.com/url?url=..."): its
+    # article, so that the result is its own canonical form.
+    for _ in range(_MAX_LAYERS):  # bounded: re-encoding a query can lengthen a URL again
+        if (inner := _wrapped_url(canonical)) is None:
+            break
+        canonical = _canonical(_unwrapped(inner))
+    return canonical
+
+
+def _canonical(url: str) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -143,6 +154,53 @@ def canonical_url(url: str) -> str:
     query = urlencode(sorted(_kept_params(parts.query)))
     # rstrip: "http://h/a #x" loses its fragment and must not keep the space before it.
     return urlunsplit((scheme, netloc, path, query, "")).rstrip()
+
+
+# Redirectors that wrap an article's URL: Google Alerts' RSS links every result through
+# google.com/url, Bing News through apiclick.aspx, Facebook through l.php, and Folha (in UOL's
+# feed) puts the article after a '*' in the path. The article is the identity, so that its
+# copy from a feed that links it directly joins the same cluster.
+_REDIRECT_PARAMS: Final = {
+    ("google.com", "/url"): ("url", "q"),
+    ("www.google.com", "/url"): ("url", "q"),
+    ("bing.com", "/news/apiclick.aspx"): ("url",),
+    ("www.bing.com", "/news/apiclick.aspx"): ("url",),
+    ("l.facebook.com", "/l.php"): ("u",),
+    ("lm.facebook.com", "/l.php"): ("u",),
+}
+_WRAPPED_IN_PATH = re.compile(r"/\*(https?://.+)", re.IGNORECASE | re.DOTALL)
+
+
+_MAX_LAYERS: Final = 8
+
+
+def _unwrapped(url: str) -> str:
+    """The article's URL inside a redirector's, as many layers deep as there are (each
+    layer is shorter, so this ends); the URL itself when it wraps none."""
+    while (inner := _wrapped_url(url)) is not None:
+        url = inner.strip()
+    return url
+
+
+def _wrapped_url(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not host:
+        return None
+    if (found := _WRAPPED_IN_PATH.search(parts.path)) is not None:
+        # The wrapped URL's own query and fragment were split off as the wrapper's.
+        query = f"?{parts.query}" if parts.query else ""
+        fragment = f"#{parts.fragment}" if parts.fragment else ""
+        inner = found.group(1) + query + fragment
+        return inner if len(inner) < len(url) else None
+    for name in _REDIRECT_PARAMS.get((host, parts.path), ()):
+        for key, value in parse_qsl(parts.query):
+            if key == name and value.lower().startswith(("http://", "https://")):
+                return value if len(value) < len(url) else None
+    return None
 
 
 def _kept_params(query: str) -> list[tuple[str, str]]:
@@ -233,7 +291,8 @@ def normalize_entry(
     summary_text = text if entry.summary_html == body_html else article_text(entry.summary_html)[1]
     title = strip_site_suffix(clean_line(entry.title), site_names)
     title = title or summarise(text, 90) or "(untitled)"
-    url = clean_xml_text(entry.link or "").strip()
+    # A redirector's link (Google Alerts' google.com/url) is the article's, for readers too.
+    url = _unwrapped(clean_xml_text(entry.link or "").strip())
     published = entry.published or entry.updated
     if published is None or published > now + timedelta(days=1):
         published = now

@@ -15,7 +15,7 @@ import pytest
 
 from syndicator.cli import EXAMPLES, build_parser, main
 from tests.atom_checks import check_atom
-from tests.conftest import DATA, FeedServer, Route, rss, syndicator, write_config
+from tests.conftest import DATA, SHARED, FeedServer, Route, rss, syndicator, write_config
 from tests.test_clustering import QUAKE_WIRE
 
 WIRE = [
@@ -247,6 +247,26 @@ def test_a_cron_run_with_nothing_due_says_so(tmp_path: Path, feed_server: FeedSe
     second = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
     assert second.returncode == 0
     assert re.search(r"cycle: no source due; the next is due at \S+ \(in \d+ min\)", second.stderr)
+
+
+def test_a_story_linked_directly_and_through_a_redirector_is_one_cluster(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """UOL's feed lists a Folha story twice, once through redir.folha.com.br/.../*https://...:
+    without a guid, the link is the entry's identity, and both links are the article's."""
+    body = (SHARED / "corpus" / "feeds-real" / "rssparser_uolNoticias.rss").read_bytes()
+    feed_server.routes["/uol.rss"] = Route(body)
+    config = write_config(tmp_path, [feed_server.url("/uol.rss")])
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    found = syndicator(
+        "--config", str(config), "search", "match", "eleitoral", "--json", cwd=tmp_path
+    )
+    [cluster] = json.loads(found.stdout)
+    assert cluster["copies"] == 1  # one story: the source's link (no guid) is its identity
+    assert cluster["url"] == (
+        "https://www1.folha.uol.com.br/poder/2018/09/"
+        "match-eleitoral-ja-soma-mais-de-500-mil-testes-completos-ache-seu-candidato.shtml"
+    )
 
 
 def test_opml_import_appends_sources_and_skips_duplicates(tmp_path: Path) -> None:
