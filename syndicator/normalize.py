@@ -173,6 +173,26 @@ _WRAPPED_IN_PATH = re.compile(r"/\*(https?://.+)", re.IGNORECASE | re.DOTALL)
 
 _MAX_LAYERS: Final = 8
 
+# Feed ad networks that insert whole entries ("Featured Advertiser" in The Washington Post's
+# feeds, linking ads.pheedo.com/click.phdo): not stories, and each one another "story".
+_AD_HOSTS: Final = frozenset(
+    (
+        "ads.pheedo.com",
+        "feedads.g.doubleclick.net",
+        "feedads.googleadservices.com",
+        "ad.doubleclick.net",
+    )
+)
+
+
+def is_feed_ad(url: str) -> bool:
+    """Whether an entry's link goes to a feed ad network's click counter."""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return False
+    return host.lower() in _AD_HOSTS
+
 
 def _unwrapped(url: str) -> str:
     """The article's URL inside a redirector's, as many layers deep as there are (each

@@ -58,7 +58,7 @@ from syndicator.models import (
     Story,
     Tag,
 )
-from syndicator.normalize import bytes_hash, normalize_entry
+from syndicator.normalize import bytes_hash, is_feed_ad, normalize_entry
 from syndicator.parentdeath import die_with_parent
 from syndicator.parsing import parse_feed
 from syndicator.schedule import (
@@ -629,6 +629,7 @@ def _stories(
             feed_language=tagging.language or feed.language,
         )
         for entry in feed.entries
+        if not is_feed_ad(entry.link or "")
     ]
     # A feed that lists one entry twice stores it once (the last copy wins, as in readers).
     unique = list({story.guid_key: story for story in stories}.values())

@@ -35,7 +35,7 @@ from syndicator.pipeline import (
 from syndicator.schedule import PollBounds
 from syndicator.storage import ClusterFilter, ConfiguredSource, Store, open_store
 from syndicator.tagging.tagger import TagContext
-from tests.conftest import FeedServer, Route, rss
+from tests.conftest import SHARED, FeedServer, Route, rss
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PLAN = PollPlan(
@@ -673,3 +673,14 @@ def test_a_configured_language_stands_in_for_a_feed_that_declares_none(
     (cluster,) = store.clusters(ClusterFilter(query="lang:fr"))
     assert "disaster" in [tag.code for tag in store.tags_of(cluster.id) if tag.focus]
     assert store.clusters(ClusterFilter(query="lang:en")) == []
+
+
+def test_feed_ads_are_not_stories() -> None:
+    """The Washington Post's feed carries "Featured Advertiser" entries linking an ad
+    network's click counter: three "stories" with no text, each in every feed."""
+    body = (SHARED / "corpus" / "feeds-real" / "nodefeedparser_wapowellness.xml").read_bytes()
+    parsed = parse_stories(body, "https://wapo.example/rss", {}, 1, START)
+    titles = [story.title for story in parsed.stories]
+    assert "Featured Advertiser" not in titles
+    assert len(titles) == 26
+    assert not any("pheedo" in story.url for story in parsed.stories)
