@@ -321,6 +321,7 @@ def test_ukrainian_stems(title: str, topic: str) -> None:
             "disaster",
         ),
         ("Protests in Zurich over Swiss bank rescue", "", "economy", "disaster"),
+        ("Tokayev sacks government amid fuel protests", "", "politics", "sport"),
         (
             "RBI governor signals a pause",
             "The RBI's monetary policy committee met.",
