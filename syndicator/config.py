@@ -174,10 +174,32 @@ def _to_addresses(value: Any) -> tuple[str, ...]:
     addresses = _to_str_list(value)
     if not addresses:
         raise _Invalid("expected at least one address, got an empty list")
-    for address in addresses:
-        if "@" not in address or any(char.isspace() or not char.isprintable() for char in address):
-            raise _Invalid(f"expected an email address such as desk@example.org, got {address!r}")
-    return addresses
+    return tuple(map(_address, addresses))
+
+
+def _to_address(value: Any) -> str:
+    return _address(_to_str(value))
+
+
+def _address(text: str) -> str:
+    """`text` if it is a bare addr-spec, local@domain (no display name: the mail headers and
+    the Message-ID domain are derived from it, and an odd one would go out as `MAIL FROM:<>`)."""
+    local, at, domain = text.rpartition("@")
+    if (
+        not at
+        or not local
+        or not domain
+        or any(char.isspace() or not char.isprintable() for char in text)
+    ):
+        raise _Invalid(f"expected an email address such as desk@example.org, got {text!r}")
+    return text
+
+
+def _to_host(value: Any) -> str:
+    text = _to_str(value).strip()
+    if not text or any(char.isspace() or not char.isprintable() for char in text):
+        raise _Invalid(f"expected a host name or IP address such as smtp.example.org, got {text!r}")
+    return text
 
 
 def _to_region(value: Any) -> str:
@@ -326,6 +348,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "proxy URL": _to_proxy_url,
     "list of strings": _to_str_list,
     "list of email addresses": _to_addresses,
+    "email address": _to_address,
+    "host name": _to_host,
     "region": _to_region,
     "language tag": _to_language,
     "list of regions": _to_region_list,
@@ -644,8 +668,14 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("channels.<name>", "type", '"email" or "webhook"', _REQUIRED, "Kind of channel."),
     Key("channels.<name> (email)", "to", "list of email addresses", _REQUIRED, "Recipients."),
-    Key("channels.<name> (email)", "from", "string", _REQUIRED, "Sender address."),
-    Key("channels.<name> (email)", "smtp_host", "string", "localhost", "SMTP server."),
+    Key(
+        "channels.<name> (email)",
+        "from",
+        "email address",
+        _REQUIRED,
+        "Sender address (also the envelope sender, and the domain of the Message-ID).",
+    ),
+    Key("channels.<name> (email)", "smtp_host", "host name", "localhost", "SMTP server."),
     Key("channels.<name> (email)", "smtp_port", "port", 587, "SMTP port."),
     Key(
         "channels.<name> (email)",

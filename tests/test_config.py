@@ -398,6 +398,27 @@ SINGLE_PROBLEMS = {
         'from = "s@example.org"\n',
         "channels.desk.to:",
     ),
+    "email-from-empty": (
+        '[channels.desk]\ntype = "email"\nto = ["a@b.org"]\nfrom = ""\n',
+        "channels.desk.from: expected an email address",
+    ),
+    "email-from-not-an-address": (
+        '[channels.desk]\ntype = "email"\nto = ["a@b.org"]\nfrom = "not an address"\n',
+        "channels.desk.from: expected an email address",
+    ),
+    "email-from-no-domain": (
+        '[channels.desk]\ntype = "email"\nto = ["a@b.org"]\nfrom = "syndicator@"\n',
+        "channels.desk.from: expected an email address",
+    ),
+    "email-to-no-local-part": (
+        '[channels.desk]\ntype = "email"\nto = ["@b.org"]\nfrom = "s@example.org"\n',
+        "channels.desk.to: expected an email address",
+    ),
+    "email-smtp-host-empty": (
+        '[channels.desk]\ntype = "email"\nto = ["a@b.org"]\nfrom = "s@example.org"\n'
+        'smtp_host = ""\n',
+        "channels.desk.smtp_host: expected a host name",
+    ),
 }
 
 
