@@ -426,11 +426,19 @@ def _check(config_path: Path) -> int:
         for problem in e.problems:
             print(f"  {problem}")
         return 1
-    print(
-        f"{config_path}: OK ({len(settings.sources)} sources, {len(settings.sections)} sections, "
-        f"{len(settings.alerts)} alerts, {len(settings.channels)} channels)"
+    counts = (
+        (len(settings.sources), "source"),
+        (len(settings.sections), "section"),
+        (len(settings.alerts), "alert"),
+        (len(settings.channels), "channel"),
     )
+    print(f"{config_path}: OK ({', '.join(_plural(n, noun) for n, noun in counts)})")
     return 0
+
+
+def _plural(count: int, noun: str) -> str:
+    """ "1 alert", "2 alerts", "0 alerts" (the nouns here all take an s)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 _COLOURS = {"ok": "32", "failing": "33", "disabled": "31", "new": "2"}

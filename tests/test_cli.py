@@ -108,6 +108,19 @@ def test_check_on_the_default_config_passes(tmp_path: Path) -> None:
     assert "OK (" in result.stdout
 
 
+def test_check_counts_what_it_checked_in_proper_plurals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[sources]]\nurl = "https://example.org/a"\n'
+        '[[alerts]]\nname = "a"\nquery = "q"\nchannels = ["hook"]\n'
+        '[channels.hook]\ntype = "webhook"\nurl = "https://h.example.org/"\n'
+    )
+    assert main(["--config", str(config), "check"]) == 0
+    assert capsys.readouterr().out == (f"{config}: OK (1 source, 0 sections, 1 alert, 1 channel)\n")
+
+
 def test_missing_config_is_a_user_error(tmp_path: Path) -> None:
     result = syndicator("--config", str(tmp_path / "nope.toml"), "run", "--once", cwd=tmp_path)
     assert result.returncode == 1
