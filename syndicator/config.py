@@ -119,6 +119,9 @@ def parse_duration(text: str) -> timedelta:
 
 
 def _to_duration(value: Any) -> timedelta:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # A bare number has no unit: seconds or minutes? Say how to write one instead.
+        raise _Invalid(f'expected a duration such as "20s" or "5m", got the number {value}')
     return parse_duration(_to_str(value))
 
 
@@ -556,8 +559,9 @@ KEYS: tuple[Key, ...] = (
         "query",
         "string",
         "",
-        "Words a member's title or text must all contain (the alert query language replaces "
-        "this when it lands); empty: no query filter.",
+        "A query in the alert query language (words, \"phrases\", AND/OR/NOT, title:, "
+        "region:, topic:, source:, lang:) that one of a cluster's stories must match; "
+        "empty: no query filter.",
     ),
     Key(
         "sections[]",

@@ -524,3 +524,16 @@ def test_a_proxy_is_read_from_the_environment_and_its_password_is_never_shown() 
     [problem] = _problems(hook.format("ftp://desk:s3cret@10.0.0.5"))
     assert problem.startswith("channels.hook.proxy: ")
     assert "s3cret" not in problem
+
+
+@pytest.mark.parametrize("number", ["20", "0", "1.5"])
+def test_a_duration_given_as_a_number_asks_for_a_unit(number: str) -> None:
+    assert _problems(f"[polling]\ntimeout = {number}\n") == [
+        f'polling.timeout: expected a duration such as "20s" or "5m", got the number {number}'
+    ]
+
+
+def test_the_section_query_is_documented_as_the_query_language() -> None:
+    (query,) = [key for key in KEYS if key.path == "sections[].query"]
+    assert "alert query language" in query.help
+    assert "replaces" not in query.help  # it did land: no "when it lands" any more
