@@ -27,7 +27,7 @@ from syndicator.atomic import write_atomically
 from syndicator.errors import ConfigError
 from syndicator.fingerprint import DEFAULT_COPY_THRESHOLD, DEFAULT_RELATED_THRESHOLD
 from syndicator.normalize import canonical_url
-from syndicator.query import QueryError, Vocabulary
+from syndicator.query import QueryError, Vocabulary, closest
 from syndicator.query import parse as parse_query
 from syndicator.tagging.regions import known_regions, resolve_region
 from syndicator.tagging.topics import (
@@ -212,9 +212,17 @@ def _to_region(value: Any) -> str:
     resolved = resolve_region(text)
     if resolved is None:
         raise _Invalid(
-            f"unknown region {text!r}: expected an ISO 3166-1 alpha-2 code or an M49 region name"
+            f"unknown region {_with_hint(text, known_regions())}: expected an ISO 3166-1 "
+            "alpha-2 code or an M49 region name"
         )
     return resolved
+
+
+def _with_hint(value: str, known: Sequence[str]) -> str:
+    """`value` quoted, with the known value it is most likely a typo of:
+    "'Centrl Asia' (did you mean 'Central Asia'?)"."""
+    close = closest(value, known)
+    return f"{value!r} (did you mean {close!r}?)" if close else repr(value)
 
 
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
@@ -231,9 +239,10 @@ def _to_region_list(value: Any) -> tuple[str, ...]:
     items = _to_str_list(value)
     unknown = [item for item in items if resolve_region(item) is None]
     if unknown:
+        known = known_regions()
         raise _Invalid(
-            f"unknown region(s) {', '.join(map(repr, unknown))}: expected ISO 3166-1 alpha-2 "
-            "codes or M49 region names"
+            f"unknown region(s) {', '.join(_with_hint(item, known) for item in unknown)}: "
+            "expected ISO 3166-1 alpha-2 codes or M49 region names"
         )
     return tuple(str(resolve_region(item)) for item in items)
 
@@ -559,7 +568,7 @@ KEYS: tuple[Key, ...] = (
         "query",
         "string",
         "",
-        "A query in the alert query language (words, \"phrases\", AND/OR/NOT, title:, "
+        'A query in the alert query language (words, "phrases", AND/OR/NOT, title:, '
         "region:, topic:, source:, lang:) that one of a cluster's stories must match; "
         "empty: no query filter.",
     ),
@@ -1007,8 +1016,8 @@ class _Validator:
             if unknown:
                 self.problem(
                     f"sections[{index}].topics",
-                    f"unknown topic(s) {', '.join(map(repr, unknown))}: expected one of "
-                    f"{', '.join(known)}",
+                    f"unknown topic(s) {', '.join(_with_hint(slug, known) for slug in unknown)}: "
+                    f"expected one of {', '.join(known)}",
                 )
 
     def channels(self, document: Mapping[str, Any]) -> dict[str, ChannelSettings]:

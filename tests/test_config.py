@@ -537,3 +537,31 @@ def test_the_section_query_is_documented_as_the_query_language() -> None:
     (query,) = [key for key in KEYS if key.path == "sections[].query"]
     assert "alert query language" in query.help
     assert "replaces" not in query.help  # it did land: no "when it lands" any more
+
+
+def test_uk_is_accepted_as_the_united_kingdom_wherever_a_region_is() -> None:
+    settings = _parse(
+        '[[sources]]\nurl = "https://example.org/a"\nregion = "uk"\n'
+        '[[sections]]\nslug = "britain"\nregions = ["UK", "Europe"]\nquery = "region:UK"\n'
+    )
+    assert settings.sources[0].region == "GB"
+    assert settings.sections[0].regions == ("GB", "Europe")
+
+
+def test_unknown_regions_and_topics_get_a_did_you_mean() -> None:
+    problems = _problems(
+        '[[sources]]\nurl = "https://example.org/a"\nregion = "Centrl Asia"\n'
+        '[[sections]]\nslug = "s"\nregions = ["KZ", "easten europe", "XX"]\n'
+        'topics = ["politcs", "nonsense-topic"]\n'
+    )
+    assert problems[0].startswith(
+        "sources[0].region: unknown region 'Centrl Asia' (did you mean 'Central Asia'?): "
+    )
+    assert problems[1].startswith(
+        "sections[0].regions: unknown region(s) 'easten europe' (did you mean "
+        "'Eastern Europe'?), 'XX': "
+    )
+    assert problems[2].startswith(
+        "sections[0].topics: unknown topic(s) 'politcs' (did you mean 'politics'?), "
+        "'nonsense-topic': expected one of "
+    )
