@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syndicator.atomic import write_atomically
+from syndicator.cron import parse_cron
 from syndicator.errors import ConfigError
 from syndicator.fingerprint import DEFAULT_COPY_THRESHOLD, DEFAULT_RELATED_THRESHOLD
 from syndicator.normalize import canonical_url
@@ -292,10 +293,16 @@ def _one_of(*choices: str) -> Callable[[Any], str]:
 
 def _to_schedule(value: Any) -> str:
     text = _to_str(value).strip()
-    if text != "immediate" and len(text.split()) != 5:
+    if text == "immediate":
+        return text
+    if len(text.split()) != 5:
         raise _Invalid(
             f'expected "immediate" or a 5-field cron expression such as "0 7 * * *", got {text!r}'
         )
+    try:
+        parse_cron(text)  # here, not when the digest is due: with every other problem
+    except ValueError as e:
+        raise _Invalid(f"{text!r}: {e}") from e
     return text
 
 
@@ -640,7 +647,9 @@ KEYS: tuple[Key, ...] = (
         "schedule",
         "immediate",
         '"immediate", or a cron expression for a digest, e.g. "0 7 * * *" or '
-        '"0 7 * * 1-5" (weekdays as in cron: 0 or 7 is Sunday, 1 Monday).',
+        '"0 7 * * 1-5", read as standard cron reads it (0 or 7 is Sunday, 1 Monday; a '
+        'restricted day of month and weekday: either day, "0 7 1 * 1" is the 1st and '
+        "every Monday).",
     ),
     Key(
         "alerts[]",

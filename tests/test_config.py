@@ -565,3 +565,20 @@ def test_unknown_regions_and_topics_get_a_did_you_mean() -> None:
         "sections[0].topics: unknown topic(s) 'politcs' (did you mean 'politics'?), "
         "'nonsense-topic': expected one of "
     )
+
+
+def test_a_bad_schedule_and_a_bad_time_zone_are_both_reported() -> None:
+    problems = _problems(
+        '[[alerts]]\nname = "a"\nquery = "q"\nschedule = "0 7 * * 8"\ntimezone = "Asia/Almati"\n'
+    )
+    assert problems == [
+        "alerts[0].schedule: '0 7 * * 8': day of week 8 is out of range 0-7 (0 and 7 are Sunday)",
+        "alerts[0].timezone: unknown time zone 'Asia/Almati': expected an IANA name like "
+        '"Asia/Almaty"',
+    ]
+
+
+@pytest.mark.parametrize("schedule", ["0 7 * * 7", "0 7 1 * 1", "30 7 * * mon-fri", "0 */6 * * *"])
+def test_cron_schedules_that_cron_accepts_are_accepted(schedule: str) -> None:
+    settings = _parse(f'[[alerts]]\nname = "a"\nquery = "q"\nschedule = "{schedule}"\n')
+    assert settings.alerts[0].schedule == schedule
