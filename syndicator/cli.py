@@ -429,6 +429,7 @@ def _check(config_path: Path) -> int:
         print(f"{e.path}: {len(e.problems)} problem(s)")
         for problem in e.problems:
             print(f"  {problem}")
+        _print_warnings(e.warnings)
         return 1
     counts = (
         (len(settings.sources), "source"),
@@ -437,7 +438,13 @@ def _check(config_path: Path) -> int:
         (len(settings.channels), "channel"),
     )
     print(f"{config_path}: OK ({', '.join(_plural(n, noun) for n, noun in counts)})")
+    _print_warnings(settings.warnings)
     return 0
+
+
+def _print_warnings(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        print(f"  warning: {warning}")
 
 
 def _plural(count: int, noun: str) -> str:

@@ -28,7 +28,7 @@ from syndicator.cron import parse_cron
 from syndicator.errors import ConfigError
 from syndicator.fingerprint import DEFAULT_COPY_THRESHOLD, DEFAULT_RELATED_THRESHOLD
 from syndicator.normalize import canonical_url
-from syndicator.query import QueryError, Vocabulary, closest
+from syndicator.query import QueryError, Vocabulary, closest, source_key
 from syndicator.query import parse as parse_query
 from syndicator.tagging.regions import known_regions, resolve_region
 from syndicator.tagging.topics import (
@@ -568,7 +568,11 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("sections[]", "topics", "list of strings", [], "Topic slugs; empty: any topic."),
     Key(
-        "sections[]", "sources", "list of strings", [], "Source URLs or names; empty: every source."
+        "sections[]",
+        "sources",
+        "list of strings",
+        [],
+        "Sources by URL (exactly) or by name or feed title (in any case); empty: every source.",
     ),
     Key(
         "sections[]",
@@ -887,6 +891,7 @@ class Settings:
     alerts: tuple[AlertSettings, ...]
     channels: Mapping[str, ChannelSettings]
     topics: TopicSettings = field(default_factory=TopicSettings)
+    warnings: tuple[str, ...] = ()  # what `syndicator check` prints without failing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -932,9 +937,13 @@ class _Validator:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
+
+    def warning(self, where: str, message: str) -> None:
+        self.warnings.append(f"{where}: {message}")
 
     def settings(self, document: dict[str, Any], path: Path) -> Settings:
         self.reject_unknown(document, _TOP_LEVEL, "")
@@ -954,10 +963,11 @@ class _Validator:
         self.check_unique(alerts, "alerts", "name", str)
         self.check_alert_channels(alerts, channels)
         self.check_queries(sections, alerts, topics)
+        self.check_section_sources(sections, sources)
         self.check_interval_bounds(polling)
         self.check_window(dedup)
         if self.problems:  # some values are missing: no Settings can be built from them
-            raise ConfigError(str(path), self.problems)
+            raise ConfigError(str(path), self.problems, self.warnings)
         return Settings(
             path=path,
             storage=StorageSettings(path=Path(storage["path"]), retention=storage["retention"]),
@@ -975,6 +985,7 @@ class _Validator:
             alerts=tuple(AlertSettings(**values) for values in alerts),
             channels=channels,
             topics=topics,
+            warnings=tuple(self.warnings),
         )
 
     def table(self, document: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -1131,6 +1142,22 @@ class _Validator:
                 except QueryError as e:
                     self.problem(f"{table}[{index}].query", str(e))
 
+    def check_section_sources(
+        self, sections: Sequence[Mapping[str, Any]], sources: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """A warning for each `sections[].sources` entry that names no configured source: not
+        its URL (exactly) nor its name (in any case, as the section's filter compares them).
+        Only a warning: the filter also matches a feed's own title, which the config does
+        not know ("Guardian World" for a source configured by its URL alone)."""
+        urls = [source["url"] for source in sources if source.get("url")]
+        names = [source["name"] for source in sources if source.get("name")]
+        keys = {source_key(name) for name in names}
+        for index, section in enumerate(sections):
+            for entry in section.get("sources", ()):
+                if entry in urls or (source_key(entry) and source_key(entry) in keys):
+                    continue
+                self.warning(f"sections[{index}].sources", _unknown_source(entry, names, urls))
+
     def check_alert_channels(
         self, alerts: list[dict[str, Any]], channels: Mapping[str, ChannelSettings]
     ) -> None:
@@ -1152,6 +1179,17 @@ class _Validator:
         window = dedup.get("window")
         if window is not None and window <= timedelta(0):
             self.problem("dedup.window", "must be longer than 0s")
+
+
+def _unknown_source(entry: str, names: Sequence[str], urls: Sequence[str]) -> str:
+    """Why a section's source entry may be a mistake, with the closest configured one."""
+    if "://" in entry:
+        close = closest(entry, urls)
+        hint = f" (did you mean {close!r}?)" if close else ""
+        return f"{entry!r} is no configured source's url{hint}; a url must match exactly"
+    close = closest(entry, names)
+    hint = f" (did you mean {close!r}?)" if close else ""
+    return f"{entry!r} names no configured source{hint}; it can still match a feed's own title"
 
 
 def _source(values: Mapping[str, Any]) -> SourceSettings:

@@ -811,6 +811,12 @@ def identifier_words(identifier: str) -> tuple[str, ...]:
     return tuple(tokenize(identifier))
 
 
+def source_key(name: str) -> str:
+    """How a section's `sources` entry and a source's name or feed title compare: their folded
+    words, as `source:` reads them ("QA Wire", "qa wire" and "QA-Wire" are one source)."""
+    return " ".join(identifier_words(name))
+
+
 def language_chain(tag: str) -> tuple[str, ...]:
     """A folded language tag and its shorter forms: "pt-br" -> ("pt", "pt-br")."""
     parts = tag.split("-") if tag else []

@@ -122,6 +122,21 @@ def test_check_counts_what_it_checked_in_proper_plurals(
     assert capsys.readouterr().out == expected
 
 
+def test_check_prints_warnings_and_still_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[sources]]\nurl = "https://example.org/a"\nname = "Guardian World"\n'
+        '[[sections]]\nslug = "s"\nsources = ["guardian world", "Guardain World"]\n'
+    )
+    assert main(["--config", str(config), "check"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "  warning: sections[0].sources: 'Guardain World' names no configured source (did you "
+        "mean 'Guardian World'?); it can still match a feed's own title"
+    ]
+
+
 STORMS = "Storms in London and Almaty\nStorms hit London, England, and Almaty, Kazakhstan."
 
 

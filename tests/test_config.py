@@ -582,3 +582,37 @@ def test_a_bad_schedule_and_a_bad_time_zone_are_both_reported() -> None:
 def test_cron_schedules_that_cron_accepts_are_accepted(schedule: str) -> None:
     settings = _parse(f'[[alerts]]\nname = "a"\nquery = "q"\nschedule = "{schedule}"\n')
     assert settings.alerts[0].schedule == schedule
+
+
+SECTION_SOURCES = """
+[[sources]]
+url = "https://example.org/a.xml"
+name = "QA Wire"
+
+[[sources]]
+url = "https://example.org/b.xml"
+name = "Guardian World"
+
+[[sources]]
+url = "https://example.org/c.xml"
+
+[[sections]]
+slug = "s"
+sources = ["qa wire", "Guardain World", "https://example.org/c.xml", "https://example.org/d.xml"]
+"""
+
+
+def test_a_section_source_naming_no_configured_source_is_a_warning() -> None:
+    settings = _parse(SECTION_SOURCES)  # valid: a name can still be a feed's own title
+    assert settings.warnings == (
+        "sections[0].sources: 'Guardain World' names no configured source (did you mean "
+        "'Guardian World'?); it can still match a feed's own title",
+        "sections[0].sources: 'https://example.org/d.xml' is no configured source's url "
+        "(did you mean 'https://example.org/c.xml'?); a url must match exactly",
+    )
+
+
+def test_section_source_warnings_come_with_the_problems_too() -> None:
+    with pytest.raises(ConfigError) as caught:
+        _parse(SECTION_SOURCES + "[server]\nport = -1\n")
+    assert len(caught.value.warnings) == 2
