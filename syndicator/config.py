@@ -967,7 +967,11 @@ class _Validator:
         self.check_interval_bounds(polling)
         self.check_window(dedup)
         if self.problems:  # some values are missing: no Settings can be built from them
-            raise ConfigError(str(path), self.problems, self.warnings)
+            raise ConfigError(
+                str(path),
+                _in_file_order(self.problems, document),
+                _in_file_order(self.warnings, document),
+            )
         return Settings(
             path=path,
             storage=StorageSettings(path=Path(storage["path"]), retention=storage["retention"]),
@@ -985,7 +989,7 @@ class _Validator:
             alerts=tuple(AlertSettings(**values) for values in alerts),
             channels=channels,
             topics=topics,
-            warnings=tuple(self.warnings),
+            warnings=tuple(_in_file_order(self.warnings, document)),
         )
 
     def table(self, document: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -1179,6 +1183,36 @@ class _Validator:
         window = dedup.get("window")
         if window is not None and window <= timedelta(0):
             self.problem("dedup.window", "must be longer than 0s")
+
+
+_PATH_SEGMENT = re.compile(r'\.?(?:([A-Za-z0-9_-]+)|"([^"\\]*)")|\[(\d+)\]')
+
+
+def _in_file_order(problems: list[str], document: Mapping[str, Any]) -> list[str]:
+    """The problems sorted by where their key path is in the file (tomllib keeps the file's
+    order of keys), so they read top to bottom; a missing key sorts at the end of its table,
+    and problems of one place keep the order they were found in."""
+    return sorted(problems, key=lambda problem: _file_position(problem, document))
+
+
+def _file_position(problem: str, document: Mapping[str, Any]) -> list[int]:
+    position: list[int] = []
+    node: Any = document
+    at = 0
+    while (match := _PATH_SEGMENT.match(problem, at)) is not None:
+        at = match.end()
+        name, quoted, index = match.groups()
+        if index is not None and isinstance(node, list):
+            position.append(int(index))
+            node = node[int(index)] if int(index) < len(node) else None
+        elif index is None and isinstance(node, dict):
+            keys = list(node)
+            key = name if name is not None else quoted
+            position.append(keys.index(key) if key in keys else len(keys))
+            node = node.get(key)
+        else:
+            break
+    return position
 
 
 def _unknown_source(entry: str, names: Sequence[str], urls: Sequence[str]) -> str:

@@ -616,3 +616,22 @@ def test_section_source_warnings_come_with_the_problems_too() -> None:
     with pytest.raises(ConfigError) as caught:
         _parse(SECTION_SOURCES + "[server]\nport = -1\n")
     assert len(caught.value.warnings) == 2
+
+
+def test_problems_are_listed_in_file_order() -> None:
+    problems = _problems(
+        '[[alerts]]\nname = "a"\nquery = "q"\ntimezone = "Nowhere/City"\nschedule = "bad"\n'
+        '[[sections]]\nslug = "s"\ntopics = ["politcs"]\nregions = ["XX"]\n'
+        "[polling]\ntimeout = 20\n"
+        '[channels.b]\ntype = "email"\nto = ["a@b.org"]\nfrom = ""\n'
+        '[channels.a]\ntype = "email"\nto = []\nfrom = "s@example.org"\n'
+    )
+    assert [problem.split(":")[0] for problem in problems] == [
+        "alerts[0].timezone",
+        "alerts[0].schedule",
+        "sections[0].topics",
+        "sections[0].regions",
+        "polling.timeout",
+        "channels.b.from",
+        "channels.a.to",
+    ]
