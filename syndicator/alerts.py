@@ -161,8 +161,9 @@ def _compose(store: Store, alert: AlertSettings, channel: str, now: datetime) ->
 
 
 def schedule_problems(settings: Settings) -> list[str]:
-    """Digest schedules that APScheduler's cron parser refuses ("99 * * * *"), as
-    `syndicator check` lists problems (the config only checks their shape)."""
+    """Digest schedules that APScheduler cannot turn into a trigger, as `syndicator check`
+    lists problems. The config already checks each schedule as cron reads it
+    (`syndicator.cron`), so this is a safety net that should find nothing."""
     problems = []
     for index, alert in enumerate(settings.alerts):
         if alert.schedule == "immediate":

@@ -212,7 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tag.add_argument("text", nargs="?", help="the text (first line: the title); or --file, stdin")
     tag.add_argument("--file", type=Path, help="read the text from this file")
-    tag.add_argument("--region", default="", help="a source region prior, e.g. KZ")
+    tag.add_argument(
+        "--region",
+        default="",
+        help="a source region prior, as sources[].region: KZ, UK, or an M49 name",
+    )
     tag.add_argument(
         "--language",
         default="",
@@ -425,12 +429,27 @@ def _check(config_path: Path) -> int:
         print(f"{e.path}: {len(e.problems)} problem(s)")
         for problem in e.problems:
             print(f"  {problem}")
+        _print_warnings(e.warnings)
         return 1
-    print(
-        f"{config_path}: OK ({len(settings.sources)} sources, {len(settings.sections)} sections, "
-        f"{len(settings.alerts)} alerts, {len(settings.channels)} channels)"
+    counts = (
+        (len(settings.sources), "source"),
+        (len(settings.sections), "section"),
+        (len(settings.alerts), "alert"),
+        (len(settings.channels), "channel"),
     )
+    print(f"{config_path}: OK ({', '.join(_plural(n, noun) for n, noun in counts)})")
+    _print_warnings(settings.warnings)
     return 0
+
+
+def _print_warnings(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        print(f"  warning: {warning}")
+
+
+def _plural(count: int, noun: str) -> str:
+    """ "1 alert", "2 alerts", "0 alerts" (the nouns here all take an s)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 _COLOURS = {"ok": "32", "failing": "33", "disabled": "31", "new": "2"}
@@ -684,11 +703,10 @@ def _topic_settings(config_path: Path, explicit: bool) -> TopicSettings:
 
 def tag_command(args: argparse.Namespace, topics: TopicSettings) -> int:
     """`syndicator tag`: one text (argument, --file or stdin), or --jsonl batches."""
-    region = resolve_region(args.region) if args.region else ""
-    if region is None or (region and len(region) != len("KZ")):
-        raise SyndicatorError(
-            f"--region {args.region!r}: expected an ISO 3166-1 alpha-2 country code such as KZ"
-        )
+    # The same values as a source's `region` prior (an M49 name is accepted, adds nothing).
+    if args.region and (problem := source_region_problem(args.region)) is not None:
+        raise SyndicatorError(f"--region: {problem}")
+    region = (resolve_region(args.region) or "") if args.region else ""
     context = TagContext(region, topics.overrides, topics.replace)
     if args.jsonl:
         return tag_jsonl(sys.stdin, sys.stdout, context)

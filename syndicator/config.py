@@ -24,10 +24,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syndicator.atomic import write_atomically
+from syndicator.cron import parse_cron
 from syndicator.errors import ConfigError
 from syndicator.fingerprint import DEFAULT_COPY_THRESHOLD, DEFAULT_RELATED_THRESHOLD
 from syndicator.normalize import canonical_url
-from syndicator.query import QueryError, Vocabulary
+from syndicator.query import QueryError, Vocabulary, closest, source_key
 from syndicator.query import parse as parse_query
 from syndicator.tagging.regions import known_regions, resolve_region
 from syndicator.tagging.topics import (
@@ -119,6 +120,9 @@ def parse_duration(text: str) -> timedelta:
 
 
 def _to_duration(value: Any) -> timedelta:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # A bare number has no unit: seconds or minutes? Say how to write one instead.
+        raise _Invalid(f'expected a duration such as "20s" or "5m", got the number {value}')
     return parse_duration(_to_str(value))
 
 
@@ -174,10 +178,32 @@ def _to_addresses(value: Any) -> tuple[str, ...]:
     addresses = _to_str_list(value)
     if not addresses:
         raise _Invalid("expected at least one address, got an empty list")
-    for address in addresses:
-        if "@" not in address or any(char.isspace() or not char.isprintable() for char in address):
-            raise _Invalid(f"expected an email address such as desk@example.org, got {address!r}")
-    return addresses
+    return tuple(map(_address, addresses))
+
+
+def _to_address(value: Any) -> str:
+    return _address(_to_str(value))
+
+
+def _address(text: str) -> str:
+    """`text` if it is a bare addr-spec, local@domain (no display name: the mail headers and
+    the Message-ID domain are derived from it, and an odd one would go out as `MAIL FROM:<>`)."""
+    local, at, domain = text.rpartition("@")
+    if (
+        not at
+        or not local
+        or not domain
+        or any(char.isspace() or not char.isprintable() for char in text)
+    ):
+        raise _Invalid(f"expected an email address such as desk@example.org, got {text!r}")
+    return text
+
+
+def _to_host(value: Any) -> str:
+    text = _to_str(value).strip()
+    if not text or any(char.isspace() or not char.isprintable() for char in text):
+        raise _Invalid(f"expected a host name or IP address such as smtp.example.org, got {text!r}")
+    return text
 
 
 def _to_region(value: Any) -> str:
@@ -187,9 +213,17 @@ def _to_region(value: Any) -> str:
     resolved = resolve_region(text)
     if resolved is None:
         raise _Invalid(
-            f"unknown region {text!r}: expected an ISO 3166-1 alpha-2 code or an M49 region name"
+            f"unknown region {_with_hint(text, known_regions())}: expected an ISO 3166-1 "
+            "alpha-2 code or an M49 region name"
         )
     return resolved
+
+
+def _with_hint(value: str, known: Sequence[str]) -> str:
+    """`value` quoted, with the known value it is most likely a typo of:
+    "'Centrl Asia' (did you mean 'Central Asia'?)"."""
+    close = closest(value, known)
+    return f"{value!r} (did you mean {close!r}?)" if close else repr(value)
 
 
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
@@ -206,9 +240,10 @@ def _to_region_list(value: Any) -> tuple[str, ...]:
     items = _to_str_list(value)
     unknown = [item for item in items if resolve_region(item) is None]
     if unknown:
+        known = known_regions()
         raise _Invalid(
-            f"unknown region(s) {', '.join(map(repr, unknown))}: expected ISO 3166-1 alpha-2 "
-            "codes or M49 region names"
+            f"unknown region(s) {', '.join(_with_hint(item, known) for item in unknown)}: "
+            "expected ISO 3166-1 alpha-2 codes or M49 region names"
         )
     return tuple(str(resolve_region(item)) for item in items)
 
@@ -258,10 +293,16 @@ def _one_of(*choices: str) -> Callable[[Any], str]:
 
 def _to_schedule(value: Any) -> str:
     text = _to_str(value).strip()
-    if text != "immediate" and len(text.split()) != 5:
+    if text == "immediate":
+        return text
+    if len(text.split()) != 5:
         raise _Invalid(
             f'expected "immediate" or a 5-field cron expression such as "0 7 * * *", got {text!r}'
         )
+    try:
+        parse_cron(text)  # here, not when the digest is due: with every other problem
+    except ValueError as e:
+        raise _Invalid(f"{text!r}: {e}") from e
     return text
 
 
@@ -326,6 +367,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "proxy URL": _to_proxy_url,
     "list of strings": _to_str_list,
     "list of email addresses": _to_addresses,
+    "email address": _to_address,
+    "host name": _to_host,
     "region": _to_region,
     "language tag": _to_language,
     "list of regions": _to_region_list,
@@ -525,15 +568,20 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("sections[]", "topics", "list of strings", [], "Topic slugs; empty: any topic."),
     Key(
-        "sections[]", "sources", "list of strings", [], "Source URLs or names; empty: every source."
+        "sections[]",
+        "sources",
+        "list of strings",
+        [],
+        "Sources by URL (exactly) or by name or feed title (in any case); empty: every source.",
     ),
     Key(
         "sections[]",
         "query",
         "string",
         "",
-        "Words a member's title or text must all contain (the alert query language replaces "
-        "this when it lands); empty: no query filter.",
+        'A query in the alert query language (words, "phrases", AND/OR/NOT, title:, '
+        "region:, topic:, source:, lang:) that one of a cluster's stories must match; "
+        "empty: no query filter.",
     ),
     Key(
         "sections[]",
@@ -603,7 +651,9 @@ KEYS: tuple[Key, ...] = (
         "schedule",
         "immediate",
         '"immediate", or a cron expression for a digest, e.g. "0 7 * * *" or '
-        '"0 7 * * 1-5" (weekdays as in cron: 0 or 7 is Sunday, 1 Monday).',
+        '"0 7 * * 1-5", read as standard cron reads it (0 or 7 is Sunday, 1 Monday; a '
+        'restricted day of month and weekday: either day, "0 7 1 * 1" is the 1st and '
+        "every Monday).",
     ),
     Key(
         "alerts[]",
@@ -644,8 +694,14 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("channels.<name>", "type", '"email" or "webhook"', _REQUIRED, "Kind of channel."),
     Key("channels.<name> (email)", "to", "list of email addresses", _REQUIRED, "Recipients."),
-    Key("channels.<name> (email)", "from", "string", _REQUIRED, "Sender address."),
-    Key("channels.<name> (email)", "smtp_host", "string", "localhost", "SMTP server."),
+    Key(
+        "channels.<name> (email)",
+        "from",
+        "email address",
+        _REQUIRED,
+        "Sender address (also the envelope sender, and the domain of the Message-ID).",
+    ),
+    Key("channels.<name> (email)", "smtp_host", "host name", "localhost", "SMTP server."),
     Key("channels.<name> (email)", "smtp_port", "port", 587, "SMTP port."),
     Key(
         "channels.<name> (email)",
@@ -835,6 +891,7 @@ class Settings:
     alerts: tuple[AlertSettings, ...]
     channels: Mapping[str, ChannelSettings]
     topics: TopicSettings = field(default_factory=TopicSettings)
+    warnings: tuple[str, ...] = ()  # what `syndicator check` prints without failing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -880,9 +937,13 @@ class _Validator:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
+
+    def warning(self, where: str, message: str) -> None:
+        self.warnings.append(f"{where}: {message}")
 
     def settings(self, document: dict[str, Any], path: Path) -> Settings:
         self.reject_unknown(document, _TOP_LEVEL, "")
@@ -902,10 +963,15 @@ class _Validator:
         self.check_unique(alerts, "alerts", "name", str)
         self.check_alert_channels(alerts, channels)
         self.check_queries(sections, alerts, topics)
+        self.check_section_sources(sections, sources)
         self.check_interval_bounds(polling)
         self.check_window(dedup)
         if self.problems:  # some values are missing: no Settings can be built from them
-            raise ConfigError(str(path), self.problems)
+            raise ConfigError(
+                str(path),
+                _in_file_order(self.problems, document),
+                _in_file_order(self.warnings, document),
+            )
         return Settings(
             path=path,
             storage=StorageSettings(path=Path(storage["path"]), retention=storage["retention"]),
@@ -923,6 +989,7 @@ class _Validator:
             alerts=tuple(AlertSettings(**values) for values in alerts),
             channels=channels,
             topics=topics,
+            warnings=tuple(_in_file_order(self.warnings, document)),
         )
 
     def table(self, document: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -973,8 +1040,8 @@ class _Validator:
             if unknown:
                 self.problem(
                     f"sections[{index}].topics",
-                    f"unknown topic(s) {', '.join(map(repr, unknown))}: expected one of "
-                    f"{', '.join(known)}",
+                    f"unknown topic(s) {', '.join(_with_hint(slug, known) for slug in unknown)}: "
+                    f"expected one of {', '.join(known)}",
                 )
 
     def channels(self, document: Mapping[str, Any]) -> dict[str, ChannelSettings]:
@@ -1079,6 +1146,22 @@ class _Validator:
                 except QueryError as e:
                     self.problem(f"{table}[{index}].query", str(e))
 
+    def check_section_sources(
+        self, sections: Sequence[Mapping[str, Any]], sources: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """A warning for each `sections[].sources` entry that names no configured source: not
+        its URL (exactly) nor its name (in any case, as the section's filter compares them).
+        Only a warning: the filter also matches a feed's own title, which the config does
+        not know ("Guardian World" for a source configured by its URL alone)."""
+        urls = [source["url"] for source in sources if source.get("url")]
+        names = [source["name"] for source in sources if source.get("name")]
+        keys = {source_key(name) for name in names}
+        for index, section in enumerate(sections):
+            for entry in section.get("sources", ()):
+                if entry in urls or (source_key(entry) and source_key(entry) in keys):
+                    continue
+                self.warning(f"sections[{index}].sources", _unknown_source(entry, names, urls))
+
     def check_alert_channels(
         self, alerts: list[dict[str, Any]], channels: Mapping[str, ChannelSettings]
     ) -> None:
@@ -1100,6 +1183,47 @@ class _Validator:
         window = dedup.get("window")
         if window is not None and window <= timedelta(0):
             self.problem("dedup.window", "must be longer than 0s")
+
+
+_PATH_SEGMENT = re.compile(r'\.?(?:([A-Za-z0-9_-]+)|"([^"\\]*)")|\[(\d+)\]')
+
+
+def _in_file_order(problems: list[str], document: Mapping[str, Any]) -> list[str]:
+    """The problems sorted by where their key path is in the file (tomllib keeps the file's
+    order of keys), so they read top to bottom; a missing key sorts at the end of its table,
+    and problems of one place keep the order they were found in."""
+    return sorted(problems, key=lambda problem: _file_position(problem, document))
+
+
+def _file_position(problem: str, document: Mapping[str, Any]) -> list[int]:
+    position: list[int] = []
+    node: Any = document
+    at = 0
+    while (match := _PATH_SEGMENT.match(problem, at)) is not None:
+        at = match.end()
+        name, quoted, index = match.groups()
+        if index is not None and isinstance(node, list):
+            position.append(int(index))
+            node = node[int(index)] if int(index) < len(node) else None
+        elif index is None and isinstance(node, dict):
+            keys = list(node)
+            key = name if name is not None else quoted
+            position.append(keys.index(key) if key in keys else len(keys))
+            node = node.get(key)
+        else:
+            break
+    return position
+
+
+def _unknown_source(entry: str, names: Sequence[str], urls: Sequence[str]) -> str:
+    """Why a section's source entry may be a mistake, with the closest configured one."""
+    if "://" in entry:
+        close = closest(entry, urls)
+        hint = f" (did you mean {close!r}?)" if close else ""
+        return f"{entry!r} is no configured source's url{hint}; a url must match exactly"
+    close = closest(entry, names)
+    hint = f" (did you mean {close!r}?)" if close else ""
+    return f"{entry!r} names no configured source{hint}; it can still match a feed's own title"
 
 
 def _source(values: Mapping[str, Any]) -> SourceSettings:

@@ -7,17 +7,21 @@ library, so no caller ever needs to know which library was underneath.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class SyndicatorError(Exception):
     """Base of every error syndicator raises on purpose."""
 
 
 class ConfigError(SyndicatorError):
-    """The configuration is invalid; `problems` lists every one as 'key.path: message'."""
+    """The configuration is invalid; `problems` lists every one as 'key.path: message'
+    (and `warnings` what `syndicator check` also prints, in the same form)."""
 
-    def __init__(self, path: str, problems: list[str]) -> None:
+    def __init__(self, path: str, problems: list[str], warnings: Sequence[str] = ()) -> None:
         self.path = path
         self.problems = list(problems)
+        self.warnings = tuple(warnings)  # doubts that alone would not make the config invalid
         lines = "\n".join(f"  {problem}" for problem in self.problems)
         super().__init__(f"{path}: {len(self.problems)} problem(s)\n{lines}")
 

@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+# Region codes people write that ISO 3166-1 reserves for another code: "UK" is exceptionally
+# reserved for the United Kingdom, whose code is GB. Every reader of a region code (config,
+# queries, the command line) maps these, so "UK" works wherever "GB" does.
+REGION_CODE_ALIASES: dict[str, str] = {"UK": "GB"}
+
 
 class SourceState(StrEnum):
     """Where a source stands, as shown by `syndicator status`."""

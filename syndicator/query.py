@@ -54,6 +54,7 @@ from functools import cache, lru_cache
 from typing import Final, TypeAlias
 
 from syndicator import errors
+from syndicator.models import REGION_CODE_ALIASES
 
 # -- folding and tokenizing --------------------------------------------------------------------
 
@@ -291,11 +292,13 @@ FIELDS: Final = ("title", "source", "region", "topic", "lang")
 
 @lru_cache(maxsize=4096)  # a story's regions, topics and sources come from small sets
 def region_key(identifier: str) -> str:
-    """How regions compare: a two-letter code upper case ("kz" -> "KZ"), a name as its folded
-    words ("Central Asia", "central-asia" -> "central asia"); "" when it has no words."""
+    """How regions compare: a two-letter code upper case ("kz" -> "KZ", and "uk" -> "GB"), a
+    name as its folded words ("Central Asia", "central-asia" -> "central asia"); "" when it
+    has no words."""
     words = tokenize(identifier)
     if len(words) == 1 and len(words[0]) == 2 and words[0].isascii() and words[0].isalpha():
-        return words[0].upper()
+        code = words[0].upper()
+        return REGION_CODE_ALIASES.get(code, code)  # "uk" -> "GB"
     return " ".join(words)
 
 
@@ -720,8 +723,16 @@ class _Parser:
 
 
 def _did_you_mean(value: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else ""
+    close = closest(value, known)
+    return f"did you mean '{close}'?" if close else ""
+
+
+def closest(value: str, known: Iterable[str]) -> str | None:
+    """The known value most like `value`, ignoring case, if one is close enough to be a typo:
+    the "did you mean" of an unknown region or topic, here and in the config."""
+    by_folded = {item.casefold(): item for item in sorted(known)}
+    close = difflib.get_close_matches(value.casefold(), list(by_folded), n=1, cutoff=0.6)
+    return by_folded[close[0]] if close else None
 
 
 # -- matching ----------------------------------------------------------------------------------
@@ -798,6 +809,12 @@ def _language_set(tag: str) -> frozenset[str]:
 def identifier_words(identifier: str) -> tuple[str, ...]:
     """The folded words of a source's name, feed title or URL."""
     return tuple(tokenize(identifier))
+
+
+def source_key(name: str) -> str:
+    """How a section's `sources` entry and a source's name or feed title compare: their folded
+    words, as `source:` reads them ("QA Wire", "qa wire" and "QA-Wire" are one source)."""
+    return " ".join(identifier_words(name))
 
 
 def language_chain(tag: str) -> tuple[str, ...]:

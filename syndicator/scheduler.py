@@ -9,14 +9,18 @@ so this scheduler only sets the tick. The only importer of apscheduler.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+
+from syndicator.cron import WEEKDAYS, parse_cron
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +82,10 @@ class JobRunner:
 
 
 def next_cron_time(expression: str, timezone: str, after: datetime) -> datetime:
-    """The first time after `after` that a 5-field cron expression fires, in UTC (APScheduler's
-    CronTrigger: the alert digests' schedules). ValueError for a malformed expression."""
-    trigger = CronTrigger.from_crontab(cron_weekdays_as_names(expression), timezone=timezone)
+    """The first time after `after` that a 5-field cron expression fires, in UTC: the alert
+    digests' schedules, with standard cron's rules (`syndicator.cron`). ValueError for a
+    malformed expression."""
+    trigger = cron_trigger(expression, timezone)
     moment = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
     if moment is None:
         raise ValueError(f"cron expression {expression!r} never fires")
@@ -88,36 +93,28 @@ def next_cron_time(expression: str, timezone: str, after: datetime) -> datetime:
     return fired
 
 
-_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_NUMERIC_DAYS = re.compile(r"(\*|[0-7])(?:-([0-7]))?(?:/([1-9][0-9]*))?")
+@lru_cache(maxsize=256)  # a digest asks again for every fire time it steps over
+def cron_trigger(expression: str, timezone: str) -> BaseTrigger:
+    """The APScheduler trigger of a cron expression read as cron reads it.
+
+    Not `CronTrigger.from_crontab`: APScheduler 3 counts weekdays from 0 = Monday (cron: 0 and
+    7 are Sunday), and ANDs a restricted day of month with a restricted weekday, where cron
+    ORs them ("0 7 1 * 1": the 1st and every Monday). The fields are given to it as value
+    lists, weekdays by name, and the OR as an OrTrigger of a day trigger and a weekday one."""
+    spec = parse_cron(expression)
+    common = {
+        "minute": _listed(spec.minutes),
+        "hour": _listed(spec.hours),
+        "month": _listed(spec.months),
+        "timezone": timezone,
+    }
+    days, weekdays = _listed(spec.days), ",".join(WEEKDAYS[day] for day in spec.weekdays)
+    if spec.any_day_field:
+        return OrTrigger(
+            [CronTrigger(day=days, **common), CronTrigger(day_of_week=weekdays, **common)]
+        )
+    return CronTrigger(day=days, day_of_week=weekdays, **common)
 
 
-def cron_weekdays_as_names(expression: str) -> str:
-    """The expression with a numeric day-of-week field written as day names.
-
-    cron counts 0 (and 7) as Sunday, 1 as Monday; APScheduler 3's `from_crontab` reads the
-    same digits as its own weekday numbers, 0 as Monday, so "0 8 * * 1" (Mondays) fired on
-    Tuesdays. Names mean the same to both. Fields with names, or malformed, are left as they
-    are (APScheduler reports what is wrong with them)."""
-    fields = expression.split()
-    if len(fields) != 5:
-        return expression
-    days: list[str] = []
-    for item in fields[4].split(","):
-        match = _NUMERIC_DAYS.fullmatch(item)
-        if match is None:
-            return expression
-        first, last, step = match.groups()
-        if last and (first == "*" or int(last) < int(first)):
-            return expression  # "*-3", "5-2": not cron; APScheduler says so
-        if first == "*":
-            numbers = range(0, 7)
-        else:
-            numbers = range(int(first), int(last) + 1 if last else int(first) + 1)
-            if step and not last:  # "1/2": from Monday to the end of the week
-                numbers = range(int(first), 8)
-        days += [_CRON_DAYS[n % 7] for n in numbers[:: int(step or 1)]]
-    if not days or fields[4] == "*":
-        return expression
-    unique = list(dict.fromkeys(days))
-    return " ".join([*fields[:4], ",".join(unique)])
+def _listed(values: tuple[int, ...]) -> str:
+    return ",".join(map(str, values))

@@ -60,7 +60,15 @@ from syndicator.models import (
     Tag,
     TagKind,
 )
-from syndicator.query import MatchDoc, Query, evaluate, match_doc, search_text, to_fts5
+from syndicator.query import (
+    MatchDoc,
+    Query,
+    evaluate,
+    match_doc,
+    search_text,
+    source_key,
+    to_fts5,
+)
 from syndicator.query import parse as parse_query
 
 BUSY_TIMEOUT_MS = 10_000
@@ -74,6 +82,7 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 MIGRATIONS = Migrations("syndicator")
 SEARCH_TEXT = "syndicator_search_text"  # the SQL function: `query.search_text`
+SOURCE_KEY = "syndicator_source_key"  # the SQL function: `query.source_key`
 
 
 @MIGRATIONS(name="0001_sources")
@@ -481,10 +490,16 @@ def _register_functions(connection: sqlite3.Connection) -> None:
     """The SQL functions the schema's triggers call (every connection that writes needs them:
     a story deleted from a shell without them fails with "no such function", harmlessly)."""
     connection.create_function(SEARCH_TEXT, 1, _search_text_or_null, deterministic=True)
+    connection.create_function(SOURCE_KEY, 1, _source_key_or_null, deterministic=True)
 
 
 def _search_text_or_null(text: str | None) -> str | None:
     return None if text is None else search_text(str(text))
+
+
+def _source_key_or_null(text: str | None) -> str | None:
+    """A source name's `source_key`; NULL for one without words, which then matches nothing."""
+    return None if text is None else (source_key(str(text)) or None)
 
 
 def _disable(db: Database, source_id: int, reason: str, now: datetime) -> None:
@@ -2385,16 +2400,21 @@ def _cluster_conditions(where: ClusterFilter) -> tuple[list[str], list[Any]]:
         conditions.append("c.id IN (SELECT m.cluster_id FROM alert_matches m WHERE m.rule = ?)")
         params.append(where.alert)
     if where.sources:
-        marks = ",".join("?" * len(where.sources))
-        # Uncorrelated, so SQLite computes the set of the sources' clusters once (from the
-        # stories' source index) and probes it per cluster: a correlated EXISTS joining
-        # sources per cluster cost half a second per section at 30,000 clusters.
+        urls = ",".join("?" * len(where.sources))
+        keys = [key for key in map(source_key, where.sources) if key]
+        names = ",".join("?" * len(keys))
+        # A source is named by its URL (exactly), or its name or feed title in any case, as
+        # `source:` folds them. Uncorrelated, so SQLite computes the set of the sources'
+        # clusters once (from the stories' source index) and probes it per cluster: a
+        # correlated EXISTS joining sources per cluster cost half a second per section at
+        # 30,000 clusters.
         conditions.append(
             "c.id IN (SELECT s.cluster_id FROM stories s WHERE s.source_id IN "
-            f"(SELECT so.id FROM sources so WHERE so.config_url IN ({marks}) "
-            f"OR so.url IN ({marks}) OR so.name IN ({marks}) OR so.feed_title IN ({marks})))"
+            f"(SELECT so.id FROM sources so WHERE so.config_url IN ({urls}) "
+            f"OR so.url IN ({urls}) OR {SOURCE_KEY}(so.name) IN ({names}) "
+            f"OR {SOURCE_KEY}(so.feed_title) IN ({names})))"
         )
-        params += [*where.sources] * 4  # a source is named by its URL, name or feed title
+        params += [*where.sources, *where.sources, *keys, *keys]
     return conditions, params
 
 

@@ -108,6 +108,65 @@ def test_check_on_the_default_config_passes(tmp_path: Path) -> None:
     assert "OK (" in result.stdout
 
 
+def test_check_counts_what_it_checked_in_proper_plurals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[sources]]\nurl = "https://example.org/a"\n'
+        '[[alerts]]\nname = "a"\nquery = "q"\nchannels = ["hook"]\n'
+        '[channels.hook]\ntype = "webhook"\nurl = "https://h.example.org/"\n'
+    )
+    assert main(["--config", str(config), "check"]) == 0
+    expected = f"{config}: OK (1 source, 0 sections, 1 alert, 1 channel)\n"
+    assert capsys.readouterr().out == expected
+
+
+def test_check_prints_warnings_and_still_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[sources]]\nurl = "https://example.org/a"\nname = "Guardian World"\n'
+        '[[sections]]\nslug = "s"\nsources = ["guardian world", "Guardain World"]\n'
+    )
+    assert main(["--config", str(config), "check"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "  warning: sections[0].sources: 'Guardain World' names no configured source (did you "
+        "mean 'Guardian World'?); it can still match a feed's own title"
+    ]
+
+
+STORMS = "Storms in London and Almaty\nStorms hit London, England, and Almaty, Kazakhstan."
+
+
+@pytest.mark.parametrize(("region", "code"), [("uk", "GB"), ("KZ", "KZ"), ("Central Asia", "")])
+def test_tag_takes_the_region_priors_a_source_may_have(
+    region: str,
+    code: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no config here: tag uses the built-in topics
+    monkeypatch.delenv("SYNDICATOR_CONFIG", raising=False)
+    assert main(["tag", STORMS, "--region", region, "--json"]) == 0
+    regions = json.loads(capsys.readouterr().out)["regions"]
+    # The prior is weak evidence for a country; an M49 name adds none, as in the config.
+    assert [r["code"] for r in regions if "source region" in r["evidence"]] == (
+        [code] if code else []
+    )
+
+
+def test_tag_suggests_a_region_for_a_typo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SYNDICATOR_CONFIG", raising=False)
+    assert main(["tag", "Storm", "--region", "Centrl Asia"]) == 1
+    assert "did you mean 'Central Asia'?" in capsys.readouterr().err
+
+
 def test_missing_config_is_a_user_error(tmp_path: Path) -> None:
     result = syndicator("--config", str(tmp_path / "nope.toml"), "run", "--once", cwd=tmp_path)
     assert result.returncode == 1

@@ -398,6 +398,27 @@ SINGLE_PROBLEMS = {
         'from = "s@example.org"\n',
         "channels.desk.to:",
     ),
+    "email-from-empty": (
+        '[channels.desk]\ntype = "email"\nto = ["a@b.org"]\nfrom = ""\n',
+        "channels.desk.from: expected an email address",
+    ),
+    "email-from-not-an-address": (
+        '[channels.desk]\ntype = "email"\nto = ["a@b.org"]\nfrom = "not an address"\n',
+        "channels.desk.from: expected an email address",
+    ),
+    "email-from-no-domain": (
+        '[channels.desk]\ntype = "email"\nto = ["a@b.org"]\nfrom = "syndicator@"\n',
+        "channels.desk.from: expected an email address",
+    ),
+    "email-to-no-local-part": (
+        '[channels.desk]\ntype = "email"\nto = ["@b.org"]\nfrom = "s@example.org"\n',
+        "channels.desk.to: expected an email address",
+    ),
+    "email-smtp-host-empty": (
+        '[channels.desk]\ntype = "email"\nto = ["a@b.org"]\nfrom = "s@example.org"\n'
+        'smtp_host = ""\n',
+        "channels.desk.smtp_host: expected a host name",
+    ),
 }
 
 
@@ -503,3 +524,114 @@ def test_a_proxy_is_read_from_the_environment_and_its_password_is_never_shown() 
     [problem] = _problems(hook.format("ftp://desk:s3cret@10.0.0.5"))
     assert problem.startswith("channels.hook.proxy: ")
     assert "s3cret" not in problem
+
+
+@pytest.mark.parametrize("number", ["20", "0", "1.5"])
+def test_a_duration_given_as_a_number_asks_for_a_unit(number: str) -> None:
+    assert _problems(f"[polling]\ntimeout = {number}\n") == [
+        f'polling.timeout: expected a duration such as "20s" or "5m", got the number {number}'
+    ]
+
+
+def test_the_section_query_is_documented_as_the_query_language() -> None:
+    (query,) = [key for key in KEYS if key.path == "sections[].query"]
+    assert "alert query language" in query.help
+    assert "replaces" not in query.help  # it did land: no "when it lands" any more
+
+
+def test_uk_is_accepted_as_the_united_kingdom_wherever_a_region_is() -> None:
+    settings = _parse(
+        '[[sources]]\nurl = "https://example.org/a"\nregion = "uk"\n'
+        '[[sections]]\nslug = "britain"\nregions = ["UK", "Europe"]\nquery = "region:UK"\n'
+    )
+    assert settings.sources[0].region == "GB"
+    assert settings.sections[0].regions == ("GB", "Europe")
+
+
+def test_unknown_regions_and_topics_get_a_did_you_mean() -> None:
+    problems = _problems(
+        '[[sources]]\nurl = "https://example.org/a"\nregion = "Centrl Asia"\n'
+        '[[sections]]\nslug = "s"\nregions = ["KZ", "easten europe", "XX"]\n'
+        'topics = ["politcs", "nonsense-topic"]\n'
+    )
+    assert problems[0].startswith(
+        "sources[0].region: unknown region 'Centrl Asia' (did you mean 'Central Asia'?): "
+    )
+    assert problems[1].startswith(
+        "sections[0].regions: unknown region(s) 'easten europe' (did you mean "
+        "'Eastern Europe'?), 'XX': "
+    )
+    assert problems[2].startswith(
+        "sections[0].topics: unknown topic(s) 'politcs' (did you mean 'politics'?), "
+        "'nonsense-topic': expected one of "
+    )
+
+
+def test_a_bad_schedule_and_a_bad_time_zone_are_both_reported() -> None:
+    problems = _problems(
+        '[[alerts]]\nname = "a"\nquery = "q"\nschedule = "0 7 * * 8"\ntimezone = "Asia/Almati"\n'
+    )
+    assert problems == [
+        "alerts[0].schedule: '0 7 * * 8': day of week 8 is out of range 0-7 (0 and 7 are Sunday)",
+        "alerts[0].timezone: unknown time zone 'Asia/Almati': expected an IANA name like "
+        '"Asia/Almaty"',
+    ]
+
+
+@pytest.mark.parametrize("schedule", ["0 7 * * 7", "0 7 1 * 1", "30 7 * * mon-fri", "0 */6 * * *"])
+def test_cron_schedules_that_cron_accepts_are_accepted(schedule: str) -> None:
+    settings = _parse(f'[[alerts]]\nname = "a"\nquery = "q"\nschedule = "{schedule}"\n')
+    assert settings.alerts[0].schedule == schedule
+
+
+SECTION_SOURCES = """
+[[sources]]
+url = "https://example.org/a.xml"
+name = "QA Wire"
+
+[[sources]]
+url = "https://example.org/b.xml"
+name = "Guardian World"
+
+[[sources]]
+url = "https://example.org/c.xml"
+
+[[sections]]
+slug = "s"
+sources = ["qa wire", "Guardain World", "https://example.org/c.xml", "https://example.org/d.xml"]
+"""
+
+
+def test_a_section_source_naming_no_configured_source_is_a_warning() -> None:
+    settings = _parse(SECTION_SOURCES)  # valid: a name can still be a feed's own title
+    assert settings.warnings == (
+        "sections[0].sources: 'Guardain World' names no configured source (did you mean "
+        "'Guardian World'?); it can still match a feed's own title",
+        "sections[0].sources: 'https://example.org/d.xml' is no configured source's url "
+        "(did you mean 'https://example.org/c.xml'?); a url must match exactly",
+    )
+
+
+def test_section_source_warnings_come_with_the_problems_too() -> None:
+    with pytest.raises(ConfigError) as caught:
+        _parse(SECTION_SOURCES + "[server]\nport = -1\n")
+    assert len(caught.value.warnings) == 2
+
+
+def test_problems_are_listed_in_file_order() -> None:
+    problems = _problems(
+        '[[alerts]]\nname = "a"\nquery = "q"\ntimezone = "Nowhere/City"\nschedule = "bad"\n'
+        '[[sections]]\nslug = "s"\ntopics = ["politcs"]\nregions = ["XX"]\n'
+        "[polling]\ntimeout = 20\n"
+        '[channels.b]\ntype = "email"\nto = ["a@b.org"]\nfrom = ""\n'
+        '[channels.a]\ntype = "email"\nto = []\nfrom = "s@example.org"\n'
+    )
+    assert [problem.split(":")[0] for problem in problems] == [
+        "alerts[0].timezone",
+        "alerts[0].schedule",
+        "sections[0].topics",
+        "sections[0].regions",
+        "polling.timeout",
+        "channels.b.from",
+        "channels.a.to",
+    ]

@@ -321,6 +321,10 @@ GOOD: dict[str, st.SearchStrategy[Any]] = {
         st.sampled_from(["desk@example.org", "a@b", "", "no-at", "x@y\r\nBcc: z@w"]) | ODD_TEXT,
         max_size=3,
     ),
+    "email address": st.sampled_from(["s@example.org", "a@b", "", "not an address", "@b", "a@"])
+    | ODD_TEXT,
+    "host name": st.sampled_from(["localhost", "smtp.example.org", "127.0.0.1", "", " ", "a b"])
+    | ODD_TEXT,
     "region": REGIONS | ODD_TEXT,
     "language tag": st.sampled_from(["fr", "de-DE", "pt_BR", "zh-Hant-TW", "", "f", "français!"])
     | ODD_TEXT,

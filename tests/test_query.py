@@ -233,6 +233,14 @@ def test_region_spellings_agree() -> None:
     assert len(same) == 1
 
 
+def test_uk_is_the_united_kingdom_in_a_query() -> None:
+    # ISO 3166 reserves "UK" for GB; stories are tagged GB, and a query may say either.
+    vocabulary = Vocabulary.of(regions=["GB", "KZ"], topics=[])
+    assert region_key("UK") == region_key("uk") == "GB"
+    assert parse("region:UK", vocabulary) == parse("region:gb", vocabulary)
+    assert evaluate(parse("region:uk"), match_doc("Rain in Leeds", regions=["GB"]))
+
+
 def test_a_vocabulary_makes_unknown_regions_and_topics_errors() -> None:
     vocabulary = Vocabulary.of(regions=["KZ", "Central Asia", "Asia"], topics=["conflict"])
     assert parse("region:kz region:central-asia topic:conflict", vocabulary)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from syndicator.cron import parse_cron
 from syndicator.schedule import (
     PollBounds,
     PollSignals,
@@ -17,7 +18,7 @@ from syndicator.schedule import (
     next_poll_after,
     parse_retry_after,
 )
-from syndicator.scheduler import cron_weekdays_as_names, next_cron_time
+from syndicator.scheduler import next_cron_time
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 BOUNDS = PollBounds(timedelta(minutes=15), timedelta(minutes=5), timedelta(hours=24))
@@ -131,17 +132,60 @@ def test_digest_weekdays_count_as_cron_counts_them(expression: str, weekday: str
     assert fired.hour == 8
 
 
-def test_weekday_ranges_lists_and_steps_become_names() -> None:
-    assert cron_weekdays_as_names("0 8 * * 1-5") == "0 8 * * mon,tue,wed,thu,fri"
-    assert cron_weekdays_as_names("0 8 * * 0-2,6") == "0 8 * * sun,mon,tue,sat"
-    assert cron_weekdays_as_names("0 8 * * */2") == "0 8 * * sun,tue,thu,sat"
-    assert cron_weekdays_as_names("0 8 * * 1/3") == "0 8 * * mon,thu,sun"
-    assert cron_weekdays_as_names("0 8 * * *") == "0 8 * * *"
-    assert cron_weekdays_as_names("0 8 * * mon-fri") == "0 8 * * mon-fri"
-    assert cron_weekdays_as_names("0 8 * * 5-2") == "0 8 * * 5-2"  # left for APScheduler
+def test_weekday_ranges_lists_and_steps_count_as_cron_counts_them() -> None:
+    assert parse_cron("0 8 * * 1-5").weekdays == (1, 2, 3, 4, 5)
+    assert parse_cron("0 8 * * 0-2,6").weekdays == (0, 1, 2, 6)
+    assert parse_cron("0 8 * * */2").weekdays == (0, 2, 4, 6)
+    assert parse_cron("0 8 * * 1/3").weekdays == (0, 1, 4)  # Monday, Thursday, Sunday (7)
+    assert parse_cron("0 8 * * *").weekdays == tuple(range(7))
+    assert parse_cron("0 8 * * mon-FRI").weekdays == (1, 2, 3, 4, 5)
     fired = [
         next_cron_time("30 7 * * 1-5", "Asia/Almaty", datetime(2026, 11, 27 + n, tzinfo=UTC))
         for n in range(4)
     ]
     # 07:30 in Almaty is 02:30 UTC: from Friday 05:00 there, Friday; from the weekend, Monday
     assert [moment.strftime("%a %H:%M") for moment in fired] == ["Fri 02:30"] + ["Mon 02:30"] * 3
+
+
+def _fire_times(expression: str, count: int, after: datetime = NOW) -> list[str]:
+    """The next `count` times the expression fires after `after` (UTC), as "Mon 01 Jun"."""
+    times = []
+    for _ in range(count):
+        after = next_cron_time(expression, "UTC", after)
+        times.append(after.strftime("%a %d %b %H:%M"))
+    return times
+
+
+def test_a_day_of_month_and_a_weekday_fire_on_either_as_in_cron() -> None:
+    # From Friday 27 November 2026: the 1st of the month OR any Monday (cron's rule when both
+    # day fields are restricted); APScheduler alone fired on Mondays that fell on the 1st.
+    assert _fire_times("0 7 1 * 1", 4) == [
+        "Mon 30 Nov 07:00",
+        "Tue 01 Dec 07:00",
+        "Mon 07 Dec 07:00",
+        "Mon 14 Dec 07:00",
+    ]
+    # A field starting with "*" is unrestricted for cron: then both must hold (odd-day Mondays)
+    assert _fire_times("0 7 */2 * mon", 3) == [
+        "Mon 07 Dec 07:00",
+        "Mon 21 Dec 07:00",
+        "Mon 11 Jan 07:00",
+    ]
+    # Only the weekday restricted: every Sunday, whether written 0, 7 or sun
+    assert (
+        _fire_times("0 7 * * 0", 2) == _fire_times("0 7 * * 7", 2) == _fire_times("0 7 * * sun", 2)
+    )
+    assert _fire_times("0 7 * * 0", 2) == ["Sun 29 Nov 07:00", "Sun 06 Dec 07:00"]
+
+
+def test_a_day_that_only_some_years_have_still_fires() -> None:
+    assert _fire_times("0 0 29 2 *", 1) == ["Tue 29 Feb 00:00"]  # 2028
+
+
+def test_cron_digests_keep_their_local_time_across_daylight_saving() -> None:
+    before = datetime(2026, 3, 27, 12, tzinfo=UTC)
+    fired = [next_cron_time("0 7 * * *", "Europe/Berlin", before)]
+    fired.append(next_cron_time("0 7 * * *", "Europe/Berlin", fired[0]))
+    fired.append(next_cron_time("0 7 * * *", "Europe/Berlin", fired[1]))
+    # 07:00 in Berlin: 06:00 UTC in winter time, 05:00 UTC from Sunday 29 March
+    assert [moment.strftime("%d %H:%M") for moment in fired] == ["28 06:00", "29 05:00", "30 05:00"]

@@ -286,6 +286,29 @@ def test_cluster_filter_by_source_name(store: Store) -> None:
     assert [cluster.representative.source_name for cluster in only_b] == ["B"]
 
 
+def test_cluster_filter_names_a_source_in_any_case_as_source_colon_does(store: Store) -> None:
+    store.sync_sources(
+        [
+            ConfiguredSource("https://a.example/rss", "QA Wire", "", True, None),
+            ConfiguredSource("https://b.example/rss", "", "", True, None),
+        ],
+        NOW,
+    )
+    store.db.execute("UPDATE sources SET feed_title = 'Steppe Times' WHERE id = 2")
+    store.store_stories([_story(1, "a1"), _story(2, "b1")], NOW)
+
+    def names(*sources: str) -> list[str]:
+        clusters = store.clusters(ClusterFilter(sources=sources))
+        return sorted(cluster.representative.url for cluster in clusters)
+
+    wire, steppe = ["https://wire.example/a1"], ["https://wire.example/b1"]
+    assert names("QA Wire") == names("qa wire") == names("QA-WIRE") == wire
+    assert names("steppe times") == steppe  # a feed's own title, in any case
+    assert names("https://b.example/rss") == steppe
+    assert names("HTTPS://B.EXAMPLE/RSS") == []  # a URL names a source exactly
+    assert names("qa", "--") == []  # whole names only; a name without words matches nothing
+
+
 def test_region_filter_uses_focus_tags(store: Store) -> None:
     store.store_stories([_story(1, "a1"), _story(1, "a2")], NOW)
     store.db.execute(

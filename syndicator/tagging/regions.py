@@ -52,7 +52,7 @@ from typing import Any, Final
 
 import pycountry
 
-from syndicator.models import Tag, TagKind
+from syndicator.models import REGION_CODE_ALIASES, Tag, TagKind
 from syndicator.tagging.text import (
     CYRILLIC_LOWER,
     CYRILLIC_UPPER,
@@ -578,12 +578,14 @@ def _m49_by_folded_name() -> dict[str, str]:
 def resolve_region(identifier: str) -> str | None:
     """The canonical form of a region identifier, or None if it names no known region.
 
-    An ISO 3166-1 alpha-2 code in any case resolves to upper case ("kz" -> "KZ"); an M49 name
-    in any case resolves to its official spelling ("central asia" -> "Central Asia").
+    An ISO 3166-1 alpha-2 code in any case resolves to upper case ("kz" -> "KZ"), "UK" to the
+    United Kingdom's code "GB"; an M49 name in any case resolves to its official spelling
+    ("central asia" -> "Central Asia").
     """
     text = identifier.strip()
-    if len(text) == 2 and text.upper() in _country_names():
-        return text.upper()
+    code = REGION_CODE_ALIASES.get(text.upper(), text.upper())
+    if len(text) == 2 and code in _country_names():
+        return code
     return _m49_by_folded_name().get(text.casefold())
 
 
