@@ -19,6 +19,7 @@ import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -186,16 +187,22 @@ def _to_address(value: Any) -> str:
 
 
 def _address(text: str) -> str:
-    """`text` if it is a bare addr-spec, local@domain (no display name: the mail headers and
-    the Message-ID domain are derived from it, and an odd one would go out as `MAIL FROM:<>`)."""
-    local, at, domain = text.rpartition("@")
+    """`text` if it is an address, local@domain, or one with a display name, "Desk
+    <desk@example.org>" (the envelope, the Message-ID domain and List-Unsubscribe are derived
+    from the address part: an odd one went out as `MAIL FROM:<>`)."""
+    bare = parseaddr(text)[1] if "<" in text else text
+    local, at, domain = bare.rpartition("@")
     if (
         not at
         or not local
         or not domain
-        or any(char.isspace() or not char.isprintable() for char in text)
+        or any(char.isspace() or not char.isprintable() for char in bare)
+        or any(not char.isprintable() for char in text)
     ):
-        raise _Invalid(f"expected an email address such as desk@example.org, got {text!r}")
+        raise _Invalid(
+            "expected an email address such as desk@example.org or "
+            f'"Desk <desk@example.org>", got {text!r}'
+        )
     return text
 
 
@@ -693,13 +700,20 @@ KEYS: tuple[Key, ...] = (
         "Alert again when a matched story cluster changes (a new headline or text).",
     ),
     Key("channels.<name>", "type", '"email" or "webhook"', _REQUIRED, "Kind of channel."),
-    Key("channels.<name> (email)", "to", "list of email addresses", _REQUIRED, "Recipients."),
+    Key(
+        "channels.<name> (email)",
+        "to",
+        "list of email addresses",
+        _REQUIRED,
+        'Recipients, "desk@example.org" or "Desk <desk@example.org>".',
+    ),
     Key(
         "channels.<name> (email)",
         "from",
         "email address",
         _REQUIRED,
-        "Sender address (also the envelope sender, and the domain of the Message-ID).",
+        'Sender address, plain or with a name ("Alerts <alerts@example.org>"); its address is '
+        "the envelope sender and gives the Message-ID its domain.",
     ),
     Key("channels.<name> (email)", "smtp_host", "host name", "localhost", "SMTP server."),
     Key("channels.<name> (email)", "smtp_port", "port", 587, "SMTP port."),

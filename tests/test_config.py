@@ -414,6 +414,10 @@ SINGLE_PROBLEMS = {
         '[channels.desk]\ntype = "email"\nto = ["@b.org"]\nfrom = "s@example.org"\n',
         "channels.desk.to: expected an email address",
     ),
+    "email-from-display-name-without-address": (
+        '[channels.desk]\ntype = "email"\nto = ["a@b.org"]\nfrom = "Alerts <>"\n',
+        "channels.desk.from: expected an email address",
+    ),
     "email-smtp-host-empty": (
         '[channels.desk]\ntype = "email"\nto = ["a@b.org"]\nfrom = "s@example.org"\n'
         'smtp_host = ""\n',
@@ -635,3 +639,16 @@ def test_problems_are_listed_in_file_order() -> None:
         "channels.b.from",
         "channels.a.to",
     ]
+
+
+def test_addresses_may_carry_a_display_name() -> None:
+    """ "Syndicator Alerts <alerts@news.example.org>" is how a sender is usually written; the
+    mail code takes the address part for the envelope and the Message-ID."""
+    text = (
+        '[channels.desk]\ntype = "email"\nto = ["Desk <desk@example.org>", "b@example.org"]\n'
+        'from = "Syndicator Alerts <alerts@news.example.org>"\n'
+    )
+    settings = parse_settings(text, Path("t.toml"), {})
+    desk = settings.channels["desk"].options
+    assert desk["from"] == "Syndicator Alerts <alerts@news.example.org>"
+    assert desk["to"] == ("Desk <desk@example.org>", "b@example.org")

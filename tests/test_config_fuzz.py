@@ -318,10 +318,15 @@ GOOD: dict[str, st.SearchStrategy[Any]] = {
     ),
     "list of strings": st.lists(ODD_TEXT | SLUGS, max_size=4),
     "list of email addresses": st.lists(
-        st.sampled_from(["desk@example.org", "a@b", "", "no-at", "x@y\r\nBcc: z@w"]) | ODD_TEXT,
+        st.sampled_from(
+            ["desk@example.org", "Desk <desk@example.org>", "a@b", "", "no-at", "x@y\r\nBcc: z@w"]
+        )
+        | ODD_TEXT,
         max_size=3,
     ),
-    "email address": st.sampled_from(["s@example.org", "a@b", "", "not an address", "@b", "a@"])
+    "email address": st.sampled_from(
+        ["s@example.org", "Alerts <s@example.org>", "a@b", "", "not an address", "@b", "a@", "A <>"]
+    )
     | ODD_TEXT,
     "host name": st.sampled_from(["localhost", "smtp.example.org", "127.0.0.1", "", " ", "a b"])
     | ODD_TEXT,
