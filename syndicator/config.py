@@ -27,7 +27,7 @@ from syndicator.atomic import write_atomically
 from syndicator.errors import ConfigError
 from syndicator.fingerprint import DEFAULT_COPY_THRESHOLD, DEFAULT_RELATED_THRESHOLD
 from syndicator.normalize import canonical_url
-from syndicator.query import QueryError, Vocabulary
+from syndicator.query import LANGUAGE_TAG, QueryError, Vocabulary
 from syndicator.query import parse as parse_query
 from syndicator.tagging.regions import known_regions, resolve_region
 from syndicator.tagging.topics import (
@@ -192,12 +192,9 @@ def _to_region(value: Any) -> str:
     return resolved
 
 
-_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
-
-
 def _to_language(value: Any) -> str:
     text = _to_str(value).strip()
-    if text and not _LANGUAGE_TAG.fullmatch(text):
+    if text and not LANGUAGE_TAG.fullmatch(text):
         raise _Invalid(f"expected a language tag such as fr or de-DE, got {text!r}")
     return text
 
