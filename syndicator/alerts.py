@@ -304,8 +304,13 @@ def retry_delay(attempts: int, retry_after: timedelta | None = None) -> timedelt
 def build_message(store: Store, settings: Settings, delivery: Delivery) -> AlertMessage:
     """The message of a delivery, from the clusters as they are stored now."""
     alert = next((a for a in settings.alerts if a.name == delivery.rule), None)
-    clusters = store.clusters_by_id(store.delivery_cluster_ids(delivery.id))
-    clusters.sort(key=lambda cluster: cluster.published_at)
+    matched = {
+        cluster_id: n for n, cluster_id in enumerate(store.delivery_cluster_ids(delivery.id))
+    }
+    clusters = store.clusters_by_id(matched)
+    # Oldest first; stories published at the same time (feeds without dates) in the order
+    # they matched, not newest-id first as `clusters_by_id` returns them.
+    clusters.sort(key=lambda cluster: (cluster.published_at, matched[cluster.id]))
     labels = settings.topics.labels()
     return AlertMessage(
         delivery_id=delivery.id,

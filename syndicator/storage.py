@@ -2158,10 +2158,13 @@ class Store:
         return len(ids)
 
     def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
-        """Messages to send (or send again) now, oldest first."""
+        """Messages to send (or send again) now, oldest first: in the order they were
+        composed, so the parts of a backlog split by `max_items` go out in story order, each
+        "and N more" before the part it announces. (The parts share their times, and their
+        ids are random: the rowid is what keeps the order they were made in.)"""
         rows = self._rows(
             "SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? "
-            "ORDER BY next_attempt_at, id LIMIT ?",
+            "ORDER BY created_at, rowid LIMIT ?",
             [format_time(now), limit],
         )
         return [_delivery(row) for row in rows]
