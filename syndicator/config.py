@@ -27,7 +27,7 @@ from syndicator.atomic import write_atomically
 from syndicator.errors import ConfigError
 from syndicator.fingerprint import DEFAULT_COPY_THRESHOLD, DEFAULT_RELATED_THRESHOLD
 from syndicator.normalize import canonical_url
-from syndicator.query import LANGUAGE_TAG, QueryError, Vocabulary
+from syndicator.query import LANGUAGE_TAG, QueryError, Vocabulary, lowercase_operators
 from syndicator.query import parse as parse_query
 from syndicator.tagging.regions import known_regions, resolve_region
 from syndicator.tagging.topics import (
@@ -1126,6 +1126,24 @@ def _section(values: Mapping[str, Any]) -> SectionSettings:
 def query_vocabulary(topics: TopicSettings) -> Vocabulary:
     """The regions (ISO codes, M49 sub-regions and continents) and topics a query may name."""
     return Vocabulary.of(regions=known_regions(), topics=topics.slugs())
+
+
+def query_warnings(settings: Settings) -> list[str]:
+    """What `syndicator check` points out without failing: a lower-case "or" or "and"
+    between two terms of a section or alert query, which the language reads as a word to
+    search for ("trump or biden" needs the word "or"), not as an operator."""
+    queries = [
+        *((f"sections[{index}]", section.query) for index, section in enumerate(settings.sections)),
+        *((f"alerts[{index}]", alert.query) for index, alert in enumerate(settings.alerts)),
+    ]
+    warnings = []
+    for key, query in queries:
+        for word in lowercase_operators(query):
+            warnings.append(
+                f"{key}.query: {word!r} in lower case is a word to search for, "
+                f"not an operator (did you mean {word.upper()}?)"
+            )
+    return warnings
 
 
 def source_url_problem(url: str) -> str | None:

@@ -758,6 +758,36 @@ class _Parser:
         return Prefix(words[0], title)
 
 
+_TERM_ENDS: Final = frozenset(("word", "quoted", "field", ")"))
+_LOWER_OPERATORS: Final = frozenset(("or", "and"))
+
+
+def lowercase_operators(query: str) -> tuple[str, ...]:
+    """The lower-case "or" and "and" (as written) standing between two terms of a query,
+    as in "trump or biden": search words by the grammar, but more likely meant as OR and
+    AND. For a hint, not a change of meaning; () for a query that does not even lex."""
+    try:
+        items = _Lexer(query).lexemes()
+    except QueryError:
+        return ()
+    found = [
+        middle.text
+        for before, middle, after in zip(items, items[1:], items[2:], strict=False)
+        if middle.kind == "word"
+        and middle.text.lower() in _LOWER_OPERATORS
+        and before.kind in _TERM_ENDS
+        and after.kind in _TERM_STARTS
+    ]
+    return tuple(dict.fromkeys(found))
+
+
+def lowercase_operator_hint(query: str) -> str:
+    """ "(did you mean OR?)" for a query with a lower-case "or" between terms (and so on for
+    "and"); "" when there is none."""
+    operators = dict.fromkeys(word.upper() for word in lowercase_operators(query))
+    return f"(did you mean {' and '.join(operators)}?)" if operators else ""
+
+
 def _did_you_mean(value: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""

@@ -33,6 +33,8 @@ from syndicator.query import (
     fold,
     index_text,
     is_word_char,
+    lowercase_operator_hint,
+    lowercase_operators,
     match_doc,
     parse,
     region_key,
@@ -319,6 +321,25 @@ def test_lang_takes_language_tags_as_sources_do() -> None:
     assert parse("lang:ru lang:pt_BR lang:zh-Hant lang:ast") == And(
         (Lang("ru"), Lang("pt-br"), Lang("zh-hant"), Lang("ast"))
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "operators", "hint"),
+    [
+        ("trump or biden", ("or",), "(did you mean OR?)"),
+        ('"a b" and (c)', ("and",), "(did you mean AND?)"),
+        ("a Or b and c", ("Or", "and"), "(did you mean OR and AND?)"),
+        ("a OR b", (), ""),
+        ("or trump", (), ""),  # not between two terms: a word, as written
+        ("trump or", (), ""),
+        ('a or "b', (), ""),  # does not even lex: no hint
+    ],
+)
+def test_lowercase_operators_between_terms_are_found_for_a_hint(
+    query: str, operators: tuple[str, ...], hint: str
+) -> None:
+    assert lowercase_operators(query) == operators
+    assert lowercase_operator_hint(query) == hint
 
 
 def test_the_message() -> None:
