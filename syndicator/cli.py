@@ -429,6 +429,17 @@ def _tolerant_stdout() -> None:
         stream.reconfigure(errors="backslashreplace")
 
 
+def _utf8_stdin() -> TextIO:
+    """stdin as UTF-8 whatever the locale says (JSON lines are UTF-8 by RFC 8259, and so is
+    nearly every text piped in); an ASCII locale would otherwise end `tag --jsonl` with a
+    UnicodeDecodeError at the first Cyrillic headline. Undecodable bytes become U+FFFD."""
+    stream = sys.stdin
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    if isinstance(stream, io.TextIOWrapper) and codecs.lookup(encoding).name != "utf-8":
+        return io.TextIOWrapper(stream.buffer, encoding="utf-8", errors="replace")
+    return stream
+
+
 def _user_error(args: argparse.Namespace, error: Exception) -> int:
     """Say what went wrong in one line and return exit code 1. With `--log-format json` the
     line is a log record like the others, so a log that cron appends to stays all JSON."""
@@ -828,13 +839,13 @@ def tag_command(args: argparse.Namespace, topics: TopicSettings) -> int:
         raise SyndicatorError(f"--language: {problem}")
     context = TagContext(region, topics.overrides, topics.replace)
     if args.jsonl:
-        return tag_jsonl(sys.stdin, sys.stdout, context)
+        return tag_jsonl(_utf8_stdin(), sys.stdout, context)
     if args.text is not None:
         text = args.text
     elif args.file is not None:
         text = _read_text(args.file)
     else:
-        text = sys.stdin.read()
+        text = _utf8_stdin().read()
     title, _, body = text.strip().partition("\n")
     tags = tag_story(context, title.strip(), body.strip() or title.strip(), language=args.language)
     if args.json:

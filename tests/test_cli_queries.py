@@ -197,3 +197,21 @@ def test_tag_file_and_language_errors_are_one_clear_line(tmp_path: Path) -> None
     )
     fine = syndicator("tag", "--language", "ru-RU", "Протесты в Алматы", cwd=tmp_path)
     assert fine.returncode == 0, fine.stderr
+
+
+def test_tag_jsonl_reads_and_writes_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
+    item = {"id": "Алматы-1", "title": "Протесты в Алматы", "text": "Протесты"}
+    line = json.dumps(item, ensure_ascii=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicator", "tag", "--jsonl"],
+        cwd=tmp_path,
+        input=(line + "\n").encode("utf-8"),
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
+    assert result.returncode == 0, result.stderr
+    [answer] = result.stdout.decode("ascii").splitlines()  # escaped: ASCII, the same JSON
+    assert json.loads(answer)["id"] == "Алматы-1"
+    assert json.loads(answer)["regions"][0]["code"] == "KZ"
