@@ -27,9 +27,9 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import site
 import re
 import signal
+import site
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
