@@ -42,9 +42,16 @@ from syndicator.models import Cluster, StoredStory
 from syndicator.notify import AlertItem, AlertMessage, Outcome, SendResult
 from syndicator.notify.email import render_text, send_email
 from syndicator.notify.webhook import send_webhook
-from syndicator.query import parse
+from syndicator.query import lowercase_operator_hint, parse
 from syndicator.scheduler import next_cron_time
-from syndicator.storage import AlertIndex, AlertRule, ClusterFilter, Delivery, Store
+from syndicator.storage import (
+    AlertIndex,
+    AlertRule,
+    ClusterFilter,
+    Delivery,
+    SearchResult,
+    Store,
+)
 from syndicator.tagging.regions import region_label
 from syndicator.tagging.topics import topic_label
 
@@ -305,8 +312,13 @@ def retry_delay(attempts: int, retry_after: timedelta | None = None) -> timedelt
 def build_message(store: Store, settings: Settings, delivery: Delivery) -> AlertMessage:
     """The message of a delivery, from the clusters as they are stored now."""
     alert = next((a for a in settings.alerts if a.name == delivery.rule), None)
-    clusters = store.clusters_by_id(store.delivery_cluster_ids(delivery.id))
-    clusters.sort(key=lambda cluster: cluster.published_at)
+    matched = {
+        cluster_id: n for n, cluster_id in enumerate(store.delivery_cluster_ids(delivery.id))
+    }
+    clusters = store.clusters_by_id(matched)
+    # Oldest first; stories published at the same time (feeds without dates) in the order
+    # they matched, not newest-id first as `clusters_by_id` returns them.
+    clusters.sort(key=lambda cluster: (cluster.published_at, matched[cluster.id]))
     labels = settings.topics.labels()
     return AlertMessage(
         delivery_id=delivery.id,
@@ -372,25 +384,64 @@ def preview_alert(
     store: Store, settings: Settings, target: str, limit: int, now: datetime | None = None
 ) -> str:
     """`syndicator alerts test`: the message an alert (by name) or a query would send from
-    the stored stories, as text. Nothing is sent and nothing is recorded."""
-    alert = next((a for a in settings.alerts if a.name == target), None)
+    the stored stories, as text, after how many clusters match in all. Nothing is sent and
+    nothing is recorded. A query is no alert: no channel, feed or signature is shown."""
+    alert = find_alert(settings, target)
     query = alert.query if alert else target
     parse(query, query_vocabulary(settings.topics))  # QueryError with the column
-    clusters = store.clusters(ClusterFilter(query=query, limit=limit))
+    found = store.search(ClusterFilter(query=query, limit=limit))
     labels = settings.topics.labels()
     message = AlertMessage(
         delivery_id="msg_test",
-        alert=alert.name if alert else "test",
+        alert=alert.name if alert else "query",
         query=query,
-        items=tuple(alert_item(cluster, labels) for cluster in clusters),
+        items=tuple(alert_item(cluster, labels) for cluster in found.clusters),
         held_back=0,
         created_at=now or datetime.now(UTC),
-        feed_url=f"{settings.publish.base_url}feeds/alerts/{alert.name if alert else 'test'}.atom",
+        feed_url=f"{settings.publish.base_url}feeds/alerts/{alert.name}.atom" if alert else "",
         digest=alert is not None and alert.schedule != "immediate",
     )
-    channels = ", ".join(alert.channels) if alert and alert.channels else "no channel"
-    head = f"{'alert ' + repr(alert.name) if alert else 'query'}: {query}\n"
-    head += f"would send to: {channels}; {len(message.items)} stored story cluster(s) match\n"
+    if alert is None:
+        head = f"query: {query}\n{describe_matches(found, query)}\n"
+    else:
+        channels = ", ".join(alert.channels) or "no channel"
+        head = f"alert {alert.name!r}: {query}\n"
+        head += f"would send to: {channels}; {describe_matches(found, query)}\n"
     if not message.items:
         return head + "(nothing to send)"
-    return head + "\n" + render_text(message)
+    return head + "\n" + render_text(message, signature=alert is not None)
+
+
+def find_alert(settings: Settings, name: str) -> AlertSettings | None:
+    """The configured alert of this name, or None."""
+    return next((alert for alert in settings.alerts if alert.name == name), None)
+
+
+_NAME_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def unknown_alert_note(settings: Settings, target: str) -> str:
+    """For `alerts test X`: a note when X reads like an alert's name (one word: letters,
+    digits, "-" and "_") but no alert has that name, as a typo would; "" otherwise. X is
+    then read as a query, which is rarely what the typist wanted to see."""
+    if find_alert(settings, target) is not None or not _NAME_LIKE.fullmatch(target):
+        return ""
+    return f"no alert named {target!r} ({defined_alerts(settings)}); read as a query"
+
+
+def defined_alerts(settings: Settings) -> str:
+    """ "defined: a, b" (or "no alert is defined"), for messages about an unknown name."""
+    names = ", ".join(alert.name for alert in settings.alerts)
+    return f"defined: {names}" if names else "no alert is defined"
+
+
+def describe_matches(found: SearchResult, query: str) -> str:
+    """ "132 stored story clusters match, showing the newest 20", or for a query with a
+    lower-case "or" and no match, "0 stored story clusters match (did you mean OR?)"."""
+    at_least = "" if found.complete else "at least "
+    what = "cluster matches" if found.total == 1 else "clusters match"
+    text = f"{at_least}{found.total} stored story {what}"
+    if len(found.clusters) < found.total:
+        text += f", showing the newest {len(found.clusters)}"
+    hint = lowercase_operator_hint(query)
+    return f"{text} {hint}" if hint and not found.total else text

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -29,6 +31,7 @@ from syndicator.config import (
     TopicSettings,
     append_to_config,
     load_settings,
+    query_warnings,
     resolve_config_path,
     source_language_problem,
     source_region_problem,
@@ -87,6 +90,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "syndicator search earthquake",
         'syndicator search \'"state of emergency" AND region:"Central Asia"\' --limit 5',
         "syndicator search 'topic:conflict -sport' --json",
+        "syndicator search -region:RU sanctions   # a query may start with '-'",
+        "syndicator search --limit 5 -- -sport   # after '--', everything is the query",
     ),
     "tag": (
         'syndicator tag "Protests in Almaty as fuel prices rise"',
@@ -106,7 +111,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "alerts": ("syndicator alerts status", "syndicator alerts test kz-unrest"),
     "alerts status": ("syndicator alerts status",),
     "alerts retry": ("syndicator alerts retry", "syndicator alerts retry --alert kz-unrest"),
-    "alerts test": ("syndicator alerts test kz-unrest", "syndicator alerts test 'oil AND price*'"),
+    "alerts test": (
+        "syndicator alerts test kz-unrest",
+        "syndicator alerts test 'oil AND price*' --limit 5",
+        "syndicator alerts test -- '-topic:sport region:KZ'",
+    ),
     "backup": (
         "syndicator backup /var/backups/syndicator.db",
         'syndicator backup "/var/backups/syndicator-$(date +%F).db"   # in a nightly cron job',
@@ -127,27 +136,100 @@ def port_number(text: str) -> int:
     return port
 
 
+def positive_count(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a `--limit`: 0 or -3 used to show
+    one cluster, silently)."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of at least 1")
+    return count
+
+
 def _epilog(command: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[command])
 
 
 class CommandParser(argparse.ArgumentParser):
     """argparse with the house rules: a usage mistake is a user error, one line, exit 1
-    (argparse prints the whole usage and exits 2), and `--help` keeps the examples' layout."""
+    (argparse prints the whole usage and exits 2), and `--help` keeps the examples' layout.
+
+    A command whose words are a query (`search`, `alerts test`: `takes_query`) reads a word
+    starting with '-' ("-trump", "-region:UA") as a NOT of the query, not as an unknown
+    option: argparse would refuse it ("the following arguments are required: words"), so
+    before parsing, the command's own options (and their values) move to the front and the
+    other words, in their order, after a '--'. Words after a '--' the user typed are query
+    words too; an unknown "--option" stays an option, for argparse to refuse."""
+
+    takes_query = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)
 
+    def parse_known_args(  # type: ignore[override]  # one signature for typeshed's overloads
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self.takes_query and args is not None:  # a subcommand always gets its words
+            args = self._query_words_last(list(args))
+        return super().parse_known_args(args, namespace)
+
+    def _query_words_last(self, args: list[str]) -> list[str]:
+        options: list[str] = []
+        words: list[str] = []
+        index = 0
+        while index < len(args):
+            arg = args[index]
+            if arg == "--":
+                words += args[index + 1 :]
+                break
+            action = self._option_action(arg)
+            if action is None:
+                words.append(arg)
+            else:
+                options.append(arg)
+                if action.nargs != 0 and "=" not in arg and index + 1 < len(args):
+                    index += 1
+                    options.append(args[index])  # the option's value, even "-1"
+            index += 1
+        return [*options, "--", *words]
+
+    def _option_action(self, arg: str) -> argparse.Action | None:
+        """The option `arg` names (exactly, as --opt=value, or as a unique abbreviation of a
+        long option); None for a query word. An unknown "--word" counts as an option with
+        no value, so that argparse reports it."""
+        if not arg.startswith("-") or arg == "-":
+            return None
+        known = self._option_string_actions
+        name = arg.split("=", 1)[0]
+        if name in known:
+            return known[name]
+        if not arg.startswith("--"):
+            return None  # "-trump": no short option is longer than one letter
+        matches = {known[option] for option in known if option.startswith(name)}
+        if len(matches) == 1:
+            return matches.pop()
+        return argparse.Action(option_strings=[name], dest="unknown", nargs=0)
+
     def error(self, message: str) -> NoReturn:
         self.exit(1, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
-def _command(commands: Any, name: str, parents: list[argparse.ArgumentParser], summary: str) -> Any:
+def _command(
+    commands: Any,
+    name: str,
+    parents: list[argparse.ArgumentParser],
+    summary: str,
+    takes_query: bool = False,
+) -> Any:
     """A subcommand (or an action, "sources import") with its examples."""
-    return commands.add_parser(
+    parser = commands.add_parser(
         name.rsplit(" ", 1)[-1], parents=parents, help=summary, epilog=_epilog(name)
     )
+    parser.takes_query = takes_query
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,14 +280,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="a story id (story:N, or N alone) or a cluster id (cluster:N, as `search` shows it)",
     )
     explain.add_argument("--json", action="store_true", help="machine-readable output")
-    search = _command(commands, "search", [common], "stored story clusters matching a query")
+    search = _command(
+        commands,
+        "search",
+        [common],
+        "stored story clusters matching a query",
+        takes_query=True,
+    )
     search.add_argument(
         "words",
         nargs="+",
         help='a query in the alert language: words, "phrases", prefix*, AND, OR, NOT, -word, '
         '(groups), title:, source:, region:KZ, region:"Central Asia", topic:conflict, lang:ru',
     )
-    search.add_argument("--limit", type=int, default=20, help="clusters shown (default 20)")
+    search.add_argument(
+        "--limit", type=positive_count, default=20, help="clusters shown (default 20)"
+    )
     search.add_argument("--json", action="store_true", help="machine-readable output")
     tag = _command(
         commands, "tag", [common], "region and topic tags of a text, with their evidence"
@@ -290,13 +380,17 @@ def _add_alert_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         "alerts test",
         [common],
         "what an alert would send from stored stories; sends nothing",
+        takes_query=True,
     )
     tester.add_argument("target", nargs="+", help="an alert's name, or a query")
-    tester.add_argument("--limit", type=int, default=20, help="stories shown at most")
+    tester.add_argument(
+        "--limit", type=positive_count, default=20, help="stories shown at most (default 20)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _tolerant_stdout()
     configure_logging(args.verbose, args.log_format)
     try:
         return _dispatch(args)
@@ -309,6 +403,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _user_error(args, e)
     except KeyboardInterrupt:
         return 130
+
+
+def print_json(value: object) -> None:
+    """`value` as indented JSON on stdout, non-ASCII text as itself (Cyrillic readable, not
+    \\u-escaped), unless stdout cannot encode it (PYTHONIOENCODING=ascii, a C locale
+    without UTF-8 mode): then escaped, which is the same JSON value, rather than a crash."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    if not _encodable(text, sys.stdout):
+        text = json.dumps(value, indent=2)
+    print(text)
+
+
+def _encodable(text: str, stream: TextIO) -> bool:
+    try:
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _tolerant_stdout() -> None:
+    """On a stdout that cannot encode every character, write an escape for what it cannot
+    (backslashreplace) instead of dying with a UnicodeEncodeError halfway through a table of
+    headlines; stderr does so already."""
+    stream = sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    if isinstance(stream, io.TextIOWrapper) and codecs.lookup(encoding).name != "utf-8":
+        stream.reconfigure(errors="backslashreplace")
+
+
+def _utf8_stdin() -> TextIO:
+    """stdin as UTF-8 whatever the locale says (JSON lines are UTF-8 by RFC 8259, and so is
+    nearly every text piped in); an ASCII locale would otherwise end `tag --jsonl` with a
+    UnicodeDecodeError at the first Cyrillic headline. Undecodable bytes become U+FFFD."""
+    stream = sys.stdin
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    if isinstance(stream, io.TextIOWrapper) and codecs.lookup(encoding).name != "utf-8":
+        return io.TextIOWrapper(stream.buffer, encoding="utf-8", errors="replace")
+    return stream
 
 
 def _user_error(args: argparse.Namespace, error: Exception) -> int:
@@ -392,10 +525,16 @@ def alerts_command(settings: Settings, args: argparse.Namespace) -> int:
         if args.alert_action == "status":
             print("\n".join(alerts.status_lines(store, settings)))
         elif args.alert_action == "retry":
+            if args.alert is not None and alerts.find_alert(settings, args.alert) is None:
+                raise SyndicatorError(
+                    f"no alert named {args.alert!r} ({alerts.defined_alerts(settings)})"
+                )
             count = store.requeue_dead(utc_now(), args.alert)
             print(f"{count} dead deliver{'y' if count == 1 else 'ies'} queued again")
         else:
             target = query_from_arguments(args.target)
+            if note := alerts.unknown_alert_note(settings, target):
+                print(f"note: {note}", file=sys.stderr)
             print(alerts.preview_alert(store, settings, target, args.limit))
     finally:
         store.close()
@@ -438,7 +577,8 @@ def _check(config_path: Path) -> int:
         (len(settings.channels), "channel"),
     )
     print(f"{config_path}: OK ({', '.join(_plural(n, noun) for n, noun in counts)})")
-    _print_warnings(settings.warnings)
+    # Worth a look, but the config is valid.
+    _print_warnings([*settings.warnings, *query_warnings(settings)])
     return 0
 
 
@@ -463,7 +603,7 @@ def show_status(settings: Settings, as_json: bool = False) -> None:
     finally:
         store.close()
     if as_json:
-        print(json.dumps([_status_record(status) for status in statuses], indent=2))
+        print_json([_status_record(status) for status in statuses])
         return
     colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     print(
@@ -529,23 +669,27 @@ def _when(moment: datetime | None) -> str:
 
 def search_stories(settings: Settings, words: str, limit: int, as_json: bool = False) -> None:
     """Clusters with a story matching a query in the alert language, newest first: when first
-    seen, how many copies, from which sources, and the representative's title. Raises
-    QueryError (with the column) for a malformed query."""
+    seen, how many copies, from which sources, and the representative's title; then how many
+    match in all. Raises QueryError (with the column) for a malformed query."""
+    from syndicator.alerts import describe_matches
     from syndicator.config import query_vocabulary
-    from syndicator.query import parse
+    from syndicator.query import lowercase_operator_hint, parse
     from syndicator.storage import ClusterFilter
 
     parse(words, query_vocabulary(settings.topics))  # unknown regions and topics are errors
     store = open_store(settings.storage.path)
     try:
-        clusters = store.clusters(ClusterFilter(query=words, limit=limit))
+        found = store.search(ClusterFilter(query=words, limit=limit))
     finally:
         store.close()
+    clusters = found.clusters
     if as_json:
-        print(json.dumps([_cluster_record(cluster) for cluster in clusters], indent=2))
+        if hint := lowercase_operator_hint(words):  # on stderr: stdout stays one JSON value
+            print(f"note: lower-case operators are words to search for {hint}", file=sys.stderr)
+        print_json([_cluster_record(cluster) for cluster in clusters])
         return
     if not clusters:
-        print(f"no stored story matches: {words}")
+        print(f"no stored story matches: {words} {lowercase_operator_hint(words)}".rstrip())
         return
     # The cluster column is what `syndicator explain` takes (a bare number is a story id).
     ids = [f"cluster:{cluster.id}" for cluster in clusters]
@@ -557,6 +701,7 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
             f"{shown_id:<{width}}  {cluster.title}"
         )
         print(f"{'':<16}  {'':>6}  {'':<{width}}  {', '.join(_cluster_sources(cluster))}")
+    print(describe_matches(found, words))
 
 
 _FIELD_ARGUMENT = re.compile(r"^([A-Za-z]+):(.+)$")
@@ -623,7 +768,7 @@ def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
             {"alert": rule, "score": score, "matched_at": at, "channel": channel, "status": status}
             for rule, score, at, channel, status in alerts
         ]
-        print(json.dumps(record, indent=2, ensure_ascii=False))
+        print_json(record)
         return 0
     _print_explanation(cluster, alerts, settings.topics.labels())
     return 0
@@ -707,19 +852,21 @@ def tag_command(args: argparse.Namespace, topics: TopicSettings) -> int:
     if args.region and (problem := source_region_problem(args.region)) is not None:
         raise SyndicatorError(f"--region: {problem}")
     region = (resolve_region(args.region) or "") if args.region else ""
+    if args.language and (problem := source_language_problem(args.language)) is not None:
+        raise SyndicatorError(f"--language: {problem}")
     context = TagContext(region, topics.overrides, topics.replace)
     if args.jsonl:
-        return tag_jsonl(sys.stdin, sys.stdout, context)
+        return tag_jsonl(_utf8_stdin(), sys.stdout, context)
     if args.text is not None:
         text = args.text
     elif args.file is not None:
-        text = args.file.read_text(encoding="utf-8", errors="replace")
+        text = _read_text(args.file)
     else:
-        text = sys.stdin.read()
+        text = _utf8_stdin().read()
     title, _, body = text.strip().partition("\n")
     tags = tag_story(context, title.strip(), body.strip() or title.strip(), language=args.language)
     if args.json:
-        print(json.dumps(_tags_record(tags, topics.labels()), indent=2, ensure_ascii=False))
+        print_json(_tags_record(tags, topics.labels()))
     elif tags:
         _print_tags(tags, topics.labels(), indent="")
     else:
@@ -759,7 +906,10 @@ def _write_tagged(results: Iterable[list[TaggedLine]], out: TextIO) -> int:
             if line.error is not None:
                 failed += 1
                 print(f"error: {line.error}", file=sys.stderr)
-            out.write(line.output + "\n")
+            output = line.output
+            if not _encodable(output, out):  # the same JSON, escaped: see print_json
+                output = json.dumps(json.loads(output))
+            out.write(output + "\n")
     return failed
 
 
@@ -881,6 +1031,15 @@ def _without_unusable_hints(feed: OpmlFeed, dropped: list[str]) -> OpmlFeed:
         dropped.append(f"{feed.url}: region: {problem}")
         region = ""
     return dataclasses.replace(feed, language=language, region=region)
+
+
+def _read_text(path: Path) -> str:
+    """A text file (UTF-8, undecodable bytes replaced), or an error in the house style:
+    "PATH: cannot read: No such file or directory", not Python's "[Errno 2] ..."."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise SyndicatorError(f"{path}: cannot read: {e.strerror or e}") from e
 
 
 def _read_opml(path: Path) -> list[OpmlFeed]:

@@ -29,7 +29,14 @@ from syndicator.cron import parse_cron
 from syndicator.errors import ConfigError
 from syndicator.fingerprint import DEFAULT_COPY_THRESHOLD, DEFAULT_RELATED_THRESHOLD
 from syndicator.normalize import canonical_url
-from syndicator.query import QueryError, Vocabulary, closest, source_key
+from syndicator.query import (
+    LANGUAGE_TAG,
+    QueryError,
+    Vocabulary,
+    closest,
+    lowercase_operators,
+    source_key,
+)
 from syndicator.query import parse as parse_query
 from syndicator.tagging.regions import known_regions, resolve_region
 from syndicator.tagging.topics import (
@@ -233,12 +240,9 @@ def _with_hint(value: str, known: Sequence[str]) -> str:
     return f"{value!r} (did you mean {close!r}?)" if close else repr(value)
 
 
-_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
-
-
 def _to_language(value: Any) -> str:
     text = _to_str(value).strip()
-    if text and not _LANGUAGE_TAG.fullmatch(text):
+    if text and not LANGUAGE_TAG.fullmatch(text):
         raise _Invalid(f"expected a language tag such as fr or de-DE, got {text!r}")
     return text
 
@@ -1267,6 +1271,24 @@ def _section(values: Mapping[str, Any]) -> SectionSettings:
 def query_vocabulary(topics: TopicSettings) -> Vocabulary:
     """The regions (ISO codes, M49 sub-regions and continents) and topics a query may name."""
     return Vocabulary.of(regions=known_regions(), topics=topics.slugs())
+
+
+def query_warnings(settings: Settings) -> list[str]:
+    """What `syndicator check` points out without failing: a lower-case "or" or "and"
+    between two terms of a section or alert query, which the language reads as a word to
+    search for ("trump or biden" needs the word "or"), not as an operator."""
+    queries = [
+        *((f"sections[{index}]", section.query) for index, section in enumerate(settings.sections)),
+        *((f"alerts[{index}]", alert.query) for index, alert in enumerate(settings.alerts)),
+    ]
+    warnings = []
+    for key, query in queries:
+        for word in lowercase_operators(query):
+            warnings.append(
+                f"{key}.query: {word!r} in lower case is a word to search for, "
+                f"not an operator (did you mean {word.upper()}?)"
+            )
+    return warnings
 
 
 def source_url_problem(url: str) -> str | None:

@@ -16,7 +16,9 @@ The language (precedence NOT > AND > OR; adjacent terms are an implicit AND):
     kazakh*                            a word starting with "kazakh" (at least 3 letters)
     a AND b, a OR b, NOT a, -a         operators are upper case: "and", "or" and "not"
                                        in lower case are plain words
-    -"phrase", -(a OR b), NOT (a b)    NOT of a phrase or a group
+    -"phrase", -(a OR b), NOT (a b)    NOT of a phrase or a group; a minus touches what it
+                                       negates: "a - b", "a -" and "region:-UA" are errors
+                                       (the last one's hint: "-region:UA")
     (a OR b) c                         parentheses group
     title:word  title:"a phrase"  title:pre*  title:(a OR b)     in the title only
     source:bbc  source:"bbc news"  source:example.org            a source's name, feed title or
@@ -25,6 +27,7 @@ The language (precedence NOT > AND > OR; adjacent terms are an implicit AND):
                                        alpha-2 code or M49 name (rolled up by the tagger)
     topic:conflict                     a topic slug
     lang:ru                            the story's language: "ru" matches "ru" and "ru-RU"
+                                       (a tag: 2 or 3 letters, then subtags; see LANGUAGE_TAG)
 
 Words. Text is folded (NFKD, combining marks and format characters dropped, casefolded, and
 a few letters that have no decomposition mapped: ı ł ø đ ħ ŧ æ œ ð þ) and cut into words at
@@ -424,6 +427,9 @@ class Vocabulary:
 # -- lexing ------------------------------------------------------------------------------------
 
 _FIELD: Final = re.compile(r"([A-Za-z]+):")  # fixed pattern: never built from a query
+# A BCP 47-like language tag: a 2 or 3 letter language, then subtags ("pt-BR", "zh_Hant"):
+# what `lang:` and a source's `language` in the config accept.
+LANGUAGE_TAG: Final = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
 _KEYWORDS: Final = frozenset(("AND", "OR", "NOT"))
 _SPECIAL: Final = '()"'
 
@@ -458,16 +464,26 @@ class _Lexer:
                 i += 1
             elif char == '"':
                 i = self._quoted(i, out)
-            elif (
-                char == "-"
-                and i + 1 < len(text)
-                and not (text[i + 1].isspace() or text[i + 1] == ")")
-            ):
-                out.append(_Lexeme("-", "-", i))
-                i += 1
+            elif char == "-":
+                i = self._minus(i, out)
             else:
                 i = self._bare(i, out)
         return out
+
+    def _minus(self, start: int, out: list[_Lexeme]) -> int:
+        """A '-' right before a term negates it. One with nothing right after it ("trump -",
+        "trump - memo", "a --") is an error rather than punctuation to skip: skipping it
+        searched for what its writer wanted excluded ("- memo" meaning "-memo")."""
+        following = self.query[start + 1 : start + 2]
+        if not following or following.isspace() or following == ")":
+            raise QueryError(
+                "a '-' with no term right after it",
+                self.query,
+                start + 1,
+                "write -word (no space) to exclude a word, or remove the '-'",
+            )
+        out.append(_Lexeme("-", "-", start))
+        return start + 1
 
     def _quoted(self, start: int, out: list[_Lexeme]) -> int:
         end = self.query.find('"', start + 1)
@@ -490,7 +506,7 @@ class _Lexer:
             out.append(_Lexeme("field", name, start, value or None, start + field_match.end()))
         elif tokenize(raw.rstrip("*")):
             out.append(_Lexeme("word", raw, start))
-        # else: punctuation alone ("&", "-", "*") is no term and is skipped
+        # else: punctuation alone ("&", "*") is no term and is skipped
         return end
 
 
@@ -643,6 +659,8 @@ class _Parser:
             )
         if self.field is not None:
             raise self._fail(f"field '{lexeme.text}:' inside '{self.field.text}:( )'", lexeme.start)
+        if lexeme.value is not None and lexeme.value.startswith("-"):
+            raise self._negated_value(lexeme, lexeme.value)
         if lexeme.value is not None:
             return self._value(name, lexeme.value, lexeme.value_start, quoted=False)
         following = self._peek()
@@ -661,6 +679,16 @@ class _Parser:
             return self._group(following)
         finally:
             self.field = None
+
+    def _negated_value(self, lexeme: _Lexeme, value: str) -> QueryError:
+        """`region:-UA` would read as `region:UA` (the value's words drop the '-'), the
+        opposite of what was meant; the NOT goes before the field, as for any term."""
+        shown = value.lstrip("-") or "…"
+        return self._fail(
+            f"a '-' after '{lexeme.text}:' does not exclude",
+            lexeme.value_start,
+            f"put the minus before the field: -{lexeme.text}:{shown}",
+        )
 
     def _term(self, raw: str, offset: int, quoted: bool) -> Query:
         if self.field is not None:
@@ -681,8 +709,19 @@ class _Parser:
         if not words:
             raise self._fail(f"'{name}:' needs a value with letters or digits", offset)
         if name == "lang":
-            return Lang("-".join(words))
+            return self._lang("-".join(words), raw, offset)
         return Source(tuple(words))
+
+    def _lang(self, tag: str, raw: str, offset: int) -> Lang:
+        # The same shape as a source's `language` in the config: a misspelt "lang:english"
+        # would otherwise match nothing, silently.
+        if not LANGUAGE_TAG.fullmatch(tag):
+            raise self._fail(
+                f"'lang:{raw}' is not a language tag",
+                offset,
+                "expected a tag such as ru, en-GB or pt_BR (2 or 3 letters first)",
+            )
+        return Lang(tag)
 
     def _region(self, raw: str, offset: int) -> Region:
         key = region_key(raw)
@@ -720,6 +759,36 @@ class _Parser:
                 f"prefix '{raw}' too short (at least {self.limits.min_prefix} letters)", offset
             )
         return Prefix(words[0], title)
+
+
+_TERM_ENDS: Final = frozenset(("word", "quoted", "field", ")"))
+_LOWER_OPERATORS: Final = frozenset(("or", "and"))
+
+
+def lowercase_operators(query: str) -> tuple[str, ...]:
+    """The lower-case "or" and "and" (as written) standing between two terms of a query,
+    as in "trump or biden": search words by the grammar, but more likely meant as OR and
+    AND. For a hint, not a change of meaning; () for a query that does not even lex."""
+    try:
+        items = _Lexer(query).lexemes()
+    except QueryError:
+        return ()
+    found = [
+        middle.text
+        for before, middle, after in zip(items, items[1:], items[2:], strict=False)
+        if middle.kind == "word"
+        and middle.text.lower() in _LOWER_OPERATORS
+        and before.kind in _TERM_ENDS
+        and after.kind in _TERM_STARTS
+    ]
+    return tuple(dict.fromkeys(found))
+
+
+def lowercase_operator_hint(query: str) -> str:
+    """ "(did you mean OR?)" for a query with a lower-case "or" between terms (and so on for
+    "and"); "" when there is none."""
+    operators = dict.fromkeys(word.upper() for word in lowercase_operators(query))
+    return f"(did you mean {' and '.join(operators)}?)" if operators else ""
 
 
 def _did_you_mean(value: str, known: Iterable[str]) -> str:

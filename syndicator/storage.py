@@ -586,6 +586,16 @@ class ClusterFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchResult:
+    """The newest clusters matching a query, and how many match: `total`, exactly when
+    `complete`, else at least (only the `QUERY_SCAN_LIMIT` newest candidates are looked at)."""
+
+    clusters: list[Cluster]
+    total: int
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRule:
     """One configured alert as the writer matches it."""
 
@@ -1594,9 +1604,17 @@ class Store:
     def clusters(self, where: ClusterFilter) -> list[Cluster]:
         """The newest clusters matching a filter, newest first, with every member loaded."""
         if where.query.strip():
-            return self.clusters_by_id(self._query_matches(where))
+            matched, _ = self._query_matches(where, stop_at=where.limit)
+            return self.clusters_by_id(matched)
         sql, params = _feed_query("c.*", where)
         return self._load_clusters(self._rows(sql, params))
+
+    def search(self, where: ClusterFilter) -> SearchResult:
+        """`clusters(where)` for a query, and how many clusters match it in all (`search`
+        and `alerts test` say both: "132 match, showing the newest 20"). Counting evaluates
+        every candidate, so it costs what a query the index cannot narrow costs anyway."""
+        matched, counted_all = self._query_matches(where, stop_at=None)
+        return SearchResult(self.clusters_by_id(matched[: where.limit]), len(matched), counted_all)
 
     def cluster_of(
         self, *, cluster_id: int | None = None, story_id: int | None = None
@@ -1795,10 +1813,11 @@ class Store:
         )
         return [RelatedLink(row["related_id"], row["title"], row["score"]) for row in rows]
 
-    def _query_matches(self, where: ClusterFilter) -> list[int]:
+    def _query_matches(self, where: ClusterFilter, stop_at: int | None) -> tuple[list[int], bool]:
         """The ids of the newest clusters passing `where` with a member story that matches
-        its query exactly (regions and topics: the cluster's focus tags), newest first.
-        Candidates come from the search index and the other filters, at most
+        its query exactly (regions and topics: the cluster's focus tags), newest first, the
+        first `stop_at` of them (None: all); and whether every stored candidate was looked
+        at. Candidates come from the search index and the other filters, at most
         `QUERY_SCAN_LIMIT` of them: a query the index cannot narrow (only NOTs and field
         filters) looks at the newest clusters only."""
         tree = parse_query(where.query)
@@ -1811,9 +1830,9 @@ class Store:
             for cluster_id in chunk:
                 if any(evaluate(tree, doc) for doc in docs.get(cluster_id, ())):
                     matched.append(cluster_id)
-                    if len(matched) >= where.limit:
-                        return matched
-        return matched
+                    if stop_at is not None and len(matched) >= stop_at:
+                        return matched, False
+        return matched, len(candidates) < QUERY_SCAN_LIMIT
 
     def _cluster_docs(self, cluster_ids: list[int]) -> dict[int, list[MatchDoc]]:
         """Each member story of these clusters as a query sees it."""
@@ -1939,7 +1958,7 @@ class Store:
         """A digest of everything a feed is rendered from: its clusters (ids, titles, update
         times), their members and their focus tags. Equal signatures, equal feeds."""
         if where.query.strip():
-            return self.clusters_signature(self._query_matches(where))
+            return self.clusters_signature(self._query_matches(where, stop_at=where.limit)[0])
         sql, params = _feed_query(
             """c.id, c.updated_at, c.title,
                 (SELECT group_concat(s.id) FROM stories s WHERE s.cluster_id = c.id),
@@ -2183,10 +2202,13 @@ class Store:
         return len(ids)
 
     def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
-        """Messages to send (or send again) now, oldest first."""
+        """Messages to send (or send again) now, oldest first: in the order they were
+        composed, so the parts of a backlog split by `max_items` go out in story order, each
+        "and N more" before the part it announces. (The parts share their times, and their
+        ids are random: the rowid is what keeps the order they were made in.)"""
         rows = self._rows(
             "SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? "
-            "ORDER BY next_attempt_at, id LIMIT ?",
+            "ORDER BY created_at, rowid LIMIT ?",
             [format_time(now), limit],
         )
         return [_delivery(row) for row in rows]

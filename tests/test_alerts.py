@@ -470,6 +470,58 @@ def test_an_immediate_backlog_goes_out_in_one_run(tmp_path: Path, receiver: Rece
     assert len(set(receiver.ids())) == 3
 
 
+def _store_backlog(store: Store, count: int) -> list[str]:
+    """`count` matching stories, an hour apart, oldest first; their titles in that order."""
+    titles = [f"Kazakhstan protest {n} word{n}" for n in range(count)]
+    store.store_stories(
+        [
+            _story(f"s{n}", title, text=f"Protest {n} in Kazakhstan as unrest grows.", hours=n)
+            for n, title in enumerate(titles)
+        ],
+        NOW,
+    )
+    return titles
+
+
+def test_the_parts_of_a_backlog_go_out_in_story_order(tmp_path: Path, receiver: Receiver) -> None:
+    # Six parts: sent in the order of their random ids, one run in 720 would pass.
+    settings = _settings(tmp_path, KZ_ALERT + "max_items = 1\n", _hook(receiver.url))
+    store = _store(settings)
+    titles = _store_backlog(store, 6)
+    _deliver(store, settings, NOW + timedelta(hours=6))
+    bodies = [body["data"] for body in receiver.bodies()]
+    assert [data["items"][0]["title"] for data in bodies] == titles  # type: ignore[index]
+    assert [data["held_back"] for data in bodies] == [5, 4, 3, 2, 1, 0]  # type: ignore[index]
+
+
+def test_the_parts_of_a_backlog_are_mailed_in_story_order(
+    tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    channel = (
+        '[channels.desk]\ntype = "email"\nto = ["desk@example.org"]\n'
+        f'from = "alerts@example.org"\nsmtp_host = "127.0.0.1"\nsmtp_port = {port}\ntls = "none"\n'
+    )
+    alert = KZ_ALERT.replace('"hook"', '"desk"') + "max_items = 2\n"
+    settings = _settings(tmp_path, alert, channel)
+    store = _store(settings)
+    titles = _store_backlog(store, 10)
+    _deliver(store, settings, NOW + timedelta(hours=10))
+    texts = [_text_part(raw) for raw in box.messages]
+    firsts = [next(line for line in text.splitlines() if line.startswith("1. ")) for text in texts]
+    assert firsts == [f"1. {title}" for title in titles[::2]]
+    assert "And 8 more matches in the next message." in texts[0]
+    assert "more in the next message" not in texts[-1]
+
+
+def _text_part(raw: bytes) -> str:
+    mail = message_from_bytes(raw)
+    part = next(p for p in mail.walk() if p.get_content_type() == "text/plain")
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode("utf-8")
+
+
 def test_a_delivery_is_committed_before_a_kill_of_the_poll_write_group(
     tmp_path: Path, receiver: Receiver
 ) -> None:

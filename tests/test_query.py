@@ -33,6 +33,8 @@ from syndicator.query import (
     fold,
     index_text,
     is_word_char,
+    lowercase_operator_hint,
+    lowercase_operators,
     match_doc,
     parse,
     region_key,
@@ -179,7 +181,6 @@ def test_the_fast_separators_are_separators() -> None:
         ("NOT a b", "NOT a AND b"),  # NOT binds tighter than AND
         ("a OR NOT b", "a OR NOT b"),
         ("-a -(b OR c) -\"d e\"", 'NOT a AND NOT (b OR c) AND NOT "d e"'),
-        ("a - b", "a AND b"),  # a lone dash is punctuation
         ("((a))", "a"),
         ("(a OR b) OR c", "a OR b OR c"),  # flattened
         ("a AND (b AND c)", "a AND b AND c"),
@@ -258,7 +259,7 @@ def test_a_vocabulary_makes_unknown_regions_and_topics_errors() -> None:
 BAD_QUERIES = [
     ("", 1, "empty query"),
     ("   ", 1, "empty query"),
-    ("& -", 1, "the query has no words"),
+    ("& *", 1, "the query has no words"),
     ("kazakhstan OR)", 14, "unexpected ')'"),
     ("a)", 2, "unexpected ')'"),
     ("()", 2, "unexpected ')'"),
@@ -284,6 +285,20 @@ BAD_QUERIES = [
     ("topic:&", 7, "'topic:' needs a slug"),
     ('source:""', 8, "'source:' needs a value"),
     ('a ""', 3, "empty phrase"),
+    # A minus must touch the term it excludes: dangling, it used to be dropped silently.
+    ("trump -", 7, "a '-' with no term right after it"),
+    ("trump - memo", 7, "a '-' with no term right after it"),
+    ("trump -- memo", 8, "a '-' with no term right after it"),
+    ("(a -) b", 4, "a '-' with no term right after it"),
+    ("& -", 3, "a '-' with no term right after it"),
+    # Inside a field value it used to vanish too, matching what was meant excluded.
+    ("region:-UA", 8, "a '-' after 'region:' does not exclude"),
+    ("oil title:-trump", 11, "a '-' after 'title:' does not exclude"),
+    ("source:-guardian", 8, "a '-' after 'source:' does not exclude"),
+    ('title:-"a b"', 7, "a '-' after 'title:' does not exclude"),
+    ("lang:english", 6, "'lang:english' is not a language tag"),
+    ("lang:x", 6, "'lang:x' is not a language tag"),
+    ('lang:"ru 1"', 6, "is not a language tag"),
 ]
 
 
@@ -300,6 +315,39 @@ def test_errors_point_at_the_column(query: str, column: int, reason: str) -> Non
     assert head.startswith(f"{error.reason} at column {column}")
     assert shown == f"  {query}"
     assert caret == " " * (column + 1) + "^"  # under column `column` of the query
+
+
+def test_a_minus_in_a_field_value_says_where_the_minus_goes() -> None:
+    with pytest.raises(QueryError) as caught:
+        parse("region:-UA")
+    assert caught.value.hint == "put the minus before the field: -region:UA"
+    assert parse("-region:UA") == Not(Region("UA"))
+    assert parse("title:(kaz* -oil)") == parse("title:kaz* -title:oil")  # in a group: fine
+
+
+def test_lang_takes_language_tags_as_sources_do() -> None:
+    assert parse("lang:ru lang:pt_BR lang:zh-Hant lang:ast") == And(
+        (Lang("ru"), Lang("pt-br"), Lang("zh-hant"), Lang("ast"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "operators", "hint"),
+    [
+        ("trump or biden", ("or",), "(did you mean OR?)"),
+        ('"a b" and (c)', ("and",), "(did you mean AND?)"),
+        ("a Or b and c", ("Or", "and"), "(did you mean OR and AND?)"),
+        ("a OR b", (), ""),
+        ("or trump", (), ""),  # not between two terms: a word, as written
+        ("trump or", (), ""),
+        ('a or "b', (), ""),  # does not even lex: no hint
+    ],
+)
+def test_lowercase_operators_between_terms_are_found_for_a_hint(
+    query: str, operators: tuple[str, ...], hint: str
+) -> None:
+    assert lowercase_operators(query) == operators
+    assert lowercase_operator_hint(query) == hint
 
 
 def test_the_message() -> None:
@@ -473,7 +521,7 @@ DOC = match_doc(
         ("lang:ru", True),
         ("lang:ru-ru", True),
         ("lang:en", False),
-        ("lang:r", False),
+        ("lang:rus", False),  # a tag matches its subtags, not a longer tag
     ],
 )
 def test_evaluate(query: str, expected: bool) -> None:

@@ -252,8 +252,9 @@ def _id_token(delivery_id: str) -> str:
 # Bodies.
 
 
-def render_text(message: AlertMessage) -> str:
-    """The plain-text part: every item, the held-back line, the feed, how to stop."""
+def render_text(message: AlertMessage, signature: bool = True) -> str:
+    """The plain-text part: every item, the held-back line, the feed, how to stop (the
+    signature: `alerts test` of a query, which no alert delivers, leaves it out)."""
     lines = [headline(message), f"Alert query: {clean_line(message.query)}", ""]
     for number, item in enumerate(message.items, 1):
         lines += _item_text(number, item)
@@ -261,7 +262,9 @@ def render_text(message: AlertMessage) -> str:
         lines += [_held_back_line(message.held_back), ""]
     if message.feed_url:
         lines += [f"See every match of this alert: {clean_line(message.feed_url)}", ""]
-    return "\n".join([*lines, "-- ", *_footer(message)]) + "\n"
+    if signature:
+        lines += ["-- ", *_footer(message)]
+    return "\n".join(lines) + "\n"
 
 
 def _item_text(number: int, item: AlertItem) -> list[str]:

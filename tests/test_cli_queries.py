@@ -1,0 +1,217 @@
+"""The query commands on the command line (`search`, `alerts test`, `alerts retry --alert`)
+and the other user-facing edges QA found: `--limit`, queries starting with '-', counts, JSON
+output in any locale, `tag --file` and `--language`, and `check`'s query warnings. Each runs
+the real CLI in a subprocess over a real SQLite store written through the writer's path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from syndicator.cli import build_parser
+from tests.conftest import syndicator
+from tests.test_alerts import KZ_ALERT, NOW, _hook, _settings, _store, _story
+
+ALERTS = KZ_ALERT + '\n[[alerts]]\nname = "oil-watch"\nquery = "oil"\nchannels = ["hook"]\n'
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> str:
+    """A config with two alerts and a store holding six Kazakhstan stories (region KZ) and
+    one in Russian; its path."""
+    settings = _settings(tmp_path, ALERTS, _hook("http://127.0.0.1:9/hook"))
+    store = _store(settings)
+    stories = [
+        _story(f"s{n}", f"Kazakhstan protest {n} word{n}", text=f"Protest {n} in Kazakhstan.")
+        for n in range(6)
+    ]
+    stories.append(_story("ru", "Протесты в Казахстане", text="Протесты в Алматы и Астане."))
+    store.store_stories(stories, NOW)
+    store.close()
+    return str(settings.path)
+
+
+def _run(
+    config: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", config, *args],
+        cwd=Path(config).parent,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=60,
+        check=False,
+        env=None if env is None else {**os.environ, **env},
+    )
+
+
+def test_search_says_how_many_match_and_how_many_it_shows(config: str) -> None:
+    some = _run(config, "search", "kazakhstan", "protest", "--limit", "2")
+    assert some.returncode == 0, some.stderr
+    assert some.stdout.count("cluster:") == 2
+    assert some.stdout.rstrip().endswith("6 stored story clusters match, showing the newest 2")
+    every = _run(config, "search", "kazakhstan", "protest")
+    assert every.stdout.rstrip().endswith("6 stored story clusters match")
+
+
+def test_alerts_test_says_how_many_match_not_how_many_it_shows(config: str) -> None:
+    result = _run(config, "alerts", "test", "kz-unrest", "--limit", "2")
+    assert result.returncode == 0, result.stderr
+    assert "would send to: hook; 6 stored story clusters match, showing the newest 2" in (
+        result.stdout
+    )
+    assert "kz-unrest: 2 new stories" in result.stdout
+    assert "feeds/alerts/kz-unrest.atom" in result.stdout  # an alert has a feed
+    assert 'the alert "kz-unrest" delivers to this address' in result.stdout
+
+
+def test_alerts_test_of_a_query_shows_no_alert_footer_or_feed(config: str) -> None:
+    result = _run(config, "alerts", "test", "protest AND word3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("query: protest AND word3\n1 stored story cluster matches\n")
+    assert "Kazakhstan protest 3 word3" in result.stdout
+    assert "feeds/alerts/" not in result.stdout
+    assert "delivers to this address" not in result.stdout
+    assert result.stderr == ""  # not name-like: no note
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("search", "kazakhstan", "--limit", "0"),
+        ("search", "--limit", "-3", "kazakhstan"),
+        ("alerts", "test", "kz-unrest", "--limit", "0"),
+    ],
+)
+def test_a_limit_below_one_is_a_usage_error(config: str, args: tuple[str, ...]) -> None:
+    result = _run(config, *args)
+    assert result.returncode == 1
+    assert "argument --limit: " in result.stderr
+    assert "is not a number of at least 1" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_name_like_target_that_is_no_alert_gets_a_note(config: str) -> None:
+    result = _run(config, "alerts", "test", "kz-unrst")
+    assert result.returncode == 0
+    assert result.stderr.strip() == (
+        "note: no alert named 'kz-unrst' (defined: kz-unrest, oil-watch); read as a query"
+    )
+    assert result.stdout.startswith("query: kz-unrst\n")
+
+
+def test_retry_of_an_unknown_alert_is_an_error_naming_the_alerts(config: str) -> None:
+    result = _run(config, "alerts", "retry", "--alert", "nonexistent")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: no alert named 'nonexistent' (defined: kz-unrest, oil-watch)"
+    )
+    assert _run(config, "alerts", "retry", "--alert", "oil-watch").returncode == 0
+
+
+def test_a_query_may_start_with_a_minus(config: str) -> None:
+    negated = _run(config, "search", "-word3", "protest", "--limit", "20")
+    assert negated.returncode == 0, negated.stderr
+    assert "5 stored story clusters match" in negated.stdout
+    assert "word3" not in negated.stdout.replace("-word3", "")
+    nothing = _run(config, "search", "-region:KZ")
+    assert nothing.stdout.startswith("no stored story matches: -region:KZ")
+    test = _run(config, "alerts", "test", "-region:UA", "--limit", "1")
+    assert test.returncode == 0, test.stderr
+    assert "7 stored story clusters match, showing the newest 1" in test.stdout
+    after_dashes = _run(config, "search", "--limit", "1", "--", "-region:UA")
+    assert "showing the newest 1" in after_dashes.stdout
+
+
+def test_query_words_and_options_are_told_apart() -> None:
+    def parsed(*argv: str) -> tuple[list[str], int]:
+        args = build_parser().parse_args(["search", *argv])
+        return args.words, args.limit
+
+    assert parsed("-trump") == (["-trump"], 20)
+    assert parsed("-violence", "-v") == (["-violence"], 20)  # -v is --verbose, alone only
+    assert parsed("oil", "--limit", "5", "-region:UA", "--json") == (["oil", "-region:UA"], 5)
+    assert parsed("--lim=3", "-a", "OR", "b") == (["-a", "OR", "b"], 3)
+    assert parsed("--", "--limit", "x") == (["--limit", "x"], 20)
+    tester = build_parser().parse_args(["alerts", "test", "-region:UA", "--limit", "2"])
+    assert (tester.target, tester.limit) == (["-region:UA"], 2)
+
+
+def test_search_json_is_readable_utf8_and_survives_an_ascii_stdout(config: str) -> None:
+    result = _run(config, "search", "казахстане", "--json")
+    assert result.returncode == 0, result.stderr
+    assert '"title": "Протесты в Казахстане"' in result.stdout  # not \u-escaped
+    ascii_out = _run(config, "search", "казахстане", "--json", env={"PYTHONIOENCODING": "ascii"})
+    assert ascii_out.returncode == 0, ascii_out.stderr
+    assert "\\u041f" in ascii_out.stdout  # escaped, the same JSON value
+    assert json.loads(ascii_out.stdout) == json.loads(result.stdout)
+    plain = _run(config, "search", "казахстане", env={"PYTHONIOENCODING": "ascii"})
+    assert plain.returncode == 0, plain.stderr
+    assert "Traceback" not in plain.stderr
+
+
+def test_lowercase_or_gets_a_hint_where_nothing_matches(config: str) -> None:
+    search = _run(config, "search", "word1", "or", "word2")
+    assert search.stdout.strip() == "no stored story matches: word1 or word2 (did you mean OR?)"
+    test = _run(config, "alerts", "test", "word1 and word2")
+    assert "0 stored story clusters match (did you mean AND?)" in test.stdout
+    as_json = _run(config, "search", "word1", "or", "word2", "--json")
+    assert json.loads(as_json.stdout) == []
+    assert "(did you mean OR?)" in as_json.stderr
+
+
+def test_check_warns_about_lowercase_operators_and_refuses_bad_lang(tmp_path: Path) -> None:
+    alert = '[[alerts]]\nname = "a"\nquery = "trump or biden"\n'
+    section = '[[sections]]\nslug = "s"\nquery = "lang:english"\n'
+    config = tmp_path / "c.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path / "db"}"\n{alert}', encoding="utf-8")
+    warned = syndicator("--config", str(config), "check", cwd=tmp_path)
+    assert warned.returncode == 0
+    assert warned.stdout.splitlines()[1:] == [
+        "  warning: alerts[0].query: 'or' in lower case is a word to search for, not an "
+        "operator (did you mean OR?)"
+    ]
+    config.write_text(f'[storage]\npath = "{tmp_path / "db"}"\n{section}', encoding="utf-8")
+    refused = syndicator("--config", str(config), "check", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "sections[0].query: 'lang:english' is not a language tag at column 6" in refused.stdout
+
+
+def test_tag_file_and_language_errors_are_one_clear_line(tmp_path: Path) -> None:
+    missing = syndicator("tag", "--file", str(tmp_path / "nonexistent"), cwd=tmp_path)
+    assert missing.returncode == 1
+    assert missing.stderr == (
+        f"error: {tmp_path / 'nonexistent'}: cannot read: No such file or directory\n"
+    )
+    klingon = syndicator("tag", "--language", "klingon", "Protests in Almaty", cwd=tmp_path)
+    assert klingon.returncode == 1
+    assert klingon.stderr == (
+        "error: --language: expected a language tag such as fr or de-DE, got 'klingon'\n"
+    )
+    fine = syndicator("tag", "--language", "ru-RU", "Протесты в Алматы", cwd=tmp_path)
+    assert fine.returncode == 0, fine.stderr
+
+
+def test_tag_jsonl_reads_and_writes_utf8_in_an_ascii_locale(tmp_path: Path) -> None:
+    item = {"id": "Алматы-1", "title": "Протесты в Алматы", "text": "Протесты"}
+    line = json.dumps(item, ensure_ascii=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicator", "tag", "--jsonl"],
+        cwd=tmp_path,
+        input=(line + "\n").encode("utf-8"),
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
+    assert result.returncode == 0, result.stderr
+    [answer] = result.stdout.decode("ascii").splitlines()  # escaped: ASCII, the same JSON
+    assert json.loads(answer)["id"] == "Алматы-1"
+    assert json.loads(answer)["regions"][0]["code"] == "KZ"
