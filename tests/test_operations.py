@@ -229,5 +229,6 @@ def test_the_cron_example_runs_once_twice_without_overlap(
         record["level"] == "error" and "locked by pid" in record["message"] for record in records
     ), log
     # One cycle polled: the refused run fetched nothing, and the third found nothing due.
-    assert sum("cycle:" in record["message"] for record in records) == 1, log
+    assert sum("source(s) polled" in record["message"] for record in records) == 1, log
+    assert sum("cycle: no source due" in record["message"] for record in records) == 1, log
     assert len(feed_server.requests) == 1

@@ -327,6 +327,23 @@ def test_parsing_in_worker_processes_gives_the_same_stories(
     assert titles == {"Troops leave Kazakhstan", "Fuel prices rise in Almaty"}
 
 
+def _run_script(
+    script: Path, cwd: Path, env: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """A Python script in a fresh interpreter (its own fork server), which must succeed."""
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 PARSE_IN_WORKERS = """
 import asyncio
 from datetime import UTC, datetime
@@ -364,16 +381,7 @@ def test_the_parser_processes_do_not_import_from_the_working_directory(tmp_path:
     script = scripts / "parse.py"  # outside the working directory, like the console script
     script.write_text(PARSE_IN_WORKERS)
     env = {name: value for name, value in os.environ.items() if name != "PYTHONSAFEPATH"}
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_script(script, work, env)
     assert result.stdout.strip() == "1"
     assert not marker.exists()
 
@@ -422,17 +430,7 @@ def test_parser_processes_that_cannot_start_leave_parsing_to_the_main_process(
     (tmp_path / "boom.py").write_text("raise AttributeError('broken on purpose')\n")
     script = tmp_path / "parse.py"
     script.write_text(BROKEN_FORK_SERVER)
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_script(script, tmp_path, {**os.environ, "PYTHONPATH": str(tmp_path)})
     assert result.stdout.strip() == "([1, 1], True)"
     assert result.stderr.count("the parser processes could not start (EOFError") == 1
 
