@@ -631,10 +631,42 @@ def _stories(
         for entry in feed.entries
         if not is_feed_ad(entry.link or "")
     ]
+    stories = tell_shared_links_apart(stories)
     # A feed that lists one entry twice stores it once (the last copy wins, as in readers).
     unique = list({story.guid_key: story for story in stories}.values())
     # Fingerprinted and tagged here, in the parser worker, so the single writer only stores.
     return tag_stories(fingerprint_stories(unique), tagging)
+
+
+def tell_shared_links_apart(stories: Sequence[Story]) -> list[Story]:
+    """Entries of one feed document that share a canonical URL but are different entries: the
+    URL is not their identity. Scripting News gives each post of a day the day's page with
+    its own anchor (".../26.html#a080605"): the anchor is kept in their canonical URL, which
+    drops fragments (they were all one cluster, "the same canonical URL"). NixOS's news feed
+    links every item to news.html, without guids: such entries are told apart by their
+    titles (they were one story, the oldest), and their URL joins them to nothing."""
+    by_url: dict[str, list[int]] = {}
+    for index, story in enumerate(stories):
+        if story.canonical_url:
+            by_url.setdefault(story.canonical_url, []).append(index)
+    told = list(stories)
+    for indexes in by_url.values():
+        group = [stories[i] for i in indexes]
+        if len({(story.guid_key, story.title) for story in group}) < 2:
+            continue  # one entry (or one listed twice): its URL is its identity
+        for i in indexes:
+            told[i] = _told_apart(stories[i])
+    return told
+
+
+def _told_apart(story: Story) -> Story:
+    fragment = urlsplit(story.url).fragment if "#" in story.url else ""
+    if fragment:
+        return replace(story, canonical_url=f"{story.canonical_url}#{fragment}")
+    key = story.guid_key
+    if key.startswith("link:"):  # no guid: the title tells entries of one link apart
+        key = f"{key}#{bytes_hash(story.title.encode('utf-8'))[:16]}"
+    return replace(story, canonical_url="", guid_key=key)
 
 
 def tag_stories(stories: Sequence[Story], tagging: TagContext) -> list[Story]:

@@ -328,6 +328,30 @@ def test_a_story_linked_directly_and_through_a_redirector_is_one_cluster(
     )
 
 
+def test_posts_on_one_page_with_anchors_are_separate_clusters(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Scripting News: 48 posts, each the day's page with its own anchor, were 7 clusters of
+    "the same canonical URL", and only each cluster's first post was in the feeds."""
+    body = (SHARED / "corpus" / "feeds-real" / "netnewswire_scriptingNews.rss").read_bytes()
+    feed_server.routes["/scripting.rss"] = Route(body)
+    config = write_config(tmp_path, [feed_server.url("/scripting.rss")])
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    found = syndicator(
+        "--config",
+        str(config),
+        "search",
+        "source:scripting",
+        "--limit",
+        "100",
+        "--json",
+        cwd=tmp_path,
+    )
+    clusters = json.loads(found.stdout)
+    assert len(clusters) == 48
+    assert {cluster["copies"] for cluster in clusters} == {1}
+
+
 def test_opml_import_appends_sources_and_skips_duplicates(tmp_path: Path) -> None:
     config = write_config(tmp_path, ["https://www.theguardian.com/world/rss"])
     opml = tmp_path / "subs.opml"

@@ -682,3 +682,36 @@ def test_feed_ads_are_not_stories() -> None:
     assert "Featured Advertiser" not in titles
     assert len(titles) == 26
     assert not any("pheedo" in story.url for story in parsed.stories)
+
+
+def test_entries_of_one_feed_that_share_a_link_are_told_apart() -> None:
+    """Scripting News gives each post the day's page with its own anchor; NixOS's news feed
+    links all 99 items to news.html, without guids: they were one cluster and one story."""
+    corpus = SHARED / "corpus" / "feeds-real"
+    scripting = parse_stories(
+        (corpus / "netnewswire_scriptingNews.rss").read_bytes(), "https://s.example/", {}, 1, START
+    ).stories
+    assert len({story.canonical_url for story in scripting}) == len(scripting) == 48
+    assert scripting[0].canonical_url == "http://scripting.com/2017/06/26.html#a080605"
+    nixos = parse_stories(
+        (corpus / "feeder_rss_nixos.xml").read_bytes(), "https://n.example/", {}, 2, START
+    ).stories
+    assert len(nixos) == 96  # 99 items, three of them listed twice
+    assert {story.canonical_url for story in nixos} == {""}  # the URL tells nothing apart
+    assert nixos[0].title == "NixOS 18.09 released"
+    assert nixos[0].url == "https://nixos.org/news.html"
+    again = parse_stories(
+        (corpus / "feeder_rss_nixos.xml").read_bytes(), "https://n.example/", {}, 2, START
+    ).stories
+    assert [story.guid_key for story in again] == [story.guid_key for story in nixos]
+
+
+def test_one_entry_listed_twice_keeps_its_url_identity() -> None:
+    twice = rss(
+        [
+            {"title": "Troops leave", "link": "https://w.example/1"},
+            {"title": "Troops leave", "link": "https://w.example/1#top"},
+        ]
+    )
+    (story,) = parse_stories(twice, "https://w.example/rss", {}, 1, START).stories
+    assert story.canonical_url == "https://w.example/1"
