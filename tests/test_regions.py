@@ -258,6 +258,20 @@ def test_those_names_with_support_are_still_the_place(title: str, code: str) -> 
     assert code in _focus(title, "")
 
 
+def test_a_passing_region_beside_a_stronger_country_is_a_mention() -> None:
+    """The demo's Uzbek solar plant story, in a copy that adds one sentence about the Sahel,
+    was in the Africa, Sub-Saharan Africa and Western Africa feeds."""
+    tags = _tags(
+        "Uzbekistan opens its largest solar plant",
+        "Uzbekistan opened a 500 MW solar plant near Samarkand on Monday, the energy ministry "
+        "in Tashkent said. Several Sahel governments, including Senegal and Niger, are "
+        "watching the project.",
+    )
+    assert tags["UZ"].focus
+    assert not tags["Western Africa"].focus
+    assert "Africa" not in _focus("Uzbekistan opens its largest solar plant", "")
+
+
 def test_a_leaders_given_name_is_not_also_a_city() -> None:
     """ "Vladimir" alone is a Russian city: beside Putin it was evidence of it."""
     tag = _tags("Tokayev meets Putin", "President Tokayev met Vladimir Putin on Monday.")["RU"]

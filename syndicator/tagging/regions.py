@@ -1269,7 +1269,9 @@ def _tags(gazetteer: Gazetteer, evidence: Mapping[str, _Evidence]) -> tuple[Tag,
             if has_dateline and not (entry.dateline or entry.title)
             else FOCUS_MIN
         )
-        most = top if code in gazetteer.countries else top_region
+        # A region is a focus for being named most only beside no stronger country: one
+        # passing "Sahel" in a story about Uzbekistan is a mention, not Western Africa's.
+        most = top if code in gazetteer.countries else max(top, top_region)
         focus = raw >= needed or (raw == most and raw >= TOP_FOCUS_MIN)
         score = round(1.0 - math.exp(-raw / SCORE_SCALE), 3)
         countries.append(Tag(TagKind.REGION, code, score, focus, _reasons(entry)))
