@@ -2,9 +2,11 @@
 
 The daemon holds the lock, opens the store, starts the HTTP server and schedules a poll tick;
 each tick polls whatever the store says is due and republishes when stories changed. SIGTERM
-and SIGINT stop it gracefully (the tick in flight finishes, the store closes); SIGHUP reloads
-the config, keeping the old one if the new one is invalid. The lock file (next to the database)
-keeps a cron `--once` and a daemon, or two crons, from working on one store at the same time.
+and SIGINT stop it gracefully: the jobs in flight get `SHUTDOWN_GRACE` to finish, then are
+cancelled with one info line (`cut_short`: a routine stop is not an error), and the store
+closes. SIGHUP reloads the config, keeping the old one if the new one is invalid. The lock
+file (next to the database) keeps a cron `--once` and a daemon, or two crons, from working on
+one store at the same time.
 
 Health (`/healthz`, see `Daemon.health`): the daemon is "ok" when its poll job shows a sign of
 life (a start, a source done, an end) within `stall_after(settings)` (three ticks plus the
@@ -407,6 +409,7 @@ class Daemon:
         self._poll_finished_at: datetime | None = None
         self._poll_alive_at = self.started_at
         self._poll_error: str | None = None
+        self._poll_progress = (0, 0)  # (sources done, sources due) of the poll in flight
 
     def run(self, on_ready: Callable[[Daemon], None] | None = None) -> None:
         """Block until SIGTERM or SIGINT. Raises LockError/StorageError/OSError at start-up."""
@@ -448,7 +451,9 @@ class Daemon:
                 on_ready(self)
             await self._stop.wait()
             log.info("stopping: finishing or cancelling the work in flight")
-            await runner.stop(SHUTDOWN_GRACE)
+            cancelled = await runner.stop(SHUTDOWN_GRACE)
+            if cancelled:
+                log.info("%s", cut_short(cancelled, self._poll_progress, SHUTDOWN_GRACE))
             if self.server is not None:
                 await self.server.stop()
         finally:
@@ -496,6 +501,7 @@ class Daemon:
         if self._store is None or self._stop.is_set():
             return
         self._poll_started_at = self._poll_alive_at = self.clock()
+        self._poll_progress = (0, 0)
         try:
             await self._poll_due(self._store, self._poll_started_at)
         except Exception as e:
@@ -512,6 +518,7 @@ class Daemon:
 
         def progress(done: int, total: int) -> None:
             self._poll_alive_at = self.clock()  # a long poll is alive while sources get done
+            self._poll_progress = (done, total)  # what a stop would cut short
             if terminal is not None:
                 terminal(done, total)
 
@@ -610,6 +617,23 @@ class Daemon:
             return self._store.story_count()
         except StorageError:
             return None  # the database check says why
+
+
+def cut_short(jobs: list[str], poll_progress: tuple[int, int], grace: timedelta) -> str:
+    """The one line a stop logs about the jobs it cancelled after `grace`: what was left
+    undone, and that nothing is lost (a source's next poll time is stored only once it is
+    done, so it is still due at the next start; unsent alerts stay in the outbox)."""
+    parts = []
+    if "poll" in jobs:
+        done, total = poll_progress
+        parts.append(
+            f"{total - done} of {total} due source(s) not polled, their fetches cancelled "
+            "(they are polled again at the next start)"
+        )
+    others = [job for job in jobs if job != "poll"]
+    if others:
+        parts.append(f"job {', '.join(others)} cut short (it runs again at the next start)")
+    return f"stopping: after {grace.total_seconds():.0f} s, " + "; ".join(parts)
 
 
 def _iso(moment: datetime | None) -> str | None:
