@@ -26,7 +26,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -52,7 +52,7 @@ from syndicator.pipeline import (
 )
 from syndicator.publishing import changed_topics, publish_steps
 from syndicator.scheduler import JobRunner, PeriodicJob
-from syndicator.server import RunningServer, build_feed_app, listen
+from syndicator.server import Handler, HandlerSlot, RunningServer, build_feed_app, listen
 from syndicator.storage import Store, open_store, read_health
 from syndicator.websub import notify_hub
 
@@ -410,6 +410,11 @@ class Daemon:
         self._poll_alive_at = self.started_at
         self._poll_error: str | None = None
         self._poll_progress = (0, 0)  # (sources done, sources due) of the poll in flight
+        # What runs as it was started, whatever a reload says since (see `reload`).
+        self._started_with = settings
+        self._runner: JobRunner | None = None
+        self._served_dir = settings.publish.output_dir
+        self._app = HandlerSlot(self._feed_app(self._served_dir))
 
     def run(self, on_ready: Callable[[Daemon], None] | None = None) -> None:
         """Block until SIGTERM or SIGINT. Raises LockError/StorageError/OSError at start-up."""
@@ -432,13 +437,9 @@ class Daemon:
                 self._install_signal_handlers()
             self.server = await self._start_http()
             tick = poll_tick(self.settings)
-            runner = JobRunner(
-                [
-                    PeriodicJob("poll", tick, self._poll),
-                    PeriodicJob("publish", tick, self._publish),
-                    PeriodicJob("deliver", tick, self._deliver),
-                    PeriodicJob("retention", RETENTION_EVERY, self._retention),
-                ]
+            self._runner = runner = JobRunner(
+                [PeriodicJob(name, tick, job) for name, job in self._ticking_jobs().items()]
+                + [PeriodicJob("retention", RETENTION_EVERY, self._retention)]
             )
             runner.start()
             log.info(
@@ -461,9 +462,24 @@ class Daemon:
             self._store.close()
             log.info("stopped")
 
+    def _ticking_jobs(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        """The jobs that run every `poll_tick`."""
+        return {"poll": self._poll, "publish": self._publish, "deliver": self._deliver}
+
+    def _feed_app(self, output_dir: Path) -> Handler:
+        return build_feed_app(output_dir, self.health, self.metrics)
+
     async def _start_http(self) -> RunningServer:
-        app = build_feed_app(self.settings.publish.output_dir, self.health, self.metrics)
-        return await listen(app, self.settings.server.host, self.settings.server.port)
+        return await listen(self._app, self.settings.server.host, self.settings.server.port)
+
+    def _serve_from(self, output_dir: Path) -> None:
+        """Serve `output_dir` from now on (a reload moved `publish.output_dir`): called once
+        the first publish into it is done, so readers never meet a directory still empty."""
+        if output_dir == self._served_dir:
+            return
+        self._app.handler = self._feed_app(output_dir)
+        log.info("serving the feeds from %s now (was %s)", output_dir, self._served_dir)
+        self._served_dir = output_dir
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -478,15 +494,21 @@ class Daemon:
         """Re-read the config; an invalid one is logged and the running one kept.
 
         Added sources are due at once, removed ones stop being polled (their stories stay),
-        sections are republished. Storage and server addresses need a restart.
+        every feed is republished (under a new `publish.output_dir` too, which the HTTP server
+        then serves), the poll tick follows `polling.min_interval`. Only `storage.path`,
+        `server.host` and `server.port` need a restart: a warning names those that differ
+        from what runs (not from the last reload).
         """
         try:
             settings = load_settings(self.config_path)
         except ConfigError as e:
             log.error("reload refused, keeping the running configuration: %s", e)
             return
-        if (settings.storage, settings.server) != (self.settings.storage, self.settings.server):
-            log.warning("reload: [storage] and [server] changes take effect after a restart")
+        if pending := restart_needed(self._started_with, settings):
+            log.warning("reload: %s", "; ".join(pending))
+        if self._runner is not None and poll_tick(settings) != poll_tick(self.settings):
+            for name in self._ticking_jobs():
+                self._runner.reschedule(name, poll_tick(settings))
         self.settings = settings
         if self._store is not None:
             self._store.sync_sources(configured_sources(settings.sources), self.clock())
@@ -541,10 +563,12 @@ class Daemon:
         self._needs_publish = False
         self._publishing = True
         started = time.perf_counter()
+        settings = self.settings  # a reload during the publish is published next time
         try:
-            written = await publish_and_notify(self._store, self.settings, self.clock())
+            written = await publish_and_notify(self._store, settings, self.clock())
         finally:
             self._publishing = False
+        self._serve_from(settings.publish.output_dir)
         took = time.perf_counter() - started
         # No wait after the start-up publish: the first poll's stories go out at once.
         if self._published_once:
@@ -617,6 +641,23 @@ class Daemon:
             return self._store.story_count()
         except StorageError:
             return None  # the database check says why
+
+
+RESTART_SETTINGS: dict[str, Callable[[Settings], object]] = {
+    "storage.path": lambda settings: settings.storage.path,  # the database open
+    "server.host": lambda settings: settings.server.host,  # the socket listening
+    "server.port": lambda settings: settings.server.port,
+}
+
+
+def restart_needed(running: Settings, loaded: Settings) -> list[str]:
+    """One phrase per setting that a reload cannot apply and that `loaded` changes from what
+    `running` started with; empty when a restart would change nothing."""
+    return [
+        f"{key} = {new!s} takes effect only after a restart (running with {old!s})"
+        for key, value in RESTART_SETTINGS.items()
+        if (old := value(running)) != (new := value(loaded))
+    ]
 
 
 def cut_short(jobs: list[str], poll_progress: tuple[int, int], grace: timedelta) -> str:

@@ -75,6 +75,11 @@ class JobRunner:
 
         return run
 
+    def reschedule(self, name: str, every: timedelta) -> None:
+        """Run job `name` every `every` from now on (a reload changed its period)."""
+        trigger = IntervalTrigger(seconds=every.total_seconds(), timezone=UTC)
+        self._scheduler.reschedule_job(name, trigger=trigger)
+
     async def stop(self, grace: timedelta) -> list[str]:
         """Stop scheduling and give running jobs `grace` to finish, then cancel them.
         Returns the names of the jobs cancelled (none if all finished in time)."""

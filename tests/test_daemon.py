@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import signal
 import time
 import urllib.request
@@ -106,6 +107,52 @@ def test_sighup_adds_and_removes_sources(
     assert health["stories"] == 2  # the removed source's story stays
     assert running.stop(signal.SIGTERM) == 0
     assert len(feed_server.requests_to("/wire.rss")) == polls_of_wire
+
+
+def test_sighup_moves_the_served_output_dir_and_base_url(
+    daemon: tuple[Running, str, Path], tmp_path: Path
+) -> None:
+    """The server follows a reloaded `publish.output_dir` (it served the old one, stale,
+    while the feeds went to the new one), once the feeds are published there."""
+    running, base, config = daemon
+    moved = tmp_path / "moved"
+    text = config.read_text()
+    text = text.replace(f'output_dir = "{tmp_path / "feeds"}"', f'output_dir = "{moved}"')
+    config.write_text(text.replace("http://feeds.test/", "http://moved.test/"))
+    running.process.send_signal(signal.SIGHUP)
+    running.wait_for_next(f"serving the feeds from {moved} now")
+    shutil.rmtree(tmp_path / "feeds")  # nothing is served from the old directory any more
+    status, body, _ = _get(base + "feeds/all.atom")
+    assert status == 200
+    assert b"Troops leave Kazakhstan" in body
+    assert b"http://moved.test/" in body
+    assert b"http://feeds.test/" not in body
+    assert body == (moved / "feeds" / "all.atom").read_bytes()
+    assert b"http://moved.test/feeds/all.atom" in _get(base)[1]  # the index
+    assert json.loads(_get(base + "healthz")[1])["status"] == "ok"
+    assert running.stop(signal.SIGTERM) == 0
+
+
+def test_sighup_warns_only_about_what_needs_a_restart(daemon: tuple[Running, str, Path]) -> None:
+    """Compared with what runs, not with the last reload; `storage.retention` applies at once."""
+    running, _, config = daemon
+    original = config.read_text()
+
+    def reload(text: str) -> list[str]:
+        config.write_text(text)
+        seen = len(running.seen)
+        running.process.send_signal(signal.SIGHUP)
+        running.wait_for_next("configuration reloaded")
+        return [line for line in running.seen[seen:] if "restart" in line]
+
+    database = f'path = "{config.parent / "db" / "syndicator.db"}"'
+    assert reload(original.replace(database, database + '\nretention = "30d"')) == []
+    [warning] = reload(original.replace("port = 0", "port = 1"))
+    assert "WARNING" in warning
+    assert "server.port = 1 takes effect only after a restart (running with 0)" in warning
+    assert "storage" not in warning
+    assert reload(original) == []  # back to what runs: nothing waits for a restart
+    assert running.stop(signal.SIGTERM) == 0
 
 
 def test_sigterm_during_a_hanging_fetch_exits_within_10_seconds(
