@@ -501,12 +501,7 @@ def _dispatch_with_settings(args: argparse.Namespace, settings: Settings) -> int
     elif args.command == "alerts":
         return alerts_command(settings, args)
     elif args.command == "backup":
-        from syndicator.daemon import TerminalProgress
-        from syndicator.storage import backup_database
-
-        progress = TerminalProgress("copying pages", threshold=2)
-        size = backup_database(settings.storage.path, args.path, progress)
-        print(f"{settings.storage.path} copied to {args.path} ({size:,} bytes, integrity ok)")
+        _backup(settings, args.path, args.log_format)
     elif args.command == "vacuum":
         _vacuum(settings)
     elif args.action == "export":
@@ -514,6 +509,20 @@ def _dispatch_with_settings(args: argparse.Namespace, settings: Settings) -> int
     elif args.action == "enable":
         return _enable(settings, args.url)
     return 0
+
+
+def _backup(settings: Settings, target: Path, log_format: str) -> None:
+    """`syndicator backup PATH`: the copy, then one line saying so."""
+    from syndicator.daemon import TerminalProgress
+    from syndicator.storage import backup_database
+
+    progress = TerminalProgress("copying pages", threshold=2)
+    size = backup_database(settings.storage.path, target, progress)
+    done = f"{settings.storage.path} copied to {target} ({size:,} bytes, integrity ok)"
+    if log_format == "json":  # a log record, so that the log cron appends to stays all JSON
+        log.info("%s", done)
+    else:
+        print(done)
 
 
 def alerts_command(settings: Settings, args: argparse.Namespace) -> int:
