@@ -1,9 +1,9 @@
 """The `syndicator` command line: parse arguments, call the layers below, map errors to exits.
 
 Exit codes: 0 success, 1 user error (bad config, locked store, unreachable port, a mistyped
-command or option), 130 interrupted. A user error prints one clear line and never a traceback;
-every command's `--help` ends with examples. No logic lives here that a test
-of the library would miss.
+command or option), 130 interrupted, 143 a `run --once` stopped by SIGTERM. A user error
+prints one clear line and never a traceback; every command's `--help` ends with examples. No
+logic lives here that a test of the library would miss.
 """
 
 from __future__ import annotations
@@ -470,10 +470,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         return tag_command(args, _topic_settings(config_path, explicit))
     settings = load_settings(config_path)
     if args.command == "run":
-        from syndicator.daemon import Daemon, TerminalProgress, run_once
+        from syndicator.daemon import Daemon, TerminalProgress, Terminated, run_once
 
         if args.once:
-            run_once(settings, on_progress=TerminalProgress("polling"))
+            try:
+                run_once(settings, on_progress=TerminalProgress("polling"))
+            except Terminated as e:  # logged; the shell's convention for a signal's end
+                return 128 + e.signal_number
         else:
             Daemon(config_path, settings).run()
         return 0

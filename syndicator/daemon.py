@@ -212,13 +212,68 @@ def run_once(
             # Worker processes pay off only for a batch; a few feeds parse faster inline.
             many = len(store.due_sources(clock(), limit=POOL_THRESHOLD)) >= POOL_THRESHOLD
             parser: Parser = pool if many else parse_inline
-            report = asyncio.run(run_cycle(store, settings, clock, on_progress, parser))
+            report = asyncio.run(_cycle_until_sigterm(store, settings, clock, on_progress, parser))
             if not report.outcomes:
                 _log_nothing_due(store.next_due_at(), clock())
             return report
         finally:
             pool.close()
             store.close()
+
+
+class Terminated(Exception):
+    """SIGTERM ended a `run --once` cleanly; the CLI exits 128 + the signal's number."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(f"stopped by signal {signal_number}")
+        self.signal_number = signal_number
+
+
+async def _cycle_until_sigterm(
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    on_progress: Progress | None,
+    parser: Parser,
+) -> CycleReport:
+    """`run_cycle`, which SIGTERM (how cron, `timeout` and systemd timers stop a run) cancels
+    at once, as the daemon cancels its jobs after their grace: what it completed stays
+    committed, one info line says what was left, and `Terminated` is raised (the caller's
+    `finally` closes the store and releases the lock)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    stopped = False
+    progress = (0, 0)
+
+    def stop() -> None:
+        nonlocal stopped
+        stopped = True
+        task.cancel()
+
+    def track(done: int, total: int) -> None:
+        nonlocal progress
+        progress = (done, total)
+        if on_progress is not None:
+            on_progress(done, total)
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
+    try:
+        return await run_cycle(store, settings, clock, track, parser)
+    except asyncio.CancelledError:
+        if not stopped:
+            raise
+        task.uncancel()
+        done, total = progress
+        left = (
+            f"with {total - done} of {total} due source(s) not polled (they are polled again"
+            if done < total
+            else "after polling (what is left to publish or deliver is done"
+        )
+        log.info("stopping on SIGTERM: the cycle was cancelled %s at the next run)", left)
+        raise Terminated(signal.SIGTERM) from None
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _log_nothing_due(next_due: datetime | None, now: datetime) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -134,6 +135,31 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path, feed_server: FeedServ
     events = [json.loads(line) for line in lines]
     assert {"time", "level", "logger", "message"} <= set(events[0])
     assert any("cycle" in event["message"] for event in events)
+
+
+def test_run_once_stops_cleanly_on_sigterm(tmp_path: Path, feed_server: FeedServer) -> None:
+    """As cron, `timeout` and systemd timers stop it: one info line, the lock released, exit
+    143 (128 + SIGTERM), and the source cut short is polled by the next run."""
+    feed_server.routes["/hang.rss"] = Route(hang=True)
+    config = write_config(tmp_path, [feed_server.url("/hang.rss")])
+    command = [sys.executable, "-m", "syndicator", "--log-format", "json", "--config", str(config)]
+    run = subprocess.Popen(
+        [*command, "run", "--once"], cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 30
+    while not feed_server.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert feed_server.requests, "the run never polled"
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=30)
+    assert run.returncode == 143, stderr
+    [record] = [json.loads(line) for line in stderr.splitlines()]
+    assert record["level"] == "info"
+    assert record["message"].startswith("stopping on SIGTERM: the cycle was cancelled with 1 of 1")
+    feed_server.routes["/hang.rss"] = Route(rss([{"title": "A story", "guid": "1"}]))
+    again = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr  # the lock is free
+    assert "cycle: 1 source(s) polled, 0 failed, 1 new stories" in again.stderr
 
 
 def test_a_run_removes_temp_files_a_kill_left(tmp_path: Path, feed_server: FeedServer) -> None:
