@@ -1,9 +1,9 @@
 """The `syndicator` command line: parse arguments, call the layers below, map errors to exits.
 
 Exit codes: 0 success, 1 user error (bad config, locked store, unreachable port, a mistyped
-command or option), 130 interrupted. A user error prints one clear line and never a traceback;
-every command's `--help` ends with examples. No logic lives here that a test
-of the library would miss.
+command or option), 130 interrupted, 143 a `run --once` stopped by SIGTERM. A user error
+prints one clear line and never a traceback; every command's `--help` ends with examples. No
+logic lives here that a test of the library would miss.
 """
 
 from __future__ import annotations
@@ -470,10 +470,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         return tag_command(args, _topic_settings(config_path, explicit))
     settings = load_settings(config_path)
     if args.command == "run":
-        from syndicator.daemon import Daemon, TerminalProgress, run_once
+        from syndicator.daemon import Daemon, TerminalProgress, Terminated, run_once
 
         if args.once:
-            run_once(settings, on_progress=TerminalProgress("polling"))
+            try:
+                run_once(settings, on_progress=TerminalProgress("polling"))
+            except Terminated as e:  # logged; the shell's convention for a signal's end
+                return 128 + e.signal_number
         else:
             Daemon(config_path, settings).run()
         return 0
@@ -501,12 +504,7 @@ def _dispatch_with_settings(args: argparse.Namespace, settings: Settings) -> int
     elif args.command == "alerts":
         return alerts_command(settings, args)
     elif args.command == "backup":
-        from syndicator.daemon import TerminalProgress
-        from syndicator.storage import backup_database
-
-        progress = TerminalProgress("copying pages", threshold=2)
-        size = backup_database(settings.storage.path, args.path, progress)
-        print(f"{settings.storage.path} copied to {args.path} ({size:,} bytes, integrity ok)")
+        _backup(settings, args.path, args.log_format)
     elif args.command == "vacuum":
         _vacuum(settings)
     elif args.action == "export":
@@ -514,6 +512,20 @@ def _dispatch_with_settings(args: argparse.Namespace, settings: Settings) -> int
     elif args.action == "enable":
         return _enable(settings, args.url)
     return 0
+
+
+def _backup(settings: Settings, target: Path, log_format: str) -> None:
+    """`syndicator backup PATH`: the copy, then one line saying so."""
+    from syndicator.daemon import TerminalProgress
+    from syndicator.storage import backup_database
+
+    progress = TerminalProgress("copying pages", threshold=2)
+    size = backup_database(settings.storage.path, target, progress)
+    done = f"{settings.storage.path} copied to {target} ({size:,} bytes, integrity ok)"
+    if log_format == "json":  # a log record, so that the log cron appends to stays all JSON
+        log.info("%s", done)
+    else:
+        print(done)
 
 
 def alerts_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -2,9 +2,11 @@
 
 The daemon holds the lock, opens the store, starts the HTTP server and schedules a poll tick;
 each tick polls whatever the store says is due and republishes when stories changed. SIGTERM
-and SIGINT stop it gracefully (the tick in flight finishes, the store closes); SIGHUP reloads
-the config, keeping the old one if the new one is invalid. The lock file (next to the database)
-keeps a cron `--once` and a daemon, or two crons, from working on one store at the same time.
+and SIGINT stop it gracefully: the jobs in flight get `SHUTDOWN_GRACE` to finish, then are
+cancelled with one info line (`cut_short`: a routine stop is not an error), and the store
+closes. SIGHUP reloads the config, keeping the old one if the new one is invalid. The lock
+file (next to the database) keeps a cron `--once` and a daemon, or two crons, from working on
+one store at the same time.
 
 Health (`/healthz`, see `Daemon.health`): the daemon is "ok" when its poll job shows a sign of
 life (a start, a source done, an end) within `stall_after(settings)` (three ticks plus the
@@ -24,7 +26,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -50,7 +52,7 @@ from syndicator.pipeline import (
 )
 from syndicator.publishing import changed_topics, publish_steps
 from syndicator.scheduler import JobRunner, PeriodicJob
-from syndicator.server import RunningServer, build_feed_app, listen
+from syndicator.server import Handler, HandlerSlot, RunningServer, build_feed_app, listen
 from syndicator.storage import Store, open_store, read_health
 from syndicator.websub import notify_hub
 
@@ -210,13 +212,68 @@ def run_once(
             # Worker processes pay off only for a batch; a few feeds parse faster inline.
             many = len(store.due_sources(clock(), limit=POOL_THRESHOLD)) >= POOL_THRESHOLD
             parser: Parser = pool if many else parse_inline
-            report = asyncio.run(run_cycle(store, settings, clock, on_progress, parser))
+            report = asyncio.run(_cycle_until_sigterm(store, settings, clock, on_progress, parser))
             if not report.outcomes:
                 _log_nothing_due(store.next_due_at(), clock())
             return report
         finally:
             pool.close()
             store.close()
+
+
+class Terminated(Exception):
+    """SIGTERM ended a `run --once` cleanly; the CLI exits 128 + the signal's number."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(f"stopped by signal {signal_number}")
+        self.signal_number = signal_number
+
+
+async def _cycle_until_sigterm(
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    on_progress: Progress | None,
+    parser: Parser,
+) -> CycleReport:
+    """`run_cycle`, which SIGTERM (how cron, `timeout` and systemd timers stop a run) cancels
+    at once, as the daemon cancels its jobs after their grace: what it completed stays
+    committed, one info line says what was left, and `Terminated` is raised (the caller's
+    `finally` closes the store and releases the lock)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    stopped = False
+    progress = (0, 0)
+
+    def stop() -> None:
+        nonlocal stopped
+        stopped = True
+        task.cancel()
+
+    def track(done: int, total: int) -> None:
+        nonlocal progress
+        progress = (done, total)
+        if on_progress is not None:
+            on_progress(done, total)
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
+    try:
+        return await run_cycle(store, settings, clock, track, parser)
+    except asyncio.CancelledError:
+        if not stopped:
+            raise
+        task.uncancel()
+        done, total = progress
+        left = (
+            f"with {total - done} of {total} due source(s) not polled (they are polled again"
+            if done < total
+            else "after polling (what is left to publish or deliver is done"
+        )
+        log.info("stopping on SIGTERM: the cycle was cancelled %s at the next run)", left)
+        raise Terminated(signal.SIGTERM) from None
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _log_nothing_due(next_due: datetime | None, now: datetime) -> None:
@@ -407,6 +464,12 @@ class Daemon:
         self._poll_finished_at: datetime | None = None
         self._poll_alive_at = self.started_at
         self._poll_error: str | None = None
+        self._poll_progress = (0, 0)  # (sources done, sources due) of the poll in flight
+        # What runs as it was started, whatever a reload says since (see `reload`).
+        self._started_with = settings
+        self._runner: JobRunner | None = None
+        self._served_dir = settings.publish.output_dir
+        self._app = HandlerSlot(self._feed_app(self._served_dir))
 
     def run(self, on_ready: Callable[[Daemon], None] | None = None) -> None:
         """Block until SIGTERM or SIGINT. Raises LockError/StorageError/OSError at start-up."""
@@ -429,13 +492,9 @@ class Daemon:
                 self._install_signal_handlers()
             self.server = await self._start_http()
             tick = poll_tick(self.settings)
-            runner = JobRunner(
-                [
-                    PeriodicJob("poll", tick, self._poll),
-                    PeriodicJob("publish", tick, self._publish),
-                    PeriodicJob("deliver", tick, self._deliver),
-                    PeriodicJob("retention", RETENTION_EVERY, self._retention),
-                ]
+            self._runner = runner = JobRunner(
+                [PeriodicJob(name, tick, job) for name, job in self._ticking_jobs().items()]
+                + [PeriodicJob("retention", RETENTION_EVERY, self._retention)]
             )
             runner.start()
             log.info(
@@ -448,7 +507,9 @@ class Daemon:
                 on_ready(self)
             await self._stop.wait()
             log.info("stopping: finishing or cancelling the work in flight")
-            await runner.stop(SHUTDOWN_GRACE)
+            cancelled = await runner.stop(SHUTDOWN_GRACE)
+            if cancelled:
+                log.info("%s", cut_short(cancelled, self._poll_progress, SHUTDOWN_GRACE))
             if self.server is not None:
                 await self.server.stop()
         finally:
@@ -456,9 +517,24 @@ class Daemon:
             self._store.close()
             log.info("stopped")
 
+    def _ticking_jobs(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        """The jobs that run every `poll_tick`."""
+        return {"poll": self._poll, "publish": self._publish, "deliver": self._deliver}
+
+    def _feed_app(self, output_dir: Path) -> Handler:
+        return build_feed_app(output_dir, self.health, self.metrics)
+
     async def _start_http(self) -> RunningServer:
-        app = build_feed_app(self.settings.publish.output_dir, self.health, self.metrics)
-        return await listen(app, self.settings.server.host, self.settings.server.port)
+        return await listen(self._app, self.settings.server.host, self.settings.server.port)
+
+    def _serve_from(self, output_dir: Path) -> None:
+        """Serve `output_dir` from now on (a reload moved `publish.output_dir`): called once
+        the first publish into it is done, so readers never meet a directory still empty."""
+        if output_dir == self._served_dir:
+            return
+        self._app.handler = self._feed_app(output_dir)
+        log.info("serving the feeds from %s now (was %s)", output_dir, self._served_dir)
+        self._served_dir = output_dir
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -473,15 +549,21 @@ class Daemon:
         """Re-read the config; an invalid one is logged and the running one kept.
 
         Added sources are due at once, removed ones stop being polled (their stories stay),
-        sections are republished. Storage and server addresses need a restart.
+        every feed is republished (under a new `publish.output_dir` too, which the HTTP server
+        then serves), the poll tick follows `polling.min_interval`. Only `storage.path`,
+        `server.host` and `server.port` need a restart: a warning names those that differ
+        from what runs (not from the last reload).
         """
         try:
             settings = load_settings(self.config_path)
         except ConfigError as e:
             log.error("reload refused, keeping the running configuration: %s", e)
             return
-        if (settings.storage, settings.server) != (self.settings.storage, self.settings.server):
-            log.warning("reload: [storage] and [server] changes take effect after a restart")
+        if pending := restart_needed(self._started_with, settings):
+            log.warning("reload: %s", "; ".join(pending))
+        if self._runner is not None and poll_tick(settings) != poll_tick(self.settings):
+            for name in self._ticking_jobs():
+                self._runner.reschedule(name, poll_tick(settings))
         self.settings = settings
         if self._store is not None:
             self._store.sync_sources(configured_sources(settings.sources), self.clock())
@@ -496,6 +578,7 @@ class Daemon:
         if self._store is None or self._stop.is_set():
             return
         self._poll_started_at = self._poll_alive_at = self.clock()
+        self._poll_progress = (0, 0)
         try:
             await self._poll_due(self._store, self._poll_started_at)
         except Exception as e:
@@ -512,6 +595,7 @@ class Daemon:
 
         def progress(done: int, total: int) -> None:
             self._poll_alive_at = self.clock()  # a long poll is alive while sources get done
+            self._poll_progress = (done, total)  # what a stop would cut short
             if terminal is not None:
                 terminal(done, total)
 
@@ -534,10 +618,12 @@ class Daemon:
         self._needs_publish = False
         self._publishing = True
         started = time.perf_counter()
+        settings = self.settings  # a reload during the publish is published next time
         try:
-            written = await publish_and_notify(self._store, self.settings, self.clock())
+            written = await publish_and_notify(self._store, settings, self.clock())
         finally:
             self._publishing = False
+        self._serve_from(settings.publish.output_dir)
         took = time.perf_counter() - started
         # No wait after the start-up publish: the first poll's stories go out at once.
         if self._published_once:
@@ -610,6 +696,40 @@ class Daemon:
             return self._store.story_count()
         except StorageError:
             return None  # the database check says why
+
+
+RESTART_SETTINGS: dict[str, Callable[[Settings], object]] = {
+    "storage.path": lambda settings: settings.storage.path,  # the database open
+    "server.host": lambda settings: settings.server.host,  # the socket listening
+    "server.port": lambda settings: settings.server.port,
+}
+
+
+def restart_needed(running: Settings, loaded: Settings) -> list[str]:
+    """One phrase per setting that a reload cannot apply and that `loaded` changes from what
+    `running` started with; empty when a restart would change nothing."""
+    return [
+        f"{key} = {new!s} takes effect only after a restart (running with {old!s})"
+        for key, value in RESTART_SETTINGS.items()
+        if (old := value(running)) != (new := value(loaded))
+    ]
+
+
+def cut_short(jobs: list[str], poll_progress: tuple[int, int], grace: timedelta) -> str:
+    """The one line a stop logs about the jobs it cancelled after `grace`: what was left
+    undone, and that nothing is lost (a source's next poll time is stored only once it is
+    done, so it is still due at the next start; unsent alerts stay in the outbox)."""
+    parts = []
+    if "poll" in jobs:
+        done, total = poll_progress
+        parts.append(
+            f"{total - done} of {total} due source(s) not polled, their fetches cancelled "
+            "(they are polled again at the next start)"
+        )
+    others = [job for job in jobs if job != "poll"]
+    if others:
+        parts.append(f"job {', '.join(others)} cut short (it runs again at the next start)")
+    return f"stopping: after {grace.total_seconds():.0f} s, " + "; ".join(parts)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -404,6 +404,8 @@ async def poll_due_sources(
 
     if not pending:
         return outcomes
+    if on_progress is not None:
+        on_progress(0, total)  # how many are due, known even if the poll is cut short
     pending.reverse()  # pop() from the end takes them in order
     try:
         async with FeedClient(plan.limits) as client:

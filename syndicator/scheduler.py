@@ -38,7 +38,8 @@ class JobRunner:
     def __init__(self, jobs: Sequence[PeriodicJob]) -> None:
         self._jobs = list(jobs)
         self._scheduler = AsyncIOScheduler(timezone=UTC)
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[asyncio.Task[None], str] = {}  # running job -> its name
+        self._stopping = False
 
     def start(self) -> None:
         for job in self._jobs:
@@ -58,27 +59,47 @@ class JobRunner:
         async def run() -> None:
             task = asyncio.current_task()
             if task is not None:
-                self._in_flight.add(task)
+                self._in_flight[task] = job.name
             try:
                 await job.run()
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+                # Cancelled by `stop` once its grace ran out, which its caller reports in one
+                # line. Raised on, APScheduler would log it as the job's error with a traceback.
+                if task is not None:
+                    task.uncancel()
             finally:
                 if task is not None:
-                    self._in_flight.discard(task)
+                    self._in_flight.pop(task, None)
 
         return run
 
-    async def stop(self, grace: timedelta) -> None:
-        """Stop scheduling and give running jobs `grace` to finish, then cancel them."""
+    def reschedule(self, name: str, every: timedelta) -> None:
+        """Run job `name` every `every` from now on (a reload changed its period)."""
+        trigger = IntervalTrigger(seconds=every.total_seconds(), timezone=UTC)
+        self._scheduler.reschedule_job(name, trigger=trigger)
+
+    async def stop(self, grace: timedelta) -> list[str]:
+        """Stop scheduling and give running jobs `grace` to finish, then cancel them.
+        Returns the names of the jobs cancelled (none if all finished in time)."""
+        self._stopping = True
+        # Paused, not shut down, while the grace runs: APScheduler's shutdown cancels the
+        # running coroutine jobs at once (and logs each as failed), which left no grace.
+        if self._scheduler.running:
+            self._scheduler.pause()
+        pending = set(self._in_flight)
+        cancelled: list[str] = []
+        if pending:
+            _, still_running = await asyncio.wait(pending, timeout=grace.total_seconds())
+            cancelled = sorted(self._in_flight.get(task, "?") for task in still_running)
+            for task in still_running:
+                task.cancel()
+            if still_running:
+                await asyncio.gather(*still_running, return_exceptions=True)
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        pending = set(self._in_flight)
-        if not pending:
-            return
-        _, still_running = await asyncio.wait(pending, timeout=grace.total_seconds())
-        for task in still_running:
-            task.cancel()
-        if still_running:
-            await asyncio.gather(*still_running, return_exceptions=True)
+        return cancelled
 
 
 def next_cron_time(expression: str, timezone: str, after: datetime) -> datetime:

@@ -445,6 +445,18 @@ def build_feed_app(
     return dispatch
 
 
+class HandlerSlot:
+    """A handler that passes each request to `handler`, which may be replaced while the
+    server runs: the daemon points its server at a reloaded `publish.output_dir` without
+    closing the listening socket (requests in progress finish on the old one)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        return await self.handler(request)
+
+
 def build_directory_app(directory: Path) -> Handler:
     """Serve every file of one directory by name (the demo's simulated newsroom)."""
     cache = FileCache(directory)

@@ -715,13 +715,21 @@ def backup_database(
     backup API copies every page under one read transaction (a consistent snapshot; WAL mode
     lets the writer go on meanwhile). The copy is checked (`PRAGMA integrity_check`), is one
     self-contained file (rollback journal, no WAL), and appears at `target` only when
-    complete. An existing `target` is never overwritten. Returns its size in bytes.
+    complete. An existing `target` is never overwritten; a missing directory is created
+    (`make_backup_dir`). Returns its size in bytes.
     `on_progress(pages copied, pages)` is called after each step of `BACKUP_STEP_PAGES`."""
     if not source.is_file():
         raise StorageError(f"{source}: no database there")
     if target.exists():
         raise StorageError(f"{target}: already exists (a backup never overwrites a file)")
+    make_backup_dir(target.parent)
     partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.open("wb").close()  # SQLite would say only "unable to open database file"
+    except OSError as e:
+        raise StorageError(
+            f"backup to {target} failed: cannot write in {target.parent}: {e.strerror or e}"
+        ) from e
     try:
         source_db = sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         try:
@@ -749,6 +757,25 @@ def backup_database(
 
 
 BACKUP_STEP_PAGES = 4096  # 16 MiB of 4 KiB pages between two progress reports
+BACKUP_DIR_MODE = 0o750  # a backup holds every story and the outbox: not for every user
+
+
+def make_backup_dir(directory: Path) -> None:
+    """Create a backup's missing directory (and its parents), `BACKUP_DIR_MODE`, so that a
+    nightly cron line writing into `backups/` works the first night; `StorageError` naming
+    the directory when it cannot be made."""
+    if directory.is_dir():
+        return
+    try:
+        directory.mkdir(mode=BACKUP_DIR_MODE, parents=True)
+    except (FileExistsError, NotADirectoryError) as e:  # a file where a directory should be
+        raise StorageError(
+            f"backup: cannot create the directory {directory}: a file is in the way"
+        ) from e
+    except OSError as e:
+        raise StorageError(
+            f"backup: cannot create the directory {directory}: {e.strerror or e}"
+        ) from e
 
 
 def _copy_in_steps(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import signal
 import time
 import urllib.request
@@ -108,6 +109,52 @@ def test_sighup_adds_and_removes_sources(
     assert len(feed_server.requests_to("/wire.rss")) == polls_of_wire
 
 
+def test_sighup_moves_the_served_output_dir_and_base_url(
+    daemon: tuple[Running, str, Path], tmp_path: Path
+) -> None:
+    """The server follows a reloaded `publish.output_dir` (it served the old one, stale,
+    while the feeds went to the new one), once the feeds are published there."""
+    running, base, config = daemon
+    moved = tmp_path / "moved"
+    text = config.read_text()
+    text = text.replace(f'output_dir = "{tmp_path / "feeds"}"', f'output_dir = "{moved}"')
+    config.write_text(text.replace("http://feeds.test/", "http://moved.test/"))
+    running.process.send_signal(signal.SIGHUP)
+    running.wait_for_next(f"serving the feeds from {moved} now")
+    shutil.rmtree(tmp_path / "feeds")  # nothing is served from the old directory any more
+    status, body, _ = _get(base + "feeds/all.atom")
+    assert status == 200
+    assert b"Troops leave Kazakhstan" in body
+    assert b"http://moved.test/" in body
+    assert b"http://feeds.test/" not in body
+    assert body == (moved / "feeds" / "all.atom").read_bytes()
+    assert b"http://moved.test/feeds/all.atom" in _get(base)[1]  # the index
+    assert json.loads(_get(base + "healthz")[1])["status"] == "ok"
+    assert running.stop(signal.SIGTERM) == 0
+
+
+def test_sighup_warns_only_about_what_needs_a_restart(daemon: tuple[Running, str, Path]) -> None:
+    """Compared with what runs, not with the last reload; `storage.retention` applies at once."""
+    running, _, config = daemon
+    original = config.read_text()
+
+    def reload(text: str) -> list[str]:
+        config.write_text(text)
+        seen = len(running.seen)
+        running.process.send_signal(signal.SIGHUP)
+        running.wait_for_next("configuration reloaded")
+        return [line for line in running.seen[seen:] if "restart" in line]
+
+    database = f'path = "{config.parent / "db" / "syndicator.db"}"'
+    assert reload(original.replace(database, database + '\nretention = "30d"')) == []
+    [warning] = reload(original.replace("port = 0", "port = 1"))
+    assert "WARNING" in warning
+    assert "server.port = 1 takes effect only after a restart (running with 0)" in warning
+    assert "storage" not in warning
+    assert reload(original) == []  # back to what runs: nothing waits for a restart
+    assert running.stop(signal.SIGTERM) == 0
+
+
 def test_sigterm_during_a_hanging_fetch_exits_within_10_seconds(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
@@ -127,6 +174,36 @@ def test_sigterm_during_a_hanging_fetch_exits_within_10_seconds(
         running.wait_for("stopped")
     finally:
         running.kill()
+    # A stop that cuts a fetch short is routine (every `systemctl stop` during a poll): one
+    # line says so, and nothing is logged as an error.
+    assert not [line for line in running.seen if "ERROR" in line or "Traceback" in line]
+    cut = [line for line in running.seen if "stopping: after 8 s" in line]
+    assert len(cut) == 1, running.seen
+    assert "INFO" in cut[0]
+    assert "1 of 1 due source(s) not polled" in cut[0]
+
+
+def test_sigterm_lets_a_slow_fetch_in_flight_finish(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Graceful: a fetch that answers within the shutdown grace is stored, not cut short."""
+    feed_server.routes["/slow"] = Route(rss(ITEMS), delay_s=2)
+    config = write_config(tmp_path, [feed_server.url("/slow")])
+    running = Running(["--config", str(config), "run"], cwd=tmp_path)
+    try:
+        running.wait_for(r"feeds at http://")
+        deadline = time.monotonic() + 10
+        while not feed_server.requests_to("/slow") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert feed_server.requests_to("/slow"), "the daemon never started the fetch"
+        assert running.stop(signal.SIGTERM) == 0
+        running.wait_for("stopped")
+    finally:
+        running.kill()
+    log = "".join(running.seen)
+    assert "cycle: 1 source(s) polled, 0 failed, 1 new stories" in log
+    assert "stopping: after" not in log
+    assert "ERROR" not in log
 
 
 def test_progress_bar_only_on_a_terminal() -> None:

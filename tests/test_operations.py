@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -136,6 +137,31 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path, feed_server: FeedServ
     assert any("cycle" in event["message"] for event in events)
 
 
+def test_run_once_stops_cleanly_on_sigterm(tmp_path: Path, feed_server: FeedServer) -> None:
+    """As cron, `timeout` and systemd timers stop it: one info line, the lock released, exit
+    143 (128 + SIGTERM), and the source cut short is polled by the next run."""
+    feed_server.routes["/hang.rss"] = Route(hang=True)
+    config = write_config(tmp_path, [feed_server.url("/hang.rss")])
+    command = [sys.executable, "-m", "syndicator", "--log-format", "json", "--config", str(config)]
+    run = subprocess.Popen(
+        [*command, "run", "--once"], cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 30
+    while not feed_server.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert feed_server.requests, "the run never polled"
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=30)
+    assert run.returncode == 143, stderr
+    [record] = [json.loads(line) for line in stderr.splitlines()]
+    assert record["level"] == "info"
+    assert record["message"].startswith("stopping on SIGTERM: the cycle was cancelled with 1 of 1")
+    feed_server.routes["/hang.rss"] = Route(rss([{"title": "A story", "guid": "1"}]))
+    again = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr  # the lock is free
+    assert "cycle: 1 source(s) polled, 0 failed, 1 new stories" in again.stderr
+
+
 def test_a_run_removes_temp_files_a_kill_left(tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.routes["/w.xml"] = Route(body=rss([{"title": "A story", "guid": "1"}]))
     config = write_config(tmp_path, [feed_server.url("w.xml")])
@@ -151,6 +177,47 @@ def test_a_run_removes_temp_files_a_kill_left(tmp_path: Path, feed_server: FeedS
     assert not any(path.exists() for path in torn)
     assert mine.read_text() == "keep"
     assert "removed 2 temp file(s)" in result.stderr
+
+
+def test_backup_makes_a_missing_directory_and_names_what_is_in_the_way(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    open_store(_db(tmp_path)).close()
+    target = tmp_path / "backups" / "nightly" / "copy.db"
+    result = syndicator("--config", str(config), "backup", str(target), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (target.parent.stat().st_mode & 0o777) == 0o750 & ~_umask()
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    copy.close()
+    (tmp_path / "file").write_text("not a directory")
+    blocked = syndicator(
+        "--config", str(config), "backup", str(tmp_path / "file" / "copy.db"), cwd=tmp_path
+    )
+    assert blocked.returncode == 1
+    assert blocked.stderr.strip() == (
+        f"error: backup: cannot create the directory {tmp_path / 'file'}: a file is in the way"
+    )
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_the_cron_backup_line_works_the_first_night_and_logs_json(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    open_store(_db(tmp_path)).close()
+    environment = {**os.environ, "SYNDICATOR_CONFIG": str(config)}
+    command = _cron_run_line(tmp_path, "backup")
+    for _ in range(2):  # the second run of the night finds its file there: a clear refusal
+        subprocess.run(["/bin/sh", "-c", command], env=environment, timeout=60, check=False)
+    [backup] = (tmp_path / "backups").iterdir()
+    assert re.fullmatch(r"syndicator-\d{4}-\d\d-\d\d\.db", backup.name)
+    records = [json.loads(line) for line in (tmp_path / "syndicator.log").read_text().splitlines()]
+    assert [record["level"] for record in records] == ["info", "error"]
+    assert "integrity ok" in records[0]["message"]
+    assert "never overwrites" in records[1]["message"]
 
 
 def test_deploy_files_hold_what_operators_expect() -> None:
@@ -190,10 +257,11 @@ def test_the_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     assert result.stdout.strip() == result.stderr.strip() == ""
 
 
-def _cron_run_line(tmp: Path) -> str:
-    """The crontab's `run --once` command, with its paths moved under `tmp`."""
+def _cron_run_line(tmp: Path, command: str = "run --once") -> str:
+    """The crontab's line running `command`, with its paths moved under `tmp`."""
     cron = (ROOT / "deploy" / "syndicator.cron").read_text()
-    [line] = [line for line in cron.splitlines() if "run --once" in line]
+    lines = [line for line in cron.splitlines() if not line.startswith("#")]
+    [line] = [line for line in lines if f" {command} " in line]
     command = line.split(None, 5)[5]  # after the five schedule fields
     command = command.replace("/opt/syndicator/.venv/bin/syndicator", str(INSTALLED))
     return command.replace("/var/lib/syndicator", str(tmp))
