@@ -78,6 +78,9 @@ HEALTH_MIN_FREE_BYTES = 1024 * 1024
 CACHE_KIB = 16 * 1024
 WAL_CHECKPOINT_PAGES = 16_384
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024  # what a restarted WAL is cut back to
+# How late a removed entry's `seen_at` may be refreshed while its feed lists it: once a day
+# rather than at every poll, so a feed listing hundreds of old entries costs no writes.
+LISTED_REFRESH = timedelta(days=1)
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 MIGRATIONS = Migrations("syndicator")
@@ -486,6 +489,28 @@ def _m0018_source_language(db: Database) -> None:
     db.execute("ALTER TABLE sources ADD COLUMN language TEXT NOT NULL DEFAULT ''")
 
 
+@MIGRATIONS(name="0019_expired_entries")
+def _m0019_expired_entries(db: Database) -> None:
+    # Retention removes a story, but its feed may keep listing the entry for years (archive
+    # feeds list items back to 2004) and re-sends it on every poll: without a memory of it,
+    # it was stored, published and alerted again as new. This is that memory, per source
+    # and entry key (`dedup.entry_key`), about 60 bytes a row. `seen_at` (unix s): when
+    # retention removed the story, or (at most a day late) when a document of its source
+    # last listed it; `sources.parsed_at` tells whether a document was read since.
+    db.executescript(
+        """
+        CREATE TABLE expired_entries (
+            source_id INTEGER NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+            guid_key TEXT NOT NULL,
+            seen_at INTEGER NOT NULL,
+            PRIMARY KEY (source_id, guid_key)
+        ) WITHOUT ROWID;
+        -- When a document of the source was last read (a 200 that was parsed, not a 304).
+        ALTER TABLE sources ADD COLUMN parsed_at TEXT;
+        """
+    )
+
+
 def _register_functions(connection: sqlite3.Connection) -> None:
     """The SQL functions the schema's triggers call (every connection that writes needs them:
     a story deleted from a shell without them fails with "no such function", harmlessly)."""
@@ -570,6 +595,7 @@ class StoreResult:
     inserted: int
     updated: int
     unchanged: int
+    expired: int = 0  # re-sent entries whose stories retention removed: not stored again
 
 
 @dataclass(frozen=True, slots=True)
@@ -1051,7 +1077,8 @@ class Store:
                     last_error = NULL, consecutive_failures = 0, failure_score = 0,
                     polls = polls + 1, not_modified_polls = not_modified_polls + ?,
                     feed_ttl_s = CASE WHEN ? THEN ? ELSE feed_ttl_s END,
-                    entry_interval_s = CASE WHEN ? THEN ? ELSE entry_interval_s END
+                    entry_interval_s = CASE WHEN ? THEN ? ELSE entry_interval_s END,
+                    parsed_at = CASE WHEN ? THEN ? ELSE parsed_at END
                 WHERE id = ?
                 """,
                 (
@@ -1059,7 +1086,7 @@ class Store:
                     etag, last_modified, content_hash,
                     feed_title, feed_title, feed_link, feed_link,
                     int(not_modified), int(parsed), feed_ttl_s, int(parsed), entry_interval_s,
-                    source_id,
+                    int(parsed), format_time(now), source_id,
                 ),
             )  # fmt: skip
 
@@ -1136,9 +1163,13 @@ class Store:
         )
         return [parse_time(row["published_at"]) for row in rows]
 
-    def delete_clusters_before(self, cutoff: datetime) -> int:
+    def delete_clusters_before(self, cutoff: datetime, now: datetime | None = None) -> int:
         """Retention: remove clusters whose newest member was first seen before `cutoff`,
-        except those with alerts not yet delivered or dead-lettered. Returns clusters removed."""
+        except those with alerts not yet delivered or dead-lettered. Returns clusters removed.
+
+        Each removed story's entry is remembered (`expired_entries`, seen at `now`, else at
+        `cutoff`), so that its feed re-sending it stores nothing: it is not new."""
+        seen_at = int((now or cutoff).timestamp())
         with self._transaction() as db:
             self._flush_group_index(db)
             doomed = [
@@ -1163,9 +1194,37 @@ class Store:
                     JOIN stories s ON s.id = f.story_id WHERE s.cluster_id IN ({marks})""",
                     chunk,
                 )
+                db.execute(
+                    "INSERT INTO expired_entries (source_id, guid_key, seen_at) "
+                    f"SELECT source_id, guid_key, ? FROM stories WHERE cluster_id IN ({marks}) "
+                    "ON CONFLICT DO UPDATE SET seen_at = MAX(seen_at, excluded.seen_at)",
+                    [seen_at, *chunk],
+                )
                 db.execute(f"DELETE FROM stories WHERE cluster_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM clusters WHERE id IN ({marks})", chunk)
         return len(doomed)
+
+    def forget_expired_entries(self, now: datetime, keep: timedelta) -> int:
+        """Forget the removed entries (see `delete_clusters_before`) that their feed stopped
+        listing: not seen for longer than `keep`, although a document of their source was
+        read more than `LISTED_REFRESH` after they were last seen (a refresh is at most that
+        late). A source answering only 304s, or no longer polled, keeps what it has: its
+        feed may still list them. Returns the entries forgotten."""
+        cutoff = int((now - keep).timestamp())
+        refresh = int(LISTED_REFRESH.total_seconds())
+        with self._transaction() as db:
+            bounds = [
+                (source_id, min(cutoff, int(parse_time(parsed_at).timestamp()) - refresh))
+                for source_id, parsed_at in db.execute(
+                    "SELECT id, parsed_at FROM sources WHERE parsed_at IS NOT NULL "
+                    "AND id IN (SELECT DISTINCT source_id FROM expired_entries)"
+                ).fetchall()
+            ]
+            # Each source's rows are one range of the primary key.
+            cursor = db.conn.executemany(
+                "DELETE FROM expired_entries WHERE source_id = ? AND seen_at < ?", bounds
+            )
+            return max(cursor.rowcount, 0)
 
     def prune_fingerprints(self, now: datetime) -> int:
         """Forget the fingerprints of stories published before the clustering window: no new
@@ -1291,8 +1350,15 @@ class Store:
         stories = list({(story.source_id, story.guid_key): story for story in stories}.values())
         with self._transaction() as db:
             stored = self._stored_versions(db.conn, stories)
+            expired = self._expired_keys(
+                db.conn,
+                [story for story in stories if (story.source_id, story.guid_key) not in stored],
+                now,
+            )
             for story in stories:
                 row = stored.get((story.source_id, story.guid_key))
+                if row is None and (story.source_id, story.guid_key) in expired:
+                    continue  # stored once, removed by retention: a re-sent entry, not new
                 action = decide_upsert(row[1] if row else None, story.content_hash)
                 if action is UpsertAction.INSERT:
                     story_id = self._insert_story(db, story, now, now_text)
@@ -1313,6 +1379,7 @@ class Store:
             inserted=counts[UpsertAction.INSERT],
             updated=counts[UpsertAction.UPDATE],
             unchanged=counts[UpsertAction.UNCHANGED],
+            expired=len(expired),
         )
 
     def _record_alerts(
@@ -1395,6 +1462,39 @@ class Store:
                     [source_id, *chunk],
                 ):
                     found[(source_id, key)] = (story_id, digest, cluster_id)
+        return found
+
+    @staticmethod
+    def _expired_keys(
+        conn: sqlite3.Connection, stories: Sequence[Story], now: datetime
+    ) -> set[tuple[int, str]]:
+        """The keys among these (unstored) stories whose stories retention removed, in one
+        statement per source (and 500 keys). Those last seen more than `LISTED_REFRESH` ago
+        are marked seen now: the feed still lists them, so they stay remembered."""
+        keys: dict[int, list[str]] = {}
+        for story in stories:
+            keys.setdefault(story.source_id, []).append(story.guid_key)
+        found: set[tuple[int, str]] = set()
+        stale: list[tuple[int, int, str]] = []
+        now_s = int(now.timestamp())
+        refresh_before = now_s - int(LISTED_REFRESH.total_seconds())
+        for source_id, guid_keys in keys.items():
+            for start in range(0, len(guid_keys), 500):
+                chunk = guid_keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for key, seen_at in conn.execute(
+                    "SELECT guid_key, seen_at FROM expired_entries "
+                    f"WHERE source_id = ? AND guid_key IN ({marks})",
+                    [source_id, *chunk],
+                ):
+                    found.add((source_id, key))
+                    if seen_at < refresh_before:
+                        stale.append((now_s, source_id, key))
+        if stale:
+            conn.executemany(
+                "UPDATE expired_entries SET seen_at = ? WHERE source_id = ? AND guid_key = ?",
+                stale,
+            )
         return found
 
     def _insert_story(self, db: Database, story: Story, now: datetime, now_text: str) -> int:
