@@ -511,6 +511,17 @@ def _m0019_expired_entries(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0020_id_marks")
+def _m0020_id_marks(db: Database) -> None:
+    # Clusters and stories have no AUTOINCREMENT, so SQLite gives a new row the highest id
+    # + 1: once retention removed the newest rows, their ids came back for new stories, and
+    # `cluster:N`, a webhook's cluster_id, feed archive rows and publishing's high-water
+    # marks (`feed_archives.seen_up_to`) named two stories. Adding AUTOINCREMENT means
+    # rebuilding both tables; instead the highest id removed is kept here, and a new row
+    # is given an id above it while the table's own highest id is not.
+    db.execute("CREATE TABLE id_marks (name TEXT PRIMARY KEY, high INTEGER NOT NULL) WITHOUT ROWID")
+
+
 def _register_functions(connection: sqlite3.Connection) -> None:
     """The SQL functions the schema's triggers call (every connection that writes needs them:
     a story deleted from a shell without them fails with "no such function", harmlessly)."""
@@ -919,6 +930,8 @@ class Store:
         self._identity = _file_identity(path)
         self.alerts: AlertIndex | None = None  # set by the daemon: alerts matched on write
         self._source_words: dict[int, tuple[str, ...]] = {}
+        # Tables whose highest removed id is at or above their highest id (see id_marks).
+        self._id_floors = self._read_id_floors()
 
     def close(self) -> None:
         self.db.close()
@@ -964,6 +977,37 @@ class Store:
             raise StorageError(f"{self.path}: {e}") from e
 
     # -- schema --------------------------------------------------------------------------------
+
+    def _read_id_floors(self) -> dict[str, int]:
+        """The removed ids new rows must stay above, for the tables where SQLite's own choice
+        (the highest id + 1) would not."""
+        floors = {}
+        for name, high in self.db.execute("SELECT name, high FROM id_marks").fetchall():
+            if name not in ("clusters", "stories"):
+                continue  # only these two are written (and named in SQL below)
+            (top,) = self.db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {name}").fetchone()
+            if high > top:
+                floors[name] = high
+        return floors
+
+    @staticmethod
+    def _mark_removed_ids(conn: sqlite3.Connection, table: str, high: int | None) -> None:
+        """Remember the highest id removed from `table`: it is never given again."""
+        if high is not None:
+            conn.execute(
+                "INSERT INTO id_marks (name, high) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET high = MAX(high, excluded.high)",
+                (table, high),
+            )
+
+    def _new_id(self, conn: sqlite3.Connection, table: str) -> int | None:
+        """The id for a new row of `table`: None (SQLite's choice, the highest + 1) unless
+        rows above the highest were removed. One indexed read then, until the next open."""
+        floor = self._id_floors.get(table)
+        if floor is None:
+            return None
+        (top,) = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()
+        return int(max(top, floor)) + 1
 
     def applied_migrations(self) -> list[str]:
         return [migration.name for migration in MIGRATIONS.applied(self.db)]
@@ -1188,6 +1232,11 @@ class Store:
             for start in range(0, len(doomed), 500):
                 chunk = doomed[start : start + 500]
                 marks = ",".join("?" * len(chunk))
+                (last_story,) = db.execute(
+                    f"SELECT MAX(id) FROM stories WHERE cluster_id IN ({marks})", chunk
+                ).fetchone()
+                self._mark_removed_ids(db.conn, "stories", last_story)
+                self._mark_removed_ids(db.conn, "clusters", max(chunk))
                 self._drop_fingerprints(
                     db,
                     f"""SELECT f.story_id, f.at, f.sketch, f.title_keys FROM story_fingerprints f
@@ -1202,6 +1251,7 @@ class Store:
                 )
                 db.execute(f"DELETE FROM stories WHERE cluster_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM clusters WHERE id IN ({marks})", chunk)
+        self._id_floors = self._read_id_floors()
         return len(doomed)
 
     def forget_expired_entries(self, now: datetime, keep: timedelta) -> int:
@@ -1520,14 +1570,15 @@ class Store:
             cluster_id = match.cluster_id
         story_id = conn.execute(
             """
-            INSERT INTO stories (source_id, guid_key, guid, url, canonical_url, title, summary,
-                content_html, text, author, language, categories, published_at, first_seen_at,
-                updated_at, content_hash, cluster_id, join_reason, place, agency, join_score,
-                joined_story_id, global_guid)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO stories (id, source_id, guid_key, guid, url, canonical_url, title,
+                summary, content_html, text, author, language, categories, published_at,
+                first_seen_at, updated_at, content_hash, cluster_id, join_reason, place, agency,
+                join_score, joined_story_id, global_guid)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
-                story.source_id, story.guid_key, story.guid, story.url, story.canonical_url,
+                self._new_id(conn, "stories"), story.source_id, story.guid_key, story.guid,
+                story.url, story.canonical_url,
                 story.title, story.summary, story.content_html, story.text, story.author,
                 story.language, "\n".join(story.categories), published, now_text, now_text,
                 story.content_hash, cluster_id, reason.value, story.place, story.agency,
@@ -1562,12 +1613,13 @@ class Store:
         match = choose_copy(near.sketch, hits.body, self.rules.copy_threshold)
         return match, JoinReason.FIRST if match is None else JoinReason.SIMILAR_TEXT
 
-    @staticmethod
-    def _new_cluster(conn: sqlite3.Connection, title: str, published: str, now_text: str) -> int:
+    def _new_cluster(
+        self, conn: sqlite3.Connection, title: str, published: str, now_text: str
+    ) -> int:
         cluster_id = conn.execute(
-            "INSERT INTO clusters (title, published_at, first_seen_at, updated_at) "
-            "VALUES (?, ?, ?, ?)",
-            (title, published, now_text, published),
+            "INSERT INTO clusters (id, title, published_at, first_seen_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (self._new_id(conn, "clusters"), title, published, now_text, published),
         ).lastrowid
         assert cluster_id is not None  # sqlite3 gives None only when no row was inserted
         return cluster_id
@@ -1790,6 +1842,7 @@ class Store:
                     joined += self._rejoin(db.conn, row)
             if on_progress is not None:
                 on_progress(min(start + batch, len(singles)), len(singles))
+        self._id_floors = self._read_id_floors()
         return ReclusterResult(examined=len(singles), joined=joined)
 
     def _rejoin(
@@ -1855,6 +1908,7 @@ class Store:
                 delivered_at, delivery_id FROM outbox WHERE cluster_id = ?""",
             (new, old),
         )
+        self._mark_removed_ids(conn, "clusters", old)
         conn.execute("DELETE FROM clusters WHERE id = ?", (old,))
 
     # -- re-tagging ---------------------------------------------------------------------------

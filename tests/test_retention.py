@@ -218,3 +218,36 @@ def test_a_source_answering_304_keeps_what_it_may_still_list(
     assert _poll(store, clock) == ["ok"]
     assert [cluster.title for cluster in store.clusters(ClusterFilter())] == [NEW["title"]]
     store.close()
+
+
+def _ids(store: Store) -> tuple[list[int], list[int]]:
+    clusters = store.db.execute("SELECT id FROM clusters ORDER BY id").fetchall()
+    stories = store.db.execute("SELECT id FROM stories ORDER BY id").fetchall()
+    return [row[0] for row in clusters], [row[0] for row in stories]
+
+
+def test_ids_of_removed_clusters_and_stories_are_never_given_again(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.routes["/wire.rss"] = Route(rss(OLD))
+    settings = _retention(tmp_path, 30)
+    store = _store(tmp_path, feed_server.url("/wire.rss"))
+    clock = FakeClock(START)
+    _poll(store, clock)
+    assert _ids(store) == ([1, 2], [1, 2])
+    clock.advance(timedelta(days=31))
+    assert apply_retention(store, settings, clock()) == 2  # the newest rows included
+
+    feed_server.routes["/wire.rss"] = Route(rss([NEW, *OLD]))
+    _poll(store, clock)
+    assert _ids(store) == ([3], [3])  # not 1: `cluster:1` and a webhook's 1 were another
+    clock.advance(timedelta(days=31))
+    assert apply_retention(store, settings, clock()) == 1
+    store.close()  # the mark is in the file
+
+    store = _store(tmp_path, feed_server.url("/wire.rss"))
+    later = {**NEW, "guid": "news-2027-02", "link": "https://wire.example/2027/02"}
+    feed_server.routes["/wire.rss"] = Route(rss([later, NEW, *OLD]))
+    _poll(store, clock)
+    assert _ids(store) == ([4], [4])
+    store.close()
