@@ -494,7 +494,7 @@ def _m0019_expired_entries(db: Database) -> None:
     # Retention removes a story, but its feed may keep listing the entry for years (archive
     # feeds list items back to 2004) and re-sends it on every poll: without a memory of it,
     # it was stored, published and alerted again as new. This is that memory, per source
-    # and entry key (`dedup.entry_key`), about 60 bytes a row. `seen_at` (unix s): when
+    # and entry key (`dedup.entry_key`): the key and a time a row. `seen_at` (unix s): when
     # retention removed the story, or (at most a day late) when a document of its source
     # last listed it; `sources.parsed_at` tells whether a document was read since.
     db.executescript(
@@ -930,7 +930,7 @@ class Store:
         self._identity = _file_identity(path)
         self.alerts: AlertIndex | None = None  # set by the daemon: alerts matched on write
         self._source_words: dict[int, tuple[str, ...]] = {}
-        # Tables whose highest removed id is at or above their highest id (see id_marks).
+        # Tables whose highest removed id is above their highest id (see id_marks).
         self._id_floors = self._read_id_floors()
 
     def close(self) -> None:
