@@ -430,8 +430,9 @@ KEYS: tuple[Key, ...] = (
         "retention",
         "duration",
         "90d",
-        "Story clusters last seen longer ago are deleted hourly, and their space given back "
-        'to the file system; "0s" keeps everything.',
+        "Story clusters whose newest story was first seen longer ago are deleted hourly, and "
+        "their space given back to the file system; their entries are remembered, so a feed "
+        'still listing them adds nothing (see Story clusters); "0s" keeps everything.',
     ),
     Key(
         "publish",

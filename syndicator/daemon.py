@@ -160,13 +160,18 @@ async def publish_and_notify(
 
 def apply_retention(store: Store, settings: Settings, now: datetime) -> int:
     """Delete clusters older than `storage.retention` ("0s" keeps everything), their stories,
-    tags and fingerprints with them, forget fingerprints past the clustering window, and give
-    the freed space back (incremental vacuum, WAL truncated)."""
+    tags and fingerprints with them (remembering their entries, so that feeds re-sending them
+    add nothing), forget fingerprints past the clustering window and removed entries their
+    feeds no longer list, and give the freed space back (incremental vacuum, WAL truncated)."""
     pruned = store.prune_fingerprints(now)  # past the clustering window, kept or not
-    removed = 0
-    if settings.storage.retention > timedelta(0):
-        removed = store.delete_clusters_before(now - settings.storage.retention)
-    if removed or pruned:
+    removed = forgotten = 0
+    retention = settings.storage.retention
+    if retention > timedelta(0):
+        removed = store.delete_clusters_before(now - retention, now)
+        # As long as the stories themselves were kept: an entry a feed drops and lists
+        # again within that time (a rotating "most read" list) is still not new.
+        forgotten = store.forget_expired_entries(now, retention)
+    if removed or pruned or forgotten:
         store.reclaim_space()
     if removed:
         log.info(
@@ -174,6 +179,8 @@ def apply_retention(store: Store, settings: Settings, now: datetime) -> int:
             removed,
             settings.storage.retention,
         )
+    if forgotten:
+        log.debug("retention: forgot %d removed entries their feeds no longer list", forgotten)
     return removed
 
 

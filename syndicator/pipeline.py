@@ -613,6 +613,8 @@ def ingest(
     )  # fmt: skip
     if feed.warning:
         log.info("%s: read with a parser warning: %s", source.url, feed.warning)
+    if stored.expired:
+        log.debug("%s: %d re-sent entries retention removed, not new", source.url, stored.expired)
     return SourceOutcome(source.url, "ok", stored.inserted, stored.updated)
 
 

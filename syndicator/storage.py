@@ -78,6 +78,9 @@ HEALTH_MIN_FREE_BYTES = 1024 * 1024
 CACHE_KIB = 16 * 1024
 WAL_CHECKPOINT_PAGES = 16_384
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024  # what a restarted WAL is cut back to
+# How late a removed entry's `seen_at` may be refreshed while its feed lists it: once a day
+# rather than at every poll, so a feed listing hundreds of old entries costs no writes.
+LISTED_REFRESH = timedelta(days=1)
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 MIGRATIONS = Migrations("syndicator")
@@ -486,6 +489,39 @@ def _m0018_source_language(db: Database) -> None:
     db.execute("ALTER TABLE sources ADD COLUMN language TEXT NOT NULL DEFAULT ''")
 
 
+@MIGRATIONS(name="0019_expired_entries")
+def _m0019_expired_entries(db: Database) -> None:
+    # Retention removes a story, but its feed may keep listing the entry for years (archive
+    # feeds list items back to 2004) and re-sends it on every poll: without a memory of it,
+    # it was stored, published and alerted again as new. This is that memory, per source
+    # and entry key (`dedup.entry_key`): the key and a time a row. `seen_at` (unix s): when
+    # retention removed the story, or (at most a day late) when a document of its source
+    # last listed it; `sources.parsed_at` tells whether a document was read since.
+    db.executescript(
+        """
+        CREATE TABLE expired_entries (
+            source_id INTEGER NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+            guid_key TEXT NOT NULL,
+            seen_at INTEGER NOT NULL,
+            PRIMARY KEY (source_id, guid_key)
+        ) WITHOUT ROWID;
+        -- When a document of the source was last read (a 200 that was parsed, not a 304).
+        ALTER TABLE sources ADD COLUMN parsed_at TEXT;
+        """
+    )
+
+
+@MIGRATIONS(name="0020_id_marks")
+def _m0020_id_marks(db: Database) -> None:
+    # Clusters and stories have no AUTOINCREMENT, so SQLite gives a new row the highest id
+    # + 1: once retention removed the newest rows, their ids came back for new stories, and
+    # `cluster:N`, a webhook's cluster_id, feed archive rows and publishing's high-water
+    # marks (`feed_archives.seen_up_to`) named two stories. Adding AUTOINCREMENT means
+    # rebuilding both tables; instead the highest id removed is kept here, and a new row
+    # is given an id above it while the table's own highest id is not.
+    db.execute("CREATE TABLE id_marks (name TEXT PRIMARY KEY, high INTEGER NOT NULL) WITHOUT ROWID")
+
+
 def _register_functions(connection: sqlite3.Connection) -> None:
     """The SQL functions the schema's triggers call (every connection that writes needs them:
     a story deleted from a shell without them fails with "no such function", harmlessly)."""
@@ -570,6 +606,7 @@ class StoreResult:
     inserted: int
     updated: int
     unchanged: int
+    expired: int = 0  # re-sent entries whose stories retention removed: not stored again
 
 
 @dataclass(frozen=True, slots=True)
@@ -920,6 +957,8 @@ class Store:
         self._identity = _file_identity(path)
         self.alerts: AlertIndex | None = None  # set by the daemon: alerts matched on write
         self._source_words: dict[int, tuple[str, ...]] = {}
+        # Tables whose highest removed id is above their highest id (see id_marks).
+        self._id_floors = self._read_id_floors()
 
     def close(self) -> None:
         self.db.close()
@@ -965,6 +1004,37 @@ class Store:
             raise StorageError(f"{self.path}: {e}") from e
 
     # -- schema --------------------------------------------------------------------------------
+
+    def _read_id_floors(self) -> dict[str, int]:
+        """The removed ids new rows must stay above, for the tables where SQLite's own choice
+        (the highest id + 1) would not."""
+        floors = {}
+        for name, high in self.db.execute("SELECT name, high FROM id_marks").fetchall():
+            if name not in ("clusters", "stories"):
+                continue  # only these two are written (and named in SQL below)
+            (top,) = self.db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {name}").fetchone()
+            if high > top:
+                floors[name] = high
+        return floors
+
+    @staticmethod
+    def _mark_removed_ids(conn: sqlite3.Connection, table: str, high: int | None) -> None:
+        """Remember the highest id removed from `table`: it is never given again."""
+        if high is not None:
+            conn.execute(
+                "INSERT INTO id_marks (name, high) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET high = MAX(high, excluded.high)",
+                (table, high),
+            )
+
+    def _new_id(self, conn: sqlite3.Connection, table: str) -> int | None:
+        """The id for a new row of `table`: None (SQLite's choice, the highest + 1) unless
+        rows above the highest were removed. One indexed read then, until the next open."""
+        floor = self._id_floors.get(table)
+        if floor is None:
+            return None
+        (top,) = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()
+        return int(max(top, floor)) + 1
 
     def applied_migrations(self) -> list[str]:
         return [migration.name for migration in MIGRATIONS.applied(self.db)]
@@ -1078,7 +1148,8 @@ class Store:
                     last_error = NULL, consecutive_failures = 0, failure_score = 0,
                     polls = polls + 1, not_modified_polls = not_modified_polls + ?,
                     feed_ttl_s = CASE WHEN ? THEN ? ELSE feed_ttl_s END,
-                    entry_interval_s = CASE WHEN ? THEN ? ELSE entry_interval_s END
+                    entry_interval_s = CASE WHEN ? THEN ? ELSE entry_interval_s END,
+                    parsed_at = CASE WHEN ? THEN ? ELSE parsed_at END
                 WHERE id = ?
                 """,
                 (
@@ -1086,7 +1157,7 @@ class Store:
                     etag, last_modified, content_hash,
                     feed_title, feed_title, feed_link, feed_link,
                     int(not_modified), int(parsed), feed_ttl_s, int(parsed), entry_interval_s,
-                    source_id,
+                    int(parsed), format_time(now), source_id,
                 ),
             )  # fmt: skip
 
@@ -1163,9 +1234,13 @@ class Store:
         )
         return [parse_time(row["published_at"]) for row in rows]
 
-    def delete_clusters_before(self, cutoff: datetime) -> int:
+    def delete_clusters_before(self, cutoff: datetime, now: datetime | None = None) -> int:
         """Retention: remove clusters whose newest member was first seen before `cutoff`,
-        except those with alerts not yet delivered or dead-lettered. Returns clusters removed."""
+        except those with alerts not yet delivered or dead-lettered. Returns clusters removed.
+
+        Each removed story's entry is remembered (`expired_entries`, seen at `now`, else at
+        `cutoff`), so that its feed re-sending it stores nothing: it is not new."""
+        seen_at = int((now or cutoff).timestamp())
         with self._transaction() as db:
             self._flush_group_index(db)
             doomed = [
@@ -1184,15 +1259,49 @@ class Store:
             for start in range(0, len(doomed), 500):
                 chunk = doomed[start : start + 500]
                 marks = ",".join("?" * len(chunk))
+                (last_story,) = db.execute(
+                    f"SELECT MAX(id) FROM stories WHERE cluster_id IN ({marks})", chunk
+                ).fetchone()
+                self._mark_removed_ids(db.conn, "stories", last_story)
+                self._mark_removed_ids(db.conn, "clusters", max(chunk))
                 self._drop_fingerprints(
                     db,
                     f"""SELECT f.story_id, f.at, f.sketch, f.title_keys FROM story_fingerprints f
                     JOIN stories s ON s.id = f.story_id WHERE s.cluster_id IN ({marks})""",
                     chunk,
                 )
+                db.execute(
+                    "INSERT INTO expired_entries (source_id, guid_key, seen_at) "
+                    f"SELECT source_id, guid_key, ? FROM stories WHERE cluster_id IN ({marks}) "
+                    "ON CONFLICT DO UPDATE SET seen_at = MAX(seen_at, excluded.seen_at)",
+                    [seen_at, *chunk],
+                )
                 db.execute(f"DELETE FROM stories WHERE cluster_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM clusters WHERE id IN ({marks})", chunk)
+        self._id_floors = self._read_id_floors()
         return len(doomed)
+
+    def forget_expired_entries(self, now: datetime, keep: timedelta) -> int:
+        """Forget the removed entries (see `delete_clusters_before`) that their feed stopped
+        listing: not seen for longer than `keep`, although a document of their source was
+        read more than `LISTED_REFRESH` after they were last seen (a refresh is at most that
+        late). A source answering only 304s, or no longer polled, keeps what it has: its
+        feed may still list them. Returns the entries forgotten."""
+        cutoff = int((now - keep).timestamp())
+        refresh = int(LISTED_REFRESH.total_seconds())
+        with self._transaction() as db:
+            bounds = [
+                (source_id, min(cutoff, int(parse_time(parsed_at).timestamp()) - refresh))
+                for source_id, parsed_at in db.execute(
+                    "SELECT id, parsed_at FROM sources WHERE parsed_at IS NOT NULL "
+                    "AND id IN (SELECT DISTINCT source_id FROM expired_entries)"
+                ).fetchall()
+            ]
+            # Each source's rows are one range of the primary key.
+            cursor = db.conn.executemany(
+                "DELETE FROM expired_entries WHERE source_id = ? AND seen_at < ?", bounds
+            )
+            return max(cursor.rowcount, 0)
 
     def prune_fingerprints(self, now: datetime) -> int:
         """Forget the fingerprints of stories published before the clustering window: no new
@@ -1318,8 +1427,15 @@ class Store:
         stories = list({(story.source_id, story.guid_key): story for story in stories}.values())
         with self._transaction() as db:
             stored = self._stored_versions(db.conn, stories)
+            expired = self._expired_keys(
+                db.conn,
+                [story for story in stories if (story.source_id, story.guid_key) not in stored],
+                now,
+            )
             for story in stories:
                 row = stored.get((story.source_id, story.guid_key))
+                if row is None and (story.source_id, story.guid_key) in expired:
+                    continue  # stored once, removed by retention: a re-sent entry, not new
                 action = decide_upsert(row[1] if row else None, story.content_hash)
                 if action is UpsertAction.INSERT:
                     story_id = self._insert_story(db, story, now, now_text)
@@ -1340,6 +1456,7 @@ class Store:
             inserted=counts[UpsertAction.INSERT],
             updated=counts[UpsertAction.UPDATE],
             unchanged=counts[UpsertAction.UNCHANGED],
+            expired=len(expired),
         )
 
     def _record_alerts(
@@ -1424,6 +1541,39 @@ class Store:
                     found[(source_id, key)] = (story_id, digest, cluster_id)
         return found
 
+    @staticmethod
+    def _expired_keys(
+        conn: sqlite3.Connection, stories: Sequence[Story], now: datetime
+    ) -> set[tuple[int, str]]:
+        """The keys among these (unstored) stories whose stories retention removed, in one
+        statement per source (and 500 keys). Those last seen more than `LISTED_REFRESH` ago
+        are marked seen now: the feed still lists them, so they stay remembered."""
+        keys: dict[int, list[str]] = {}
+        for story in stories:
+            keys.setdefault(story.source_id, []).append(story.guid_key)
+        found: set[tuple[int, str]] = set()
+        stale: list[tuple[int, int, str]] = []
+        now_s = int(now.timestamp())
+        refresh_before = now_s - int(LISTED_REFRESH.total_seconds())
+        for source_id, guid_keys in keys.items():
+            for start in range(0, len(guid_keys), 500):
+                chunk = guid_keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for key, seen_at in conn.execute(
+                    "SELECT guid_key, seen_at FROM expired_entries "
+                    f"WHERE source_id = ? AND guid_key IN ({marks})",
+                    [source_id, *chunk],
+                ):
+                    found.add((source_id, key))
+                    if seen_at < refresh_before:
+                        stale.append((now_s, source_id, key))
+        if stale:
+            conn.executemany(
+                "UPDATE expired_entries SET seen_at = ? WHERE source_id = ? AND guid_key = ?",
+                stale,
+            )
+        return found
+
     def _insert_story(self, db: Database, story: Story, now: datetime, now_text: str) -> int:
         """Insert a new story into the cluster it belongs to, or a new one:
         1. the earliest story with the same canonical URL or global guid, else
@@ -1447,14 +1597,15 @@ class Store:
             cluster_id = match.cluster_id
         story_id = conn.execute(
             """
-            INSERT INTO stories (source_id, guid_key, guid, url, canonical_url, title, summary,
-                content_html, text, author, language, categories, published_at, first_seen_at,
-                updated_at, content_hash, cluster_id, join_reason, place, agency, join_score,
-                joined_story_id, global_guid)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO stories (id, source_id, guid_key, guid, url, canonical_url, title,
+                summary, content_html, text, author, language, categories, published_at,
+                first_seen_at, updated_at, content_hash, cluster_id, join_reason, place, agency,
+                join_score, joined_story_id, global_guid)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
-                story.source_id, story.guid_key, story.guid, story.url, story.canonical_url,
+                self._new_id(conn, "stories"), story.source_id, story.guid_key, story.guid,
+                story.url, story.canonical_url,
                 story.title, story.summary, story.content_html, story.text, story.author,
                 story.language, "\n".join(story.categories), published, now_text, now_text,
                 story.content_hash, cluster_id, reason.value, story.place, story.agency,
@@ -1489,12 +1640,13 @@ class Store:
         match = choose_copy(near.sketch, hits.body, self.rules.copy_threshold)
         return match, JoinReason.FIRST if match is None else JoinReason.SIMILAR_TEXT
 
-    @staticmethod
-    def _new_cluster(conn: sqlite3.Connection, title: str, published: str, now_text: str) -> int:
+    def _new_cluster(
+        self, conn: sqlite3.Connection, title: str, published: str, now_text: str
+    ) -> int:
         cluster_id = conn.execute(
-            "INSERT INTO clusters (title, published_at, first_seen_at, updated_at) "
-            "VALUES (?, ?, ?, ?)",
-            (title, published, now_text, published),
+            "INSERT INTO clusters (id, title, published_at, first_seen_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (self._new_id(conn, "clusters"), title, published, now_text, published),
         ).lastrowid
         assert cluster_id is not None  # sqlite3 gives None only when no row was inserted
         return cluster_id
@@ -1717,6 +1869,7 @@ class Store:
                     joined += self._rejoin(db.conn, row)
             if on_progress is not None:
                 on_progress(min(start + batch, len(singles)), len(singles))
+        self._id_floors = self._read_id_floors()
         return ReclusterResult(examined=len(singles), joined=joined)
 
     def _rejoin(
@@ -1782,6 +1935,7 @@ class Store:
                 delivered_at, delivery_id FROM outbox WHERE cluster_id = ?""",
             (new, old),
         )
+        self._mark_removed_ids(conn, "clusters", old)
         conn.execute("DELETE FROM clusters WHERE id = ?", (old,))
 
     # -- re-tagging ---------------------------------------------------------------------------
