@@ -11,6 +11,7 @@ variable is a problem too. This module reads the file and the environment, nothi
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import sys
@@ -331,9 +332,15 @@ def _to_time_zone(value: Any) -> str:
     # OSError: a name that is a directory of the zone database ("America"), or too long
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as e:
         raise _Invalid(
-            f'unknown time zone {text!r}: expected an IANA name like "Asia/Almaty"'
+            f"unknown time zone {_with_hint(text, _time_zone_names())}: expected an IANA name "
+            'like "Asia/Almaty"'
         ) from e
     return text
+
+
+@functools.cache
+def _time_zone_names() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
 
 
 _QUIET_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")

@@ -34,7 +34,7 @@ from typing import Any, TextIO
 from syndicator import __version__
 from syndicator.alerts import alert_index, deliver
 from syndicator.atomic import remove_leftover_temp_files
-from syndicator.config import Settings, load_settings
+from syndicator.config import Settings, load_settings, query_warnings
 from syndicator.errors import ConfigError, LockError, StorageError
 from syndicator.heap import trim_heap
 from syndicator.metrics import Metrics
@@ -198,6 +198,13 @@ def _log_cycle(report: CycleReport) -> None:
     )
 
 
+def log_config_warnings(settings: Settings) -> None:
+    """What `syndicator check` warns about (a section source naming nothing configured, a
+    lower-case "or" in a query), also in the daemon's log: it runs unattended."""
+    for warning in (*settings.warnings, *query_warnings(settings)):
+        log.warning("config: %s", warning)
+
+
 def remove_leftovers(settings: Settings) -> None:
     """What a kill of an earlier run left behind in the output directory: half-written temp
     files of feeds (never served: they are dot-files, and the feeds themselves are whole)."""
@@ -212,6 +219,7 @@ def run_once(
     """One full cycle for cron: lock, sync sources from the config, poll, publish."""
     with hold_lock(lock_path(settings)):
         remove_leftovers(settings)
+        log_config_warnings(settings)
         store = open_store(settings.storage.path, cluster_rules(settings))
         pool = ParserPool()
         try:
@@ -491,6 +499,7 @@ class Daemon:
             await self._main(on_ready, handle_signals)
 
     async def _main(self, on_ready: Callable[[Daemon], None] | None, handle_signals: bool) -> None:
+        log_config_warnings(self.settings)
         self._store = open_store(self.settings.storage.path, cluster_rules(self.settings))
         self._store.alerts = alert_index(self.settings)
         try:
@@ -580,6 +589,7 @@ class Daemon:
         log.info(
             "configuration reloaded from %s (%d sources)", self.config_path, len(settings.sources)
         )
+        log_config_warnings(settings)
 
     async def _poll(self) -> None:
         if self._store is None or self._stop.is_set():

@@ -137,6 +137,23 @@ def test_check_prints_warnings_and_still_passes(
     ]
 
 
+def test_an_unattended_run_logs_the_config_warnings(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """The daemon and cron runs have no `check` to show them: the log does."""
+    feed_server.routes["/wire.rss"] = Route(rss([{"title": "Troops leave", "link": "https://w/1"}]))
+    config = write_config(
+        tmp_path,
+        [(feed_server.url("/wire.rss"), 'name = "Guardian World"')],
+        '[[sections]]\nslug = "s"\nsources = ["Guardain World"]\n',
+    )
+    result = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "config: sections[0].sources: 'Guardain World' names no configured source" in (
+        result.stderr
+    )
+
+
 STORMS = "Storms in London and Almaty\nStorms hit London, England, and Almaty, Kazakhstan."
 
 

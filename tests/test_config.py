@@ -577,8 +577,8 @@ def test_a_bad_schedule_and_a_bad_time_zone_are_both_reported() -> None:
     )
     assert problems == [
         "alerts[0].schedule: '0 7 * * 8': day of week 8 is out of range 0-7 (0 and 7 are Sunday)",
-        "alerts[0].timezone: unknown time zone 'Asia/Almati': expected an IANA name like "
-        '"Asia/Almaty"',
+        "alerts[0].timezone: unknown time zone 'Asia/Almati' (did you mean 'Asia/Almaty'?): "
+        'expected an IANA name like "Asia/Almaty"',
     ]
 
 
