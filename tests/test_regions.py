@@ -234,6 +234,9 @@ def test_food_sayings_and_common_words_are_not_the_country(title: str, code: str
         ("Gurgaon Metro could soon be extended to Cyber City", "ID"),  # Metro, Lampung
         ("Das neue Logos soll die Vergangenheit reflektieren", "NG"),
         ("Chad Smith named chief executive", "TD"),  # "Smith" starts "Smith Falls"
+        ("Dabei wurde das Geld an Betrüger überwiesen", "AE"),  # German "with it"
+        ("Firmware-Update: Philips macht die Hue-Lampen praktischer", "VN"),
+        ('"Wall Street Journal": Chiny pomagają zbroić Rosję', "US"),
         ("Turkey prices soar ahead of Thanksgiving", "TR"),
     ],
 )
@@ -270,6 +273,13 @@ def test_a_passing_region_beside_a_stronger_country_is_a_mention() -> None:
     assert tags["UZ"].focus
     assert not tags["Western Africa"].focus
     assert "Africa" not in _focus("Uzbekistan opens its largest solar plant", "")
+
+
+def test_leaders_in_french() -> None:
+    assert "RU" in _focus("« Poutine prisonnier d'Assad en Syrie »", "")
+    assert "IL" in _focus("Les raids israéliens en Syrie, selon Nétanyahou", "")
+    tag = _tags("Poutine en visite", "Le président Vladimir Poutine est arrivé à Minsk.")["RU"]
+    assert '"Vladimir"' not in " ".join(tag.evidence)
 
 
 def test_a_leaders_given_name_is_not_also_a_city() -> None:

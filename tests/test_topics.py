@@ -311,6 +311,39 @@ def test_ukrainian_stems(title: str, topic: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("title", "text", "not_expected"),
+    [
+        # Stems that took another word of their language (real feeds, November 2026).
+        (
+            "Deutscher Entwicklerpreis: The Surge ist das beste deutsche Spiel",
+            "Der Gewinner wurde am Abend in Köln bekannt gegeben, und die Jury lobte das Spiel.",
+            "economy",
+        ),
+        (
+            "Tele-Columbus-Tochter schließt 3.000 Haushalte an",
+            "Die Haushalte in der Stadt bekommen einen schnellen Anschluss an das Netz.",
+            "economy",
+        ),
+        (
+            "Policja przedstawiła hipotezę w sprawie zaginięcia",
+            "Wyszła na spacer z psem i zniknęła bez śladu, a policja ma nową hipotezę.",
+            "economy",
+        ),
+        (
+            "Na śpiących ludzi zawalały się sufity domów",
+            "Na zewnątrz panował mróz, a sufity domów zawalały się na ludzi w nocy.",
+            "health",
+        ),
+    ],
+)
+def test_stems_do_not_take_other_words_of_their_language(
+    title: str, text: str, not_expected: str
+) -> None:
+    tags = tag_topics(default_taxonomy(), title, text)
+    assert not_expected not in {tag.code for tag in tags if tag.focus}, tags
+
+
+@pytest.mark.parametrize(
     ("title", "text", "expected", "not_expected"),
     [
         # Livemint: an election won by a landslide, the Reserve Bank of India.
