@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -269,3 +270,16 @@ def proxy() -> Iterator[LoopbackProxy]:
     running = LoopbackProxy()
     yield running
     running.stop()
+
+
+class FakeClock:
+    """A clock the test moves by hand: the only thing the tests fake."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta

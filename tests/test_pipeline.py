@@ -35,7 +35,7 @@ from syndicator.pipeline import (
 from syndicator.schedule import PollBounds
 from syndicator.storage import ClusterFilter, ConfiguredSource, Store, open_store
 from syndicator.tagging.tagger import TagContext
-from tests.conftest import SHARED, FeedServer, Route, rss
+from tests.conftest import SHARED, FakeClock, FeedServer, Route, rss
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PLAN = PollPlan(
@@ -46,17 +46,6 @@ ITEMS = [
     {"title": "Troops leave Kazakhstan", "guid": "w-1", "link": "https://wire.example/1"},
     {"title": "Fuel prices rise in Almaty", "guid": "w-2", "link": "https://wire.example/2"},
 ]
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture

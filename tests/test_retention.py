@@ -22,6 +22,7 @@ from syndicator.fetch import FetchLimits
 from syndicator.pipeline import PollPlan, poll_due_sources
 from syndicator.schedule import PollBounds
 from syndicator.storage import ClusterFilter, ConfiguredSource, Store, open_store
+from tests.conftest import FakeClock
 
 from .conftest import FeedServer, Route, rss, write_config
 from .test_alerts import SECRET, Receiver
@@ -60,17 +61,6 @@ def receiver() -> Iterator[Receiver]:
     yield receiver
     receiver.httpd.shutdown()
     receiver.httpd.server_close()
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 def _settings(tmp_path: Path, feed_url: str, hook_url: str) -> Settings:

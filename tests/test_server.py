@@ -48,7 +48,7 @@ from syndicator.server import (
     build_feed_app,
     start_server,
 )
-from tests.conftest import FeedServer, Route, rss, write_config
+from tests.conftest import FakeClock, FeedServer, Route, rss, write_config
 from tests.processes import Running
 
 T = TypeVar("T")
@@ -452,17 +452,6 @@ def test_directory_app_serves_flat_files_only(loop_thread: LoopThread, output_di
 
 
 # -- /healthz and /metrics ---------------------------------------------------------------------
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 class RunningDaemon:
