@@ -275,6 +275,20 @@ def test_a_passing_region_beside_a_stronger_country_is_a_mention() -> None:
     assert "Africa" not in _focus("Uzbekistan opens its largest solar plant", "")
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Trzęsienie ziemi w Turcji i Syrii. Ponad 300 osób nie żyje", "SY"),  # tvn24
+        ("Symbol tragedii, która dotknęła Turcję i Syrię", "SY"),
+        ("Británia vyzvala Čínu, aby umožnila inšpektorom z OSN navštíviť ujgurskú oblasť", "GB"),
+        ("Británia vyzvala Čínu, aby umožnila inšpektorom z OSN navštíviť ujgurskú oblasť", "CN"),
+        ("Lietadlo s Navaľným na palube pristálo v Moskve", "RU"),  # aktuality.sk
+    ],
+)
+def test_case_forms_whose_stems_are_too_short_to_index(title: str, code: str) -> None:
+    assert code in _focus(title, "")
+
+
 def test_leaders_in_french() -> None:
     assert "RU" in _focus("« Poutine prisonnier d'Assad en Syrie »", "")
     assert "IL" in _focus("Les raids israéliens en Syrie, selon Nétanyahou", "")
