@@ -1301,11 +1301,8 @@ def query_warnings(settings: Settings) -> list[str]:
 
 def source_url_problem(url: str) -> str | None:
     """Why `url` cannot be a `[[sources]]` url, or None when it can."""
-    try:
-        _to_url(url)
-    except _Invalid as e:
-        return str(e)
-    return None if url.strip() else "empty URL"
+    problem = _problem_of(_to_url, url)
+    return problem if problem is not None or url.strip() else "empty URL"
 
 
 def source_language_problem(tag: str) -> str | None:

@@ -202,7 +202,13 @@ def _unwrapped(url: str) -> str:
     return url
 
 
+# What every wrapper holds; most URLs hold neither, and a search is cheaper than a split.
+_MAY_WRAP = re.compile(r"[*=]https?(?::|%3a)", re.IGNORECASE)
+
+
 def _wrapped_url(url: str) -> str | None:
+    if _MAY_WRAP.search(url) is None:
+        return None
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
