@@ -49,15 +49,17 @@ _OTHER_FUNCTION_WORDS = {
     "fr": word_set("le la les des et est une du dans pour pas sur au aux qui avec à"),
     "de": word_set("der das und ist nicht mit von den ein eine für auf dem sich"),
     "es": word_set("el los las del y que por para una con es al su sus más pero como ha han muy"),
-    "pt": word_set("os da dos das não uma com para em ao"),
-    "it": word_set("il della che di non gli sono nel alla"),
+    "pt": word_set("os da dos das não uma com para em ao pelo pela foi também são"),
+    "it": word_set(
+        "il della che di non gli sono nel alla delle dei degli nella nelle dello sulla anche"
+    ),
     "nl": word_set("het een van en niet op voor"),
     "pl": word_set("w i z na się nie że jest od po"),
     "tr": word_set("ve bir bu için ile olarak çok"),
 }
 # Letters that only one of those languages writes: a headline too short for function words
 # still reads as Polish by them ("Polscy ratownicy wylatują do Turcji").
-_OWN_LETTERS = {"pl": frozenset("ąęłśźżĄĘŁŚŹŻ")}
+_OWN_LETTERS = {"pl": frozenset("ąęłśźżĄĘŁŚŹŻ"), "pt": frozenset("ãõÃÕ")}
 # Declared languages whose text the unmarked terms are for (English, and the Russian and
 # Ukrainian stems that Belarusian, Kazakh and Kyrgyz news in Russian shares).
 _UNMARKED_LANGUAGES = frozenset(("en", "ru", "uk", "be", "kk", "ky"))
