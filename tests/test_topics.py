@@ -757,9 +757,18 @@ def test_a_short_headline_reads_in_its_feeds_declared_language() -> None:
     assert topics(arrest, "it") == ["crime"]
     assert topics("Acidente na A1 causa um morto e dois feridos graves", "pt") == ["disaster"]
     assert topics("Dow Jones fecha em baixa de 0,68%", "pt-BR") == ["economy"]
-    # A language without terms: English ones must not read it ("Quake" is a game here).
+    # Swedish: English terms must not read it ("Quake" is a game here).
     assert topics("Quake är nu spelbart på Apple Watch", "sv-SE") == []
-    assert "disaster" in topics("Quake är nu spelbart på Apple Watch", "")
+    assert topics("Quake är nu spelbart på Apple Watch", "") == []  # "är", "på": Swedish
+    assert "disaster" in topics("Quake nu spelbart, Apple Watch", "")  # cannot tell
+    # Swedish has its own terms; folded, "miljoner" (millions), "skattjakter" (treasure
+    # hunts) and "påverkar" (affects) are not environment, tax or the pope (FZ, feeds-real).
+    assert topics("Regeringen höjer skatten på bensin", "sv") == ["politics", "economy"]
+    assert topics("Strejk stoppar tågen i Stockholm", "sv-SE") == ["labour"]
+    assert topics("Påven besöker Kongo", "sv") == ["religion"]
+    assert topics("League of Legends-fuskmakare får böta 90 miljoner kr", "sv") == []
+    assert topics("Ny Pokémon Scarlet/Violet-trailer handlar om skattjakter", "sv") == []
+    assert topics("Det påverkar oss alla", "sv") == []
     # Russian and English feeds read with the unmarked terms, as before.
     assert topics("Землетрясение в Алматы", "ru") == ["disaster"]
     assert topics("Earthquake hits Japan", "en-GB") == ["disaster"]

@@ -56,6 +56,8 @@ _OTHER_FUNCTION_WORDS = {
     "nl": word_set("het een van en niet op voor"),
     "pl": word_set("w i z na się nie że jest od po"),
     "tr": word_set("ve bir bu için ile olarak çok"),
+    # Swedish games news quotes English titles: "Breath of the Wild" is not a war.
+    "sv": word_set("och att det som på är för med av inte"),
 }
 # Letters that only one of those languages writes: a headline too short for function words
 # still reads as Polish by them ("Polscy ratownicy wylatują do Turcji").
@@ -179,7 +181,7 @@ def text_language(story: StoryText) -> str:
         if story.declared in _OTHER_FUNCTION_WORDS:
             return story.declared  # "Incendie à Marseille: trois morts" in a French feed
         if story.declared and story.declared not in _UNMARKED_LANGUAGES:
-            return story.declared  # Swedish, Japanese...: no terms, English ones must not read it
+            return story.declared  # Japanese, Slovak...: no terms, English ones must not read it
         for code, letters in _OWN_LETTERS.items():
             if not (
                 letters.isdisjoint(story.title) and letters.isdisjoint(story.body[:_LETTERS_READ])
