@@ -757,6 +757,10 @@ def test_a_short_headline_reads_in_its_feeds_declared_language() -> None:
     assert topics(arrest, "it") == ["crime"]
     assert topics("Acidente na A1 causa um morto e dois feridos graves", "pt") == ["disaster"]
     assert topics("Dow Jones fecha em baixa de 0,68%", "pt-BR") == ["economy"]
+    # A phrase takes its words: the World Bank is no World Cup, a peace process no trial.
+    assert topics("Banco Mundial prevê crescimento menor para o Brasil", "pt") == ["economy"]
+    assert topics("El Banco Mundial prevé menor crecimiento", "es") == ["economy"]
+    assert topics("Il processo di pace in Medio Oriente", "it") == ["conflict"]
     # Swedish: English terms must not read it ("Quake" is a game here).
     assert topics("Quake är nu spelbart på Apple Watch", "sv-SE") == []
     assert topics("Quake är nu spelbart på Apple Watch", "") == []  # "är", "på": Swedish
