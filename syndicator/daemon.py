@@ -618,8 +618,22 @@ class Daemon:
 
         plan = plan_from_settings(self.settings)
         outcomes = await poll_due_sources(
-            store, plan, self.clock, progress, self._parser, metrics=self.metrics
+            store,
+            plan,
+            self.clock,
+            progress,
+            self._parser,
+            metrics=self.metrics,
+            stopping=self._stop.is_set,
         )
+        done, due = self._poll_progress
+        if self._stop.is_set() and done < due:
+            log.info(
+                "stopping: %d of %d due source(s) not polled; they are the first due at the "
+                "next start",
+                due - done,
+                due,
+            )
         if outcomes:
             self.last_report = CycleReport(started, self.clock(), tuple(outcomes))
             _log_cycle(self.last_report)

@@ -379,13 +379,15 @@ async def poll_due_sources(
     parser: Parser = parse_inline,
     *,
     metrics: Metrics | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> list[SourceOutcome]:
     """Fetch, parse and store every due source, `polling.concurrency` at a time.
 
     A fixed number of workers each take the next due source, fetch it, parse it (in the pool)
     and store it (in this thread, the single writer), so memory holds at most that many
     bodies however many sources are due. Due sources are interleaved by host, so the workers
-    are not all queued behind one host's per-host limit.
+    are not all queued behind one host's per-host limit. Once `stopping()` is true no new
+    fetch starts: the ones in flight finish (the daemon's shutdown grace), the rest stay due.
     """
     pending = interleave_by_host(store.due_sources(clock()))
     total = len(pending)
@@ -393,7 +395,7 @@ async def poll_due_sources(
     commits = GroupCommit(store, metrics=metrics)
 
     async def worker(client: FeedClient) -> None:
-        while pending:
+        while pending and not (stopping is not None and stopping()):
             source = pending.pop()
             fetched = await _fetch_and_parse(
                 client, parser, source, clock, tag_context(source, plan)

@@ -206,6 +206,37 @@ def test_sigterm_lets_a_slow_fetch_in_flight_finish(
     assert "ERROR" not in log
 
 
+def test_sigterm_starts_no_new_fetch(tmp_path: Path, feed_server: FeedServer) -> None:
+    """A stop lets the fetch in flight finish but starts none of the sources still due: they
+    stay due for the next start, and the stop does not wait for them."""
+    paths = [f"/slow{i}" for i in range(4)]
+    for i, path in enumerate(paths):
+        items = [{"title": f"Story {i}", "guid": f"s-{i}", "link": f"https://w.example/{i}"}]
+        feed_server.routes[path] = Route(rss(items), delay_s=1.5)
+    config = write_config(tmp_path, [feed_server.url(path) for path in paths])
+    config.write_text(
+        config.read_text().replace('timeout = "5s"', 'timeout = "5s"\nconcurrency = 1')
+    )
+    running = Running(["--config", str(config), "run"], cwd=tmp_path)
+    try:
+        running.wait_for(r"feeds at http://")
+        deadline = time.monotonic() + 10
+        while not any(map(feed_server.requests_to, paths)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = time.monotonic()
+        assert running.stop(signal.SIGTERM) == 0
+        assert time.monotonic() - started < 6  # one fetch's 1.5 s, not four
+        running.wait_for("stopped")
+    finally:
+        running.kill()
+    assert sum(len(feed_server.requests_to(path)) for path in paths) == 1
+    log = "".join(running.seen)
+    assert "cycle: 1 source(s) polled, 0 failed, 1 new stories" in log
+    assert "stopping: 3 of 4 due source(s) not polled" in log
+    assert "stopping: after" not in log  # nothing was cut short
+    assert "ERROR" not in log
+
+
 def test_progress_bar_only_on_a_terminal() -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
