@@ -625,6 +625,7 @@ class Daemon:
             self._parser,
             metrics=self.metrics,
             stopping=self._stop.is_set,
+            on_outcome=self._note_outcome,
         )
         done, due = self._poll_progress
         if self._stop.is_set() and done < due:
@@ -640,6 +641,12 @@ class Daemon:
         if _changed(outcomes):
             self._needs_publish = True
             await self._publish()  # new stories reach the feeds now, not a tick later
+
+    def _note_outcome(self, outcome: SourceOutcome) -> None:
+        # A long poll (thousands of sources, or one slow one) must not hold back the stories
+        # of the sources it has done: the publish job's next tick publishes them.
+        if _changed([outcome]):
+            self._needs_publish = True
 
     async def _publish(self) -> None:
         if self._store is None or not self._needs_publish or self._publishing:

@@ -380,6 +380,7 @@ async def poll_due_sources(
     *,
     metrics: Metrics | None = None,
     stopping: Callable[[], bool] | None = None,
+    on_outcome: Callable[[SourceOutcome], None] | None = None,
 ) -> list[SourceOutcome]:
     """Fetch, parse and store every due source, `polling.concurrency` at a time.
 
@@ -388,6 +389,8 @@ async def poll_due_sources(
     bodies however many sources are due. Due sources are interleaved by host, so the workers
     are not all queued behind one host's per-host limit. Once `stopping()` is true no new
     fetch starts: the ones in flight finish (the daemon's shutdown grace), the rest stay due.
+    `on_outcome` hears of each source as soon as it is stored (the daemon publishes a long
+    poll's stories while it goes on).
     """
     pending = interleave_by_host(store.due_sources(clock()))
     total = len(pending)
@@ -400,7 +403,10 @@ async def poll_due_sources(
             fetched = await _fetch_and_parse(
                 client, parser, source, clock, tag_context(source, plan)
             )
-            outcomes.append(commits.ingest(fetched, plan, clock()))
+            outcome = commits.ingest(fetched, plan, clock())
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
             if on_progress is not None:
                 on_progress(len(outcomes), total)
 

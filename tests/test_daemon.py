@@ -237,6 +237,32 @@ def test_sigterm_starts_no_new_fetch(tmp_path: Path, feed_server: FeedServer) ->
     assert "ERROR" not in log
 
 
+def test_a_slow_source_does_not_hold_back_the_others_stories(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """The stories of the sources a poll has done are published while it waits for a slow
+    one, at the publish job's next tick, not when the whole poll is over."""
+    fast = [{"title": "Fast wire story", "guid": "f-1", "link": "https://fast.example/1"}]
+    slow = [{"title": "Slow blog story", "guid": "s-1", "link": "https://slow.example/1"}]
+    feed_server.routes["/fast"] = Route(rss(fast))
+    feed_server.routes["/slow"] = Route(rss(slow), delay_s=6)
+    config = write_config(tmp_path, [feed_server.url("/fast"), feed_server.url("/slow")])
+    config.write_text(config.read_text().replace('timeout = "5s"', 'timeout = "10s"'))
+    running = Running(["--config", str(config), "run"], cwd=tmp_path)
+    try:
+        base = running.wait_for(r"feeds at (http://127\.0\.0\.1:\d+/)").group(1)
+        deadline = time.monotonic() + 5
+        while b"Fast wire story" not in _get(base + "feeds/all.atom")[1]:
+            assert time.monotonic() < deadline, "the fast source waited for the slow one"
+            time.sleep(0.1)
+        assert b"Slow blog story" not in _get(base + "feeds/all.atom")[1]
+        assert not [line for line in running.seen if "cycle:" in line]  # the poll goes on
+        running.wait_for(r"cycle: 2 source\(s\) polled, 0 failed, 2 new stories")
+        assert running.stop(signal.SIGTERM) == 0
+    finally:
+        running.kill()
+
+
 def test_progress_bar_only_on_a_terminal() -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
