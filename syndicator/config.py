@@ -29,9 +29,9 @@ from syndicator.atomic import write_atomically
 from syndicator.cron import parse_cron
 from syndicator.errors import ConfigError
 from syndicator.fingerprint import DEFAULT_COPY_THRESHOLD, DEFAULT_RELATED_THRESHOLD
+from syndicator.models import LANGUAGE_TAG
 from syndicator.normalize import canonical_url
 from syndicator.query import (
-    LANGUAGE_TAG,
     QueryError,
     Vocabulary,
     closest,

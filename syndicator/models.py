@@ -5,6 +5,7 @@ No behaviour beyond trivial derived properties, no I/O. Every datetime is timezo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -13,6 +14,9 @@ from enum import StrEnum
 # reserved for the United Kingdom, whose code is GB. Every reader of a region code (config,
 # queries, the command line) maps these, so "UK" works wherever "GB" does.
 REGION_CODE_ALIASES: dict[str, str] = {"UK": "GB"}
+# A BCP 47-like language tag: a 2 or 3 letter language, then subtags ("pt-BR", "zh_Hant"):
+# what `lang:`, a source's `language` in the config and `tag --jsonl` lines accept.
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
 
 
 class SourceState(StrEnum):

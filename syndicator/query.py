@@ -57,7 +57,7 @@ from functools import cache, lru_cache
 from typing import Final, TypeAlias
 
 from syndicator import errors
-from syndicator.models import REGION_CODE_ALIASES
+from syndicator.models import LANGUAGE_TAG, REGION_CODE_ALIASES
 
 # -- folding and tokenizing --------------------------------------------------------------------
 
@@ -427,9 +427,6 @@ class Vocabulary:
 # -- lexing ------------------------------------------------------------------------------------
 
 _FIELD: Final = re.compile(r"([A-Za-z]+):")  # fixed pattern: never built from a query
-# A BCP 47-like language tag: a 2 or 3 letter language, then subtags ("pt-BR", "zh_Hant"):
-# what `lang:` and a source's `language` in the config accept.
-LANGUAGE_TAG: Final = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
 _KEYWORDS: Final = frozenset(("AND", "OR", "NOT"))
 _SPECIAL: Final = '()"'
 

@@ -206,6 +206,33 @@ def test_tag_jsonl_answers_every_line_in_order_and_reports_a_bad_one(tmp_path: P
     assert "error" not in clean.stderr
 
 
+def test_tag_jsonl_checks_the_language_of_a_line(tmp_path: Path) -> None:
+    """A "language" that is no language tag is an error on its line (with the line's id), as
+    `--language` and a source's `language` are; null or "" is none."""
+    lines = [
+        {"id": "es-1", "title": "Terremoto en Chile deja dos muertos", "language": "es"},
+        {"id": "bad-1", "title": "Terremoto en Chile", "language": 5},
+        {"id": "bad-2", "title": "Terremoto en Chile", "language": "Spanish please"},
+        {"id": "none", "title": "Earthquake in Chile", "language": None},
+    ]
+    batch = "\n".join(json.dumps(line) for line in lines) + "\n"
+    result = _cli("tag", "--jsonl", cwd=tmp_path, stdin=batch)
+    assert result.returncode == 1
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [answer["id"] for answer in answers] == ["es-1", "bad-1", "bad-2", "none"]
+    assert _by(answers[0]["topics"], "slug")["disaster"]["focus"] is True
+    assert answers[1] == {
+        "id": "bad-1",
+        "line": 2,
+        "error": '"language": expected a language tag such as "fr" or "pt-BR", got 5',
+    }
+    assert answers[2]["line"] == 3
+    assert 'got "Spanish please"' in answers[2]["error"]
+    assert "disaster" in _by(answers[3]["topics"], "slug")
+    assert "stdin line 2" in result.stderr
+    assert "stdin line 3" in result.stderr
+
+
 def test_tag_needs_no_config_and_takes_a_source_region_prior(tmp_path: Path) -> None:
     assert not (tmp_path / "config" / "syndicator.toml").exists()
     text = "Clashes in Almaty\nTroops fired on protesters in Almaty, Kazakhstan, on Wednesday."

@@ -1,7 +1,7 @@
 """The batch form of tagging (`syndicator tag --jsonl`): JSON lines in, JSON lines out.
 
 What it does: turns numbered input lines, each a `{"id", "title", "text"}` object (with an
-optional "language", the tag its feed declares), into
+optional "language", the tag its feed declares, checked), into
 output lines `{"id", "regions": [{"code", "score", "focus"}], "topics": [{"slug", "score",
 "focus"}]}`, in order; a line that is not such an object becomes `{"id": null, "line": N,
 "error": ...}` with a message naming its line, and the others go on.
@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from syndicator.models import TagKind
+from syndicator.models import LANGUAGE_TAG, TagKind
 from syndicator.tagging.tagger import TagContext, tag_story
 
 
@@ -34,15 +34,18 @@ def tag_lines(context: TagContext, lines: Sequence[tuple[int, str]]) -> list[Tag
 
 
 def _tag_line(context: TagContext, number: int, line: str) -> TaggedLine:
+    item: object = None
     try:
         item = json.loads(line)
         if not isinstance(item, dict):
             raise ValueError("expected a JSON object")
         title, text = str(item.get("title") or ""), str(item.get("text") or "")
-        language = str(item.get("language") or "")
+        language = _language(item.get("language"))
     except ValueError as e:
+        known = item.get("id") if isinstance(item, dict) else None
         message = f"stdin line {number}: {e}"
-        return TaggedLine(json.dumps({"id": None, "line": number, "error": str(e)}), message)
+        error = {"id": known, "line": number, "error": str(e)}
+        return TaggedLine(json.dumps(error, ensure_ascii=False), message)
     tags = tag_story(context, title, text, language=language)
     result = {
         "id": item.get("id"),
@@ -58,3 +61,15 @@ def _tag_line(context: TagContext, number: int, line: str) -> TaggedLine:
         ],
     }
     return TaggedLine(json.dumps(result, ensure_ascii=False))
+
+
+def _language(value: object) -> str:
+    """The "language" of a line: absent, null or "" for none, else a tag such as "pt-BR"."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not LANGUAGE_TAG.fullmatch(value.strip()):
+        shown = json.dumps(value, ensure_ascii=False)
+        raise ValueError(
+            f'"language": expected a language tag such as "fr" or "pt-BR", got {shown}'
+        )
+    return value.strip()
