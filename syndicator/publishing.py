@@ -231,6 +231,11 @@ def publish_feed(
         clusters = store.clusters_by_id(store.archive_page_ids(spec.path, page))
         _write_archive_page(settings, spec, page, clusters, now)
         store.forget_removed_archived(spec.path, page)
+    # Pages whose file is gone (a new `publish.output_dir`, a cleaned directory): the feed's
+    # `prev-archive` chain must not lead a reader paging back to a 404.
+    for page in _missing_archive_pages(settings, spec, pages, set(removed_pages)):
+        clusters = store.clusters_by_id(store.archive_page_ids(spec.path, page))
+        _write_archive_page(settings, spec, page, clusters, now)
     store.save_feed_members(
         spec.path, members, [[cluster.id for cluster in page] for page in frozen_pages]
     )
@@ -305,6 +310,18 @@ def _write_archive_page(
     )
     document = render_atom(spec.section, clusters, context, now)
     write_if_changed(settings.publish.output_dir / _archive_path(spec, page), document)
+
+
+def _missing_archive_pages(
+    settings: Settings, spec: FeedSpec, pages: int, rewritten: set[int]
+) -> list[int]:
+    """The archive pages 1..`pages` whose file is not in the output directory."""
+    output_dir = settings.publish.output_dir
+    return [
+        page
+        for page in range(1, pages + 1)
+        if page not in rewritten and not (output_dir / _archive_path(spec, page)).exists()
+    ]
 
 
 def _archive_dir(spec: FeedSpec) -> str:

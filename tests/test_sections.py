@@ -185,6 +185,29 @@ def test_archive_pages_follow_rfc_5005_and_never_change(tmp_path: Path, store: S
     assert page1.stat().st_mtime_ns == mtime_before
 
 
+def test_a_new_output_dir_gets_the_archive_pages_too(tmp_path: Path, store: Store) -> None:
+    """A new `publish.output_dir` (a reload, or a directory cleaned by hand): the feed's
+    prev-archive chain must lead to pages that are there, the same entries as before."""
+    settings = _settings(tmp_path, DESK)
+    for batch in range(3):
+        _add(store, batch * 5, 5)
+        publish_all(store, settings, NOW + timedelta(hours=batch))
+    old = [_guids(_archive(tmp_path, n)) for n in (1, 2)]
+    moved = replace(settings, publish=replace(settings.publish, output_dir=tmp_path / "new"))
+    publish_all(store, moved, NOW + timedelta(hours=5))
+    current = tmp_path / "new" / "feeds" / "desk.atom"
+    assert _links(current)["prev-archive"] == "http://feeds.test/feeds/archive/desk/2.atom"
+    pages = [tmp_path / "new" / "feeds" / "archive" / "desk" / f"{n}.atom" for n in (1, 2)]
+    assert [_guids(page) for page in pages] == old
+    for page in pages:
+        check_atom(page)
+    # A page deleted by hand comes back at the next publish of its feed.
+    pages[0].unlink()
+    _add(store, 15, 1)
+    publish_all(store, moved, NOW + timedelta(hours=6))
+    assert _guids(pages[0]) == old[0]
+
+
 def test_old_dated_stories_and_bursts_reach_the_document_or_the_archive(
     tmp_path: Path, store: Store
 ) -> None:
