@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syndicator.models import Tag
+from syndicator.models import Tag, TagKind
 from syndicator.tagging import regions
 from syndicator.tagging.regions import (
     M49_CONTINENTS,
@@ -19,6 +19,7 @@ from syndicator.tagging.regions import (
     resolve_region,
     tag_regions,
 )
+from syndicator.tagging.tagger import TagContext, tag_story
 from syndicator.tagging.text import split_dateline
 from tests.fuzzing import budget
 
@@ -283,6 +284,7 @@ def test_a_passing_region_beside_a_stronger_country_is_a_mention() -> None:
         ("Británia vyzvala Čínu, aby umožnila inšpektorom z OSN navštíviť ujgurskú oblasť", "GB"),
         ("Británia vyzvala Čínu, aby umožnila inšpektorom z OSN navštíviť ujgurskú oblasť", "CN"),
         ("Lietadlo s Navaľným na palube pristálo v Moskve", "RU"),  # aktuality.sk
+        ("Zemetrasenie v Turecku a Sýrii", "SY"),
     ],
 )
 def test_case_forms_whose_stems_are_too_short_to_index(title: str, code: str) -> None:
@@ -842,6 +844,35 @@ def test_country_names_in_other_languages_with_their_endings(
 ) -> None:
     tags = _tags(title, body)
     assert {code for code in focus if code in tags and tags[code].focus} == focus
+
+
+@pytest.mark.parametrize(
+    ("title", "focus"),
+    [
+        # A headline alone (many feeds have no summary): its case endings are read too.
+        ("Zemetrasenie v Turecku a Sýrii", {"TR", "SY"}),
+        ("Trzęsienie ziemi w Turcji i Syrii", {"TR", "SY"}),
+        # Everyday names the data's translations miss.
+        ("Relatório do governo dos EUA acusa militares de Mianmar", {"US", "MM"}),
+        ("Gli Stati Uniti e la Cina firmano un accordo", {"US", "CN"}),
+        ("Großbritannien verlässt die EU", {"GB"}),
+        ("Spojené štáty a Holandsko podpísali dohodu", {"US", "NL"}),
+    ],
+)
+def test_headlines_in_other_languages(title: str, focus: set[str]) -> None:
+    assert focus <= _focus(title, "")
+
+
+def test_case_endings_are_read_in_ascii_text_of_a_feed_declaring_the_language() -> None:
+    def focus(title: str, language: str) -> set[str]:
+        tags = tag_story(TagContext(), title, "", language=language)
+        return {tag.code for tag in tags if tag.kind is TagKind.REGION and tag.focus}
+
+    headline = "Prezident hovoril v Rusku o vojne na Ukrajine"  # no letter tells Slovak
+    assert {"RU", "UA"} <= focus(headline, "sk")
+    assert {"RU", "UA"} <= focus(headline, "sk-SK")
+    assert not focus(headline, "")
+    assert not focus(headline, "en")
 
 
 def test_turkish_suffixes_after_an_apostrophe() -> None:

@@ -180,7 +180,10 @@ _SLAVIC_LATIN_ENDINGS = (
     "ach", "ami", "ách", "ích", "ům", "om", "em", "ie", "ii", "ji", "ją", "ję", "ou", "oj",
     "i", "y", "ę", "ą", "u", "a", "e", "ě", "o", "í", "é", "",
 )  # fmt: skip
-_SLAVIC_LATIN_LETTERS = re.compile("[ąęłńśźżěůřčšžćđĄĘŁŃŚŹŻĚŮŘČŠŽĆĐ]")
+# (Slovak's own too: "v Turecku a Sýrii" has no other.) Or the feed declares the language:
+# "Prezident hovoril v Rusku o vojne na Ukrajine" is all ASCII.
+_SLAVIC_LATIN_LANGUAGES = frozenset(("pl", "cs", "sk", "hr", "sl", "bs", "sr"))
+_SLAVIC_LATIN_LETTERS = re.compile("[ąęłńśźżěůřčšžćđýľĺŕťďňĄĘŁŃŚŹŻĚŮŘČŠŽĆĐÝĽĹŔŤĎŇ]")
 # Turkish writes a name's suffixes after an apostrophe: "Türkiye'de", "Rusya'nın".
 _TURKISH_LETTERS = re.compile("[ğşıİĞŞ]")
 # An American politician's party and state: "Sen. Steve Daines (R-Mont.)", "(D-N.Y.)",
@@ -672,11 +675,13 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
                 skip=_words_of_names(occurrences, where),
             )
         occurrences += _cyrillic_adjectives(gazetteer, [*title_tokens, *body_tokens])
-    elif not story.body.isascii():
+    elif (slavic := story.declared[:2] in _SLAVIC_LATIN_LANGUAGES) or not (
+        story.title.isascii() and story.body.isascii()  # a headline alone, too
+    ):
         text = f"{story.title} {story.body}"
         read = (
             _slavic_latin_token
-            if _SLAVIC_LATIN_LETTERS.search(text)
+            if slavic or _SLAVIC_LATIN_LETTERS.search(text)
             else _suffixed_token
             if _TURKISH_LETTERS.search(text)
             else None
