@@ -456,6 +456,18 @@ def test_russian_titles_are_never_headline_cased() -> None:
     assert not headline_cased("Fire in Paris kills three firefighters")
 
 
+def test_a_name_of_two_words_does_not_make_a_short_headline_headline_cased() -> None:
+    from syndicator.tagging.text import headline_cased
+
+    assert not headline_cased("Cúpula em Nova Délhi termina")
+    assert not headline_cased("Murdoch's Fox makes bid for Time Warner")
+    assert headline_cased("Summit in New Delhi Ends Without Deal")
+    assert headline_cased("Apple iPhones And iPads Of The Future Could Stop You From Texting")
+    # So the city counts as the capitalised name it is (it needed support as a word).
+    assert "IN" in _focus("Cúpula em Nova Délhi termina", "")
+    assert "IN" in _focus("Vertice a Nova Délhi oggi", "")
+
+
 def test_a_headline_cased_title_still_needs_support_for_a_city_in_a_name() -> None:
     # Stanley (the Falklands' capital) is a city: in Headline Case its country must be named.
     assert "FK" not in _named("Morgan Stanley Profits Rise", "")
@@ -852,6 +864,11 @@ def test_country_names_in_other_languages_with_their_endings(
         # A headline alone (many feeds have no summary): its case endings are read too.
         ("Zemetrasenie v Turecku a Sýrii", {"TR", "SY"}),
         ("Trzęsienie ziemi w Turcji i Syrii", {"TR", "SY"}),
+        # Capitals as other languages write them, that the data's alternate names miss.
+        ("Cúpula em Varsóvia termina sem acordo", {"PL"}),
+        ("Vertice a Ginevra sul nucleare iraniano", {"CH"}),
+        ("Kudüs'te yaşlı kadın yaralandı", {"IL"}),
+        ("Rokovania v Londýne a vo Varšave sa skončili bez dohody", {"GB", "PL"}),
         # Everyday names the data's translations miss.
         ("Relatório do governo dos EUA acusa militares de Mianmar", {"US", "MM"}),
         ("Gli Stati Uniti e la Cina firmano un accordo", {"US", "CN"}),
@@ -873,6 +890,8 @@ def test_case_endings_are_read_in_ascii_text_of_a_feed_declaring_the_language() 
     assert {"RU", "UA"} <= focus(headline, "sk-SK")
     assert not focus(headline, "")
     assert not focus(headline, "en")
+    assert focus("Kudüs'te gerginlik sürüyor", "tr") == {"IL", "Asia", "Western Asia"}
+    assert not focus("Kudüs'te gerginlik sürüyor", "")  # nothing tells Turkish (ü: German?)
 
 
 def test_turkish_suffixes_after_an_apostrophe() -> None:

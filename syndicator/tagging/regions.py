@@ -230,7 +230,7 @@ _PLACE_WORDS = word_set(
     "Democrats Republicans Democrat Republican Democratic Senator Senators Congressman "
     "Congresswoman Lawmaker Legislator Dem Dems GOP Voters Residents Schools School "
     "University Department Hospital Firefighters Judge Prosecutors Zoo United Rovers "
-    "Athletic Wanderers Albion "
+    "Athletic Wanderers Albion Town "
     "FTSE CAC DAX Nikkei Sensex Hang"  # "the London FTSE 100", "the Paris CAC 40"
 ) | word_set(
     # Clubs are their city's: the words of North American teams' names after the city
@@ -683,7 +683,7 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
             _slavic_latin_token
             if slavic or _SLAVIC_LATIN_LETTERS.search(text)
             else _suffixed_token
-            if _TURKISH_LETTERS.search(text)
+            if story.declared[:2] == "tr" or _TURKISH_LETTERS.search(text)
             else None
         )
         if read is not None:

@@ -108,7 +108,28 @@ def headline_cased(title: str) -> bool:
     words = [word for word in title.split()[1:] if len(word) > 3 and word[0].isalpha()]
     if sum(word[0] in _CYRILLIC_LETTERS for word in words) * 2 > len(words):
         return False  # Russian, Ukrainian, Kazakh: sentence case, capitals are names'
-    return len(words) >= 2 and sum(word[0].isupper() for word in words) >= 0.6 * len(words)
+    if len(words) < 2:
+        return False
+    lower = sum(1 for word in words if not word[0].isupper())
+    if lower == 0:
+        return True
+    # Two capitalised words in a row count once: a name ("Cúpula em Nova Délhi termina",
+    # "Murdoch's Fox makes bid for Time Warner") does not make a sentence-case headline
+    # Headline Case; longer runs are Headline Case's own ("Of The Future Could Stop You").
+    capitalised = _capitalised_words(title.split()[1:])
+    return capitalised >= 0.6 * (capitalised + lower)
+
+
+def _capitalised_words(words: list[str]) -> int:
+    """Capitalised words of more than three letters, a pair of them in a row counted once."""
+    total = in_run = 0
+    for word in [*words, "."]:
+        if word[:1].isupper():
+            in_run += len(word) > 3
+            continue
+        total += 1 if in_run == 2 else in_run
+        in_run = 0
+    return total
 
 
 def split_words(text: str) -> list[str]:
