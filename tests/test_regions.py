@@ -880,6 +880,26 @@ def test_headlines_in_other_languages(title: str, focus: set[str]) -> None:
     assert focus <= _focus(title, "")
 
 
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Le truppe russe avanzano nel sud", "RU"),
+        ("El ejército ucraniano recupera terreno", "UA"),
+        ("Ministro alemão defende testes médicos", "DE"),  # rssparser_encoding.rss
+        ("Die chinesische Regierung reagiert", "CN"),
+        ("Les frappes israéliennes se poursuivent", "IL"),
+        ("Nya amerikanska sanktioner", "US"),
+    ],
+)
+def test_adjectives_of_countries_in_other_languages_are_weak_mentions(
+    title: str, code: str
+) -> None:
+    tag = _tags(title, "")[code]
+    assert tag.score < 0.3  # a weak mention, however alone
+    # English words are not read so: an americano is a coffee, chinos are trousers.
+    assert not _named("She ordered an americano and wore chinos to the china shop", "")
+
+
 def test_case_endings_are_read_in_ascii_text_of_a_feed_declaring_the_language() -> None:
     def focus(title: str, language: str) -> set[str]:
         tags = tag_story(TagContext(), title, "", language=language)
