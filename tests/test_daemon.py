@@ -245,13 +245,13 @@ def test_a_slow_source_does_not_hold_back_the_others_stories(
     fast = [{"title": "Fast wire story", "guid": "f-1", "link": "https://fast.example/1"}]
     slow = [{"title": "Slow blog story", "guid": "s-1", "link": "https://slow.example/1"}]
     feed_server.routes["/fast"] = Route(rss(fast))
-    feed_server.routes["/slow"] = Route(rss(slow), delay_s=6)
+    feed_server.routes["/slow"] = Route(rss(slow), delay_s=12)
     config = write_config(tmp_path, [feed_server.url("/fast"), feed_server.url("/slow")])
-    config.write_text(config.read_text().replace('timeout = "5s"', 'timeout = "10s"'))
+    config.write_text(config.read_text().replace('timeout = "5s"', 'timeout = "20s"'))
     running = Running(["--config", str(config), "run"], cwd=tmp_path)
     try:
         base = running.wait_for(r"feeds at (http://127\.0\.0\.1:\d+/)").group(1)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 10
         while b"Fast wire story" not in _get(base + "feeds/all.atom")[1]:
             assert time.monotonic() < deadline, "the fast source waited for the slow one"
             time.sleep(0.1)
