@@ -773,6 +773,17 @@ def test_a_short_headline_reads_in_its_feeds_declared_language() -> None:
     assert topics("League of Legends-fuskmakare får böta 90 miljoner kr", "sv") == []
     assert topics("Ny Pokémon Scarlet/Violet-trailer handlar om skattjakter", "sv") == []
     assert topics("Det påverkar oss alla", "sv") == []
+    # Slovak and Czech (aktuality.sk in feeds-real; Czech written the same way).
+    assert topics("K Slovensku sa približuje arktický vzduch", "sk") == ["weather"]
+    assert topics("Okresný súd Bratislava I vytýči termín s Liborom J.", "sk") == ["crime"]
+    assert topics("Vláda schválila rozpočet, poslanci o něm budou hlasovat", "cs")[0] == "politics"
+    assert topics("Zemětřesení v Turecku si vyžádalo tisíce obětí", "cs") == ["disaster"]
+    # Folded, "gól*" took "Goldman": goals are spelled out.
+    assert "sport" not in topics("Analytici Goldman Sachs zvýšili odhad rastu ekonomiky", "sk")
+    # The feed's language holds unless the text clearly says otherwise: "i na" are Polish
+    # function words, and Slovak ones too.
+    headline = "Poslanci navrhujú individuálne vzdelávanie umožniť i na druhom stupni"
+    assert topics(headline, "sk")[0] == "education"
     # Russian and English feeds read with the unmarked terms, as before.
     assert topics("Землетрясение в Алматы", "ru") == ["disaster"]
     assert topics("Earthquake hits Japan", "en-GB") == ["disaster"]

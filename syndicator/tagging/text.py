@@ -45,6 +45,7 @@ def word_set(words: str) -> frozenset[str]:
 # "al-Assad").
 _ENGLISH_WORDS = word_set("the and of to in is for on that with was are from by it")
 _SURELY_ENGLISH = 6  # distinct English function words no other language's text has
+_CLEARLY_OTHER = 3  # more distinct function words of another language than the declared one
 _OTHER_FUNCTION_WORDS = {
     "fr": word_set("le la les des et est une du dans pour pas sur au aux qui avec à"),
     "de": word_set("der das und ist nicht mit von den ein eine für auf dem sich"),
@@ -58,10 +59,17 @@ _OTHER_FUNCTION_WORDS = {
     "tr": word_set("ve bir bu için ile olarak çok"),
     # Swedish games news quotes English titles: "Breath of the Wild" is not a war.
     "sv": word_set("och att det som på är för med av inte"),
+    "sk": word_set("sa je pre ako aj ktorý ktorá ktoré bol bola boli podľa alebo"),
+    "cs": word_set("se je pro jako také který která které byl byla bylo podle nebo jsou"),
 }
 # Letters that only one of those languages writes: a headline too short for function words
 # still reads as Polish by them ("Polscy ratownicy wylatują do Turcji").
-_OWN_LETTERS = {"pl": frozenset("ąęłśźżĄĘŁŚŹŻ"), "pt": frozenset("ãõÃÕ")}
+_OWN_LETTERS = {
+    "pl": frozenset("ąęłśźżĄĘŁŚŹŻ"),
+    "pt": frozenset("ãõÃÕ"),
+    "sk": frozenset("ľĺŕĽĹŔ"),
+    "cs": frozenset("ůřěŮŘĚ"),
+}
 # Declared languages whose text the unmarked terms are for (English, and the Russian and
 # Ukrainian stems that Belarusian, Kazakh and Kyrgyz news in Russian shares).
 _UNMARKED_LANGUAGES = frozenset(("en", "ru", "uk", "be", "kk", "ky"))
@@ -179,12 +187,14 @@ def readable_title(text: str) -> str:
 
 
 def text_language(story: StoryText) -> str:
-    """The story's language as the topic terms need it: the code of French, German, Spanish,
-    Portuguese, Italian, Dutch, Polish or Turkish when the story has more distinct function
-    words of it than of English, and at least two (a name's "van" or "de" is not a language);
-    with fewer than two English function words, also the language its feed declares (one
-    with terms or not: a Swedish headline is no English one), or a letter only one of them
-    writes ("ł", "ą": Polish). Else "": English, or it cannot tell (short text, Cyrillic)."""
+    """The story's language as the topic terms need it: the language its feed declares, if
+    one of French, German, Spanish, Portuguese, Italian, Dutch, Polish, Turkish, Swedish,
+    Slovak or Czech and the text has not clearly more function words of another (or of
+    English); else one of those when the story has more distinct function words of it than
+    of English, and at least two (a name's "van" or "de" is not a language); with fewer than
+    two English function words, also any other language its feed declares (a Japanese
+    headline is no English one), or a letter only one of them writes ("ł", "ą": Polish).
+    Else "": English, or it cannot tell (short text, Cyrillic)."""
     counts = story.body_counts
     in_body = counts.__contains__
     title_only = frozenset(word for word in story.title_words if word not in counts)
@@ -195,14 +205,21 @@ def text_language(story: StoryText) -> str:
     english = distinct(_ENGLISH_WORDS)
     if english >= _SURELY_ENGLISH:
         return ""  # most stories: no other language has to be counted
-    most, language = max((distinct(words), code) for code, words in _OTHER_FUNCTION_WORDS.items())
+    found = {code: distinct(words) for code, words in _OTHER_FUNCTION_WORDS.items()}
+    if (declared := found.get(story.declared)) is not None and (
+        max(english, *found.values()) - declared < _CLEARLY_OTHER
+    ):
+        # The feed's word, unless the text clearly says otherwise: Slovak "i na druhom
+        # stupni" has two Polish function words and none of the Slovak ones.
+        return story.declared
+    most, language = max((count, code) for code, count in found.items())
     if most > max(english, 1):
         return language
     if english < 2:
         if story.declared in _OTHER_FUNCTION_WORDS:
             return story.declared  # "Incendie à Marseille: trois morts" in a French feed
         if story.declared and story.declared not in _UNMARKED_LANGUAGES:
-            return story.declared  # Japanese, Slovak...: no terms, English ones must not read it
+            return story.declared  # Japanese, Hungarian...: no terms, English ones must not read it
         for code, letters in _OWN_LETTERS.items():
             if not (
                 letters.isdisjoint(story.title) and letters.isdisjoint(story.body[:_LETTERS_READ])

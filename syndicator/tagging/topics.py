@@ -60,7 +60,9 @@ _WORD = re.compile(r"\w+")
 _TERM_WORD = re.compile(r"\w+\*?")
 # "pl:" before a term: it counts only in text that reads as that language (`text_language`).
 _LANGUAGE_PREFIX = re.compile(r"\s*(?P<code>[A-Za-z]{2}):")
-TERM_LANGUAGES: Final = frozenset(("fr", "de", "es", "pt", "it", "nl", "pl", "tr", "sv"))
+TERM_LANGUAGES: Final = frozenset(
+    ("fr", "de", "es", "pt", "it", "nl", "pl", "tr", "sv", "sk", "cs")
+)
 _BAD_STAR = re.compile(r"(?<!\w)\*|\*\w")
 _MARKS = re.compile(r"[\u0300-\u036f]")
 # Letters NFKD leaves alone but a reader sees as a plain letter with a mark.
