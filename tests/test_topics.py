@@ -429,14 +429,12 @@ def test_english_terms_are_not_read_in_other_languages() -> None:
     tags = tag_topics(taxonomy, "Un colpo duro", italian)
     assert codes(tags) == ["disaster"]
     assert tags[0].evidence == ('terms: "schiant*", "tragedia"',)
-    # Dutch has no terms: the section still says it.
+    # Dutch is read with its own terms too.
     dutch = (
         "Een vliegtuig stort neer bij Moskou: de balans van de tragedie is zwaar en het is "
         "niet duidelijk wat er is gebeurd."
     )
-    assert tag_topics(taxonomy, "Een zware klap", dutch) == ()
-    tags = tag_topics(taxonomy, "Een zware klap", dutch, url="https://nos.nl/sport/a")
-    assert codes(tags) == ["sport"]
+    assert codes(tag_topics(taxonomy, "Een zware klap", dutch)) == ["disaster"]
     # English text with a Dutch name or a French phrase is still English.
     text = "Leontien Zijlaard-van Moorsel defended her title. The crowd cheered at the finish."
     assert "sport" in codes(tag_topics(taxonomy, "Zijlaard-van Moorsel wins gold", text))
@@ -761,6 +759,11 @@ def test_a_short_headline_reads_in_its_feeds_declared_language() -> None:
     assert topics("Banco Mundial prevê crescimento menor para o Brasil", "pt") == ["economy"]
     assert topics("El Banco Mundial prevé menor crecimiento", "es") == ["economy"]
     assert topics("Il processo di pace in Medio Oriente", "it") == ["conflict"]
+    # A language without terms: English ones must not read it; the section still says it.
+    hungarian = "Repülőgép zuhant le Moszkva közelében, a mentők a helyszínen vannak"
+    assert topics(hungarian, "hu") == []
+    tags = tag_story(TagContext(), hungarian, "", url="https://index.hu/sport/a", language="hu")
+    assert [tag.code for tag in tags if tag.kind is TagKind.TOPIC] == ["sport"]
     # Swedish: English terms must not read it ("Quake" is a game here).
     assert topics("Quake är nu spelbart på Apple Watch", "sv-SE") == []
     assert topics("Quake är nu spelbart på Apple Watch", "") == []  # "är", "på": Swedish
@@ -784,6 +787,13 @@ def test_a_short_headline_reads_in_its_feeds_declared_language() -> None:
     # function words, and Slovak ones too.
     headline = "Poslanci navrhujú individuálne vzdelávanie umožniť i na druhom stupni"
     assert topics(headline, "sk")[0] == "education"
+    # Dutch and Turkish.
+    assert topics("Kabinet valt over stikstofplannen", "nl") == ["politics"]
+    assert topics("Stakingen bij NS: vakbonden eisen hogere lonen", "nl") == ["labour"]
+    assert topics("FC Utrecht wint van Ajax in de Eredivisie", "nl-NL") == ["sport"]
+    assert topics("Kahramanmaraş merkezli depremde can kaybı artıyor", "tr") == ["disaster"]
+    assert topics("Merkez Bankası faizi yüzde 9 sabit tuttu", "tr") == ["economy"]
+    assert topics("Şüpheli gözaltına alındı, savcılık soruşturma başlattı", "tr") == ["crime"]
     # Russian and English feeds read with the unmarked terms, as before.
     assert topics("Землетрясение в Алматы", "ru") == ["disaster"]
     assert topics("Earthquake hits Japan", "en-GB") == ["disaster"]
