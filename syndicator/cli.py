@@ -738,17 +738,26 @@ def query_from_arguments(arguments: Sequence[str]) -> str:
 
 
 _JOIN_REASONS = {
-    "first": "first seen: it started the cluster and represents it",
+    "first": "first seen: it started the cluster",
     "canonical-url": "same canonical URL as {matched}",
     "guid": "same globally unique guid (permalink, urn: or tag:) as {matched}",
     "similar-text": "similar text: {score:.0%} of the shorter text is in {matched}",
 }
 
 
-def _join_explanation(story: StoredStory) -> str:
+def _join_explanation(story: StoredStory, representative: StoredStory) -> str:
+    """Why the story is in its cluster, and whether it represents it: the copy published
+    first does, which need not be the one that started the cluster."""
     template = _JOIN_REASONS.get(story.join_reason, story.join_reason)
     matched = f"story:{story.joined_story_id}" if story.joined_story_id else "an earlier member"
-    return template.format(matched=matched, score=story.join_score or 0.0)
+    why = template.format(matched=matched, score=story.join_score or 0.0)
+    if story.id != representative.id:
+        if story.join_reason == "first":
+            return f"{why}; story:{representative.id}, published earlier, represents it"
+        return why
+    if story.join_reason == "first":
+        return f"{why} and represents it"
+    return f"{why}; published first ({_when(story.published_at)}), it represents the cluster"
 
 
 def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
@@ -795,7 +804,7 @@ def _print_explanation(
         print(
             f"  story:{story.id}  {_when(story.first_seen_at)}  {story.source_name}: {story.title}"
         )
-        print(f"      {_join_explanation(story)}")
+        print(f"      {_join_explanation(story, cluster.representative)}")
         if story.agency or story.place:
             print(f"      dateline: {', '.join(p for p in (story.place, story.agency) if p)}")
     if cluster.related:
@@ -965,6 +974,7 @@ def _member_record(story: StoredStory) -> dict[str, object]:
         "title": story.title,
         "url": story.url,
         "first_seen_at": _iso(story.first_seen_at),
+        "published_at": _iso(story.published_at),
         "join_reason": story.join_reason,
         "join_score": None if story.join_score is None else round(story.join_score, 3),
         "joined_story_id": story.joined_story_id,

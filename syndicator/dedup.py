@@ -43,7 +43,7 @@ class UpsertAction(StrEnum):
 class JoinReason(StrEnum):
     """Why a story is in its cluster (stored with the story, shown by `syndicator explain`)."""
 
-    FIRST = "first"  # it started the cluster and represents it
+    FIRST = "first"  # it started the cluster (the copy published first represents it)
     CANONICAL_URL = "canonical-url"
     GUID = "guid"
     SIMILAR_TEXT = "similar-text"

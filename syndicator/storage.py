@@ -1615,14 +1615,30 @@ class Store:
         ).lastrowid  # fmt: skip
         if story_id is None:  # None only when no row was inserted
             raise StorageError(f"{self.path}: story {story.guid_key!r} was not inserted")
+        # The copy published first represents the cluster (its title, link and source lead
+        # the feed entry and the alert): copies seen in one cycle, or a feed that lists an
+        # older copy later, arrive in no particular order. The cluster id, and so the entry
+        # id, stays. SQLite reads every right-hand side from the row before the update.
         conn.execute(
             """
             UPDATE clusters SET
-                representative_story_id = COALESCE(representative_story_id, ?),
-                published_at = MIN(published_at, ?)
-            WHERE id = ?
+                representative_story_id = CASE
+                    WHEN representative_story_id IS NULL OR :published < published_at
+                    THEN :story ELSE representative_story_id END,
+                title = CASE WHEN representative_story_id IS NOT NULL
+                    AND :published < published_at THEN :title ELSE title END,
+                updated_at = CASE WHEN representative_story_id IS NOT NULL
+                    AND :published < published_at THEN MAX(updated_at, :now) ELSE updated_at END,
+                published_at = MIN(published_at, :published)
+            WHERE id = :cluster
             """,
-            (story_id, published, cluster_id),
+            {
+                "story": story_id,
+                "published": published,
+                "title": story.title,
+                "now": now_text,
+                "cluster": cluster_id,
+            },
         )
         if match is not None:  # an earlier-published copy moves the cluster back in time
             conn.execute(

@@ -513,3 +513,77 @@ def test_a_syndicated_copy_served_by_another_feed_joins_and_explain_shows_the_sc
     ).stdout
     assert "similar text" in plain
     assert f"story:{explained['members'][0]['story_id']}" in plain
+
+
+def test_the_copy_published_first_represents_the_cluster_whatever_the_order_it_arrives_in(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # A feed lists its newest entry first: here an outlet's re-post of its own story under a
+    # new headline at noon, then the original of 08:00 (tvn24 and Business Insider Polska did
+    # this on 6-7 February 2023). Both arrive in one poll, the re-post first, with another
+    # outlet's copy of 09:00 in any order. The original leads the feed entry and the search.
+    body = html.escape(_html(QUAKE_WIRE[:2]))
+    feed_server.routes["/outlet.rss"] = Route(
+        rss(
+            [
+                {
+                    "title": "Tsunami warning lifted after Japan quake",
+                    "link": "https://outlet.example/quake-tsunami-lifted-77",
+                    "guid": "quake-b",
+                    "description": body,
+                    "date": "Tue, 24 Nov 2026 12:00:00 GMT",
+                },
+                {
+                    "title": "Magnitude 7.1 quake strikes off northern Japan",
+                    "link": "https://outlet.example/quake-77",
+                    "guid": "quake-a",
+                    "description": body,
+                    "date": "Tue, 24 Nov 2026 08:00:00 GMT",
+                },
+            ],
+            "Outlet",
+        )
+    )
+    feed_server.routes["/other.rss"] = Route(
+        rss(
+            [
+                {
+                    "title": "Japan quake: tsunami warning for Miyagi and Fukushima",
+                    "link": "https://other.example/japan-quake",
+                    "guid": "other-1",
+                    "description": body,
+                    "date": "Tue, 24 Nov 2026 09:00:00 GMT",
+                }
+            ],
+            "Other",
+        )
+    )
+    sources = [feed_server.url("/outlet.rss"), feed_server.url("/other.rss")]
+    config = write_config(tmp_path, sources)
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+
+    [found] = json.loads(
+        syndicator("--config", str(config), "search", "tsunami", "--json", cwd=tmp_path).stdout
+    )
+    assert found["copies"] == 3
+    assert found["title"] == "Magnitude 7.1 quake strikes off northern Japan"
+    assert found["url"] == "https://outlet.example/quake-77"
+    assert found["published_at"] == "2026-11-24T08:00:00+00:00"
+    entry = (tmp_path / "feeds" / "feeds" / "all.atom").read_text(encoding="utf-8")
+    assert "<title>Magnitude 7.1 quake strikes off northern Japan</title>" in entry
+    assert 'href="https://outlet.example/quake-77" rel="alternate"' in entry
+
+    explained = json.loads(
+        syndicator(
+            "--config", str(config), "explain", f"cluster:{found['cluster_id']}", "--json",
+            cwd=tmp_path,
+        ).stdout
+    )  # fmt: skip
+    [original] = [m for m in explained["members"] if m["title"].startswith("Magnitude")]
+    assert original["join_reason"] == "similar-text"
+    assert original["published_at"] == "2026-11-24T08:00:00+00:00"
+    plain = syndicator(
+        "--config", str(config), "explain", f"cluster:{found['cluster_id']}", cwd=tmp_path
+    ).stdout
+    assert f"; story:{original['story_id']}, published earlier, represents it" in plain
+    assert "published first (2026-11-24 08:00), it represents the cluster" in plain
