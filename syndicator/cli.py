@@ -984,7 +984,10 @@ def _member_record(story: StoredStory) -> dict[str, object]:
 
 
 def _cluster_sources(cluster: Cluster) -> list[str]:
-    return list(dict.fromkeys(copy.source_name or copy.source_url for copy in cluster.copies))
+    """The members' sources, the representative's (the first to publish) first."""
+    first = cluster.representative
+    members = [first, *(copy for copy in cluster.copies if copy.id != first.id)]
+    return list(dict.fromkeys(copy.source_name or copy.source_url for copy in members))
 
 
 def _cluster_record(cluster: Cluster) -> dict[str, object]:

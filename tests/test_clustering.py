@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import html
 import json
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -518,12 +520,15 @@ def test_a_syndicated_copy_served_by_another_feed_joins_and_explain_shows_the_sc
 def test_the_copy_published_first_represents_the_cluster_whatever_the_order_it_arrives_in(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    # A feed lists its newest entry first: here an outlet's re-post of its own story under a
-    # new headline at noon, then the original of 08:00 (tvn24 and Business Insider Polska did
-    # this on 6-7 February 2023). Both arrive in one poll, the re-post first, with another
-    # outlet's copy of 09:00 in any order. The original leads the feed entry and the search.
+    # Another outlet's copy is polled first. Then a feed that lists its newest entry first
+    # brings the outlet's re-post of its own story under a new headline, then its original,
+    # published before the other outlet's copy (tvn24 and Business Insider Polska re-posted so
+    # on 6-7 February 2023). The original leads the feed entry, the search and its sources.
+    # The dates are recent: the clustering window counts back from now.
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    original_at, other_at, repost_at = (hour - timedelta(hours=n) for n in (6, 5, 2))
     body = html.escape(_html(QUAKE_WIRE[:2]))
-    feed_server.routes["/outlet.rss"] = Route(
+    outlet = Route(
         rss(
             [
                 {
@@ -531,14 +536,14 @@ def test_the_copy_published_first_represents_the_cluster_whatever_the_order_it_a
                     "link": "https://outlet.example/quake-tsunami-lifted-77",
                     "guid": "quake-b",
                     "description": body,
-                    "date": "Tue, 24 Nov 2026 12:00:00 GMT",
+                    "date": format_datetime(repost_at),
                 },
                 {
                     "title": "Magnitude 7.1 quake strikes off northern Japan",
                     "link": "https://outlet.example/quake-77",
                     "guid": "quake-a",
                     "description": body,
-                    "date": "Tue, 24 Nov 2026 08:00:00 GMT",
+                    "date": format_datetime(original_at),
                 },
             ],
             "Outlet",
@@ -552,14 +557,18 @@ def test_the_copy_published_first_represents_the_cluster_whatever_the_order_it_a
                     "link": "https://other.example/japan-quake",
                     "guid": "other-1",
                     "description": body,
-                    "date": "Tue, 24 Nov 2026 09:00:00 GMT",
+                    "date": format_datetime(other_at),
                 }
             ],
             "Other",
         )
     )
-    sources = [feed_server.url("/outlet.rss"), feed_server.url("/other.rss")]
+    feed_server.routes["/outlet.rss"] = Route(rss([], "Outlet"))
+    sources = [(feed_server.url(path), 'interval = "1s"') for path in ("/outlet.rss", "/other.rss")]
     config = write_config(tmp_path, sources)
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    feed_server.routes["/outlet.rss"] = outlet
+    time.sleep(1.5)  # the outlet is due again
     assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
 
     [found] = json.loads(
@@ -568,7 +577,8 @@ def test_the_copy_published_first_represents_the_cluster_whatever_the_order_it_a
     assert found["copies"] == 3
     assert found["title"] == "Magnitude 7.1 quake strikes off northern Japan"
     assert found["url"] == "https://outlet.example/quake-77"
-    assert found["published_at"] == "2026-11-24T08:00:00+00:00"
+    assert found["published_at"] == original_at.isoformat()
+    assert found["sources"] == ["Outlet", "Other"]  # the first to publish first
     entry = (tmp_path / "feeds" / "feeds" / "all.atom").read_text(encoding="utf-8")
     assert "<title>Magnitude 7.1 quake strikes off northern Japan</title>" in entry
     assert 'href="https://outlet.example/quake-77" rel="alternate"' in entry
@@ -581,9 +591,9 @@ def test_the_copy_published_first_represents_the_cluster_whatever_the_order_it_a
     )  # fmt: skip
     [original] = [m for m in explained["members"] if m["title"].startswith("Magnitude")]
     assert original["join_reason"] == "similar-text"
-    assert original["published_at"] == "2026-11-24T08:00:00+00:00"
+    assert original["published_at"] == original_at.isoformat()
     plain = syndicator(
         "--config", str(config), "explain", f"cluster:{found['cluster_id']}", cwd=tmp_path
     ).stdout
     assert f"; story:{original['story_id']}, published earlier, represents it" in plain
-    assert "published first (2026-11-24 08:00), it represents the cluster" in plain
+    assert f"published first ({original_at:%Y-%m-%d %H:%M}), it represents the cluster" in plain
