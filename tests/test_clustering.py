@@ -597,3 +597,45 @@ def test_the_copy_published_first_represents_the_cluster_whatever_the_order_it_a
     ).stdout
     assert f"; story:{original['story_id']}, published earlier, represents it" in plain
     assert f"published first ({original_at:%Y-%m-%d %H:%M}), it represents the cluster" in plain
+
+
+ARCHIVED = SHARED / "corpus" / "feeds-real" / "archived-entries"
+
+
+def _archived(day: str, feed: str, *titles: str) -> list[dict[str, str]]:
+    """Entries of one archived feed and day (rumca-js's RSS-Link-Database), as `rss` items."""
+    path = ARCHIVED / day / f"rumca_{feed}_entries.json"
+    entries = json.loads(path.read_text(encoding="utf-8"))["entries"]
+    return [
+        {
+            "title": html.escape(entry["title"]),
+            "link": html.escape(entry["link"]),
+            "description": html.escape(entry["description"]),
+            "date": format_datetime(datetime.fromisoformat(entry["date_published"])),
+        }
+        for entry in entries
+        if entry["title"] in titles
+    ]
+
+
+def test_two_stories_under_one_agency_photo_are_two_clusters(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # The Epoch Times' items hold only the caption of their lead photo; on 6 and 7 February
+    # 2023 two different stories had the same photo of rescuers in Sanliurfa.
+    feed = "https.www.theepochtimes.comc-worldfeed"
+    items = _archived(
+        "2023-02-07", feed, "Australia Pledges $10M for Turkey Earthquake Relief"
+    ) + _archived(
+        "2023-02-06", feed, "Southern Turkey Rocked by 2nd Powerful Quake in Less Than 12 Hours"
+    )
+    assert len(items) == 2
+    assert items[0]["description"] == items[1]["description"]
+    feed_server.routes["/epoch.rss"] = Route(rss(items, "The Epoch Times"))
+    config = write_config(tmp_path, [feed_server.url("/epoch.rss")])
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+
+    found = json.loads(
+        syndicator("--config", str(config), "search", "turkey", "--json", cwd=tmp_path).stdout
+    )
+    assert sorted(cluster["copies"] for cluster in found) == [1, 1]
