@@ -1304,18 +1304,23 @@ class Store:
             return max(cursor.rowcount, 0)
 
     def prune_fingerprints(self, now: datetime) -> int:
-        """Forget the fingerprints of stories published before the clustering window: no new
-        story can be compared with them, and the candidate index stays the size of one window
-        however long stories are kept. Returns the fingerprints removed."""
+        """Forget the fingerprints of stories published before the clustering window and
+        first seen before it too, so the candidate index stays the size of one window
+        however long stories are kept. A story dated long ago but seen just now (a new
+        source's back catalogue, an archive replayed a day per poll) is kept for a window:
+        copies published near its date may still arrive, and the window compares
+        publication times, not the clock. Returns the fingerprints removed."""
         cutoff = int(now.timestamp() - self.rules.window.total_seconds())
+        seen_before = format_time(now - self.rules.window)
         removed = 0
         while True:  # in slices, so one transaction never holds a day's worth of deletions
             with self._transaction() as db:
                 count = self._drop_fingerprints(
                     db,
-                    "SELECT story_id, at, sketch, title_keys FROM story_fingerprints "
-                    "WHERE at < ? ORDER BY at LIMIT 5000",
-                    [cutoff],
+                    "SELECT f.story_id, f.at, f.sketch, f.title_keys FROM story_fingerprints f "
+                    "JOIN stories s ON s.id = f.story_id "
+                    "WHERE f.at < ? AND s.first_seen_at < ? ORDER BY f.at LIMIT 5000",
+                    [cutoff, seen_before],
                 )
             removed += count
             if count < 5000:

@@ -639,3 +639,45 @@ def test_two_stories_under_one_agency_photo_are_two_clusters(
         syndicator("--config", str(config), "search", "turkey", "--json", cwd=tmp_path).stdout
     )
     assert sorted(cluster["copies"] for cluster in found) == [1, 1]
+
+
+def test_an_old_dated_story_seen_now_still_finds_its_copy_in_the_next_poll(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # An archive replayed a day per poll (or a new source's back catalogue): the stories are
+    # dated February 2023 but first seen now, and the copy comes a poll later. The window
+    # compares the two publication times (an hour apart), so the copy joins.
+    body = html.escape(_html(QUAKE_WIRE[:2]))
+    wire = {"title": "Quake hits Japan", "link": "https://wire.example/q", "guid": "q-1"}
+    copy = {"title": "Japan quake: tsunami alert", "link": "https://copy.example/q", "guid": "c"}
+    feed_server.routes["/wire.rss"] = Route(
+        rss([{**wire, "description": body, "date": "Mon, 06 Feb 2023 08:00:00 GMT"}], "Wire")
+    )
+    feed_server.routes["/copy.rss"] = Route(rss([], "Copy"))
+    sources = [(feed_server.url(path), 'interval = "1s"') for path in ("/wire.rss", "/copy.rss")]
+    config = write_config(tmp_path, sources)
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    feed_server.routes["/copy.rss"] = Route(
+        rss([{**copy, "description": body, "date": "Mon, 06 Feb 2023 09:00:00 GMT"}], "Copy")
+    )
+    time.sleep(1.5)  # the copy's feed is due again
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+
+    [found] = json.loads(
+        syndicator("--config", str(config), "search", "japan", "--json", cwd=tmp_path).stdout
+    )
+    assert found["copies"] == 2
+    assert found["title"] == "Quake hits Japan"
+
+
+def test_fingerprints_of_old_dated_stories_are_kept_a_window_after_they_were_seen(
+    store: Store,
+) -> None:
+    old = replace(
+        _entry("agency", "Quake hits Japan", _html(QUAKE_WIRE)), published=NOW - timedelta(days=30)
+    )
+    store.store_stories(_stories(1, old), NOW)
+
+    assert store.prune_fingerprints(NOW + timedelta(hours=1)) == 0
+    assert store.prune_fingerprints(NOW + timedelta(days=3, hours=1)) == 1
+    assert _fingerprint_rows(store) == (0, 0)
