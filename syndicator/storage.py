@@ -2510,6 +2510,24 @@ class Store:
             )
         return int(count)
 
+    def shingle_counts(self, story_ids: Iterable[int]) -> dict[int, int]:
+        """The shingle count of each story's text fingerprint, for the stories still inside
+        the clustering window (`explain`: whether a join was scored by containment)."""
+        wanted = sorted(set(story_ids))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        counts: dict[int, int] = {}
+        for story_id, sketch in self._execute(
+            f"SELECT story_id, sketch FROM story_fingerprints WHERE story_id IN ({marks})",
+            wanted,
+        ):
+            try:
+                counts[story_id] = Fingerprint.from_bytes(sketch).size
+            except ValueError:
+                continue  # unreadable: the measure stays unknown
+        return counts
+
     def alerts_of(self, cluster_id: int) -> list[tuple[str, float, str, str, str]]:
         """Why a cluster alerted: (alert, score, matched at, channel, status) per channel
         (channel and status empty for an alert without channels)."""

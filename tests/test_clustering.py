@@ -681,3 +681,27 @@ def test_fingerprints_of_old_dated_stories_are_kept_a_window_after_they_were_see
     assert store.prune_fingerprints(NOW + timedelta(hours=1)) == 0
     assert store.prune_fingerprints(NOW + timedelta(days=3, hours=1)) == 1
     assert _fingerprint_rows(store) == (0, 0)
+
+
+def test_explain_says_how_a_short_copy_was_scored(tmp_path: Path, feed_server: FeedServer) -> None:
+    # MSN re-published AP's headline with no text; ABC News had it with one sentence. Texts
+    # this short are scored by the share of both texts' shingles they have in common, not by
+    # how much of the shorter is in the longer (all of MSN's is in ABC's).
+    title = "Powerful 7.8 quake knocks down buildings in Turkey, Syria"
+    abc = _archived("2023-02-06", "http.feeds.abcnews.comabcnewstopstories", title)
+    msn = _archived("2023-02-06", "http.www.msn.comrssnews.aspx", title)
+    feed_server.routes["/abc.rss"] = Route(rss(abc, "ABC News"))
+    feed_server.routes["/msn.rss"] = Route(rss(msn, "MSN"))
+    config = write_config(tmp_path, [feed_server.url("/abc.rss"), feed_server.url("/msn.rss")])
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+
+    [found] = json.loads(
+        syndicator("--config", str(config), "search", "temblor", "--json", cwd=tmp_path).stdout
+    )
+    assert found["copies"] == 2
+    assert found["sources"] == ["ABC News", "MSN"]  # published 02:53 and 04:02
+    plain = syndicator(
+        "--config", str(config), "explain", f"cluster:{found['cluster_id']}", cwd=tmp_path
+    ).stdout
+    assert "of their word sequences in common (texts this short are compared whole)" in plain
+    assert "of the shorter text is in" not in plain
