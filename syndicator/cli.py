@@ -38,6 +38,7 @@ from syndicator.config import (
     source_url_problem,
 )
 from syndicator.errors import ConfigError, SyndicatorError
+from syndicator.fingerprint import MIN_CONTAINMENT_SHINGLES
 from syndicator.logs import LOG_FORMATS, configure_logging
 from syndicator.models import Cluster, StoredStory, Tag, TagKind
 from syndicator.normalize import canonical_url
@@ -738,17 +739,48 @@ def query_from_arguments(arguments: Sequence[str]) -> str:
 
 
 _JOIN_REASONS = {
-    "first": "first seen: it started the cluster and represents it",
+    "first": "first seen: it started the cluster",
     "canonical-url": "same canonical URL as {matched}",
     "guid": "same globally unique guid (permalink, urn: or tag:) as {matched}",
     "similar-text": "similar text: {score:.0%} of the shorter text is in {matched}",
 }
+_SHORT_TEXT_JOIN = (
+    "similar text: it and {matched} have {score:.0%} of their word sequences in common"
+    " (texts this short are compared whole)"
+)
+_UNKNOWN_MEASURE_JOIN = "similar text: scored {score:.0%} against {matched}"
 
 
-def _join_explanation(story: StoredStory) -> str:
-    template = _JOIN_REASONS.get(story.join_reason, story.join_reason)
+def _join_template(story: StoredStory, shingles: Mapping[int, int]) -> str:
+    """The explanation's wording. A near-duplicate's score is the share of the shorter text
+    in the longer, unless that text is too short to measure it that way: then it is the
+    share of both texts' shingles the two have in common (`fingerprint.similarity`). Which
+    one is known while both fingerprints are kept (the clustering window)."""
+    if story.join_reason != "similar-text":
+        return _JOIN_REASONS.get(story.join_reason, story.join_reason)
+    sizes = [shingles.get(story.id), shingles.get(story.joined_story_id or 0)]
+    if None in sizes:
+        return _UNKNOWN_MEASURE_JOIN
+    if min(size or 0 for size in sizes) < MIN_CONTAINMENT_SHINGLES:
+        return _SHORT_TEXT_JOIN
+    return _JOIN_REASONS["similar-text"]
+
+
+def _join_explanation(
+    story: StoredStory, representative: StoredStory, shingles: Mapping[int, int]
+) -> str:
+    """Why the story is in its cluster, and whether it represents it: the copy published
+    first does, which need not be the one that started the cluster."""
+    template = _join_template(story, shingles)
     matched = f"story:{story.joined_story_id}" if story.joined_story_id else "an earlier member"
-    return template.format(matched=matched, score=story.join_score or 0.0)
+    why = template.format(matched=matched, score=story.join_score or 0.0)
+    if story.id != representative.id:
+        if story.join_reason == "first":
+            return f"{why}; story:{representative.id}, published earlier, represents it"
+        return why
+    if story.join_reason == "first":
+        return f"{why} and represents it"
+    return f"{why}; published first ({_when(story.published_at)}), it represents the cluster"
 
 
 def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
@@ -763,6 +795,7 @@ def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
         else:
             cluster = store.cluster_of(story_id=int(number))
         alerts = store.alerts_of(cluster.id) if cluster else []
+        shingles = store.shingle_counts(_joined_pairs(cluster)) if cluster else {}
     finally:
         store.close()
     if cluster is None:
@@ -782,12 +815,26 @@ def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
         ]
         print_json(record)
         return 0
-    _print_explanation(cluster, alerts, settings.topics.labels())
+    _print_explanation(cluster, alerts, settings.topics.labels(), shingles)
     return 0
 
 
+def _joined_pairs(cluster: Cluster) -> list[int]:
+    """The near-duplicate members of a cluster and the stories they matched."""
+    return [
+        story_id
+        for story in cluster.copies
+        if story.join_reason == "similar-text"
+        for story_id in (story.id, story.joined_story_id)
+        if story_id is not None
+    ]
+
+
 def _print_explanation(
-    cluster: Cluster, alerts: Sequence[tuple[str, float, str, str, str]], labels: Mapping[str, str]
+    cluster: Cluster,
+    alerts: Sequence[tuple[str, float, str, str, str]],
+    labels: Mapping[str, str],
+    shingles: Mapping[int, int],
 ) -> None:
     print(f"cluster:{cluster.id}  {cluster.title}")
     print(f"first seen {_when(cluster.first_seen_at)}, {len(cluster.copies)} member(s)")
@@ -795,7 +842,7 @@ def _print_explanation(
         print(
             f"  story:{story.id}  {_when(story.first_seen_at)}  {story.source_name}: {story.title}"
         )
-        print(f"      {_join_explanation(story)}")
+        print(f"      {_join_explanation(story, cluster.representative, shingles)}")
         if story.agency or story.place:
             print(f"      dateline: {', '.join(p for p in (story.place, story.agency) if p)}")
     if cluster.related:
@@ -965,6 +1012,7 @@ def _member_record(story: StoredStory) -> dict[str, object]:
         "title": story.title,
         "url": story.url,
         "first_seen_at": _iso(story.first_seen_at),
+        "published_at": _iso(story.published_at),
         "join_reason": story.join_reason,
         "join_score": None if story.join_score is None else round(story.join_score, 3),
         "joined_story_id": story.joined_story_id,
@@ -974,7 +1022,10 @@ def _member_record(story: StoredStory) -> dict[str, object]:
 
 
 def _cluster_sources(cluster: Cluster) -> list[str]:
-    return list(dict.fromkeys(copy.source_name or copy.source_url for copy in cluster.copies))
+    """The members' sources, the representative's (the first to publish) first."""
+    first = cluster.representative
+    members = [first, *(copy for copy in cluster.copies if copy.id != first.id)]
+    return list(dict.fromkeys(copy.source_name or copy.source_url for copy in members))
 
 
 def _cluster_record(cluster: Cluster) -> dict[str, object]:

@@ -21,6 +21,7 @@ decisions out. The fingerprints themselves are `fingerprint`'s.
 from __future__ import annotations
 
 import heapq
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -43,7 +44,7 @@ class UpsertAction(StrEnum):
 class JoinReason(StrEnum):
     """Why a story is in its cluster (stored with the story, shown by `syndicator explain`)."""
 
-    FIRST = "first"  # it started the cluster and represents it
+    FIRST = "first"  # it started the cluster (the copy published first represents it)
     CANONICAL_URL = "canonical-url"
     GUID = "guid"
     SIMILAR_TEXT = "similar-text"
@@ -167,14 +168,33 @@ SHORT_TEXT_WORDS = 20
 """A body shorter than this is fingerprinted together with its headline."""
 
 
+_PHOTO_CREDIT = re.compile(
+    r"\((?:[^()]*(?:/| via )[^()]*|(?:Courtesy of|Photo by|Photo:|Screenshot)[^()]*)\)$"
+)
+"""A line ending in a photo credit, "(STR/AFP via Getty Images)", "(Khalil Hamra/AP Photo)",
+"(Courtesy of ...)": the caption of a picture, not the story's text."""
+
+
+def _without_captions(text: str) -> str:
+    """The text without its photo-caption lines. The Epoch Times' items carry nothing but the
+    caption of their lead photo, and one agency photo leads different stories: on 6-7
+    February 2023 "Southern Turkey Rocked by 2nd Powerful Quake" and "Australia Pledges $10M
+    for Turkey Earthquake Relief" had the same one."""
+    if ")" not in text:
+        return text
+    lines = text.split("\n")
+    kept = [line for line in lines if not _PHOTO_CREDIT.search(line.rstrip())]
+    return text if len(kept) == len(lines) else "\n".join(kept)
+
+
 def story_sketch(story: Story, boilerplate: frozenset[int] = frozenset()) -> fp.Fingerprint:
     """The body fingerprint of a story.
 
     A short body is read with its headline in front: feeds whose every item says "Comments"
     or "Read the full story" must not make all their stories one, and a headline-only item
-    is its headline.
+    is its headline. Photo captions are not read (`_without_captions`).
     """
-    text = story.text
+    text = _without_captions(story.text)
     if len(text.split(None, SHORT_TEXT_WORDS)) <= SHORT_TEXT_WORDS:
         text = f"{story.title} {' '.join(text.split())}".strip()
     return fp.fingerprint(text, boilerplate=boilerplate)

@@ -186,7 +186,7 @@ class RelatedLink:
 
 @dataclass(frozen=True, slots=True)
 class Cluster:
-    """One story across sources: the representative (first seen) and every copy."""
+    """One story across sources: the representative (the copy published first) and every copy."""
 
     id: int
     title: str

@@ -1304,18 +1304,23 @@ class Store:
             return max(cursor.rowcount, 0)
 
     def prune_fingerprints(self, now: datetime) -> int:
-        """Forget the fingerprints of stories published before the clustering window: no new
-        story can be compared with them, and the candidate index stays the size of one window
-        however long stories are kept. Returns the fingerprints removed."""
+        """Forget the fingerprints of stories published before the clustering window and
+        first seen before it too, so the candidate index stays the size of one window
+        however long stories are kept. A story dated long ago but seen just now (a new
+        source's back catalogue, an archive replayed a day per poll) is kept for a window:
+        copies published near its date may still arrive, and the window compares
+        publication times, not the clock. Returns the fingerprints removed."""
         cutoff = int(now.timestamp() - self.rules.window.total_seconds())
+        seen_before = format_time(now - self.rules.window)
         removed = 0
         while True:  # in slices, so one transaction never holds a day's worth of deletions
             with self._transaction() as db:
                 count = self._drop_fingerprints(
                     db,
-                    "SELECT story_id, at, sketch, title_keys FROM story_fingerprints "
-                    "WHERE at < ? ORDER BY at LIMIT 5000",
-                    [cutoff],
+                    "SELECT f.story_id, f.at, f.sketch, f.title_keys FROM story_fingerprints f "
+                    "JOIN stories s ON s.id = f.story_id "
+                    "WHERE f.at < ? AND s.first_seen_at < ? ORDER BY f.at LIMIT 5000",
+                    [cutoff, seen_before],
                 )
             removed += count
             if count < 5000:
@@ -1615,14 +1620,30 @@ class Store:
         ).lastrowid  # fmt: skip
         if story_id is None:  # None only when no row was inserted
             raise StorageError(f"{self.path}: story {story.guid_key!r} was not inserted")
+        # The copy published first represents the cluster (its title, link and source lead
+        # the feed entry and the alert): copies seen in one cycle, or a feed that lists an
+        # older copy later, arrive in no particular order. The cluster id, and so the entry
+        # id, stays. SQLite reads every right-hand side from the row before the update.
         conn.execute(
             """
             UPDATE clusters SET
-                representative_story_id = COALESCE(representative_story_id, ?),
-                published_at = MIN(published_at, ?)
-            WHERE id = ?
+                representative_story_id = CASE
+                    WHEN representative_story_id IS NULL OR :published < published_at
+                    THEN :story ELSE representative_story_id END,
+                title = CASE WHEN representative_story_id IS NOT NULL
+                    AND :published < published_at THEN :title ELSE title END,
+                updated_at = CASE WHEN representative_story_id IS NOT NULL
+                    AND :published < published_at THEN MAX(updated_at, :now) ELSE updated_at END,
+                published_at = MIN(published_at, :published)
+            WHERE id = :cluster
             """,
-            (story_id, published, cluster_id),
+            {
+                "story": story_id,
+                "published": published,
+                "title": story.title,
+                "now": now_text,
+                "cluster": cluster_id,
+            },
         )
         if match is not None:  # an earlier-published copy moves the cluster back in time
             conn.execute(
@@ -2488,6 +2509,24 @@ class Store:
                 "DELETE FROM channel_states WHERE channel = ?", [(c,) for c in channels]
             )
         return int(count)
+
+    def shingle_counts(self, story_ids: Iterable[int]) -> dict[int, int]:
+        """The shingle count of each story's text fingerprint, for the stories still inside
+        the clustering window (`explain`: whether a join was scored by containment)."""
+        wanted = sorted(set(story_ids))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        counts: dict[int, int] = {}
+        for story_id, sketch in self._execute(
+            f"SELECT story_id, sketch FROM story_fingerprints WHERE story_id IN ({marks})",
+            wanted,
+        ):
+            try:
+                counts[story_id] = Fingerprint.from_bytes(sketch).size
+            except ValueError:
+                continue  # unreadable: the measure stays unknown
+        return counts
 
     def alerts_of(self, cluster_id: int) -> list[tuple[str, float, str, str, str]]:
         """Why a cluster alerted: (alert, score, matched at, channel, status) per channel

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import html
 import json
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -513,3 +515,193 @@ def test_a_syndicated_copy_served_by_another_feed_joins_and_explain_shows_the_sc
     ).stdout
     assert "similar text" in plain
     assert f"story:{explained['members'][0]['story_id']}" in plain
+
+
+def test_the_copy_published_first_represents_the_cluster_whatever_the_order_it_arrives_in(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # Another outlet's copy is polled first. Then a feed that lists its newest entry first
+    # brings the outlet's re-post of its own story under a new headline, then its original,
+    # published before the other outlet's copy (tvn24 and Business Insider Polska re-posted so
+    # on 6-7 February 2023). The original leads the feed entry, the search and its sources.
+    # The dates are recent: the clustering window counts back from now.
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    original_at, other_at, repost_at = (hour - timedelta(hours=n) for n in (6, 5, 2))
+    body = html.escape(_html(QUAKE_WIRE[:2]))
+    outlet = Route(
+        rss(
+            [
+                {
+                    "title": "Tsunami warning lifted after Japan quake",
+                    "link": "https://outlet.example/quake-tsunami-lifted-77",
+                    "guid": "quake-b",
+                    "description": body,
+                    "date": format_datetime(repost_at),
+                },
+                {
+                    "title": "Magnitude 7.1 quake strikes off northern Japan",
+                    "link": "https://outlet.example/quake-77",
+                    "guid": "quake-a",
+                    "description": body,
+                    "date": format_datetime(original_at),
+                },
+            ],
+            "Outlet",
+        )
+    )
+    feed_server.routes["/other.rss"] = Route(
+        rss(
+            [
+                {
+                    "title": "Japan quake: tsunami warning for Miyagi and Fukushima",
+                    "link": "https://other.example/japan-quake",
+                    "guid": "other-1",
+                    "description": body,
+                    "date": format_datetime(other_at),
+                }
+            ],
+            "Other",
+        )
+    )
+    feed_server.routes["/outlet.rss"] = Route(rss([], "Outlet"))
+    sources = [(feed_server.url(path), 'interval = "1s"') for path in ("/outlet.rss", "/other.rss")]
+    config = write_config(tmp_path, sources)
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    feed_server.routes["/outlet.rss"] = outlet
+    time.sleep(1.5)  # the outlet is due again
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+
+    [found] = json.loads(
+        syndicator("--config", str(config), "search", "tsunami", "--json", cwd=tmp_path).stdout
+    )
+    assert found["copies"] == 3
+    assert found["title"] == "Magnitude 7.1 quake strikes off northern Japan"
+    assert found["url"] == "https://outlet.example/quake-77"
+    assert found["published_at"] == original_at.isoformat()
+    assert found["sources"] == ["Outlet", "Other"]  # the first to publish first
+    entry = (tmp_path / "feeds" / "feeds" / "all.atom").read_text(encoding="utf-8")
+    assert "<title>Magnitude 7.1 quake strikes off northern Japan</title>" in entry
+    assert 'href="https://outlet.example/quake-77" rel="alternate"' in entry
+
+    explained = json.loads(
+        syndicator(
+            "--config", str(config), "explain", f"cluster:{found['cluster_id']}", "--json",
+            cwd=tmp_path,
+        ).stdout
+    )  # fmt: skip
+    [original] = [m for m in explained["members"] if m["title"].startswith("Magnitude")]
+    assert original["join_reason"] == "similar-text"
+    assert original["published_at"] == original_at.isoformat()
+    plain = syndicator(
+        "--config", str(config), "explain", f"cluster:{found['cluster_id']}", cwd=tmp_path
+    ).stdout
+    assert f"; story:{original['story_id']}, published earlier, represents it" in plain
+    assert f"published first ({original_at:%Y-%m-%d %H:%M}), it represents the cluster" in plain
+
+
+ARCHIVED = SHARED / "corpus" / "feeds-real" / "archived-entries"
+
+
+def _archived(day: str, feed: str, *titles: str) -> list[dict[str, str]]:
+    """Entries of one archived feed and day (rumca-js's RSS-Link-Database), as `rss` items."""
+    path = ARCHIVED / day / f"rumca_{feed}_entries.json"
+    entries = json.loads(path.read_text(encoding="utf-8"))["entries"]
+    return [
+        {
+            "title": html.escape(entry["title"]),
+            "link": html.escape(entry["link"]),
+            "description": html.escape(entry["description"]),
+            "date": format_datetime(datetime.fromisoformat(entry["date_published"])),
+        }
+        for entry in entries
+        if entry["title"] in titles
+    ]
+
+
+def test_two_stories_under_one_agency_photo_are_two_clusters(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # The Epoch Times' items hold only the caption of their lead photo; on 6 and 7 February
+    # 2023 two different stories had the same photo of rescuers in Sanliurfa.
+    feed = "https.www.theepochtimes.comc-worldfeed"
+    items = _archived(
+        "2023-02-07", feed, "Australia Pledges $10M for Turkey Earthquake Relief"
+    ) + _archived(
+        "2023-02-06", feed, "Southern Turkey Rocked by 2nd Powerful Quake in Less Than 12 Hours"
+    )
+    assert len(items) == 2
+    assert items[0]["description"] == items[1]["description"]
+    feed_server.routes["/epoch.rss"] = Route(rss(items, "The Epoch Times"))
+    config = write_config(tmp_path, [feed_server.url("/epoch.rss")])
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+
+    found = json.loads(
+        syndicator("--config", str(config), "search", "turkey", "--json", cwd=tmp_path).stdout
+    )
+    assert sorted(cluster["copies"] for cluster in found) == [1, 1]
+
+
+def test_an_old_dated_story_seen_now_still_finds_its_copy_in_the_next_poll(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # An archive replayed a day per poll (or a new source's back catalogue): the stories are
+    # dated February 2023 but first seen now, and the copy comes a poll later. The window
+    # compares the two publication times (an hour apart), so the copy joins.
+    body = html.escape(_html(QUAKE_WIRE[:2]))
+    wire = {"title": "Quake hits Japan", "link": "https://wire.example/q", "guid": "q-1"}
+    copy = {"title": "Japan quake: tsunami alert", "link": "https://copy.example/q", "guid": "c"}
+    feed_server.routes["/wire.rss"] = Route(
+        rss([{**wire, "description": body, "date": "Mon, 06 Feb 2023 08:00:00 GMT"}], "Wire")
+    )
+    feed_server.routes["/copy.rss"] = Route(rss([], "Copy"))
+    sources = [(feed_server.url(path), 'interval = "1s"') for path in ("/wire.rss", "/copy.rss")]
+    config = write_config(tmp_path, sources)
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    feed_server.routes["/copy.rss"] = Route(
+        rss([{**copy, "description": body, "date": "Mon, 06 Feb 2023 09:00:00 GMT"}], "Copy")
+    )
+    time.sleep(1.5)  # the copy's feed is due again
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+
+    [found] = json.loads(
+        syndicator("--config", str(config), "search", "japan", "--json", cwd=tmp_path).stdout
+    )
+    assert found["copies"] == 2
+    assert found["title"] == "Quake hits Japan"
+
+
+def test_fingerprints_of_old_dated_stories_are_kept_a_window_after_they_were_seen(
+    store: Store,
+) -> None:
+    old = replace(
+        _entry("agency", "Quake hits Japan", _html(QUAKE_WIRE)), published=NOW - timedelta(days=30)
+    )
+    store.store_stories(_stories(1, old), NOW)
+
+    assert store.prune_fingerprints(NOW + timedelta(hours=1)) == 0
+    assert store.prune_fingerprints(NOW + timedelta(days=3, hours=1)) == 1
+    assert _fingerprint_rows(store) == (0, 0)
+
+
+def test_explain_says_how_a_short_copy_was_scored(tmp_path: Path, feed_server: FeedServer) -> None:
+    # MSN re-published AP's headline with no text; ABC News had it with one sentence. Texts
+    # this short are scored by the share of both texts' shingles they have in common, not by
+    # how much of the shorter is in the longer (all of MSN's is in ABC's).
+    title = "Powerful 7.8 quake knocks down buildings in Turkey, Syria"
+    abc = _archived("2023-02-06", "http.feeds.abcnews.comabcnewstopstories", title)
+    msn = _archived("2023-02-06", "http.www.msn.comrssnews.aspx", title)
+    feed_server.routes["/abc.rss"] = Route(rss(abc, "ABC News"))
+    feed_server.routes["/msn.rss"] = Route(rss(msn, "MSN"))
+    config = write_config(tmp_path, [feed_server.url("/abc.rss"), feed_server.url("/msn.rss")])
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+
+    [found] = json.loads(
+        syndicator("--config", str(config), "search", "temblor", "--json", cwd=tmp_path).stdout
+    )
+    assert found["copies"] == 2
+    assert found["sources"] == ["ABC News", "MSN"]  # published 02:53 and 04:02
+    plain = syndicator(
+        "--config", str(config), "explain", f"cluster:{found['cluster_id']}", cwd=tmp_path
+    ).stdout
+    assert "of their word sequences in common (texts this short are compared whole)" in plain
+    assert "of the shorter text is in" not in plain
