@@ -60,6 +60,7 @@ from syndicator.models import (
     Tag,
     TagKind,
 )
+from syndicator.normalize import CANONICAL_RULES, canonical_url
 from syndicator.query import (
     MatchDoc,
     Query,
@@ -522,6 +523,51 @@ def _m0020_id_marks(db: Database) -> None:
     db.execute("CREATE TABLE id_marks (name TEXT PRIMARY KEY, high INTEGER NOT NULL) WITHOUT ROWID")
 
 
+@MIGRATIONS(name="0021_store_meta")
+def _m0021_store_meta(db: Database) -> None:
+    # Versions the data was written under (`normalize.CANONICAL_RULES`).
+    db.execute(
+        "CREATE TABLE store_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID"
+    )
+
+
+def _follow_canonical_rules(db: Database) -> None:
+    """Re-key what was keyed by canonical URL under older rules (see CANONICAL_RULES):
+    entries without a guid ("link:" keys, also in expired_entries) and the canonical URLs
+    exact copies are found by. A key that already exists under the new rules is left as it
+    is (the entry was stored twice before: nothing to join). Anchored and title-told keys
+    (with a "#", `pipeline.tell_shared_links_apart`) keep theirs."""
+    row = db.execute("SELECT value FROM store_meta WHERE name = 'canonical_rules'").fetchone()
+    if row is not None and row[0] >= CANONICAL_RULES:
+        return
+    with db.conn:
+        for table in ("stories", "expired_entries"):
+            keys = db.execute(
+                f"SELECT source_id, guid_key FROM {table} "
+                "WHERE guid_key LIKE 'link:%' AND instr(guid_key, '#') = 0"
+            ).fetchall()
+            for source_id, key in keys:
+                if (new := "link:" + canonical_url(key[5:])) != key:
+                    db.execute(
+                        f"UPDATE OR IGNORE {table} SET guid_key = ? "
+                        "WHERE source_id = ? AND guid_key = ?",
+                        (new, source_id, key),
+                    )
+        urls = db.execute(
+            "SELECT DISTINCT canonical_url FROM stories "
+            "WHERE canonical_url != '' AND instr(canonical_url, '#') = 0"
+        ).fetchall()
+        for (url,) in urls:
+            if (new := canonical_url(url)) != url:
+                db.execute(
+                    "UPDATE stories SET canonical_url = ? WHERE canonical_url = ?", (new, url)
+                )
+        db.execute(
+            "INSERT OR REPLACE INTO store_meta (name, value) VALUES ('canonical_rules', ?)",
+            (CANONICAL_RULES,),
+        )
+
+
 def _register_functions(connection: sqlite3.Connection) -> None:
     """The SQL functions the schema's triggers call (every connection that writes needs them:
     a story deleted from a shell without them fails with "no such function", harmlessly)."""
@@ -867,6 +913,7 @@ def open_store(path: Path, rules: ClusterRules | None = None) -> Store:
         db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
         _use_incremental_vacuum(db)
         MIGRATIONS.apply(db)
+        _follow_canonical_rules(db)
         # Each feed's write inside a write group is a savepoint, which keeps the original of
         # every page it first touches in a sub-journal: a temporary *file* by default, and the
         # candidate index touches a page per key. In memory (at most the pages one feed's

@@ -289,6 +289,20 @@ def test_clean_xml_text_removes_only_xml_invalid_characters() -> None:
         ("https://example.org/a?utm_source=rss&utm_medium=feed&id=7", "https://example.org/a?id=7"),
         ("https://example.org/a?fbclid=IwAR0abc", "https://example.org/a"),
         ("https://example.org/a?b=2&a=1&c=3", "https://example.org/a?a=1&b=2&c=3"),
+        # Feed tracking seen in the archived entries (Daily Mail, MSN, WSJ, tvn24).
+        (
+            "https://www.dailymail.co.uk/n/a.html?ito=1490&ns_campaign=1490&ns_mchannel=rss",
+            "https://www.dailymail.co.uk/n/a.html",
+        ),
+        ("https://www.msn.com/en-us/news/a?srcref=rss", "https://www.msn.com/en-us/news/a"),
+        ("https://www.wsj.com/articles/a-1?mod=rss_Technology", "https://www.wsj.com/articles/a-1"),
+        ("https://tvn24.pl/swiat/a-1?source=rss", "https://tvn24.pl/swiat/a-1"),
+        # ... but the same names with other values may choose the page.
+        ("https://example.org/a?mod=hp_lead", "https://example.org/a?mod=hp_lead"),
+        (
+            "https://example.org/feed?source=news&format=rss",
+            "https://example.org/feed?format=rss&source=news",
+        ),
         ("https://amp.example.org/news/story", "https://example.org/news/story"),
         ("https://example.org/news/story/amp", "https://example.org/news/story"),
         ("https://example.org/news/story/amp/", "https://example.org/news/story/"),

@@ -23,6 +23,7 @@ from syndicator.storage import (
     _register_functions,
     open_store,
 )
+from tests.conftest import FeedServer, Route, rss, syndicator, write_config
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -481,3 +482,29 @@ def test_retention_removes_old_clusters_and_gives_the_space_back(tmp_path: Path)
     assert path.with_name(path.name + "-wal").stat().st_size == 0  # checkpointed
     assert _index_is_consistent(store)
     store.close()
+
+
+def test_entries_keyed_under_older_canonical_rules_are_not_stored_again(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A store written before `canonical_url` learnt to drop a tracking parameter keyed a
+    guid-less entry by its link with it: opened by the new rules, it re-keys such entries,
+    so the feed's next poll does not store the entry a second time."""
+    link = "https://www.dailymail.co.uk/news/article-1/quake.html?ito=1490&ns_campaign=1490"
+    quake = {"title": "Quake toll rises", "link": link.replace("&", "&amp;"), "description": "x"}
+    feed_server.routes["/dm.rss"] = Route(rss([quake], "Daily Mail"))
+    config = write_config(tmp_path, [feed_server.url("/dm.rss")])
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    db_path = tmp_path / "db" / "syndicator.db"
+    with sqlite3.connect(db_path) as db:  # as the rules before version 2 wrote it
+        db.execute("UPDATE stories SET guid_key = ?, canonical_url = ?", ("link:" + link, link))
+        db.execute("UPDATE store_meta SET value = 1 WHERE name = 'canonical_rules'")
+        db.execute("UPDATE sources SET next_poll_at = '2000-01-01T00:00:00Z', content_hash = ''")
+    other = {"title": "Aid arrives", "link": "https://www.dailymail.co.uk/news/article-2/aid.html"}
+    feed_server.routes["/dm.rss"] = Route(rss([quake, other], "Daily Mail"))
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute("SELECT guid_key, canonical_url FROM stories ORDER BY id").fetchall()
+    clean = "https://www.dailymail.co.uk/news/article-1/quake.html"
+    aid = "https://www.dailymail.co.uk/news/article-2/aid.html"
+    assert rows == [("link:" + clean, clean), ("link:" + aid, aid)]
