@@ -914,6 +914,27 @@ def test_case_endings_are_read_in_ascii_text_of_a_feed_declaring_the_language() 
     assert not focus("Kudüs'te gerginlik sürüyor", "")  # nothing tells Turkish (ü: German?)
 
 
+@pytest.mark.parametrize(
+    ("title", "focus"),
+    [
+        ("哈萨克斯坦总统托卡耶夫在阿斯塔纳会见俄罗斯总统普京", {"KZ", "RU"}),
+        ("中方对美方的制裁表示强烈不满", {"CN", "US"}),
+        ("印度尼西亚发生强烈地震", {"ID"}),  # the longest name: not India
+        ("印度洋海啸预警", set()),  # the Indian Ocean
+        ("马里奥赛车新作发布", set()),  # Mario, not Mali
+        ("内蒙古遭遇暴雪", {"CN"}),  # Inner Mongolia
+        ("カザフスタンの首都で抗議デモ", {"KZ"}),
+        ("米国と中国の首脳会談", {"US", "CN"}),
+        ("タイ政府は非常事態を宣言", {"TH"}),
+        ("タイトル画面のデザインを公開", set()),  # "title" holds Thailand's name
+        ("ウインドウズの新機能", set()),  # "Windows" holds India's
+        ("ジョージア州で期日前投票", {"US"}),  # the state, not the country
+    ],
+)
+def test_chinese_and_japanese_names_are_found_without_spaces(title: str, focus: set[str]) -> None:
+    assert {code for code in _focus(title, "") if len(code) == 2} == focus
+
+
 def test_turkish_suffixes_after_an_apostrophe() -> None:
     tags = _tags("Türkiye'de deprem", "Rusya'nın ve Almanya’nın yardım ekipleri Ankara'ya ulaştı.")
     assert tags["TR"].focus
