@@ -1432,6 +1432,18 @@ class Store:
                 [story for story in stories if (story.source_id, story.guid_key) not in stored],
                 now,
             )
+            stored.update(
+                self._stored_by_link(
+                    db.conn,
+                    [
+                        story
+                        for story in stories
+                        if (story.source_id, story.guid_key) not in stored
+                        and (story.source_id, story.guid_key) not in expired
+                    ],
+                    claimed={row[0] for row in stored.values()},
+                )
+            )
             for story in stories:
                 row = stored.get((story.source_id, story.guid_key))
                 if row is None and (story.source_id, story.guid_key) in expired:
@@ -1539,6 +1551,39 @@ class Store:
                     [source_id, *chunk],
                 ):
                     found[(source_id, key)] = (story_id, digest, cluster_id)
+        return found
+
+    @staticmethod
+    def _stored_by_link(
+        conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int]
+    ) -> dict[tuple[int, str], tuple[int, str, int]]:
+        """(id, content hash, cluster id) of a stored story of the same source with the same
+        canonical URL, for entries whose key is new: the same entry under a guid that changes
+        on every request (a timestamp or session id in it) is updated in place, not stored
+        again as a copy of itself. Entries of one document sharing a URL have none (they are
+        told apart first), and a stored story answers for one entry at most."""
+        by_url: dict[tuple[int, str], Story] = {}
+        for story in stories:
+            if story.canonical_url:
+                by_url.setdefault((story.source_id, story.canonical_url), story)
+        urls: dict[int, list[str]] = {}
+        for source_id, url in by_url:
+            urls.setdefault(source_id, []).append(url)
+        found: dict[tuple[int, str], tuple[int, str, int]] = {}
+        for source_id, chunk_urls in urls.items():
+            for start in range(0, len(chunk_urls), 500):
+                chunk = chunk_urls[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for url, story_id, digest, cluster_id in conn.execute(
+                    "SELECT canonical_url, MIN(id), content_hash, cluster_id FROM stories "
+                    f"WHERE canonical_url IN ({marks}) AND source_id = ? GROUP BY canonical_url",
+                    [*chunk, source_id],
+                ):
+                    if story_id in claimed:
+                        continue
+                    claimed.add(story_id)
+                    story = by_url[(source_id, url)]
+                    found[(source_id, story.guid_key)] = (story_id, digest, cluster_id)
         return found
 
     @staticmethod

@@ -1,0 +1,69 @@
+"""Real feeds re-polled the way real publishers change them: each case serves a document of
+shared/corpus/feeds-real from a loopback server, runs `syndicator run --once`, changes the
+document (or the server's answer) as publishers do between two polls, and runs it again."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+from .conftest import SHARED, FeedServer, Route, syndicator, write_config
+
+REAL = SHARED / "corpus" / "feeds-real"
+GUARDIAN = REAL / "feeder_rss_theguardian.xml"  # 54 items, each a permalink guid
+
+
+def _run_once(config: Path, cwd: Path) -> None:
+    result = syndicator("--config", str(config), "run", "--once", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _make_due(tmp: Path) -> None:
+    """The next day: every source is due again."""
+    with sqlite3.connect(tmp / "db" / "syndicator.db") as db:
+        db.execute("UPDATE sources SET next_poll_at = '2000-01-01T00:00:00Z'")
+
+
+def _rows(tmp: Path, sql: str) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(tmp / "db" / "syndicator.db")
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def test_a_guid_that_changes_on_every_request_stores_each_story_once(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Some CMSs put the time of the request into every guid: each poll then lists the same
+    54 stories under 54 new guids. They are the same entries (same source, same link), not
+    copies of themselves: nothing is stored again, and an edit is an update in place."""
+    document = GUARDIAN.read_bytes()
+
+    def stamped(poll: int, body: bytes = document) -> bytes:
+        return re.sub(rb"</guid>", b"?ts=%d</guid>" % (1_700_000_000 + poll), body)
+
+    feed_server.routes["/world.rss"] = Route(stamped(1))
+    config = write_config(tmp_path, [feed_server.url("/world.rss")])
+    _run_once(config, tmp_path)
+    assert _rows(tmp_path, "SELECT COUNT(*) FROM stories") == [(54,)]
+
+    feed_server.routes["/world.rss"] = Route(stamped(2))
+    _make_due(tmp_path)
+    _run_once(config, tmp_path)
+    edited = document.replace(
+        b"<title>Saudi foreign minister", b"<title>Corrected: Saudi foreign minister", 1
+    )
+    assert edited != document
+    feed_server.routes["/world.rss"] = Route(stamped(3, edited))
+    _make_due(tmp_path)
+    _run_once(config, tmp_path)
+
+    assert len(feed_server.requests_to("/world.rss")) == 3
+    assert _rows(tmp_path, "SELECT COUNT(*), COUNT(DISTINCT cluster_id) FROM stories") == [(54, 54)]
+    titles = [title for (title,) in _rows(tmp_path, "SELECT title FROM stories")]
+    assert sum(title.startswith("Corrected: Saudi foreign minister") for title in titles) == 1
+    atom = (tmp_path / "feeds" / "feeds" / "all.atom").read_text(encoding="utf-8")
+    assert "Also reported by" not in atom  # no story is listed as a copy of itself
