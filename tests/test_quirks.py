@@ -67,3 +67,32 @@ def test_a_guid_that_changes_on_every_request_stores_each_story_once(
     assert sum(title.startswith("Corrected: Saudi foreign minister") for title in titles) == 1
     atom = (tmp_path / "feeds" / "feeds" / "all.atom").read_text(encoding="utf-8")
     assert "Also reported by" not in atom  # no story is listed as a copy of itself
+
+
+def test_a_page_labelling_its_feeds_without_plus_xml_is_not_read_as_its_json_feed(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """cowboyprogrammer.org's home page advertises `application/rss`, `application/json` and
+    `application/atom` (no "+xml"): autodiscovery took the JSON Feed, the only type it knew,
+    and the source failed with "not a feed". Its RSS feed is the one to poll."""
+    page = (REAL / "html" / "feeder_cowboyprogrammer.html").read_bytes()
+    page = page.replace(b"https://cowboyprogrammer.org/", feed_server.base_url.encode())
+    atom = (REAL / "feeder_cowboyprogrammer_atom.xml").read_bytes()
+    feed_server.routes["/"] = Route(page, content_type="text/html; charset=utf-8")
+    feed_server.routes["/index.xml"] = Route(atom, content_type="application/rss+xml")
+    feed_server.routes["/atom.xml"] = Route(atom, content_type="application/atom+xml")
+    feed_server.routes["/feed.json"] = Route(
+        (REAL / "jsonfeed" / "feeder_cowboyprogrammer_feed.json").read_bytes(),
+        content_type="application/json",
+    )
+    config = write_config(tmp_path, [feed_server.url("/")])
+    _run_once(config, tmp_path)
+
+    assert feed_server.requests_to("/feed.json") == []
+    assert len(feed_server.requests_to("/index.xml")) == 1
+    ((url, error, stories),) = _rows(
+        tmp_path,
+        "SELECT url, last_error, (SELECT COUNT(*) FROM stories) FROM sources",
+    )
+    assert (url, error) == (feed_server.url("/index.xml"), None)
+    assert stories > 0
