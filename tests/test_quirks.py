@@ -96,3 +96,23 @@ def test_a_page_labelling_its_feeds_without_plus_xml_is_not_read_as_its_json_fee
     )
     assert (url, error) == (feed_server.url("/index.xml"), None)
     assert stories > 0
+
+
+def test_a_utf8_feed_served_as_windows_1252_keeps_its_accents(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A server with one default charset for every file labels Le Monde's UTF-8 feed
+    (`<?xml version="1.0" encoding="utf-8"?>`) `charset=windows-1252`: every accent and curly
+    quote was stored as two or three letters ("MaÃ«lysâ€Š", "dâ€™indices")."""
+    document = (REAL / "feeder_rss_lemonde.xml").read_bytes()
+    feed_server.routes["/une.xml"] = Route(
+        document, content_type="application/rss+xml; charset=windows-1252"
+    )
+    config = write_config(tmp_path, [feed_server.url("/une.xml")])
+    _run_once(config, tmp_path)
+
+    titles = [title for (title,) in _rows(tmp_path, "SELECT title FROM stories")]
+    assert len(titles) == 21
+    assert any("Affaire Maëlys" in title for title in titles)
+    assert any("d’indices" in title for title in titles)
+    assert not [title for title in titles if "Ã" in title or "â€" in title]
