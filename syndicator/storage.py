@@ -1560,8 +1560,10 @@ class Store:
         """(id, content hash, cluster id) of a stored story of the same source with the same
         canonical URL, for entries whose key is new: the same entry under a guid that changes
         on every request (a timestamp or session id in it) is updated in place, not stored
-        again as a copy of itself. Entries of one document sharing a URL have none (they are
-        told apart first), and a stored story answers for one entry at most."""
+        again as a copy of itself. It must still have the same title or the same text: a
+        feed linking every entry to its home page lists new entries at one URL. Entries of
+        one document sharing a URL have none (they are told apart first), and a stored story
+        answers for one entry at most."""
         by_url: dict[tuple[int, str], Story] = {}
         for story in stories:
             if story.canonical_url:
@@ -1574,15 +1576,18 @@ class Store:
             for start in range(0, len(chunk_urls), 500):
                 chunk = chunk_urls[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                for url, story_id, digest, cluster_id in conn.execute(
-                    "SELECT canonical_url, MIN(id), content_hash, cluster_id FROM stories "
-                    f"WHERE canonical_url IN ({marks}) AND source_id = ? GROUP BY canonical_url",
+                for url, story_id, digest, cluster_id, title, text in conn.execute(
+                    "SELECT canonical_url, id, content_hash, cluster_id, title, text "
+                    f"FROM stories WHERE canonical_url IN ({marks}) AND source_id = ? "
+                    "ORDER BY id",
                     [*chunk, source_id],
                 ):
-                    if story_id in claimed:
+                    story = by_url[(source_id, url)]
+                    if (source_id, story.guid_key) in found or story_id in claimed:
+                        continue
+                    if title != story.title and text != story.text:
                         continue
                     claimed.add(story_id)
-                    story = by_url[(source_id, url)]
                     found[(source_id, story.guid_key)] = (story_id, digest, cluster_id)
         return found
 

@@ -116,3 +116,34 @@ def test_a_utf8_feed_served_as_windows_1252_keeps_its_accents(
     assert any("Affaire Maëlys" in title for title in titles)
     assert any("d’indices" in title for title in titles)
     assert not [title for title in titles if "Ã" in title or "â€" in title]
+
+
+def test_a_new_entry_at_the_link_of_an_earlier_one_is_still_a_new_story(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Taverncast links every episode to its home page. Its newest episode alone in a feed,
+    then the next one alone, are two stories, though their guids differ and their link
+    does not: only an entry with the same title or text is the same entry."""
+    items = re.findall(
+        rb"<item>.*?</item>",
+        (REAL / "rssparser_itunes-missing-image.rss").read_bytes(),
+        flags=re.DOTALL,
+    )
+    assert all(b"<link>http://taverncast.com/</link>" in item for item in items[:2])
+
+    def alone(item: bytes) -> bytes:
+        return (
+            b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+            b"<title>Taverncast</title><link>http://taverncast.com/</link>"
+            + item
+            + b"</channel></rss>"
+        )
+
+    feed_server.routes["/tc.rss"] = Route(alone(items[1]))
+    config = write_config(tmp_path, [feed_server.url("/tc.rss")])
+    _run_once(config, tmp_path)
+    feed_server.routes["/tc.rss"] = Route(alone(items[0]))
+    _make_due(tmp_path)
+    _run_once(config, tmp_path)
+
+    assert len(_rows(tmp_path, "SELECT id FROM stories")) == 2
