@@ -90,6 +90,27 @@ def _date_in_another_language(text: str) -> time.struct_time | None:
         return None
 
 
+# A day-first date with dots, as Turkish, German, Russian and Polish sites write one in
+# <pubDate> ("06.02.2025", "06.02.2025 14:30"; MuhasebeTR's feed): feedparser reads none,
+# so a year-old story was dated when it was fetched and headed the feeds. Without a zone
+# it is UTC, as feedparser takes every date without one.
+_DOTTED_DAY_FIRST = re.compile(
+    r"\s*(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*"
+)
+
+
+def _dotted_day_first_date(text: str) -> time.struct_time | None:
+    """A feedparser date handler: DD.MM.YYYY with an optional HH:MM[:SS], as UTC."""
+    found = _DOTTED_DAY_FIRST.fullmatch(text)
+    if found is None:
+        return None
+    day, month, year, hour, minute, second = (int(part or 0) for part in found.groups())
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC).utctimetuple()
+    except ValueError:
+        return None
+
+
 _ENGLISH_NAMES: Final = dict(
     enumerate(
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
@@ -97,6 +118,7 @@ _ENGLISH_NAMES: Final = dict(
     )
 )
 feedparser.registerDateHandler(_date_in_another_language)
+feedparser.registerDateHandler(_dotted_day_first_date)
 
 
 # feedparser's own value rules, lent to the fast path so that both read a document alike.

@@ -147,3 +147,18 @@ def test_a_new_entry_at_the_link_of_an_earlier_one_is_still_a_new_story(
     _run_once(config, tmp_path)
 
     assert len(_rows(tmp_path, "SELECT id FROM stories")) == 2
+
+
+def test_day_first_dotted_dates_are_read_not_replaced_by_the_poll_time(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """MuhasebeTR's feed dates its items `<pubDate>06.02.2025</pubDate>`: feedparser reads no
+    such date, so every item was dated when it was first fetched, as if it were news."""
+    document = (REAL / "html" / "feeder_muhasebetr.html").read_bytes()
+    feed_server.routes["/rss.xml"] = Route(document, content_type="application/rss+xml")
+    config = write_config(tmp_path, [feed_server.url("/rss.xml")])
+    _run_once(config, tmp_path)
+
+    dates = [day for (day,) in _rows(tmp_path, "SELECT substr(published_at, 1, 10) FROM stories")]
+    assert len(dates) == 19
+    assert sorted(set(dates)) == ["2025-02-05", "2025-02-06", "2025-02-07", "2025-02-08"]
