@@ -111,6 +111,28 @@ def _dotted_day_first_date(text: str) -> time.struct_time | None:
         return None
 
 
+# A 12-hour clock ("Sat, Dec 16 2023 02:02:33 PM", NBC New York's feed): feedparser reads
+# the date and drops the "PM", twelve hours early. The time is made 24-hour and the rest
+# read by feedparser's own parsers (without a zone, as UTC).
+_TWELVE_HOUR_TIME = re.compile(r"\b(\d{1,2})(:\d{2}(?::\d{2})?)\s*([AaPp])\.?[Mm]\.?(?=\s|$)")
+
+
+def _twelve_hour_date(text: str) -> time.struct_time | None:
+    """A feedparser date handler: any date it reads, with an AM/PM time."""
+    found = _TWELVE_HOUR_TIME.search(text)
+    if found is None or not 1 <= int(found[1]) <= 12:
+        return None
+    hour = int(found[1]) % 12 + (12 if found[3] in "Pp" else 0)
+    rewritten = f"{text[: found.start()].strip()} {hour:02d}{found[2]}"
+    zone = text[found.end() :].strip()
+    parsed: time.struct_time | None = (
+        _parse_date(f"{rewritten} {zone}")
+        if zone
+        else _parse_date(rewritten) or _parse_date(f"{rewritten} GMT")
+    )
+    return parsed
+
+
 _ENGLISH_NAMES: Final = dict(
     enumerate(
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
@@ -119,6 +141,7 @@ _ENGLISH_NAMES: Final = dict(
 )
 feedparser.registerDateHandler(_date_in_another_language)
 feedparser.registerDateHandler(_dotted_day_first_date)
+feedparser.registerDateHandler(_twelve_hour_date)
 
 
 # feedparser's own value rules, lent to the fast path so that both read a document alike.

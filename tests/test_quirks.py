@@ -162,3 +162,19 @@ def test_day_first_dotted_dates_are_read_not_replaced_by_the_poll_time(
     dates = [day for (day,) in _rows(tmp_path, "SELECT substr(published_at, 1, 10) FROM stories")]
     assert len(dates) == 19
     assert sorted(set(dates)) == ["2025-02-05", "2025-02-06", "2025-02-07", "2025-02-08"]
+
+
+def test_an_afternoon_date_on_a_12_hour_clock_is_not_dated_twelve_hours_early(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """NBC New York dates its item `Sat, Dec 16 2023 02:02:33 PM`: feedparser dropped the
+    "PM" and stored 02:02:33, twelve hours before the story was published."""
+    document = (REAL / "feedrs_rss_2.0_nbcny.xml").read_bytes()
+    assert b"<pubDate>Sat, Dec 16 2023 02:02:33 PM</pubDate>" in document
+    feed_server.routes["/nbc.xml"] = Route(document)
+    config = write_config(tmp_path, [feed_server.url("/nbc.xml")])
+    _run_once(config, tmp_path)
+
+    assert _rows(tmp_path, "SELECT substr(published_at, 1, 19) FROM stories") == [
+        ("2023-12-16T14:02:33",)
+    ]
