@@ -10,6 +10,8 @@ from __future__ import annotations
 import calendar
 import codecs
 import email.utils
+import html
+import json
 import re
 import time
 from collections.abc import Mapping
@@ -170,6 +172,8 @@ def parse_feed(
     """
     if not body.strip():
         raise ParseError(f"{url}: empty response body")
+    if _JSON_START.match(body):
+        return _json_feed(body, url)
     # feedparser raises (OverflowError, ValueError, UnicodeEncodeError) on a reference to no
     # character (&#999999999999;, &#x110000;, a surrogate &#xD800;) and loses the whole feed
     # for one bad character: such references become U+FFFD first.
@@ -250,6 +254,94 @@ def _without_a_contradicted_charset(content_type: str, body: bytes) -> str:
     except UnicodeDecodeError:
         return content_type
     return content_type[: found.start()] + content_type[found.end() :]
+
+
+# JSON Feed (jsonfeed.org, 1.0 and 1.1), which feedparser 6.0 does not read: an object,
+# perhaps after a byte-order mark and whitespace.
+_JSON_START = re.compile(rb"(?:\xef\xbb\xbf)?\s*\{")
+_JSON_FEED_VERSION = re.compile(r"https?://jsonfeed\.org/version/", re.IGNORECASE)
+
+
+def _json_feed(body: bytes, url: str) -> ParsedFeed:
+    """A JSON Feed document as a `ParsedFeed`, its fields mapped onto what RSS and Atom give:
+    `id` the guid, `url` (else `external_url`) the link, `content_html` (else `content_text`,
+    escaped) the content, `summary` the summary, `date_published` and `date_modified` the
+    dates, `authors` (1.1) or `author` (1.0), of the item else of the feed, `tags` the
+    categories. Relative URLs are resolved against the document's URL. Raises `ParseError`
+    for invalid JSON or JSON that is not a JSON Feed."""
+    try:
+        # strict=False: control characters inside strings, as some generators write them.
+        document = json.loads(body.removeprefix(codecs.BOM_UTF8), strict=False)
+    except (ValueError, RecursionError) as e:
+        raise ParseError(f"{url}: not a feed (invalid JSON: {e})") from e
+    if not isinstance(document, dict):
+        raise ParseError(f"{url}: not a feed (JSON that is not a JSON Feed)")
+    version = document.get("version")
+    items = document.get("items")
+    if not (
+        isinstance(items, list)
+        and isinstance(version, str)
+        and _JSON_FEED_VERSION.match(version.strip())
+    ):
+        raise ParseError(f"{url}: not a feed (JSON that is not a JSON Feed)")
+    feed_author = _json_author(document)
+    language = _json_text(document.get("language"))
+    entries = tuple(
+        _json_entry(item, url, feed_author, language) for item in items if isinstance(item, dict)
+    )
+    return ParsedFeed(
+        title=_json_text(document.get("title")),
+        link=_json_url(document.get("home_page_url"), url) or "",
+        language=language,
+        entries=entries,
+    )
+
+
+def _json_entry(item: dict[str, Any], url: str, feed_author: str, language: str) -> ParsedEntry:
+    content_html = _json_text(item.get("content_html"))
+    if not content_html and (text := _json_text(item.get("content_text"))):
+        content_html = "<p>" + html.escape(text).replace("\n", "<br>") + "</p>"
+    summary = _json_text(item.get("summary"))
+    identifier = item.get("id")
+    tags = item.get("tags")
+    return ParsedEntry(
+        guid=_text_or_none(identifier) if isinstance(identifier, str | int) else None,
+        link=_json_url(item.get("url"), url) or _json_url(item.get("external_url"), url),
+        title=_json_text(item.get("title")),
+        summary_html=html.escape(summary) if summary else content_html,
+        content_html=content_html,
+        author=_json_author(item) or feed_author,
+        published=_json_date(item.get("date_published")),
+        updated=_json_date(item.get("date_modified")),
+        categories=tuple(tag.strip() for tag in tags if isinstance(tag, str) and tag.strip())
+        if isinstance(tags, list)
+        else (),
+        language=_json_text(item.get("language")) or language,
+    )
+
+
+def _json_text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _json_url(value: object, base: str) -> str | None:
+    text = _json_text(value)
+    return _urljoin(base, text) if text else None
+
+
+def _json_date(value: object) -> datetime | None:
+    text = _json_text(value)
+    return _utc(_parse_date(text)) if text else None
+
+
+def _json_author(holder: dict[str, Any]) -> str:
+    """The first named author: JSON Feed 1.1's `authors`, else 1.0's `author`."""
+    authors = holder.get("authors")
+    candidates = [*(authors if isinstance(authors, list) else []), holder.get("author")]
+    for author in candidates:
+        if isinstance(author, dict) and (name := _json_text(author.get("name"))):
+            return name
+    return ""
 
 
 def _useful_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -178,3 +178,37 @@ def test_an_afternoon_date_on_a_12_hour_clock_is_not_dated_twelve_hours_early(
     assert _rows(tmp_path, "SELECT substr(published_at, 1, 19) FROM stories") == [
         ("2023-12-16T14:02:33",)
     ]
+
+
+def test_json_feeds_are_read_and_polled_again_without_new_stories(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Daring Fireball's JSON Feed (1.0) and Luke Dorny's (1.1) failed as "not a feed
+    (SAXParseException ...)": feedparser reads no JSON. RSS converted to JSON is no JSON
+    Feed, and says so."""
+    served = {
+        "/df.json": "netnewswire_DaringFireball.json",
+        "/ld.json": "feedjira_json_feed_with_escaped_uris.json",
+        "/sn.json": "netnewswire_ScriptingNews.json",
+    }
+    for path, name in served.items():
+        feed_server.routes[path] = Route(
+            (REAL / "jsonfeed" / name).read_bytes(), content_type="application/feed+json"
+        )
+    config = write_config(tmp_path, [feed_server.url(path) for path in served])
+    _run_once(config, tmp_path)
+    _make_due(tmp_path)
+    _run_once(config, tmp_path)
+
+    rows = _rows(
+        tmp_path,
+        "SELECT s.url, s.last_error, COUNT(st.id), MIN(st.published_at), MAX(st.title) "
+        "FROM sources s LEFT JOIN stories st ON st.source_id = s.id GROUP BY s.id ORDER BY s.url",
+    )
+    by_path = {str(url).rsplit("/", 1)[1]: tuple(row) for url, *row in rows}
+    assert by_path["df.json"][:2] == (None, 48)
+    assert str(by_path["df.json"][2]).startswith("2017-06-")  # its dates, not the poll's
+    assert by_path["ld.json"][:2] == (None, 30)
+    error, stories, *_ = by_path["sn.json"]
+    assert stories == 0
+    assert "JSON that is not a JSON Feed" in str(error)
