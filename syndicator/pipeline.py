@@ -559,6 +559,14 @@ async def _discover_if_html(client: FeedClient, source: Source, result: FetchRes
         if _FEED_ELEMENT.search(result.body):
             return result  # a feed inside an (X)HTML document: the parser may read it
         raise ParseError(f"{source.url}: not a feed: an HTML page that advertises no feed")
+    if source.last_success_at is not None:
+        # A feed that answers a page now (a maintenance or login page, a soft 404 with the
+        # site's <head>) has not moved: following the page's link would swap the source
+        # for another feed of the site (its main feed for a section's) for good.
+        raise ParseError(
+            f"{source.url}: not a feed: an HTML page where the feed was (the page advertises "
+            f"{candidates[0]}; if the feed moved there, change the source's url)"
+        )
     found = await client.fetch(candidates[0])
     return replace(
         found,

@@ -212,3 +212,34 @@ def test_json_feeds_are_read_and_polled_again_without_new_stories(
     error, stories, *_ = by_path["sn.json"]
     assert stories == 0
     assert "JSON that is not a JSON Feed" in str(error)
+
+
+def test_a_feed_answering_an_html_page_for_a_day_keeps_its_url(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A section's feed that answers the site's home page for a while (maintenance, a soft
+    404 with the site's <head>) was "autodiscovered": the source moved for good to the feed
+    the page advertises (here NixOS's page and its news feed), and polled another feed from
+    then on. A source already read as a feed fails instead, saying what the page advertises,
+    and recovers when the feed is back."""
+    world = feed_server.url("/world/rss")
+    feed_server.routes["/world/rss"] = Route(GUARDIAN.read_bytes())
+    config = write_config(tmp_path, [world])
+    _run_once(config, tmp_path)
+
+    page = (REAL / "html" / "feeder_nixos.html").read_bytes()
+    assert b'href="/news-rss.xml"' in page
+    feed_server.routes["/world/rss"] = Route(page, content_type="text/html; charset=utf-8")
+    feed_server.routes["/news-rss.xml"] = Route((REAL / "feeder_rss_nixos.xml").read_bytes())
+    _make_due(tmp_path)
+    _run_once(config, tmp_path)
+    status = syndicator("--config", str(config), "status", cwd=tmp_path)
+    assert status.stdout.splitlines()[1].startswith("failing")
+    assert f"advertises {feed_server.url('/news-rss.xml')}" in status.stdout
+    assert feed_server.requests_to("/news-rss.xml") == []
+
+    feed_server.routes["/world/rss"] = Route(GUARDIAN.read_bytes())
+    _make_due(tmp_path)
+    _run_once(config, tmp_path)
+    assert _rows(tmp_path, "SELECT url, last_error FROM sources") == [(world, None)]
+    assert _rows(tmp_path, "SELECT COUNT(*) FROM stories") == [(54,)]
