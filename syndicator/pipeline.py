@@ -584,6 +584,10 @@ def ingest(
         metrics.record_fetch(fetch_status(result), fetched.fetch_s)
     if isinstance(result, SourceError):
         return _record_failure(store, source, plan, now, result)
+    if isinstance(fetched.parsed, SourceError):
+        # Not moved: a 301 to something that is no feed (a home page, an error document)
+        # is a failure of the source where it is, not its new address.
+        return _record_failure(store, source, plan, now, fetched.parsed)
     _follow_move(store, source, result)
     bounds = _source_bounds(source, plan.bounds)
     if fetched.parsed is None:  # 304, or the same bytes as last time: nothing new to count
@@ -595,8 +599,6 @@ def ingest(
         next_at = next_poll_after(now, source.url, bounds, signals)
         _record_success(store, source, result, now, next_at, body_hash=fetched.body_hash)
         return SourceOutcome(source.url, "not-modified" if result.not_modified else "unchanged")
-    if isinstance(fetched.parsed, SourceError):
-        return _record_failure(store, source, plan, now, fetched.parsed)
     feed = fetched.parsed.feed
     if fetched.parsed.left_out:
         log.warning(

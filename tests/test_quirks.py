@@ -243,3 +243,39 @@ def test_a_feed_answering_an_html_page_for_a_day_keeps_its_url(
     _run_once(config, tmp_path)
     assert _rows(tmp_path, "SELECT url, last_error FROM sources") == [(world, None)]
     assert _rows(tmp_path, "SELECT COUNT(*) FROM stories") == [(54,)]
+
+
+def test_a_permanent_redirect_to_something_that_is_no_feed_does_not_move_the_source(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A site that drops a feed often answers its URL with 301 to the home page, or to an
+    error document: the source was moved there for good, and its feed was lost even when
+    the redirect was undone the next day. A 301 is followed (and remembered) only when a
+    feed is there; a 301 to a real feed still moves the source."""
+    world = feed_server.url("/world/rss")
+    feed_server.routes["/world/rss"] = Route(GUARDIAN.read_bytes())
+    config = write_config(tmp_path, [world])
+    _run_once(config, tmp_path)
+
+    feed_server.routes["/world/rss"] = Route(
+        b"", status=301, headers={"Location": feed_server.url("/gone.txt")}
+    )
+    feed_server.routes["/gone.txt"] = Route(
+        b"This feed has been discontinued.\n", content_type="text/plain"
+    )
+    _make_due(tmp_path)
+    _run_once(config, tmp_path)
+    ((url, error),) = _rows(tmp_path, "SELECT url, last_error FROM sources")
+    assert url == world
+    assert "not a feed" in str(error)
+
+    feed_server.routes["/world/rss"] = Route(
+        b"", status=301, headers={"Location": feed_server.url("/international/rss")}
+    )
+    feed_server.routes["/international/rss"] = Route(GUARDIAN.read_bytes())
+    _make_due(tmp_path)
+    _run_once(config, tmp_path)
+    assert _rows(tmp_path, "SELECT url, last_error FROM sources") == [
+        (feed_server.url("/international/rss"), None)
+    ]
+    assert _rows(tmp_path, "SELECT COUNT(*) FROM stories") == [(54,)]
