@@ -279,3 +279,36 @@ def test_a_permanent_redirect_to_something_that_is_no_feed_does_not_move_the_sou
         (feed_server.url("/international/rss"), None)
     ]
     assert _rows(tmp_path, "SELECT COUNT(*) FROM stories") == [(54,)]
+
+
+def test_a_session_id_in_every_link_does_not_make_the_entries_new_on_every_poll(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Aktuality.sk's items have a link and no guid. Served by a Java or PHP site that
+    writes the visitor's session into every link (";jsessionid=...", "PHPSESSID=..."), each
+    poll listed 30 new links: 30 new stories, each a copy of itself (or, for stories older
+    than the dedup window, a second cluster of the same story). The link's session id is
+    no part of it, and readers get the link without it."""
+    document = (REAL / "netnewswire_aktuality.rss").read_bytes()
+
+    def with_session(poll: int) -> bytes:
+        return re.sub(
+            rb"(<link>https://www\.aktuality\.sk/clanok/[^<]*?/)</link>",
+            rb"\1;jsessionid=%dA9F?PHPSESSID=%d</link>" % (poll, poll),
+            document,
+        )
+
+    assert with_session(1).count(b";jsessionid=1A9F?PHPSESSID=1") >= 29
+    feed_server.routes["/rss"] = Route(with_session(1))
+    config = write_config(tmp_path, [feed_server.url("/rss")])
+    _run_once(config, tmp_path)
+    feed_server.routes["/rss"] = Route(with_session(2))
+    _make_due(tmp_path)
+    _run_once(config, tmp_path)
+
+    rows = _rows(tmp_path, "SELECT url FROM stories")
+    assert len(rows) == 30
+    assert not [url for (url,) in rows if "sess" in str(url).lower()]
+    atom = (tmp_path / "feeds" / "feeds" / "all.atom").read_text(encoding="utf-8")
+    assert "jsessionid" not in atom
+    assert "PHPSESSID" not in atom
