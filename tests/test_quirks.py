@@ -312,3 +312,27 @@ def test_a_session_id_in_every_link_does_not_make_the_entries_new_on_every_poll(
     atom = (tmp_path / "feeds" / "feeds" / "all.atom").read_text(encoding="utf-8")
     assert "jsessionid" not in atom
     assert "PHPSESSID" not in atom
+
+
+def test_bare_guids_of_two_feeds_on_one_feed_host_do_not_merge_their_stories(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Two feeds on one feed host (feeds.feedburner.com/SiteA and /SiteB), each numbering
+    its items `<guid>1</guid>`, `<guid>2</guid>`... without isPermaLink="false": feedparser
+    resolves each guid against the feed's URL, both feeds' item 1 became the "permalink"
+    <host>/1, and every Le Monde story joined a Guardian story as its exact copy."""
+
+    def numbered(document: bytes) -> bytes:
+        items = iter(range(1, 1000))
+        document = re.sub(rb"<guid[^>]*>[^<]*</guid>", b"", document)
+        return re.sub(rb"<item>", lambda _: b"<item><guid>%d</guid>" % next(items), document)
+
+    feed_server.routes["/SiteA"] = Route(numbered(GUARDIAN.read_bytes()))
+    feed_server.routes["/SiteB"] = Route(numbered((REAL / "feeder_rss_lemonde.xml").read_bytes()))
+    config = write_config(tmp_path, [feed_server.url("/SiteA"), feed_server.url("/SiteB")])
+    _run_once(config, tmp_path)
+
+    assert _rows(tmp_path, "SELECT COUNT(*), COUNT(DISTINCT cluster_id) FROM stories") == [
+        (54 + 21, 54 + 21)
+    ]
+    assert _rows(tmp_path, "SELECT COUNT(*) FROM stories WHERE guid IN ('1', '2')") == [(4,)]
