@@ -1589,6 +1589,52 @@ class Store:
                         continue
                     claimed.add(story_id)
                     found[(source_id, story.guid_key)] = (story_id, digest, cluster_id)
+        found.update(
+            Store._stored_by_text(
+                conn,
+                [
+                    s
+                    for s in stories
+                    if not s.canonical_url and (s.source_id, s.guid_key) not in found
+                ],
+                claimed,
+            )
+        )
+        return found
+
+    @staticmethod
+    def _stored_by_text(
+        conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int]
+    ) -> dict[tuple[int, str], tuple[int, str, int]]:
+        """As `_stored_by_link`, for entries without a link of their own (a podcast's
+        episodes, entries sharing the home page as their link): the stored story of the same
+        source, also without one, with the same title and the same text."""
+        by_title: dict[tuple[int, str], list[Story]] = {}
+        for story in stories:
+            if story.title.strip() or story.text.strip():
+                by_title.setdefault((story.source_id, story.title), []).append(story)
+        titles: dict[int, list[str]] = {}
+        for source_id, title in by_title:
+            titles.setdefault(source_id, []).append(title)
+        found: dict[tuple[int, str], tuple[int, str, int]] = {}
+        for source_id, source_titles in titles.items():
+            for start in range(0, len(source_titles), 500):
+                chunk = source_titles[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for title, story_id, digest, cluster_id, text in conn.execute(
+                    "SELECT title, id, content_hash, cluster_id, text FROM stories "
+                    f"WHERE source_id = ? AND canonical_url = '' AND title IN ({marks}) "
+                    "ORDER BY id",
+                    [source_id, *chunk],
+                ):
+                    if story_id in claimed:
+                        continue
+                    for story in by_title[(source_id, title)]:
+                        key = (source_id, story.guid_key)
+                        if key not in found and story.text == text:
+                            claimed.add(story_id)
+                            found[key] = (story_id, digest, cluster_id)
+                            break
         return found
 
     @staticmethod

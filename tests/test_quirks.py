@@ -336,3 +336,27 @@ def test_bare_guids_of_two_feeds_on_one_feed_host_do_not_merge_their_stories(
         (54 + 21, 54 + 21)
     ]
     assert _rows(tmp_path, "SELECT COUNT(*) FROM stories WHERE guid IN ('1', '2')") == [(4,)]
+
+
+def test_a_podcast_whose_guids_change_keeps_each_episode_once(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Taverncast's 131 episodes all link the home page, so only their guids tell them
+    apart: with a guid that changes on every request, each poll stored 123 of them again,
+    each a cluster of its own (they are years older than the dedup window). An entry with
+    no link of its own is the stored one of its source with the same title and text."""
+    document = (REAL / "rssparser_itunes-missing-image.rss").read_bytes()
+
+    def stamped(poll: int) -> bytes:
+        return re.sub(rb"</guid>", b"?ts=%d</guid>" % poll, document)
+
+    feed_server.routes["/tc.rss"] = Route(stamped(1))
+    config = write_config(tmp_path, [feed_server.url("/tc.rss")])
+    _run_once(config, tmp_path)
+    first = _rows(tmp_path, "SELECT COUNT(*), COUNT(DISTINCT cluster_id) FROM stories")
+    feed_server.routes["/tc.rss"] = Route(stamped(2))
+    _make_due(tmp_path)
+    _run_once(config, tmp_path)
+
+    assert first == [(130, 130)]
+    assert _rows(tmp_path, "SELECT COUNT(*), COUNT(DISTINCT cluster_id) FROM stories") == first
