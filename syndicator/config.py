@@ -537,7 +537,7 @@ KEYS: tuple[Key, ...] = (
         "72h",
         "Stories published further apart than this are never compared.",
     ),
-    Key("sources[]", "url", "URL", _REQUIRED, "Feed URL (RSS, Atom or RDF)."),
+    Key("sources[]", "url", "URL", _REQUIRED, "Feed URL (RSS, Atom, RDF or JSON Feed)."),
     Key(
         "sources[]",
         "name",

@@ -12,7 +12,8 @@ never raises on any markup.
 
 Choices worth knowing:
 
-- Ranking: Atom and RSS 2.0 first, then RDF (RSS 1.0, but `application/rdf+xml` also labels
+- Ranking: Atom and RSS 2.0 first (also labelled `application/atom` or `application/rss`,
+  without the `+xml`, as some pages do), then RDF (RSS 1.0, but `application/rdf+xml` also labels
   FOAF and other metadata), then JSON Feed, then plain `application/json` (JSON Feed 1.0's
   old type, but also what WordPress uses for its REST API on every page). Within a rank the
   page's own order is kept: authors list their preferred feed first. A URL advertised twice
@@ -44,6 +45,9 @@ __all__ = ["discover_feed_urls", "looks_like_html"]
 _FEED_TYPE_RANKS = {
     "application/atom+xml": 0,
     "application/rss+xml": 0,
+    # Without "+xml", as some sites write them (cowboyprogrammer.org, beside a JSON Feed).
+    "application/atom": 0,
+    "application/rss": 0,
     "application/rdf+xml": 1,
     "application/feed+json": 2,
     "application/json": 3,

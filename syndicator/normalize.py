@@ -127,7 +127,8 @@ def clean_paragraphs(text: str) -> str:
 # rules: it re-keys them once when it meets a newer version (`storage.open_store`), or a
 # feed's next poll would store its entries a second time under their new keys.
 # 2: redirectors unwrapped; comScore ns_*, ito, srcref and mod/source/src=rss* dropped.
-CANONICAL_RULES = 2
+# 3: session ids dropped (;jsessionid=, PHPSESSID, sessionid, session_id).
+CANONICAL_RULES = 3
 
 
 def canonical_url(url: str) -> str:
@@ -162,7 +163,9 @@ def _canonical(url: str) -> str:
     if ":" in host:  # an IPv6 literal keeps its brackets
         host = f"[{host}]"
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = _fold_amp_path(parts.path or "/")
+    path = _fold_amp_path(_SESSION_PATH_PARAMETER.sub("", parts.path) or "/")
+    while _SESSION_PATH_PARAMETER.search(path):  # folding revealed one: each pass is shorter
+        path = _fold_amp_path(_SESSION_PATH_PARAMETER.sub("", path) or "/")
     query = urlencode(sorted(_kept_params(parts.query)))
     # rstrip: "http://h/a #x" loses its fragment and must not keep the space before it.
     return urlunsplit((scheme, netloc, path, query, "")).rstrip()
@@ -246,9 +249,37 @@ def _kept_params(query: str) -> list[tuple[str, str]]:
     return [(key, value) for key, value in pairs if not _is_tracking_param(key.lower(), value)]
 
 
+# Session ids that some sites write into every link of a feed, new on each request (Java's
+# ";jsessionid=" path parameter, PHP's trans-sid PHPSESSID): not part of the article's address.
+_SESSION_PARAMS: Final = frozenset({"jsessionid", "phpsessid", "sessionid", "session_id"})
+_SESSION_PATH_PARAMETER = re.compile(r";jsessionid=[^/;?#]*", re.IGNORECASE)
+
+
+def without_session_id(url: str) -> str:
+    """A link without the session id a site put in it (`;jsessionid=...`, `PHPSESSID=...`),
+    otherwise as written: a reader's link must not carry someone's session, and a link that
+    changes on every request would make its entry new on every poll."""
+    if ";" not in url and "sess" not in url.lower():
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.scheme.lower() not in _DEFAULT_PORTS:
+        return url
+    query = "&".join(
+        pair
+        for pair in parts.query.split("&")
+        if pair.split("=", 1)[0].lower() not in _SESSION_PARAMS
+    )
+    path = _SESSION_PATH_PARAMETER.sub("", parts.path)
+    return urlunsplit((parts.scheme, parts.netloc, path, query, parts.fragment))
+
+
 def _is_tracking_param(key: str, value: str) -> bool:
     return (
         key in _TRACKING_PARAMS
+        or key in _SESSION_PARAMS
         or key.startswith(_TRACKING_PREFIXES)
         or key in {"amp", "outputtype"}
         or (key in _FEED_MARKERS and value.lower().startswith("rss"))
@@ -331,7 +362,7 @@ def normalize_entry(
     title = strip_site_suffix(clean_line(entry.title), site_names)
     title = title or summarise(text, 90) or "(untitled)"
     # A redirector's link (Google Alerts' google.com/url) is the article's, for readers too.
-    url = _unwrapped(clean_xml_text(entry.link or "").strip())
+    url = without_session_id(_unwrapped(clean_xml_text(entry.link or "").strip()))
     published = entry.published or entry.updated
     if published is None or published > now + timedelta(days=1):
         published = now

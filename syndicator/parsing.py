@@ -8,7 +8,10 @@ came out. Its dict types never leave this module. It does not clean text or deci
 from __future__ import annotations
 
 import calendar
+import codecs
 import email.utils
+import html
+import json
 import re
 import time
 from collections.abc import Mapping
@@ -89,6 +92,49 @@ def _date_in_another_language(text: str) -> time.struct_time | None:
         return None
 
 
+# A day-first date with dots, as Turkish, German, Russian and Polish sites write one in
+# <pubDate> ("06.02.2025", "06.02.2025 14:30"; MuhasebeTR's feed): feedparser reads none,
+# so a year-old story was dated when it was fetched and headed the feeds. Without a zone
+# it is UTC, as feedparser takes every date without one.
+_DOTTED_DAY_FIRST = re.compile(
+    r"\s*(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*"
+)
+
+
+def _dotted_day_first_date(text: str) -> time.struct_time | None:
+    """A feedparser date handler: DD.MM.YYYY with an optional HH:MM[:SS], as UTC."""
+    found = _DOTTED_DAY_FIRST.fullmatch(text)
+    if found is None:
+        return None
+    day, month, year, hour, minute, second = (int(part or 0) for part in found.groups())
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC).utctimetuple()
+    except ValueError:
+        return None
+
+
+# A 12-hour clock ("Sat, Dec 16 2023 02:02:33 PM", NBC New York's feed): feedparser reads
+# the date and drops the "PM", twelve hours early. The time is made 24-hour and the rest
+# read by feedparser's own parsers (without a zone, as UTC).
+_TWELVE_HOUR_TIME = re.compile(r"\b(\d{1,2})(:\d{2}(?::\d{2})?)\s*([AaPp])\.?[Mm]\.?(?=\s|$)")
+
+
+def _twelve_hour_date(text: str) -> time.struct_time | None:
+    """A feedparser date handler: any date it reads, with an AM/PM time."""
+    found = _TWELVE_HOUR_TIME.search(text)
+    if found is None or not 1 <= int(found[1]) <= 12:
+        return None
+    hour = int(found[1]) % 12 + (12 if found[3] in "Pp" else 0)
+    rewritten = f"{text[: found.start()].strip()} {hour:02d}{found[2]}"
+    zone = text[found.end() :].strip()
+    parsed: time.struct_time | None = (
+        _parse_date(f"{rewritten} {zone}")
+        if zone
+        else _parse_date(rewritten) or _parse_date(f"{rewritten} GMT")
+    )
+    return parsed
+
+
 _ENGLISH_NAMES: Final = dict(
     enumerate(
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
@@ -96,6 +142,8 @@ _ENGLISH_NAMES: Final = dict(
     )
 )
 feedparser.registerDateHandler(_date_in_another_language)
+feedparser.registerDateHandler(_dotted_day_first_date)
+feedparser.registerDateHandler(_twelve_hour_date)
 
 
 # feedparser's own value rules, lent to the fast path so that both read a document alike.
@@ -124,12 +172,18 @@ def parse_feed(
     """
     if not body.strip():
         raise ParseError(f"{url}: empty response body")
+    if _JSON_START.match(body):
+        return _json_feed(body, url)
     # feedparser raises (OverflowError, ValueError, UnicodeEncodeError) on a reference to no
     # character (&#999999999999;, &#x110000;, a surrogate &#xD800;) and loses the whole feed
     # for one bad character: such references become U+FFFD first.
     if b"&#" in body:
         body = _CHARREF.sub(_valid_charref, body)
     response_headers = _useful_headers(headers or {})
+    if "content-type" in response_headers:
+        response_headers["content-type"] = _without_a_contradicted_charset(
+            response_headers["content-type"], body
+        )
     response_headers.setdefault("content-location", url)
     # Without a Content-Type feedparser flags even a perfect feed (NonXMLContentType); it
     # sniffs the document either way, so a missing header means "XML, find out".
@@ -162,6 +216,132 @@ def parse_feed(
         update_period=_text_or_none(feed.get("sy_updateperiod")),
         update_frequency=_text_or_none(feed.get("sy_updatefrequency")),
     )
+
+
+_CHARSET_PARAMETER = re.compile(r";\s*charset\s*=\s*\"?([^\s;\"]*)\"?", re.IGNORECASE)
+_XML_DECLARED_ENCODING = re.compile(rb"<\?xml\s[^>]*?\bencoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
+
+
+def _without_a_contradicted_charset(content_type: str, body: bytes) -> str:
+    """The Content-Type without its charset when the document says otherwise and is right.
+
+    A server configured with one charset for every file (Apache's AddDefaultCharset, IIS)
+    labels a UTF-8 feed `charset=windows-1252`; the header outranks the XML declaration
+    (RFC 7303), so feedparser read every accent and curly quote as two or three letters
+    ("dâ€™hiver", "MaÃ«lys"). A body that declares UTF-8 (in its XML declaration or with a
+    byte-order mark) and is valid UTF-8 with non-ASCII text in it is UTF-8: text in a
+    single-byte charset is practically never also valid UTF-8. Any other case keeps the
+    header, which then decides as before.
+    """
+    found = _CHARSET_PARAMETER.search(content_type)
+    if found is None:
+        return content_type
+    try:
+        labelled = codecs.lookup(found[1]).name
+    except LookupError:
+        return content_type
+    if labelled.startswith("utf") or body.isascii():
+        return content_type
+    declared = _XML_DECLARED_ENCODING.match(body.removeprefix(codecs.BOM_UTF8)[:256])
+    if not body.startswith(codecs.BOM_UTF8):
+        try:
+            if declared is None or codecs.lookup(declared[1].decode()).name != "utf-8":
+                return content_type
+        except LookupError:
+            return content_type
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return content_type
+    return content_type[: found.start()] + content_type[found.end() :]
+
+
+# JSON Feed (jsonfeed.org, 1.0 and 1.1), which feedparser 6.0 does not read: an object,
+# perhaps after a byte-order mark and whitespace.
+_JSON_START = re.compile(rb"(?:\xef\xbb\xbf)?\s*\{")
+_JSON_FEED_VERSION = re.compile(r"https?://jsonfeed\.org/version/", re.IGNORECASE)
+
+
+def _json_feed(body: bytes, url: str) -> ParsedFeed:
+    """A JSON Feed document as a `ParsedFeed`, its fields mapped onto what RSS and Atom give:
+    `id` the guid, `url` (else `external_url`) the link, `content_html` (else `content_text`,
+    escaped) the content, `summary` the summary, `date_published` and `date_modified` the
+    dates, `authors` (1.1) or `author` (1.0), of the item else of the feed, `tags` the
+    categories. Relative URLs are resolved against the document's URL. Raises `ParseError`
+    for invalid JSON or JSON that is not a JSON Feed."""
+    try:
+        # strict=False: control characters inside strings, as some generators write them.
+        document = json.loads(body.removeprefix(codecs.BOM_UTF8), strict=False)
+    except (ValueError, RecursionError) as e:
+        raise ParseError(f"{url}: not a feed (invalid JSON: {e})") from e
+    if not isinstance(document, dict):
+        raise ParseError(f"{url}: not a feed (JSON that is not a JSON Feed)")
+    version = document.get("version")
+    items = document.get("items")
+    if not (
+        isinstance(items, list)
+        and isinstance(version, str)
+        and _JSON_FEED_VERSION.match(version.strip())
+    ):
+        raise ParseError(f"{url}: not a feed (JSON that is not a JSON Feed)")
+    feed_author = _json_author(document)
+    language = _json_text(document.get("language"))
+    entries = tuple(
+        _json_entry(item, url, feed_author, language) for item in items if isinstance(item, dict)
+    )
+    return ParsedFeed(
+        title=_json_text(document.get("title")),
+        link=_json_url(document.get("home_page_url"), url) or "",
+        language=language,
+        entries=entries,
+    )
+
+
+def _json_entry(item: dict[str, Any], url: str, feed_author: str, language: str) -> ParsedEntry:
+    content_html = _json_text(item.get("content_html"))
+    if not content_html and (text := _json_text(item.get("content_text"))):
+        content_html = "<p>" + html.escape(text).replace("\n", "<br>") + "</p>"
+    summary = _json_text(item.get("summary"))
+    identifier = item.get("id")
+    tags = item.get("tags")
+    return ParsedEntry(
+        guid=_text_or_none(identifier) if isinstance(identifier, str | int) else None,
+        link=_json_url(item.get("url"), url) or _json_url(item.get("external_url"), url),
+        title=_json_text(item.get("title")),
+        summary_html=html.escape(summary) if summary else content_html,
+        content_html=content_html,
+        author=_json_author(item) or feed_author,
+        published=_json_date(item.get("date_published")),
+        updated=_json_date(item.get("date_modified")),
+        categories=tuple(tag.strip() for tag in tags if isinstance(tag, str) and tag.strip())
+        if isinstance(tags, list)
+        else (),
+        language=_json_text(item.get("language")) or language,
+    )
+
+
+def _json_text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _json_url(value: object, base: str) -> str | None:
+    text = _json_text(value)
+    return _urljoin(base, text) if text else None
+
+
+def _json_date(value: object) -> datetime | None:
+    text = _json_text(value)
+    return _utc(_parse_date(text)) if text else None
+
+
+def _json_author(holder: dict[str, Any]) -> str:
+    """The first named author: JSON Feed 1.1's `authors`, else 1.0's `author`."""
+    authors = holder.get("authors")
+    candidates = [*(authors if isinstance(authors, list) else []), holder.get("author")]
+    for author in candidates:
+        if isinstance(author, dict) and (name := _json_text(author.get("name"))):
+            return name
+    return ""
 
 
 def _useful_headers(headers: Mapping[str, str]) -> dict[str, str]:

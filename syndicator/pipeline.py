@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from functools import partial
 from multiprocessing.context import BaseContext
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from syndicator.config import Settings, SourceSettings, TopicSettings
 from syndicator.dedup import ClusterRules, entry_key, fingerprint_stories
@@ -187,7 +187,7 @@ def parse_stories(
     worker process."""
     feed = parse_feed(body, url, headers)
     kept = newest_entries(feed.entries, MAX_ENTRIES_PER_FEED)
-    stories = _stories(source_id, replace(feed, entries=kept), now, tagging)
+    stories = _stories(source_id, replace(feed, entries=kept), now, tagging, document_url=url)
     left_out = len(feed.entries) - len(kept)
     return ParsedStories(replace(feed, entries=()), tuple(stories), left_out)
 
@@ -567,6 +567,14 @@ async def _discover_if_html(client: FeedClient, source: Source, result: FetchRes
         if _FEED_ELEMENT.search(result.body):
             return result  # a feed inside an (X)HTML document: the parser may read it
         raise ParseError(f"{source.url}: not a feed: an HTML page that advertises no feed")
+    if source.last_success_at is not None:
+        # A feed that answers a page now (a maintenance or login page, a soft 404 with the
+        # site's <head>) has not moved: following the page's link would swap the source
+        # for another feed of the site (its main feed for a section's) for good.
+        raise ParseError(
+            f"{source.url}: not a feed: an HTML page where the feed was (the page advertises "
+            f"{candidates[0]}; if the feed moved there, change the source's url)"
+        )
     found = await client.fetch(candidates[0])
     return replace(
         found,
@@ -584,6 +592,10 @@ def ingest(
         metrics.record_fetch(fetch_status(result), fetched.fetch_s)
     if isinstance(result, SourceError):
         return _record_failure(store, source, plan, now, result)
+    if isinstance(fetched.parsed, SourceError):
+        # Not moved: a 301 to something that is no feed (a home page, an error document)
+        # is a failure of the source where it is, not its new address.
+        return _record_failure(store, source, plan, now, fetched.parsed)
     _follow_move(store, source, result)
     bounds = _source_bounds(source, plan.bounds)
     if fetched.parsed is None:  # 304, or the same bytes as last time: nothing new to count
@@ -595,8 +607,6 @@ def ingest(
         next_at = next_poll_after(now, source.url, bounds, signals)
         _record_success(store, source, result, now, next_at, body_hash=fetched.body_hash)
         return SourceOutcome(source.url, "not-modified" if result.not_modified else "unchanged")
-    if isinstance(fetched.parsed, SourceError):
-        return _record_failure(store, source, plan, now, fetched.parsed)
     feed = fetched.parsed.feed
     if fetched.parsed.left_out:
         log.warning(
@@ -627,18 +637,26 @@ def ingest(
 
 
 def _stories(
-    source_id: int, feed: ParsedFeed, now: datetime, tagging: TagContext = DEFAULT_TAGGING
+    source_id: int,
+    feed: ParsedFeed,
+    now: datetime,
+    tagging: TagContext = DEFAULT_TAGGING,
+    *,
+    document_url: str = "",
 ) -> list[Story]:
     sites = (feed.title,)  # an outlet's own name, as it may end every title
     stories = [
         # A configured language stands in for the feed's (an entry's own xml:lang still wins).
-        normalize_entry(
-            source_id,
-            entry,
-            entry_key(entry),
-            now,
-            sites,
-            feed_language=tagging.language or feed.language,
+        _as_published(
+            normalize_entry(
+                source_id,
+                entry,
+                entry_key(entry),
+                now,
+                sites,
+                feed_language=tagging.language or feed.language,
+            ),
+            document_url,
         )
         for entry in feed.entries
         if not is_feed_ad(entry.link or "")
@@ -648,6 +666,26 @@ def _stories(
     unique = list({story.guid_key: story for story in stories}.values())
     # Fingerprinted and tagged here, in the parser worker, so the single writer only stores.
     return tag_stories(fingerprint_stories(unique), tagging)
+
+
+def _as_published(story: Story, document_url: str) -> Story:
+    """The story with the guid its feed wrote, where feedparser made a URL of it.
+
+    RSS takes a `<guid>` without `isPermaLink="false"` for a permalink, and feedparser
+    resolves it against the feed's URL: "12345" in feeds.feedburner.com/SiteA became
+    feeds.feedburner.com/12345, a URL that names no page, taken for a global id, so SiteB's
+    own item 12345 joined SiteA's story as its exact copy. An entry with a link of its own
+    and a guid that is the feed's directory plus one path segment keeps that segment, which
+    is unique within its feed only. (Its identity within the feed, the resolved key, does
+    not change.)"""
+    guid = story.guid
+    if not guid or not document_url or not story.url or guid.strip() == story.url:
+        return story
+    directory = urljoin(document_url, ".")
+    tail = guid[len(directory) :] if guid.startswith(directory) else ""
+    if not tail or "/" in tail or urljoin(document_url, tail) != guid:
+        return story
+    return replace(story, guid=tail)
 
 
 def tell_shared_links_apart(stories: Sequence[Story]) -> list[Story]:

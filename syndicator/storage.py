@@ -1484,6 +1484,18 @@ class Store:
                 [story for story in stories if (story.source_id, story.guid_key) not in stored],
                 now,
             )
+            stored.update(
+                self._stored_by_link(
+                    db.conn,
+                    [
+                        story
+                        for story in stories
+                        if (story.source_id, story.guid_key) not in stored
+                        and (story.source_id, story.guid_key) not in expired
+                    ],
+                    claimed={row[0] for row in stored.values()},
+                )
+            )
             for story in stories:
                 row = stored.get((story.source_id, story.guid_key))
                 if row is None and (story.source_id, story.guid_key) in expired:
@@ -1591,6 +1603,90 @@ class Store:
                     [source_id, *chunk],
                 ):
                     found[(source_id, key)] = (story_id, digest, cluster_id)
+        return found
+
+    @staticmethod
+    def _stored_by_link(
+        conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int]
+    ) -> dict[tuple[int, str], tuple[int, str, int]]:
+        """(id, content hash, cluster id) of a stored story of the same source with the same
+        canonical URL, for entries whose key is new: the same entry under a guid that changes
+        on every request (a timestamp or session id in it) is updated in place, not stored
+        again as a copy of itself. It must still have the same title or the same text: a
+        feed linking every entry to its home page lists new entries at one URL. Entries of
+        one document sharing a URL have none (they are told apart first), and a stored story
+        answers for one entry at most."""
+        by_url: dict[tuple[int, str], Story] = {}
+        for story in stories:
+            if story.canonical_url:
+                by_url.setdefault((story.source_id, story.canonical_url), story)
+        urls: dict[int, list[str]] = {}
+        for source_id, url in by_url:
+            urls.setdefault(source_id, []).append(url)
+        found: dict[tuple[int, str], tuple[int, str, int]] = {}
+        for source_id, chunk_urls in urls.items():
+            for start in range(0, len(chunk_urls), 500):
+                chunk = chunk_urls[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for url, story_id, digest, cluster_id, title, text in conn.execute(
+                    "SELECT canonical_url, id, content_hash, cluster_id, title, text "
+                    f"FROM stories WHERE canonical_url IN ({marks}) AND source_id = ? "
+                    "ORDER BY id",
+                    [*chunk, source_id],
+                ):
+                    story = by_url[(source_id, url)]
+                    if (source_id, story.guid_key) in found or story_id in claimed:
+                        continue
+                    if title != story.title and text != story.text:
+                        continue
+                    claimed.add(story_id)
+                    found[(source_id, story.guid_key)] = (story_id, digest, cluster_id)
+        found.update(
+            Store._stored_by_text(
+                conn,
+                [
+                    s
+                    for s in stories
+                    if not s.canonical_url and (s.source_id, s.guid_key) not in found
+                ],
+                claimed,
+            )
+        )
+        return found
+
+    @staticmethod
+    def _stored_by_text(
+        conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int]
+    ) -> dict[tuple[int, str], tuple[int, str, int]]:
+        """As `_stored_by_link`, for entries without a link of their own (a podcast's
+        episodes, entries sharing the home page as their link): the stored story of the same
+        source, also without one, with the same title and the same text."""
+        by_title: dict[tuple[int, str], list[Story]] = {}
+        for story in stories:
+            if story.title.strip() or story.text.strip():
+                by_title.setdefault((story.source_id, story.title), []).append(story)
+        titles: dict[int, list[str]] = {}
+        for source_id, title in by_title:
+            titles.setdefault(source_id, []).append(title)
+        found: dict[tuple[int, str], tuple[int, str, int]] = {}
+        for source_id, source_titles in titles.items():
+            for start in range(0, len(source_titles), 500):
+                chunk = source_titles[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for title, story_id, digest, cluster_id, text in conn.execute(
+                    "SELECT title, id, content_hash, cluster_id, text FROM stories "
+                    f"WHERE source_id = ? AND canonical_url = '' AND title IN ({marks}) "
+                    "ORDER BY id",
+                    [source_id, *chunk],
+                ):
+                    if story_id in claimed:
+                        continue
+                    for story in by_title[(source_id, title)]:
+                        key = (source_id, story.guid_key)
+                        if key not in found and story.text == text:
+                            claimed.add(story_id)
+                            found[key] = (story_id, digest, cluster_id)
+                            break
         return found
 
     @staticmethod

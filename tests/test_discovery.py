@@ -175,7 +175,6 @@ def test_type_ignores_case_parameters_and_surrounding_space(type_: str) -> None:
         "text/xml+oembed",
         "application/ atom+xml",
         "application/atom+ xml",
-        "application/atom",
         "",
     ],
 )
