@@ -330,6 +330,39 @@ def test_a_digest_waits_for_its_schedule(tmp_path: Path, receiver: Receiver) -> 
     assert len(receiver.seen) == 1
 
 
+def test_a_daily_digest_comes_once_on_the_night_the_clock_goes_back(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """Berlin goes from 03:00 summer time back to 02:00 on 25 October 2026: a digest at 02:30
+    comes at the first 02:30 only; what matched in the repeated hour waits for the next day."""
+    alert = KZ_ALERT.replace(
+        'channels = ["hook"]',
+        'channels = ["hook"]\nschedule = "30 2 * * *"\ntimezone = "Europe/Berlin"',
+    )
+    settings = _settings(tmp_path, alert, _hook(receiver.url))
+    store = _store(settings)
+    saturday = datetime(2026, 10, 24, 12, tzinfo=UTC)
+    _deliver(store, settings, saturday)  # the digest's clock starts
+    store.store_stories([_story("a", "Kazakhstan protests spread")], saturday)
+    between = datetime(2026, 10, 25, 1, 0, tzinfo=UTC)  # 02:00 winter time, the second pass
+    clock = saturday
+    while clock < datetime(2026, 10, 25, 12, tzinfo=UTC):
+        clock += timedelta(minutes=10)
+        if clock == between:
+            story = _story("b", "Kazakhstan unrest again", text="Unrest in Kazakhstan.")
+            store.store_stories([story], clock)
+        _deliver(store, settings, clock)
+    assert len(receiver.seen) == 1, "one daily digest, not a second one an hour later"
+    sunday_night = datetime(2026, 10, 26, 1, 31, tzinfo=UTC)  # 02:31 in Berlin on Monday
+    _deliver(store, settings, sunday_night)
+    assert len(receiver.seen) == 2
+    items = [body["data"]["items"] for body in receiver.bodies()]  # type: ignore[index]
+    assert [[i["title"] for i in part] for part in items] == [  # type: ignore[index]
+        ["Kazakhstan protests spread"],
+        ["Kazakhstan unrest again"],
+    ]
+
+
 def test_quiet_hours_hold_messages_until_they_end(tmp_path: Path, receiver: Receiver) -> None:
     alert = KZ_ALERT + 'quiet_hours = "22:00-07:00"\ntimezone = "Asia/Almaty"\n'
     settings = _settings(tmp_path, alert, _hook(receiver.url))
