@@ -113,7 +113,7 @@ def next_cron_time(expression: str, timezone: str, after: datetime) -> datetime:
     on the last Sunday of October. A wildcard job ("*/30 * * * *", "0 * * * *") fires in
     both, as in cron: its times are a matter of elapsed time, not of the wall clock."""
     trigger = cron_trigger(expression, timezone)
-    fixed = parse_cron(expression).fixed_time
+    fixed = _fixed_time(expression)
     moment: datetime | None = after
     while moment is not None:
         # In UTC: an aware time plus a timedelta is wall-clock arithmetic, which would take
@@ -124,6 +124,11 @@ def next_cron_time(expression: str, timezone: str, after: datetime) -> datetime:
             fired: datetime = moment.astimezone(UTC)
             return fired
     raise ValueError(f"cron expression {expression!r} never fires")
+
+
+@lru_cache(maxsize=256)
+def _fixed_time(expression: str) -> bool:
+    return parse_cron(expression).fixed_time
 
 
 def _second_pass(moment: datetime) -> bool:
