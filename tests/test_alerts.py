@@ -330,6 +330,55 @@ def test_a_digest_waits_for_its_schedule(tmp_path: Path, receiver: Receiver) -> 
     assert len(receiver.seen) == 1
 
 
+@pytest.mark.parametrize(("fmt", "shown"), [("discord", 10), ("slack", 40)])
+def test_stories_past_what_slack_or_discord_can_show_come_in_the_next_message(
+    tmp_path: Path, receiver: Receiver, fmt: str, shown: int
+) -> None:
+    """Discord shows 10 embeds and Slack 40 sections a message. With more matches than that
+    in one message (max_items 20 by default), the rest were announced as "in the next
+    message" and never sent: their delivery was done."""
+    alert = KZ_ALERT + f"max_items = {shown + 5}\n"
+    settings = _settings(tmp_path, alert, _hook(receiver.url, f'format = "{fmt}"\n'))
+    store = _store(settings)
+    stories = [
+        _story(f"s{n}", f"Kazakhstan protest number {n} in town {n}", text=f"Unrest {n}.", hours=n)
+        for n in range(shown + 5)
+    ]
+    store.store_stories(stories, NOW)
+    _deliver(store, settings, NOW)
+    _deliver(store, settings, NOW + timedelta(minutes=1))
+    bodies = receiver.bodies()
+    if fmt == "discord":
+        counts = [len(body["embeds"]) for body in bodies]  # type: ignore[arg-type]
+        first_text = str(bodies[0]["content"])
+    else:
+        blocks = [body["blocks"] for body in bodies]
+        counts = [sum(b["type"] == "section" for b in part) - 1 for part in blocks]  # type: ignore[union-attr,index]
+        first_text = json.dumps(bodies[0]["blocks"])
+    assert counts == [shown, 5], "every story reaches the channel, none only announced"
+    assert "And 5 more matches in the next message." in first_text
+
+
+def test_a_digest_larger_than_discord_shows_comes_in_parts(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    alert = KZ_ALERT.replace('channels = ["hook"]', 'channels = ["hook"]\nschedule = "0 7 * * *"')
+    settings = _settings(tmp_path, alert, _hook(receiver.url, 'format = "discord"\n'))
+    store = _store(settings)
+    stories = [
+        _story(f"s{n}", f"Kazakhstan protest number {n} in town {n}", text=f"Unrest {n}.", hours=n)
+        for n in range(25)
+    ]
+    store.store_stories(stories, NOW)
+    _deliver(store, settings, NOW)  # 09:00: the digest's clock starts
+    _deliver(store, settings, NOW + timedelta(hours=22, minutes=1))  # 07:01: max_items 20
+    assert [len(body["embeds"]) for body in receiver.bodies()] == [10, 10]  # type: ignore[arg-type]
+    assert "And 15 more matches" in str(receiver.bodies()[0]["content"])
+    assert "And 5 more matches" in str(receiver.bodies()[1]["content"])
+    _deliver(store, settings, NOW + timedelta(hours=46, minutes=1))  # the next morning
+    assert [len(body["embeds"]) for body in receiver.bodies()] == [10, 10, 5]  # type: ignore[arg-type]
+
+
 def test_a_daily_digest_comes_once_on_the_night_the_clock_goes_back(
     tmp_path: Path, receiver: Receiver
 ) -> None:

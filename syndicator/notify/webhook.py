@@ -77,6 +77,14 @@ DISCORD_EMBEDS_TOTAL_CHARS = 6000
 MAX_SOURCES_SHOWN = 5
 
 
+def max_items_per_message(options: Mapping[str, Any]) -> int | None:
+    """How many stories one message in the channel's format can show (Slack's sections,
+    Discord's embeds), or None when it shows every one. The composer puts no more than that
+    in a message, so that what it says comes "in the next message" does."""
+    fmt = str(options.get("format") or "standard")
+    return {"slack": SLACK_MAX_ITEMS, "discord": DISCORD_MAX_EMBEDS}.get(fmt)
+
+
 def build_webhook(
     options: Mapping[str, Any], message: AlertMessage, *, now: datetime
 ) -> tuple[dict[str, str], bytes]:
