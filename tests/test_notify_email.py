@@ -402,6 +402,14 @@ def test_hostile_title_delivered_with_exactly_our_headers(plain_server: SmtpServ
     assert {key.lower() for key in delivered} == EXPECTED_HEADERS
 
 
+def test_a_polish_subject_arrives_word_for_word(plain_server: SmtpServer) -> None:
+    title = "Morawiecki: Turcja może liczyć na Polskę"  # forsal.pl, 6 February 2023
+    assert send(options(plain_server.port), message(item(title))).outcome is Outcome.SENT
+    (envelope,) = plain_server.mailbox.received
+    delivered = BytesParser(policy=policy.strict).parsebytes(envelope.content)
+    assert delivered["Subject"] == f"[syndicator] kz-unrest: 1 new story - {title}"
+
+
 def test_starttls_and_auth_deliver(starttls_server: SmtpServer, certificate: Certificate) -> None:
     opts = options(starttls_server.port, tls="starttls", username="desk", password=PASSWORD)
     result = send(opts, ssl_context=certificate.client_context())
