@@ -174,11 +174,19 @@ def _compose(
     messages, left = 0, alert.max_items
     while left > 0:  # one message, or the parts a channel needs to show `max_items`
         items = store.compose_delivery(
-            alert.name, channel, min(per_message, left), fired, digest=True, delivery_id=new_id()
+            alert.name,
+            channel,
+            min(per_message, left),
+            fired,
+            digest=True,
+            delivery_id=new_id(),
+            matched_by=fired,  # what was waiting then; what matched since waits for the next
         )
         if not items:
             break
         messages, left = messages + 1, left - items
+    if not messages:
+        store.skip_digest(alert.name, channel, fired)
     return messages
 
 

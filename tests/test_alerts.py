@@ -412,6 +412,31 @@ def test_a_daily_digest_comes_once_on_the_night_the_clock_goes_back(
     ]
 
 
+def test_a_digest_after_an_empty_morning_waits_for_the_next_morning(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A daily 07:00 digest with nothing waiting at 07:00 on Wednesday: a story matched at
+    15:00 waits for Thursday 07:00. It went out at once, dated Wednesday 07:00, eight hours
+    before it matched: every quiet morning turned the digest into an immediate alert."""
+    alert = KZ_ALERT.replace('channels = ["hook"]', 'channels = ["hook"]\nschedule = "0 7 * * *"')
+    settings = _settings(tmp_path, alert, _hook(receiver.url))
+    store = _store(settings)
+    store.store_stories([_story("a", "Kazakhstan protests spread")], NOW)
+    _deliver(store, settings, NOW)  # Monday 09:00: the digest's clock starts
+    _deliver(store, settings, NOW + timedelta(hours=22, minutes=1))  # Tuesday 07:01
+    assert len(receiver.seen) == 1
+    _deliver(store, settings, NOW + timedelta(hours=46, minutes=1))  # Wednesday 07:01: none
+    wednesday = NOW + timedelta(hours=54)  # 15:00
+    story = _story("b", "Kazakhstan unrest again", text="Unrest in Kazakhstan.")
+    store.store_stories([story], wednesday)
+    for hour in range(16):  # the daemon delivers after every poll
+        _deliver(store, settings, wednesday + timedelta(hours=hour))
+    assert len(receiver.seen) == 1, "the digest waits for its schedule"
+    _deliver(store, settings, NOW + timedelta(hours=70, minutes=1))  # Thursday 07:01
+    assert len(receiver.seen) == 2
+    assert receiver.bodies()[1]["timestamp"] == "2026-03-05T07:00:00Z"
+
+
 def test_quiet_hours_hold_messages_until_they_end(tmp_path: Path, receiver: Receiver) -> None:
     alert = KZ_ALERT + 'quiet_hours = "22:00-07:00"\ntimezone = "Asia/Almaty"\n'
     settings = _settings(tmp_path, alert, _hook(receiver.url))
