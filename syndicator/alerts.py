@@ -9,7 +9,8 @@ and restarts never match twice. This module takes it from there, in two steps pe
    may speak (an immediate alert at once; a digest when its cron schedule has fired since the
    last one, with what was waiting at that time; never inside quiet hours; never above
    `max_per_hour` messages), the oldest `max_items` matches become one `deliveries` row, in
-   one transaction; an immediate alert with more waiting makes as many messages as the rate
+   one transaction (several, when the channel shows fewer stories a message: Discord 10,
+   Slack 40); an immediate alert with more waiting makes as many messages as the rate
    limit allows. What does not fit waits for the next message and is counted in this one
    ("and 3 more"): nothing is dropped.
 2. Send (`send_due`): each due delivery is rendered from the stored clusters and sent by
@@ -133,7 +134,7 @@ def compose_due(store: Store, settings: Settings, now: datetime) -> int:
             made = _compose(store, alert, channel, now, per_message)
             composed += made
             if not made or alert.schedule != "immediate":
-                break  # a digest is one message per schedule; the rest waits for the next
+                break  # a digest is one message (or its parts) per fire; the rest waits
     return composed
 
 
