@@ -232,7 +232,8 @@ def test_corpus_headlines_read_back_word_for_word_in_the_subject() -> None:
     """What a mail client shows: the raw bytes parsed strictly, every header line within
     RFC 5322's recommended 78 octets, the words of the headline with their spaces. Python's
     own folder glued "może liczyć" into "możeliczyć" (RFC 2047 drops the space between two
-    encoded words), doubled or led with a space 298 of the corpus's 3,317 subjects."""
+    encoded words): 297 of the corpus's 3,317 subjects read back wrong (95 with words glued,
+    169 with a space doubled, 33 led by a space)."""
     parser = BytesParser(policy=policy.strict)
     titles = [
         *corpus_titles(),

@@ -229,8 +229,8 @@ class _SelfFoldingHeader(str):
     Why: the policy's own folder (CPython 3.11, where this was found) makes a separate
     RFC 2047 encoded word of each non-ASCII word, with a plain space between two of them,
     and RFC 2047 says that space is not text: "Turcja może liczyć na Polskę" read back
-    "Turcja możeliczyć na Polskę" (elsewhere with doubled spaces, or a leading one: 298 of
-    the corpus's 3,317 headlines read back otherwise than they were written). `Header`
+    "Turcja możeliczyć na Polskę". Of the corpus's 3,317 headlines, 297 read back otherwise
+    than written: 95 with words glued, 169 with a space doubled, 33 led by a space. `Header`
     encodes the whole text, spaces included, in encoded words of at most 76 characters; an
     ASCII text is only folded at its spaces (one that looks like an encoded word, "=?", is
     encoded too, so no client decodes what a feed wrote)."""
