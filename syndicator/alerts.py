@@ -9,7 +9,8 @@ and restarts never match twice. This module takes it from there, in two steps pe
    may speak (an immediate alert at once; a digest when its cron schedule has fired since the
    last one, with what was waiting at that time; never inside quiet hours; never above
    `max_per_hour` messages), the oldest `max_items` matches become one `deliveries` row, in
-   one transaction; an immediate alert with more waiting makes as many messages as the rate
+   one transaction (several, when the channel shows fewer stories a message: Discord 10,
+   Slack 40); an immediate alert with more waiting makes as many messages as the rate
    limit allows. What does not fit waits for the next message and is counted in this one
    ("and 3 more"): nothing is dropped.
 2. Send (`send_due`): each due delivery is rendered from the stored clusters and sent by
@@ -41,7 +42,7 @@ from syndicator.metrics import Metrics
 from syndicator.models import Cluster, StoredStory
 from syndicator.notify import AlertItem, AlertMessage, Outcome, SendResult
 from syndicator.notify.email import render_text, send_email
-from syndicator.notify.webhook import send_webhook
+from syndicator.notify.webhook import max_items_per_message, send_webhook
 from syndicator.query import lowercase_operator_hint, parse
 from syndicator.scheduler import next_cron_time
 from syndicator.storage import (
@@ -128,11 +129,12 @@ def compose_due(store: Store, settings: Settings, now: datetime) -> int:
             continue  # no longer configured: the matches wait (`alerts status` shows them)
         if channel in disabled or in_quiet_hours(alert, now):
             continue
+        per_message = items_per_message(alert, settings.channels[channel])
         while not _over_rate(store, alert, channel, now):
-            made = _compose(store, alert, channel, now)
+            made = _compose(store, alert, channel, now, per_message)
             composed += made
             if not made or alert.schedule != "immediate":
-                break  # a digest is one message per schedule; the rest waits for the next
+                break  # a digest is one message (or its parts) per fire; the rest waits
     return composed
 
 
@@ -144,10 +146,19 @@ def _over_rate(store: Store, alert: AlertSettings, channel: str, now: datetime) 
     return store.messages_since(alert.name, channel, now - RATE_WINDOW) >= alert.max_per_hour
 
 
-def _compose(store: Store, alert: AlertSettings, channel: str, now: datetime) -> int:
+def items_per_message(alert: AlertSettings, channel: ChannelSettings) -> int:
+    """The alert's `max_items`, or fewer when the channel cannot show that many in one message
+    (Discord 10, Slack 40): a digest then comes in as many parts as `max_items` needs."""
+    shown = max_items_per_message(channel.options) if channel.type == "webhook" else None
+    return min(alert.max_items, shown) if shown else alert.max_items
+
+
+def _compose(
+    store: Store, alert: AlertSettings, channel: str, now: datetime, per_message: int
+) -> int:
     if alert.schedule == "immediate":
         items = store.compose_delivery(
-            alert.name, channel, alert.max_items, now, digest=False, delivery_id=new_id()
+            alert.name, channel, per_message, now, digest=False, delivery_id=new_id()
         )
         return 1 if items else 0
     last = store.last_digest(alert.name, channel)
@@ -161,10 +172,23 @@ def _compose(store: Store, alert: AlertSettings, channel: str, now: datetime) ->
         return 0
     if fired is None:
         return 0
-    items = store.compose_delivery(
-        alert.name, channel, alert.max_items, fired, digest=True, delivery_id=new_id()
-    )
-    return 1 if items else 0
+    messages, left = 0, alert.max_items
+    while left > 0:  # one message, or the parts a channel needs to show `max_items`
+        items = store.compose_delivery(
+            alert.name,
+            channel,
+            min(per_message, left),
+            fired,
+            digest=True,
+            delivery_id=new_id(),
+            matched_by=fired,  # what was waiting then; what matched since waits for the next
+        )
+        if not items:
+            break
+        messages, left = messages + 1, left - items
+    if not messages:
+        store.skip_digest(alert.name, channel, fired)
+    return messages
 
 
 def schedule_problems(settings: Settings) -> list[str]:

@@ -681,7 +681,14 @@ KEYS: tuple[Key, ...] = (
         "UTC",
         'IANA time zone of the schedule and the quiet hours, e.g. "Asia/Almaty".',
     ),
-    Key("alerts[]", "max_items", "positive integer", 20, "Stories in one message at most."),
+    Key(
+        "alerts[]",
+        "max_items",
+        "positive integer",
+        20,
+        "Stories in one message at most (a digest's stories; Discord shows 10 a message and "
+        "Slack 40, so it comes in parts there).",
+    ),
     Key(
         "alerts[]",
         "max_per_hour",

@@ -47,7 +47,9 @@ class CronSpec:
     `weekdays` count 0 as Sunday to 6 Saturday (a 7 is folded into 0). `day_restricted` and
     `weekday_restricted` say whether the field did not start with `*`: cron's test for
     "restricted", which decides whether the two day fields combine with OR (both restricted)
-    or AND (`any_day_field`)."""
+    or AND (`any_day_field`). `fixed_time` is cron's "not a wildcard job": neither the minute
+    nor the hour field starts with `*`. When the clock goes back an hour (the end of daylight
+    saving time), cron runs such a job once, not again in the repeated hour."""
 
     minutes: tuple[int, ...]
     hours: tuple[int, ...]
@@ -56,6 +58,7 @@ class CronSpec:
     weekdays: tuple[int, ...]
     day_restricted: bool
     weekday_restricted: bool
+    fixed_time: bool = False  # neither minute nor hour starts with `*` ("30 2 * * *")
 
     @property
     def any_day_field(self) -> bool:
@@ -81,6 +84,7 @@ def parse_cron(expression: str) -> CronSpec:
         weekdays=tuple(sorted({day % 7 for day in weekdays})),
         day_restricted=not fields[2].startswith("*"),
         weekday_restricted=not fields[4].startswith("*"),
+        fixed_time=not fields[0].startswith("*") and not fields[1].startswith("*"),
     )
     _check_fires(spec)
     return spec

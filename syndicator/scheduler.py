@@ -105,13 +105,39 @@ class JobRunner:
 def next_cron_time(expression: str, timezone: str, after: datetime) -> datetime:
     """The first time after `after` that a 5-field cron expression fires, in UTC: the alert
     digests' schedules, with standard cron's rules (`syndicator.cron`). ValueError for a
-    malformed expression."""
+    malformed expression.
+
+    When the clock goes back (the end of daylight saving time), a job at a fixed time
+    ("30 2 * * *") fires in the first pass of the repeated hour only, as cron runs it: once a
+    day. APScheduler fires it in both passes, so a daily digest at 02:30 in Berlin came twice
+    on the last Sunday of October. A wildcard job ("*/30 * * * *", "0 * * * *") fires in
+    both, as in cron: its times are a matter of elapsed time, not of the wall clock."""
     trigger = cron_trigger(expression, timezone)
-    moment = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
-    if moment is None:
-        raise ValueError(f"cron expression {expression!r} never fires")
-    fired: datetime = moment.astimezone(UTC)
-    return fired
+    fixed = _fixed_time(expression)
+    moment: datetime | None = after
+    while moment is not None:
+        # In UTC: an aware time plus a timedelta is wall-clock arithmetic, which would take
+        # the second 02:30 back to the first.
+        start = moment.astimezone(UTC) + timedelta(microseconds=1)
+        moment = trigger.get_next_fire_time(None, start)
+        if moment is not None and not (fixed and _second_pass(moment)):
+            fired: datetime = moment.astimezone(UTC)
+            return fired
+    raise ValueError(f"cron expression {expression!r} never fires")
+
+
+@lru_cache(maxsize=256)
+def _fixed_time(expression: str) -> bool:
+    return parse_cron(expression).fixed_time
+
+
+def _second_pass(moment: datetime) -> bool:
+    """Whether `moment`'s wall-clock time is the second of two (the hour that repeats when
+    daylight saving time ends): the same time an hour earlier had the other UTC offset."""
+    if moment.tzinfo is None:
+        return False
+    local = moment.astimezone(UTC).astimezone(moment.tzinfo)  # from UTC: `fold` is set
+    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
 
 
 @lru_cache(maxsize=256)  # a digest asks again for every fire time it steps over

@@ -2509,17 +2509,20 @@ class Store:
         *,
         digest: bool,
         delivery_id: str,
+        matched_by: datetime | None = None,
     ) -> int:
         """Put the oldest `max_items` pending matches of (alert, channel) into a new delivery
-        (one message) in one transaction; the rest wait for the next. Returns the items."""
+        (one message) in one transaction; the rest wait for the next. Returns the items.
+        With `matched_by` (a digest's fire time), only matches queued by then are taken."""
         now_text = format_time(now)
+        by = [] if matched_by is None else [format_time(matched_by)]
         with self._transaction() as db:
             ids = [
                 row[0]
                 for row in db.conn.execute(
                     "SELECT id FROM outbox WHERE rule = ? AND channel = ? AND status = 'pending' "
-                    "ORDER BY created_at, id LIMIT ?",
-                    (rule, channel, max_items),
+                    f"{' AND created_at <= ?' if by else ''} ORDER BY created_at, id LIMIT ?",
+                    (rule, channel, *by, max_items),
                 )
             ]
             if not ids:
@@ -2610,6 +2613,16 @@ class Store:
             db.conn.execute(
                 "INSERT OR IGNORE INTO alert_digests (rule, channel, last_at) VALUES (?, ?, ?)",
                 (rule, channel, format_time(now)),
+            )
+
+    def skip_digest(self, rule: str, channel: str, fired: datetime) -> None:
+        """A digest's schedule fired with nothing waiting: it counts from then, so what
+        matches later waits for the next time it fires."""
+        with self._transaction() as db:
+            db.conn.execute(
+                "INSERT INTO alert_digests (rule, channel, last_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (rule, channel) DO UPDATE SET last_at = excluded.last_at",
+                (rule, channel, format_time(fired)),
             )
 
     def disable_channel(self, channel: str, reason: str, now: datetime) -> None:

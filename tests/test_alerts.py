@@ -330,6 +330,113 @@ def test_a_digest_waits_for_its_schedule(tmp_path: Path, receiver: Receiver) -> 
     assert len(receiver.seen) == 1
 
 
+@pytest.mark.parametrize(("fmt", "shown"), [("discord", 10), ("slack", 40)])
+def test_stories_past_what_slack_or_discord_can_show_come_in_the_next_message(
+    tmp_path: Path, receiver: Receiver, fmt: str, shown: int
+) -> None:
+    """Discord shows 10 embeds and Slack 40 sections a message. With more matches than that
+    in one message (max_items 20 by default), the rest were announced as "in the next
+    message" and never sent: their delivery was done."""
+    alert = KZ_ALERT + f"max_items = {shown + 5}\n"
+    settings = _settings(tmp_path, alert, _hook(receiver.url, f'format = "{fmt}"\n'))
+    store = _store(settings)
+    stories = [
+        _story(f"s{n}", f"Kazakhstan protest number {n} in town {n}", text=f"Unrest {n}.", hours=n)
+        for n in range(shown + 5)
+    ]
+    store.store_stories(stories, NOW)
+    _deliver(store, settings, NOW)
+    _deliver(store, settings, NOW + timedelta(minutes=1))
+    bodies = receiver.bodies()
+    if fmt == "discord":
+        counts = [len(body["embeds"]) for body in bodies]  # type: ignore[arg-type]
+        first_text = str(bodies[0]["content"])
+    else:
+        blocks = [body["blocks"] for body in bodies]
+        counts = [sum(b["type"] == "section" for b in part) - 1 for part in blocks]  # type: ignore[union-attr,index]
+        first_text = json.dumps(bodies[0]["blocks"])
+    assert counts == [shown, 5], "every story reaches the channel, none only announced"
+    assert "And 5 more matches in the next message." in first_text
+
+
+def test_a_digest_larger_than_discord_shows_comes_in_parts(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    alert = KZ_ALERT.replace('channels = ["hook"]', 'channels = ["hook"]\nschedule = "0 7 * * *"')
+    settings = _settings(tmp_path, alert, _hook(receiver.url, 'format = "discord"\n'))
+    store = _store(settings)
+    stories = [
+        _story(f"s{n}", f"Kazakhstan protest number {n} in town {n}", text=f"Unrest {n}.", hours=n)
+        for n in range(25)
+    ]
+    store.store_stories(stories, NOW)
+    _deliver(store, settings, NOW)  # 09:00: the digest's clock starts
+    _deliver(store, settings, NOW + timedelta(hours=22, minutes=1))  # 07:01: max_items 20
+    assert [len(body["embeds"]) for body in receiver.bodies()] == [10, 10]  # type: ignore[arg-type]
+    assert "And 15 more matches" in str(receiver.bodies()[0]["content"])
+    assert "And 5 more matches" in str(receiver.bodies()[1]["content"])
+    _deliver(store, settings, NOW + timedelta(hours=46, minutes=1))  # the next morning
+    assert [len(body["embeds"]) for body in receiver.bodies()] == [10, 10, 5]  # type: ignore[arg-type]
+
+
+def test_a_daily_digest_comes_once_on_the_night_the_clock_goes_back(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """Berlin goes from 03:00 summer time back to 02:00 on 25 October 2026: a digest at 02:30
+    comes at the first 02:30 only; what matched in the repeated hour waits for the next day."""
+    alert = KZ_ALERT.replace(
+        'channels = ["hook"]',
+        'channels = ["hook"]\nschedule = "30 2 * * *"\ntimezone = "Europe/Berlin"',
+    )
+    settings = _settings(tmp_path, alert, _hook(receiver.url))
+    store = _store(settings)
+    saturday = datetime(2026, 10, 24, 12, tzinfo=UTC)
+    _deliver(store, settings, saturday)  # the digest's clock starts
+    store.store_stories([_story("a", "Kazakhstan protests spread")], saturday)
+    between = datetime(2026, 10, 25, 1, 0, tzinfo=UTC)  # 02:00 winter time, the second pass
+    clock = saturday
+    while clock < datetime(2026, 10, 25, 12, tzinfo=UTC):
+        clock += timedelta(minutes=10)
+        if clock == between:
+            story = _story("b", "Kazakhstan unrest again", text="Unrest in Kazakhstan.")
+            store.store_stories([story], clock)
+        _deliver(store, settings, clock)
+    assert len(receiver.seen) == 1, "one daily digest, not a second one an hour later"
+    sunday_night = datetime(2026, 10, 26, 1, 31, tzinfo=UTC)  # 02:31 in Berlin on Monday
+    _deliver(store, settings, sunday_night)
+    assert len(receiver.seen) == 2
+    items = [body["data"]["items"] for body in receiver.bodies()]  # type: ignore[index]
+    assert [[i["title"] for i in part] for part in items] == [  # type: ignore[index]
+        ["Kazakhstan protests spread"],
+        ["Kazakhstan unrest again"],
+    ]
+
+
+def test_a_digest_after_an_empty_morning_waits_for_the_next_morning(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A daily 07:00 digest with nothing waiting at 07:00 on Wednesday: a story matched at
+    15:00 waits for Thursday 07:00. It went out at once, dated Wednesday 07:00, eight hours
+    before it matched: every quiet morning turned the digest into an immediate alert."""
+    alert = KZ_ALERT.replace('channels = ["hook"]', 'channels = ["hook"]\nschedule = "0 7 * * *"')
+    settings = _settings(tmp_path, alert, _hook(receiver.url))
+    store = _store(settings)
+    store.store_stories([_story("a", "Kazakhstan protests spread")], NOW)
+    _deliver(store, settings, NOW)  # Monday 09:00: the digest's clock starts
+    _deliver(store, settings, NOW + timedelta(hours=22, minutes=1))  # Tuesday 07:01
+    assert len(receiver.seen) == 1
+    _deliver(store, settings, NOW + timedelta(hours=46, minutes=1))  # Wednesday 07:01: none
+    wednesday = NOW + timedelta(hours=54)  # 15:00
+    story = _story("b", "Kazakhstan unrest again", text="Unrest in Kazakhstan.")
+    store.store_stories([story], wednesday)
+    for hour in range(16):  # the daemon delivers after every poll
+        _deliver(store, settings, wednesday + timedelta(hours=hour))
+    assert len(receiver.seen) == 1, "the digest waits for its schedule"
+    _deliver(store, settings, NOW + timedelta(hours=70, minutes=1))  # Thursday 07:01
+    assert len(receiver.seen) == 2
+    assert receiver.bodies()[1]["timestamp"] == "2026-03-05T07:00:00Z"
+
+
 def test_quiet_hours_hold_messages_until_they_end(tmp_path: Path, receiver: Receiver) -> None:
     alert = KZ_ALERT + 'quiet_hours = "22:00-07:00"\ntimezone = "Asia/Almaty"\n'
     settings = _settings(tmp_path, alert, _hook(receiver.url))

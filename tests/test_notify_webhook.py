@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -302,6 +303,32 @@ def test_slack_preset_shape_escaping_and_limits() -> None:
     footer = blocks[-1]["elements"][0]["text"]
     assert "And 23 more matches in the next message." in footer  # 2 held back + 21 not shown
     assert "<http://feeds.test/feeds/alerts/kz-unrest.atom|See every match" in footer
+
+
+def test_slack_sections_stay_within_3000_characters_whatever_a_feed_writes() -> None:
+    """Slack refuses a whole message (400 invalid_blocks: the delivery is dead, every item of
+    the digest with it) for one section text over 3,000 characters. Escaping makes a text up to
+    five times longer ("&" is "&amp;"): a headline, summary and source names of "<" and "&" came
+    to 3,622."""
+    hostile = [
+        item("&" * 400, summary="&" * 2000),
+        item(
+            "<" * 400,
+            summary="<" * 2000,
+            regions=tuple((f"R{n}", f"Region & <{n}>") for n in range(40)),
+            sources=tuple((f"Src & {n} " * 5, f"https://ex.org/{'&' * 100}{n}") for n in range(30)),
+        ),
+        item("AT&T <3", link="https://ex.org/" + "&" * 590, summary="Q&A " * 100),
+    ]
+    body = payload(build_webhook(options(format="slack"), message(*hostile), now=NOW)[1])
+    sections = [block["text"]["text"] for block in body["blocks"] if block["type"] == "section"]
+    assert len(sections) == 4
+    assert all(len(text) <= 3000 for text in sections), [len(text) for text in sections]
+    for text in sections[1:]:
+        assert not re.search(r"&(?!amp;|lt;|gt;)", text), "an entity cut in half"
+        assert text.count("\n") >= 1, "the title and its facts are always there"
+    assert "First reported by" in sections[2]
+    assert "\n> Q&amp;A Q&amp;A" in sections[3]  # room left for the summary
 
 
 def test_discord_preset_shape_and_limits() -> None:

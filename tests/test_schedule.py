@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -189,3 +190,43 @@ def test_cron_digests_keep_their_local_time_across_daylight_saving() -> None:
     fired.append(next_cron_time("0 7 * * *", "Europe/Berlin", fired[1]))
     # 07:00 in Berlin: 06:00 UTC in winter time, 05:00 UTC from Sunday 29 March
     assert [moment.strftime("%d %H:%M") for moment in fired] == ["28 06:00", "29 05:00", "30 05:00"]
+
+
+def _local_fire_times(expression: str, zone: str, after: datetime, count: int) -> list[str]:
+    times = []
+    for _ in range(count):
+        after = next_cron_time(expression, zone, after)
+        times.append(after.astimezone(ZoneInfo(zone)).strftime("%d %H:%M%z"))
+    return times
+
+
+@pytest.mark.parametrize(
+    ("zone", "expression", "saturday", "expected"),
+    [
+        # Berlin goes back from 03:00 to 02:00 on Sunday 25 October 2026
+        (
+            "Europe/Berlin",
+            "30 2 * * *",
+            datetime(2026, 10, 24, 12, tzinfo=UTC),
+            ["25 02:30+0200", "26 02:30+0100", "27 02:30+0100"],
+        ),
+        # New York from 02:00 to 01:00 on Sunday 1 November 2026
+        (
+            "America/New_York",
+            "30 1 * * *",
+            datetime(2026, 10, 31, 12, tzinfo=UTC),
+            ["01 01:30-0400", "02 01:30-0500", "03 01:30-0500"],
+        ),
+    ],
+)
+def test_when_the_clock_goes_back_a_fixed_time_fires_once_as_in_cron(
+    zone: str, expression: str, saturday: datetime, expected: list[str]
+) -> None:
+    fired = _local_fire_times(expression, zone, saturday, 3)
+    assert fired == expected, "a daily digest must not fire again in the repeated hour"
+    # A wildcard job runs in both passes of the repeated hour, as cron runs it
+    hour = expression.split()[1]
+    night = next_cron_time(f"0 {hour} * * *", zone, saturday) - timedelta(minutes=1)
+    halves = _local_fire_times("*/30 * * * *", zone, night, 4)
+    assert [moment[3:8] for moment in halves] == [f"0{hour}:00", f"0{hour}:30"] * 2
+    assert halves[0][-5:] != halves[2][-5:]  # the same wall times, under two UTC offsets

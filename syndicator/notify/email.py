@@ -14,7 +14,9 @@ the same on every attempt and mail systems can drop the duplicate.
 
 Headers are built only from cleaned one-line text (no CR/LF, NUL or other controls) and the
 SMTP policy encodes non-ASCII text (RFC 2047) and folds long lines, so no title, source name
-or alert name can add a header or make building fail. Bodies are quoted-printable UTF-8.
+or alert name can add a header or make building fail. The Subject is encoded and folded by
+`email.header.Header` instead (`_SelfFoldingHeader`: the policy's folder loses the spaces
+between non-ASCII words). Bodies are quoted-printable UTF-8.
 The password is used for AUTH only (sent in clear only when the channel says tls = "none")
 and is scrubbed from every detail this module returns. A message some recipients accepted is
 SENT (the detail lists the refused ones): retrying it would mail the others twice.
@@ -32,7 +34,9 @@ import socket
 import ssl
 from collections.abc import Mapping, Sequence
 from email import policy
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime, parseaddr
 from functools import cache
 from typing import Any
@@ -64,7 +68,7 @@ def build_email(options: Mapping[str, Any], message: AlertMessage) -> EmailMessa
     email = EmailMessage(policy=policy.SMTP)
     email["From"] = sender
     email["To"] = ", ".join(clean_line(str(address)) for address in options["to"])
-    email["Subject"] = _subject(message)
+    email["Subject"] = _SelfFoldingHeader("Subject", _subject(message))
     email["Date"] = format_datetime(message.created_at)
     email["Message-ID"] = f"<syndicator.{_id_token(message.delivery_id)}@{domain}>"
     email["List-Id"] = f"syndicator alert {alert} <{alert}.{domain}>"
@@ -215,6 +219,33 @@ def _local_hostname() -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Headers.
+
+
+class _SelfFoldingHeader(str):
+    """An unstructured header value that encodes and folds itself, through the header
+    protocol of `email.policy.EmailPolicy`: a value with a `name` and a `fold(policy=...)` is
+    stored as it is and asked to fold itself.
+
+    Why: the policy's own folder (CPython 3.11, where this was found) makes a separate
+    RFC 2047 encoded word of each non-ASCII word, with a plain space between two of them,
+    and RFC 2047 says that space is not text: "Turcja może liczyć na Polskę" read back
+    "Turcja możeliczyć na Polskę". Of the corpus's 3,317 headlines, 297 read back otherwise
+    than written: 95 with words glued, 169 with a space doubled, 33 led by a space. `Header`
+    encodes the whole text, spaces included, in encoded words of at most 76 characters; an
+    ASCII text is only folded at its spaces (one that looks like an encoded word, "=?", is
+    encoded too, so no client decodes what a feed wrote)."""
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> _SelfFoldingHeader:
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def fold(self, *, policy: Policy) -> str:
+        plain = self.isascii() and "=?" not in self
+        header = Header(str(self), "us-ascii" if plain else "utf-8", header_name=self.name)
+        return f"{self.name}: {header.encode(linesep=policy.linesep)}{policy.linesep}"
 
 
 def _subject(message: AlertMessage) -> str:

@@ -77,6 +77,14 @@ DISCORD_EMBEDS_TOTAL_CHARS = 6000
 MAX_SOURCES_SHOWN = 5
 
 
+def max_items_per_message(options: Mapping[str, Any]) -> int | None:
+    """How many stories one message in the channel's format can show (Slack's sections,
+    Discord's embeds), or None when it shows every one. The composer puts no more than that
+    in a message, so that what it says comes "in the next message" does."""
+    fmt = str(options.get("format") or "standard")
+    return {"slack": SLACK_MAX_ITEMS, "discord": DISCORD_MAX_EMBEDS}.get(fmt)
+
+
 def build_webhook(
     options: Mapping[str, Any], message: AlertMessage, *, now: datetime
 ) -> tuple[dict[str, str], bytes]:
@@ -375,21 +383,44 @@ def _slack_section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _slack_item(item: AlertItem, *, link_sources: bool = True) -> str:
+def _slack_item(item: AlertItem) -> str:
+    """The item's section text, at most `SLACK_SECTION_CHARS` once escaped (Slack refuses the
+    whole message, every item of a digest with it, for one section over the limit): the
+    linked title and the facts, then the sources (linked while they fit, else by name), then
+    as much of the summary as is left room for."""
     title = clean_line(item.title, 250) or "(untitled)"
-    lines = [f"*{_slack_link(item.link, title)}*", _slack_escape(_facts(item))]
+    facts = _slack_cut(_slack_escape(_facts(item)), 500)
+    text = f"*{_slack_link(item.link, title)}*\n{facts}"
+    summary = clean_line(item.summary, DISPLAY_SUMMARY_CHARS)
+    quoted = "> " + _slack_escape(summary) if summary else ""
     if item.sources:
-        names = [
-            _slack_link(url, clean_line(name, 100)) if link_sources else _slack_escape(name)
-            for name, url in item.sources[:MAX_SOURCES_SHOWN]
+        shown = item.sources[:MAX_SOURCES_SHOWN]
+        names = [clean_line(name, 100) for name, _ in shown]
+        linked = [_slack_link(url, name) for name, (_, url) in zip(names, shown, strict=True)]
+        by_name = [_slack_escape(name) for name in names]
+        lines = [_reported_by(found, len(item.sources)) for found in (linked, by_name)]
+        fits = [
+            line for line in lines if len(text) + len(line) + len(quoted) + 2 <= SLACK_SECTION_CHARS
         ]
-        lines.append(_reported_by(names, len(item.sources)))
-    if summary := clean_line(item.summary, DISPLAY_SUMMARY_CHARS):
-        lines.append("> " + _slack_escape(summary))
-    text = "\n".join(lines)
-    if len(text) > SLACK_SECTION_CHARS and link_sources:
-        return _slack_item(item, link_sources=False)
+        text += "\n" + (
+            fits[0] if fits else _slack_cut(lines[1], SLACK_SECTION_CHARS - len(text) - 1)
+        )
+    room = SLACK_SECTION_CHARS - len(text) - 1
+    if quoted and room >= 20:
+        text += "\n" + _slack_cut(quoted, room)
     return text
+
+
+def _slack_cut(escaped: str, limit: int) -> str:
+    """Escaped mrkdwn text cut to `limit` characters with an ellipsis, never inside an
+    entity (`&amp;`)."""
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - 1]
+    amp = cut.rfind("&")
+    if amp >= 0 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
 
 
 def _slack_escape(text: str) -> str:
