@@ -41,6 +41,14 @@ def daemon(tmp_path: Path, feed_server: FeedServer) -> Iterator[tuple[Running, s
         running.kill()
 
 
+def _wait_for_a_fetch(feed_server: FeedServer, paths: list[str]) -> None:
+    """Until the daemon has asked for one of `paths` (at most 10 s)."""
+    deadline = time.monotonic() + 10
+    while not any(map(feed_server.requests_to, paths)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(map(feed_server.requests_to, paths)), "the daemon never started a fetch"
+
+
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, Message]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
@@ -164,10 +172,7 @@ def test_sigterm_during_a_hanging_fetch_exits_within_10_seconds(
     running = Running(["--config", str(config), "run"], cwd=tmp_path)
     try:
         running.wait_for(r"feeds at http://")
-        deadline = time.monotonic() + 10
-        while not feed_server.requests_to("/hang") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert feed_server.requests_to("/hang"), "the daemon never started the fetch"
+        _wait_for_a_fetch(feed_server, ["/hang"])
         started = time.monotonic()
         assert running.stop(signal.SIGTERM) == 0
         assert time.monotonic() - started < 10
@@ -192,10 +197,7 @@ def test_sigterm_lets_a_slow_fetch_in_flight_finish(
     running = Running(["--config", str(config), "run"], cwd=tmp_path)
     try:
         running.wait_for(r"feeds at http://")
-        deadline = time.monotonic() + 10
-        while not feed_server.requests_to("/slow") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert feed_server.requests_to("/slow"), "the daemon never started the fetch"
+        _wait_for_a_fetch(feed_server, ["/slow"])
         assert running.stop(signal.SIGTERM) == 0
         running.wait_for("stopped")
     finally:
@@ -220,9 +222,7 @@ def test_sigterm_starts_no_new_fetch(tmp_path: Path, feed_server: FeedServer) ->
     running = Running(["--config", str(config), "run"], cwd=tmp_path)
     try:
         running.wait_for(r"feeds at http://")
-        deadline = time.monotonic() + 10
-        while not any(map(feed_server.requests_to, paths)) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_for_a_fetch(feed_server, paths)
         started = time.monotonic()
         assert running.stop(signal.SIGTERM) == 0
         assert time.monotonic() - started < 6  # one fetch's 1.5 s, not four

@@ -113,7 +113,8 @@ def headline_cased(title: str) -> bool:
     """Whether most words of the title are capitalised (Headline Case), so a capital says
     nothing about a name. The first word is left out, capitalised in either style: in
     "Russian strikes hit Kharkiv" the capitals are names' own."""
-    words = [word for word in title.split()[1:] if len(word) > 3 and word[0].isalpha()]
+    tokens = title.split()[1:]
+    words = [word for word in tokens if len(word) > 3 and word[0].isalpha()]
     if sum(word[0] in _CYRILLIC_LETTERS for word in words) * 2 > len(words):
         return False  # Russian, Ukrainian, Kazakh: sentence case, capitals are names'
     if len(words) < 2:
@@ -124,7 +125,7 @@ def headline_cased(title: str) -> bool:
     # Two capitalised words in a row count once: a name ("Cúpula em Nova Délhi termina",
     # "Murdoch's Fox makes bid for Time Warner") does not make a sentence-case headline
     # Headline Case; longer runs are Headline Case's own ("Of The Future Could Stop You").
-    capitalised = _capitalised_words(title.split()[1:])
+    capitalised = _capitalised_words(tokens)
     return capitalised >= 0.6 * (capitalised + lower)
 
 
