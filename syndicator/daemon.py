@@ -598,6 +598,12 @@ class Daemon:
         self._poll_progress = (0, 0)
         try:
             await self._poll_due(self._store, self._poll_started_at)
+        except StorageError as e:
+            # The database refused a write (another process held its lock past the busy
+            # timeout, a full disk, a read-only file system): an operator's problem, said in
+            # one line, not a bug's traceback. What the poll did not store is polled again.
+            self._poll_error = f"{type(e).__name__}: {e}"
+            log.error("poll stopped, its sources are polled again at the next tick: %s", e)
         except Exception as e:
             self._poll_error = f"{type(e).__name__}: {e}"
             raise  # APScheduler logs it with its traceback

@@ -959,6 +959,18 @@ def read_health(path: Path) -> str:
     return "ok"
 
 
+def _begin_write(conn: sqlite3.Connection) -> None:
+    """Open a transaction holding the write lock, waiting up to `BUSY_TIMEOUT_MS` for a
+    writer in another process (`syndicator retag`, `alerts retry`, a `sqlite3` shell).
+
+    Not a plain (deferred) BEGIN: a transaction that has read and then writes while another
+    connection holds the write lock fails at once with "database is locked", SQLite's
+    busy handler is never called for it (waiting could deadlock two such readers). Every
+    store reads before it writes, so the daemon's poll failed on each tick, whatever the
+    busy timeout, for as long as any other process wrote."""
+    conn.execute("BEGIN IMMEDIATE")
+
+
 def _is_busy(error: sqlite3.Error) -> bool:
     code = getattr(error, "sqlite_errorcode", None)
     return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
@@ -1038,9 +1050,22 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[Database]:
+        """One write: a savepoint inside an open transaction (a write group), else a
+        transaction of its own that takes the write lock first (see `_begin_write`)."""
+        conn = self.db.conn
         try:
-            with self.db.atomic() as db:
-                yield db
+            if conn.in_transaction:
+                with self.db.atomic() as db:
+                    yield db
+                return
+            _begin_write(conn)
+            try:
+                yield self.db
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
         except sqlite3.Error as e:
             raise StorageError(f"{self.path}: {e}") from e
 
@@ -1428,7 +1453,10 @@ class Store:
         nothing is lost and nothing doubled. Does nothing if a transaction is already open.
         """
         if self._group is None and not self.db.conn.in_transaction:
-            self.db.conn.execute("BEGIN")
+            try:
+                _begin_write(self.db.conn)
+            except sqlite3.Error as e:
+                raise StorageError(f"{self.path}: {e}") from e
             self._group = []
 
     def end_group(self) -> None:

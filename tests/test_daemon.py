@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import signal
+import sqlite3
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -279,3 +280,74 @@ def test_progress_bar_only_on_a_terminal() -> None:
     small = Terminal()
     TerminalProgress("polling", stream=small, threshold=3)(1, 2)
     assert small.getvalue() == ""
+
+
+def _hold_write_lock(database: Path) -> sqlite3.Connection:
+    """Another process's writer (`syndicator retag`, a `sqlite3` shell) holding the lock."""
+    other = sqlite3.connect(database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def _change_the_wire_while_locked(feed_server: FeedServer, seconds: float) -> None:
+    """Give the wire a second story, and see the daemon fetch within `seconds` (its write
+    then waits for the lock, or fails)."""
+    fetched = len(feed_server.requests_to("/wire.rss"))
+    second = {"title": "Floods in Almaty", "guid": "w-2", "link": "https://wire.example/2"}
+    feed_server.routes["/wire.rss"] = Route(rss([*ITEMS, second]))
+    time.sleep(seconds)
+    assert len(feed_server.requests_to("/wire.rss")) > fetched, "no fetch while locked"
+
+
+@pytest.fixture
+def polling_daemon(tmp_path: Path, feed_server: FeedServer) -> Iterator[Running]:
+    """A daemon polling one source every second, its first story stored."""
+    feed_server.routes["/wire.rss"] = Route(rss(ITEMS))
+    config = write_config(tmp_path, [(feed_server.url("/wire.rss"), 'interval = "1s"')])
+    running = Running(["--config", str(config), "run"], cwd=tmp_path)
+    try:
+        running.wait_for(r"cycle: 1 source\(s\) polled, 0 failed, 1 new stories")
+        running.wait_for_next(r"published \d+ file")  # its story is out: nothing to write
+        yield running
+    finally:
+        running.kill()
+
+
+def test_a_write_lock_held_elsewhere_for_a_moment_is_waited_for(
+    polling_daemon: Running, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Another writer for 2 s, well within the 10 s busy timeout: the poll waits, then
+    stores. It failed at once with "database is locked" and a 40-line traceback, every
+    tick: a store reads before it writes, and SQLite never waits to upgrade a read."""
+    running = polling_daemon
+    other = _hold_write_lock(tmp_path / "db" / "syndicator.db")
+    try:
+        _change_the_wire_while_locked(feed_server, 2.5)
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    running.wait_for_next(r"cycle: 1 source\(s\) polled, 0 failed, 1 new stories", timeout=20)
+    assert running.stop(signal.SIGTERM) == 0
+    trouble = [line for line in running.seen if "ERROR" in line or "Traceback" in line]
+    assert not trouble, running.seen
+
+
+@pytest.mark.slow
+def test_a_write_lock_held_past_the_busy_timeout_is_one_error_line(
+    polling_daemon: Running, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A writer that keeps the lock for longer than the busy timeout fails the poll with one
+    line naming the database, no traceback; the story is stored once the lock is free."""
+    running = polling_daemon
+    other = _hold_write_lock(tmp_path / "db" / "syndicator.db")
+    try:
+        _change_the_wire_while_locked(feed_server, 2.5)
+        line = running.wait_for_next(r"ERROR .*database is locked", timeout=20).string
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert "syndicator.db" in line
+    assert "polled again" in line
+    running.wait_for_next(r"1 new stories", timeout=30)
+    assert running.stop(signal.SIGTERM) == 0
+    assert not [line for line in running.seen if "Traceback" in line], running.seen
