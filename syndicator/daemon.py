@@ -12,8 +12,8 @@ Health (`/healthz`, see `Daemon.health`): the daemon is "ok" when its poll job s
 life (a start, a source done, an end) within `stall_after(settings)` (three ticks plus the
 longer of `HEALTH_GRACE` and one fetch's timeout) and did not end in an exception, the
 database takes its write lock (a lock held by another process is "busy", which is healthy),
-and the output directory, once it exists, is readable. `serve` is the HTTP server alone, for
-cron set-ups: no lock, no scheduler, no writes.
+and the output directory, once it exists, is readable and took the last publish. `serve` is
+the HTTP server alone, for cron set-ups: no lock, no scheduler, no writes.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from syndicator import __version__
 from syndicator.alerts import alert_index, deliver
 from syndicator.atomic import remove_leftover_temp_files
 from syndicator.config import Settings, load_settings, query_warnings
-from syndicator.errors import ConfigError, LockError, StorageError
+from syndicator.errors import ConfigError, LockError, PublishError, StorageError
 from syndicator.heap import trim_heap
 from syndicator.metrics import Metrics
 from syndicator.models import CycleReport, SourceOutcome
@@ -121,16 +121,23 @@ async def run_cycle(
     parser: Parser = parse_inline,
 ) -> CycleReport:
     """One cycle, the same steps the daemon's jobs take: poll every due source, publish,
-    deliver alerts, apply retention. Source errors are in the report, not raised."""
+    deliver alerts, apply retention. Source errors are in the report, not raised; an output
+    directory that cannot be written is raised (`PublishError`) once the rest is done."""
     started = clock()
     plan = plan_from_settings(settings)
     store.alerts = alert_index(settings)
     outcomes = await poll_due_sources(store, plan, clock, on_progress, parser)
-    written = await publish_and_notify(store, settings, clock())
+    unpublished: PublishError | None = None
+    try:
+        written = await publish_and_notify(store, settings, clock())
+    except PublishError as e:  # the output directory: alerts still go out, retention runs
+        unpublished, written = e, []
     await deliver(store, settings, clock())
     apply_retention(store, settings, clock())
     report = CycleReport(started, clock(), tuple(outcomes), tuple(written))
     _log_cycle(report)
+    if unpublished is not None:
+        raise unpublished  # the rest of the cycle is done; the caller says it and exits 1
     return report
 
 
@@ -470,6 +477,7 @@ class Daemon:
         self._needs_publish = True
         self._next_publish_at = 0.0  # time.monotonic() from which the next publish may start
         self._published_once = False
+        self._publish_error: str | None = None  # why the last publish wrote nothing
         self._publishing = False  # a publish lets the loop run (and polls end) midway
         self._first_poll = True
         self._pool = ParserPool()
@@ -665,8 +673,14 @@ class Daemon:
         settings = self.settings  # a reload during the publish is published next time
         try:
             written = await publish_and_notify(self._store, settings, self.clock())
+        except PublishError as e:
+            self._publish_failed(e)
+            return
         finally:
             self._publishing = False
+        if self._publish_error is not None:
+            log.info("publishing into %s works again", settings.publish.output_dir)
+            self._publish_error = None
         self._serve_from(settings.publish.output_dir)
         took = time.perf_counter() - started
         # No wait after the start-up publish: the first poll's stories go out at once.
@@ -677,6 +691,14 @@ class Daemon:
         self.metrics.record_publish(took, feeds)
         if written:
             log.info("published %d file(s)", len(written))
+
+    def _publish_failed(self, error: PublishError) -> None:
+        """The output directory cannot be written: said once (again only if the reason
+        changes), shown by `/healthz`, and tried again every tick until it can."""
+        self._needs_publish = True
+        if str(error) != self._publish_error:
+            log.error("%s; trying again every %s", error, _duration(poll_tick(self.settings)))
+        self._publish_error = str(error)
 
     async def _deliver(self) -> None:
         if self._store is not None and not self._stop.is_set():
@@ -693,7 +715,7 @@ class Daemon:
         checks = {
             "scheduler": self._scheduler_health(self.clock()),
             "database": self._database_health(),
-            "output_dir": output_dir_health(self.settings.publish.output_dir, required=False),
+            "output_dir": self._output_dir_health(),
         }
         last = self.last_report
         return _health_report(
@@ -703,6 +725,11 @@ class Daemon:
             stories=self._story_count(),
             last_cycle_at=last.finished_at.isoformat() if last else None,
         )
+
+    def _output_dir_health(self) -> dict[str, Any]:
+        if self._publish_error is not None:
+            return {"status": "failing", "error": self._publish_error}
+        return output_dir_health(self.settings.publish.output_dir, required=False)
 
     def _scheduler_health(self, now: datetime) -> dict[str, Any]:
         limit = stall_after(self.settings)
@@ -774,6 +801,11 @@ def cut_short(jobs: list[str], poll_progress: tuple[int, int], grace: timedelta)
     if others:
         parts.append(f"job {', '.join(others)} cut short (it runs again at the next start)")
     return f"stopping: after {grace.total_seconds():.0f} s, " + "; ".join(parts)
+
+
+def _duration(span: timedelta) -> str:
+    seconds = span.total_seconds()
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def _iso(moment: datetime | None) -> str | None:

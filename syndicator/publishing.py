@@ -8,7 +8,9 @@ RFC 5005 archive pages, then `index.html` (every feed with a subscribe link) and
 `feeds.opml`, all under `publish.output_dir`. A file is rewritten only when its bytes would
 change, so unchanged feeds keep their mtime and ETag. Writes go to a temp file, are fsynced,
 then renamed over the old file: a reader or a crash never sees half a feed. One failing feed
-is logged and skipped; the others are still written.
+is logged and skipped; the others are still written. An output directory that cannot be
+written at all (missing permissions, a read-only or full file system, a file in its place)
+stops the publish with one `PublishError` naming `publish.output_dir`, not an error per feed.
 
 Archives: a feed document holds its newest `limit` clusters, then the clusters pushed out of
 them that are not archived yet; once there are `limit` of those, the oldest `limit` are
@@ -19,11 +21,14 @@ it, and a page never changes once written, except when retention removes its sto
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import html
 import logging
+import os
 import re
 import shutil
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -146,6 +151,39 @@ def publish_all(store: Store, settings: Settings, now: datetime) -> list[str]:
     return [path for path in publish_steps(store, settings, now) if path is not None]
 
 
+# A write failing for one of these reasons fails for every feed: the directory or its file
+# system is the trouble, not the feed. (EEXIST and ENOTDIR: a file where a directory goes.)
+_DIRECTORY_ERRNOS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR}
+    | {errno.EEXIST}
+)
+
+
+def output_dir_error(output_dir: Path, error: OSError, written: str = "") -> PublishError:
+    """The one error of a publish that cannot write under `output_dir`, naming the key."""
+    if isinstance(error, (FileExistsError, NotADirectoryError)):
+        reason = "a file is in the way of a directory"
+    else:
+        reason = error.strerror or str(error)
+    where = f" ({written})" if written else ""
+    return PublishError(
+        f"publish.output_dir = {output_dir}: cannot write the feeds there{where}: {reason}"
+    )
+
+
+def check_output_dir(output_dir: Path) -> None:
+    """Make `output_dir` if missing and see that a file can be created in it; raises
+    `PublishError` (see `output_dir_error`) otherwise. The probe is named like
+    `write_atomically`'s temp files, so one a kill leaves behind is cleaned up as they are."""
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=output_dir, prefix=".probe.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise output_dir_error(output_dir, e) from e
+
+
 def publish_steps(store: Store, settings: Settings, now: datetime) -> Iterator[str | None]:
     """`publish_all` a file at a time: yields, after each feed and listing, the path written
     or None when it was unchanged. The daemon runs its event loop (the HTTP server, polls)
@@ -156,15 +194,21 @@ def publish_steps(store: Store, settings: Settings, now: datetime) -> Iterator[s
     rendered from a group that a kill then lost would carry cluster ids that the next poll
     gives to other stories, under entry ids subscribers have already read."""
     output_dir = settings.publish.output_dir
+    check_output_dir(output_dir)
     store.end_group()
     specs = feed_specs(settings, store.tagged_countries())
     sources = store.sources_signature()
-    for spec in specs:
+    for number, spec in enumerate(specs):
         written = False
         try:
             store.end_group()
             written = publish_feed(store, settings, spec, now, sources=sources)
-        except (PublishError, StorageError, OSError) as e:
+        except OSError as e:
+            if e.errno in _DIRECTORY_ERRNOS:  # the next feeds would fail the same way
+                done = f"{spec.path} failed, {len(specs) - number} of {len(specs)} feeds unwritten"
+                raise output_dir_error(output_dir, e, done) from e
+            log.error("feed %s not published: %s", spec.path, e)
+        except (PublishError, StorageError) as e:
             log.error("feed %s not published: %s", spec.path, e)
         yield spec.path if written else None
     store.end_group()
@@ -174,7 +218,11 @@ def publish_steps(store: Store, settings: Settings, now: datetime) -> Iterator[s
         ("index.html", render_index(settings, feeds)),
         ("feeds.opml", render_opml(settings, feeds)),
     ):
-        yield name if write_if_changed(output_dir / name, data) else None
+        try:
+            changed = write_if_changed(output_dir / name, data)
+        except OSError as e:
+            raise output_dir_error(output_dir, e, f"{name} failed") from e
+        yield name if changed else None
 
 
 def publish_feed(

@@ -11,8 +11,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +25,8 @@ from syndicator.models import Story
 from syndicator.storage import ConfiguredSource, open_store
 
 from .conftest import ROOT, FeedServer, Route, rss, syndicator, write_config
+from .processes import Running
+from .test_alerts import Receiver
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -300,3 +305,91 @@ def test_the_cron_example_runs_once_twice_without_overlap(
     assert sum("source(s) polled" in record["message"] for record in records) == 1, log
     assert sum("cycle: no source due" in record["message"] for record in records) == 1, log
     assert len(feed_server.requests) == 1
+
+
+def _blocked_output_dir_config(tmp: Path, feed_server: FeedServer, hook: str) -> Path:
+    """A config whose publish.output_dir lies under a file (a typo, a volume not mounted),
+    with an immediate webhook alert on the one source's story."""
+    feed_server.routes["/wire.rss"] = Route(rss([{"title": "Protest in Almaty", "guid": "p1"}]))
+    config = write_config(
+        tmp,
+        [feed_server.url("/wire.rss")],
+        extra=(
+            '[[alerts]]\nname = "kz"\nquery = "almaty"\nchannels = ["hook"]\n'
+            f'[channels.hook]\ntype = "webhook"\nurl = "{hook}"\n'
+        ),
+    )
+    (tmp / "blocked").write_text("not a directory")
+    text = config.read_text().replace(f'"{tmp / "feeds"}"', f'"{tmp / "blocked" / "feeds"}"')
+    config.write_text(text)
+    return config
+
+
+def test_an_unwritable_output_dir_is_one_error_and_alerts_still_go_out(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """`run --once` with publish.output_dir unwritable: one line naming the key, exit 1 (cron
+    mails it), and the cycle's other work done. It printed one error per feed (51 here,
+    thousands with many sections), then a bare "[Errno 20] Not a directory: '.../index.html'",
+    and never delivered the alerts: the index's error ended the cycle before delivery."""
+    receiver = Receiver()
+    config = _blocked_output_dir_config(tmp_path, feed_server, receiver.url)
+    result = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if "error" in line.lower()]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("error: publish.output_dir = ")
+    assert "a file is in the way" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert "1 new stories" in result.stderr  # polled and stored all the same
+    assert len(receiver.seen) == 1  # and the alert delivered
+
+    (tmp_path / "blocked").unlink()  # fixed: the next run publishes what was missed
+    again = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert (
+        b"Protest in Almaty" in (tmp_path / "blocked" / "feeds" / "feeds" / "all.atom").read_bytes()
+    )
+    assert len(receiver.seen) == 1
+
+
+def test_the_daemon_says_once_that_the_output_dir_is_unwritable(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """The daemon: one error line (not a traceback from each publish and poll job), /healthz
+    failing with it, and the feeds published as soon as the directory can be written."""
+    receiver = Receiver()
+    config = _blocked_output_dir_config(tmp_path, feed_server, receiver.url)
+    running = Running(["--config", str(config), "run"], cwd=tmp_path)
+    try:
+        base = running.wait_for(r"feeds at (http://127\.0\.0\.1:\d+/)").group(1)
+        running.wait_for(r"cycle: 1 source\(s\) polled, 0 failed, 1 new stories")
+        deadline = time.monotonic() + 20
+        while not receiver.seen:
+            assert time.monotonic() < deadline, "the alert was never delivered"
+            time.sleep(0.1)
+        health = _health(base)
+        assert health["status"] == "failing"
+        assert "publish.output_dir" in health["checks"]["output_dir"]["error"]
+        time.sleep(3)  # a few more ticks: still said only once
+        (tmp_path / "blocked").unlink()
+        running.wait_for_next(r"publishing into .* works again")
+        assert _health(base)["status"] == "ok"
+        assert running.stop(signal.SIGTERM) == 0
+    finally:
+        running.kill()
+    errors = [line for line in running.seen if "ERROR" in line or "Traceback" in line]
+    assert len(errors) == 1, running.seen
+    assert "publish.output_dir = " in errors[0]
+    assert (tmp_path / "blocked" / "feeds" / "feeds" / "all.atom").exists()
+
+
+def _health(base: str) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(base + "healthz", timeout=10) as response:
+            body = response.read()
+    except urllib.error.HTTPError as error:
+        body = error.read()
+    report: dict[str, Any] = json.loads(body)
+    return report
