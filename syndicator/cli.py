@@ -28,6 +28,7 @@ from syndicator import __version__
 from syndicator.config import (
     CONFIG_ENV_VAR,
     Settings,
+    SourceSettings,
     TopicSettings,
     append_to_config,
     load_settings,
@@ -40,7 +41,7 @@ from syndicator.config import (
 from syndicator.errors import ConfigError, SyndicatorError
 from syndicator.fingerprint import MIN_CONTAINMENT_SHINGLES
 from syndicator.logs import LOG_FORMATS, configure_logging
-from syndicator.models import Cluster, StoredStory, Tag, TagKind
+from syndicator.models import Cluster, Source, StoredStory, Tag, TagKind
 from syndicator.normalize import canonical_url
 from syndicator.opml import OpmlError, OpmlFeed, parse_opml, render_opml, sources_toml
 from syndicator.tagging.batch import TaggedLine, tag_lines
@@ -63,6 +64,21 @@ def open_store(path: Path) -> Store:
     from syndicator.storage import open_store as open_sqlite_store
 
     return open_sqlite_store(path)
+
+
+def open_existing_store(path: Path) -> Store:
+    """The database of a command that only reads it, never created here: `status` or `search`
+    run from the wrong directory (a relative `storage.path`) made an empty database there
+    and showed nothing, exit 0, which reads as "no sources, no stories"."""
+    if not path.exists():
+        raise SyndicatorError(missing_database(path))
+    return open_store(path)
+
+
+def missing_database(path: Path) -> str:
+    """Where a database was looked for and not found, and why there."""
+    where = "" if path.is_absolute() else f", relative to the working directory {Path.cwd()}"
+    return f"{path}: no database there yet (storage.path{where}); `syndicator run` makes it"
 
 
 def utc_now() -> datetime:
@@ -533,7 +549,7 @@ def alerts_command(settings: Settings, args: argparse.Namespace) -> int:
     """`alerts status`, `alerts retry [--alert NAME]`, `alerts test NAME-or-QUERY`."""
     from syndicator import alerts
 
-    store = open_store(settings.storage.path)
+    store = open_existing_store(settings.storage.path)
     try:
         if args.alert_action == "status":
             print("\n".join(alerts.status_lines(store, settings)))
@@ -559,7 +575,9 @@ def _vacuum(settings: Settings) -> None:
     from syndicator.daemon import hold_lock, lock_path
 
     path = settings.storage.path
-    before = path.stat().st_size if path.exists() else 0
+    if not path.exists():
+        raise SyndicatorError(missing_database(path))
+    before = path.stat().st_size
     with hold_lock(lock_path(settings)):
         store = open_store(path)
         try:
@@ -610,21 +628,57 @@ _COLOURS = {"ok": "32", "failing": "33", "disabled": "31", "new": "2"}
 
 def show_status(settings: Settings, as_json: bool = False) -> None:
     """One line per configured source; colour on a terminal, plain when piped, or JSON."""
-    store = open_store(settings.storage.path)
-    try:
-        statuses = store.source_statuses()
-    finally:
-        store.close()
+    statuses = _source_statuses(settings)
     if as_json:
         print_json([_status_record(status) for status in statuses])
         return
     colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     print(
-        f"{'STATE':<9} {'STORIES':>7} {'304':>4}  {'LAST SUCCESS':<16}  {'NEXT POLL':<16}  SOURCE"
+        f"{'STATE':<9} {'STORIES':>7} {'304':>4}  {'LAST SUCCESS UTC':<16}  {'NEXT POLL UTC':<16}  "
+        "SOURCE"
     )
     for status in statuses:
         for line in _status_lines(status):
             print(_coloured(line, status.source.state.value) if colour else line)
+
+
+def _source_statuses(settings: Settings) -> list[SourceStatus]:
+    """The sources the store polls, then those in the config file it does not know yet (added
+    since the last run or reload: listed as `new`, where they used to be missing), with a
+    note on stderr for each kind of surprise. A missing database is not created."""
+    path = settings.storage.path
+    known: list[SourceStatus] = []
+    if path.exists():
+        store = open_store(path)
+        try:
+            known = store.source_statuses()
+        finally:
+            store.close()
+    else:
+        print(f"note: {missing_database(path)}; no source has been polled", file=sys.stderr)
+    stored = {status.config_url for status in known}
+    added = [_unpolled(source) for source in settings.sources if source.url not in stored]
+    if added and known:
+        print(
+            f"note: {_plural(len(added), 'configured source')} not polled yet: added to the "
+            "config since the last `run --once`, or since the daemon last reloaded (SIGHUP)",
+            file=sys.stderr,
+        )
+    return known + added
+
+
+def _unpolled(source: SourceSettings) -> SourceStatus:
+    from syndicator.storage import SourceStatus
+
+    return SourceStatus(
+        source=Source(id=0, url=source.url, name=source.name, region=source.region),
+        enabled=source.enabled,
+        stories=0,
+        disabled_reason=None,
+        consecutive_failures=0,
+        interval_s=source.interval.total_seconds() if source.interval else None,
+        config_url=source.url,
+    )
 
 
 def _status_lines(status: SourceStatus) -> list[str]:
@@ -690,7 +744,7 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
     from syndicator.storage import ClusterFilter
 
     parse(words, query_vocabulary(settings.topics))  # unknown regions and topics are errors
-    store = open_store(settings.storage.path)
+    store = open_existing_store(settings.storage.path)
     try:
         found = store.search(ClusterFilter(query=words, limit=limit))
     finally:
@@ -788,7 +842,7 @@ def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
     kind, _, number = reference.rpartition(":")
     if not number.isdigit() or kind not in ("", "story", "cluster"):
         raise SyndicatorError(f"{reference!r}: expected story:N, cluster:N or N")
-    store = open_store(settings.storage.path)
+    store = open_existing_store(settings.storage.path)
     try:
         if kind == "cluster":
             cluster = store.cluster_of(cluster_id=int(number))
@@ -973,7 +1027,7 @@ def _write_tagged(results: Iterable[list[TaggedLine]], out: TextIO) -> int:
 
 
 def retag(settings: Settings) -> None:
-    store = open_store(settings.storage.path)
+    store = open_existing_store(settings.storage.path)
     try:
         from syndicator.daemon import TerminalProgress
         from syndicator.pipeline import configured_sources, retag_clusters
@@ -993,6 +1047,8 @@ def recluster(settings: Settings) -> None:
     from syndicator.pipeline import cluster_rules
     from syndicator.storage import open_store as open_sqlite_store
 
+    if not settings.storage.path.exists():
+        raise SyndicatorError(missing_database(settings.storage.path))
     with hold_lock(lock_path(settings)):
         store = open_sqlite_store(settings.storage.path, cluster_rules(settings))
         try:
@@ -1153,7 +1209,7 @@ def export_opml(settings: Settings, output: Path | None) -> None:
 
 
 def _enable(settings: Settings, url: str) -> int:
-    store = open_store(settings.storage.path)
+    store = open_existing_store(settings.storage.path)
     try:
         found = store.enable_source(url)
     finally:

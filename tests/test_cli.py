@@ -574,3 +574,48 @@ def test_recluster_after_a_looser_threshold_joins_a_copy_and_says_so(
         syndicator("--config", str(config), "search", "quake", "--json", cwd=tmp_path).stdout
     )
     assert cluster["copies"] == 2
+
+
+def test_status_before_any_run_lists_the_sources_and_creates_no_database(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Run from another directory than the daemon's (a relative `storage.path`), `status`
+    made an empty database there and printed only its header, exit 0: "no sources". Now it
+    lists the configured sources as never polled, says where it looked, and makes nothing;
+    the commands that need stored stories say so and exit 1."""
+    config = write_config(tmp_path, [(feed_server.url("/wire.rss"), 'name = "Wire"')])
+    config.write_text(
+        config.read_text().replace(f'"{tmp_path / "db" / "syndicator.db"}"', '"var/s.db"')
+    )
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    status = syndicator("--config", str(config), "status", cwd=elsewhere)
+    assert status.returncode == 0, status.stderr
+    [header, line] = status.stdout.splitlines()
+    assert "LAST SUCCESS UTC" in header
+    assert line.split()[:2] == ["new", "0"]
+    assert f"Wire <{feed_server.url('/wire.rss')}>" in line
+    assert f"relative to the working directory {elsewhere}" in status.stderr
+    for command in (["search", "almaty"], ["alerts", "status"], ["explain", "cluster:1"]):
+        result = syndicator("--config", str(config), *command, cwd=elsewhere)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "var/s.db: no database there yet" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert list(elsewhere.iterdir()) == []  # no stray var/s.db
+
+
+def test_status_lists_a_source_added_since_the_last_run(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A source added to the config was missing from `status` until a run or a reload synced
+    it, which reads as "my change did not take"."""
+    config = write_config(tmp_path, _served(feed_server)[:1])
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    config.write_text(
+        config.read_text() + f'\n[[sources]]\nurl = "{feed_server.url("/copy.rss")}"\n'
+    )
+    status = syndicator("--config", str(config), "status", "--json", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    states = {record["url"]: record["state"] for record in json.loads(status.stdout)}
+    assert states == {feed_server.url("/wire.rss"): "ok", feed_server.url("/copy.rss"): "new"}
+    assert "1 configured source not polled yet" in status.stderr
