@@ -581,7 +581,13 @@ class Daemon:
         try:
             settings = load_settings(self.config_path)
         except ConfigError as e:
-            log.error("reload refused, keeping the running configuration: %s", e)
+            # One line however many problems: journald and `grep ERROR` keep a record per
+            # line, and the problems were lines of their own without time or level.
+            log.error(
+                "reload refused, keeping the running configuration: %s: %s",
+                e.path,
+                "; ".join(e.problems),
+            )
             return
         if pending := restart_needed(self._started_with, settings):
             log.warning("reload: %s", "; ".join(pending))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import signal
 import sqlite3
@@ -86,13 +87,21 @@ def test_daemon_serves_feeds_and_stops_cleanly_on_sigterm(
 def test_sighup_reloads_and_a_bad_config_is_refused(daemon: tuple[Running, str, Path]) -> None:
     running, _, config = daemon
     text = config.read_text()
-    config.write_text(text + '\n[[sections]]\nslug = "BAD SLUG"\n')
+    bad = '\n[[sections]]\nslug = "BAD SLUG"\n[[sections]]\nslug = "x"\nmax_entries = 0\n'
+    config.write_text(text + bad)
     running.process.send_signal(signal.SIGHUP)
-    running.wait_for_next("reload refused, keeping the running configuration")
+    refused = running.wait_for_next("reload refused, keeping the running configuration").string
+    # Every problem on the one line: they came as lines of their own, without time or level,
+    # which journald and `grep ERROR` keep apart from the refusal.
+    assert "sections[0].slug" in refused
+    assert "sections[1].max_entries" in refused
     config.write_text(text + '\n[[sections]]\nslug = "second"\n')
     running.process.send_signal(signal.SIGHUP)
     running.wait_for_next(r"configuration reloaded")
     assert running.stop(signal.SIGINT) == 0
+    running.wait_for("stopped")
+    event = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) ")
+    assert all(event.match(line) for line in running.seen), running.seen
 
 
 def test_sighup_adds_and_removes_sources(
