@@ -40,7 +40,7 @@ from syndicator.config import (
 )
 from syndicator.errors import ConfigError, SyndicatorError
 from syndicator.fingerprint import MIN_CONTAINMENT_SHINGLES
-from syndicator.logs import LOG_FORMATS, configure_logging
+from syndicator.logs import LOG_FORMATS, configure_logging, one_line
 from syndicator.models import Cluster, Source, StoredStory, Tag, TagKind
 from syndicator.normalize import canonical_url
 from syndicator.opml import OpmlError, OpmlFeed, parse_opml, render_opml, sources_toml
@@ -693,7 +693,9 @@ def _status_lines(status: SourceStatus) -> list[str]:
         lines.append(f"{'':<9} disabled: {status.disabled_reason}")
     elif source.last_error:
         lines.append(f"{'':<9} last error ({_when(status.last_error_at)}): {source.last_error}")
-    return lines
+    # A name or an error may hold what a feed server sent: a line break or a terminal's
+    # escape code in it would forge a line of this table or recolour the terminal.
+    return [one_line(line) for line in lines]
 
 
 def _next_poll(status: SourceStatus) -> str:

@@ -4,17 +4,35 @@ Readable text by default (`2026-11-27 16:35:33,657 INFO    syndicator.alerts: ..
 JSON object per line with `--log-format json` for log collectors: `time` (UTC, RFC 3339),
 `level`, `logger`, `message`, and `exception` (the traceback) when there is one. Secrets
 never reach a log line: nothing logs channel options, and delivery errors are scrubbed where
-they are made (`notify`).
+they are made (`notify`). A text message is one line whatever it carries: its control
+characters are written as escapes (`one_line`), so a feed's title cannot forge a log line.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
 LOG_FORMATS = ("text", "json")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """`text` with its line breaks, escape (ANSI colour codes) and other control characters
+    written as Python escapes (`\\n`, `\\x1b`): for a log line or a line of `status`, where
+    what a feed server sent (its title, an error it caused) is shown to an operator."""
+    return _CONTROL.sub(lambda match: ascii(match.group())[1:-1], text)
+
+
+class TextFormatter(logging.Formatter):
+    """The readable format; the message is kept to one line (the traceback is not)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,7 +56,7 @@ def configure_logging(verbose: bool = False, log_format: str = "text") -> None:
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True
     )

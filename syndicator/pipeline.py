@@ -58,7 +58,7 @@ from syndicator.models import (
     Story,
     Tag,
 )
-from syndicator.normalize import bytes_hash, is_feed_ad, normalize_entry
+from syndicator.normalize import bytes_hash, clean_line, is_feed_ad, normalize_entry
 from syndicator.parentdeath import die_with_parent
 from syndicator.parsing import parse_feed
 from syndicator.schedule import (
@@ -836,7 +836,9 @@ def _record_success(
         or (source.last_modified if result.not_modified else None),
         content_hash=body_hash,
         not_modified=result.not_modified,
-        feed_title=feed.title if feed else "",
+        # The source's name where the config gives none: one line (a title holding a line
+        # break wrote a forged line into `status` and every log line naming the source).
+        feed_title=clean_line(feed.title) if feed else "",
         feed_link=feed.link if feed else "",
         feed_ttl_s=ttl.total_seconds() if ttl else None,
         entry_interval_s=interval.total_seconds() if interval else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import pytest
 
 from syndicator import storage
 from syndicator.daemon import hold_lock
+from syndicator.logs import configure_logging
 from syndicator.models import Story
 from syndicator.storage import ConfiguredSource, open_store
 
@@ -140,6 +142,46 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path, feed_server: FeedServ
     events = [json.loads(line) for line in lines]
     assert {"time", "level", "logger", "message"} <= set(events[0])
     assert any("cycle" in event["message"] for event in events)
+
+
+FORGED = "2026-01-01 00:00:00,000 ERROR   syndicator: forged line"
+TEXT_EVENT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) ")
+
+
+def test_a_feed_title_with_a_line_break_forges_no_log_or_status_line(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A source without a configured name goes by its feed's title, which held a line break
+    as sent: each log line naming the source, and its line of `status`, came in two, the
+    second whatever the feed's author wrote (here a fake ERROR line)."""
+    title = f"Evil&#10;{FORGED}"
+    feed_server.routes["/evil.rss"] = Route(rss([{"title": "A story", "guid": "1"}], title))
+    config = write_config(tmp_path, [(feed_server.url("/evil.rss"), 'interval = "1s"')])
+    first = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    feed_server.routes["/evil.rss"] = Route(b"down", status=500)
+    time.sleep(1.5)  # due again
+    second = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "forged line failed: " in second.stderr  # the source was named
+    for line in (first.stderr + second.stderr).splitlines():
+        assert TEXT_EVENT.match(line), line
+    status = syndicator("--config", str(config), "status", cwd=tmp_path).stdout.splitlines()
+    assert len(status) == 3, status  # the header, the source, its last error
+    assert f"Evil {' '.join(FORGED.split())} <" in status[1]  # one line, single spaces
+
+
+def test_a_text_log_message_is_one_line_whatever_it_holds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Whatever reaches a message (a name stored before titles were cleaned, an error text a
+    server chose) is one line on stderr, without a terminal's escape codes."""
+    configure_logging()
+    logging.getLogger("syndicator").warning("source %s failed", f"Evil\n{FORGED}\x1b[31m")
+    written = capsys.readouterr().err
+    assert written.count("\n") == 1
+    assert TEXT_EVENT.match(written)
+    assert f"Evil\\n{FORGED}\\x1b[31m failed" in written
 
 
 def test_run_once_stops_cleanly_on_sigterm(tmp_path: Path, feed_server: FeedServer) -> None:
