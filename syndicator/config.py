@@ -941,10 +941,22 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
-        raise ConfigError(str(path), ["file not found"]) from e
+        raise ConfigError(str(path), [_not_found(path)]) from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), [f"cannot read: {e}"]) from e
     return parse_settings(text, path, os.environ if environ is None else environ)
+
+
+def _not_found(path: Path) -> str:
+    """Where a missing config was looked for: a relative path is read from the working
+    directory, which under cron is $HOME and under a bare systemd unit `/`, and the default
+    path is used only when neither --config nor $SYNDICATOR_CONFIG says otherwise."""
+    if path.is_absolute():
+        return "file not found"
+    hint = f"file not found in the working directory {Path.cwd()}"
+    if path == DEFAULT_CONFIG_PATH:
+        hint += f" (the default: give --config PATH or set {CONFIG_ENV_VAR})"
+    return hint
 
 
 def parse_settings(text: str, path: Path, environ: Mapping[str, str]) -> Settings:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -619,3 +622,23 @@ def test_status_lists_a_source_added_since_the_last_run(
     states = {record["url"]: record["state"] for record in json.loads(status.stdout)}
     assert states == {feed_server.url("/wire.rss"): "ok", feed_server.url("/copy.rss"): "new"}
     assert "1 configured source not polled yet" in status.stderr
+
+
+def test_a_missing_default_config_says_where_it_was_looked_for(tmp_path: Path) -> None:
+    """Under cron (cwd $HOME) without SYNDICATOR_CONFIG, every command said only
+    "config/syndicator.toml: file not found", which does not say where, nor how to point
+    it at the real one."""
+    environment = {key: value for key, value in os.environ.items() if key != "SYNDICATOR_CONFIG"}
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicator", "run", "--once"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"file not found in the working directory {tmp_path}" in result.stderr
+    assert "give --config PATH or set SYNDICATOR_CONFIG" in result.stderr
+    assert "Traceback" not in result.stderr
