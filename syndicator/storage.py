@@ -912,6 +912,7 @@ def open_store(path: Path, rules: ClusterRules | None = None) -> Store:
         # so one big transaction (a first poll, retention) would leave its size on disk for
         # good; with a limit the file is cut back to it whenever the log restarts.
         db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
+        _refuse_a_newer_schema(db, path)
         _use_incremental_vacuum(db)
         MIGRATIONS.apply(db)
         _follow_canonical_rules(db)
@@ -958,6 +959,24 @@ def read_health(path: Path) -> str:
             return "busy"
         raise StorageError(f"{path}: cannot read the database: {e}") from e
     return "ok"
+
+
+@functools.cache
+def _known_migrations() -> frozenset[str]:
+    return frozenset(migration.name for migration in MIGRATIONS.pending(Database(memory=True)))
+
+
+def _refuse_a_newer_schema(db: Database, path: Path) -> None:
+    """Raise `StorageError` if a newer syndicator migrated this database: after a rollback
+    (an upgrade undone, an old image restarted on the volume) this version would run on
+    tables it does not know, apply its own migrations around theirs and fail somewhere
+    later, or quietly write rows the newer schema reads wrongly."""
+    unknown = [m.name for m in MIGRATIONS.applied(db) if m.name not in _known_migrations()]
+    if unknown:
+        raise StorageError(
+            f"{path}: migrated by a newer version of syndicator (schema {', '.join(unknown)},"
+            " unknown to this one): run that version, or restore a backup made before it"
+        )
 
 
 def _begin_write(conn: sqlite3.Connection) -> None:

@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from syndicator.config import parse_settings
 from syndicator.daemon import apply_retention
+from syndicator.errors import StorageError
 from syndicator.models import Story
 from syndicator.storage import (
     MIGRATIONS,
@@ -54,6 +55,30 @@ def _database_before(path: Path, migration: str) -> Database:
     db = Database(connection)
     MIGRATIONS.apply(db, stop_before=migration)
     return db
+
+
+def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
+    """After a rollback (an upgrade undone, an old image restarted on the volume), this
+    version opened a database a newer one had migrated, applied nothing, and ran on a
+    schema it does not know. Now every command refuses it in one line, changing nothing."""
+    config = write_config(tmp_path, ["https://a.example/rss"])
+    path = tmp_path / "db" / "syndicator.db"
+    open_store(path).close()
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('syndicator', '0999_from_the_future', '2027-01-01')"
+        )
+    connection.close()
+    before = _schema(path)
+    with pytest.raises(StorageError, match="0999_from_the_future"):
+        open_store(path)
+    for command in (["run", "--once"], ["status"]):
+        result = syndicator("--config", str(config), *command, cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert "migrated by a newer version of syndicator" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert _schema(path) == before
 
 
 @pytest.mark.parametrize("stop_before", _migration_names())
