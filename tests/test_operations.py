@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -435,3 +436,61 @@ def _health(base: str) -> dict[str, Any]:
         body = error.read()
     report: dict[str, Any] = json.loads(body)
     return report
+
+
+def _systemctl_stop(daemon: subprocess.Popen[bytes], kill_mode: str) -> None:
+    """What `systemctl stop` does under the unit's `KillMode` (systemd.kill(5)): SIGTERM to
+    every process of the unit (`control-group`, the default; here the daemon's process
+    group), or to the main process only (`mixed`, `process`); then, for those two, SIGKILL
+    to whatever of the unit outlived the main process."""
+    if kill_mode == "control-group":
+        os.killpg(daemon.pid, signal.SIGTERM)
+    else:
+        daemon.send_signal(signal.SIGTERM)
+    daemon.wait(timeout=30)
+    if kill_mode in ("control-group", "mixed"):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(daemon.pid, signal.SIGKILL)
+
+
+def test_systemctl_stop_lets_the_parse_in_flight_finish(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """The unit's default KillMode sent SIGTERM to the parser processes too, which have no
+    handler for it: a stop during a poll killed the parse in flight and logged "the parser
+    processes could not start ... parsing in the main process" (or failed the source with
+    "the parser process died"), an ERROR at every routine restart. With KillMode=mixed only
+    the daemon gets it, finishes the poll within its grace and closes its workers itself."""
+    unit = (ROOT / "deploy" / "syndicator.service").read_text()
+    found = re.search(r"^KillMode=(\S+)$", unit, re.MULTILINE)
+    kill_mode = found.group(1) if found else "control-group"
+    items = [
+        {"title": f"Story {n} from Almaty", "guid": f"g{n}", "link": f"https://w.example/{n}"}
+        for n in range(2000)
+    ]
+    feed_server.routes["/big.rss"] = Route(rss(items))
+    config = write_config(tmp_path, [feed_server.url("/big.rss")])
+    log = tmp_path / "journal.log"
+    with log.open("wb") as journal:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "syndicator", "--config", str(config), "run"],
+            cwd=tmp_path,
+            stderr=journal,
+            start_new_session=True,  # its own process group: the unit's control group here
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not feed_server.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert feed_server.requests, "the daemon never polled"
+        time.sleep(0.5)  # the parser processes are starting, or parsing the feed
+        _systemctl_stop(daemon, kill_mode)
+    finally:
+        if daemon.poll() is None:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(timeout=10)
+    journal_text = log.read_text()
+    assert daemon.returncode == 0, journal_text
+    assert "2000 new stories" in journal_text
+    for trouble in ("ERROR", "WARNING", "Traceback"):
+        assert trouble not in journal_text, journal_text
