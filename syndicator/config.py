@@ -221,6 +221,25 @@ def _to_host(value: Any) -> str:
     return text
 
 
+def _to_listen_address(value: Any) -> str:
+    # Empty is refused, not passed on: the HTTP server would listen on every interface,
+    # IPv4 and IPv6, for a value that usually means a ${VARIABLE} set to nothing.
+    if isinstance(value, str) and not value.strip():
+        raise _Invalid(
+            'expected an address to listen on such as "127.0.0.1", got "" (which would mean '
+            'every interface: write "0.0.0.0" or "::" for that)'
+        )
+    return _to_host(value)
+
+
+def _to_path(value: Any) -> str:
+    # Empty is "." to pathlib: the working directory itself, wherever that is.
+    text = _to_str(value)
+    if not text.strip() or "\0" in text:
+        raise _Invalid(f"expected a file system path, got {text!r}")
+    return text
+
+
 def _to_region(value: Any) -> str:
     text = _to_str(value)
     if not text:
@@ -387,6 +406,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "list of email addresses": _to_addresses,
     "email address": _to_address,
     "host name": _to_host,
+    "listen address": _to_listen_address,
+    "path": _to_path,
     "region": _to_region,
     "language tag": _to_language,
     "list of regions": _to_region_list,
@@ -431,7 +452,7 @@ def _toml_type(value: Any) -> str:
 # The declarative table of every key. The README's configuration reference documents each one.
 
 KEYS: tuple[Key, ...] = (
-    Key("storage", "path", "string", "var/syndicator.db", "SQLite database file (WAL mode)."),
+    Key("storage", "path", "path", "var/syndicator.db", "SQLite database file (WAL mode)."),
     Key(
         "storage",
         "retention",
@@ -444,7 +465,7 @@ KEYS: tuple[Key, ...] = (
     Key(
         "publish",
         "output_dir",
-        "string",
+        "path",
         "var/feeds",
         "Directory the Atom files, index and OPML are written to.",
     ),
@@ -463,7 +484,13 @@ KEYS: tuple[Key, ...] = (
         "Title of the HTML index and of the OPML list.",
     ),
     Key("publish", "hub", "URL", "", "WebSub hub advertised in every feed (empty: none)."),
-    Key("server", "host", "string", "127.0.0.1", "Address the HTTP server listens on."),
+    Key(
+        "server",
+        "host",
+        "listen address",
+        "127.0.0.1",
+        'Address the HTTP server listens on ("0.0.0.0" or "::": every interface).',
+    ),
     Key("server", "port", "port", 8080, "Port the HTTP server listens on (0 picks a free port)."),
     Key("polling", "interval", "duration", "15m", "Default time between two polls of a source."),
     Key("polling", "min_interval", "duration", "5m", "No source is polled more often than this."),

@@ -652,3 +652,24 @@ def test_addresses_may_carry_a_display_name() -> None:
     desk = settings.channels["desk"].options
     assert desk["from"] == "Syndicator Alerts <alerts@news.example.org>"
     assert desk["to"] == ("Desk <desk@example.org>", "b@example.org")
+
+
+def test_an_empty_listen_address_or_path_is_a_problem_not_a_default() -> None:
+    """`host = "${BIND_HOST}"` with the variable set to nothing passed, and the HTTP server
+    then listened on every interface, IPv4 and IPv6 (`/metrics` and all, on a machine meant
+    to serve loopback only); an empty `storage.path` or `publish.output_dir` is "." to
+    pathlib, the working directory itself, which under systemd is the state directory."""
+    text = (
+        '[storage]\npath = "${DATA}"\n[publish]\noutput_dir = " "\n'
+        '[server]\nhost = "${BIND_HOST}"\n'
+    )
+    problems = _problems(text, {"BIND_HOST": "", "DATA": ""})
+    assert [problem.split(":")[0] for problem in problems] == [
+        "storage.path",
+        "publish.output_dir",
+        "server.host",
+    ]
+    assert 'write "0.0.0.0" or "::" for that' in problems[2]
+    assert _parse('[server]\nhost = "0.0.0.0"\n').server.host == "0.0.0.0"
+    assert _parse('[server]\nhost = "::1"\n').server.host == "::1"
+    assert _parse('[server]\nhost = "localhost"\n').server.host == "localhost"

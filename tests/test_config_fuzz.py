@@ -330,6 +330,10 @@ GOOD: dict[str, st.SearchStrategy[Any]] = {
     | ODD_TEXT,
     "host name": st.sampled_from(["localhost", "smtp.example.org", "127.0.0.1", "", " ", "a b"])
     | ODD_TEXT,
+    "listen address": st.sampled_from(["127.0.0.1", "0.0.0.0", "::", "::1", "", " ", "a b"])
+    | ODD_TEXT,
+    "path": st.sampled_from(["var/s.db", "/var/lib/syndicator/feeds", "", " ", "a\x00b", "."])
+    | ODD_TEXT,
     "region": REGIONS | ODD_TEXT,
     "language tag": st.sampled_from(["fr", "de-DE", "pt_BR", "zh-Hant-TW", "", "f", "français!"])
     | ODD_TEXT,
