@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -494,3 +495,51 @@ def test_systemctl_stop_lets_the_parse_in_flight_finish(
     assert "2000 new stories" in journal_text
     for trouble in ("ERROR", "WARNING", "Traceback"):
         assert trouble not in journal_text, journal_text
+
+
+def _systemctl_reload(unit: str, main_pid: int, config: Path) -> subprocess.CompletedProcess[str]:
+    """What `systemctl reload` runs (systemd.service(5)): the unit's `ExecReload=` commands
+    in order, with $MAINPID and the unit's environment; the first that fails fails the
+    reload, and its output goes to the journal (here: the result)."""
+    environment = {**os.environ, "SYNDICATOR_CONFIG": str(config)}
+    result = subprocess.CompletedProcess[str]([], 0, "", "")
+    for line in re.findall(r"^ExecReload=(.+)$", unit, re.MULTILINE):
+        command = line.replace("$MAINPID", str(main_pid))
+        command = command.replace("/opt/syndicator/.venv/bin/syndicator", str(INSTALLED))
+        result = subprocess.run(
+            shlex.split(command),
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if result.returncode != 0:
+            break
+    return result
+
+
+def test_systemctl_reload_of_a_broken_config_fails_where_the_operator_sees_it(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """`systemctl reload` only sent SIGHUP: with a broken config it reported success, and
+    only the daemon's log said that the reload was refused. Now the unit checks the config
+    first: the reload fails, naming the problem, and the daemon is not even signalled."""
+    unit = (ROOT / "deploy" / "syndicator.service").read_text()
+    feed_server.routes["/wire.rss"] = Route(rss([{"title": "A story", "guid": "1"}]))
+    config = write_config(tmp_path, [feed_server.url("/wire.rss")])
+    good = config.read_text()
+    running = Running(["--config", str(config), "run"], cwd=tmp_path)
+    try:
+        running.wait_for(r"cycle: 1 source\(s\) polled")
+        config.write_text(good + '\n[[sections]]\nslug = "BAD SLUG"\n')
+        refused = _systemctl_reload(unit, running.process.pid, config)
+        assert refused.returncode != 0
+        assert "sections[0].slug" in refused.stdout + refused.stderr
+        config.write_text(good + '\n[[sections]]\nslug = "second"\n')
+        assert _systemctl_reload(unit, running.process.pid, config).returncode == 0
+        running.wait_for_next("configuration reloaded")
+        assert running.stop(signal.SIGTERM) == 0
+    finally:
+        running.kill()
+    assert not [line for line in running.seen if "reload refused" in line]
