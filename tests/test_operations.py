@@ -269,6 +269,27 @@ def test_the_cron_backup_line_works_the_first_night_and_logs_json(tmp_path: Path
     assert "never overwrites" in records[1]["message"]
 
 
+def test_the_cron_example_keeps_two_weeks_of_backups_not_every_night_forever(
+    tmp_path: Path,
+) -> None:
+    """The crontab made a copy of the whole database every night and never removed one:
+    followed as written, it filled the disk. Its clean-up line keeps the newest 14."""
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    day = 24 * 3600
+    for age in range(21):
+        copy = backups / f"syndicator-night-{age:02d}.db"
+        copy.write_bytes(b"SQLite format 3\0")
+        os.utime(copy, (time.time() - age * day - 600, time.time() - age * day - 600))
+    notes = backups / "README.txt"  # not a backup: left alone however old
+    notes.write_text("restore with: syndicator backup ...")
+    os.utime(notes, (time.time() - 90 * day, time.time() - 90 * day))
+    command = _cron_run_line(tmp_path, "find")
+    subprocess.run(["/bin/sh", "-c", command], timeout=60, check=True)
+    kept = sorted(path.name for path in backups.iterdir())
+    assert kept == ["README.txt"] + [f"syndicator-night-{age:02d}.db" for age in range(14)]
+
+
 def test_deploy_files_hold_what_operators_expect() -> None:
     unit = (ROOT / "deploy" / "syndicator.service").read_text()
     for setting in ("Restart=on-failure", "ProtectSystem=strict", "NoNewPrivileges=true"):
