@@ -1,9 +1,10 @@
 """The `syndicator` command line: parse arguments, call the layers below, map errors to exits.
 
-Exit codes: 0 success, 1 user error (bad config, locked store, unreachable port, a mistyped
-command or option), 130 interrupted, 143 a `run --once` stopped by SIGTERM. A user error
-prints one clear line and never a traceback; every command's `--help` ends with examples. No
-logic lives here that a test of the library would miss.
+Exit codes: 0 success, 1 user error (bad config, locked store, unreachable port, an output
+directory that cannot be written, a mistyped command or option), 130 interrupted, 143 (129)
+a `run --once` stopped by SIGTERM (SIGHUP). A user error prints one clear line and never a
+traceback; every command's `--help` ends with examples. No logic lives here that a test of
+the library would miss.
 """
 
 from __future__ import annotations

@@ -244,11 +244,17 @@ def run_once(
 
 
 class Terminated(Exception):
-    """SIGTERM ended a `run --once` cleanly; the CLI exits 128 + the signal's number."""
+    """A signal (`STOP_SIGNALS`) ended a `run --once` cleanly; the CLI exits 128 + its number."""
 
     def __init__(self, signal_number: int) -> None:
         super().__init__(f"stopped by signal {signal_number}")
         self.signal_number = signal_number
+
+
+# What stops a `run --once`: SIGTERM (cron, `timeout`, a systemd timer), SIGINT (Ctrl-C), and
+# SIGHUP (the terminal or SSH session it was started from went away), which by default ended
+# the process on the spot, losing the feeds of the write group not yet committed.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 async def _cycle_until_sigterm(
@@ -258,19 +264,19 @@ async def _cycle_until_sigterm(
     on_progress: Progress | None,
     parser: Parser,
 ) -> CycleReport:
-    """`run_cycle`, which SIGTERM (how cron, `timeout` and systemd timers stop a run) cancels
-    at once, as the daemon cancels its jobs after their grace: what it completed stays
-    committed, one info line says what was left, and `Terminated` is raised (the caller's
-    `finally` closes the store and releases the lock)."""
+    """`run_cycle`, which a stop signal (`STOP_SIGNALS`) cancels at once, as the daemon
+    cancels its jobs after their grace: what it completed stays committed, one info line
+    says what was left, and `Terminated` is raised (the caller's `finally` closes the store
+    and releases the lock)."""
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    stopped = False
+    stopped: signal.Signals | None = None
     progress = (0, 0)
 
-    def stop() -> None:
+    def stop(number: signal.Signals) -> None:
         nonlocal stopped
-        stopped = True
+        stopped = number
         task.cancel()
 
     def track(done: int, total: int) -> None:
@@ -279,11 +285,12 @@ async def _cycle_until_sigterm(
         if on_progress is not None:
             on_progress(done, total)
 
-    loop.add_signal_handler(signal.SIGTERM, stop)
+    for number in STOP_SIGNALS:
+        loop.add_signal_handler(number, stop, number)
     try:
         return await run_cycle(store, settings, clock, track, parser)
     except asyncio.CancelledError:
-        if not stopped:
+        if stopped is None:
             raise
         task.uncancel()
         done, total = progress
@@ -292,10 +299,11 @@ async def _cycle_until_sigterm(
             if done < total
             else "after polling (what is left to publish or deliver is done"
         )
-        log.info("stopping on SIGTERM: the cycle was cancelled %s at the next run)", left)
-        raise Terminated(signal.SIGTERM) from None
+        log.info("stopping on %s: the cycle was cancelled %s at the next run)", stopped.name, left)
+        raise Terminated(stopped) from None
     finally:
-        loop.remove_signal_handler(signal.SIGTERM)
+        for number in STOP_SIGNALS:
+            loop.remove_signal_handler(number)
 
 
 def _log_nothing_due(next_due: datetime | None, now: datetime) -> None:

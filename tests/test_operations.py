@@ -211,6 +211,37 @@ def test_run_once_stops_cleanly_on_sigterm(tmp_path: Path, feed_server: FeedServ
     assert "cycle: 1 source(s) polled, 0 failed, 1 new stories" in again.stderr
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGHUP], ids=["SIGINT", "SIGHUP"])
+def test_run_once_stops_on_ctrl_c_or_a_hangup_as_on_sigterm(
+    tmp_path: Path, feed_server: FeedServer, stop: signal.Signals
+) -> None:
+    """A `run --once` started by hand: Ctrl-C ended it without a word (exit 130), and a
+    hangup (the SSH session gone) killed it on the spot, losing the sources it had already
+    polled (their write group not committed). Both now end it as SIGTERM does: one line,
+    what was done kept, exit 128 + the signal."""
+    feed_server.routes["/fast.rss"] = Route(rss([{"title": "Fast story", "guid": "f"}]))
+    feed_server.routes["/slow.rss"] = Route(rss([{"title": "Slow", "guid": "s"}]), delay_s=20)
+    config = write_config(tmp_path, [feed_server.url("/fast.rss"), feed_server.url("/slow.rss")])
+    run = subprocess.Popen(
+        [sys.executable, "-m", "syndicator", "--config", str(config), "run", "--once"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not feed_server.requests_to("/slow.rss") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the fast source is stored meanwhile
+    run.send_signal(stop)
+    _, stderr = run.communicate(timeout=30)
+    assert run.returncode == 128 + stop, stderr
+    assert f"stopping on {stop.name}: the cycle was cancelled with 1 of 2" in stderr
+    status = syndicator("--config", str(config), "status", "--json", cwd=tmp_path)
+    states = {record["url"]: record["state"] for record in json.loads(status.stdout)}
+    assert states[feed_server.url("/fast.rss")] == "ok"
+    assert states[feed_server.url("/slow.rss")] == "new"  # polled again by the next run
+
+
 def test_a_run_removes_temp_files_a_kill_left(tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.routes["/w.xml"] = Route(body=rss([{"title": "A story", "guid": "1"}]))
     config = write_config(tmp_path, [feed_server.url("w.xml")])
