@@ -151,12 +151,10 @@ def publish_all(store: Store, settings: Settings, now: datetime) -> list[str]:
     return [path for path in publish_steps(store, settings, now) if path is not None]
 
 
-# A write failing for one of these reasons fails for every feed: the directory or its file
-# system is the trouble, not the feed. (EEXIST and ENOTDIR: a file where a directory goes.)
-_DIRECTORY_ERRNOS = frozenset(
-    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR}
-    | {errno.EEXIST}
-)
+# A write failing for one of these reasons fails for every feed: the file system is the
+# trouble, not the feed. (A file in the way of one subdirectory, or one not writable, fails
+# only the feeds under it; the output directory itself is checked first, `check_output_dir`.)
+_FILE_SYSTEM_ERRNOS = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT})
 
 
 def output_dir_error(output_dir: Path, error: OSError, written: str = "") -> PublishError:
@@ -204,7 +202,7 @@ def publish_steps(store: Store, settings: Settings, now: datetime) -> Iterator[s
             store.end_group()
             written = publish_feed(store, settings, spec, now, sources=sources)
         except OSError as e:
-            if e.errno in _DIRECTORY_ERRNOS:  # the next feeds would fail the same way
+            if e.errno in _FILE_SYSTEM_ERRNOS:  # the next feeds would fail the same way
                 done = f"{spec.path} failed, {len(specs) - number} of {len(specs)} feeds unwritten"
                 raise output_dir_error(output_dir, e, done) from e
             log.error("feed %s not published: %s", spec.path, e)
