@@ -5,8 +5,9 @@ each tick polls whatever the store says is due and republishes when stories chan
 and SIGINT stop it gracefully: the jobs in flight get `SHUTDOWN_GRACE` to finish, then are
 cancelled with one info line (`cut_short`: a routine stop is not an error), and the store
 closes. SIGHUP reloads the config, keeping the old one if the new one is invalid. The lock
-file (next to the database) keeps a cron `--once` and a daemon, or two crons, from working on
-one store at the same time.
+file (next to the database, `RunLock`) keeps a cron `--once` and a daemon, or two crons, from
+working on one store at the same time; a daemon checks before each write job that the file is
+still the one it locked.
 
 Health (`/healthz`, see `Daemon.health`): the daemon is "ok" when its poll job shows a sign of
 life (a start, a source done, an end) within `stall_after(settings)` (three ticks plus the
@@ -85,32 +86,85 @@ def lock_path(settings: Settings) -> Path:
     return settings.storage.path.with_name(settings.storage.path.name + ".lock")
 
 
-@contextlib.contextmanager
-def hold_lock(path: Path) -> Iterator[None]:
-    """An exclusive, non-blocking lock; raises `LockError` if another run holds it, or
-    cannot take it (its directory cannot be made or written: named, not a traceback)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = path.open("a+")
-    except OSError as e:
-        # mkdir says "File exists" when a file stands where a directory is needed.
-        reason = "a file is in the way" if isinstance(e, FileExistsError) else e.strerror or e
-        raise LockError(f"{path}: cannot take the run lock beside the database: {reason}") from e
-    with handle:
+class RunLock:
+    """The run lock: an exclusive, non-blocking `flock` on a file beside the database, with
+    the holder's pid in it (for the refusal's message).
+
+    The file stays when the lock is released (a kill or a reboot releases it too: there is
+    no stale lock), so it always holds some old pid, and an operator may delete it as stale
+    while a daemon holds it: a cron run would then lock a new file of that name and write
+    beside the daemon. `keep` notices that and takes the new file (see `Daemon._hold_lock`).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: TextIO | None = None
+
+    def acquire(self) -> None:
+        """Take the lock; raises `LockError` if another run holds it, or it cannot be taken
+        (its directory cannot be made or written: named, not a traceback)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = self.path.open("a+")
+        except OSError as e:
+            # mkdir says "File exists" when a file stands where a directory is needed.
+            reason = "a file is in the way" if isinstance(e, FileExistsError) else e.strerror or e
+            raise LockError(
+                f"{self.path}: cannot take the run lock beside the database: {reason}"
+            ) from e
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise LockError(f"{path}: locked by pid {holder}; is another run active?") from e
+            handle.close()
+            raise LockError(f"{self.path}: locked by pid {holder}; is another run active?") from e
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+    def in_place(self) -> bool:
+        """Whether the file at `path` is still the one locked (not removed or replaced)."""
+        if self._handle is None:
+            return False
         try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            on_disk = os.stat(self.path)
+        except OSError:
+            return False
+        held = os.fstat(self._handle.fileno())
+        return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
+
+    def keep(self) -> bool:
+        """After `in_place` said no: lock the file now at `path` (made again if removed),
+        keeping the old lock until then. False if another run holds the new one."""
+        old = self._handle
+        try:
+            self.acquire()
+        except LockError:
+            self._handle = old
+            return False
+        if old is not None:
+            old.close()  # closing releases its lock
+        return True
+
+
+@contextlib.contextmanager
+def hold_lock(path: Path) -> Iterator[RunLock]:
+    """`RunLock` held for the `with` block; raises `LockError` if it cannot be taken."""
+    lock = RunLock(path)
+    lock.acquire()
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 async def run_cycle(
@@ -490,6 +544,8 @@ class Daemon:
         self._first_poll = True
         self._pool = ParserPool()
         self._parser: Parser = self._pool if parser is None else parser
+        self._lock: RunLock | None = None
+        self._lock_lost: str | None = None  # why this daemon does not write now
         # The poll job's signs of life, for `health`.
         self._poll_started_at: datetime | None = None
         self._poll_finished_at: datetime | None = None
@@ -510,7 +566,8 @@ class Daemon:
         self, on_ready: Callable[[Daemon], None] | None = None, handle_signals: bool = True
     ) -> None:
         """`run` on a running event loop, until `stop()` (or a signal, if it handles them)."""
-        with hold_lock(lock_path(self.settings)):
+        with hold_lock(lock_path(self.settings)) as lock:
+            self._lock = lock
             remove_leftovers(self.settings)
             await self._main(on_ready, handle_signals)
 
@@ -552,6 +609,30 @@ class Daemon:
     def _ticking_jobs(self) -> dict[str, Callable[[], Awaitable[None]]]:
         """The jobs that run every `poll_tick`."""
         return {"poll": self._poll, "publish": self._publish, "deliver": self._deliver}
+
+    def _may_write(self) -> bool:
+        """Whether this daemon still holds the run lock, every writing job asks first: a lock
+        file removed by hand (it always holds an old pid, and looks stale) is made and locked
+        again at once; if another run locked it first, this daemon writes nothing until that
+        run is over, as if it had been the one refused."""
+        lock = self._lock
+        if lock is None or lock.in_place():
+            return True
+        if lock.keep():
+            if self._lock_lost is not None:
+                log.info("the run lock is this daemon's again; polling goes on")
+            else:
+                log.warning("run lock file %s was removed; it is made and held again", lock.path)
+            self._lock_lost = None
+            return True
+        if self._lock_lost is None:
+            log.error(
+                "run lock file %s was removed, and another run has locked the new one: this "
+                "daemon writes nothing until it can take the lock again",
+                lock.path,
+            )
+        self._lock_lost = f"{lock.path}: the run lock is held by another run"
+        return False
 
     def _feed_app(self, output_dir: Path) -> Handler:
         return build_feed_app(output_dir, self.health, self.metrics)
@@ -614,7 +695,7 @@ class Daemon:
         log_config_warnings(settings)
 
     async def _poll(self) -> None:
-        if self._store is None or self._stop.is_set():
+        if self._store is None or self._stop.is_set() or not self._may_write():
             return
         self._poll_started_at = self._poll_alive_at = self.clock()
         self._poll_progress = (0, 0)
@@ -679,6 +760,8 @@ class Daemon:
     async def _publish(self) -> None:
         if self._store is None or not self._needs_publish or self._publishing:
             return  # (a publish in progress: the publish job's next tick does it)
+        if not self._may_write():
+            return
         if time.monotonic() < self._next_publish_at:
             return  # the publish job's next tick does it (see PUBLISH_SHARE)
         self._needs_publish = False
@@ -715,11 +798,11 @@ class Daemon:
         self._publish_error = str(error)
 
     async def _deliver(self) -> None:
-        if self._store is not None and not self._stop.is_set():
+        if self._store is not None and not self._stop.is_set() and self._may_write():
             await deliver(self._store, self.settings, self.clock(), self.metrics)
 
     async def _retention(self) -> None:
-        if self._store is not None:
+        if self._store is not None and self._may_write():
             apply_retention(self._store, self.settings, self.clock())
 
     def health(self) -> dict[str, Any]:
@@ -769,6 +852,8 @@ class Daemon:
     def _database_health(self) -> dict[str, Any]:
         if self._store is None:
             return {"status": "failing", "error": "the database is not open"}
+        if self._lock_lost is not None:
+            return {"status": "failing", "error": self._lock_lost}
         try:
             return {"status": self._store.write_health()}
         except StorageError as e:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.daemon import TerminalProgress
+from syndicator.daemon import TerminalProgress, hold_lock
 from tests.atom_checks import check_atom
-from tests.conftest import FeedServer, Route, rss, write_config
+from tests.conftest import FeedServer, Route, rss, syndicator, write_config
 from tests.processes import Running
 
 ITEMS = [{"title": "Troops leave Kazakhstan", "guid": "w-1", "link": "https://wire.example/1"}]
@@ -360,3 +360,41 @@ def test_a_write_lock_held_past_the_busy_timeout_is_one_error_line(
     running.wait_for_next(r"1 new stories", timeout=30)
     assert running.stop(signal.SIGTERM) == 0
     assert not [line for line in running.seen if "Traceback" in line], running.seen
+
+
+def test_a_lock_file_removed_by_hand_is_made_and_held_again(
+    polling_daemon: Running, tmp_path: Path
+) -> None:
+    """The lock file stays after every run with an old pid in it, and looks stale: removed
+    while the daemon ran, a cron `run --once` locked a new file of that name and polled,
+    published and delivered beside the daemon. The daemon now locks the new file itself."""
+    running = polling_daemon
+    (tmp_path / "db" / "syndicator.db.lock").unlink()
+    running.wait_for_next(r"WARNING .*run lock file .* was removed; it is made and held again")
+    config = tmp_path / "syndicator.toml"
+    late = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert late.returncode == 1, late.stderr
+    assert f"locked by pid {running.process.pid}" in late.stderr
+
+
+def test_a_daemon_whose_lock_file_another_run_took_writes_nothing_meanwhile(
+    polling_daemon: Running, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """If another run locked the new file first, the daemon stops writing (no poll, publish
+    or delivery) and /healthz says why, until it can take the lock again."""
+    running = polling_daemon
+    base = running.wait_for(r"feeds at (http://127\.0\.0\.1:\d+/)").group(1)
+    lock = tmp_path / "db" / "syndicator.db.lock"
+    replacement = tmp_path / "db" / "other.lock"
+    with hold_lock(replacement):  # another run's lock, put in place in one step
+        replacement.replace(lock)
+        running.wait_for_next(r"ERROR .*another run has locked the new one")
+        polls = len(feed_server.requests_to("/wire.rss"))
+        time.sleep(2.5)  # a source due every second: two ticks without a poll
+        assert len(feed_server.requests_to("/wire.rss")) == polls
+        status, body, _ = _get(base + "healthz")
+        assert status == 503
+        assert "held by another run" in json.loads(body)["checks"]["database"]["error"]
+    running.wait_for_next("the run lock is this daemon's again")
+    running.wait_for_next(r"cycle: 1 source\(s\) polled")
+    assert running.stop(signal.SIGTERM) == 0
