@@ -25,6 +25,7 @@ import fcntl
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -80,6 +81,25 @@ POOL_THRESHOLD = 20  # due sources from which `run --once` parses in worker proc
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def notify_systemd(state: str) -> None:
+    """Tell systemd (`Type=notify`) how the daemon stands: "READY=1" once it holds the lock,
+    has the database open and serves HTTP, so that `systemctl start` waits for that and
+    fails when the daemon cannot start (a port taken, the lock held, a database refused)
+    instead of reporting success for a process that exits a moment later; "STOPPING=1"
+    when it stops. Nothing without $NOTIFY_SOCKET (not under systemd, or another Type)."""
+    address = os.environ.get("NOTIFY_SOCKET", "")
+    if not address:
+        return
+    if address.startswith("@"):  # an abstract socket
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(address)
+            sock.sendall(state.encode())
+    except OSError as e:
+        log.warning("could not tell systemd %s: %s", state, e)
 
 
 def lock_path(settings: Settings) -> Path:
@@ -592,9 +612,11 @@ class Daemon:
                 len(self.settings.sources),
                 self.server.url if self.server else self.settings.publish.output_dir,
             )
+            notify_systemd("READY=1")
             if on_ready is not None:
                 on_ready(self)
             await self._stop.wait()
+            notify_systemd("STOPPING=1")
             log.info("stopping: finishing or cancelling the work in flight")
             cancelled = await runner.stop(SHUTDOWN_GRACE)
             if cancelled:

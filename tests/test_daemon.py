@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import time
 import urllib.request
@@ -18,7 +19,7 @@ import pytest
 
 from syndicator.daemon import TerminalProgress, hold_lock
 from tests.atom_checks import check_atom
-from tests.conftest import FeedServer, Route, rss, syndicator, write_config
+from tests.conftest import ROOT, FeedServer, Route, rss, syndicator, write_config
 from tests.processes import Running
 
 ITEMS = [{"title": "Troops leave Kazakhstan", "guid": "w-1", "link": "https://wire.example/1"}]
@@ -398,3 +399,35 @@ def test_a_daemon_whose_lock_file_another_run_took_writes_nothing_meanwhile(
     running.wait_for_next("the run lock is this daemon's again")
     running.wait_for_next(r"cycle: 1 source\(s\) polled")
     assert running.stop(signal.SIGTERM) == 0
+
+
+def test_systemd_hears_ready_once_the_daemon_serves_and_a_failed_start_never_is(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `Type=simple`, `systemctl start` reported success for a daemon that exited a
+    moment later (the port taken, the lock held by a cron run); Restart= then looped it
+    quietly. The unit is `Type=notify` now, and the daemon says READY=1 on systemd's socket
+    only once it serves (here: the test's socket, as systemd's would be)."""
+    unit = (ROOT / "deploy" / "syndicator.service").read_text()
+    assert re.search(r"^Type=notify$", unit, re.MULTILINE)
+    feed_server.routes["/wire.rss"] = Route(rss(ITEMS))
+    config = write_config(tmp_path, [feed_server.url("/wire.rss")])
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(tmp_path / "notify"))
+        systemd.settimeout(30)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+        running = Running(["--config", str(config), "run"], cwd=tmp_path)
+        try:
+            assert systemd.recv(4096) == b"READY=1"
+            base = running.wait_for(r"feeds at (http://127\.0\.0\.1:\d+/)").group(1)
+            assert _get(base + "healthz")[0] == 200  # it serves by then
+            # A second daemon on the same store: refused by the lock, it never says READY.
+            second = syndicator("--config", str(config), "run", cwd=tmp_path)
+            assert second.returncode == 1
+            assert running.stop(signal.SIGTERM) == 0
+            assert systemd.recv(4096) == b"STOPPING=1"
+            systemd.settimeout(0.5)
+            with pytest.raises(TimeoutError):
+                systemd.recv(4096)
+        finally:
+            running.kill()
