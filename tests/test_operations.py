@@ -10,6 +10,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -595,3 +596,51 @@ def test_systemctl_reload_of_a_broken_config_fails_where_the_operator_sees_it(
     finally:
         running.kill()
     assert not [line for line in running.seen if "reload refused" in line]
+
+
+def _container_healthcheck(port: int) -> list[str]:
+    """The Containerfile's HEALTHCHECK command, run with this interpreter against `port`."""
+    text = (ROOT / "deploy" / "Containerfile").read_text().replace("\\\n", " ")
+    [declared] = re.findall(r"^HEALTHCHECK .*? CMD (\[.*\])$", text, re.MULTILINE)
+    program, *arguments = json.loads(declared)
+    assert program == "python"
+    return [sys.executable, *(argument.replace(":8080/", f":{port}/") for argument in arguments)]
+
+
+def test_the_container_healthcheck_follows_healthz_behind_a_proxy_setting(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """The HEALTHCHECK used urlopen, which goes through $HTTP_PROXY: set in the container
+    (as for `polling.proxy = "${HTTPS_PROXY}"`), every probe went to the proxy, which
+    cannot reach the container's loopback, and the container was never healthy. Now it
+    asks /healthz directly: unhealthy while it answers 503, healthy once it answers 200."""
+    receiver = Receiver()
+    config = _blocked_output_dir_config(tmp_path, feed_server, receiver.url)
+    running = Running(["--config", str(config), "run"], cwd=tmp_path)
+    unreachable_proxy = f"http://127.0.0.1:{_free_port()}"
+    environment = {**os.environ, "HTTP_PROXY": unreachable_proxy, "http_proxy": unreachable_proxy}
+    try:
+        port = int(running.wait_for(r"feeds at http://127\.0\.0\.1:(\d+)/").group(1))
+        running.wait_for("publish.output_dir = ")  # failing: /healthz answers 503
+        probe = _container_healthcheck(port)
+        unhealthy = subprocess.run(
+            probe, env=environment, capture_output=True, timeout=30, check=False
+        )
+        (tmp_path / "blocked").unlink()
+        running.wait_for_next("works again")
+        healthy = subprocess.run(
+            probe, env=environment, capture_output=True, timeout=30, check=False
+        )
+        assert running.stop(signal.SIGTERM) == 0
+    finally:
+        running.kill()
+    assert unhealthy.returncode != 0
+    assert b"503" in unhealthy.stderr, unhealthy.stderr
+    assert healthy.returncode == 0, healthy.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
