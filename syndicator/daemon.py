@@ -77,6 +77,11 @@ PUBLISH_SHARE = 0.2
 PUBLISH_SLICE_S = 0.05
 PUBLISH_BREATH_S = 0.002
 POOL_THRESHOLD = 20  # due sources from which `run --once` parses in worker processes
+# How long a daemon's write waits for another process's write lock (`syndicator alerts
+# retry`, a `sqlite3` shell): SQLite waits synchronously, on the event loop, so the HTTP
+# server and `/healthz` wait too. A longer hold fails that job with one line; the next tick
+# tries again. (`run --once` and the other commands wait 10 s: they serve nothing.)
+DAEMON_BUSY_TIMEOUT_MS = 500
 
 
 def utc_now() -> datetime:
@@ -594,6 +599,7 @@ class Daemon:
     async def _main(self, on_ready: Callable[[Daemon], None] | None, handle_signals: bool) -> None:
         log_config_warnings(self.settings)
         self._store = open_store(self.settings.storage.path, cluster_rules(self.settings))
+        self._store.wait_for_locks(DAEMON_BUSY_TIMEOUT_MS)
         self._store.alerts = alert_index(self.settings)
         try:
             self._store.sync_sources(configured_sources(self.settings.sources), self.clock())
@@ -794,6 +800,10 @@ class Daemon:
             written = await publish_and_notify(self._store, settings, self.clock())
         except PublishError as e:
             self._publish_failed(e)
+            return
+        except StorageError as e:  # only another process's lock (`publishing.is_locked`)
+            self._needs_publish = True
+            log.error("publish put off to the next tick: %s", e)
             return
         finally:
             self._publishing = False

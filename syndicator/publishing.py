@@ -42,7 +42,7 @@ from syndicator.errors import PublishError, StorageError
 from syndicator.jsonfeed import json_feed_url, render_json_feed
 from syndicator.models import Cluster, Section
 from syndicator.normalize import bytes_hash
-from syndicator.storage import ClusterFilter, FeedMembers, PublishedFeed, Store
+from syndicator.storage import ClusterFilter, FeedMembers, PublishedFeed, Store, is_locked
 from syndicator.tagging.regions import M49_CONTINENTS, M49_SUBREGIONS, region_label
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,11 @@ def publish_steps(store: Store, settings: Settings, now: datetime) -> Iterator[s
                 done = f"{spec.path} failed, {len(specs) - number} of {len(specs)} feeds unwritten"
                 raise output_dir_error(output_dir, e, done) from e
             log.error("feed %s not published: %s", spec.path, e)
-        except (PublishError, StorageError) as e:
+        except StorageError as e:
+            if is_locked(e):  # another process writes: so would every next feed wait, and fail
+                raise
+            log.error("feed %s not published: %s", spec.path, e)
+        except PublishError as e:
             log.error("feed %s not published: %s", spec.path, e)
         yield spec.path if written else None
     store.end_group()

@@ -980,15 +980,23 @@ def _refuse_a_newer_schema(db: Database, path: Path) -> None:
 
 
 def _begin_write(conn: sqlite3.Connection) -> None:
-    """Open a transaction holding the write lock, waiting up to `BUSY_TIMEOUT_MS` for a
-    writer in another process (`syndicator retag`, `alerts retry`, a `sqlite3` shell).
+    """Open a transaction holding the write lock, waiting up to the busy timeout
+    (`Store.wait_for_locks`) for a writer in another process (`syndicator retag`, `alerts
+    retry`, a `sqlite3` shell).
 
     Not a plain (deferred) BEGIN: a transaction that has read and then writes while another
     connection holds the write lock fails at once with "database is locked", SQLite's
     busy handler is never called for it (waiting could deadlock two such readers). Every
-    store reads before it writes, so the daemon's poll failed on each tick, whatever the
-    busy timeout, for as long as any other process wrote."""
+    store reads before it writes, so the daemon's poll and publish failed at once, whatever
+    the busy timeout, whenever another process wrote, even for a millisecond."""
     conn.execute("BEGIN IMMEDIATE")
+
+
+def is_locked(error: StorageError) -> bool:
+    """Whether `error` is another connection's lock outlasting the busy timeout (the next
+    try may work), not a broken or unwritable database."""
+    cause = error.__cause__
+    return isinstance(cause, sqlite3.Error) and _is_busy(cause)
 
 
 def _is_busy(error: sqlite3.Error) -> bool:
@@ -1029,6 +1037,7 @@ class Store:
     def __init__(self, db: Database, path: Path, rules: ClusterRules | None = None) -> None:
         self.db = db
         self.path = path
+        self._busy_timeout_ms = BUSY_TIMEOUT_MS
         self.rules = rules or ClusterRules()
         # Inside a write group: new stories waiting for the search index (see begin_group).
         self._group: list[tuple[int, str, str]] | None = None
@@ -1061,12 +1070,19 @@ class Store:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("ROLLBACK")
             finally:
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
         except sqlite3.Error as e:
             if _is_busy(e):
                 return "busy"
             raise StorageError(f"{self.path}: cannot write: {e}") from e
         return "ok"
+
+    def wait_for_locks(self, milliseconds: int) -> None:
+        """How long a write waits for another connection's write lock before it fails with
+        "database is locked" (`BUSY_TIMEOUT_MS` unless set). The daemon waits briefly: the
+        wait blocks its event loop, and with it the HTTP server and `/healthz`."""
+        self._busy_timeout_ms = milliseconds
+        self.db.execute(f"PRAGMA busy_timeout = {milliseconds}")
 
     @contextmanager
     def _transaction(self) -> Iterator[Database]:
