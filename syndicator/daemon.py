@@ -118,7 +118,7 @@ class RunLock:
     The file stays when the lock is released (a kill or a reboot releases it too: there is
     no stale lock), so it always holds some old pid, and an operator may delete it as stale
     while a daemon holds it: a cron run would then lock a new file of that name and write
-    beside the daemon. `keep` notices that and takes the new file (see `Daemon._hold_lock`).
+    beside the daemon. `keep` takes the new file instead (see `Daemon._may_write`).
     """
 
     def __init__(self, path: Path) -> None:
