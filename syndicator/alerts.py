@@ -17,7 +17,8 @@ and restarts never match twice. This module takes it from there, in two steps pe
    `notify`. Sent: done. A temporary failure (timeout, 5xx, 429, SMTP 4xx) is retried with
    exponential backoff and jitter (30 s doubling, at most 6 h, or the peer's Retry-After),
    for three days, then the delivery is dead with its last error. A permanent failure is
-   dead at once; a webhook's 410 Gone also disables the channel, with the reason, until
+   dead at once; a webhook's 410 Gone (or Slack's or Discord's answer for a deleted
+   webhook) also disables the channel, with the reason, until
    `syndicator alerts retry`.
 
 A delivery's id is made once, when it is composed, and is the webhook-id and the root of

@@ -4,7 +4,8 @@
 and the Standard Webhooks headers (`webhook-id` = delivery id, `webhook-timestamp` = send time
 in whole seconds, `webhook-signature` = `v1,<base64 HMAC-SHA256>` over `id.timestamp.body`,
 one entry per secret while a key is being rotated). `send_webhook` POSTs it with aiohttp and
-returns a `SendResult`: 2xx SENT; 410 GONE; 408, 429 and 5xx RETRY (with Retry-After);
+returns a `SendResult`: 2xx SENT; 410 GONE (and a Slack or Discord webhook's "deleted"
+answers); 408, 429 and 5xx RETRY (with Retry-After);
 other 4xx FAILED; timeouts and connection errors RETRY. It never retries, schedules or stores.
 
 Decisions:
@@ -39,7 +40,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote, urljoin, urlsplit
 
 import aiohttp
@@ -143,7 +144,9 @@ async def send_webhook(
             status, response_headers, snippet = await _post(
                 url, headers, body, allow_private_addresses, proxy
             )
-        result = _classify_response(url, status, response_headers, snippet, now=now)
+        result = _classify_response(
+            url, status, response_headers, snippet, now=now, fmt=str(options.get("format") or "")
+        )
     except TimeoutError:
         result = SendResult(Outcome.RETRY, f"timed out after {timeout_s:g}s")
     except Exception as e:  # every failure is a classified outcome, never a crash
@@ -174,16 +177,23 @@ async def _post(
 
 
 def _classify_response(
-    url: str, status: int, headers: Mapping[str, str], snippet: str, *, now: datetime
+    url: str,
+    status: int,
+    headers: Mapping[str, str],
+    snippet: str,
+    *,
+    now: datetime,
+    fmt: str = "",
 ) -> SendResult:
-    """2xx SENT, 410 GONE, 408/429/5xx RETRY (with Retry-After), anything else FAILED."""
+    """2xx SENT, 410 GONE (and Slack's or Discord's answers for a deleted webhook, see
+    `_deleted_webhook`), 408/429/5xx RETRY (with Retry-After), anything else FAILED."""
     said = f": {snippet}" if snippet else ""
     if 200 <= status < 300:
         return SendResult(Outcome.SENT, f"HTTP {status}")
-    if status == 410:
+    if status == 410 or _deleted_webhook(fmt, status, snippet):
         return SendResult(
             Outcome.GONE,
-            f"HTTP 410 Gone{said}: the receiver says this webhook no longer exists; "
+            f"HTTP {status}{said}: the receiver says this webhook no longer exists; "
             "remove or fix the channel",
         )
     if status in (408, 429) or 500 <= status < 600:
@@ -199,6 +209,31 @@ def _classify_response(
             "set the channel's url to the new address",
         )
     return SendResult(Outcome.FAILED, f"HTTP {status}{said}")
+
+
+# What Discord and Slack answer once a webhook is deleted or its token revoked: Discord 404
+# {"message": "Unknown Webhook", "code": 10015} or 401 {"message": "Invalid Webhook Token",
+# "code": 50027}; Slack 404 "no_service" / "channel_not_found", 403 "invalid_token" /
+# "no_team" / "team_disabled". Every later message would be refused the same way: like a
+# 410, the channel is disabled (one message dead, not every one for good), not retried.
+_DISCORD_GONE: Final = ("unknown webhook", "invalid webhook token")
+_SLACK_GONE: Final = (
+    "no_service",
+    "channel_not_found",
+    "invalid_token",
+    "no_team",
+    "team_disabled",
+)
+
+
+def _deleted_webhook(fmt: str, status: int, snippet: str) -> bool:
+    """Whether a Slack or Discord webhook's answer says the webhook is gone for good."""
+    said = snippet.lower()
+    if fmt == "discord" and status in (401, 404):
+        return any(marker in said for marker in _DISCORD_GONE)
+    if fmt == "slack" and status in (403, 404):
+        return any(marker in said for marker in _SLACK_GONE)
+    return False
 
 
 def _classify_error(error: Exception) -> SendResult:
