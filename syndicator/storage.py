@@ -1494,6 +1494,7 @@ class Store:
                         and (story.source_id, story.guid_key) not in expired
                     ],
                     claimed={row[0] for row in stored.values()},
+                    now=now,
                 )
             )
             for story in stories:
@@ -1607,7 +1608,7 @@ class Store:
 
     @staticmethod
     def _stored_by_link(
-        conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int]
+        conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int], now: datetime
     ) -> dict[tuple[int, str], tuple[int, str, int]]:
         """(id, content hash, cluster id) of a stored story of the same source with the same
         canonical URL, for entries whose key is new: the same entry under a guid that changes
@@ -1642,6 +1643,18 @@ class Store:
                     claimed.add(story_id)
                     found[(source_id, story.guid_key)] = (story_id, digest, cluster_id)
         found.update(
+            Store._stored_by_date(
+                conn,
+                [
+                    s
+                    for s in stories
+                    if "?" in s.canonical_url and (s.source_id, s.guid_key) not in found
+                ],
+                claimed,
+                now,
+            )
+        )
+        found.update(
             Store._stored_by_text(
                 conn,
                 [
@@ -1652,6 +1665,53 @@ class Store:
                 claimed,
             )
         )
+        return found
+
+    @staticmethod
+    def _stored_by_date(
+        conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int], now: datetime
+    ) -> dict[tuple[int, str], tuple[int, str, int]]:
+        """As `_stored_by_link`, for entries whose link's query changes on every request (a
+        cache-buster or token in a guid that is also the link): the stored story of the same
+        source published at the same second, at the same address but for its query, with the
+        same title or text. When only the link changed, the entry counts as unchanged (its
+        stored hash is not returned), or readers would see it "updated" on every poll. An
+        undated entry is dated when first seen, so it cannot be found this way."""
+        by_time: dict[tuple[int, str], list[Story]] = {}
+        for story in stories:
+            published = format_time(min(story.published_at, now))
+            by_time.setdefault((story.source_id, published), []).append(story)
+        times: dict[int, list[str]] = {}
+        for source_id, published in by_time:
+            times.setdefault(source_id, []).append(published)
+        found: dict[tuple[int, str], tuple[int, str, int]] = {}
+        for source_id, source_times in times.items():
+            for start in range(0, len(source_times), 500):
+                chunk = source_times[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for published, story_id, digest, cluster_id, url, title, text in conn.execute(
+                    "SELECT published_at, id, content_hash, cluster_id, canonical_url, title, "
+                    f"text FROM stories WHERE source_id = ? AND published_at IN ({marks}) "
+                    "ORDER BY id",
+                    [source_id, *chunk],
+                ):
+                    if story_id in claimed:
+                        continue
+                    for story in by_time[(source_id, published)]:
+                        key = (source_id, story.guid_key)
+                        if key in found or not _same_address(url, story.canonical_url):
+                            continue
+                        same_title, same_text = title == story.title, text == story.text
+                        if not same_title and not same_text:
+                            continue
+                        claimed.add(story_id)
+                        unchanged = same_title and same_text
+                        found[key] = (
+                            story_id,
+                            story.content_hash if unchanged else digest,
+                            cluster_id,
+                        )
+                        break
         return found
 
     @staticmethod
@@ -2966,6 +3026,11 @@ def _near_keys_of(sketch: bytes, title_keys: bytes) -> list[int]:
     except ValueError:
         keys = []
     return keys + title_index_keys(_unpack_keys(title_keys))
+
+
+def _same_address(url: str, other: str) -> bool:
+    """Whether two canonical URLs differ at most in their query."""
+    return url.partition("?")[0] == other.partition("?")[0]
 
 
 def _unpack_keys(data: bytes) -> tuple[int, ...]:

@@ -69,6 +69,46 @@ def test_a_guid_that_changes_on_every_request_stores_each_story_once(
     assert "Also reported by" not in atom  # no story is listed as a copy of itself
 
 
+def test_a_link_whose_query_changes_on_every_request_stores_each_story_once(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """The same CMS stamps the request's time into the link as well (a guid that is also the
+    link, or a cache-buster that is no tracking parameter): each poll listed 54 new links,
+    54 stories more. They are the entries stored before: same source, same publication
+    time, same address but for the query, same title. Unchanged but for the stamp, they are
+    not even "updated"; an edit is an update in place."""
+    document = GUARDIAN.read_bytes()
+
+    def stamped(poll: int, body: bytes = document) -> bytes:
+        stamp = b"?ts=%d" % (1_700_000_000 + poll)
+        body = re.sub(rb"</guid>", stamp + b"</guid>", body)
+        return re.sub(
+            rb"(<item>.*?<link>[^<]*)</link>", rb"\1" + stamp + b"</link>", body, flags=re.S
+        )
+
+    assert stamped(1).count(b"?ts=1700000001</link>") == 54
+    feed_server.routes["/world.rss"] = Route(stamped(1))
+    config = write_config(tmp_path, [feed_server.url("/world.rss")])
+    _run_once(config, tmp_path)
+    first = _rows(tmp_path, "SELECT id, updated_at FROM stories ORDER BY id")
+    assert len(first) == 54
+
+    feed_server.routes["/world.rss"] = Route(stamped(2))
+    _make_due(tmp_path)
+    _run_once(config, tmp_path)
+    assert _rows(tmp_path, "SELECT id, updated_at FROM stories ORDER BY id") == first
+
+    edited = document.replace(
+        b"<title>Saudi foreign minister", b"<title>Corrected: Saudi foreign minister", 1
+    )
+    feed_server.routes["/world.rss"] = Route(stamped(3, edited))
+    _make_due(tmp_path)
+    _run_once(config, tmp_path)
+    assert _rows(tmp_path, "SELECT COUNT(*), COUNT(DISTINCT cluster_id) FROM stories") == [(54, 54)]
+    titles = [title for (title,) in _rows(tmp_path, "SELECT title FROM stories")]
+    assert sum(title.startswith("Corrected: Saudi foreign minister") for title in titles) == 1
+
+
 def test_a_page_labelling_its_feeds_without_plus_xml_is_not_read_as_its_json_feed(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
