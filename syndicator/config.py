@@ -686,8 +686,9 @@ KEYS: tuple[Key, ...] = (
         "max_items",
         "positive integer",
         20,
-        "Stories in one message at most (a digest's stories; Discord shows 10 a message and "
-        "Slack 40, so it comes in parts there).",
+        "Stories in one message at most (Discord shows 10 a message and Slack 40, so fewer "
+        "there); more waiting makes more messages (a digest sends all that was waiting when "
+        "it fired).",
     ),
     Key(
         "alerts[]",

@@ -2667,6 +2667,15 @@ class Store:
         )
         return parse_time(rows[0][0]) if rows else None
 
+    def digest_sent_at(self, rule: str, channel: str, fired: datetime) -> bool:
+        """Whether a digest message of (alert, channel) was composed for the fire at `fired`."""
+        rows = self._execute(
+            "SELECT 1 FROM deliveries WHERE rule = ? AND channel = ? AND digest = 1 "
+            "AND created_at = ? LIMIT 1",
+            (rule, channel, format_time(fired)),
+        )
+        return bool(rows)
+
     def start_digest_clock(self, rule: str, channel: str, now: datetime) -> None:
         """The first time a digest is seen: its schedule counts from now."""
         with self._transaction() as db:
