@@ -368,6 +368,7 @@ def build_message(store: Store, settings: Settings, delivery: Delivery) -> Alert
         created_at=delivery.created_at,
         feed_url=f"{settings.publish.base_url}feeds/alerts/{delivery.rule}.atom",
         digest=delivery.digest,
+        timezone=alert.timezone if alert else "UTC",
     )
 
 
@@ -439,6 +440,7 @@ def preview_alert(
         created_at=now or datetime.now(UTC),
         feed_url=f"{settings.publish.base_url}feeds/alerts/{alert.name}.atom" if alert else "",
         digest=alert is not None and alert.schedule != "immediate",
+        timezone=alert.timezone if alert else "UTC",
     )
     if alert is None:
         head = f"query: {query}\n{describe_matches(found, query)}\n"

@@ -679,7 +679,8 @@ KEYS: tuple[Key, ...] = (
         "timezone",
         "time zone",
         "UTC",
-        'IANA time zone of the schedule and the quiet hours, e.g. "Asia/Almaty".',
+        "IANA time zone of the schedule, the quiet hours and the times a message shows, e.g. "
+        '"Asia/Almaty".',
     ),
     Key(
         "alerts[]",

@@ -25,6 +25,8 @@ from syndicator.notify.webhook import (
     build_webhook,
     display_url,
     parse_retry_after,
+    render_discord,
+    render_slack,
     send_webhook,
     sign_payload,
 )
@@ -348,6 +350,15 @@ def test_discord_preset_shape_and_limits() -> None:
     assert sum(len(embed["title"]) + len(embed["description"]) for embed in embeds) <= 6000
     assert embeds[0]["url"] == "https://x.test/"
     assert embeds[0]["timestamp"] == "2026-11-23T10:00:00Z"
+
+
+def test_slack_and_discord_show_times_in_the_alerts_time_zone() -> None:
+    msg = message(item(), timezone="Asia/Almaty")
+    slack = json.dumps(render_slack(msg))
+    discord = render_discord(msg)
+    assert "2026-11-23 15:00 +05" in slack
+    assert "2026-11-23 15:00 +05" in json.dumps(discord)
+    assert discord["embeds"][0]["timestamp"] == "2026-11-23T10:00:00Z"  # Discord localises it
 
 
 def test_discord_escapes_markdown_and_skips_unsafe_links() -> None:

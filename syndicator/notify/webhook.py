@@ -58,6 +58,7 @@ from syndicator.notify import (
     headline,
     is_web_url,
     shorten,
+    shown_time,
 )
 
 USER_AGENT = f"syndicator/{__version__} (+https://github.com/syndicator/syndicator)"
@@ -404,7 +405,7 @@ def render_slack(message: AlertMessage) -> dict[str, Any]:
     query = _slack_escape(clean_line(message.query, 500))
     heading = f"*{_slack_escape(headline(message))}*\nAlert query: {query}"
     blocks: list[dict[str, Any]] = [_slack_section(heading)]
-    blocks += [_slack_section(_slack_item(item)) for item in shown]
+    blocks += [_slack_section(_slack_item(item, message.timezone)) for item in shown]
     footer = [_more_line(more)] if more else []
     if is_web_url(message.feed_url):
         footer.append(_slack_link(message.feed_url, "See every match of this alert"))
@@ -418,13 +419,13 @@ def _slack_section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _slack_item(item: AlertItem) -> str:
+def _slack_item(item: AlertItem, zone: str) -> str:
     """The item's section text, at most `SLACK_SECTION_CHARS` once escaped (Slack refuses the
     whole message, every item of a digest with it, for one section over the limit): the
     linked title and the facts, then the sources (linked while they fit, else by name), then
     as much of the summary as is left room for."""
     title = clean_line(item.title, 250) or "(untitled)"
-    facts = _slack_cut(_slack_escape(_facts(item)), 500)
+    facts = _slack_cut(_slack_escape(_facts(item, zone)), 500)
     text = f"*{_slack_link(item.link, title)}*\n{facts}"
     summary = clean_line(item.summary, DISPLAY_SUMMARY_CHARS)
     quoted = "> " + _slack_escape(summary) if summary else ""
@@ -486,7 +487,10 @@ def render_discord(message: AlertMessage) -> dict[str, Any]:
     titles = [clean_line(item.title, DISCORD_TITLE_CHARS) or "(untitled)" for item in shown]
     room = (DISCORD_EMBEDS_TOTAL_CHARS - sum(map(len, titles))) // max(len(shown), 1)
     room = min(room, DISCORD_DESCRIPTION_CHARS)
-    embeds = [_discord_embed(item, title, room) for item, title in zip(shown, titles, strict=True)]
+    embeds = [
+        _discord_embed(item, title, room, message.timezone)
+        for item, title in zip(shown, titles, strict=True)
+    ]
     return {
         "content": shorten("\n".join(lines), DISCORD_CONTENT_CHARS),
         "embeds": embeds,
@@ -494,8 +498,8 @@ def render_discord(message: AlertMessage) -> dict[str, Any]:
     }
 
 
-def _discord_embed(item: AlertItem, title: str, room: int) -> dict[str, Any]:
-    parts = [_discord_escape(_facts(item))]
+def _discord_embed(item: AlertItem, title: str, room: int, zone: str) -> dict[str, Any]:
+    parts = [_discord_escape(_facts(item, zone))]
     if item.sources:
         names = [
             f"[{_discord_escape(clean_line(name, 100))}]({_discord_url(url)})"
@@ -528,8 +532,8 @@ def _discord_url(url: str) -> str:
     return quote(url, safe=":/?#[]@!$&'*+,;=%-._~")  # percent-encodes ( ) < > and spaces
 
 
-def _facts(item: AlertItem) -> str:
-    facts = [f"{_utc(item.published_at).strftime('%Y-%m-%d %H:%M')} UTC"]
+def _facts(item: AlertItem, zone: str) -> str:
+    facts = [shown_time(item.published_at, zone)]
     if item.regions:
         facts.append(", ".join(clean_line(label or code) for code, label in item.regions))
     if item.topics:
