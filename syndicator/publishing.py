@@ -270,13 +270,29 @@ def _members_for(store: Store, settings: Settings, spec: FeedSpec) -> tuple[Feed
     """The feed's archive state, and whether it was published before as it is defined now.
     A feed whose definition changed starts a new archive (its old pages are deleted: they
     held entries of a different filter), from the clusters it holds at its first publish."""
-    definition = hashlib.sha256(f"{spec!r}".encode()).hexdigest()
+    definition = feed_definition(spec)
     members = store.feed_members(spec.path)
     if members.definition == definition:
         return members, True
+    if members.definition == _whole_spec_digest(spec):
+        store.rename_feed_definition(spec.path, definition)
+        return replace(members, definition=definition), True
     if members.definition:
         shutil.rmtree(settings.publish.output_dir / _archive_dir(spec), ignore_errors=True)
     return FeedMembers(definition=definition), False
+
+
+def feed_definition(spec: FeedSpec) -> str:
+    """A digest of what decides which entries a feed's documents and archive pages hold: its
+    path and filter (page size included). Not its title or subtitle: renaming a section, or
+    a topic's label, must not delete the archive pages its subscribers page back through."""
+    return hashlib.sha256(f"{spec.path}|{spec.where!r}".encode()).hexdigest()
+
+
+def _whole_spec_digest(spec: FeedSpec) -> str:
+    """The definition as stored before `feed_definition`: the whole spec, title included. A
+    feed recorded so is taken for the same feed (and given the new digest), not restarted."""
+    return hashlib.sha256(f"{spec!r}".encode()).hexdigest()
 
 
 def _signature(

@@ -2428,6 +2428,12 @@ class Store:
         with self._transaction() as db:
             db.execute("UPDATE feed_archives SET seen_up_to = ? WHERE path = ?", (seen_up_to, path))
 
+    def rename_feed_definition(self, path: str, definition: str) -> None:
+        """Record another digest for the same definition of a feed, keeping its archive (a
+        digest computed the old way, replaced by the current one)."""
+        with self._transaction() as db:
+            db.execute("UPDATE feed_archives SET definition = ? WHERE path = ?", (definition, path))
+
     def archive_page_ids(self, path: str, page: int) -> list[int]:
         """The clusters an archive page holds (those retention removed included)."""
         rows = self._rows(

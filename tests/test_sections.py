@@ -7,6 +7,7 @@ the published files are read back with lxml and feedparser.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import sqlite3
 from dataclasses import replace
@@ -24,7 +25,7 @@ from syndicator.daemon import publish_and_notify
 from syndicator.errors import ConfigError
 from syndicator.metrics import Metrics
 from syndicator.models import Section, Story, Tag, TagKind
-from syndicator.publishing import publish_all
+from syndicator.publishing import feed_definition, feed_specs, publish_all
 from syndicator.server import build_feed_app, listen
 from syndicator.storage import ClusterFilter, ConfiguredSource, Store, open_store
 
@@ -269,6 +270,39 @@ def test_changing_a_sections_filter_starts_its_archive_afresh(tmp_path: Path, st
     current = tmp_path / "out" / "feeds" / "desk.atom"
     assert len(_guids(current)) == 15
     assert "prev-archive" not in _links(current)
+
+
+def test_renaming_a_section_keeps_its_archive(tmp_path: Path, store: Store) -> None:
+    """A new title is no new filter: the archive pages a reader pages back through stay (they
+    were deleted, so `prev-archive` led to a 404 and the pushed-out entries were lost)."""
+    for batch in range(3):
+        _add(store, batch * 5, 5)
+        publish_all(store, _settings(tmp_path, DESK), NOW)
+    pages = [_guids(_archive(tmp_path, n)) for n in (1, 2)]
+    renamed = DESK.replace('title = "Desk"', 'title = "The Desk, renamed"')
+    publish_all(store, _settings(tmp_path, renamed), NOW)
+    current = tmp_path / "out" / "feeds" / "desk.atom"
+    assert feedparser.parse(current.read_bytes()).feed.title == "The Desk, renamed"
+    assert [_guids(_archive(tmp_path, n)) for n in (1, 2)] == pages
+    assert _links(current)["prev-archive"] == "http://feeds.test/feeds/archive/desk/2.atom"
+    _add(store, 15, 5)  # and the next page follows on
+    publish_all(store, _settings(tmp_path, renamed), NOW)
+    assert sorted(_guids(_archive(tmp_path, 3))) == [f"s{i:04d}" for i in range(10, 15)]
+
+
+def test_an_archive_recorded_by_an_older_release_is_kept(tmp_path: Path, store: Store) -> None:
+    """Feeds recorded under the old digest of their definition (the whole spec, title
+    included) are the same feeds after an upgrade: their archive is kept, not restarted."""
+    settings = _settings(tmp_path, DESK)
+    for batch in range(3):
+        _add(store, batch * 5, 5)
+        publish_all(store, settings, NOW)
+    (spec,) = [spec for spec in feed_specs(settings) if spec.path == "feeds/desk.atom"]
+    store.rename_feed_definition(spec.path, hashlib.sha256(f"{spec!r}".encode()).hexdigest())
+    _add(store, 15, 1)
+    publish_all(store, settings, NOW)
+    assert _archive(tmp_path, 2).exists()
+    assert store.feed_members(spec.path).definition == feed_definition(spec)
 
 
 def test_unchanged_section_is_not_rewritten(tmp_path: Path, store: Store) -> None:
