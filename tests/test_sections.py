@@ -305,6 +305,41 @@ def test_an_archive_recorded_by_an_older_release_is_kept(tmp_path: Path, store: 
     assert store.feed_members(spec.path).definition == feed_definition(spec)
 
 
+def test_an_entry_is_updated_only_when_what_it_shows_changes(tmp_path: Path, store: Store) -> None:
+    """The entry shows the first copy (title, link, text) and of the others their link. An
+    edit of another copy's text moved the entry's `updated` and rewrote the feed, so readers
+    showed an unchanged story as updated at every edit of any site that carried it."""
+    store.sync_sources([ConfiguredSource("https://b.example/rss", "B", "", True, None)], NOW)
+    settings = _settings(tmp_path, "")
+    first = _story("s0001", 1)
+    copy = replace(first, source_id=2, guid_key="guid:b1", guid="b1", content_hash="b1")
+    copy = replace(copy, published_at=first.published_at + timedelta(hours=1))
+    store.store_stories([first], NOW + timedelta(hours=1))
+    store.store_stories([copy], NOW + timedelta(hours=2))
+    current = tmp_path / "out" / "feeds" / "all.atom"
+
+    def updated() -> str:
+        (entry,) = feedparser.parse(current.read_bytes()).entries
+        assert [link.rel for link in entry.links] == ["alternate", "related"]
+        return str(entry.updated)
+
+    publish_all(store, settings, NOW + timedelta(hours=3))
+    before = current.read_bytes()
+    edited = replace(copy, text=copy.text + " Updated at noon.", content_hash="b2")
+    assert store.store_stories([edited], NOW + timedelta(hours=4)).updated == 1
+    assert "feeds/all.atom" not in publish_all(store, settings, NOW + timedelta(hours=4))
+    assert current.read_bytes() == before
+
+    moved = replace(edited, url="https://b.example/moved", content_hash="b3")
+    store.store_stories([moved], NOW + timedelta(hours=5))  # its link is shown: updated
+    publish_all(store, settings, NOW + timedelta(hours=5))
+    assert updated() == "2026-03-01T17:00:00+00:00"
+    rewritten = replace(first, text=first.text + " A correction.", content_hash="a2")
+    store.store_stories([rewritten], NOW + timedelta(hours=6))  # the first copy's text: too
+    publish_all(store, settings, NOW + timedelta(hours=6))
+    assert updated() == "2026-03-01T18:00:00+00:00"
+
+
 def test_unchanged_section_is_not_rewritten(tmp_path: Path, store: Store) -> None:
     settings = _settings(tmp_path, DESK)
     for batch in range(3):
