@@ -272,6 +272,35 @@ def test_changing_a_sections_filter_starts_its_archive_afresh(tmp_path: Path, st
     assert "prev-archive" not in _links(current)
 
 
+def test_a_new_base_url_reaches_the_archive_pages(tmp_path: Path, store: Store) -> None:
+    """The feed moved (`publish.base_url` from a test address to its public one): its archive
+    pages kept the old feed id and self, current and prev-archive links, so a reader paging
+    back from the new address was sent to the old one. They are written again, same entries."""
+    settings = _settings(tmp_path, DESK)
+    for batch in range(3):
+        _add(store, batch * 5, 5)
+        publish_all(store, settings, NOW)
+    entries = [_guids(_archive(tmp_path, n)) for n in (1, 2)]
+    new_base = "https://news.example.org/news/"
+    moved = replace(settings, publish=replace(settings.publish, base_url=new_base))
+    publish_all(store, moved, NOW + timedelta(hours=1))
+    assert [_guids(_archive(tmp_path, n)) for n in (1, 2)] == entries
+    for page in (1, 2):
+        links = _links(_archive(tmp_path, page))
+        assert links["self"] == f"{new_base}feeds/archive/desk/{page}.atom"
+        assert links["current"] == f"{new_base}feeds/desk.atom"
+        assert links.get("prev-archive") == (
+            f"{new_base}feeds/archive/desk/1.atom" if page == 2 else None
+        )
+        root = etree.parse(str(_archive(tmp_path, page))).getroot()
+        assert root.findtext(f"{ATOM}id") == f"{new_base}feeds/desk.atom"
+        check_atom(_archive(tmp_path, page))
+    before = _archive(tmp_path, 1).stat().st_mtime_ns
+    _add(store, 15, 1)  # and at the next publish they are left alone again
+    publish_all(store, moved, NOW + timedelta(hours=2))
+    assert _archive(tmp_path, 1).stat().st_mtime_ns == before
+
+
 def test_renaming_a_section_keeps_its_archive(tmp_path: Path, store: Store) -> None:
     """A new title is no new filter: the archive pages a reader pages back through stay (they
     were deleted, so `prev-archive` led to a 404 and the pushed-out entries were lost)."""
