@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from syndicator.atom import FeedContext, cluster_entry_id, content_html
+from syndicator.atom import FeedContext, cluster_entry_id, content_html, iri_reference
 from syndicator.errors import PublishError
 from syndicator.models import Cluster, Section, StoredStory
 from syndicator.normalize import clean_line, clean_xml_text
@@ -174,8 +174,9 @@ def _put(target: Json, key: str, value: object) -> None:
 
 @functools.lru_cache(maxsize=16384)  # source and story URLs recur across feeds and items
 def _web_url(url: str) -> str:
-    """The cleaned URL when it is absolute http(s), else "" (readers cannot follow the rest)."""
-    cleaned = clean_xml_text(url).strip()
+    """The URL, as a valid IRI (spaces escaped, as in the Atom feed), when it is absolute
+    http(s), else "" (readers cannot follow the rest)."""
+    cleaned = iri_reference(url)
     try:
         parts = urlsplit(cleaned)
     except ValueError:  # e.g. an unbalanced "[" in the host

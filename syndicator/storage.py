@@ -1975,6 +1975,7 @@ class Store:
     def _update_story(
         self, db: Database, story_id: int, cluster_id: int, story: Story, now_text: str
     ) -> None:
+        old_url = db.execute("SELECT url FROM stories WHERE id = ?", (story_id,)).fetchone()[0]
         db.execute(
             """
             UPDATE stories SET title = ?, summary = ?, content_html = ?, text = ?, author = ?,
@@ -1988,13 +1989,24 @@ class Store:
                 story.content_hash, story.place, story.agency, story_id,
             ),
         )  # fmt: skip
+        # The entry shows the representative (title, link, text) and of every other copy
+        # only its link: another copy's edited text changes nothing a subscriber sees, so its
+        # `updated` stays (it moved, and the feed was rewritten, at every edit of any copy).
         db.execute(
             """
-            UPDATE clusters SET updated_at = ?,
-                title = CASE WHEN representative_story_id = ? THEN ? ELSE title END
-            WHERE id = ?
+            UPDATE clusters SET
+                updated_at = CASE WHEN representative_story_id = :story OR :url_changed
+                    THEN :now ELSE updated_at END,
+                title = CASE WHEN representative_story_id = :story THEN :title ELSE title END
+            WHERE id = :cluster
             """,
-            (now_text, story_id, story.title, cluster_id),
+            {
+                "story": story_id,
+                "url_changed": story.url != old_url,
+                "now": now_text,
+                "title": story.title,
+                "cluster": cluster_id,
+            },
         )
         _add_cluster_tags(db.conn, cluster_id, story.tags)
 
@@ -2487,6 +2499,12 @@ class Store:
         """Move a feed's high-water mark on without publishing it (nothing new matched)."""
         with self._transaction() as db:
             db.execute("UPDATE feed_archives SET seen_up_to = ? WHERE path = ?", (seen_up_to, path))
+
+    def rename_feed_definition(self, path: str, definition: str) -> None:
+        """Record another digest for the same definition of a feed, keeping its archive (a
+        digest computed the old way, replaced by the current one)."""
+        with self._transaction() as db:
+            db.execute("UPDATE feed_archives SET definition = ? WHERE path = ?", (definition, path))
 
     def archive_page_ids(self, path: str, page: int) -> list[int]:
         """The clusters an archive page holds (those retention removed included)."""
