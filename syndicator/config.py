@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from syndicator.atomic import write_atomically
@@ -261,6 +261,15 @@ def _to_region_list(value: Any) -> tuple[str, ...]:
 
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+# Folders of the automatic feeds (`publishing`): no section may be called so.
+RESERVED_SLUGS: Final[dict[str, str]] = {
+    "regions": "the automatic feeds of countries, sub-regions and continents",
+    "topics": "the automatic feeds of topics",
+    "alerts": "the alerts' feeds",
+    "archive": "every feed's archive pages",
+}
 
 
 def _to_slug(value: Any) -> str:
@@ -576,7 +585,14 @@ KEYS: tuple[Key, ...] = (
         True,
         "Set false to keep a source configured but not polled.",
     ),
-    Key("sections[]", "slug", "slug", _REQUIRED, "Identifier and file name: feeds/<slug>.atom."),
+    Key(
+        "sections[]",
+        "slug",
+        "slug",
+        _REQUIRED,
+        "Identifier and file name: feeds/<slug>.atom (not regions, topics, alerts or archive: "
+        "the automatic feeds' folders).",
+    ),
     Key("sections[]", "title", "string", "", "Feed title (default: the slug)."),
     Key(
         "sections[]",
@@ -995,6 +1011,7 @@ class _Validator:
         self.check_section_topics(sections, topics)
         self.check_unique(sources, "sources", "url", canonical_url)
         self.check_unique(sections, "sections", "slug", str)
+        self.check_reserved_slugs(sections)
         self.check_unique(alerts, "alerts", "name", str)
         self.check_alert_channels(alerts, channels)
         self.check_queries(sections, alerts, topics)
@@ -1162,6 +1179,19 @@ class _Validator:
                 )
             else:
                 seen[folded] = index
+
+    def check_reserved_slugs(self, sections: Sequence[Mapping[str, Any]]) -> None:
+        """No section takes the name of a folder the automatic feeds live in: its archive
+        pages would go into theirs (feeds/archive/regions/), and a change of its filter,
+        which starts its archive afresh, would delete every country's archive with it."""
+        for index, section in enumerate(sections):
+            slug = section.get("slug")
+            if isinstance(slug, str) and slug in RESERVED_SLUGS:
+                self.problem(
+                    f"sections[{index}].slug",
+                    f"{slug!r} is reserved: feeds/{slug}/ holds {RESERVED_SLUGS[slug]}; "
+                    "choose another slug",
+                )
 
     def check_queries(
         self,

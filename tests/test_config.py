@@ -355,6 +355,10 @@ SINGLE_PROBLEMS = {
         '[[sections]]\nslug = "world"\n[[sections]]\nslug = "world"\n',
         "sections[1].slug:",
     ),
+    # A section called "regions" archived into feeds/archive/regions/, the countries' archive
+    # folders: a change of its filter deleted them all.
+    "reserved-section-slug": ('[[sections]]\nslug = "regions"\n', "sections[0].slug:"),
+    "reserved-section-slug-alerts": ('[[sections]]\nslug = "alerts"\n', "sections[0].slug:"),
     "malformed-source-url": ('[[sources]]\nurl = "not a url"\n', "sources[0].url:"),
     "ftp-source-url": ('[[sources]]\nurl = "ftp://example.org/feed.xml"\n', "sources[0].url:"),
     "unknown-source-region": (
