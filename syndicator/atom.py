@@ -39,6 +39,12 @@ from syndicator.tagging.topics import topic_label
 
 log = logging.getLogger(__name__)
 
+# The version of how documents are rendered: raise it with every change to what an existing
+# feed's document would say (escaping, elements, links). Publishing rewrites a feed only when
+# what it is rendered from changes, and this is part of that, so a fix reaches quiet feeds
+# too, once, at the first publish after an upgrade.
+# 2: links percent-encoded into valid IRIs.
+RENDERING = 2
 _ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005

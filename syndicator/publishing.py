@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
-from syndicator.atom import FeedContext, render_atom
+from syndicator.atom import RENDERING, FeedContext, render_atom
 from syndicator.atomic import write_atomically
 from syndicator.config import SectionSettings, Settings
 from syndicator.errors import PublishError, StorageError
@@ -308,10 +308,10 @@ def _signature(
     sources: str,
 ) -> str:
     """Everything the subscription document is rendered from: its newest clusters, the
-    pending ones, the archive's length, the feed's definition, the publish settings and the
-    sources' names and links."""
+    pending ones, the archive's length, the feed's definition, the publish settings, the
+    sources' names and links, and the version of the rendering (`atom.RENDERING`)."""
     pending = store.clusters_signature(members.pending)
-    text = f"{newest}|{pending}|{members.pages}|{spec!r}|{settings.publish!r}|{sources}"
+    text = f"{newest}|{pending}|{members.pages}|{spec!r}|{settings.publish!r}|{sources}|{RENDERING}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -378,6 +378,25 @@ def test_unchanged_section_is_not_rewritten(tmp_path: Path, store: Store) -> Non
     assert written == []
 
 
+def test_a_new_rendering_reaches_quiet_feeds_once(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release that renders documents differently (links escaped into valid IRIs) reached
+    only the feeds that got a new story: a quiet country's feed kept the old document for
+    good. An upgrade (`atom.RENDERING` raised) rewrites every feed once."""
+    settings = _settings(tmp_path, DESK)
+    _add(store, 0, 5)
+    publish_all(store, settings, NOW)
+    feed = settings.publish.output_dir / "feeds" / "all.atom"
+    current = feed.read_bytes()
+    feed.write_bytes(current.replace(b"<feed", b"<!-- rendered by an older release -->\n<feed", 1))
+    assert publish_all(store, settings, NOW + timedelta(hours=1)) == []  # nothing new: kept
+    monkeypatch.setattr("syndicator.publishing.RENDERING", 999)  # the upgrade
+    assert "feeds/all.atom" in publish_all(store, settings, NOW + timedelta(hours=2))
+    assert feed.read_bytes() == current
+    assert publish_all(store, settings, NOW + timedelta(hours=3)) == []
+
+
 def test_min_score_keeps_only_strongly_tagged_stories(tmp_path: Path, store: Store) -> None:
     settings = _settings(
         tmp_path,
