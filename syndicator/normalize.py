@@ -32,7 +32,7 @@ _TRACKING_PARAMS = frozenset(
     {
         "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
         "_ga", "_gl", "ocid", "cmpid", "ncid", "sr_share", "at_medium", "at_campaign",
-        "smid", "cid", "ref_src", "rss", "feature", "ito", "srcref",
+        "smid", "ref_src", "rss", "feature", "ito", "srcref",
     }
 )  # fmt: skip
 # ns_: comScore's (the Daily Mail's ns_campaign, ns_mchannel).
@@ -129,7 +129,9 @@ def clean_paragraphs(text: str) -> str:
 # 2: redirectors unwrapped; comScore ns_*, ito, srcref and mod/source/src=rss* dropped.
 # 3: session ids dropped (;jsessionid=, PHPSESSID, sessionid, session_id).
 # 4: ASP.NET cookieless session segments dropped ("/(S(...))/").
-CANONICAL_RULES = 4
+# 5: "cid" kept: it is the article's id on many sites (moneyguruindia.com/article.php?cid=6880),
+#    and dropping it made all of a site's articles one URL (one story, as a changing guid).
+CANONICAL_RULES = 5
 
 
 def canonical_url(url: str) -> str:

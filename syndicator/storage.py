@@ -1638,7 +1638,8 @@ class Store:
                     story = by_url[(source_id, url)]
                     if (source_id, story.guid_key) in found or story_id in claimed:
                         continue
-                    if title != story.title and text != story.text:
+                    # (An empty text says nothing: two headlines at one URL are two.)
+                    if title != story.title and (text != story.text or not text.strip()):
                         continue
                     claimed.add(story_id)
                     found[(source_id, story.guid_key)] = (story_id, digest, cluster_id)
@@ -1702,7 +1703,8 @@ class Store:
                         if key in found or not _same_address(url, story.canonical_url):
                             continue
                         same_title, same_text = title == story.title, text == story.text
-                        if not same_title and not same_text:
+                        # (An empty text says nothing: two headlines of one second are two.)
+                        if not same_title and not (same_text and text.strip()):
                             continue
                         claimed.add(story_id)
                         unchanged = same_title and same_text

@@ -328,6 +328,11 @@ def test_clean_xml_text_removes_only_xml_invalid_characters() -> None:
             "https://www.google.com/search?q=https%3A%2F%2Fexample.org%2Fx",
         ),
         ("https://example.org/a/*b", "https://example.org/a/*b"),
+        # "cid" names the article on many sites: kept.
+        (
+            "http://www.example.in/article.php?id=11&cid=6880",
+            "http://www.example.in/article.php?cid=6880&id=11",
+        ),
         # Session ids: Java's path parameter, ASP.NET's cookieless segment.
         ("https://example.org/a;jsessionid=0A1B?id=7", "https://example.org/a?id=7"),
         (
