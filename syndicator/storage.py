@@ -1590,20 +1590,14 @@ class Store:
     ) -> dict[tuple[int, str], tuple[int, str, int]]:
         """(id, content hash, cluster id) of the stories already stored under these keys:
         a few statements per feed rather than one per entry (most entries are re-sent)."""
-        keys: dict[int, list[str]] = {}
-        for story in stories:
-            keys.setdefault(story.source_id, []).append(story.guid_key)
         found: dict[tuple[int, str], tuple[int, str, int]] = {}
-        for source_id, guid_keys in keys.items():
-            for start in range(0, len(guid_keys), 500):
-                chunk = guid_keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for key, story_id, digest, cluster_id in conn.execute(
-                    "SELECT guid_key, id, content_hash, cluster_id FROM stories "
-                    f"WHERE source_id = ? AND guid_key IN ({marks})",
-                    [source_id, *chunk],
-                ):
-                    found[(source_id, key)] = (story_id, digest, cluster_id)
+        for source_id, (key, story_id, digest, cluster_id) in _rows_per_source(
+            conn,
+            "SELECT guid_key, id, content_hash, cluster_id FROM stories "
+            "WHERE source_id = ? AND guid_key IN ({marks})",
+            [(story.source_id, story.guid_key) for story in stories],
+        ):
+            found[(source_id, key)] = (story_id, digest, cluster_id)
         return found
 
     @staticmethod
@@ -1621,28 +1615,23 @@ class Store:
         for story in stories:
             if story.canonical_url:
                 by_url.setdefault((story.source_id, story.canonical_url), story)
-        urls: dict[int, list[str]] = {}
-        for source_id, url in by_url:
-            urls.setdefault(source_id, []).append(url)
         found: dict[tuple[int, str], tuple[int, str, int]] = {}
-        for source_id, chunk_urls in urls.items():
-            for start in range(0, len(chunk_urls), 500):
-                chunk = chunk_urls[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for url, story_id, digest, cluster_id, title, text in conn.execute(
-                    "SELECT canonical_url, id, content_hash, cluster_id, title, text "
-                    f"FROM stories WHERE canonical_url IN ({marks}) AND source_id = ? "
-                    "ORDER BY id",
-                    [*chunk, source_id],
-                ):
-                    story = by_url[(source_id, url)]
-                    if (source_id, story.guid_key) in found or story_id in claimed:
-                        continue
-                    # (An empty text says nothing: two headlines at one URL are two.)
-                    if title != story.title and (text != story.text or not text.strip()):
-                        continue
-                    claimed.add(story_id)
-                    found[(source_id, story.guid_key)] = (story_id, digest, cluster_id)
+        for source_id, (url, story_id, digest, cluster_id, title, text) in _rows_per_source(
+            conn,
+            # "+source_id": by the URL's index, not by reading every story of the source,
+            # which is what SQLite chose (a source has thousands; a URL one or a few).
+            "SELECT canonical_url, id, content_hash, cluster_id, title, text FROM stories "
+            "WHERE +source_id = ? AND canonical_url IN ({marks}) ORDER BY id",
+            by_url,
+        ):
+            story = by_url[(source_id, url)]
+            if (source_id, story.guid_key) in found or story_id in claimed:
+                continue
+            # (An empty text says nothing: two headlines at one URL are two.)
+            if title != story.title and (text != story.text or not text.strip()):
+                continue
+            claimed.add(story_id)
+            found[(source_id, story.guid_key)] = (story_id, digest, cluster_id)
         found.update(
             Store._stored_by_date(
                 conn,
@@ -1682,38 +1671,28 @@ class Store:
         for story in stories:
             published = format_time(min(story.published_at, now))
             by_time.setdefault((story.source_id, published), []).append(story)
-        times: dict[int, list[str]] = {}
-        for source_id, published in by_time:
-            times.setdefault(source_id, []).append(published)
         found: dict[tuple[int, str], tuple[int, str, int]] = {}
-        for source_id, source_times in times.items():
-            for start in range(0, len(source_times), 500):
-                chunk = source_times[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for published, story_id, digest, cluster_id, url, title, text in conn.execute(
-                    "SELECT published_at, id, content_hash, cluster_id, canonical_url, title, "
-                    f"text FROM stories WHERE source_id = ? AND published_at IN ({marks}) "
-                    "ORDER BY id",
-                    [source_id, *chunk],
-                ):
-                    if story_id in claimed:
-                        continue
-                    for story in by_time[(source_id, published)]:
-                        key = (source_id, story.guid_key)
-                        if key in found or not _same_address(url, story.canonical_url):
-                            continue
-                        same_title, same_text = title == story.title, text == story.text
-                        # (An empty text says nothing: two headlines of one second are two.)
-                        if not same_title and not (same_text and text.strip()):
-                            continue
-                        claimed.add(story_id)
-                        unchanged = same_title and same_text
-                        found[key] = (
-                            story_id,
-                            story.content_hash if unchanged else digest,
-                            cluster_id,
-                        )
-                        break
+        for source_id, row in _rows_per_source(
+            conn,
+            "SELECT published_at, id, content_hash, cluster_id, canonical_url, title, text "
+            "FROM stories WHERE source_id = ? AND published_at IN ({marks}) ORDER BY id",
+            by_time,
+        ):
+            published, story_id, digest, cluster_id, url, title, text = row
+            if story_id in claimed:
+                continue
+            for story in by_time[(source_id, published)]:
+                key = (source_id, story.guid_key)
+                if key in found or not _same_address(url, story.canonical_url):
+                    continue
+                same_title, same_text = title == story.title, text == story.text
+                # (An empty text says nothing: two headlines of one second are two.)
+                if not same_title and not (same_text and text.strip()):
+                    continue
+                claimed.add(story_id)
+                unchanged = same_title and same_text
+                found[key] = (story_id, story.content_hash if unchanged else digest, cluster_id)
+                break
         return found
 
     @staticmethod
@@ -1727,28 +1706,21 @@ class Store:
         for story in stories:
             if story.title.strip() or story.text.strip():
                 by_title.setdefault((story.source_id, story.title), []).append(story)
-        titles: dict[int, list[str]] = {}
-        for source_id, title in by_title:
-            titles.setdefault(source_id, []).append(title)
         found: dict[tuple[int, str], tuple[int, str, int]] = {}
-        for source_id, source_titles in titles.items():
-            for start in range(0, len(source_titles), 500):
-                chunk = source_titles[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for title, story_id, digest, cluster_id, text in conn.execute(
-                    "SELECT title, id, content_hash, cluster_id, text FROM stories "
-                    f"WHERE source_id = ? AND canonical_url = '' AND title IN ({marks}) "
-                    "ORDER BY id",
-                    [source_id, *chunk],
-                ):
-                    if story_id in claimed:
-                        continue
-                    for story in by_title[(source_id, title)]:
-                        key = (source_id, story.guid_key)
-                        if key not in found and story.text == text:
-                            claimed.add(story_id)
-                            found[key] = (story_id, digest, cluster_id)
-                            break
+        for source_id, (title, story_id, digest, cluster_id, text) in _rows_per_source(
+            conn,
+            "SELECT title, id, content_hash, cluster_id, text FROM stories "
+            "WHERE source_id = ? AND canonical_url = '' AND title IN ({marks}) ORDER BY id",
+            by_title,
+        ):
+            if story_id in claimed:
+                continue
+            for story in by_title[(source_id, title)]:
+                key = (source_id, story.guid_key)
+                if key not in found and story.text == text:
+                    claimed.add(story_id)
+                    found[key] = (story_id, digest, cluster_id)
+                    break
         return found
 
     @staticmethod
@@ -1758,25 +1730,19 @@ class Store:
         """The keys among these (unstored) stories whose stories retention removed, in one
         statement per source (and 500 keys). Those last seen more than `LISTED_REFRESH` ago
         are marked seen now: the feed still lists them, so they stay remembered."""
-        keys: dict[int, list[str]] = {}
-        for story in stories:
-            keys.setdefault(story.source_id, []).append(story.guid_key)
         found: set[tuple[int, str]] = set()
         stale: list[tuple[int, int, str]] = []
         now_s = int(now.timestamp())
         refresh_before = now_s - int(LISTED_REFRESH.total_seconds())
-        for source_id, guid_keys in keys.items():
-            for start in range(0, len(guid_keys), 500):
-                chunk = guid_keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for key, seen_at in conn.execute(
-                    "SELECT guid_key, seen_at FROM expired_entries "
-                    f"WHERE source_id = ? AND guid_key IN ({marks})",
-                    [source_id, *chunk],
-                ):
-                    found.add((source_id, key))
-                    if seen_at < refresh_before:
-                        stale.append((now_s, source_id, key))
+        for source_id, (key, seen_at) in _rows_per_source(
+            conn,
+            "SELECT guid_key, seen_at FROM expired_entries "
+            "WHERE source_id = ? AND guid_key IN ({marks})",
+            [(story.source_id, story.guid_key) for story in stories],
+        ):
+            found.add((source_id, key))
+            if seen_at < refresh_before:
+                stale.append((now_s, source_id, key))
         if stale:
             conn.executemany(
                 "UPDATE expired_entries SET seen_at = ? WHERE source_id = ? AND guid_key = ?",
@@ -3055,6 +3021,23 @@ def _near_keys_of(sketch: bytes, title_keys: bytes) -> list[int]:
     except ValueError:
         keys = []
     return keys + title_index_keys(_unpack_keys(title_keys))
+
+
+def _rows_per_source(
+    conn: sqlite3.Connection, sql: str, keys: Iterable[tuple[int, str]]
+) -> Iterator[tuple[int, Any]]:
+    """(source id, row) of `sql` run for each source's values, at most 500 to a statement
+    (SQLite's limit on parameters): `sql` takes the source id, then the values where it
+    says `{marks}`. A feed's entries cost a few statements, not one each."""
+    values: dict[int, list[str]] = {}
+    for source_id, value in keys:
+        values.setdefault(source_id, []).append(value)
+    for source_id, source_values in values.items():
+        for start in range(0, len(source_values), 500):
+            chunk = source_values[start : start + 500]
+            statement = sql.format(marks=",".join("?" * len(chunk)))
+            for row in conn.execute(statement, [source_id, *chunk]):
+                yield source_id, row
 
 
 def _same_address(url: str, other: str) -> bool:
