@@ -32,7 +32,7 @@ from lxml import etree
 
 from syndicator import __version__
 from syndicator.errors import PublishError
-from syndicator.models import Cluster, Section
+from syndicator.models import LANGUAGE_TAG, Cluster, Section
 from syndicator.normalize import clean_line, clean_xml_text
 from syndicator.tagging.regions import region_label
 from syndicator.tagging.topics import topic_label
@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 # what it is rendered from changes, and this is part of that, so a fix reaches quiet feeds
 # too, once, at the first publish after an upgrade.
 # 2: links percent-encoded into valid IRIs.
-RENDERING = 2
+# 3: an entry's title, summary and content carry its language (xml:lang).
+RENDERING = 3
 _ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
@@ -106,6 +107,7 @@ def render_atom(
         root = etree.fromstring(generator.atom_str(pretty=False), _HUGE_PARSER)
         for element, cluster in zip(root.iterfind(f"{{{_ATOM_NS}}}entry"), clusters, strict=True):
             _add_links_and_source(element, cluster)
+            _mark_language(element, cluster.representative.language)
         root = _with_archive_links(root, context)
         etree.indent(root, space="  ")
         document: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
@@ -210,6 +212,22 @@ def _add_links_and_source(entry: etree._Element, cluster: Cluster) -> None:
     if _is_web_url(story.source_link) and story.source_link != story.source_url:
         link = iri_reference(story.source_link)
         _sub(source, "link", href=link, rel="alternate", type="text/html")
+
+
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_TEXT_ELEMENTS = tuple(f"{{{_ATOM_NS}}}{name}" for name in ("title", "summary", "content"))
+
+
+def _mark_language(entry: etree._Element, language: str) -> None:
+    """xml:lang on the entry's own text (its title, summary and content), not on the whole
+    entry: its category labels and source name are ours, in English. A reader then shows
+    Arabic or Hebrew right to left, and hyphenates and reads aloud in the right language."""
+    if not LANGUAGE_TAG.fullmatch(language):
+        return
+    tag = language.replace("_", "-")
+    for child in entry:
+        if child.tag in _TEXT_ELEMENTS:
+            child.set(_XML_LANG, tag)
 
 
 # What RFC 3987 allows nowhere in an IRI: controls, space, the delimiters <>"{}|\^`, the

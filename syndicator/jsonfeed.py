@@ -130,6 +130,8 @@ def _item(cluster: Cluster, base_url: str, topic_labels: tuple[tuple[str, str], 
     item["date_modified"] = _rfc3339(cluster.updated_at)
     if author := clean_line(story.author):
         item["authors"] = [{"name": author}]
+    if _LANGUAGE_TAG.match(language := story.language.replace("_", "-")):
+        item["language"] = language
     _put(item, "tags", _tags(cluster))
     item[EXTENSION_KEY] = _extension(cluster, dict(topic_labels))
     return item

@@ -2291,7 +2291,7 @@ class Store:
             f"""
             SELECT st.id, st.cluster_id, st.source_id, st.url, st.title, st.author,
                    st.published_at, st.first_seen_at, st.updated_at, st.join_reason, st.place,
-                   st.agency, st.join_score, st.joined_story_id,
+                   st.agency, st.join_score, st.joined_story_id, st.language,
                    -- Only the representative's body is ever shown (the other copies are a
                    -- link and a source name), and a wire story can have dozens of copies.
                    CASE WHEN st.id = c.representative_story_id THEN st.summary ELSE '' END
@@ -2924,6 +2924,7 @@ def _stored_story(row: dict[str, Any]) -> StoredStory:
         agency=row["agency"],
         join_score=row["join_score"],
         joined_story_id=row["joined_story_id"],
+        language=row.get("language") or "",
     )
 
 
