@@ -28,6 +28,7 @@ from syndicator import __version__
 from syndicator.config import (
     CONFIG_ENV_VAR,
     Settings,
+    SourceSettings,
     TopicSettings,
     append_to_config,
     load_settings,
@@ -42,7 +43,14 @@ from syndicator.fingerprint import MIN_CONTAINMENT_SHINGLES
 from syndicator.logs import LOG_FORMATS, configure_logging
 from syndicator.models import Cluster, StoredStory, Tag, TagKind
 from syndicator.normalize import canonical_url
-from syndicator.opml import OpmlError, OpmlFeed, parse_opml, render_opml, sources_toml
+from syndicator.opml import (
+    OpmlError,
+    OpmlFeed,
+    parse_opml,
+    render_opml,
+    source_categories,
+    sources_toml,
+)
 from syndicator.tagging.batch import TaggedLine, tag_lines
 from syndicator.tagging.regions import region_label, resolve_region
 from syndicator.tagging.tagger import TagContext, tag_story
@@ -1049,7 +1057,7 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
     """
     settings = load_settings(config_path)
     feeds = _read_opml(opml_path)
-    known = {canonical_url(source.url) for source in settings.sources}
+    known = _configured_feed_urls(settings)
     from syndicator.daemon import TerminalProgress
 
     progress = TerminalProgress("importing")
@@ -1078,6 +1086,15 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
         f"configured, {len(invalid)} invalid. A running daemon picks them up on SIGHUP."
     )
     return 0
+
+
+def _configured_feed_urls(settings: Settings) -> set[str]:
+    """Canonical URLs of the configured sources: as written in the config, and where each is
+    polled now, so that a list exported after a 301 or an autodiscovery adds nothing back."""
+    statuses = _statuses_by_config_url(settings)
+    written = [source.url for source in settings.sources]
+    current = [statuses[url].source.url for url in written if url in statuses]
+    return {canonical_url(url) for url in [*written, *current]}
 
 
 def _without_unusable_hints(feed: OpmlFeed, dropped: list[str]) -> OpmlFeed:
@@ -1122,27 +1139,16 @@ def _read_opml(path: Path) -> list[OpmlFeed]:
 
 
 def export_opml(settings: Settings, output: Path | None) -> None:
-    """The configured sources as OPML 2.0, with each feed's site link and, for a source
-    without a configured name, the feed's own title, when they are known."""
-    links: dict[str, str] = {}
-    titles: dict[str, str] = {}
-    if settings.storage.path.exists():
-        store = open_store(settings.storage.path)
-        try:
-            statuses = store.source_statuses()
-        finally:
-            store.close()
-        links = {s.source.url: s.site_link for s in statuses if s.site_link}
-        titles = {s.source.url: s.feed_title for s in statuses if s.feed_title}
+    """The configured sources as OPML 2.0, in the folders of their `# categories:` comments,
+    each where it is polled now (a source that moved by a permanent redirect or feed
+    autodiscovery goes out at its feed's address: another reader does no discovery), with its
+    site link and, for a source without a configured name, the feed's own title, when known."""
+    statuses = _statuses_by_config_url(settings)
+    config_text = _read_text(settings.path)
+    folders = source_categories(config_text, len(settings.sources))
     feeds = [
-        OpmlFeed(
-            url=source.url,
-            title=source.name or titles.get(source.url, ""),
-            html_url=links.get(source.url, ""),
-            language=source.language,
-            region=source.region,
-        )
-        for source in settings.sources
+        _exported_feed(source, statuses.get(source.url), categories)
+        for source, categories in zip(settings.sources, folders, strict=True)
     ]
     document = render_opml(feeds, f"{settings.publish.title} sources", format_datetime(utc_now()))
     if output is None:
@@ -1150,6 +1156,29 @@ def export_opml(settings: Settings, output: Path | None) -> None:
     else:
         output.write_bytes(document)
         print(f"{len(feeds)} source(s) written to {output}")
+
+
+def _statuses_by_config_url(settings: Settings) -> dict[str, SourceStatus]:
+    """What the store knows of each configured source, by its URL as the config writes it;
+    empty when there is no database yet (nothing polled, nothing to create)."""
+    if not settings.storage.path.exists():
+        return {}
+    store = open_store(settings.storage.path)
+    try:
+        return {status.config_url: status for status in store.source_statuses()}
+    finally:
+        store.close()
+
+
+def _exported_feed(
+    source: SourceSettings, status: SourceStatus | None, categories: tuple[str, ...]
+) -> OpmlFeed:
+    url, html_url, title = source.url, "", source.name
+    if status is not None:
+        url = status.source.url or source.url
+        html_url = status.site_link
+        title = title or status.feed_title
+    return OpmlFeed(url, title, html_url, categories, source.language, source.region)
 
 
 def _enable(settings: Settings, url: str) -> int:

@@ -2,7 +2,8 @@
 
 One job: translate between OPML documents and plain feed values. `parse_opml` reads every outline
 that has an `xmlUrl`, at any depth, with the enclosing folders as categories; `render_opml` writes
-a flat OPML 2.0 list; `sources_toml` writes `[[sources]]` tables to append to a config file.
+OPML 2.0 with the categories as nested folders; `sources_toml` writes `[[sources]]` tables to
+append to a config file, the categories in a comment that `source_categories` reads back.
 
 What it does not do: read or write files, fetch URLs, read the clock (`now_rfc822` is passed in),
 validate or canonicalise URLs (the config check does that; duplicates here are only the same URL
@@ -21,8 +22,10 @@ then parse strictly; anything else (truncated, mismatched tags, not OPML) stays 
 A feed's `language` is OPML 2.0's own outline attribute; its region prior travels in a
 `region` attribute of our own (OPML allows any attribute; other readers ignore it).
 
-Limits of the round trip: `render_opml` writes categories as one OPML `category` path
-("/a/b"), so a category whose name contains "/" or "," comes back split into parts.
+Limits of the round trip: categories are a path of folders, so OPML's `category` attribute
+("/Boston/Weather,/Politics") comes in as more folders of that path and goes out as folders; in
+the config comment the parts are joined with " / ", so a category containing " / " comes back
+split there.
 """
 
 from __future__ import annotations
@@ -34,7 +37,14 @@ from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
-__all__ = ["OpmlError", "OpmlFeed", "parse_opml", "render_opml", "sources_toml"]
+__all__ = [
+    "OpmlError",
+    "OpmlFeed",
+    "parse_opml",
+    "render_opml",
+    "source_categories",
+    "sources_toml",
+]
 
 
 class OpmlError(ValueError):
@@ -295,8 +305,12 @@ def _xml_text(value: str) -> str:
 
 
 def render_opml(feeds: Sequence[OpmlFeed], title: str, now_rfc822: str) -> bytes:
-    """A flat OPML 2.0 document (UTF-8, pretty-printed), one `type="rss"` outline per feed.
+    """An OPML 2.0 document (UTF-8, pretty-printed), one `type="rss"` outline per feed.
 
+    A feed with categories sits inside nested folder outlines, one per category, outermost
+    first: folders are how Miniflux, FreshRSS, Inoreader, Feedly, NetNewsWire and Thunderbird
+    read categories back (they ignore OPML's `category` attribute). Feeds keep their order
+    within a folder; a folder appears where its first feed would.
     Characters XML cannot carry (C0 controls but tab, CR, LF) are dropped from every value.
     """
     opml = ET.Element("opml", version="2.0")
@@ -304,11 +318,21 @@ def render_opml(feeds: Sequence[OpmlFeed], title: str, now_rfc822: str) -> bytes
     ET.SubElement(head, "title").text = _xml_text(title)
     ET.SubElement(head, "dateCreated").text = _xml_text(now_rfc822)
     body = ET.SubElement(opml, "body")
+    folders: dict[tuple[str, ...], ET.Element] = {(): body}
     for feed in feeds:
-        ET.SubElement(body, "outline", _outline_attributes(feed))
+        parent = _folder(folders, tuple(_xml_text(part) for part in feed.categories))
+        ET.SubElement(parent, "outline", _outline_attributes(feed))
     ET.indent(opml)
     document = ET.tostring(opml, encoding="unicode")
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + document.encode("utf-8") + b"\n"
+
+
+def _folder(folders: dict[tuple[str, ...], ET.Element], path: tuple[str, ...]) -> ET.Element:
+    """The folder outline for `path`, made (with its parents) the first time it is needed."""
+    if path not in folders:
+        parent = _folder(folders, path[:-1])
+        folders[path] = ET.SubElement(parent, "outline", {"text": path[-1], "title": path[-1]})
+    return folders[path]
 
 
 def _outline_attributes(feed: OpmlFeed) -> dict[str, str]:
@@ -318,8 +342,6 @@ def _outline_attributes(feed: OpmlFeed) -> dict[str, str]:
     attributes["xmlUrl"] = feed.url
     if feed.html_url:
         attributes["htmlUrl"] = feed.html_url
-    if feed.categories:
-        attributes["category"] = "/" + "/".join(feed.categories)
     if feed.language:
         attributes["language"] = feed.language
     if feed.region:
@@ -351,10 +373,46 @@ def sources_toml(feeds: Sequence[OpmlFeed]) -> str:
     return "".join(_source_table(feed) for feed in feeds)
 
 
+_CATEGORIES_COMMENT = "# categories: "
+_CATEGORY_SEPARATOR = " / "
+# A `[[sources]]` header line, as TOML allows it to be spaced and followed by a comment.
+_SOURCES_HEADER = re.compile(r"""^\s*\[\[\s*(sources|"sources"|'sources')\s*\]\]\s*(#.*)?$""")
+
+
+def source_categories(config_text: str, count: int) -> list[tuple[str, ...]]:
+    """The categories of each of the config's `count` sources, from the `# categories: a / b`
+    comment line directly above its `[[sources]]` header (as `sources_toml` writes it, or as
+    a user edits it); () for a source without one.
+
+    All () when the headers found are not `count` (sources written as an inline array, or a
+    header inside a multi-line string): categories are a convenience, never a guess.
+    """
+    found: list[tuple[str, ...]] = []
+    comments: list[str] = []  # the comment lines directly above the current line
+    for line in config_text.splitlines():
+        stripped = line.strip()
+        if _SOURCES_HEADER.match(line):
+            found.append(_categories_from_comments(comments))
+        if stripped.startswith("#"):
+            comments.append(stripped)
+        else:
+            comments = []
+    return found if len(found) == count else [()] * count
+
+
+def _categories_from_comments(comments: Sequence[str]) -> tuple[str, ...]:
+    for comment in reversed(comments):
+        if comment.startswith(_CATEGORIES_COMMENT.rstrip()):
+            listed = comment[len(_CATEGORIES_COMMENT.rstrip()) :].split(_CATEGORY_SEPARATOR)
+            return tuple(dict.fromkeys(part.strip() for part in listed if part.strip()))
+    return ()
+
+
 def _source_table(feed: OpmlFeed) -> str:
     lines = [""]  # a blank line first: separates the table from whatever the file ends with
     if feed.categories:
-        lines.append("# categories: " + _CONTROL.sub(" ", " / ".join(feed.categories)))
+        joined = _CATEGORY_SEPARATOR.join(feed.categories)
+        lines.append(_CATEGORIES_COMMENT + _CONTROL.sub(" ", joined))
     lines += ["[[sources]]", f"url = {_toml_string(feed.url)}"]
     if feed.title:
         lines.append(f"name = {_toml_string(feed.title)}")

@@ -12,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syndicator.config import parse_settings
-from syndicator.opml import OpmlError, OpmlFeed, parse_opml, render_opml, sources_toml
+from syndicator.opml import (
+    OpmlError,
+    OpmlFeed,
+    parse_opml,
+    render_opml,
+    source_categories,
+    sources_toml,
+)
 from tests.conftest import SHARED
 from tests.fuzzing import budget
 
@@ -282,10 +289,49 @@ def test_render_writes_opml_2_with_the_given_head() -> None:
     assert document.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0">\n')
     assert b"<title>My feeds</title>" in document
     assert f"<dateCreated>{NOW}</dateCreated>".encode() in document
-    assert b'category="/News/World"' in document
+    assert (
+        b'<outline text="News" title="News">\n      <outline text="World" title="World">'
+        in document
+    )
+    assert b"category=" not in document
     assert b'htmlUrl="http://a.example/"' in document
     assert b'<outline type="rss" text="" xmlUrl="http://b.example/" />' in document
     assert parse_opml(document, strict=True) == feeds
+
+
+def test_render_nests_feeds_in_folders_in_order_of_first_use() -> None:
+    """Folders are what other readers read back; a feed keeps its place within its folder."""
+    feeds = [
+        OpmlFeed("https://a.example/1", "1", categories=("News",)),
+        OpmlFeed("https://a.example/2", "2"),
+        OpmlFeed("https://a.example/3", "3", categories=("News", "Asia/Central")),
+        OpmlFeed("https://a.example/4", "4", categories=("News",)),
+    ]
+    parsed = parse_opml(render_opml(feeds, "t", NOW), strict=True)
+    assert [feed.title for feed in parsed] == ["1", "3", "4", "2"]
+    assert sorted(parsed, key=lambda feed: feed.url) == feeds
+
+
+def test_source_categories_reads_back_what_sources_toml_writes() -> None:
+    feeds = [
+        OpmlFeed("https://a.example/1", "one", categories=("News", "Мир")),
+        OpmlFeed("https://a.example/2", "two"),
+        OpmlFeed("https://a.example/3", "three", categories=("Tech & Science",)),
+    ]
+    config = '# my desk\n[[sources]]\nurl = "https://x.example/"\n' + sources_toml(feeds)
+    config += '\n# categories: Edited / By hand\n# a note\n  [[ sources ]]  # spaced\nurl = "u"\n'
+    assert source_categories(config, 5) == [
+        (),
+        ("News", "Мир"),
+        (),
+        ("Tech & Science",),
+        ("Edited", "By hand"),
+    ]
+    # Headers that do not match the sources (an inline array, a string): no guessing.
+    inline = 'sources = [{url = "https://x.example/"}]\n# categories: A\n'
+    assert source_categories(inline, 1) == [()]
+    quoted = 'x = """\n[[sources]]\n"""\n# categories: A\n[[sources]]\nurl = "u"\n'
+    assert source_categories(quoted, 1) == [()]
 
 
 def test_render_drops_characters_xml_cannot_carry() -> None:
@@ -322,7 +368,8 @@ def feed_lists(draw: st.DrawFn) -> list[OpmlFeed]:
 @deterministic
 @given(feed_lists())
 def test_render_then_parse_gives_the_same_feeds(feeds: list[OpmlFeed]) -> None:
-    assert parse_opml(render_opml(feeds, "t", NOW), strict=True) == feeds
+    parsed = parse_opml(render_opml(feeds, "t", NOW), strict=True)
+    assert sorted(parsed, key=lambda feed: feed.url) == sorted(feeds, key=lambda feed: feed.url)
 
 
 # --- TOML --------------------------------------------------------------------------------------

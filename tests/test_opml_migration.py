@@ -1,0 +1,99 @@
+"""Moving a desk's subscriptions in and out: `sources import`, `run`, `status`, `sources export`
+as real subprocesses, with OPML as other readers (Miniflux, FreshRSS, Inoreader, Feedly,
+NetNewsWire, Thunderbird, Newsboat) write it, and feeds on a loopback server."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from syndicator.opml import parse_opml
+from tests.conftest import FeedServer, Route, rss, syndicator, write_config
+
+# As Miniflux and Inoreader export it: one level of folders, a feed may be in two of them.
+FOLDERS_OPML = """<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0">
+  <head><title>Miniflux</title></head>
+  <body>
+    <outline text="World" title="World">
+      <outline title="Wire" text="Wire" xmlUrl="https://wire.example/rss"
+               htmlUrl="https://wire.example/"/>
+      <outline title="Asia" text="Asia">
+        <outline title="Eurasianet" text="Eurasianet" xmlUrl="https://eurasianet.org/rss"/>
+      </outline>
+    </outline>
+    <outline title="Loose" text="Loose" xmlUrl="https://loose.example/feed"/>
+    <outline text="Tech &amp; Science" title="Tech &amp; Science">
+      <outline title="A &lt;b&gt; &amp; &quot;c&quot;" text="abc" xmlUrl="https://abc.example/f"/>
+    </outline>
+  </body>
+</opml>
+"""
+
+
+def _import(config: Path, opml: Path, *more: str) -> str:
+    result = syndicator(
+        "--config", str(config), "sources", "import", str(opml), *more, cwd=opml.parent
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _export(config: Path) -> bytes:
+    result = syndicator("--config", str(config), "sources", "export", cwd=config.parent)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.encode("utf-8")
+
+
+def test_export_gives_back_the_folders_the_import_read(tmp_path: Path) -> None:
+    """Folders come in as `# categories:` comments and go out as nested folder outlines, the
+    only form Miniflux, Feedly or NetNewsWire read back (they ignore a `category` attribute)."""
+    config = write_config(tmp_path, [])
+    opml = tmp_path / "miniflux.opml"
+    opml.write_text(FOLDERS_OPML, encoding="utf-8")
+    _import(config, opml)
+
+    exported = _export(config)
+    folders = {(feed.url, feed.categories) for feed in parse_opml(exported, strict=True)}
+    assert folders == {(feed.url, feed.categories) for feed in parse_opml(opml.read_bytes())}
+    assert b"category=" not in exported
+    assert b'<outline text="World" title="World">' in exported
+    assert b'<outline text="Tech &amp; Science" title="Tech &amp; Science">' in exported
+
+    # The export moves to a second installation with its folders and titles intact.
+    (tmp_path / "other").mkdir()
+    other = write_config(tmp_path / "other", [])
+    moved = tmp_path / "other" / "export.opml"
+    moved.write_bytes(exported)
+    assert "4 source(s) added" in _import(other, moved)
+    assert config.read_text().splitlines()[-16:] == other.read_text().splitlines()[-16:]
+    sources = tomllib.loads(other.read_text())["sources"]
+    assert {s["name"] for s in sources} == {"Wire", "Eurasianet", "Loose", 'A <b> & "c"'}
+
+
+def test_a_moved_source_is_exported_where_its_feed_is(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A 301 and an HTML page found by autodiscovery: the export names the feeds polled, with
+    their sites (another reader does not look for a feed in a page), and importing that export
+    back adds nothing."""
+    feed_server.routes["/old.rss"] = Route(
+        b"", status=301, headers={"Location": feed_server.url("/new.rss")}
+    )
+    feed_server.routes["/new.rss"] = Route(rss([{"title": "Moved", "guid": "m-1"}], "Moved"))
+    page = b'<html><head><link rel="alternate" type="application/rss+xml" href="/found.rss">'
+    feed_server.routes["/news/"] = Route(page, content_type="text/html; charset=utf-8")
+    feed_server.routes["/found.rss"] = Route(rss([{"title": "Found", "guid": "f-1"}], "Found"))
+    config = write_config(tmp_path, [feed_server.url("/old.rss"), feed_server.url("/news/")])
+    ran = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+
+    exported = parse_opml(_export(config), strict=True)
+    assert [(feed.url, feed.html_url, feed.title) for feed in exported] == [
+        (feed_server.url("/new.rss"), "https://wire.example/", "Moved"),
+        (feed_server.url("/found.rss"), "https://wire.example/", "Found"),
+    ]
+    back = tmp_path / "export.opml"
+    back.write_bytes(_export(config))
+    assert "0 source(s) added to" in _import(config, back)
+    assert "2 already configured" in _import(config, back)
