@@ -41,7 +41,7 @@ from syndicator.config import (
 from syndicator.errors import ConfigError, SyndicatorError
 from syndicator.fingerprint import MIN_CONTAINMENT_SHINGLES
 from syndicator.logs import LOG_FORMATS, configure_logging
-from syndicator.models import Cluster, StoredStory, Tag, TagKind
+from syndicator.models import Cluster, Source, SourceState, StoredStory, Tag, TagKind
 from syndicator.normalize import canonical_url
 from syndicator.opml import (
     OpmlError,
@@ -620,7 +620,7 @@ def show_status(settings: Settings, as_json: bool = False) -> None:
     """One line per configured source; colour on a terminal, plain when piped, or JSON."""
     store = open_store(settings.storage.path)
     try:
-        statuses = store.source_statuses()
+        statuses = _configured_statuses(settings.sources, store.source_statuses())
     finally:
         store.close()
     if as_json:
@@ -633,6 +633,25 @@ def show_status(settings: Settings, as_json: bool = False) -> None:
     for status in statuses:
         for line in _status_lines(status):
             print(_coloured(line, status.source.state.value) if colour else line)
+
+
+def _configured_statuses(
+    sources: Sequence[SourceSettings], stored: Sequence[SourceStatus]
+) -> list[SourceStatus]:
+    """The config's sources in its order, each as the store knows it, or as new when no run
+    has seen it yet: the store learns of sources when the daemon (re)loads the config, and
+    `status` right after `sources import` or an edit should list what will run, not what ran."""
+    by_config_url = {status.config_url: status for status in stored}
+    return [by_config_url.get(source.url) or _unpolled_status(source) for source in sources]
+
+
+def _unpolled_status(source: SourceSettings) -> SourceStatus:
+    from syndicator.storage import SourceStatus
+
+    state = SourceState.NEW if source.enabled else SourceState.DISABLED
+    interval_s = source.interval.total_seconds() if source.interval else None
+    polled = Source(0, source.url, source.name, source.region, source.language, state=state)
+    return SourceStatus(polled, source.enabled, 0, None, 0, interval_s, config_url=source.url)
 
 
 def _status_lines(status: SourceStatus) -> list[str]:

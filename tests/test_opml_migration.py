@@ -4,6 +4,7 @@ NetNewsWire, Thunderbird, Newsboat) write it, and feeds on a loopback server."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -97,3 +98,45 @@ def test_a_moved_source_is_exported_where_its_feed_is(
     back.write_bytes(_export(config))
     assert "0 source(s) added to" in _import(config, back)
     assert "2 already configured" in _import(config, back)
+
+
+def test_status_lists_imported_sources_before_their_first_poll(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """`status` right after an import shows what will run: the new sources as new, and not a
+    source the config no longer has (the store learns both at the next run or SIGHUP)."""
+    feed_server.routes["/wire.rss"] = Route(rss([{"title": "Hello", "guid": "h-1"}], "Wire"))
+    config = write_config(tmp_path, [feed_server.url("/wire.rss")])
+    ran = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    opml = tmp_path / "newsboat.opml"
+    opml.write_text(
+        '<opml version="1.0"><body>\n'
+        '<outline type="rss" text="Fresh" xmlUrl="https://fresh.example/rss"/>\n'
+        '<outline type="rss" text="Later" xmlUrl="https://later.example/rss"/>\n'
+        "</body></opml>\n",
+        encoding="utf-8",
+    )
+    _import(config, opml)
+    text = config.read_text().replace('later.example/rss"', 'later.example/rss"\nenabled = false')
+    config.write_text(text, encoding="utf-8")
+
+    result = syndicator("--config", str(config), "status", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [(s["url"], s["state"], s["stories"]) for s in json.loads(result.stdout)] == [
+        (feed_server.url("/wire.rss"), "ok", 1),
+        ("https://fresh.example/rss", "new", 0),
+        ("https://later.example/rss", "disabled", 0),
+    ]
+    table = syndicator("--config", str(config), "status", cwd=tmp_path).stdout
+    assert (
+        "new             0    -  -                 -                 Fresh <https://fresh" in table
+    )
+
+    wire_table = f'[[sources]]\nurl = "{feed_server.url("/wire.rss")}"\n'
+    config.write_text(text.replace(wire_table, ""), encoding="utf-8")
+    again = syndicator("--config", str(config), "status", "--json", cwd=tmp_path)
+    assert [s["url"] for s in json.loads(again.stdout)] == [
+        "https://fresh.example/rss",
+        "https://later.example/rss",
+    ]
