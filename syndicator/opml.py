@@ -13,10 +13,12 @@ Safety: the XML goes through expat directly so that a DOCTYPE with an internal s
 entity declarations live: "billion laughs", external entities) is refused before any declaration
 is read. A bare `<!DOCTYPE opml>` is harmless and accepted, as defusedxml does by default.
 
-Recovery: real exporters write markup unescaped inside attribute values (a `description` with
-`<a href="...">` in it, a bare `&` in a URL). When strict parsing fails inside an `<outline>` start
-tag, every outline start tag is rebuilt from the attributes found leniently and the result must
-then parse strictly; anything else (truncated, mismatched tags, not OPML) stays an `OpmlError`.
+Recovery: real exporters write HTML's named references (`Caf&eacute;`, `&nbsp;`), which XML
+does not define, and markup unescaped inside attribute values (a `description` with
+`<a href="...">` in it, a bare `&` in a URL). When strict parsing fails, HTML's named references
+become numeric ones; if parsing then fails inside an `<outline>` start tag, every outline start
+tag is rebuilt from the attributes found leniently, and the result must then parse strictly;
+anything else (truncated, mismatched tags, not OPML) stays an `OpmlError`.
 `parse_opml(data, strict=True)` skips recovery, so a caller can tell the user it happened.
 
 A feed's `language` is OPML 2.0's own outline attribute; its region prior travels in a
@@ -34,6 +36,7 @@ import codecs
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from html.entities import html5
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
@@ -85,15 +88,29 @@ def parse_opml(data: bytes, *, strict: bool = False) -> list[OpmlFeed]:
         return _Collector().parse(data)
     except _Malformed as malformed:
         error = malformed.as_error(data)
-        if strict or not _inside_outline_tag(data, malformed.byte_index):
-            raise error from None
-        repaired = _decode(data)
-        if repaired is None:
+        if strict:
             raise error from None
         try:
-            return _Collector().parse(_rebuild_outline_tags(repaired))
+            return _recover(data)
         except (_Malformed, OpmlError):
             raise error from None
+
+
+def _recover(data: bytes) -> list[OpmlFeed]:
+    """The feeds of a document that is not well-formed, as far as the two known faults of real
+    exporters explain it: HTML's named character references (`&eacute;`, `&nbsp;`: XML knows
+    only five), then markup unescaped inside outline start tags. Raises `_Malformed` or
+    `OpmlError` for any other fault."""
+    text = _decode(data)
+    if text is None:
+        raise OpmlError("undecodable")
+    text = _HTML_REFERENCE.sub(_numeric_reference, text)
+    try:
+        return _Collector().parse(text)
+    except _Malformed as malformed:
+        if not _inside_outline_tag(text.encode("utf-8"), malformed.byte_index):
+            raise
+        return _Collector().parse(_rebuild_outline_tags(text))
 
 
 class _Malformed(Exception):
@@ -228,19 +245,24 @@ _OUTLINE_BOUNDARY = re.compile(r"<outline\b|</outline\s*>|</body\s*>", re.IGNORE
 _ATTRIBUTE = re.compile(r"""(?<![\w.:-])([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _REFERENCE = re.compile(r"&(amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);")
 _PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+# A named reference other than XML's five; only with its ";", as a URL's "&copy=1" is no reference.
+_HTML_REFERENCE = re.compile(r"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z][A-Za-z0-9]{1,31});")
 _ENCODING_DECLARATION = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
 def _inside_outline_tag(data: bytes, byte_index: int) -> bool:
-    """True when the error lies between an `<outline` and the next `<`: in its start tag."""
-    start = data.lower().rfind(b"<outline", 0, byte_index)
+    """True when the error lies between an `<outline` and the next `<`: in its start tag.
+
+    Expat puts some attribute errors (an undefined entity) at the `<` of the tag itself.
+    """
+    start = data.lower().rfind(b"<outline", 0, byte_index + len(b"<outline"))
     return start >= 0 and b"<" not in data[start + 1 : byte_index]
 
 
 def _decode(data: bytes) -> str | None:
     """The document as text (UTF-8 BOM, else the XML declaration, else UTF-8); None if undecodable.
 
-    UTF-16 never gets here: `_inside_outline_tag` cannot find `<outline` in its bytes.
+    UTF-16 is None: its declaration is not ASCII bytes, so it reads as UTF-8 and fails.
     """
     declared = _ENCODING_DECLARATION.match(data.removeprefix(codecs.BOM_UTF8).lstrip())
     encoding = declared.group(1).decode("ascii") if declared else "utf-8"
@@ -273,6 +295,12 @@ def _rebuild_tag(tag: str) -> str:
         attributes.setdefault(match.group(1), _unescape(re.sub(r"[\t\n\r]", " ", raw)))
     written = "".join(f' {key}="{_escape_attribute(value)}"' for key, value in attributes.items())
     return f"<{name}{written}{closing}"
+
+
+def _numeric_reference(match: re.Match[str]) -> str:
+    """An HTML named reference as XML's numeric one; left alone if HTML does not name it."""
+    characters = html5.get(match.group(1) + ";")
+    return "".join(f"&#{ord(c)};" for c in characters) if characters else match.group(0)
 
 
 def _unescape(value: str) -> str:

@@ -197,6 +197,25 @@ def test_bare_ampersand_in_url_is_recovered_but_not_in_strict_mode() -> None:
     assert parse_opml(data) == [OpmlFeed("http://q.example/?a=1&b=2&c=3", "a & b")]
 
 
+def test_html_named_references_are_recovered() -> None:
+    """Exporters that escape with HTML's table write `&eacute;`, which XML does not define:
+    one in a title made the whole import fail (expat reports it at the tag's `<`)."""
+    title = opml('<outline text="Caf&eacute; &mdash; Z&uuml;rich" xmlUrl="http://c.example/"/>')
+    with pytest.raises(OpmlError, match=r"undefined entity \(line 3, column 1\)"):
+        parse_opml(title, strict=True)
+    assert parse_opml(title) == [OpmlFeed("http://c.example/", "Café — Zürich")]
+    folder = opml('<outline text="Pol&iacute;tica"><outline text="a" xmlUrl="http://a.example/"/>'
+                  "</outline>")  # fmt: skip
+    assert parse_opml(folder) == [OpmlFeed("http://a.example/", "a", categories=("Política",))]
+    head = opml(
+        '<outline text="b" xmlUrl="http://b.example/"/>', "<head><title>R&eacute;f</title></head>"
+    )
+    assert parse_opml(head) == [OpmlFeed("http://b.example/", "b")]
+    # A name HTML does not know is an ampersand and text; "&copy=1" in a URL is no reference.
+    odd = opml('<outline text="&bogus; &copy=1" xmlUrl="http://d.example/?x=1&copy=1&amp;y"/>')
+    assert parse_opml(odd) == [OpmlFeed("http://d.example/?x=1&copy=1&y", "&bogus; &copy=1")]
+
+
 # --- errors and hostile input ------------------------------------------------------------------
 
 
