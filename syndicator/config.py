@@ -1336,13 +1336,22 @@ def append_to_config(path: Path, extra_toml: str, environ: Mapping[str, str]) ->
     """Append TOML tables to the config file, only if the result is still a valid config.
 
     The file is replaced atomically (temp file + rename), so a running daemon reloading on
-    SIGHUP never reads half of it. Comments and layout of the existing text are kept.
+    SIGHUP never reads half of it. Comments and layout of the existing text are kept, and so
+    are its mode and owner (`sudo syndicator sources import` must leave the daemon's user
+    able to read it) and a symbolic link to it (the file it points to is the one rewritten).
     Raises `ConfigError` (and leaves the file untouched) when the result would be invalid.
     """
     text = path.read_text(encoding="utf-8")
     combined = text + ("" if text.endswith("\n") else "\n") + extra_toml
     settings = parse_settings(combined, path, environ)
-    write_atomically(path, combined.encode("utf-8"), mode=path.stat().st_mode & 0o777)
+    target = path.resolve()
+    status = target.stat()
+    write_atomically(
+        target,
+        combined.encode("utf-8"),
+        mode=status.st_mode & 0o777,
+        owner=(status.st_uid, status.st_gid),
+    )
     return settings
 
 

@@ -5,8 +5,11 @@ NetNewsWire, Thunderbird, Newsboat) write it, and feeds on a loopback server."""
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
+
+import pytest
 
 from syndicator.opml import parse_opml
 from tests.conftest import FeedServer, Route, rss, syndicator, write_config
@@ -140,3 +143,34 @@ def test_status_lists_imported_sources_before_their_first_poll(
         "https://fresh.example/rss",
         "https://later.example/rss",
     ]
+
+
+def test_import_rewrites_a_symlinked_config_where_it_lives(tmp_path: Path) -> None:
+    """/etc/syndicator/syndicator.toml is often a link into a checkout: the link stays a link,
+    and the file it points to gets the sources (the link was replaced by a new file)."""
+    (tmp_path / "checkout").mkdir()
+    real = write_config(tmp_path / "checkout", [])
+    real.chmod(0o640)
+    link = tmp_path / "syndicator.toml"
+    link.symlink_to(real)
+    opml = tmp_path / "subs.opml"
+    opml.write_text(FOLDERS_OPML, encoding="utf-8")
+    assert "4 source(s) added" in _import(link, opml)
+    assert link.is_symlink()
+    assert len(tomllib.loads(real.read_text())["sources"]) == 4
+    assert real.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_sudo_import_keeps_the_config_readable_by_the_daemons_user(tmp_path: Path) -> None:
+    """The unit runs as User=syndicator; `sudo syndicator sources import` gave the config to
+    root (mode 0640 kept), so the daemon could no longer read it on SIGHUP or at its restart."""
+    config = write_config(tmp_path, [])
+    os.chown(config, 4242, 4343)
+    config.chmod(0o640)
+    opml = tmp_path / "subs.opml"
+    opml.write_text(FOLDERS_OPML, encoding="utf-8")
+    _import(config, opml)
+    written = config.stat()
+    assert (written.st_uid, written.st_gid, written.st_mode & 0o777) == (4242, 4343, 0o640)
+    assert len(tomllib.loads(config.read_text())["sources"]) == 4
