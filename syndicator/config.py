@@ -963,7 +963,9 @@ def parse_settings(text: str, path: Path, environ: Mapping[str, str]) -> Setting
     return _Validator(environ).settings(document, path)
 
 
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ${NAME}, or $${NAME}: the escape for a literal "${NAME}" (a feed title or URL written by
+# `sources import` must reach the config as itself, never as a variable's value).
+_ENV_REFERENCE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class _Validator:
@@ -1128,15 +1130,21 @@ class _Validator:
         return key.default
 
     def expand(self, value: Any) -> Any:
-        """Replace ${NAME} with the environment variable NAME, in strings and string lists."""
+        """Replace ${NAME} with the environment variable NAME, and $${NAME} with a literal
+        ${NAME}, in strings and string lists."""
         if isinstance(value, list):
             return [self.expand(item) for item in value]
         if not isinstance(value, str):
             return value
-        missing = [name for name in _ENV_REFERENCE.findall(value) if name not in self.environ]
+        references = _ENV_REFERENCE.findall(value)
+        missing = [name for escaped, name in references if not escaped and name not in self.environ]
         if missing:
             raise _Invalid(f"environment variable(s) not set: {', '.join(missing)}")
-        return _ENV_REFERENCE.sub(lambda match: self.environ[match.group(1)], value)
+        return _ENV_REFERENCE.sub(self.expanded, value)
+
+    def expanded(self, match: re.Match[str]) -> str:
+        escaped, name = match.groups()
+        return "${" + name + "}" if escaped else self.environ[name]
 
     def reject_unknown(self, raw: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
         for name in raw:

@@ -389,6 +389,9 @@ _TOML_ESCAPES = {
     "\r": "\\r",
 }
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
+# What the config expands as an environment variable (config.py's _ENV_REFERENCE): ${NAME}, and
+# $${NAME} (its escape), so that each gets one more "$" and both read back as written.
+_ENV_LIKE = re.compile(r"\$+\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 def sources_toml(feeds: Sequence[OpmlFeed]) -> str:
@@ -452,8 +455,11 @@ def _source_table(feed: OpmlFeed) -> str:
 
 
 def _toml_string(value: str) -> str:
-    """A TOML basic string: quote, backslash and control characters escaped, the rest kept."""
-    return '"' + "".join(_toml_character(character) for character in value) + '"'
+    """A TOML basic string: quote, backslash and control characters escaped, the rest kept;
+    and "${NAME}" as "$${NAME}", which the config reads as itself, not as the environment
+    variable NAME (an OPML shared by someone else must not put a secret in a polled URL)."""
+    literal = _ENV_LIKE.sub(r"$\g<0>", value)
+    return '"' + "".join(_toml_character(character) for character in literal) + '"'
 
 
 def _toml_character(character: str) -> str:

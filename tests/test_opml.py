@@ -457,6 +457,18 @@ def test_language_and_region_travel_through_opml_and_toml() -> None:
     assert [(s.language, s.region) for s in config.sources] == [("ru", "KZ"), ("", "")]
 
 
+def test_sources_toml_values_are_never_environment_references() -> None:
+    """The config reads `${NAME}` as an environment variable: an imported OPML must not put
+    a secret into a URL that is then polled (or fail the import on an unset name)."""
+    feeds = [
+        OpmlFeed("https://evil.example/rss?k=${SMTP_PASSWORD}", "Template ${title}"),
+        OpmlFeed("https://a.example/$${X}/$$$${Y}", "$ {X} ${ 1} $5"),
+    ]
+    environ = {"SMTP_PASSWORD": "s3cret", "X": "x", "Y": "y"}
+    settings = parse_settings(sources_toml(feeds), Path("test.toml"), environ)
+    assert [(s.url, s.name) for s in settings.sources] == [(f.url, f.title) for f in feeds]
+
+
 def test_sources_toml_refuses_lone_surrogates() -> None:
     with pytest.raises(ValueError, match="surrogate"):
         sources_toml([OpmlFeed("http://s.example/", "bad \ud800")])
@@ -475,4 +487,11 @@ def test_sources_toml_refuses_lone_surrogates() -> None:
 def test_sources_toml_round_trips_any_text(pairs: list[tuple[str, str]]) -> None:
     feeds = [OpmlFeed(url, title, "", (title, url)) for url, title in pairs]
     sources = tomllib.loads(sources_toml(feeds)).get("sources", [])
-    assert [(s["url"], s.get("name", "")) for s in sources] == pairs
+    assert [
+        (_as_config_reads(s["url"]), _as_config_reads(s.get("name", ""))) for s in sources
+    ] == pairs
+
+
+def _as_config_reads(value: str) -> str:
+    """A TOML string as the config reads it: `$${NAME}` is the literal `${NAME}`."""
+    return re.sub(r"\$(\$\{[A-Za-z_][A-Za-z0-9_]*\})", r"\1", value)

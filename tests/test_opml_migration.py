@@ -174,3 +174,37 @@ def test_sudo_import_keeps_the_config_readable_by_the_daemons_user(tmp_path: Pat
     written = config.stat()
     assert (written.st_uid, written.st_gid, written.st_mode & 0o777) == (4242, 4343, 0o640)
     assert len(tomllib.loads(config.read_text())["sources"]) == 4
+
+
+def test_an_imported_url_never_carries_an_environment_secret(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The config reads `${NAME}` as an environment variable: a shared OPML with
+    `xmlUrl="...?k=${SMTP_PASSWORD}"` was imported as such and the daemon sent the password to
+    that server; a title with `${title}` (a template left in a feed) failed the whole import."""
+    monkeypatch.setenv("SYNDICATOR_TEST_SMTP_PASSWORD", "s3cret-pw")
+    feed_server.routes["/rss"] = Route(rss([{"title": "Bait", "guid": "b-1"}], "Bait"))
+    bait = feed_server.url("/rss") + "?k=${SYNDICATOR_TEST_SMTP_PASSWORD}"
+    blog = feed_server.url("/blog")
+    config = write_config(tmp_path, [])
+    opml = tmp_path / "shared.opml"
+    opml.write_text(
+        '<opml version="2.0"><body>\n'
+        f'<outline text="Bait" xmlUrl="{bait}"/>\n'
+        f'<outline text="Blog ${{title}}" xmlUrl="{blog}"/>\n'
+        "</body></opml>\n",
+        encoding="utf-8",
+    )
+    assert "2 source(s) added" in _import(config, opml)
+    ran = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+
+    assert sorted(request.path for request in feed_server.requests) == [
+        "/blog",
+        "/rss?k=$%7BSYNDICATOR_TEST_SMTP_PASSWORD%7D",
+    ]
+    exported = parse_opml(_export(config), strict=True)
+    assert [(feed.url, feed.title) for feed in exported] == [
+        (bait, "Bait"),
+        (blog, "Blog ${title}"),
+    ]
