@@ -13,8 +13,9 @@ Safety: the XML goes through expat directly so that a DOCTYPE with an internal s
 entity declarations live: "billion laughs", external entities) is refused before any declaration
 is read. A bare `<!DOCTYPE opml>` is harmless and accepted, as defusedxml does by default.
 
-Recovery: real exporters write HTML's named references (`Caf&eacute;`, `&nbsp;`), which XML
-does not define, and markup unescaped inside attribute values (a `description` with
+Recovery: real exporters write Latin-1 text declared as UTF-8 or not declared at all (read as
+Windows-1252), HTML's named references (`Caf&eacute;`, `&nbsp;`), which XML does not define,
+and markup unescaped inside attribute values (a `description` with
 `<a href="...">` in it, a bare `&` in a URL). When strict parsing fails, HTML's named references
 become numeric ones; if parsing then fails inside an `<outline>` start tag, every outline start
 tag is rebuilt from the attributes found leniently, and the result must then parse strictly;
@@ -127,6 +128,8 @@ class _Malformed(Exception):
         what = "malformed XML"
         if b"<html" in data[:4096].lower():
             what = "not an OPML document (this looks like an HTML page)"
+        elif _meant_as_utf8(data):
+            what = "not UTF-8 text, and no other encoding declared"
         return OpmlError(f"{what}: {self.reason}", self.line, self.column)
 
 
@@ -247,6 +250,7 @@ _REFERENCE = re.compile(r"&(amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);")
 _PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 # A named reference other than XML's five; only with its ";", as a URL's "&copy=1" is no reference.
 _HTML_REFERENCE = re.compile(r"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z][A-Za-z0-9]{1,31});")
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _ENCODING_DECLARATION = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
@@ -262,14 +266,38 @@ def _inside_outline_tag(data: bytes, byte_index: int) -> bool:
 def _decode(data: bytes) -> str | None:
     """The document as text (UTF-8 BOM, else the XML declaration, else UTF-8); None if undecodable.
 
-    UTF-16 is None: its declaration is not ASCII bytes, so it reads as UTF-8 and fails.
+    Text meant to be UTF-8 that is not is read as Windows-1252: what a file saved by a Windows
+    editor, or an exporter that declares UTF-8 and writes Latin-1, holds. UTF-16 is None.
     """
-    declared = _ENCODING_DECLARATION.match(data.removeprefix(codecs.BOM_UTF8).lstrip())
-    encoding = declared.group(1).decode("ascii") if declared else "utf-8"
+    if data.startswith(_UTF16_BOMS):
+        return None  # expat reads UTF-16 itself; its errors are real ones
+    encoding = _declared_encoding(data)
     try:
         return data.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
     except (LookupError, UnicodeDecodeError):
+        pass
+    if not _meant_as_utf8(data):
         return None
+    try:
+        return data.decode("windows-1252")
+    except UnicodeDecodeError:
+        return None
+
+
+def _declared_encoding(data: bytes) -> str:
+    declared = _ENCODING_DECLARATION.match(data.removeprefix(codecs.BOM_UTF8).lstrip())
+    return declared.group(1).decode("ascii") if declared else "utf-8"
+
+
+def _meant_as_utf8(data: bytes) -> bool:
+    """True when the document is read as UTF-8 (declared, or by default) and is not UTF-8."""
+    if data.startswith(_UTF16_BOMS) or _declared_encoding(data).lower() not in ("utf-8", "utf8"):
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _rebuild_outline_tags(text: str) -> str:

@@ -190,6 +190,21 @@ def test_encodings_other_than_utf8() -> None:
     assert parse_opml(utf16)[0].title == "Café"
 
 
+def test_latin1_saved_as_if_utf8_is_read_as_windows_1252() -> None:
+    """A list saved by a Windows editor (no declaration) or declared UTF-8 by an exporter that
+    writes Latin-1: was "not well-formed (invalid token)" for the whole import."""
+    body = '<opml><body><outline text="Caf\xe9 \x93Z\xfcrich\x94" xmlUrl="http://c.example/"/></body></opml>'
+    for declaration in ("", '<?xml version="1.0" encoding="UTF-8"?>\n'):
+        data = (declaration + body).encode("latin-1")
+        with pytest.raises(OpmlError, match=r"^not UTF-8 text, and no other encoding declared"):
+            parse_opml(data, strict=True)
+        assert parse_opml(data) == [OpmlFeed("http://c.example/", "Café “Zürich”")]
+    # Another encoding declared wrongly, or bytes no encoding reads: still an error.
+    wrong = ('<?xml version="1.0" encoding="ascii"?>' + body).encode("latin-1")
+    with pytest.raises(OpmlError, match="malformed XML"):
+        parse_opml(wrong)
+
+
 def test_bare_ampersand_in_url_is_recovered_but_not_in_strict_mode() -> None:
     data = opml('<outline text="a &amp; b" xmlUrl="http://q.example/?a=1&b=2&amp;c=3"/>')
     with pytest.raises(OpmlError, match=r"line 3, column"):
