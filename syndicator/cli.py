@@ -1173,7 +1173,10 @@ def export_opml(settings: Settings, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(document.decode("utf-8"))
     else:
-        output.write_bytes(document)
+        try:
+            output.write_bytes(document)
+        except OSError as e:  # "PATH: cannot write: Is a directory", not "[Errno 21] ..."
+            raise SyndicatorError(f"{output}: cannot write: {e.strerror or e}") from e
         print(f"{len(feeds)} source(s) written to {output}")
 
 

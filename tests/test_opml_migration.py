@@ -208,3 +208,15 @@ def test_an_imported_url_never_carries_an_environment_secret(
         (bait, "Bait"),
         (blog, "Blog ${title}"),
     ]
+
+
+def test_export_to_a_path_it_cannot_write_says_so_in_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path, ["https://a.example/rss"])
+    for target, why in [(tmp_path / "no" / "such.opml", "No such file"), (tmp_path, "directory")]:
+        result = syndicator(
+            "--config", str(config), "sources", "export", "--output", str(target), cwd=tmp_path
+        )
+        assert result.returncode == 1
+        assert result.stderr.startswith(f"error: {target}: cannot write: ")
+        assert why in result.stderr
+        assert "Errno" not in result.stderr
