@@ -1344,13 +1344,16 @@ def append_to_config(path: Path, extra_toml: str, environ: Mapping[str, str]) ->
     """Append TOML tables to the config file, only if the result is still a valid config.
 
     The file is replaced atomically (temp file + rename), so a running daemon reloading on
-    SIGHUP never reads half of it. Comments and layout of the existing text are kept, and so
+    SIGHUP never reads half of it. Comments, layout and line endings of the existing text are
+    kept (the new lines get the file's: CRLF in a file edited on Windows), and so
     are its mode and owner (`sudo syndicator sources import` must leave the daemon's user
     able to read it) and a symbolic link to it (the file it points to is the one rewritten).
     Raises `ConfigError` (and leaves the file untouched) when the result would be invalid.
     """
-    text = path.read_text(encoding="utf-8")
-    combined = text + ("" if text.endswith("\n") else "\n") + extra_toml
+    with path.open(encoding="utf-8", newline="") as handle:  # as written: CRLF stays CRLF
+        text = handle.read()
+    newline = "\r\n" if "\r\n" in text else "\n"
+    combined = text + ("" if text.endswith("\n") else newline) + extra_toml.replace("\n", newline)
     settings = parse_settings(combined, path, environ)
     target = path.resolve()
     status = target.stat()

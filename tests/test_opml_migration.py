@@ -220,3 +220,19 @@ def test_export_to_a_path_it_cannot_write_says_so_in_one_line(tmp_path: Path) ->
         assert result.stderr.startswith(f"error: {target}: cannot write: ")
         assert why in result.stderr
         assert "Errno" not in result.stderr
+
+
+def test_import_keeps_the_configs_text_byte_for_byte_crlf_included(tmp_path: Path) -> None:
+    """What was in the file stays as it was, comments and Windows line endings too (every
+    CRLF became LF), and the new tables end their lines as the file does."""
+    lf = write_config(tmp_path, ["https://wire.example/rss"]).read_text(encoding="utf-8")
+    config = tmp_path / "windows.toml"
+    original = ("# Desk config, edited in Notepad\n" + lf).replace("\n", "\r\n").encode("utf-8")
+    config.write_bytes(original)
+    opml = tmp_path / "miniflux.opml"
+    opml.write_text(FOLDERS_OPML, encoding="utf-8")
+    assert "3 source(s) added" in _import(config, opml)
+    written = config.read_bytes()
+    assert written.startswith(original)
+    assert b"\n" not in written.replace(b"\r\n", b"")
+    assert len(tomllib.loads(written.decode("utf-8"))["sources"]) == 4
