@@ -7,7 +7,8 @@ append to a config file, the categories in a comment that `source_categories` re
 
 What it does not do: read or write files, fetch URLs, read the clock (`now_rfc822` is passed in),
 validate or canonicalise URLs (the config check does that; duplicates here are only the same URL
-with a different case of scheme or host), or merge with sources already configured.
+with a different case of scheme or host; the one translation is the `feed:` pseudo-scheme, read
+as the http(s) URL it names), or merge with sources already configured.
 
 Safety: the XML goes through expat directly so that a DOCTYPE with an internal subset (where
 entity declarations live: "billion laughs", external entities) is refused before any declaration
@@ -198,7 +199,7 @@ class _Collector:
         return self.path[:2] == ["opml", "body"] and all(t == "outline" for t in self.path[2:])
 
     def add(self, attributes: dict[str, str]) -> None:
-        url = attributes.get("xmlurl", "").strip()
+        url = _without_feed_scheme(attributes.get("xmlurl", "").strip())
         key = _url_key(url)
         if not url or key in self.seen:
             return
@@ -231,6 +232,20 @@ def _categories(folders: Iterable[str], category: str) -> tuple[str, ...]:
     parts = [*folders, *(part for path in category.split(",") for part in path.split("/"))]
     kept = (part.strip() for part in parts)
     return tuple(dict.fromkeys(part for part in kept if part))
+
+
+_FEED_SCHEME = re.compile(r"^feed:(?://|(?=https?://))", re.IGNORECASE)
+
+
+def _without_feed_scheme(url: str) -> str:
+    """`feed://host/x` as `http://host/x`, `feed:https://host/x` as `https://host/x`: the
+    "feed" pseudo-scheme (browsers' subscribe links; some readers keep it in their lists)
+    names an http(s) feed."""
+    match = _FEED_SCHEME.match(url)
+    if match is None:
+        return url
+    rest = url[match.end() :]
+    return rest if match.group().endswith(":") else "http://" + rest
 
 
 _SCHEME_AND_HOST = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)(.*)$", re.DOTALL)

@@ -176,6 +176,21 @@ def test_duplicates_fold_scheme_and_host_case_only() -> None:
     ]
 
 
+def test_the_feed_pseudo_scheme_is_read_as_http() -> None:
+    """Browsers' subscribe links, kept by some readers: was "skipped invalid" at import."""
+    data = opml(
+        '<outline text="a" xmlUrl="feed://a.example/rss"/>'
+        '<outline text="b" xmlUrl="FEED:https://b.example/rss"/>'
+        '<outline text="a again" xmlUrl="http://a.example/rss"/>'
+        '<outline text="c" xmlUrl="feed:c.example/rss"/>'
+    )
+    assert [feed.url for feed in parse_opml(data)] == [
+        "http://a.example/rss",
+        "https://b.example/rss",
+        "feed:c.example/rss",  # names no URL: left for the config check to refuse
+    ]
+
+
 def test_outlines_outside_body_are_ignored() -> None:
     head = '<head><outline text="x" xmlUrl="http://head.example/"/></head>'
     assert parse_opml(opml('<outline text="y" xmlUrl="http://y.example/"/>', head)) == [
