@@ -1074,7 +1074,8 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
     `[[sources]]` entries (with their OPML folders as a comment), already configured URLs
     and invalid URLs are skipped, and the file is only written if the result is valid.
     """
-    settings = load_settings(config_path)
+    # Secrets the config names (${SMTP_PASSWORD}) are the daemon's; this shell may lack them.
+    settings = load_settings(config_path, allow_unset=True)
     feeds = _read_opml(opml_path)
     known = _configured_feed_urls(settings)
     from syndicator.daemon import TerminalProgress
@@ -1099,7 +1100,7 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
         print(sources_toml(fresh), end="")
         return 0
     if fresh:
-        append_to_config(config_path, sources_toml(fresh), os.environ)
+        append_to_config(config_path, sources_toml(fresh), os.environ, allow_unset=True)
     print(
         f"{opml_path}: {len(fresh)} source(s) added to {config_path}, {skipped} already "
         f"configured, {len(invalid)} invalid. A running daemon picks them up on SIGHUP."

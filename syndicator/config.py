@@ -59,6 +59,10 @@ class _Invalid(ValueError):
     """A single value did not convert; the message says what was expected."""
 
 
+class _Unset(_Invalid):
+    """A value names an environment variable that is not set."""
+
+
 @dataclass(frozen=True, slots=True)
 class Key:
     """One configuration key: where it lives, how it converts, its default and its help."""
@@ -938,7 +942,9 @@ def resolve_config_path(cli_path: str | None, environ: Mapping[str, str]) -> Pat
     return Path(cli_path or environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
 
 
-def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    path: Path, environ: Mapping[str, str] | None = None, *, allow_unset: bool = False
+) -> Settings:
     """Read and validate a config file. Raises `ConfigError` listing every problem."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -946,11 +952,20 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         raise ConfigError(str(path), ["file not found"]) from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), [f"cannot read: {e}"]) from e
-    return parse_settings(text, path, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    return parse_settings(text, path, environ, allow_unset=allow_unset)
 
 
-def parse_settings(text: str, path: Path, environ: Mapping[str, str]) -> Settings:
-    """Validate TOML text as a configuration; `path` is only used in messages and Settings."""
+def parse_settings(
+    text: str, path: Path, environ: Mapping[str, str], *, allow_unset: bool = False
+) -> Settings:
+    """Validate TOML text as a configuration; `path` is only used in messages and Settings.
+
+    `allow_unset`: a value naming an environment variable that is not set is kept as written,
+    unchecked, with a warning, instead of being a problem. For commands that edit the file
+    rather than run it (`sources import`): the secrets live in the daemon's environment
+    (the unit's EnvironmentFile), not in the shell of whoever adds feeds.
+    """
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -960,7 +975,7 @@ def parse_settings(text: str, path: Path, environ: Mapping[str, str]) -> Setting
         raise ConfigError(str(path), [f"not valid TOML: a number of over {limit} digits"]) from e
     except RecursionError as e:  # tomllib recurses once per nested array or inline table
         raise ConfigError(str(path), ["not valid TOML: arrays or tables nested too deeply"]) from e
-    return _Validator(environ).settings(document, path)
+    return _Validator(environ, allow_unset).settings(document, path)
 
 
 # ${NAME}, or $${NAME}: the escape for a literal "${NAME}" (a feed title or URL written by
@@ -971,8 +986,9 @@ _ENV_REFERENCE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 class _Validator:
     """Collects every problem while converting a TOML document into `Settings`."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], allow_unset: bool = False) -> None:
         self.environ = environ
+        self.allow_unset = allow_unset
         self.problems: list[str] = []
         self.warnings: list[str] = []
 
@@ -1113,6 +1129,12 @@ class _Validator:
                 continue
             try:
                 values[key.name] = _CONVERTERS[key.kind](self.expand(raw[key.name]))
+            except _Unset as e:
+                if not self.allow_unset:
+                    self.problem(key_path, str(e))
+                    continue
+                values[key.name] = raw[key.name]
+                self.warning(key_path, f"{e} (kept as written, not checked)")
             except _Invalid as e:
                 self.problem(key_path, str(e))
                 continue
@@ -1139,7 +1161,7 @@ class _Validator:
         references = _ENV_REFERENCE.findall(value)
         missing = [name for escaped, name in references if not escaped and name not in self.environ]
         if missing:
-            raise _Invalid(f"environment variable(s) not set: {', '.join(missing)}")
+            raise _Unset(f"environment variable(s) not set: {', '.join(missing)}")
         return _ENV_REFERENCE.sub(self.expanded, value)
 
     def expanded(self, match: re.Match[str]) -> str:
@@ -1340,7 +1362,9 @@ def _problem_of(convert: Callable[[Any], Any], value: str) -> str | None:
     return None
 
 
-def append_to_config(path: Path, extra_toml: str, environ: Mapping[str, str]) -> Settings:
+def append_to_config(
+    path: Path, extra_toml: str, environ: Mapping[str, str], *, allow_unset: bool = False
+) -> Settings:
     """Append TOML tables to the config file, only if the result is still a valid config.
 
     The file is replaced atomically (temp file + rename), so a running daemon reloading on
@@ -1354,7 +1378,7 @@ def append_to_config(path: Path, extra_toml: str, environ: Mapping[str, str]) ->
         text = handle.read()
     newline = "\r\n" if "\r\n" in text else "\n"
     combined = text + ("" if text.endswith("\n") else newline) + extra_toml.replace("\n", newline)
-    settings = parse_settings(combined, path, environ)
+    settings = parse_settings(combined, path, environ, allow_unset=allow_unset)
     target = path.resolve()
     status = target.stat()
     write_atomically(

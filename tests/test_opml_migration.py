@@ -236,3 +236,34 @@ def test_import_keeps_the_configs_text_byte_for_byte_crlf_included(tmp_path: Pat
     assert written.startswith(original)
     assert b"\n" not in written.replace(b"\r\n", b"")
     assert len(tomllib.loads(written.decode("utf-8"))["sources"]) == 4
+
+
+def test_import_does_not_need_the_daemons_secrets(tmp_path: Path) -> None:
+    """The unit reads secrets from an EnvironmentFile; the shell that imports a list has none
+    of them, and the import failed on "environment variable(s) not set". `check` still needs
+    them; a problem that is not an unset variable still keeps the file as it was."""
+    channel = """
+[channels.hook]
+type = "webhook"
+url = "${SYNDICATOR_TEST_UNSET_HOOK_URL}"
+secret = "${SYNDICATOR_TEST_UNSET_SECRET}"
+"""
+    config = write_config(tmp_path, [], extra=channel)
+    opml = tmp_path / "subs.opml"
+    opml.write_text(FOLDERS_OPML, encoding="utf-8")
+    assert "4 source(s) added" in _import(config, opml)
+    assert len(tomllib.loads(config.read_text())["sources"]) == 4
+    checked = syndicator("--config", str(config), "check", cwd=tmp_path)
+    assert checked.returncode == 1
+    assert (
+        "channels.hook.secret: environment variable(s) not set" in checked.stdout + checked.stderr
+    )
+
+    broken = config.read_text().replace('type = "webhook"', 'type = "pigeon"')
+    config.write_text(broken, encoding="utf-8")
+    opml.write_text(FOLDERS_OPML.replace("example", "example.net"), encoding="utf-8")
+    refused = syndicator("--config", str(config), "sources", "import", str(opml), cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "channels.hook.type" in refused.stderr
+    assert "not set" not in refused.stderr
+    assert config.read_text() == broken
