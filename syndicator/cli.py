@@ -474,6 +474,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check(config_path)
     if args.command == "sources" and args.action == "import":
         return import_opml(config_path, args.file, dry_run=args.dry_run)
+    if args.command == "sources" and args.action == "export":
+        export_opml(_settings_without_secrets(config_path), args.output)
+        return 0
     if args.command == "tag":
         explicit = bool(args.config or os.environ.get(CONFIG_ENV_VAR))
         return tag_command(args, _topic_settings(config_path, explicit))
@@ -516,8 +519,6 @@ def _dispatch_with_settings(args: argparse.Namespace, settings: Settings) -> int
         _backup(settings, args.path, args.log_format)
     elif args.command == "vacuum":
         _vacuum(settings)
-    elif args.action == "export":
-        export_opml(settings, args.output)
     elif args.action == "enable":
         return _enable(settings, args.url)
     return 0
@@ -1156,6 +1157,17 @@ def _read_opml(path: Path) -> list[OpmlFeed]:
             raise SyndicatorError(f"{path}: {e}") from e
         print(f"warning: {path}: {strict_error}; read leniently", file=sys.stderr)
         return feeds
+
+
+def _settings_without_secrets(config_path: Path) -> Settings:
+    """The config as `sources export` needs it, in a shell without the daemon's secrets (as
+    `sources import` reads it); a source value naming an unset variable goes out as written,
+    which a warning says: another reader could not poll that URL."""
+    settings = load_settings(config_path, allow_unset=True)
+    for warning in settings.warnings:
+        if warning.startswith("sources[") and "environment variable" in warning:
+            print(f"warning: {config_path}: {warning}", file=sys.stderr)
+    return settings
 
 
 def export_opml(settings: Settings, output: Path | None) -> None:

@@ -267,3 +267,20 @@ secret = "${SYNDICATOR_TEST_UNSET_SECRET}"
     assert "channels.hook.type" in refused.stderr
     assert "not set" not in refused.stderr
     assert config.read_text() == broken
+
+
+def test_export_does_not_need_the_daemons_secrets(tmp_path: Path) -> None:
+    """As import: the channel's secret is the daemon's business. A source URL naming an unset
+    variable goes out as written, with a warning (another reader could not poll it)."""
+    channel = '\n[channels.hook]\ntype = "webhook"\nurl = "https://hooks.example/"\n'
+    channel += 'secret = "${SYNDICATOR_TEST_UNSET_SECRET}"\n'
+    paid = "https://paid.example/rss?key=${SYNDICATOR_TEST_UNSET_KEY}"
+    config = write_config(tmp_path, ["https://free.example/rss", paid], extra=channel)
+    result = syndicator("--config", str(config), "sources", "export", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    exported = parse_opml(result.stdout.encode("utf-8"), strict=True)
+    assert [feed.url for feed in exported] == ["https://free.example/rss", paid]
+    assert result.stderr == (
+        f"warning: {config}: sources[1].url: environment variable(s) not set: "
+        "SYNDICATOR_TEST_UNSET_KEY (kept as written, not checked)\n"
+    )
