@@ -1078,6 +1078,8 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
     # Secrets the config names (${SMTP_PASSWORD}) are the daemon's; this shell may lack them.
     settings = load_settings(config_path, allow_unset=True)
     feeds = _read_opml(opml_path)
+    if not feeds:  # the wrong file, or feeds under another attribute than OPML's xmlUrl
+        print(f"warning: {opml_path}: no feeds: no outline has an xmlUrl", file=sys.stderr)
     known = _configured_feed_urls(settings)
     from syndicator.daemon import TerminalProgress
 

@@ -284,3 +284,21 @@ def test_export_does_not_need_the_daemons_secrets(tmp_path: Path) -> None:
         f"warning: {config}: sources[1].url: environment variable(s) not set: "
         "SYNDICATOR_TEST_UNSET_KEY (kept as written, not checked)\n"
     )
+
+
+def test_a_list_without_feeds_says_so(tmp_path: Path) -> None:
+    """An outline document of links, or feeds under `url` instead of OPML's `xmlUrl`: the
+    import said only "0 source(s) added, 0 already configured, 0 invalid"."""
+    config = write_config(tmp_path, [])
+    before = config.read_text()
+    opml = tmp_path / "links.opml"
+    opml.write_text(
+        '<opml version="1.0"><body><outline text="Blogs">'
+        '<outline type="rss" text="A" url="https://a.example/rss"/>'
+        "</outline></body></opml>",
+        encoding="utf-8",
+    )
+    result = syndicator("--config", str(config), "sources", "import", str(opml), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == f"warning: {opml}: no feeds: no outline has an xmlUrl\n"
+    assert config.read_text() == before
