@@ -967,7 +967,8 @@ def parse_settings(
     (the unit's EnvironmentFile), not in the shell of whoever adds feeds.
     """
     try:
-        document = tomllib.loads(text)
+        # A byte order mark, as Windows editors write one, is no TOML but no problem either.
+        document = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(path), [f"not valid TOML: {e}"]) from e
     except ValueError as e:  # int() refuses a number of more digits than Python converts

@@ -463,7 +463,7 @@ def source_categories(config_text: str, count: int) -> list[tuple[str, ...]]:
     """
     found: list[tuple[str, ...]] = []
     comments: list[str] = []  # the comment lines directly above the current line
-    for line in config_text.splitlines():
+    for line in config_text.removeprefix("\ufeff").splitlines():
         stripped = line.strip()
         if _SOURCES_HEADER.match(line):
             found.append(_categories_from_comments(comments))

@@ -302,3 +302,17 @@ def test_a_list_without_feeds_says_so(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == f"warning: {opml}: no feeds: no outline has an xmlUrl\n"
     assert config.read_text() == before
+
+
+def test_a_config_saved_with_a_byte_order_mark_is_read_and_kept(tmp_path: Path) -> None:
+    """Notepad's UTF-8 starts with a BOM: `check` and the import said "not valid TOML:
+    Invalid statement (at line 1, column 1)"."""
+    config = write_config(tmp_path, ["https://wire.example/rss"])
+    original = b"\xef\xbb\xbf" + config.read_bytes()
+    config.write_bytes(original)
+    checked = syndicator("--config", str(config), "check", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    opml = tmp_path / "miniflux.opml"
+    opml.write_text(FOLDERS_OPML, encoding="utf-8")
+    assert "3 source(s) added" in _import(config, opml)
+    assert config.read_bytes().startswith(original)
