@@ -118,20 +118,41 @@ def _recover(data: bytes) -> list[OpmlFeed]:
 class _Malformed(Exception):
     """Expat's well-formedness error, with the byte offset that recovery needs."""
 
-    def __init__(self, error: expat.ExpatError, byte_index: int) -> None:
+    def __init__(
+        self, error: expat.ExpatError, byte_index: int, unclosed: Sequence[tuple[str, int]] = ()
+    ) -> None:
         super().__init__(str(error))
+        self.code = error.code
         self.reason = expat.ErrorString(error.code) or "not well-formed"
         self.line = error.lineno
         self.column = error.offset + 1
         self.byte_index = byte_index
+        self.unclosed = tuple(unclosed)  # (name, line) of the elements open at the error
 
     def as_error(self, data: bytes) -> OpmlError:
         what = "malformed XML"
+        if not data.strip():
+            return OpmlError("not an OPML document: the file is empty")
         if b"<html" in data[:4096].lower():
             what = "not an OPML document (this looks like an HTML page)"
+        elif self.unclosed and self.code in _CUT_SHORT:  # a copy or a download cut short
+            name, line = self.unclosed[-1]
+            what = f"truncated: the file ends inside <{name}> (opened on line {line})"
         elif _meant_as_utf8(data):
             what = "not UTF-8 text, and no other encoding declared"
+        elif self.unclosed and self.code == _MISMATCH:
+            name, line = self.unclosed[-1]
+            what = f"malformed XML: <{name}> (opened on line {line}) is still open here"
         return OpmlError(f"{what}: {self.reason}", self.line, self.column)
+
+
+# Expat's codes for a document that ends before its root element does.
+_CUT_SHORT = {
+    expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS],
+    expat.errors.codes[expat.errors.XML_ERROR_UNCLOSED_TOKEN],
+    expat.errors.codes[expat.errors.XML_ERROR_PARTIAL_CHAR],
+}
+_MISMATCH = expat.errors.codes[expat.errors.XML_ERROR_TAG_MISMATCH]
 
 
 class _Collector:
@@ -146,6 +167,7 @@ class _Collector:
         self.parser.StartElementHandler = self.start
         self.parser.EndElementHandler = self.end
         self.path: list[str] = []  # lower-case names of the open elements
+        self.opened: list[tuple[str, int]] = []  # their names as written, and their lines
         self.folders: list[str] = []  # labels of the open outlines inside <body>
         self.feeds: list[OpmlFeed] = []
         self.seen: set[str] = set()
@@ -155,7 +177,7 @@ class _Collector:
         try:
             self.parser.Parse(data, True)
         except expat.ExpatError as e:
-            raise _Malformed(e, self.parser.ErrorByteIndex) from e
+            raise _Malformed(e, self.parser.ErrorByteIndex, self.opened) from e
         if not self.saw_body:
             raise OpmlError("not an OPML document: <opml> has no <body> element")
         return self.feeds
@@ -188,9 +210,11 @@ class _Collector:
             self.add(folded)
             self.folders.append(_label(folded))
         self.path.append(tag)
+        self.opened.append((name, self.parser.CurrentLineNumber))
 
     def end(self, name: str) -> None:
         tag = self.path.pop()
+        self.opened.pop()
         if tag == "outline" and self.in_body():
             self.folders.pop()
 

@@ -288,14 +288,26 @@ def test_a_bare_doctype_is_harmless_and_accepted() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (opml('<outline text="x" xmlUrl="http://x.example/"/>')[:-20], r"malformed XML: .*line 3"),
-        (opml('<outline text="x" xmlUrl="http://x.example/">'), r"malformed XML: mismatched tag"),
-        (b"", r"malformed XML: no element found \(line 1, column 1\)"),
+        (
+            opml('<outline text="x" xmlUrl="http://x.example/"/>')[:-20],
+            r"^truncated: the file ends inside <body> \(opened on line 2\): .*\(line 3, column 1\)",
+        ),
+        (
+            opml('<outline text="x" xmlUrl="http://x.example/">'),
+            r"^malformed XML: <outline> \(opened on line 3\) is still open here: mismatched tag "
+            r"\(line 4, column 3\)",
+        ),
+        (b"", r"^not an OPML document: the file is empty$"),
+        (b" \n", r"^not an OPML document: the file is empty$"),
+        (
+            b'<opml>\n<body>\n<outline text="F\xc3',
+            r"^truncated: the file ends inside <body> \(opened on line 2\)",
+        ),
         (b"\x00\x01 not xml", r"malformed XML"),
         (b"<rss><channel/></rss>", r"root element is <rss>, not <opml> \(line 1, column 1\)"),
         (b"<opml><head/></opml>", r"no <body> element"),
     ],
-    ids=["truncated", "unclosed", "empty", "binary", "rss", "no-body"],
+    ids=["truncated", "unclosed", "empty", "blank", "cut-in-a-tag", "binary", "rss", "no-body"],
 )
 def test_broken_or_foreign_documents_raise(data: bytes, message: str) -> None:
     with pytest.raises(OpmlError, match=message):
