@@ -1215,7 +1215,9 @@ def _exported_feed(
         url = status.source.url or source.url
         html_url = status.site_link
         title = title or status.feed_title
-    return OpmlFeed(url, title, html_url, categories, source.language, source.region)
+    return OpmlFeed(
+        url, title, html_url, categories, source.language, source.region, source.enabled
+    )
 
 
 def _enable(settings: Settings, url: str) -> int:

@@ -67,7 +67,8 @@ class OpmlError(ValueError):
 @dataclass(frozen=True, slots=True)
 class OpmlFeed:
     """One subscription: feed URL, title ("" if none), site URL ("" if none), folder path,
-    and the language and region prior of its stories ("" if none)."""
+    the language and region prior of its stories ("" if none), and whether it is polled
+    (OPML 2.0 marks one that is not, a commented-out outline, `isComment="true"`)."""
 
     url: str
     title: str
@@ -75,6 +76,7 @@ class OpmlFeed:
     categories: tuple[str, ...] = ()
     language: str = ""
     region: str = ""
+    enabled: bool = True
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -169,6 +171,7 @@ class _Collector:
         self.path: list[str] = []  # lower-case names of the open elements
         self.opened: list[tuple[str, int]] = []  # their names as written, and their lines
         self.folders: list[str] = []  # labels of the open outlines inside <body>
+        self.commented: list[bool] = []  # whether each is commented out, itself or by a parent
         self.feeds: list[OpmlFeed] = []
         self.seen: set[str] = set()
         self.saw_body = False
@@ -207,8 +210,12 @@ class _Collector:
             self.saw_body = True
         if tag == "outline" and self.in_body():
             folded = _fold_names(attributes)
-            self.add(folded)
+            # OPML 2.0: "if an outline is commented, all subordinate outlines are too".
+            commented = folded.get("iscomment", "").strip().lower() == "true"
+            commented = commented or (bool(self.commented) and self.commented[-1])
+            self.add(folded, commented)
             self.folders.append(_label(folded))
+            self.commented.append(commented)
         self.path.append(tag)
         self.opened.append((name, self.parser.CurrentLineNumber))
 
@@ -217,12 +224,13 @@ class _Collector:
         self.opened.pop()
         if tag == "outline" and self.in_body():
             self.folders.pop()
+            self.commented.pop()
 
     def in_body(self) -> bool:
         """True when the open elements are <opml><body> and outlines only."""
         return self.path[:2] == ["opml", "body"] and all(t == "outline" for t in self.path[2:])
 
-    def add(self, attributes: dict[str, str]) -> None:
+    def add(self, attributes: dict[str, str], commented: bool) -> None:
         url = _without_feed_scheme(attributes.get("xmlurl", "").strip())
         key = _url_key(url)
         if not url or key in self.seen:
@@ -232,7 +240,8 @@ class _Collector:
         html_url = attributes.get("htmlurl", "").strip()
         language = attributes.get("language", "").strip()
         region = attributes.get("region", "").strip()
-        feed = OpmlFeed(url, _label(attributes), html_url, categories, language, region)
+        label = _label(attributes)
+        feed = OpmlFeed(url, label, html_url, categories, language, region, not commented)
         self.feeds.append(feed)
 
 
@@ -441,6 +450,8 @@ def _outline_attributes(feed: OpmlFeed) -> dict[str, str]:
         attributes["language"] = feed.language
     if feed.region:
         attributes["region"] = feed.region
+    if not feed.enabled:
+        attributes["isComment"] = "true"
     return {key: _xml_text(value) for key, value in attributes.items()}
 
 
@@ -462,8 +473,9 @@ _ENV_LIKE = re.compile(r"\$+\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 def sources_toml(feeds: Sequence[OpmlFeed]) -> str:
-    """`[[sources]]` tables (url, and name, language and region when not empty) to append to a
-    config; the config check, not this, decides whether their values are valid.
+    """`[[sources]]` tables (url; name, language and region when not empty; `enabled = false`
+    for a feed that is not) to append to a config; the config check, not this, decides
+    whether their values are valid.
 
     Categories go in a `# categories: a / b` comment above each table: sources have no such key.
     Raises `ValueError` for a lone surrogate, which no TOML string can hold.
@@ -518,6 +530,8 @@ def _source_table(feed: OpmlFeed) -> str:
         lines.append(f"language = {_toml_string(feed.language)}")
     if feed.region:
         lines.append(f"region = {_toml_string(feed.region)}")
+    if not feed.enabled:
+        lines.append("enabled = false")
     return "\n".join(lines) + "\n"
 
 

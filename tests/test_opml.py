@@ -176,6 +176,30 @@ def test_duplicates_fold_scheme_and_host_case_only() -> None:
     ]
 
 
+def test_commented_out_outlines_are_feeds_not_polled() -> None:
+    """OPML 2.0's isComment, inherited by the outlines inside; a disabled source goes out so
+    and comes back as `enabled = false` (it came back enabled)."""
+    data = opml(
+        '<outline text="on" xmlUrl="http://a.example/"/>'
+        '<outline text="off" isComment="TRUE" xmlUrl="http://b.example/"/>'
+        '<outline text="Old" isComment="true"><outline text="in" xmlUrl="http://c.example/"/>'
+        "</outline>"
+        '<outline text="no" isComment="false" xmlUrl="http://d.example/"/>'
+    )
+    feeds = parse_opml(data)
+    assert [(feed.url, feed.enabled) for feed in feeds] == [
+        ("http://a.example/", True),
+        ("http://b.example/", False),
+        ("http://c.example/", False),
+        ("http://d.example/", True),
+    ]
+    rendered = render_opml(feeds, "t", NOW)
+    assert rendered.count(b'isComment="true"') == 2
+    assert parse_opml(rendered, strict=True) == feeds
+    settings = parse_settings(sources_toml(feeds), Path("test.toml"), {})
+    assert [source.enabled for source in settings.sources] == [True, False, False, True]
+
+
 def test_the_feed_pseudo_scheme_is_read_as_http() -> None:
     """Browsers' subscribe links, kept by some readers: was "skipped invalid" at import."""
     data = opml(
@@ -421,6 +445,7 @@ def feed_lists(draw: st.DrawFn) -> list[OpmlFeed]:
             tuple(draw(st.lists(CATEGORY, max_size=3, unique=True))),
             draw(STRIPPED),
             draw(STRIPPED),
+            draw(st.booleans()),
         )
         for index, path in enumerate(paths)
     ]

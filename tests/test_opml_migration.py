@@ -316,3 +316,21 @@ def test_a_config_saved_with_a_byte_order_mark_is_read_and_kept(tmp_path: Path) 
     opml.write_text(FOLDERS_OPML, encoding="utf-8")
     assert "3 source(s) added" in _import(config, opml)
     assert config.read_bytes().startswith(original)
+
+
+def test_a_disabled_source_moves_as_disabled(tmp_path: Path) -> None:
+    """`enabled = false` goes out as OPML 2.0's isComment="true" and comes back as itself: the
+    second installation polled a source the desk had switched off."""
+    config = write_config(
+        tmp_path, ["https://on.example/rss", ("https://off.example/rss", "enabled = false")]
+    )
+    (tmp_path / "other").mkdir()
+    other = write_config(tmp_path / "other", [])
+    moved = tmp_path / "other" / "export.opml"
+    moved.write_bytes(_export(config))
+    assert "2 source(s) added" in _import(other, moved)
+    sources = tomllib.loads(other.read_text())["sources"]
+    assert [(s["url"], s.get("enabled", True)) for s in sources] == [
+        ("https://on.example/rss", True),
+        ("https://off.example/rss", False),
+    ]
