@@ -1086,6 +1086,8 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
     progress = TerminalProgress("importing")
     fresh, skipped, invalid = [], 0, []
     dropped: list[str] = []
+    twins = {_loose_url(url): url for url in sorted(known)}
+    notes: list[str] = []
     for done, feed in enumerate(feeds, start=1):
         progress(done, len(feeds))
         if (problem := source_url_problem(feed.url)) is not None:
@@ -1094,11 +1096,15 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
             skipped += 1
         else:
             known.add(canonical_url(feed.url))
+            if (twin := twins.setdefault(_loose_url(feed.url), feed.url)) != feed.url:
+                notes.append(f"{feed.url}: added; {twin} differs only in http(s) or a final /")
             fresh.append(_without_unusable_hints(feed, dropped))
     for line in invalid:
         print(f"skipped invalid: {line}", file=sys.stderr)
     for line in dropped:
         print(f"dropped: {line}", file=sys.stderr)
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
     if dry_run:
         print(sources_toml(fresh), end="")
         return 0
@@ -1109,6 +1115,13 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
         f"configured, {len(invalid)} invalid. A running daemon picks them up on SIGHUP."
     )
     return 0
+
+
+def _loose_url(url: str) -> str:
+    """The canonical URL without its scheme and a trailing slash. Two feeds that differ only
+    there are usually one (lists merged from two readers), but not always, so they are both
+    imported, with a note: the config check and the store keep them apart too."""
+    return canonical_url(url).split("://", 1)[-1].rstrip("/")
 
 
 def _configured_feed_urls(settings: Settings) -> set[str]:

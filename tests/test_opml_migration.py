@@ -334,3 +334,27 @@ def test_a_disabled_source_moves_as_disabled(tmp_path: Path) -> None:
         ("https://on.example/rss", True),
         ("https://off.example/rss", False),
     ]
+
+
+def test_the_same_feed_by_http_and_https_is_pointed_out(tmp_path: Path) -> None:
+    """Lists merged from two readers hold http://a/feed/ and https://a/feed: both go in (they
+    can differ), with a note, rather than silently polling one feed twice."""
+    config = write_config(tmp_path, ["http://ab.example/feed/"])
+    opml = tmp_path / "merged.opml"
+    opml.write_text(
+        '<opml version="2.0"><body>\n'
+        '<outline text="AB" xmlUrl="https://ab.example/feed"/>\n'
+        '<outline text="CD" xmlUrl="https://cd.example/rss"/>\n'
+        '<outline text="CD again" xmlUrl="http://CD.example/rss/"/>\n'
+        "</body></opml>\n",
+        encoding="utf-8",
+    )
+    result = syndicator("--config", str(config), "sources", "import", str(opml), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "3 source(s) added" in result.stdout
+    assert result.stderr.splitlines() == [
+        "note: https://ab.example/feed: added; http://ab.example/feed/ differs only in http(s)"
+        " or a final /",
+        "note: http://CD.example/rss/: added; https://cd.example/rss differs only in http(s)"
+        " or a final /",
+    ]
