@@ -647,6 +647,7 @@ def _configured_statuses(
 
 
 def _unpolled_status(source: SourceSettings) -> SourceStatus:
+    """A configured source the store does not know yet: new (or disabled), nothing polled."""
     from syndicator.storage import SourceStatus
 
     state = SourceState.NEW if source.enabled else SourceState.DISABLED
@@ -1223,6 +1224,7 @@ def _statuses_by_config_url(settings: Settings) -> dict[str, SourceStatus]:
 def _exported_feed(
     source: SourceSettings, status: SourceStatus | None, categories: tuple[str, ...]
 ) -> OpmlFeed:
+    """A configured source as an OPML feed, completed from what its polls learned."""
     url, html_url, title = source.url, "", source.name
     if status is not None:
         url = status.source.url or source.url

@@ -16,11 +16,12 @@ is read. A bare `<!DOCTYPE opml>` is harmless and accepted, as defusedxml does b
 
 Recovery: real exporters write Latin-1 text declared as UTF-8 or not declared at all (read as
 Windows-1252), HTML's named references (`Caf&eacute;`, `&nbsp;`), which XML does not define,
-and markup unescaped inside attribute values (a `description` with
-`<a href="...">` in it, a bare `&` in a URL). When strict parsing fails, HTML's named references
-become numeric ones; if parsing then fails inside an `<outline>` start tag, every outline start
-tag is rebuilt from the attributes found leniently, and the result must then parse strictly;
-anything else (truncated, mismatched tags, not OPML) stays an `OpmlError`.
+and markup unescaped inside attribute values (a `description` with `<a href="...">` in it, a
+bare `&` in a URL). When strict parsing fails, the text is decoded so, HTML's named references
+become numeric ones, and if parsing then fails inside an `<outline>` start tag, every outline
+start tag is rebuilt from the attributes found leniently; the result must then parse strictly.
+Anything else (truncated, mismatched tags, not OPML) stays an `OpmlError` that says what it is
+and where.
 `parse_opml(data, strict=True)` skips recovery, so a caller can tell the user it happened.
 
 A feed's `language` is OPML 2.0's own outline attribute; its region prior travels in a
@@ -101,10 +102,10 @@ def parse_opml(data: bytes, *, strict: bool = False) -> list[OpmlFeed]:
 
 
 def _recover(data: bytes) -> list[OpmlFeed]:
-    """The feeds of a document that is not well-formed, as far as the two known faults of real
-    exporters explain it: HTML's named character references (`&eacute;`, `&nbsp;`: XML knows
-    only five), then markup unescaped inside outline start tags. Raises `_Malformed` or
-    `OpmlError` for any other fault."""
+    """The feeds of a document that is not well-formed, as far as the known faults of real
+    exporters explain it: Latin-1 meant as UTF-8 (see `_decode`), HTML's named character
+    references (`&eacute;`, `&nbsp;`: XML knows only five), then markup unescaped inside
+    outline start tags. Raises `_Malformed` or `OpmlError` for any other fault."""
     text = _decode(data)
     if text is None:
         raise OpmlError("undecodable")
