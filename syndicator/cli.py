@@ -1200,7 +1200,11 @@ def export_opml(settings: Settings, output: Path | None) -> None:
     ]
     document = render_opml(feeds, f"{settings.publish.title} sources", format_datetime(utc_now()))
     if output is None:
-        sys.stdout.write(document.decode("utf-8"))
+        # The bytes as they are: the document says it is UTF-8, whatever the locale encodes
+        # text in (Windows' cp1252 for `> feeds.opml` wrote Cyrillic titles as "\u041d...").
+        sys.stdout.flush()
+        sys.stdout.buffer.write(document)
+        sys.stdout.buffer.flush()
     else:
         try:
             output.write_bytes(document)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -358,3 +360,20 @@ def test_the_same_feed_by_http_and_https_is_pointed_out(tmp_path: Path) -> None:
         "note: http://CD.example/rss/: added; https://cd.example/rss differs only in http(s)"
         " or a final /",
     ]
+
+
+def test_export_to_stdout_is_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    """`syndicator sources export > feeds.opml` where stdout is cp1252 (Windows, a Latin-1
+    locale): the document says UTF-8, and a Cyrillic title came out as "\\u041d..." text."""
+    config = write_config(tmp_path, [("https://kz.example/rss", 'name = "Новости Казахстана"')])
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), "sources", "export"],
+        cwd=tmp_path,
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "cp1252"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    [feed] = parse_opml(result.stdout, strict=True)
+    assert feed.title == "Новости Казахстана"
