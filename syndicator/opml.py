@@ -7,8 +7,9 @@ append to a config file, the categories in a comment that `source_categories` re
 
 What it does not do: read or write files, fetch URLs, read the clock (`now_rfc822` is passed in),
 validate or canonicalise URLs (the config check does that; duplicates here are only the same URL
-with a different case of scheme or host; the one translation is the `feed:` pseudo-scheme, read
-as the http(s) URL it names), or merge with sources already configured.
+with a different case of scheme or host; the only translations are the `feed:` pseudo-scheme,
+read as the http(s) URL it names, and a doubly escaped `&amp;amp;`), or merge with sources
+already configured.
 
 Safety: the XML goes through expat directly so that a DOCTYPE with an internal subset (where
 entity declarations live: "billion laughs", external entities) is refused before any declaration
@@ -232,7 +233,7 @@ class _Collector:
         return self.path[:2] == ["opml", "body"] and all(t == "outline" for t in self.path[2:])
 
     def add(self, attributes: dict[str, str], commented: bool) -> None:
-        url = _without_feed_scheme(attributes.get("xmlurl", "").strip())
+        url = _without_feed_scheme(_escaped_once(attributes.get("xmlurl", "").strip()))
         key = _url_key(url)
         if not url or key in self.seen:
             return
@@ -266,6 +267,13 @@ def _categories(folders: Iterable[str], category: str) -> tuple[str, ...]:
     parts = [*folders, *(part for path in category.split(",") for part in path.split("/"))]
     kept = (part.strip() for part in parts)
     return tuple(dict.fromkeys(part for part in kept if part))
+
+
+def _escaped_once(url: str) -> str:
+    """The URL with a literal `&amp;` as `&`: an exporter that escapes a URL it stored escaped
+    writes `&amp;amp;` (FreshRSS keeps some URLs HTML-escaped), and no feed takes a query
+    parameter named "amp;..."."""
+    return url.replace("&amp;", "&")
 
 
 _FEED_SCHEME = re.compile(r"^feed:(?://|(?=https?://))", re.IGNORECASE)

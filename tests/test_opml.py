@@ -200,6 +200,13 @@ def test_commented_out_outlines_are_feeds_not_polled() -> None:
     assert [source.enabled for source in settings.sources] == [True, False, False, True]
 
 
+def test_a_doubly_escaped_ampersand_in_a_url_is_one_ampersand() -> None:
+    """`&amp;amp;` (a URL escaped once in the exporter's store, again in its OPML) was polled
+    as "?a=1&amp;b=2", a parameter "amp;b" the server does not know."""
+    data = opml('<outline text="t &amp;amp; u" xmlUrl="http://a.example/rss?a=1&amp;amp;b=2"/>')
+    assert parse_opml(data, strict=True) == [OpmlFeed("http://a.example/rss?a=1&b=2", "t &amp; u")]
+
+
 def test_the_feed_pseudo_scheme_is_read_as_http() -> None:
     """Browsers' subscribe links, kept by some readers: was "skipped invalid" at import."""
     data = opml(
