@@ -59,6 +59,10 @@ class _Invalid(ValueError):
     """A single value did not convert; the message says what was expected."""
 
 
+class _Unset(_Invalid):
+    """A value names an environment variable that is not set."""
+
+
 @dataclass(frozen=True, slots=True)
 class Key:
     """One configuration key: where it lives, how it converts, its default and its help."""
@@ -954,7 +958,9 @@ def resolve_config_path(cli_path: str | None, environ: Mapping[str, str]) -> Pat
     return Path(cli_path or environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
 
 
-def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    path: Path, environ: Mapping[str, str] | None = None, *, allow_unset: bool = False
+) -> Settings:
     """Read and validate a config file. Raises `ConfigError` listing every problem."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -962,13 +968,23 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         raise ConfigError(str(path), ["file not found"]) from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), [f"cannot read: {e}"]) from e
-    return parse_settings(text, path, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    return parse_settings(text, path, environ, allow_unset=allow_unset)
 
 
-def parse_settings(text: str, path: Path, environ: Mapping[str, str]) -> Settings:
-    """Validate TOML text as a configuration; `path` is only used in messages and Settings."""
+def parse_settings(
+    text: str, path: Path, environ: Mapping[str, str], *, allow_unset: bool = False
+) -> Settings:
+    """Validate TOML text as a configuration; `path` is only used in messages and Settings.
+
+    `allow_unset`: a value naming an environment variable that is not set is kept as written,
+    unchecked, with a warning, instead of being a problem. For commands that edit the file
+    rather than run it (`sources import`): the secrets live in the daemon's environment
+    (the unit's EnvironmentFile), not in the shell of whoever adds feeds.
+    """
     try:
-        document = tomllib.loads(text)
+        # A byte order mark, as Windows editors write one, is no TOML but no problem either.
+        document = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(path), [f"not valid TOML: {e}"]) from e
     except ValueError as e:  # int() refuses a number of more digits than Python converts
@@ -976,17 +992,20 @@ def parse_settings(text: str, path: Path, environ: Mapping[str, str]) -> Setting
         raise ConfigError(str(path), [f"not valid TOML: a number of over {limit} digits"]) from e
     except RecursionError as e:  # tomllib recurses once per nested array or inline table
         raise ConfigError(str(path), ["not valid TOML: arrays or tables nested too deeply"]) from e
-    return _Validator(environ).settings(document, path)
+    return _Validator(environ, allow_unset).settings(document, path)
 
 
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ${NAME}, or $${NAME}: the escape for a literal "${NAME}" (a feed title or URL written by
+# `sources import` must reach the config as itself, never as a variable's value).
+_ENV_REFERENCE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class _Validator:
     """Collects every problem while converting a TOML document into `Settings`."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], allow_unset: bool = False) -> None:
         self.environ = environ
+        self.allow_unset = allow_unset
         self.problems: list[str] = []
         self.warnings: list[str] = []
 
@@ -1128,6 +1147,12 @@ class _Validator:
                 continue
             try:
                 values[key.name] = _CONVERTERS[key.kind](self.expand(raw[key.name]))
+            except _Unset as e:
+                if not self.allow_unset:
+                    self.problem(key_path, str(e))
+                    continue
+                values[key.name] = raw[key.name]
+                self.warning(key_path, f"{e} (kept as written, not checked)")
             except _Invalid as e:
                 self.problem(key_path, str(e))
                 continue
@@ -1145,15 +1170,21 @@ class _Validator:
         return key.default
 
     def expand(self, value: Any) -> Any:
-        """Replace ${NAME} with the environment variable NAME, in strings and string lists."""
+        """Replace ${NAME} with the environment variable NAME, and $${NAME} with a literal
+        ${NAME}, in strings and string lists."""
         if isinstance(value, list):
             return [self.expand(item) for item in value]
         if not isinstance(value, str):
             return value
-        missing = [name for name in _ENV_REFERENCE.findall(value) if name not in self.environ]
+        references = _ENV_REFERENCE.findall(value)
+        missing = [name for escaped, name in references if not escaped and name not in self.environ]
         if missing:
-            raise _Invalid(f"environment variable(s) not set: {', '.join(missing)}")
-        return _ENV_REFERENCE.sub(lambda match: self.environ[match.group(1)], value)
+            raise _Unset(f"environment variable(s) not set: {', '.join(missing)}")
+        return _ENV_REFERENCE.sub(self.expanded, value)
+
+    def expanded(self, match: re.Match[str]) -> str:
+        escaped, name = match.groups()
+        return "${" + name + "}" if escaped else self.environ[name]
 
     def reject_unknown(self, raw: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
         for name in raw:
@@ -1362,17 +1393,31 @@ def _problem_of(convert: Callable[[Any], Any], value: str) -> str | None:
     return None
 
 
-def append_to_config(path: Path, extra_toml: str, environ: Mapping[str, str]) -> Settings:
+def append_to_config(
+    path: Path, extra_toml: str, environ: Mapping[str, str], *, allow_unset: bool = False
+) -> Settings:
     """Append TOML tables to the config file, only if the result is still a valid config.
 
     The file is replaced atomically (temp file + rename), so a running daemon reloading on
-    SIGHUP never reads half of it. Comments and layout of the existing text are kept.
+    SIGHUP never reads half of it. Comments, layout and line endings of the existing text are
+    kept (the new lines get the file's: CRLF in a file edited on Windows), and so
+    are its mode and owner (`sudo syndicator sources import` must leave the daemon's user
+    able to read it) and a symbolic link to it (the file it points to is the one rewritten).
     Raises `ConfigError` (and leaves the file untouched) when the result would be invalid.
     """
-    text = path.read_text(encoding="utf-8")
-    combined = text + ("" if text.endswith("\n") else "\n") + extra_toml
-    settings = parse_settings(combined, path, environ)
-    write_atomically(path, combined.encode("utf-8"), mode=path.stat().st_mode & 0o777)
+    with path.open(encoding="utf-8", newline="") as handle:  # as written: CRLF stays CRLF
+        text = handle.read()
+    newline = "\r\n" if "\r\n" in text else "\n"
+    combined = text + ("" if text.endswith("\n") else newline) + extra_toml.replace("\n", newline)
+    settings = parse_settings(combined, path, environ, allow_unset=allow_unset)
+    target = path.resolve()
+    status = target.stat()
+    write_atomically(
+        target,
+        combined.encode("utf-8"),
+        mode=status.st_mode & 0o777,
+        owner=(status.st_uid, status.st_gid),
+    )
     return settings
 
 

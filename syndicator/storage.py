@@ -639,6 +639,7 @@ class SourceStatus:
     not_modified_polls: int = 0
     failure_score: float = 0.0
     last_error_at: datetime | None = None
+    config_url: str = ""  # as written in the config; `source.url` moves after a 301 or discovery
 
     @property
     def not_modified_ratio(self) -> float | None:
@@ -1160,6 +1161,7 @@ class Store:
                 not_modified_polls=row["not_modified_polls"],
                 failure_score=row["failure_score"],
                 last_error_at=_parse_optional_time(row["last_error_at"]),
+                config_url=row["config_url"],
             )
             for row in rows
         ]

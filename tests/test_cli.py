@@ -404,7 +404,7 @@ def test_opml_import_appends_sources_and_skips_duplicates(tmp_path: Path) -> Non
 
     exported = syndicator("--config", str(config), "sources", "export", cwd=tmp_path)
     assert exported.returncode == 0
-    assert exported.stdout.count("<outline ") == 3
+    assert exported.stdout.count("<outline ") == 4  # three feeds, one of them in a folder
     assert 'xmlUrl="https://eurasianet.org/rss"' in exported.stdout
 
 

@@ -227,6 +227,18 @@ def test_design_example_without_environment_names_the_variables() -> None:
     )
 
 
+def test_a_doubled_dollar_is_a_literal_reference() -> None:
+    """`$${NAME}` is "${NAME}" as written (how `sources import` keeps an OPML's text literal);
+    an unset NAME is then no problem."""
+    text = (
+        '[[sources]]\nurl = "https://a.example/rss?k=$${KEY}&t=${TOKEN}"\n'
+        'name = "$$${KEY} and $${UNSET}"\n'
+    )
+    [source] = parse_settings(text, CONFIG_PATH, {"KEY": "secret", "TOKEN": "t0k"}).sources
+    assert source.url == "https://a.example/rss?k=${KEY}&t=t0k"
+    assert source.name == "$${KEY} and ${UNSET}"
+
+
 def test_shipped_config_loads_without_problems() -> None:
     settings = load_settings(SHIPPED_CONFIG, environ={})
 
