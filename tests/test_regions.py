@@ -625,6 +625,24 @@ def test_georgia_reads_from_its_context() -> None:
     assert _named("Georgia's governor signs bill", "Governor Kemp signed it in Atlanta.") == {"US"}
 
 
+def test_a_state_after_its_citys_comma_is_the_state_not_the_country_of_that_name() -> None:
+    # Fox News, 6 February 2023 (feeds-real/archived-entries): "Atlanta, Georgia" made
+    # Atlanta read as the Caucasus country, and a title saying it put the story in its feed.
+    title = "Atlanta man allegedly attempted to smuggle, drugs, phones and chicken wings into jail"
+    text = (
+        "An Atlanta, Georgia man allegedly tried to smuggle cocaine, cell phones, marijuana, "
+        "hex keys and chicken wings into the DeKalb County Jail."
+    )
+    assert _named(title, text) == {"US"}
+    assert _named("Three dead in shooting in Atlanta, Georgia") == {"US"}
+    # The state settles a later bare "Georgia" too; the country stays the country.
+    assert _named("Tornado damage", "It hit Columbus, Georgia, and then Macon, Georgia.") == {"US"}
+    assert _named("Protests", "Thousands marched in Tbilisi, Georgia on Monday.") == {"GE"}
+    # And so in a dateline.
+    assert _named("Storm hits", "A storm hit the city.", place="ATLANTA, Georgia") == {"US"}
+    assert _named("Protest", "A protest in the city.", place="TBILISI, Georgia") == {"GE"}
+
+
 @pytest.mark.parametrize(
     ("title", "text", "spoken"),
     [

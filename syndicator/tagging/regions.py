@@ -787,19 +787,30 @@ def _dateline_occurrences(gazetteer: Gazetteer, place: str) -> list[_Occurrence]
     """The dateline's place: its most specific known part wins ("PARIS, Texas" is the US,
     "RIDGEFIELD, N.J." is the US through the state, "ALMATY" is Kazakhstan)."""
     parts = [readable_title(part.strip(" *")) for part in place.split(",") if part.strip(" *")]
-    for part in (*parts[1:][::-1], *parts[:1]):
-        # .title(): "ILL." is too short for `readable_title`, "La paz" is a lower-cased wire
-        # copy; names drop a leading "The" ("THE HAGUE").
-        name = (
-            gazetteer.abbreviations.get(part)
-            or gazetteer.abbreviations.get(part.title())
-            or gazetteer.lookup(part)
-            or gazetteer.lookup(part.title())
-            or gazetteer.lookup(part.removeprefix("The "))
-        )
+    names = [_dateline_name(gazetteer, part) for part in parts]
+    for name in (*names[1:][::-1], *names[:1]):
         if name is not None and name.is_place:
-            return [_Occurrence(name, 0, "dateline")]
+            # "ATLANTA, Georgia": the state's reading that shares the city's country.
+            city = names[0]
+            support = (
+                _reading_beside(name, city).code
+                if len(name.readings) > 1 and city is not None and city is not name
+                else ""
+            )
+            return [_Occurrence(name, 0, "dateline", support)]
     return []
+
+
+def _dateline_name(gazetteer: Gazetteer, part: str) -> PlaceName | None:
+    # .title(): "ILL." is too short for `readable_title`, "La paz" is a lower-cased wire
+    # copy; names drop a leading "The" ("THE HAGUE").
+    return (
+        gazetteer.abbreviations.get(part)
+        or gazetteer.abbreviations.get(part.title())
+        or gazetteer.lookup(part)
+        or gazetteer.lookup(part.title())
+        or gazetteer.lookup(part.removeprefix("The "))
+    )
 
 
 def _find(
@@ -822,6 +833,8 @@ def _find(
         return []
     found: list[_Occurrence] = []
     covered = -1
+    # "Atlanta, Georgia": the state after a city's comma is read as the city's (index, code).
+    after_city = (-1, "")
     for index in _positions(tokens, hits):
         if index <= covered:
             continue  # inside a longer name already read
@@ -839,12 +852,16 @@ def _find(
             )
         ):
             continue
-        support = (
-            _following_support(gazetteer, names[0], tokens, covered)
-            or _noun_support(names[0], tokens, covered)
-            or ("" if capitals_name else _preposition_support(names[0], tokens, index))
-            or _article_support(gazetteer, tokens, index)
-        )
+        if index == after_city[0] and _has_reading(names[0], after_city[1]):
+            support = after_city[1]
+        elif support := _following_support(gazetteer, names[0], tokens, covered):
+            after_city = (covered + 1, support)
+        else:
+            support = (
+                _noun_support(names[0], tokens, covered)
+                or ("" if capitals_name else _preposition_support(names[0], tokens, index))
+                or _article_support(gazetteer, tokens, index)
+            )
         found += [_Occurrence(name, index, where, support) for name in names if name.is_place]
     return found
 
@@ -1129,8 +1146,20 @@ def _following_support(gazetteer: Gazetteer, name: PlaceName, tokens: list[str],
     found = _match_at(gazetteer, tokens, last + 1, raw) if raw[:1].isupper() else None
     if found is None or not found[0][0].readings:
         return ""
-    reading = found[0][0].readings[0]
+    reading = _reading_beside(found[0][0], name)
     return reading.code if reading.kind in ("country", "state", "demonym") else ""
+
+
+def _reading_beside(name: PlaceName, city: PlaceName) -> Reading:
+    """The reading of a name after a city's comma that shares the city's country: in
+    "Atlanta, Georgia" and "Columbus, Georgia" the state, not the country (the first reading
+    when none does: "Tbilisi, Georgia")."""
+    codes = {reading.code for reading in city.readings}
+    return next((r for r in name.readings if r.code in codes), name.readings[0])
+
+
+def _has_reading(name: PlaceName, code: str) -> bool:
+    return any(reading.code == code for reading in name.readings)
 
 
 def _noun_support(name: PlaceName, tokens: list[str], last: int) -> str:
@@ -1201,8 +1230,8 @@ def _weigh(
 
 def _directly_named(occurrences: Iterable[_Occurrence]) -> Counter[str]:
     """How often each country is named without doubt: its name, a demonym, a capital, the
-    dateline."""
-    return Counter(
+    dateline, a name its neighbour settles ("Columbus, Georgia", "Sydney Airport")."""
+    direct = Counter(
         occurrence.name.readings[0].code
         for occurrence in occurrences
         if len({reading.code for reading in occurrence.name.readings}) == 1
@@ -1210,6 +1239,8 @@ def _directly_named(occurrences: Iterable[_Occurrence]) -> Counter[str]:
         and not occurrence.name.person_like
         and (occurrence.where == "dateline" or occurrence.name.readings[0].kind != "city")
     )
+    direct.update(occurrence.support for occurrence in occurrences if occurrence.support)
+    return direct
 
 
 def _reading_of(occurrence: _Occurrence, body: str, direct: Counter[str]) -> Reading:
@@ -1219,6 +1250,10 @@ def _reading_of(occurrence: _Occurrence, body: str, direct: Counter[str]) -> Rea
     readings = occurrence.name.readings
     if len(readings) == 1:
         return readings[0]
+    if occurrence.support:  # "Atlanta, Georgia": the state of the city before it
+        for reading in readings:
+            if reading.code == occurrence.support:
+                return reading
     default = readings[0]
 
     def strength(reading: Reading) -> tuple[int, int]:
