@@ -725,8 +725,12 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
             else None
         )
         if read is not None:
-            occurrences += _inflected_tokens(gazetteer, title_tokens, "title", read)
-            occurrences += _inflected_tokens(gazetteer, body_tokens, "body", read)
+            # Not the words of a longer name read already: "na Zachodnim Brzegu Jordanu" (the
+            # West Bank of the river) names no Jordan.
+            for tokens, where in ((title_tokens, "title"), (body_tokens, "body")):
+                occurrences += _inflected_tokens(
+                    gazetteer, tokens, where, read, skip=_words_of_names(occurrences, where)
+                )
     if not (story.title.isascii() and story.body.isascii()):
         occurrences += _cjk_occurrences(gazetteer, story.title, "title")
         occurrences += _cjk_occurrences(gazetteer, story.body, "body")
