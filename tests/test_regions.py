@@ -1079,3 +1079,14 @@ def test_the_west_bank_is_palestine_in_every_language_and_its_river_names_no_jor
     # Jericho and Bethlehem need their country named: a wrestler, a steel maker.
     assert _named("Chris Jericho wins the title") == set()
     assert _named("Bethlehem Steel Corp said it would cut jobs") == set()
+
+
+def test_a_landmark_after_a_city_keeps_the_city_a_place() -> None:
+    # BBC News, 6 February 2023 (feeds-real/archived-entries): no region at all, as if
+    # "Gaziantep Castle" were a person's name like "Paris Hilton".
+    title = "Roman-era castle destroyed by earthquake"
+    text = "Footage showed widespread devastation at the 2,000-year-old Gaziantep Castle."
+    assert _focus(title, text) >= {"TR", "Western Asia"}
+    assert _named("Prayers", "Crowds gathered at the Aleppo Citadel on Friday.") == {"SY"}
+    # The royal residence is not Windsor, Ontario.
+    assert _named("Honours", "The King returned to Windsor Castle on Friday.") == {"GB"}

@@ -225,6 +225,8 @@ _PLACE_WORDS = word_set(
     "North South East West Northern Southern Eastern Western Upper Lower Greater "
     "Capital Senate House Legislature Election Elections Prefecture County "
     "District Municipality Mountains Coast Peninsula Gulf Strait Border Crisis War Cabinet "
+    # A city's landmarks ("Gaziantep Castle", "Aleppo Citadel", "Manchester Arena").
+    "Castle Citadel Fortress Mosque Cathedral Palace Museum Stadium Arena "
     "Says Said "
     # Officials, bodies and clubs named after the place they serve ("Vermont Gov. Phil Scott",
     # "Ohio Sen.", "Texas Democrats", "Blackburn Rovers").
