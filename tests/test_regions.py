@@ -1090,3 +1090,22 @@ def test_a_landmark_after_a_city_keeps_the_city_a_place() -> None:
     assert _named("Prayers", "Crowds gathered at the Aleppo Citadel on Friday.") == {"SY"}
     # The royal residence is not Windsor, Ontario.
     assert _named("Honours", "The King returned to Windsor Castle on Friday.") == {"GB"}
+
+
+def test_russian_and_ukrainian_nouns_for_a_countrys_people_name_it() -> None:
+    # Suspilne (feeds-real ukr.net, December 2023): a Ukrainian goalkeeper at Benfica, named
+    # only as "українець", had no region at all.
+    title = (
+        'Анатолій Трубін з "Бенфікою" вийшов у Фінал чотирьох Кубка португальської ліги: '
+        "як зіграв українець"
+    )
+    assert _named(title, title) == {"UA"}
+    # A Central Asian desk's everyday headline forms: the title's first word is the title's.
+    assert "KZ" in _focus("Казахстанец стал чемпионом мира по боксу")
+    assert "UZ" in _focus("Узбеки обыграли таджиков в финале")
+    assert "GE" in _focus("Грузины вышли на митинг у парламента")
+    assert _named("Матч", "Россияне и белорусы не выступят на турнире.") == {"RU", "BY"}
+    # Weak in running text: once in a story about somewhere else is a mention.
+    tags = _tags("Пожар в Алматы", "Пожар в Алматы потушили. Среди пострадавших двое узбеков.")
+    assert tags["KZ"].focus
+    assert not tags["UZ"].focus
