@@ -1109,3 +1109,21 @@ def test_russian_and_ukrainian_nouns_for_a_countrys_people_name_it() -> None:
     tags = _tags("Пожар в Алматы", "Пожар в Алматы потушили. Среди пострадавших двое узбеков.")
     assert tags["KZ"].focus
     assert not tags["UZ"].focus
+
+
+def test_a_regional_desks_leaders_parliaments_and_movements_name_their_country() -> None:
+    # Interia (pl), February 2023 (feeds-real/archived-entries): a Tbilisi court's verdict on
+    # Saakashvili, a Ukrainian citizen, was in the Ukraine feed and not Georgia's.
+    title = "Sąd zdecydował w sprawie Saakaszwilego"
+    text = (
+        "Były przywódca, obywatel Ukrainy, nie był obecny na rozprawie, ani na ogłoszeniu wyroku."
+    )
+    tags = _tags(title, text)
+    assert tags["GE"].focus
+    assert not tags["UA"].focus
+    assert "GE" in _focus("Kobakhidze says the government will not join sanctions")
+    assert "KZ" in _focus("Мажилис одобрил поправки в Налоговый кодекс")
+    assert "LB" in _focus("Hezbollah fires rockets after strike")
+    assert "YE" in _focus("Хуситы атаковали судно в Красном море")
+    assert "SY" in _focus("Президент Асад встретился с посланником ООН")
+    assert _focus("Kurti rejects Serbian demands") >= {"XK", "RS"}
