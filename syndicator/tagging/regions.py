@@ -148,6 +148,9 @@ _LOCAL_NOUNS = word_set(
 # capital of the next word says nothing ("Two Dead In Houston Shooting", "Fire in Paris
 # Kills Three", and German, which capitalises every noun: "Explosion in München").
 _PLACE_PREPOSITIONS = frozenset(("In", "Near", "Outside", "in", "near", "outside"))
+# "anti-Israel comments", "pro-Russian separatists" (a hyphen splits words): the side a
+# story's people take, a weak mention of that country wherever it stands.
+_STANCE_WORDS = frozenset(("anti", "Anti", "ANTI", "pro", "Pro", "PRO"))
 # A token ending so ends a sentence (";" stands for a paragraph's end in split text).
 _SENTENCE_ENDS = frozenset(".!?:;")
 # After a demonym, words that make it a language ("Spanish-language", "French-speaking",
@@ -227,6 +230,8 @@ _PLACE_WORDS = word_set(
     "District Municipality Mountains Coast Peninsula Gulf Strait Border Crisis War Cabinet "
     # A city's landmarks ("Gaziantep Castle", "Aleppo Citadel", "Manchester Arena").
     "Castle Citadel Fortress Mosque Cathedral Palace Museum Stadium Arena "
+    # A city's communities ("San Francisco Jewish center", "Birmingham Muslim leaders").
+    "Jewish Muslim Catholic Islamic Orthodox Hindu Sikh Buddhist Anglican "
     "Says Said "
     # Officials, bodies and clubs named after the place they serve ("Vermont Gov. Phil Scott",
     # "Ohio Sen.", "Texas Democrats", "Blackburn Rovers").
@@ -385,6 +390,7 @@ class _Occurrence:
     index: int  # the token it starts at
     where: str  # "dateline", "title" or "body"
     support: str = ""  # the code a following ", Texas" gives it
+    stance: bool = False  # after "anti-" or "pro-": a side taken, not a place (`_count`)
 
 
 @dataclass(slots=True)
@@ -841,6 +847,7 @@ def _find(
     covered = -1
     # "Atlanta, Georgia": the state after a city's comma is read as the city's (index, code).
     after_city = (-1, "")
+    listed = -1  # where a name listed after a country stands ("Israel, Jordan", "Niger and Chad")
     for index in _positions(tokens, hits):
         if index <= covered:
             continue  # inside a longer name already read
@@ -860,15 +867,30 @@ def _find(
             continue
         if index == after_city[0] and _has_reading(names[0], after_city[1]):
             support = after_city[1]
+        elif index == listed and (support := _listed_country(names[0])):
+            pass
         elif support := _following_support(gazetteer, names[0], tokens, covered):
             after_city = (covered + 1, support)
         else:
             support = (
-                _noun_support(names[0], tokens, covered)
+                (
+                    _listing_support(gazetteer, names[0], tokens, covered)
+                    if names[0].person_like
+                    else ""
+                )
+                or _noun_support(names[0], tokens, covered)
                 or ("" if capitals_name else _preposition_support(names[0], tokens, index))
                 or _article_support(gazetteer, tokens, index)
             )
-        found += [_Occurrence(name, index, where, support) for name in names if name.is_place]
+        if names[0].readings and names[0].readings[0].kind == "country":
+            if tokens[covered].endswith(","):
+                listed = covered + 1
+            elif covered + 2 < len(tokens) and tokens[covered + 1] in ("and", "And", "&"):
+                listed = covered + 2
+        stance = index > 0 and tokens[index - 1] in _STANCE_WORDS
+        found += [
+            _Occurrence(name, index, where, support, stance) for name in names if name.is_place
+        ]
     return found
 
 
@@ -1156,6 +1178,33 @@ def _following_support(gazetteer: Gazetteer, name: PlaceName, tokens: list[str],
     return reading.code if reading.kind in ("country", "state", "demonym") else ""
 
 
+def _listing_support(gazetteer: Gazetteer, name: PlaceName, tokens: list[str], last: int) -> str:
+    """'India, France and ...', 'Israel And Jordan Sign ...': a country that is also a given
+    name, listed before another country, is the country (a Headline Case title says nothing
+    of it otherwise)."""
+    if not name.person_like or not _listed_country(name):
+        return ""
+    after = last + 1
+    if not tokens[last].endswith(","):
+        if after + 1 >= len(tokens) or tokens[after] not in ("and", "And", "&"):
+            return ""
+        after += 1
+    if after >= len(tokens) or not tokens[after][:1].isupper():
+        return ""
+    found = _match_at(gazetteer, tokens, after, tokens[after])
+    first = found[0][0].readings[0] if found is not None and found[0][0].readings else None
+    return name.readings[0].code if first is not None and first.kind == "country" else ""
+
+
+def _listed_country(name: PlaceName) -> str:
+    """A country that is also a given name ("Jordan", "Chad"), listed after another country:
+    the country."""
+    first = name.readings[0] if name.readings else None
+    if first is None or first.kind != "country" or not name.person_like:
+        return ""
+    return _one_country(name)
+
+
 def _reading_beside(name: PlaceName, city: PlaceName) -> Reading:
     """The reading of a name after a city's comma that shares the city's country: in
     "Atlanta, Georgia" and "Columbus, Georgia" the state, not the country (the first reading
@@ -1293,6 +1342,10 @@ def _supported(
 
 def _count(evidence: _Evidence, occurrence: _Occurrence, reading: Reading) -> None:
     label = occurrence.name.text
+    if occurrence.stance:
+        evidence.lowercase = min(LOWERCASE_CAP, evidence.lowercase + KIND_WEIGHT["lowercase"])
+        evidence.mentions[label] = evidence.mentions.get(label, 0) + 1
+        return
     if occurrence.where == "dateline":
         evidence.dateline = evidence.dateline or label
         return
