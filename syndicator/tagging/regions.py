@@ -314,6 +314,8 @@ class Gazetteer:
     latin_stems: dict[str, PlaceName] = field(default_factory=dict)
     lowercase: dict[str, PlaceName] = field(default_factory=dict)
     lower_prefixes: dict[str, list[tuple[str, PlaceName]]] = field(default_factory=dict)
+    # Person-like names that are mostly the place: named without doubt in running text.
+    mostly_places: frozenset[str] = frozenset()
     # every token that can start a name, as split from text: "Kazakhstan," "Russia's" "New"
     starts: frozenset[str] = frozenset()
     first_words: frozenset[str] = frozenset()  # of names of two words or more
@@ -444,6 +446,7 @@ def build_gazetteer(
         )
     for name in _curated_names(aliases, needs_support, person_like):
         gazetteer.add(name)
+    gazetteer.mostly_places = frozenset(aliases.get("person_like", {}).get("mostly_places", []))
     _add_russian_declensions(gazetteer)
     gazetteer.finish()
     _add_latin_stems(gazetteer, compiled.get("inflected_latin", ()))
@@ -879,7 +882,11 @@ def _find(
                     else ""
                 )
                 or _noun_support(names[0], tokens, covered)
-                or ("" if capitals_name else _preposition_support(names[0], tokens, index))
+                or (
+                    _person_like_support(names[0], tokens, index)
+                    if capitals_name
+                    else _preposition_support(names[0], tokens, index)
+                )
                 or _article_support(gazetteer, tokens, index)
             )
         if names[0].readings and names[0].readings[0].kind == "country":
@@ -1256,6 +1263,23 @@ def _preposition_support(name: PlaceName, tokens: list[str], index: int) -> str:
     return _one_country(name)
 
 
+# Lower-case prepositions before a name that is also a given name, in sentence-case text:
+# "King Abdullah II of Jordan", "voters in Kenya", "flights from Israel" are the places ("to"
+# is not: "the ball went to Jordan").
+_PLACE_PREPOSITIONS_LOWER = frozenset(("in", "of", "from", "into", "across", "near"))
+
+
+def _person_like_support(name: PlaceName, tokens: list[str], index: int) -> str:
+    """'King Abdullah II of Jordan': a country that is also a given name, after a
+    lower-case preposition (and no capitalised word beside it, `_beside_a_name`), is the
+    place, and supports the same name in a Headline Case title."""
+    if not name.person_like or index == 0 or tokens[index - 1] not in _PLACE_PREPOSITIONS_LOWER:
+        return ""
+    # Countries only: a city so supported would name its country for others ("in Paris" made
+    # "Decision Angers Banks" the French city).
+    return _listed_country(name)
+
+
 def _cyrillic_adjectives(gazetteer: Gazetteer, tokens: list[str]) -> list[_Occurrence]:
     """Lower-case Russian adjectives ("российские войска"): weak mentions anywhere."""
     found = []
@@ -1270,7 +1294,7 @@ def _cyrillic_adjectives(gazetteer: Gazetteer, tokens: list[str]) -> list[_Occur
 def _weigh(
     gazetteer: Gazetteer, occurrences: list[_Occurrence], body: str, headline_cased: bool
 ) -> dict[str, _Evidence]:
-    direct = _directly_named(occurrences)
+    direct = _directly_named(occurrences, gazetteer.mostly_places)
     evidence: dict[str, _Evidence] = {}
     for occurrence in occurrences:
         reading = _reading_of(occurrence, body, direct)
@@ -1283,15 +1307,21 @@ def _weigh(
     return evidence
 
 
-def _directly_named(occurrences: Iterable[_Occurrence]) -> Counter[str]:
+def _directly_named(
+    occurrences: Iterable[_Occurrence], mostly_places: AbstractSet[str]
+) -> Counter[str]:
     """How often each country is named without doubt: its name, a demonym, a capital, the
-    dateline, a name its neighbour settles ("Columbus, Georgia", "Sydney Airport")."""
+    dateline, a name its neighbour settles ("Columbus, Georgia", "Sydney Airport"), a name
+    that is mostly the place in running text ("Israel urged the United Nations")."""
     direct = Counter(
         occurrence.name.readings[0].code
         for occurrence in occurrences
         if len({reading.code for reading in occurrence.name.readings}) == 1
         and not occurrence.name.needs_support
-        and not occurrence.name.person_like
+        and (
+            not occurrence.name.person_like
+            or (occurrence.where == "body" and occurrence.name.text in mostly_places)
+        )
         and (occurrence.where == "dateline" or occurrence.name.readings[0].kind != "city")
     )
     direct.update(occurrence.support for occurrence in occurrences if occurrence.support)
