@@ -1205,3 +1205,11 @@ def test_a_country_that_is_mostly_a_place_named_in_running_text_supports_its_tit
     assert "JO" in _focus(title, "King Abdullah II of Jordan met President Biden on Monday.")
     # Not Jordan in running text (a player's surname), nor after "to" (a pass).
     assert "JO" not in _focus("Jordan Leads Bulls Past Knicks", "Michael Jordan scored 30 points.")
+
+
+def test_darfur_is_sudan_in_english_slovak_and_russian() -> None:
+    # aktuality.sk (feeds-real): no region at all.
+    title = "V sudánskom regióne Dárfúr sa opäť rozhoreli násilnosti, hlásia desiatky obetí"
+    assert "SD" in _focus(title, "Krvavé udalosti zanechali aj 97 zranených.")
+    assert "SD" in _focus("Столкновения в Дарфуре")
+    assert "SD" in _focus("Fighting flares again in Darfur")
