@@ -46,7 +46,7 @@ from pathlib import Path
 from syndicator import fingerprint as fpm
 from syndicator.dedup import entry_key, fingerprint_stories
 from syndicator.models import ParsedEntry
-from syndicator.normalize import article_text, normalize_entry
+from syndicator.normalize import article_text, canonical_url, normalize_entry
 from syndicator.storage import ConfiguredSource, Store, open_store
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "labelled-news"
@@ -542,13 +542,20 @@ def store_clusters(items: Sequence[StoreItem], document_size: int) -> tuple[list
                 _store_document(store, source, pending.pop(source))
         for source, document in pending.items():
             _store_document(store, source, document)
-        cluster_of = {
-            (row[0], row[1]): row[2]
-            for row in store.db.execute("SELECT source_id, guid_key, cluster_id FROM stories")
-        }
+        rows = store.db.execute(
+            "SELECT source_id, guid_key, cluster_id, canonical_url, title FROM stories"
+        ).fetchall()
         links = store.db.execute("SELECT cluster_id, related_id FROM cluster_links").fetchall()
         store.close()
-    copies = [cluster_of[(source_of[item.site], "guid:" + item.key)] for item in items]
+    cluster_of = {(row[0], row[1]): row[2] for row in rows}
+    # An item the store took for an earlier entry of its source under another guid (the same
+    # link and headline crawled twice, as UCI has some) is in that entry's cluster.
+    by_link = {(row[0], row[3], row[4]): row[2] for row in rows}
+    copies = [
+        cluster_of.get((source_of[item.site], "guid:" + item.key))
+        or by_link[(source_of[item.site], canonical_url(item.link), " ".join(item.title.split()))]
+        for item in items
+    ]
     return copies, _components(copies, links)
 
 

@@ -9,15 +9,16 @@ and restarts never match twice. This module takes it from there, in two steps pe
    may speak (an immediate alert at once; a digest when its cron schedule has fired since the
    last one, with what was waiting at that time; never inside quiet hours; never above
    `max_per_hour` messages), the oldest `max_items` matches become one `deliveries` row, in
-   one transaction (several, when the channel shows fewer stories a message: Discord 10,
-   Slack 40); an immediate alert with more waiting makes as many messages as the rate
-   limit allows. What does not fit waits for the next message and is counted in this one
-   ("and 3 more"): nothing is dropped.
+   one transaction (fewer, when the channel shows fewer stories a message: Discord 10,
+   Slack 40); with more waiting it makes as many messages as the rate limit allows (a
+   digest: until all that was waiting when it fired is out). What does not fit waits for
+   the next message and is counted in this one ("and 3 more"): nothing is dropped.
 2. Send (`send_due`): each due delivery is rendered from the stored clusters and sent by
    `notify`. Sent: done. A temporary failure (timeout, 5xx, 429, SMTP 4xx) is retried with
    exponential backoff and jitter (30 s doubling, at most 6 h, or the peer's Retry-After),
    for three days, then the delivery is dead with its last error. A permanent failure is
-   dead at once; a webhook's 410 Gone also disables the channel, with the reason, until
+   dead at once; a webhook's 410 Gone (or Slack's or Discord's answer for a deleted
+   webhook) also disables the channel, with the reason, until
    `syndicator alerts retry`.
 
 A delivery's id is made once, when it is composed, and is the webhook-id and the root of
@@ -133,8 +134,8 @@ def compose_due(store: Store, settings: Settings, now: datetime) -> int:
         while not _over_rate(store, alert, channel, now):
             made = _compose(store, alert, channel, now, per_message)
             composed += made
-            if not made or alert.schedule != "immediate":
-                break  # a digest is one message (or its parts) per fire; the rest waits
+            if not made:
+                break
     return composed
 
 
@@ -156,6 +157,14 @@ def items_per_message(alert: AlertSettings, channel: ChannelSettings) -> int:
 def _compose(
     store: Store, alert: AlertSettings, channel: str, now: datetime, per_message: int
 ) -> int:
+    """One message of at most `per_message` stories, if one may go now: 1, else 0.
+
+    An immediate alert takes the oldest waiting matches. A digest, when its schedule has
+    fired since it last did, takes those that were waiting when it fired, and so on, one
+    message after another, until every one of them is out: a digest is all that matched
+    before it fired, in as many messages as `max_items` (and the channel) need, never a
+    backlog that grows by what exceeds `max_items` a day. `max_per_hour` may hold parts
+    back: they follow as it allows, still before anything that matched after the fire."""
     if alert.schedule == "immediate":
         items = store.compose_delivery(
             alert.name, channel, per_message, now, digest=False, delivery_id=new_id()
@@ -170,25 +179,31 @@ def _compose(
     except ValueError as e:  # `syndicator check` reports it too
         log.error("alert %r: schedule %r: %s", alert.name, alert.schedule, e)
         return 0
-    if fired is None:
-        return 0
-    messages, left = 0, alert.max_items
-    while left > 0:  # one message, or the parts a channel needs to show `max_items`
-        items = store.compose_delivery(
-            alert.name,
-            channel,
-            min(per_message, left),
-            fired,
-            digest=True,
-            delivery_id=new_id(),
-            matched_by=fired,  # what was waiting then; what matched since waits for the next
-        )
-        if not items:
-            break
-        messages, left = messages + 1, left - items
-    if not messages:
+    if fired is None:  # between fires: the rest of the last one's digest, if any is left
+        if not store.digest_sent_at(alert.name, channel, last):
+            return 0  # `last` was a start or an empty fire: nothing was held back
+        fired = last
+    if _digest_message(store, alert, channel, fired, per_message):
+        return 1
+    if fired != last:
         store.skip_digest(alert.name, channel, fired)
-    return messages
+    return 0
+
+
+def _digest_message(
+    store: Store, alert: AlertSettings, channel: str, fired: datetime, per_message: int
+) -> bool:
+    """One message of a digest that fired at `fired`: what was waiting then, oldest first."""
+    items = store.compose_delivery(
+        alert.name,
+        channel,
+        per_message,
+        fired,
+        digest=True,
+        delivery_id=new_id(),
+        matched_by=fired,  # what was waiting then; what matched since waits for the next
+    )
+    return items > 0
 
 
 def schedule_problems(settings: Settings) -> list[str]:
@@ -353,6 +368,7 @@ def build_message(store: Store, settings: Settings, delivery: Delivery) -> Alert
         created_at=delivery.created_at,
         feed_url=f"{settings.publish.base_url}feeds/alerts/{delivery.rule}.atom",
         digest=delivery.digest,
+        timezone=alert.timezone if alert else "UTC",
     )
 
 
@@ -424,6 +440,7 @@ def preview_alert(
         created_at=now or datetime.now(UTC),
         feed_url=f"{settings.publish.base_url}feeds/alerts/{alert.name}.atom" if alert else "",
         digest=alert is not None and alert.schedule != "immediate",
+        timezone=alert.timezone if alert else "UTC",
     )
     if alert is None:
         head = f"query: {query}\n{describe_matches(found, query)}\n"

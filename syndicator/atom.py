@@ -4,7 +4,8 @@ One entry per story cluster, with a stable tag-URI id derived from the cluster i
 representative story's title and link, the other copies as `rel="related"` links, categories
 for regions and topics, and the origin as `atom:source`. Content HTML is sanitised with nh3
 (ammonia); every string is stripped of XML-invalid characters first, because one control
-character makes feedgen refuse the whole document. No I/O: writing files is `publishing`'s job.
+character makes feedgen refuse the whole document. Links are made valid IRIs (a source's
+"a story?q=a b" is published "a%20story?q=a%20b"). No I/O: writing files is `publishing`'s job.
 
 Entry links and `atom:source` are added after feedgen has rendered, with lxml: feedgen 1.0.0
 loses the rel, type and title of entry links (in `FeedEntry.atom_entry` the loop variable
@@ -31,13 +32,20 @@ from lxml import etree
 
 from syndicator import __version__
 from syndicator.errors import PublishError
-from syndicator.models import Cluster, Section
+from syndicator.models import LANGUAGE_TAG, Cluster, Section
 from syndicator.normalize import clean_line, clean_xml_text
 from syndicator.tagging.regions import region_label
 from syndicator.tagging.topics import topic_label
 
 log = logging.getLogger(__name__)
 
+# The version of how documents are rendered: raise it with every change to what an existing
+# feed's document would say (escaping, elements, links). Publishing rewrites a feed only when
+# what it is rendered from changes, and this is part of that, so a fix reaches quiet feeds
+# too, once, at the first publish after an upgrade.
+# 2: links percent-encoded into valid IRIs.
+# 3: an entry's title, summary and content carry its language (xml:lang).
+RENDERING = 3
 _ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
@@ -99,6 +107,7 @@ def render_atom(
         root = etree.fromstring(generator.atom_str(pretty=False), _HUGE_PARSER)
         for element, cluster in zip(root.iterfind(f"{{{_ATOM_NS}}}entry"), clusters, strict=True):
             _add_links_and_source(element, cluster)
+            _mark_language(element, cluster.representative.language)
         root = _with_archive_links(root, context)
         etree.indent(root, space="  ")
         document: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
@@ -191,18 +200,60 @@ def _add_links_and_source(entry: etree._Element, cluster: Cluster) -> None:
     """The representative's link as alternate, every other copy as related, then the origin."""
     story = cluster.representative
     if _is_web_url(story.url):
-        _sub(entry, "link", href=clean_xml_text(story.url), rel="alternate", type="text/html")
+        _sub(entry, "link", href=iri_reference(story.url), rel="alternate", type="text/html")
     for copy in cluster.copies:
         if copy.id != story.id and _is_web_url(copy.url):
-            href, title = clean_xml_text(copy.url), clean_line(copy.source_name)
+            href, title = iri_reference(copy.url), clean_line(copy.source_name)
             _sub(entry, "link", href=href, rel="related", type="text/html", title=title)
     source = _sub(entry, "source")
-    _sub(source, "id").text = clean_xml_text(story.source_url)
+    _sub(source, "id").text = iri_reference(story.source_url)
     _sub(source, "title").text = clean_line(story.source_name)
-    _sub(source, "link", href=clean_xml_text(story.source_url), rel="self")
+    _sub(source, "link", href=iri_reference(story.source_url), rel="self")
     if _is_web_url(story.source_link) and story.source_link != story.source_url:
-        link = clean_xml_text(story.source_link)
+        link = iri_reference(story.source_link)
         _sub(source, "link", href=link, rel="alternate", type="text/html")
+
+
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_TEXT_ELEMENTS = tuple(f"{{{_ATOM_NS}}}{name}" for name in ("title", "summary", "content"))
+
+
+def _mark_language(entry: etree._Element, language: str) -> None:
+    """xml:lang on the entry's own text (its title, summary and content), not on the whole
+    entry: its category labels and source name are ours, in English. A reader then shows
+    Arabic or Hebrew right to left, and hyphenates and reads aloud in the right language."""
+    if not LANGUAGE_TAG.fullmatch(language):
+        return
+    tag = language.replace("_", "-")
+    for child in entry:
+        if child.tag in _TEXT_ELEMENTS:
+            child.set(_XML_LANG, tag)
+
+
+# What RFC 3987 allows nowhere in an IRI: controls, space, the delimiters <>"{}|\^`, the
+# bidirectional formatting marks (section 4.1), and a "%" that starts no escape. Feeds do
+# link to "https://site/a story/?q=a b": published as is, the href is no IRI (RFC 4287
+# 4.2.7.1), the W3C validator rejects the feed and some readers cut the link at the space.
+_NOT_IN_IRI = re.compile(
+    r'[\x00-\x20\x7f-\x9f<>"{}|\\^`\u200e\u200f\u202a-\u202e\u2066-\u2069]|%(?![0-9A-Fa-f]{2})'
+)
+
+
+@functools.lru_cache(maxsize=8192)
+def iri_reference(url: str) -> str:
+    """`url` as a valid IRI reference: what no IRI may hold percent-encoded (UTF-8), and every
+    "#" after the first (a fragment holds none) too. Letters of any script and existing
+    escapes are kept: the link a reader opens is the same one."""
+    cleaned = clean_xml_text(url).strip()
+    head, hash_mark, fragment = cleaned.partition("#")
+    escaped = _NOT_IN_IRI.sub(_percent_encoded, head)
+    if hash_mark:
+        escaped += "#" + _NOT_IN_IRI.sub(_percent_encoded, fragment).replace("#", "%23")
+    return escaped
+
+
+def _percent_encoded(match: re.Match[str]) -> str:
+    return "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8"))
 
 
 def _sub(parent: etree._Element, tag: str, **attributes: str) -> etree._Element:
@@ -255,7 +306,7 @@ def _also_reported_by(copies: Sequence[tuple[str, str]]) -> str:
 def _source_link(name: str, url: str) -> str:
     if not _is_web_url(url):
         return html.escape(name)
-    return f'<a href="{html.escape(clean_xml_text(url), quote=True)}">{html.escape(name)}</a>'
+    return f'<a href="{html.escape(iri_reference(url), quote=True)}">{html.escape(name)}</a>'
 
 
 _RELATIVE_LINK = re.compile(r"""\b(?:href|src)\s*=\s*["']?(?![a-z][a-z0-9+.-]*:|//|#)""", re.I)

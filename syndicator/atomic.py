@@ -15,11 +15,14 @@ from pathlib import Path
 _TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
-def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_atomically(
+    path: Path, data: bytes, mode: int = 0o644, owner: tuple[int, int] | None = None
+) -> None:
     """Temp file in the same directory, fsync, rename over the target, fsync the directory.
 
     `mode` is set explicitly because mkstemp creates 0600 files, which a web server serving
-    the feeds, or another user reading the config, could not read.
+    the feeds, or another user reading the config, could not read. `owner` (uid, gid) is
+    given to the new file as far as this process may (root may; others keep their own).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -28,6 +31,8 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if owner is not None:
+            _give(temp_name, owner)
         os.chmod(temp_name, mode)
         os.replace(temp_name, path)
     except BaseException:
@@ -38,6 +43,18 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def _give(name: str, owner: tuple[int, int]) -> None:
+    """chown, or at least chgrp (allowed to a group the user is in), or nothing: a file that
+    someone else owned is better written with our ownership than not written."""
+    uid, gid = owner
+    for attempt in ((uid, gid), (-1, gid)):
+        try:
+            os.chown(name, *attempt)
+        except PermissionError:
+            continue
+        return
 
 
 def remove_leftover_temp_files(root: Path) -> int:

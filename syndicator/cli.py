@@ -42,9 +42,16 @@ from syndicator.config import (
 from syndicator.errors import ConfigError, SyndicatorError
 from syndicator.fingerprint import MIN_CONTAINMENT_SHINGLES
 from syndicator.logs import LOG_FORMATS, configure_logging, one_line
-from syndicator.models import Cluster, Source, StoredStory, Tag, TagKind
+from syndicator.models import Cluster, Source, SourceState, StoredStory, Tag, TagKind
 from syndicator.normalize import canonical_url
-from syndicator.opml import OpmlError, OpmlFeed, parse_opml, render_opml, sources_toml
+from syndicator.opml import (
+    OpmlError,
+    OpmlFeed,
+    parse_opml,
+    render_opml,
+    source_categories,
+    sources_toml,
+)
 from syndicator.tagging.batch import TaggedLine, tag_lines
 from syndicator.tagging.regions import region_label, resolve_region
 from syndicator.tagging.tagger import TagContext, tag_story
@@ -483,6 +490,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check(config_path)
     if args.command == "sources" and args.action == "import":
         return import_opml(config_path, args.file, dry_run=args.dry_run)
+    if args.command == "sources" and args.action == "export":
+        export_opml(_settings_without_secrets(config_path), args.output)
+        return 0
     if args.command == "tag":
         explicit = bool(args.config or os.environ.get(CONFIG_ENV_VAR))
         return tag_command(args, _topic_settings(config_path, explicit))
@@ -525,8 +535,6 @@ def _dispatch_with_settings(args: argparse.Namespace, settings: Settings) -> int
         _backup(settings, args.path, args.log_format)
     elif args.command == "vacuum":
         _vacuum(settings)
-    elif args.action == "export":
-        export_opml(settings, args.output)
     elif args.action == "enable":
         return _enable(settings, args.url)
     return 0
@@ -629,7 +637,7 @@ _COLOURS = {"ok": "32", "failing": "33", "disabled": "31", "new": "2"}
 
 def show_status(settings: Settings, as_json: bool = False) -> None:
     """One line per configured source; colour on a terminal, plain when piped, or JSON."""
-    statuses = _source_statuses(settings)
+    statuses = _configured_statuses(settings.sources, _stored_statuses(settings))
     if as_json:
         print_json([_status_record(status) for status in statuses])
         return
@@ -643,43 +651,38 @@ def show_status(settings: Settings, as_json: bool = False) -> None:
             print(_coloured(line, status.source.state.value) if colour else line)
 
 
-def _source_statuses(settings: Settings) -> list[SourceStatus]:
-    """The sources the store polls, then those in the config file it does not know yet (added
-    since the last run or reload: listed as `new`, where they used to be missing), with a
-    note on stderr for each kind of surprise. A missing database is not created."""
-    path = settings.storage.path
-    known: list[SourceStatus] = []
-    if path.exists():
-        store = open_store(path)
-        try:
-            known = store.source_statuses()
-        finally:
-            store.close()
-    else:
-        print(f"note: {missing_database(path)}; no source has been polled", file=sys.stderr)
-    stored = {status.config_url for status in known}
-    added = [_unpolled(source) for source in settings.sources if source.url not in stored]
-    if added and known:
-        print(
-            f"note: {_plural(len(added), 'configured source')} not polled yet: added to the "
-            "config since the last `run --once`, or since the daemon last reloaded (SIGHUP)",
-            file=sys.stderr,
-        )
-    return known + added
+def _configured_statuses(
+    sources: Sequence[SourceSettings], stored: Sequence[SourceStatus]
+) -> list[SourceStatus]:
+    """The config's sources in its order, each as the store knows it, or as new when no run
+    has seen it yet: the store learns of sources when the daemon (re)loads the config, and
+    `status` right after `sources import` or an edit should list what will run, not what ran."""
+    by_config_url = {status.config_url: status for status in stored}
+    return [by_config_url.get(source.url) or _unpolled_status(source) for source in sources]
 
 
-def _unpolled(source: SourceSettings) -> SourceStatus:
+def _unpolled_status(source: SourceSettings) -> SourceStatus:
+    """A configured source the store does not know yet: new (or disabled), nothing polled."""
     from syndicator.storage import SourceStatus
 
-    return SourceStatus(
-        source=Source(id=0, url=source.url, name=source.name, region=source.region),
-        enabled=source.enabled,
-        stories=0,
-        disabled_reason=None,
-        consecutive_failures=0,
-        interval_s=source.interval.total_seconds() if source.interval else None,
-        config_url=source.url,
-    )
+    state = SourceState.NEW if source.enabled else SourceState.DISABLED
+    interval_s = source.interval.total_seconds() if source.interval else None
+    polled = Source(0, source.url, source.name, source.region, source.language, state=state)
+    return SourceStatus(polled, source.enabled, 0, None, 0, interval_s, config_url=source.url)
+
+
+def _stored_statuses(settings: Settings) -> list[SourceStatus]:
+    """What the store knows of the sources; none, with a note on stderr saying where it was
+    looked for, when there is no database (it is not created here)."""
+    path = settings.storage.path
+    if not path.exists():
+        print(f"note: {missing_database(path)}; no source has been polled", file=sys.stderr)
+        return []
+    store = open_store(path)
+    try:
+        return store.source_statuses()
+    finally:
+        store.close()
 
 
 def _status_lines(status: SourceStatus) -> list[str]:
@@ -1106,14 +1109,19 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
     `[[sources]]` entries (with their OPML folders as a comment), already configured URLs
     and invalid URLs are skipped, and the file is only written if the result is valid.
     """
-    settings = load_settings(config_path)
+    # Secrets the config names (${SMTP_PASSWORD}) are the daemon's; this shell may lack them.
+    settings = load_settings(config_path, allow_unset=True)
     feeds = _read_opml(opml_path)
-    known = {canonical_url(source.url) for source in settings.sources}
+    if not feeds:  # the wrong file, or feeds under another attribute than OPML's xmlUrl
+        print(f"warning: {opml_path}: no feeds: no outline has an xmlUrl", file=sys.stderr)
+    known = _configured_feed_urls(settings)
     from syndicator.daemon import TerminalProgress
 
     progress = TerminalProgress("importing")
     fresh, skipped, invalid = [], 0, []
     dropped: list[str] = []
+    twins = {_loose_url(url): url for url in sorted(known)}
+    notes: list[str] = []
     for done, feed in enumerate(feeds, start=1):
         progress(done, len(feeds))
         if (problem := source_url_problem(feed.url)) is not None:
@@ -1122,21 +1130,41 @@ def import_opml(config_path: Path, opml_path: Path, dry_run: bool = False) -> in
             skipped += 1
         else:
             known.add(canonical_url(feed.url))
+            if (twin := twins.setdefault(_loose_url(feed.url), feed.url)) != feed.url:
+                notes.append(f"{feed.url}: added; {twin} differs only in http(s) or a final /")
             fresh.append(_without_unusable_hints(feed, dropped))
     for line in invalid:
         print(f"skipped invalid: {line}", file=sys.stderr)
     for line in dropped:
         print(f"dropped: {line}", file=sys.stderr)
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
     if dry_run:
         print(sources_toml(fresh), end="")
         return 0
     if fresh:
-        append_to_config(config_path, sources_toml(fresh), os.environ)
+        append_to_config(config_path, sources_toml(fresh), os.environ, allow_unset=True)
     print(
         f"{opml_path}: {len(fresh)} source(s) added to {config_path}, {skipped} already "
         f"configured, {len(invalid)} invalid. A running daemon picks them up on SIGHUP."
     )
     return 0
+
+
+def _loose_url(url: str) -> str:
+    """The canonical URL without its scheme and a trailing slash. Two feeds that differ only
+    there are usually one (lists merged from two readers), but not always, so they are both
+    imported, with a note: the config check and the store keep them apart too."""
+    return canonical_url(url).split("://", 1)[-1].rstrip("/")
+
+
+def _configured_feed_urls(settings: Settings) -> set[str]:
+    """Canonical URLs of the configured sources: as written in the config, and where each is
+    polled now, so that a list exported after a 301 or an autodiscovery adds nothing back."""
+    statuses = _statuses_by_config_url(settings)
+    written = [source.url for source in settings.sources]
+    current = [statuses[url].source.url for url in written if url in statuses]
+    return {canonical_url(url) for url in [*written, *current]}
 
 
 def _without_unusable_hints(feed: OpmlFeed, dropped: list[str]) -> OpmlFeed:
@@ -1180,35 +1208,68 @@ def _read_opml(path: Path) -> list[OpmlFeed]:
         return feeds
 
 
+def _settings_without_secrets(config_path: Path) -> Settings:
+    """The config as `sources export` needs it, in a shell without the daemon's secrets (as
+    `sources import` reads it); a source value naming an unset variable goes out as written,
+    which a warning says: another reader could not poll that URL."""
+    settings = load_settings(config_path, allow_unset=True)
+    for warning in settings.warnings:
+        if warning.startswith("sources[") and "environment variable" in warning:
+            print(f"warning: {config_path}: {warning}", file=sys.stderr)
+    return settings
+
+
 def export_opml(settings: Settings, output: Path | None) -> None:
-    """The configured sources as OPML 2.0, with each feed's site link and, for a source
-    without a configured name, the feed's own title, when they are known."""
-    links: dict[str, str] = {}
-    titles: dict[str, str] = {}
-    if settings.storage.path.exists():
-        store = open_store(settings.storage.path)
-        try:
-            statuses = store.source_statuses()
-        finally:
-            store.close()
-        links = {s.source.url: s.site_link for s in statuses if s.site_link}
-        titles = {s.source.url: s.feed_title for s in statuses if s.feed_title}
+    """The configured sources as OPML 2.0, in the folders of their `# categories:` comments,
+    each where it is polled now (a source that moved by a permanent redirect or feed
+    autodiscovery goes out at its feed's address: another reader does no discovery), with its
+    site link and, for a source without a configured name, the feed's own title, when known."""
+    statuses = _statuses_by_config_url(settings)
+    config_text = _read_text(settings.path)
+    folders = source_categories(config_text, len(settings.sources))
     feeds = [
-        OpmlFeed(
-            url=source.url,
-            title=source.name or titles.get(source.url, ""),
-            html_url=links.get(source.url, ""),
-            language=source.language,
-            region=source.region,
-        )
-        for source in settings.sources
+        _exported_feed(source, statuses.get(source.url), categories)
+        for source, categories in zip(settings.sources, folders, strict=True)
     ]
     document = render_opml(feeds, f"{settings.publish.title} sources", format_datetime(utc_now()))
     if output is None:
-        sys.stdout.write(document.decode("utf-8"))
+        # The bytes as they are: the document says it is UTF-8, whatever the locale encodes
+        # text in (Windows' cp1252 for `> feeds.opml` wrote Cyrillic titles as "\u041d...").
+        sys.stdout.flush()
+        sys.stdout.buffer.write(document)
+        sys.stdout.buffer.flush()
     else:
-        output.write_bytes(document)
+        try:
+            output.write_bytes(document)
+        except OSError as e:  # "PATH: cannot write: Is a directory", not "[Errno 21] ..."
+            raise SyndicatorError(f"{output}: cannot write: {e.strerror or e}") from e
         print(f"{len(feeds)} source(s) written to {output}")
+
+
+def _statuses_by_config_url(settings: Settings) -> dict[str, SourceStatus]:
+    """What the store knows of each configured source, by its URL as the config writes it;
+    empty when there is no database yet (nothing polled, nothing to create)."""
+    if not settings.storage.path.exists():
+        return {}
+    store = open_store(settings.storage.path)
+    try:
+        return {status.config_url: status for status in store.source_statuses()}
+    finally:
+        store.close()
+
+
+def _exported_feed(
+    source: SourceSettings, status: SourceStatus | None, categories: tuple[str, ...]
+) -> OpmlFeed:
+    """A configured source as an OPML feed, completed from what its polls learned."""
+    url, html_url, title = source.url, "", source.name
+    if status is not None:
+        url = status.source.url or source.url
+        html_url = status.site_link
+        title = title or status.feed_title
+    return OpmlFeed(
+        url, title, html_url, categories, source.language, source.region, source.enabled
+    )
 
 
 def _enable(settings: Settings, url: str) -> int:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from syndicator.atomic import write_atomically
@@ -57,6 +57,10 @@ _REQUIRED: Any = object()  # marks a key that has no default
 
 class _Invalid(ValueError):
     """A single value did not convert; the message says what was expected."""
+
+
+class _Unset(_Invalid):
+    """A value names an environment variable that is not set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +284,15 @@ def _to_region_list(value: Any) -> tuple[str, ...]:
 
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+# Folders of the automatic feeds (`publishing`): no section may be called so.
+RESERVED_SLUGS: Final[dict[str, str]] = {
+    "regions": "the automatic feeds of countries, sub-regions and continents",
+    "topics": "the automatic feeds of topics",
+    "alerts": "the alerts' feeds",
+    "archive": "every feed's archive pages",
+}
 
 
 def _to_slug(value: Any) -> str:
@@ -603,7 +616,14 @@ KEYS: tuple[Key, ...] = (
         True,
         "Set false to keep a source configured but not polled.",
     ),
-    Key("sections[]", "slug", "slug", _REQUIRED, "Identifier and file name: feeds/<slug>.atom."),
+    Key(
+        "sections[]",
+        "slug",
+        "slug",
+        _REQUIRED,
+        "Identifier and file name: feeds/<slug>.atom (not regions, topics, alerts or archive: "
+        "the automatic feeds' folders).",
+    ),
     Key("sections[]", "title", "string", "", "Feed title (default: the slug)."),
     Key(
         "sections[]",
@@ -706,15 +726,17 @@ KEYS: tuple[Key, ...] = (
         "timezone",
         "time zone",
         "UTC",
-        'IANA time zone of the schedule and the quiet hours, e.g. "Asia/Almaty".',
+        "IANA time zone of the schedule, the quiet hours and the times a message shows, e.g. "
+        '"Asia/Almaty".',
     ),
     Key(
         "alerts[]",
         "max_items",
         "positive integer",
         20,
-        "Stories in one message at most (a digest's stories; Discord shows 10 a message and "
-        "Slack 40, so it comes in parts there).",
+        "Stories in one message at most (Discord shows 10 a message and Slack 40, so fewer "
+        "there); more waiting makes more messages (a digest sends all that was waiting when "
+        "it fired).",
     ),
     Key(
         "alerts[]",
@@ -963,7 +985,9 @@ def resolve_config_path(cli_path: str | None, environ: Mapping[str, str]) -> Pat
     return Path(cli_path or environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
 
 
-def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    path: Path, environ: Mapping[str, str] | None = None, *, allow_unset: bool = False
+) -> Settings:
     """Read and validate a config file. Raises `ConfigError` listing every problem."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -971,7 +995,8 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         raise ConfigError(str(path), [_not_found(path)]) from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), [f"cannot read: {e}"]) from e
-    return parse_settings(text, path, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    return parse_settings(text, path, environ, allow_unset=allow_unset)
 
 
 def _not_found(path: Path) -> str:
@@ -986,10 +1011,19 @@ def _not_found(path: Path) -> str:
     return hint
 
 
-def parse_settings(text: str, path: Path, environ: Mapping[str, str]) -> Settings:
-    """Validate TOML text as a configuration; `path` is only used in messages and Settings."""
+def parse_settings(
+    text: str, path: Path, environ: Mapping[str, str], *, allow_unset: bool = False
+) -> Settings:
+    """Validate TOML text as a configuration; `path` is only used in messages and Settings.
+
+    `allow_unset`: a value naming an environment variable that is not set is kept as written,
+    unchecked, with a warning, instead of being a problem. For commands that edit the file
+    rather than run it (`sources import`): the secrets live in the daemon's environment
+    (the unit's EnvironmentFile), not in the shell of whoever adds feeds.
+    """
     try:
-        document = tomllib.loads(text)
+        # A byte order mark, as Windows editors write one, is no TOML but no problem either.
+        document = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(path), [f"not valid TOML: {e}"]) from e
     except ValueError as e:  # int() refuses a number of more digits than Python converts
@@ -997,17 +1031,20 @@ def parse_settings(text: str, path: Path, environ: Mapping[str, str]) -> Setting
         raise ConfigError(str(path), [f"not valid TOML: a number of over {limit} digits"]) from e
     except RecursionError as e:  # tomllib recurses once per nested array or inline table
         raise ConfigError(str(path), ["not valid TOML: arrays or tables nested too deeply"]) from e
-    return _Validator(environ).settings(document, path)
+    return _Validator(environ, allow_unset).settings(document, path)
 
 
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ${NAME}, or $${NAME}: the escape for a literal "${NAME}" (a feed title or URL written by
+# `sources import` must reach the config as itself, never as a variable's value).
+_ENV_REFERENCE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class _Validator:
     """Collects every problem while converting a TOML document into `Settings`."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], allow_unset: bool = False) -> None:
         self.environ = environ
+        self.allow_unset = allow_unset
         self.problems: list[str] = []
         self.warnings: list[str] = []
 
@@ -1032,6 +1069,7 @@ class _Validator:
         self.check_section_topics(sections, topics)
         self.check_unique(sources, "sources", "url", canonical_url)
         self.check_unique(sections, "sections", "slug", str)
+        self.check_reserved_slugs(sections)
         self.check_unique(alerts, "alerts", "name", str)
         self.check_alert_channels(alerts, channels)
         self.check_queries(sections, alerts, topics)
@@ -1148,6 +1186,12 @@ class _Validator:
                 continue
             try:
                 values[key.name] = _CONVERTERS[key.kind](self.expand(raw[key.name]))
+            except _Unset as e:
+                if not self.allow_unset:
+                    self.problem(key_path, str(e))
+                    continue
+                values[key.name] = raw[key.name]
+                self.warning(key_path, f"{e} (kept as written, not checked)")
             except _Invalid as e:
                 self.problem(key_path, str(e))
                 continue
@@ -1165,15 +1209,21 @@ class _Validator:
         return key.default
 
     def expand(self, value: Any) -> Any:
-        """Replace ${NAME} with the environment variable NAME, in strings and string lists."""
+        """Replace ${NAME} with the environment variable NAME, and $${NAME} with a literal
+        ${NAME}, in strings and string lists."""
         if isinstance(value, list):
             return [self.expand(item) for item in value]
         if not isinstance(value, str):
             return value
-        missing = [name for name in _ENV_REFERENCE.findall(value) if name not in self.environ]
+        references = _ENV_REFERENCE.findall(value)
+        missing = [name for escaped, name in references if not escaped and name not in self.environ]
         if missing:
-            raise _Invalid(f"environment variable(s) not set: {', '.join(missing)}")
-        return _ENV_REFERENCE.sub(lambda match: self.environ[match.group(1)], value)
+            raise _Unset(f"environment variable(s) not set: {', '.join(missing)}")
+        return _ENV_REFERENCE.sub(self.expanded, value)
+
+    def expanded(self, match: re.Match[str]) -> str:
+        escaped, name = match.groups()
+        return "${" + name + "}" if escaped else self.environ[name]
 
     def reject_unknown(self, raw: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
         for name in raw:
@@ -1199,6 +1249,19 @@ class _Validator:
                 )
             else:
                 seen[folded] = index
+
+    def check_reserved_slugs(self, sections: Sequence[Mapping[str, Any]]) -> None:
+        """No section takes the name of a folder the automatic feeds live in: its archive
+        pages would go into theirs (feeds/archive/regions/), and a change of its filter,
+        which starts its archive afresh, would delete every country's archive with it."""
+        for index, section in enumerate(sections):
+            slug = section.get("slug")
+            if isinstance(slug, str) and slug in RESERVED_SLUGS:
+                self.problem(
+                    f"sections[{index}].slug",
+                    f"{slug!r} is reserved: feeds/{slug}/ holds {RESERVED_SLUGS[slug]}; "
+                    "choose another slug",
+                )
 
     def check_queries(
         self,
@@ -1369,17 +1432,31 @@ def _problem_of(convert: Callable[[Any], Any], value: str) -> str | None:
     return None
 
 
-def append_to_config(path: Path, extra_toml: str, environ: Mapping[str, str]) -> Settings:
+def append_to_config(
+    path: Path, extra_toml: str, environ: Mapping[str, str], *, allow_unset: bool = False
+) -> Settings:
     """Append TOML tables to the config file, only if the result is still a valid config.
 
     The file is replaced atomically (temp file + rename), so a running daemon reloading on
-    SIGHUP never reads half of it. Comments and layout of the existing text are kept.
+    SIGHUP never reads half of it. Comments, layout and line endings of the existing text are
+    kept (the new lines get the file's: CRLF in a file edited on Windows), and so
+    are its mode and owner (`sudo syndicator sources import` must leave the daemon's user
+    able to read it) and a symbolic link to it (the file it points to is the one rewritten).
     Raises `ConfigError` (and leaves the file untouched) when the result would be invalid.
     """
-    text = path.read_text(encoding="utf-8")
-    combined = text + ("" if text.endswith("\n") else "\n") + extra_toml
-    settings = parse_settings(combined, path, environ)
-    write_atomically(path, combined.encode("utf-8"), mode=path.stat().st_mode & 0o777)
+    with path.open(encoding="utf-8", newline="") as handle:  # as written: CRLF stays CRLF
+        text = handle.read()
+    newline = "\r\n" if "\r\n" in text else "\n"
+    combined = text + ("" if text.endswith("\n") else newline) + extra_toml.replace("\n", newline)
+    settings = parse_settings(combined, path, environ, allow_unset=allow_unset)
+    target = path.resolve()
+    status = target.stat()
+    write_atomically(
+        target,
+        combined.encode("utf-8"),
+        mode=status.st_mode & 0o777,
+        owner=(status.st_uid, status.st_gid),
+    )
     return settings
 
 

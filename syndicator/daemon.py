@@ -54,7 +54,14 @@ from syndicator.pipeline import (
 )
 from syndicator.publishing import changed_topics, publish_steps
 from syndicator.scheduler import JobRunner, PeriodicJob
-from syndicator.server import Handler, HandlerSlot, RunningServer, build_feed_app, listen
+from syndicator.server import (
+    Handler,
+    HandlerSlot,
+    RunningServer,
+    base_path_of,
+    build_feed_app,
+    listen,
+)
 from syndicator.storage import Store, open_store, read_health
 from syndicator.websub import notify_hub
 
@@ -496,6 +503,11 @@ class ServeHealth:
             return {"status": "failing", "error": str(e)}
 
 
+def _served(settings: Settings) -> tuple[Path, str]:
+    """What the HTTP server serves: the output directory, and the base URL's path."""
+    return settings.publish.output_dir, base_path_of(settings.publish.base_url)
+
+
 def serve(
     settings: Settings,
     host: str | None = None,
@@ -519,7 +531,11 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, stop.set)
-    app = build_feed_app(settings.publish.output_dir, ServeHealth(settings))
+    app = build_feed_app(
+        settings.publish.output_dir,
+        ServeHealth(settings),
+        base_path=base_path_of(settings.publish.base_url),
+    )
     server = await listen(
         app,
         settings.server.host if host is None else host,
@@ -580,8 +596,8 @@ class Daemon:
         # What runs as it was started, whatever a reload says since (see `reload`).
         self._started_with = settings
         self._runner: JobRunner | None = None
-        self._served_dir = settings.publish.output_dir
-        self._app = HandlerSlot(self._feed_app(self._served_dir))
+        self._served = _served(settings)
+        self._app = HandlerSlot(self._feed_app(*self._served))
 
     def run(self, on_ready: Callable[[Daemon], None] | None = None) -> None:
         """Block until SIGTERM or SIGINT. Raises LockError/StorageError/OSError at start-up."""
@@ -662,20 +678,23 @@ class Daemon:
         self._lock_lost = f"{lock.path}: the run lock is held by another run"
         return False
 
-    def _feed_app(self, output_dir: Path) -> Handler:
-        return build_feed_app(output_dir, self.health, self.metrics)
+    def _feed_app(self, output_dir: Path, base_path: str) -> Handler:
+        return build_feed_app(output_dir, self.health, self.metrics, base_path=base_path)
 
     async def _start_http(self) -> RunningServer:
         return await listen(self._app, self.settings.server.host, self.settings.server.port)
 
-    def _serve_from(self, output_dir: Path) -> None:
-        """Serve `output_dir` from now on (a reload moved `publish.output_dir`): called once
-        the first publish into it is done, so readers never meet a directory still empty."""
-        if output_dir == self._served_dir:
+    def _serve_from(self, settings: Settings) -> None:
+        """Serve `publish.output_dir` under `publish.base_url`'s path from now on (a reload
+        changed them): called once the first publish since is done, so readers never meet a
+        directory still empty, nor links the feeds do not carry yet."""
+        served = _served(settings)
+        if served == self._served:
             return
-        self._app.handler = self._feed_app(output_dir)
-        log.info("serving the feeds from %s now (was %s)", output_dir, self._served_dir)
-        self._served_dir = output_dir
+        self._app.handler = self._feed_app(*served)
+        if served[0] != self._served[0]:
+            log.info("serving the feeds from %s now (was %s)", served[0], self._served[0])
+        self._served = served
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -810,7 +829,7 @@ class Daemon:
         if self._publish_error is not None:
             log.info("publishing into %s works again", settings.publish.output_dir)
             self._publish_error = None
-        self._serve_from(settings.publish.output_dir)
+        self._serve_from(settings)
         took = time.perf_counter() - started
         # No wait after the start-up publish: the first poll's stories go out at once.
         if self._published_once:

@@ -192,11 +192,13 @@ def story_sketch(story: Story, boilerplate: frozenset[int] = frozenset()) -> fp.
 
     A short body is read with its headline in front: feeds whose every item says "Comments"
     or "Read the full story" must not make all their stories one, and a headline-only item
-    is its headline. Photo captions are not read (`_without_captions`).
+    is its headline, whose numbers weigh more (`fingerprint.NUMBER_WEIGHT`: items of a
+    series differ in little else). Photo captions are not read (`_without_captions`).
     """
     text = _without_captions(story.text)
     if len(text.split(None, SHORT_TEXT_WORDS)) <= SHORT_TEXT_WORDS:
         text = f"{story.title} {' '.join(text.split())}".strip()
+        return fp.fingerprint(text, boilerplate=boilerplate, numbers_of=story.title)
     return fp.fingerprint(text, boilerplate=boilerplate)
 
 

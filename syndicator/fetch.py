@@ -5,7 +5,9 @@ went wrong and where, classified by `kind` for the failure score. It never parse
 
 - Validators: If-None-Match / If-Modified-Since are sent back exactly as received.
 - Encodings: gzip, deflate and br are accepted; `max_bytes` caps the body *after*
-  decompression, so a small gzip bomb is cut off at the cap.
+  decompression, so a small gzip bomb is cut off at the cap. A body that does not decode as
+  its Content-Encoding says (a server labelling every file gzip) is asked for once more
+  with `Accept-Encoding: identity` and read as sent, as browsers show such pages.
 - One total deadline per fetch covers connect, every redirect hop, headers and the whole
   body: a server that drips one byte a second cannot hold a fetch past it. The deadline
   counts the server's time, not ours: time the event loop spent blocked (the single writer
@@ -39,6 +41,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp.http_exceptions import ContentEncodingError
 
 from syndicator import __version__
 from syndicator.errors import FetchError
@@ -186,7 +189,15 @@ class FeedClient:
         async with self._host_slots[host], self._global_slots:
             try:
                 async with deadline_excluding_stalls(self.limits.timeout_s, self._stalls):
-                    return await self._follow(url, etag, last_modified)
+                    try:
+                        return await self._follow(url, etag, last_modified)
+                    except aiohttp.ClientPayloadError as e:
+                        if not _mislabelled_encoding(e):
+                            raise
+                        # One Content-Encoding header for every file a server sends: a plain
+                        # feed labelled gzip. Asked again for the body as it is, it is read
+                        # as sent (still-gzip bodies are inflated by `_read_capped`).
+                        return await self._follow(url, etag, last_modified, as_sent=True)
             except TimeoutError as e:
                 message = f"{url}: timed out after {self.limits.timeout_s:g}s (polling.timeout)"
                 raise FetchError(message, kind="timeout") from e
@@ -203,7 +214,9 @@ class FeedClient:
             except OSError as e:
                 raise FetchError(f"{url}: {e}") from e
 
-    async def _follow(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+    async def _follow(
+        self, url: str, etag: str | None, last_modified: str | None, *, as_sent: bool = False
+    ) -> FetchResult:
         if self._session is None:
             raise RuntimeError("FeedClient used outside 'async with'")
         current, moved_to, still_permanent = url, None, True
@@ -217,7 +230,11 @@ class FeedClient:
                 if reason := self._names_judged[host]:
                     raise FetchError(f"{url}: refused: {reason}", kind="refused")
             headers = _conditional_headers(etag, last_modified) if current == url else {}
-            async with self._session.get(current, headers=headers, allow_redirects=False) as resp:
+            if as_sent:
+                headers["Accept-Encoding"] = "identity"
+            async with self._session.get(
+                current, headers=headers, allow_redirects=False, auto_decompress=not as_sent
+            ) as resp:
                 if resp.status in _REDIRECTS and resp.headers.get("Location"):
                     target = urljoin(current, resp.headers["Location"].strip())
                     still_permanent = still_permanent and resp.status in _PERMANENT_REDIRECTS
@@ -309,4 +326,9 @@ def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
 
 def _cause(error: Any) -> str:
     cause = error.__cause__ or error
-    return f"{type(cause).__name__}: {cause}"
+    return " ".join(f"{type(cause).__name__}: {cause}".split())  # aiohttp's span two lines
+
+
+def _mislabelled_encoding(error: aiohttp.ClientPayloadError) -> bool:
+    """Whether a body failed to decode as its Content-Encoding said (not a cut connection)."""
+    return isinstance(error.__cause__, ContentEncodingError)

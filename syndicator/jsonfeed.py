@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from syndicator.atom import FeedContext, cluster_entry_id, content_html
+from syndicator.atom import FeedContext, cluster_entry_id, content_html, iri_reference
 from syndicator.errors import PublishError
 from syndicator.models import Cluster, Section, StoredStory
 from syndicator.normalize import clean_line, clean_xml_text
@@ -130,6 +130,8 @@ def _item(cluster: Cluster, base_url: str, topic_labels: tuple[tuple[str, str], 
     item["date_modified"] = _rfc3339(cluster.updated_at)
     if author := clean_line(story.author):
         item["authors"] = [{"name": author}]
+    if _LANGUAGE_TAG.match(language := story.language.replace("_", "-")):
+        item["language"] = language
     _put(item, "tags", _tags(cluster))
     item[EXTENSION_KEY] = _extension(cluster, dict(topic_labels))
     return item
@@ -174,8 +176,9 @@ def _put(target: Json, key: str, value: object) -> None:
 
 @functools.lru_cache(maxsize=16384)  # source and story URLs recur across feeds and items
 def _web_url(url: str) -> str:
-    """The cleaned URL when it is absolute http(s), else "" (readers cannot follow the rest)."""
-    cleaned = clean_xml_text(url).strip()
+    """The URL, as a valid IRI (spaces escaped, as in the Atom feed), when it is absolute
+    http(s), else "" (readers cannot follow the rest)."""
+    cleaned = iri_reference(url)
     try:
         parts = urlsplit(cleaned)
     except ValueError:  # e.g. an unbalanced "[" in the host

@@ -173,6 +173,7 @@ class StoredStory:
     agency: str = ""
     join_score: float | None = None  # the similarity, when it joined as a near-duplicate
     joined_story_id: int | None = None  # the member it matched (URL, guid or text)
+    language: str = ""  # the entry's language tag, else its feed's ("" when neither says)
 
 
 @dataclass(frozen=True, slots=True)

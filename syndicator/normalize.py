@@ -32,7 +32,7 @@ _TRACKING_PARAMS = frozenset(
     {
         "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
         "_ga", "_gl", "ocid", "cmpid", "ncid", "sr_share", "at_medium", "at_campaign",
-        "smid", "cid", "ref_src", "rss", "feature", "ito", "srcref",
+        "smid", "ref_src", "rss", "feature", "ito", "srcref",
     }
 )  # fmt: skip
 # ns_: comScore's (the Daily Mail's ns_campaign, ns_mchannel).
@@ -128,7 +128,10 @@ def clean_paragraphs(text: str) -> str:
 # feed's next poll would store its entries a second time under their new keys.
 # 2: redirectors unwrapped; comScore ns_*, ito, srcref and mod/source/src=rss* dropped.
 # 3: session ids dropped (;jsessionid=, PHPSESSID, sessionid, session_id).
-CANONICAL_RULES = 3
+# 4: ASP.NET cookieless session segments dropped ("/(S(...))/").
+# 5: "cid" kept: it is the article's id on many sites (moneyguruindia.com/article.php?cid=6880),
+#    and dropping it made all of a site's articles one URL (one story, as a changing guid).
+CANONICAL_RULES = 5
 
 
 def canonical_url(url: str) -> str:
@@ -252,14 +255,18 @@ def _kept_params(query: str) -> list[tuple[str, str]]:
 # Session ids that some sites write into every link of a feed, new on each request (Java's
 # ";jsessionid=" path parameter, PHP's trans-sid PHPSESSID): not part of the article's address.
 _SESSION_PARAMS: Final = frozenset({"jsessionid", "phpsessid", "sessionid", "session_id"})
-_SESSION_PATH_PARAMETER = re.compile(r";jsessionid=[^/;?#]*", re.IGNORECASE)
+# Java's ";jsessionid=...", and ASP.NET's cookieless session segment "/(S(lit3py55t21z5))/"
+# (also "/(X(1)S(...)A(...))/"), which such sites write into every link they serve.
+_SESSION_PATH_PARAMETER = re.compile(
+    r";jsessionid=[^/;?#]*|/\((?:[a-z]\([a-z0-9_-]*\))+\)(?=/)", re.IGNORECASE
+)
 
 
 def without_session_id(url: str) -> str:
     """A link without the session id a site put in it (`;jsessionid=...`, `PHPSESSID=...`),
     otherwise as written: a reader's link must not carry someone's session, and a link that
     changes on every request would make its entry new on every poll."""
-    if ";" not in url and "sess" not in url.lower():
+    if ";" not in url and "))/" not in url and "sess" not in url.lower():
         return url
     try:
         parts = urlsplit(url)

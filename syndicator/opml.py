@@ -2,27 +2,36 @@
 
 One job: translate between OPML documents and plain feed values. `parse_opml` reads every outline
 that has an `xmlUrl`, at any depth, with the enclosing folders as categories; `render_opml` writes
-a flat OPML 2.0 list; `sources_toml` writes `[[sources]]` tables to append to a config file.
+OPML 2.0 with the categories as nested folders; `sources_toml` writes `[[sources]]` tables to
+append to a config file, the categories in a comment that `source_categories` reads back.
 
 What it does not do: read or write files, fetch URLs, read the clock (`now_rfc822` is passed in),
 validate or canonicalise URLs (the config check does that; duplicates here are only the same URL
-with a different case of scheme or host), or merge with sources already configured.
+with a different case of scheme or host; the only translations are the `feed:` pseudo-scheme,
+read as the http(s) URL it names, and a doubly escaped `&amp;amp;`), or merge with sources
+already configured.
 
 Safety: the XML goes through expat directly so that a DOCTYPE with an internal subset (where
 entity declarations live: "billion laughs", external entities) is refused before any declaration
 is read. A bare `<!DOCTYPE opml>` is harmless and accepted, as defusedxml does by default.
 
-Recovery: real exporters write markup unescaped inside attribute values (a `description` with
-`<a href="...">` in it, a bare `&` in a URL). When strict parsing fails inside an `<outline>` start
-tag, every outline start tag is rebuilt from the attributes found leniently and the result must
-then parse strictly; anything else (truncated, mismatched tags, not OPML) stays an `OpmlError`.
+Recovery: real exporters write Latin-1 text declared as UTF-8 or not declared at all (read as
+Windows-1252), HTML's named references (`Caf&eacute;`, `&nbsp;`), which XML does not define,
+and markup unescaped inside attribute values (a `description` with `<a href="...">` in it, a
+bare `&` in a URL). When strict parsing fails, the text is decoded so, HTML's named references
+become numeric ones, and if parsing then fails inside an `<outline>` start tag, every outline
+start tag is rebuilt from the attributes found leniently; the result must then parse strictly.
+Anything else (truncated, mismatched tags, not OPML) stays an `OpmlError` that says what it is
+and where.
 `parse_opml(data, strict=True)` skips recovery, so a caller can tell the user it happened.
 
 A feed's `language` is OPML 2.0's own outline attribute; its region prior travels in a
 `region` attribute of our own (OPML allows any attribute; other readers ignore it).
 
-Limits of the round trip: `render_opml` writes categories as one OPML `category` path
-("/a/b"), so a category whose name contains "/" or "," comes back split into parts.
+Limits of the round trip: categories are a path of folders, so OPML's `category` attribute
+("/Boston/Weather,/Politics") comes in as more folders of that path and goes out as folders; in
+the config comment the parts are joined with " / ", so a category containing " / " comes back
+split there.
 """
 
 from __future__ import annotations
@@ -31,10 +40,18 @@ import codecs
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from html.entities import html5
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
-__all__ = ["OpmlError", "OpmlFeed", "parse_opml", "render_opml", "sources_toml"]
+__all__ = [
+    "OpmlError",
+    "OpmlFeed",
+    "parse_opml",
+    "render_opml",
+    "source_categories",
+    "sources_toml",
+]
 
 
 class OpmlError(ValueError):
@@ -52,7 +69,8 @@ class OpmlError(ValueError):
 @dataclass(frozen=True, slots=True)
 class OpmlFeed:
     """One subscription: feed URL, title ("" if none), site URL ("" if none), folder path,
-    and the language and region prior of its stories ("" if none)."""
+    the language and region prior of its stories ("" if none), and whether it is polled
+    (OPML 2.0 marks one that is not, a commented-out outline, `isComment="true"`)."""
 
     url: str
     title: str
@@ -60,6 +78,7 @@ class OpmlFeed:
     categories: tuple[str, ...] = ()
     language: str = ""
     region: str = ""
+    enabled: bool = True
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -75,32 +94,69 @@ def parse_opml(data: bytes, *, strict: bool = False) -> list[OpmlFeed]:
         return _Collector().parse(data)
     except _Malformed as malformed:
         error = malformed.as_error(data)
-        if strict or not _inside_outline_tag(data, malformed.byte_index):
-            raise error from None
-        repaired = _decode(data)
-        if repaired is None:
+        if strict:
             raise error from None
         try:
-            return _Collector().parse(_rebuild_outline_tags(repaired))
+            return _recover(data)
         except (_Malformed, OpmlError):
             raise error from None
+
+
+def _recover(data: bytes) -> list[OpmlFeed]:
+    """The feeds of a document that is not well-formed, as far as the known faults of real
+    exporters explain it: Latin-1 meant as UTF-8 (see `_decode`), HTML's named character
+    references (`&eacute;`, `&nbsp;`: XML knows only five), then markup unescaped inside
+    outline start tags. Raises `_Malformed` or `OpmlError` for any other fault."""
+    text = _decode(data)
+    if text is None:
+        raise OpmlError("undecodable")
+    text = _HTML_REFERENCE.sub(_numeric_reference, text)
+    try:
+        return _Collector().parse(text)
+    except _Malformed as malformed:
+        if not _inside_outline_tag(text.encode("utf-8"), malformed.byte_index):
+            raise
+        return _Collector().parse(_rebuild_outline_tags(text))
 
 
 class _Malformed(Exception):
     """Expat's well-formedness error, with the byte offset that recovery needs."""
 
-    def __init__(self, error: expat.ExpatError, byte_index: int) -> None:
+    def __init__(
+        self, error: expat.ExpatError, byte_index: int, unclosed: Sequence[tuple[str, int]] = ()
+    ) -> None:
         super().__init__(str(error))
+        self.code = error.code
         self.reason = expat.ErrorString(error.code) or "not well-formed"
         self.line = error.lineno
         self.column = error.offset + 1
         self.byte_index = byte_index
+        self.unclosed = tuple(unclosed)  # (name, line) of the elements open at the error
 
     def as_error(self, data: bytes) -> OpmlError:
         what = "malformed XML"
+        if not data.strip():
+            return OpmlError("not an OPML document: the file is empty")
         if b"<html" in data[:4096].lower():
             what = "not an OPML document (this looks like an HTML page)"
+        elif self.unclosed and self.code in _CUT_SHORT:  # a copy or a download cut short
+            name, line = self.unclosed[-1]
+            what = f"truncated: the file ends inside <{name}> (opened on line {line})"
+        elif _meant_as_utf8(data):
+            what = "not UTF-8 text, and no other encoding declared"
+        elif self.unclosed and self.code == _MISMATCH:
+            name, line = self.unclosed[-1]
+            what = f"malformed XML: <{name}> (opened on line {line}) is still open here"
         return OpmlError(f"{what}: {self.reason}", self.line, self.column)
+
+
+# Expat's codes for a document that ends before its root element does.
+_CUT_SHORT = {
+    expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS],
+    expat.errors.codes[expat.errors.XML_ERROR_UNCLOSED_TOKEN],
+    expat.errors.codes[expat.errors.XML_ERROR_PARTIAL_CHAR],
+}
+_MISMATCH = expat.errors.codes[expat.errors.XML_ERROR_TAG_MISMATCH]
 
 
 class _Collector:
@@ -115,7 +171,9 @@ class _Collector:
         self.parser.StartElementHandler = self.start
         self.parser.EndElementHandler = self.end
         self.path: list[str] = []  # lower-case names of the open elements
+        self.opened: list[tuple[str, int]] = []  # their names as written, and their lines
         self.folders: list[str] = []  # labels of the open outlines inside <body>
+        self.commented: list[bool] = []  # whether each is commented out, itself or by a parent
         self.feeds: list[OpmlFeed] = []
         self.seen: set[str] = set()
         self.saw_body = False
@@ -124,7 +182,7 @@ class _Collector:
         try:
             self.parser.Parse(data, True)
         except expat.ExpatError as e:
-            raise _Malformed(e, self.parser.ErrorByteIndex) from e
+            raise _Malformed(e, self.parser.ErrorByteIndex, self.opened) from e
         if not self.saw_body:
             raise OpmlError("not an OPML document: <opml> has no <body> element")
         return self.feeds
@@ -154,21 +212,28 @@ class _Collector:
             self.saw_body = True
         if tag == "outline" and self.in_body():
             folded = _fold_names(attributes)
-            self.add(folded)
+            # OPML 2.0: "if an outline is commented, all subordinate outlines are too".
+            commented = folded.get("iscomment", "").strip().lower() == "true"
+            commented = commented or (bool(self.commented) and self.commented[-1])
+            self.add(folded, commented)
             self.folders.append(_label(folded))
+            self.commented.append(commented)
         self.path.append(tag)
+        self.opened.append((name, self.parser.CurrentLineNumber))
 
     def end(self, name: str) -> None:
         tag = self.path.pop()
+        self.opened.pop()
         if tag == "outline" and self.in_body():
             self.folders.pop()
+            self.commented.pop()
 
     def in_body(self) -> bool:
         """True when the open elements are <opml><body> and outlines only."""
         return self.path[:2] == ["opml", "body"] and all(t == "outline" for t in self.path[2:])
 
-    def add(self, attributes: dict[str, str]) -> None:
-        url = attributes.get("xmlurl", "").strip()
+    def add(self, attributes: dict[str, str], commented: bool) -> None:
+        url = _without_feed_scheme(_escaped_once(attributes.get("xmlurl", "").strip()))
         key = _url_key(url)
         if not url or key in self.seen:
             return
@@ -177,7 +242,8 @@ class _Collector:
         html_url = attributes.get("htmlurl", "").strip()
         language = attributes.get("language", "").strip()
         region = attributes.get("region", "").strip()
-        feed = OpmlFeed(url, _label(attributes), html_url, categories, language, region)
+        label = _label(attributes)
+        feed = OpmlFeed(url, label, html_url, categories, language, region, not commented)
         self.feeds.append(feed)
 
 
@@ -203,6 +269,27 @@ def _categories(folders: Iterable[str], category: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(part for part in kept if part))
 
 
+def _escaped_once(url: str) -> str:
+    """The URL with a literal `&amp;` as `&`: an exporter that escapes a URL it stored escaped
+    writes `&amp;amp;` (FreshRSS keeps some URLs HTML-escaped), and no feed takes a query
+    parameter named "amp;..."."""
+    return url.replace("&amp;", "&")
+
+
+_FEED_SCHEME = re.compile(r"^feed:(?://|(?=https?://))", re.IGNORECASE)
+
+
+def _without_feed_scheme(url: str) -> str:
+    """`feed://host/x` as `http://host/x`, `feed:https://host/x` as `https://host/x`: the
+    "feed" pseudo-scheme (browsers' subscribe links; some readers keep it in their lists)
+    names an http(s) feed."""
+    match = _FEED_SCHEME.match(url)
+    if match is None:
+        return url
+    rest = url[match.end() :]
+    return rest if match.group().endswith(":") else "http://" + rest
+
+
 _SCHEME_AND_HOST = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)(.*)$", re.DOTALL)
 
 
@@ -218,26 +305,56 @@ _OUTLINE_BOUNDARY = re.compile(r"<outline\b|</outline\s*>|</body\s*>", re.IGNORE
 _ATTRIBUTE = re.compile(r"""(?<![\w.:-])([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _REFERENCE = re.compile(r"&(amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);")
 _PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+# A named reference other than XML's five; only with its ";", as a URL's "&copy=1" is no reference.
+_HTML_REFERENCE = re.compile(r"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z][A-Za-z0-9]{1,31});")
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _ENCODING_DECLARATION = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
 def _inside_outline_tag(data: bytes, byte_index: int) -> bool:
-    """True when the error lies between an `<outline` and the next `<`: in its start tag."""
-    start = data.lower().rfind(b"<outline", 0, byte_index)
+    """True when the error lies between an `<outline` and the next `<`: in its start tag.
+
+    Expat puts some attribute errors (an undefined entity) at the `<` of the tag itself.
+    """
+    start = data.lower().rfind(b"<outline", 0, byte_index + len(b"<outline"))
     return start >= 0 and b"<" not in data[start + 1 : byte_index]
 
 
 def _decode(data: bytes) -> str | None:
     """The document as text (UTF-8 BOM, else the XML declaration, else UTF-8); None if undecodable.
 
-    UTF-16 never gets here: `_inside_outline_tag` cannot find `<outline` in its bytes.
+    Text meant to be UTF-8 that is not is read as Windows-1252: what a file saved by a Windows
+    editor, or an exporter that declares UTF-8 and writes Latin-1, holds. UTF-16 is None.
     """
-    declared = _ENCODING_DECLARATION.match(data.removeprefix(codecs.BOM_UTF8).lstrip())
-    encoding = declared.group(1).decode("ascii") if declared else "utf-8"
+    if data.startswith(_UTF16_BOMS):
+        return None  # expat reads UTF-16 itself; its errors are real ones
+    encoding = _declared_encoding(data)
     try:
         return data.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
     except (LookupError, UnicodeDecodeError):
+        pass
+    if not _meant_as_utf8(data):
         return None
+    try:
+        return data.decode("windows-1252")
+    except UnicodeDecodeError:
+        return None
+
+
+def _declared_encoding(data: bytes) -> str:
+    declared = _ENCODING_DECLARATION.match(data.removeprefix(codecs.BOM_UTF8).lstrip())
+    return declared.group(1).decode("ascii") if declared else "utf-8"
+
+
+def _meant_as_utf8(data: bytes) -> bool:
+    """True when the document is read as UTF-8 (declared, or by default) and is not UTF-8."""
+    if data.startswith(_UTF16_BOMS) or _declared_encoding(data).lower() not in ("utf-8", "utf8"):
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _rebuild_outline_tags(text: str) -> str:
@@ -263,6 +380,12 @@ def _rebuild_tag(tag: str) -> str:
         attributes.setdefault(match.group(1), _unescape(re.sub(r"[\t\n\r]", " ", raw)))
     written = "".join(f' {key}="{_escape_attribute(value)}"' for key, value in attributes.items())
     return f"<{name}{written}{closing}"
+
+
+def _numeric_reference(match: re.Match[str]) -> str:
+    """An HTML named reference as XML's numeric one; left alone if HTML does not name it."""
+    characters = html5.get(match.group(1) + ";")
+    return "".join(f"&#{ord(c)};" for c in characters) if characters else match.group(0)
 
 
 def _unescape(value: str) -> str:
@@ -295,8 +418,12 @@ def _xml_text(value: str) -> str:
 
 
 def render_opml(feeds: Sequence[OpmlFeed], title: str, now_rfc822: str) -> bytes:
-    """A flat OPML 2.0 document (UTF-8, pretty-printed), one `type="rss"` outline per feed.
+    """An OPML 2.0 document (UTF-8, pretty-printed), one `type="rss"` outline per feed.
 
+    A feed with categories sits inside nested folder outlines, one per category, outermost
+    first: folders are how Miniflux, FreshRSS, Inoreader, Feedly, NetNewsWire and Thunderbird
+    read categories back (they ignore OPML's `category` attribute). Feeds keep their order
+    within a folder; a folder appears where its first feed would.
     Characters XML cannot carry (C0 controls but tab, CR, LF) are dropped from every value.
     """
     opml = ET.Element("opml", version="2.0")
@@ -304,11 +431,21 @@ def render_opml(feeds: Sequence[OpmlFeed], title: str, now_rfc822: str) -> bytes
     ET.SubElement(head, "title").text = _xml_text(title)
     ET.SubElement(head, "dateCreated").text = _xml_text(now_rfc822)
     body = ET.SubElement(opml, "body")
+    folders: dict[tuple[str, ...], ET.Element] = {(): body}
     for feed in feeds:
-        ET.SubElement(body, "outline", _outline_attributes(feed))
+        parent = _folder(folders, tuple(_xml_text(part) for part in feed.categories))
+        ET.SubElement(parent, "outline", _outline_attributes(feed))
     ET.indent(opml)
     document = ET.tostring(opml, encoding="unicode")
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + document.encode("utf-8") + b"\n"
+
+
+def _folder(folders: dict[tuple[str, ...], ET.Element], path: tuple[str, ...]) -> ET.Element:
+    """The folder outline for `path`, made (with its parents) the first time it is needed."""
+    if path not in folders:
+        parent = _folder(folders, path[:-1])
+        folders[path] = ET.SubElement(parent, "outline", {"text": path[-1], "title": path[-1]})
+    return folders[path]
 
 
 def _outline_attributes(feed: OpmlFeed) -> dict[str, str]:
@@ -318,12 +455,12 @@ def _outline_attributes(feed: OpmlFeed) -> dict[str, str]:
     attributes["xmlUrl"] = feed.url
     if feed.html_url:
         attributes["htmlUrl"] = feed.html_url
-    if feed.categories:
-        attributes["category"] = "/" + "/".join(feed.categories)
     if feed.language:
         attributes["language"] = feed.language
     if feed.region:
         attributes["region"] = feed.region
+    if not feed.enabled:
+        attributes["isComment"] = "true"
     return {key: _xml_text(value) for key, value in attributes.items()}
 
 
@@ -339,11 +476,15 @@ _TOML_ESCAPES = {
     "\r": "\\r",
 }
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
+# What the config expands as an environment variable (config.py's _ENV_REFERENCE): ${NAME}, and
+# $${NAME} (its escape), so that each gets one more "$" and both read back as written.
+_ENV_LIKE = re.compile(r"\$+\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 def sources_toml(feeds: Sequence[OpmlFeed]) -> str:
-    """`[[sources]]` tables (url, and name, language and region when not empty) to append to a
-    config; the config check, not this, decides whether their values are valid.
+    """`[[sources]]` tables (url; name, language and region when not empty; `enabled = false`
+    for a feed that is not) to append to a config; the config check, not this, decides
+    whether their values are valid.
 
     Categories go in a `# categories: a / b` comment above each table: sources have no such key.
     Raises `ValueError` for a lone surrogate, which no TOML string can hold.
@@ -351,10 +492,46 @@ def sources_toml(feeds: Sequence[OpmlFeed]) -> str:
     return "".join(_source_table(feed) for feed in feeds)
 
 
+_CATEGORIES_COMMENT = "# categories: "
+_CATEGORY_SEPARATOR = " / "
+# A `[[sources]]` header line, as TOML allows it to be spaced and followed by a comment.
+_SOURCES_HEADER = re.compile(r"""^\s*\[\[\s*(sources|"sources"|'sources')\s*\]\]\s*(#.*)?$""")
+
+
+def source_categories(config_text: str, count: int) -> list[tuple[str, ...]]:
+    """The categories of each of the config's `count` sources, from the `# categories: a / b`
+    comment line directly above its `[[sources]]` header (as `sources_toml` writes it, or as
+    a user edits it); () for a source without one.
+
+    All () when the headers found are not `count` (sources written as an inline array, or a
+    header inside a multi-line string): categories are a convenience, never a guess.
+    """
+    found: list[tuple[str, ...]] = []
+    comments: list[str] = []  # the comment lines directly above the current line
+    for line in config_text.removeprefix("\ufeff").splitlines():
+        stripped = line.strip()
+        if _SOURCES_HEADER.match(line):
+            found.append(_categories_from_comments(comments))
+        if stripped.startswith("#"):
+            comments.append(stripped)
+        else:
+            comments = []
+    return found if len(found) == count else [()] * count
+
+
+def _categories_from_comments(comments: Sequence[str]) -> tuple[str, ...]:
+    for comment in reversed(comments):
+        if comment.startswith(_CATEGORIES_COMMENT.rstrip()):
+            listed = comment[len(_CATEGORIES_COMMENT.rstrip()) :].split(_CATEGORY_SEPARATOR)
+            return tuple(dict.fromkeys(part.strip() for part in listed if part.strip()))
+    return ()
+
+
 def _source_table(feed: OpmlFeed) -> str:
     lines = [""]  # a blank line first: separates the table from whatever the file ends with
     if feed.categories:
-        lines.append("# categories: " + _CONTROL.sub(" ", " / ".join(feed.categories)))
+        joined = _CATEGORY_SEPARATOR.join(feed.categories)
+        lines.append(_CATEGORIES_COMMENT + _CONTROL.sub(" ", joined))
     lines += ["[[sources]]", f"url = {_toml_string(feed.url)}"]
     if feed.title:
         lines.append(f"name = {_toml_string(feed.title)}")
@@ -362,12 +539,17 @@ def _source_table(feed: OpmlFeed) -> str:
         lines.append(f"language = {_toml_string(feed.language)}")
     if feed.region:
         lines.append(f"region = {_toml_string(feed.region)}")
+    if not feed.enabled:
+        lines.append("enabled = false")
     return "\n".join(lines) + "\n"
 
 
 def _toml_string(value: str) -> str:
-    """A TOML basic string: quote, backslash and control characters escaped, the rest kept."""
-    return '"' + "".join(_toml_character(character) for character in value) + '"'
+    """A TOML basic string: quote, backslash and control characters escaped, the rest kept;
+    and "${NAME}" as "$${NAME}", which the config reads as itself, not as the environment
+    variable NAME (an OPML shared by someone else must not put a secret in a polled URL)."""
+    literal = _ENV_LIKE.sub(r"$\g<0>", value)
+    return '"' + "".join(_toml_character(character) for character in literal) + '"'
 
 
 def _toml_character(character: str) -> str:

@@ -661,7 +661,7 @@ def _stories(
         for entry in feed.entries
         if not is_feed_ad(entry.link or "")
     ]
-    stories = tell_shared_links_apart(stories)
+    stories = tell_shared_links_apart(tell_shared_guids_apart(stories))
     # A feed that lists one entry twice stores it once (the last copy wins, as in readers).
     unique = list({story.guid_key: story for story in stories}.values())
     # Fingerprinted and tagged here, in the parser worker, so the single writer only stores.
@@ -686,6 +686,34 @@ def _as_published(story: Story, document_url: str) -> Story:
     if not tail or "/" in tail or urljoin(document_url, tail) != guid:
         return story
     return replace(story, guid=tail)
+
+
+def tell_shared_guids_apart(stories: Sequence[Story]) -> list[Story]:
+    """Entries of one feed document that share a guid but are different entries (another
+    link or another title): a generator that writes one guid for every item (the site's home
+    page, "1") made each poll keep one of them, the last, as an edit of the others, and a
+    permalink guid shared so joined every story of the feed to another feed's. The guid is
+    not their identity: each is keyed as if it had none (its canonical link, or its title
+    where it has no link), and joins no other feed's story by it."""
+    by_key: dict[str, list[int]] = {}
+    for index, story in enumerate(stories):
+        if story.guid_key.startswith("guid:"):
+            by_key.setdefault(story.guid_key, []).append(index)
+    told = list(stories)
+    for indexes in by_key.values():
+        if len({(stories[i].canonical_url, stories[i].title) for i in indexes}) < 2:
+            continue  # one entry (or one listed twice): its guid is its identity
+        for i in indexes:
+            told[i] = _without_guid(stories[i])
+    return told
+
+
+def _without_guid(story: Story) -> Story:
+    if story.canonical_url:
+        key = f"link:{story.canonical_url}"
+    else:
+        key = f"{story.guid_key}#{bytes_hash(story.title.encode('utf-8'))[:16]}"
+    return replace(story, guid=None, guid_key=key)
 
 
 def tell_shared_links_apart(stories: Sequence[Story]) -> list[Story]:

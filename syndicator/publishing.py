@@ -16,7 +16,8 @@ Archives: a feed document holds its newest `limit` clusters, then the clusters p
 them that are not archived yet; once there are `limit` of those, the oldest `limit` are
 frozen into the next archive page (`feeds/archive/<feed>/<n>.atom`, `fh:archive`, `current`
 and `prev-archive` links). So nothing leaves the subscription document before a page holds
-it, and a page never changes once written, except when retention removes its stories.
+it, and a page never changes once written, except when retention removes its stories or
+`publish.base_url` changes (its links then name the new address).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 
-from syndicator.atom import FeedContext, render_atom
+from syndicator.atom import RENDERING, FeedContext, render_atom
 from syndicator.atomic import write_atomically
 from syndicator.config import SectionSettings, Settings
 from syndicator.errors import PublishError, StorageError
@@ -281,9 +283,10 @@ def publish_feed(
         clusters = store.clusters_by_id(store.archive_page_ids(spec.path, page))
         _write_archive_page(settings, spec, page, clusters, now)
         store.forget_removed_archived(spec.path, page)
-    # Pages whose file is gone (a new `publish.output_dir`, a cleaned directory): the feed's
-    # `prev-archive` chain must not lead a reader paging back to a 404.
-    for page in _missing_archive_pages(settings, spec, pages, set(removed_pages)):
+    # Pages whose file is gone (a new `publish.output_dir`, a cleaned directory) or that
+    # were written for another `publish.base_url`: the feed's `prev-archive` chain must not
+    # lead a reader paging back to a 404 or to the old address.
+    for page in _archive_pages_to_write_again(settings, spec, pages, set(removed_pages)):
         clusters = store.clusters_by_id(store.archive_page_ids(spec.path, page))
         _write_archive_page(settings, spec, page, clusters, now)
     store.save_feed_members(
@@ -320,13 +323,29 @@ def _members_for(store: Store, settings: Settings, spec: FeedSpec) -> tuple[Feed
     """The feed's archive state, and whether it was published before as it is defined now.
     A feed whose definition changed starts a new archive (its old pages are deleted: they
     held entries of a different filter), from the clusters it holds at its first publish."""
-    definition = hashlib.sha256(f"{spec!r}".encode()).hexdigest()
+    definition = feed_definition(spec)
     members = store.feed_members(spec.path)
     if members.definition == definition:
         return members, True
+    if members.definition == _whole_spec_digest(spec):
+        store.rename_feed_definition(spec.path, definition)
+        return replace(members, definition=definition), True
     if members.definition:
         shutil.rmtree(settings.publish.output_dir / _archive_dir(spec), ignore_errors=True)
     return FeedMembers(definition=definition), False
+
+
+def feed_definition(spec: FeedSpec) -> str:
+    """A digest of what decides which entries a feed's documents and archive pages hold: its
+    path and filter (page size included). Not its title or subtitle: renaming a section, or
+    a topic's label, must not delete the archive pages its subscribers page back through."""
+    return hashlib.sha256(f"{spec.path}|{spec.where!r}".encode()).hexdigest()
+
+
+def _whole_spec_digest(spec: FeedSpec) -> str:
+    """The definition as stored before `feed_definition`: the whole spec, title included. A
+    feed recorded so is taken for the same feed (and given the new digest), not restarted."""
+    return hashlib.sha256(f"{spec!r}".encode()).hexdigest()
 
 
 def _signature(
@@ -339,10 +358,10 @@ def _signature(
     sources: str,
 ) -> str:
     """Everything the subscription document is rendered from: its newest clusters, the
-    pending ones, the archive's length, the feed's definition, the publish settings and the
-    sources' names and links."""
+    pending ones, the archive's length, the feed's definition, the publish settings, the
+    sources' names and links, and the version of the rendering (`atom.RENDERING`)."""
     pending = store.clusters_signature(members.pending)
-    text = f"{newest}|{pending}|{members.pages}|{spec!r}|{settings.publish!r}|{sources}"
+    text = f"{newest}|{pending}|{members.pages}|{spec!r}|{settings.publish!r}|{sources}|{RENDERING}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -362,16 +381,36 @@ def _write_archive_page(
     write_if_changed(settings.publish.output_dir / _archive_path(spec, page), document)
 
 
-def _missing_archive_pages(
+def _archive_pages_to_write_again(
     settings: Settings, spec: FeedSpec, pages: int, rewritten: set[int]
 ) -> list[int]:
-    """The archive pages 1..`pages` whose file is not in the output directory."""
+    """The archive pages 1..`pages` (but `rewritten`) to write again, with the same entries:
+    every one when the newest was written under another `publish.base_url` (its feed id,
+    self, current and prev-archive links name the old address: a feed moved behind a proxy
+    sent readers paging back to it), else those whose file is not in the output directory."""
     output_dir = settings.publish.output_dir
+    if pages and not _written_for_base_url(settings, spec, pages):
+        return [page for page in range(1, pages + 1) if page not in rewritten]
     return [
         page
         for page in range(1, pages + 1)
         if page not in rewritten and not (output_dir / _archive_path(spec, page)).exists()
     ]
+
+
+_FEED_HEAD_BYTES = 4096  # the feed's own <id> comes first, before any entry
+
+
+def _written_for_base_url(settings: Settings, spec: FeedSpec, page: int) -> bool:
+    """Whether archive page `page` carries the feed id (its subscription document's URL) of
+    the current base URL. True for a missing page (it is written anyway)."""
+    feed_id = "<id>" + xml_escape(settings.publish.base_url + spec.path) + "</id>"
+    try:
+        with (settings.publish.output_dir / _archive_path(spec, page)).open("rb") as page_file:
+            head = page_file.read(_FEED_HEAD_BYTES)
+    except FileNotFoundError:
+        return True
+    return feed_id.encode("utf-8") in head
 
 
 def _archive_dir(spec: FeedSpec) -> str:

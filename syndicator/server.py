@@ -1,7 +1,9 @@
 """HTTP on aiohttp: serves what `publishing` wrote under `publish.output_dir`, health and metrics.
 
 Paths: `/` (index.html), `/feeds.opml`, `/feeds/...` (Atom `.atom`, JSON Feed `.json`, and any
-other file there with a known type), `/healthz` and `/metrics`. It never renders a feed: it
+other file there with a known type), `/healthz` and `/metrics`, each also under the path of
+`publish.base_url` (`/news/feeds/all.atom`), for a reverse proxy that passes the path on
+unstripped. It never renders a feed: it
 serves the files as they are on disk, so `syndicator run`, `syndicator serve` and any other
 web server over the same directory answer the same bytes. It also serves a plain directory by
 file name (`build_directory_app`), which the demo uses as its simulated newsroom.
@@ -52,6 +54,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -405,16 +408,28 @@ def _health_response(health: HealthProbe) -> web.Response:
     )
 
 
+def base_path_of(base_url: str) -> str:
+    """The path of `publish.base_url` without its final slash, decoded as aiohttp decodes a
+    request's path: "/news" for https://example.org/news/, "" at the root."""
+    return unquote(urlsplit(base_url).path).rstrip("/")
+
+
 def build_feed_app(
     output_dir: Path,
     health: HealthProbe,
     metrics: Metrics | None = None,
     max_age_s: int = MAX_AGE_S,
     cache: FileCache | None = None,
+    *,
+    base_path: str = "",
 ) -> Handler:
     """The public server's request handler: index, feeds, OPML, health and metrics for one
     output directory. `/metrics` is 404 without a `Metrics` object; `cache` defaults to a
     `FileCache` of the output directory with the default bounds.
+
+    `base_path` (`base_path_of(publish.base_url)`): every path is also served under it, so
+    that the links the feeds and the index carry (`/news/feeds/all.atom`) work whether a
+    reverse proxy passes that path on as it is or strips the prefix (then `/feeds/all.atom`).
 
     A plain handler for aiohttp's low-level server rather than a `web.Application`: no
     router, middlewares or signals to run, which is a third more requests per second."""
@@ -426,6 +441,16 @@ def build_feed_app(
         if (refused := _refuse_method(request)) is not None:
             return refused
         path = request.path
+        inside = _inside_base_path(path, base_path)
+        if inside is not None:
+            response = answer(request, inside)
+            # Only when nothing is there: a prefix that is also one of our own directories
+            # ("/feeds") must not hide what a stripping proxy asks for.
+            if response.status != 404:
+                return response
+        return answer(request, path)
+
+    def answer(request: web.BaseRequest, path: str) -> web.StreamResponse:
         if path.startswith("/feeds/"):
             relative = feed_path(path[1:])
             if relative is None:
@@ -443,6 +468,17 @@ def build_feed_app(
         return _not_found()
 
     return dispatch
+
+
+def _inside_base_path(path: str, base_path: str) -> str | None:
+    """`path` relative to `base_path` ("/news/feeds/all.atom" -> "/feeds/all.atom", "/news"
+    -> "/"), or None when it is not under it (or there is no base path)."""
+    if not base_path or not path.startswith(base_path):
+        return None
+    rest = path[len(base_path) :]
+    if rest and not rest.startswith("/"):
+        return None  # "/newsletter" is not under "/news"
+    return rest or "/"
 
 
 class HandlerSlot:

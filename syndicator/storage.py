@@ -639,7 +639,7 @@ class SourceStatus:
     not_modified_polls: int = 0
     failure_score: float = 0.0
     last_error_at: datetime | None = None
-    config_url: str = ""  # the URL as configured (`source.url` follows permanent redirects)
+    config_url: str = ""  # as written in the config; `source.url` moves after a 301 or discovery
 
     @property
     def not_modified_ratio(self) -> float | None:
@@ -1221,7 +1221,7 @@ class Store:
                 not_modified_polls=row["not_modified_polls"],
                 failure_score=row["failure_score"],
                 last_error_at=_parse_optional_time(row["last_error_at"]),
-                config_url=row["config_url"] or row["url"],
+                config_url=row["config_url"],
             )
             for row in rows
         ]
@@ -1559,6 +1559,7 @@ class Store:
                         and (story.source_id, story.guid_key) not in expired
                     ],
                     claimed={row[0] for row in stored.values()},
+                    now=now,
                 )
             )
             for story in stories:
@@ -1654,25 +1655,19 @@ class Store:
     ) -> dict[tuple[int, str], tuple[int, str, int]]:
         """(id, content hash, cluster id) of the stories already stored under these keys:
         a few statements per feed rather than one per entry (most entries are re-sent)."""
-        keys: dict[int, list[str]] = {}
-        for story in stories:
-            keys.setdefault(story.source_id, []).append(story.guid_key)
         found: dict[tuple[int, str], tuple[int, str, int]] = {}
-        for source_id, guid_keys in keys.items():
-            for start in range(0, len(guid_keys), 500):
-                chunk = guid_keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for key, story_id, digest, cluster_id in conn.execute(
-                    "SELECT guid_key, id, content_hash, cluster_id FROM stories "
-                    f"WHERE source_id = ? AND guid_key IN ({marks})",
-                    [source_id, *chunk],
-                ):
-                    found[(source_id, key)] = (story_id, digest, cluster_id)
+        for source_id, (key, story_id, digest, cluster_id) in _rows_per_source(
+            conn,
+            "SELECT guid_key, id, content_hash, cluster_id FROM stories "
+            "WHERE source_id = ? AND guid_key IN ({marks})",
+            [(story.source_id, story.guid_key) for story in stories],
+        ):
+            found[(source_id, key)] = (story_id, digest, cluster_id)
         return found
 
     @staticmethod
     def _stored_by_link(
-        conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int]
+        conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int], now: datetime
     ) -> dict[tuple[int, str], tuple[int, str, int]]:
         """(id, content hash, cluster id) of a stored story of the same source with the same
         canonical URL, for entries whose key is new: the same entry under a guid that changes
@@ -1685,27 +1680,35 @@ class Store:
         for story in stories:
             if story.canonical_url:
                 by_url.setdefault((story.source_id, story.canonical_url), story)
-        urls: dict[int, list[str]] = {}
-        for source_id, url in by_url:
-            urls.setdefault(source_id, []).append(url)
         found: dict[tuple[int, str], tuple[int, str, int]] = {}
-        for source_id, chunk_urls in urls.items():
-            for start in range(0, len(chunk_urls), 500):
-                chunk = chunk_urls[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for url, story_id, digest, cluster_id, title, text in conn.execute(
-                    "SELECT canonical_url, id, content_hash, cluster_id, title, text "
-                    f"FROM stories WHERE canonical_url IN ({marks}) AND source_id = ? "
-                    "ORDER BY id",
-                    [*chunk, source_id],
-                ):
-                    story = by_url[(source_id, url)]
-                    if (source_id, story.guid_key) in found or story_id in claimed:
-                        continue
-                    if title != story.title and text != story.text:
-                        continue
-                    claimed.add(story_id)
-                    found[(source_id, story.guid_key)] = (story_id, digest, cluster_id)
+        for source_id, (url, story_id, digest, cluster_id, title, text) in _rows_per_source(
+            conn,
+            # "+source_id": by the URL's index, not by reading every story of the source,
+            # which is what SQLite chose (a source has thousands; a URL one or a few).
+            "SELECT canonical_url, id, content_hash, cluster_id, title, text FROM stories "
+            "WHERE +source_id = ? AND canonical_url IN ({marks}) ORDER BY id",
+            by_url,
+        ):
+            story = by_url[(source_id, url)]
+            if (source_id, story.guid_key) in found or story_id in claimed:
+                continue
+            # (An empty text says nothing: two headlines at one URL are two.)
+            if title != story.title and (text != story.text or not text.strip()):
+                continue
+            claimed.add(story_id)
+            found[(source_id, story.guid_key)] = (story_id, digest, cluster_id)
+        found.update(
+            Store._stored_by_date(
+                conn,
+                [
+                    s
+                    for s in stories
+                    if "?" in s.canonical_url and (s.source_id, s.guid_key) not in found
+                ],
+                claimed,
+                now,
+            )
+        )
         found.update(
             Store._stored_by_text(
                 conn,
@@ -1720,6 +1723,44 @@ class Store:
         return found
 
     @staticmethod
+    def _stored_by_date(
+        conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int], now: datetime
+    ) -> dict[tuple[int, str], tuple[int, str, int]]:
+        """As `_stored_by_link`, for entries whose link's query changes on every request (a
+        cache-buster or token in a guid that is also the link): the stored story of the same
+        source published at the same second, at the same address but for its query, with the
+        same title or text. When only the link changed, the entry counts as unchanged (its
+        stored hash is not returned), or readers would see it "updated" on every poll. An
+        undated entry is dated when first seen, so it cannot be found this way."""
+        by_time: dict[tuple[int, str], list[Story]] = {}
+        for story in stories:
+            published = format_time(min(story.published_at, now))
+            by_time.setdefault((story.source_id, published), []).append(story)
+        found: dict[tuple[int, str], tuple[int, str, int]] = {}
+        for source_id, row in _rows_per_source(
+            conn,
+            "SELECT published_at, id, content_hash, cluster_id, canonical_url, title, text "
+            "FROM stories WHERE source_id = ? AND published_at IN ({marks}) ORDER BY id",
+            by_time,
+        ):
+            published, story_id, digest, cluster_id, url, title, text = row
+            if story_id in claimed:
+                continue
+            for story in by_time[(source_id, published)]:
+                key = (source_id, story.guid_key)
+                if key in found or not _same_address(url, story.canonical_url):
+                    continue
+                same_title, same_text = title == story.title, text == story.text
+                # (An empty text says nothing: two headlines of one second are two.)
+                if not same_title and not (same_text and text.strip()):
+                    continue
+                claimed.add(story_id)
+                unchanged = same_title and same_text
+                found[key] = (story_id, story.content_hash if unchanged else digest, cluster_id)
+                break
+        return found
+
+    @staticmethod
     def _stored_by_text(
         conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int]
     ) -> dict[tuple[int, str], tuple[int, str, int]]:
@@ -1730,28 +1771,21 @@ class Store:
         for story in stories:
             if story.title.strip() or story.text.strip():
                 by_title.setdefault((story.source_id, story.title), []).append(story)
-        titles: dict[int, list[str]] = {}
-        for source_id, title in by_title:
-            titles.setdefault(source_id, []).append(title)
         found: dict[tuple[int, str], tuple[int, str, int]] = {}
-        for source_id, source_titles in titles.items():
-            for start in range(0, len(source_titles), 500):
-                chunk = source_titles[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for title, story_id, digest, cluster_id, text in conn.execute(
-                    "SELECT title, id, content_hash, cluster_id, text FROM stories "
-                    f"WHERE source_id = ? AND canonical_url = '' AND title IN ({marks}) "
-                    "ORDER BY id",
-                    [source_id, *chunk],
-                ):
-                    if story_id in claimed:
-                        continue
-                    for story in by_title[(source_id, title)]:
-                        key = (source_id, story.guid_key)
-                        if key not in found and story.text == text:
-                            claimed.add(story_id)
-                            found[key] = (story_id, digest, cluster_id)
-                            break
+        for source_id, (title, story_id, digest, cluster_id, text) in _rows_per_source(
+            conn,
+            "SELECT title, id, content_hash, cluster_id, text FROM stories "
+            "WHERE source_id = ? AND canonical_url = '' AND title IN ({marks}) ORDER BY id",
+            by_title,
+        ):
+            if story_id in claimed:
+                continue
+            for story in by_title[(source_id, title)]:
+                key = (source_id, story.guid_key)
+                if key not in found and story.text == text:
+                    claimed.add(story_id)
+                    found[key] = (story_id, digest, cluster_id)
+                    break
         return found
 
     @staticmethod
@@ -1761,25 +1795,19 @@ class Store:
         """The keys among these (unstored) stories whose stories retention removed, in one
         statement per source (and 500 keys). Those last seen more than `LISTED_REFRESH` ago
         are marked seen now: the feed still lists them, so they stay remembered."""
-        keys: dict[int, list[str]] = {}
-        for story in stories:
-            keys.setdefault(story.source_id, []).append(story.guid_key)
         found: set[tuple[int, str]] = set()
         stale: list[tuple[int, int, str]] = []
         now_s = int(now.timestamp())
         refresh_before = now_s - int(LISTED_REFRESH.total_seconds())
-        for source_id, guid_keys in keys.items():
-            for start in range(0, len(guid_keys), 500):
-                chunk = guid_keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for key, seen_at in conn.execute(
-                    "SELECT guid_key, seen_at FROM expired_entries "
-                    f"WHERE source_id = ? AND guid_key IN ({marks})",
-                    [source_id, *chunk],
-                ):
-                    found.add((source_id, key))
-                    if seen_at < refresh_before:
-                        stale.append((now_s, source_id, key))
+        for source_id, (key, seen_at) in _rows_per_source(
+            conn,
+            "SELECT guid_key, seen_at FROM expired_entries "
+            "WHERE source_id = ? AND guid_key IN ({marks})",
+            [(story.source_id, story.guid_key) for story in stories],
+        ):
+            found.add((source_id, key))
+            if seen_at < refresh_before:
+                stale.append((now_s, source_id, key))
         if stale:
             conn.executemany(
                 "UPDATE expired_entries SET seen_at = ? WHERE source_id = ? AND guid_key = ?",
@@ -1980,6 +2008,7 @@ class Store:
     def _update_story(
         self, db: Database, story_id: int, cluster_id: int, story: Story, now_text: str
     ) -> None:
+        old_url = db.execute("SELECT url FROM stories WHERE id = ?", (story_id,)).fetchone()[0]
         db.execute(
             """
             UPDATE stories SET title = ?, summary = ?, content_html = ?, text = ?, author = ?,
@@ -1993,13 +2022,24 @@ class Store:
                 story.content_hash, story.place, story.agency, story_id,
             ),
         )  # fmt: skip
+        # The entry shows the representative (title, link, text) and of every other copy
+        # only its link: another copy's edited text changes nothing a subscriber sees, so its
+        # `updated` stays (it moved, and the feed was rewritten, at every edit of any copy).
         db.execute(
             """
-            UPDATE clusters SET updated_at = ?,
-                title = CASE WHEN representative_story_id = ? THEN ? ELSE title END
-            WHERE id = ?
+            UPDATE clusters SET
+                updated_at = CASE WHEN representative_story_id = :story OR :url_changed
+                    THEN :now ELSE updated_at END,
+                title = CASE WHEN representative_story_id = :story THEN :title ELSE title END
+            WHERE id = :cluster
             """,
-            (now_text, story_id, story.title, cluster_id),
+            {
+                "story": story_id,
+                "url_changed": story.url != old_url,
+                "now": now_text,
+                "title": story.title,
+                "cluster": cluster_id,
+            },
         )
         _add_cluster_tags(db.conn, cluster_id, story.tags)
 
@@ -2316,7 +2356,7 @@ class Store:
             f"""
             SELECT st.id, st.cluster_id, st.source_id, st.url, st.title, st.author,
                    st.published_at, st.first_seen_at, st.updated_at, st.join_reason, st.place,
-                   st.agency, st.join_score, st.joined_story_id,
+                   st.agency, st.join_score, st.joined_story_id, st.language,
                    -- Only the representative's body is ever shown (the other copies are a
                    -- link and a source name), and a wire story can have dozens of copies.
                    CASE WHEN st.id = c.representative_story_id THEN st.summary ELSE '' END
@@ -2492,6 +2532,12 @@ class Store:
         """Move a feed's high-water mark on without publishing it (nothing new matched)."""
         with self._transaction() as db:
             db.execute("UPDATE feed_archives SET seen_up_to = ? WHERE path = ?", (seen_up_to, path))
+
+    def rename_feed_definition(self, path: str, definition: str) -> None:
+        """Record another digest for the same definition of a feed, keeping its archive (a
+        digest computed the old way, replaced by the current one)."""
+        with self._transaction() as db:
+            db.execute("UPDATE feed_archives SET definition = ? WHERE path = ?", (definition, path))
 
     def archive_page_ids(self, path: str, page: int) -> list[int]:
         """The clusters an archive page holds (those retention removed included)."""
@@ -2671,6 +2717,15 @@ class Store:
             "SELECT last_at FROM alert_digests WHERE rule = ? AND channel = ?", (rule, channel)
         )
         return parse_time(rows[0][0]) if rows else None
+
+    def digest_sent_at(self, rule: str, channel: str, fired: datetime) -> bool:
+        """Whether a digest message of (alert, channel) was composed for the fire at `fired`."""
+        rows = self._execute(
+            "SELECT 1 FROM deliveries WHERE rule = ? AND channel = ? AND digest = 1 "
+            "AND created_at = ? LIMIT 1",
+            (rule, channel, format_time(fired)),
+        )
+        return bool(rows)
 
     def start_digest_clock(self, rule: str, channel: str, now: datetime) -> None:
         """The first time a digest is seen: its schedule counts from now."""
@@ -2934,6 +2989,7 @@ def _stored_story(row: dict[str, Any]) -> StoredStory:
         agency=row["agency"],
         join_score=row["join_score"],
         joined_story_id=row["joined_story_id"],
+        language=row.get("language") or "",
     )
 
 
@@ -3031,6 +3087,28 @@ def _near_keys_of(sketch: bytes, title_keys: bytes) -> list[int]:
     except ValueError:
         keys = []
     return keys + title_index_keys(_unpack_keys(title_keys))
+
+
+def _rows_per_source(
+    conn: sqlite3.Connection, sql: str, keys: Iterable[tuple[int, str]]
+) -> Iterator[tuple[int, Any]]:
+    """(source id, row) of `sql` run for each source's values, at most 500 to a statement
+    (SQLite's limit on parameters): `sql` takes the source id, then the values where it
+    says `{marks}`. A feed's entries cost a few statements, not one each."""
+    values: dict[int, list[str]] = {}
+    for source_id, value in keys:
+        values.setdefault(source_id, []).append(value)
+    for source_id, source_values in values.items():
+        for start in range(0, len(source_values), 500):
+            chunk = source_values[start : start + 500]
+            statement = sql.format(marks=",".join("?" * len(chunk)))
+            for row in conn.execute(statement, [source_id, *chunk]):
+                yield source_id, row
+
+
+def _same_address(url: str, other: str) -> bool:
+    """Whether two canonical URLs differ at most in their query."""
+    return url.partition("?")[0] == other.partition("?")[0]
 
 
 def _unpack_keys(data: bytes) -> tuple[int, ...]:

@@ -371,12 +371,54 @@ def test_a_digest_larger_than_discord_shows_comes_in_parts(
     ]
     store.store_stories(stories, NOW)
     _deliver(store, settings, NOW)  # 09:00: the digest's clock starts
-    _deliver(store, settings, NOW + timedelta(hours=22, minutes=1))  # 07:01: max_items 20
-    assert [len(body["embeds"]) for body in receiver.bodies()] == [10, 10]  # type: ignore[arg-type]
+    _deliver(store, settings, NOW + timedelta(hours=22, minutes=1))  # 07:01: all 25
+    assert [len(body["embeds"]) for body in receiver.bodies()] == [10, 10, 5]  # type: ignore[arg-type]
     assert "And 15 more matches" in str(receiver.bodies()[0]["content"])
     assert "And 5 more matches" in str(receiver.bodies()[1]["content"])
     _deliver(store, settings, NOW + timedelta(hours=46, minutes=1))  # the next morning
-    assert [len(body["embeds"]) for body in receiver.bodies()] == [10, 10, 5]  # type: ignore[arg-type]
+    assert len(receiver.seen) == 3
+
+
+def test_a_digest_sends_all_it_waited_for_and_never_falls_behind(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A daily digest of `max_items = 2` on an alert that matches five stories a day sent two
+    each morning and kept the rest for the next: the backlog grew by three a day, and a
+    week later each digest was about the week before. Every story that matched before the
+    digest fired goes out when it fires, in messages of `max_items`; `max_per_hour` still
+    spaces them, and what matched after the fire waits for the next one."""
+    alert = KZ_ALERT.replace('channels = ["hook"]', 'channels = ["hook"]\nschedule = "0 7 * * *"')
+    alert += "max_items = 2\nmax_per_hour = 2\n"
+    settings = _settings(tmp_path, alert, _hook(receiver.url))
+    store = _store(settings)
+    for day in range(2):
+        stories = [
+            _story(f"d{day}s{n}", f"Kazakhstan protest {day} {n} in town {n}", text=f"Unrest {n}.")
+            for n in range(5)
+        ]
+        store.store_stories(stories, NOW + timedelta(days=day))
+        _deliver(store, settings, NOW + timedelta(days=day))  # Monday 09:00: the clock starts
+        morning = NOW + timedelta(days=day, hours=22)  # 07:00 the next day
+        _deliver(store, settings, morning + timedelta(minutes=1))
+        late = _story(f"late{day}", f"Kazakhstan protest late {day}", text="Later unrest.")
+        store.store_stories([late], morning + timedelta(minutes=30))
+        _deliver(store, settings, morning + timedelta(minutes=31))  # max_per_hour: held
+        _deliver(store, settings, morning + timedelta(minutes=62))  # the last part
+        _deliver(store, settings, morning + timedelta(hours=5))
+        sizes = [len(body["data"]["items"]) for body in receiver.bodies()]  # type: ignore[index]
+        # Day 0: 2 + 2 at 07:01, 1 at 08:02. Day 1: the late one of day 0 comes first.
+        assert sizes == ([2, 2, 1] if day == 0 else [2, 2, 1, 2, 2, 2])
+    titles = [
+        item["title"]
+        for body in receiver.bodies()
+        for item in body["data"]["items"]  # type: ignore[index]
+    ]
+    assert len(titles) == len(set(titles)) == 11
+    assert titles[5] == "Kazakhstan protest late 0"
+    assert store.alert_status() == [
+        ("kz-unrest", "hook", "pending", 1),
+        ("kz-unrest", "hook", "sent", 11),
+    ]
 
 
 def test_a_daily_digest_comes_once_on_the_night_the_clock_goes_back(

@@ -344,6 +344,29 @@ HOSTILE_HTML = (
 )
 
 
+def test_an_entrys_own_text_carries_its_language() -> None:
+    """A section mixing Al Jazeera Arabic and Reuters: without xml:lang a reader shows the
+    Arabic headline left to right and reads it aloud as English. The entry's own text says
+    its language; the category labels and source name (ours, English) do not."""
+    arabic = _cluster(1)
+    arabic = dataclasses.replace(
+        arabic, representative=dataclasses.replace(arabic.representative, language="ar")
+    )
+    unknown = _cluster(2)
+    odd = _cluster(3)
+    odd = dataclasses.replace(
+        odd, representative=dataclasses.replace(odd.representative, language="en_US")
+    )
+    entries = _entries(_parse(_render([arabic, unknown, odd])))
+    lang = "{http://www.w3.org/XML/1998/namespace}lang"
+    for name in ("title", "summary", "content"):
+        assert _only(entries[0], name).get(lang) == "ar"
+        assert _only(entries[1], name).get(lang) is None
+        assert _only(entries[2], name).get(lang) == "en-US"
+    assert entries[0].get(lang) is None
+    assert all(category.get(lang) is None for category in entries[0].iter(f"{{{ATOM_NS}}}category"))
+
+
 def test_content_is_sanitised() -> None:
     cluster = _with_representative(_cluster(1, 2), content_html=HOSTILE_HTML)
 

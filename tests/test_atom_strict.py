@@ -11,6 +11,7 @@ extension namespaces, xml:base and xml:lang are left out.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,6 +250,8 @@ ODD = [
     {"title": "No guid, link only: Tajikistan floods", "link": "https://steppe.example/odd/2"},
     {"title": "Odd date in Turkmenistan", "guid": "odd-3", "link": "https://steppe.example/3",
      "date": "Tue, 31 Feb 2026 25:61:00 +0000"},
+    {"title": "Spaces in a link from Tashkent, Uzbekistan", "guid": "odd-4",
+     "link": "https://steppe.example/odd/a story?q=a b|c&amp;p=100%#top#x"},
 ]  # fmt: skip
 REAL_FEEDS = (
     "rssparser_guardian.rss",  # 55 world-news items: many regions and topics
@@ -350,3 +353,20 @@ def test_the_copy_and_the_odd_items_are_where_they_belong(published: Published) 
     (kz,) = [entry for entry in feed.entries if entry.title in (KZ_WIRE["title"], KZ_COPY["title"])]
     assert any(link.rel == "related" for link in kz.links)
     assert "Fuel prices & rents rise in Bishkek <again>" in titles
+
+
+SPACED_LINK = "https://steppe.example/odd/a%20story?q=a%20b%7Cc&p=100%25#top%23x"
+
+
+@pytest.mark.slow
+def test_a_link_with_spaces_is_published_as_a_valid_iri(published: Published) -> None:
+    """A feed linking to "a story?q=a b" (spaces, a "|", a bare %): the href must be an IRI
+    (RFC 4287 4.2.7.1), the same link percent-encoded, in the Atom entry and the JSON item."""
+    feeds = published.output_dir / "feeds"
+    feed = feedparser.parse((feeds / "central-asia.atom").read_bytes())
+    (entry,) = [entry for entry in feed.entries if entry.title.startswith("Spaces in a link")]
+    assert entry.link == SPACED_LINK
+    items = json.loads((feeds / "central-asia.json").read_text(encoding="utf-8"))["items"]
+    (item,) = [item for item in items if item["title"].startswith("Spaces in a link")]
+    assert item["url"] == SPACED_LINK
+    assert item["_syndicator"]["sources"][0]["url"] == SPACED_LINK

@@ -641,6 +641,28 @@ def test_two_stories_under_one_agency_photo_are_two_clusters(
     assert sorted(cluster["copies"] for cluster in found) == [1, 1]
 
 
+def test_the_days_of_a_series_are_not_copies_of_each_other(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Al Jazeera's daily "Russia-Ukraine war: List of key events, day 348" and "day 349" (a
+    headline and one line that differ only in the day's number) were one story: the second
+    day's list vanished into the first's cluster. A copy of one day still joins it."""
+    feed = "http.www.aljazeera.comxmlrssall.xml"
+    day348 = _archived("2023-02-06", feed, "Russia-Ukraine war: List of key events, day 348")
+    day349 = _archived("2023-02-07", feed, "Russia-Ukraine war: List of key events, day 349")
+    assert len(day348) == len(day349) == 1
+    copy = dict(day348[0], link="https://wire.example/key-events-348")
+    feed_server.routes["/aj.rss"] = Route(rss(day349 + day348, "Al Jazeera"))
+    feed_server.routes["/wire.rss"] = Route(rss([copy], "Wire"))
+    config = write_config(tmp_path, [feed_server.url("/aj.rss"), feed_server.url("/wire.rss")])
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+
+    found = json.loads(
+        syndicator("--config", str(config), "search", "key events", "--json", cwd=tmp_path).stdout
+    )
+    assert sorted(cluster["copies"] for cluster in found) == [1, 2]
+
+
 def test_an_old_dated_story_seen_now_still_finds_its_copy_in_the_next_poll(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:

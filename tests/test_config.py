@@ -227,6 +227,18 @@ def test_design_example_without_environment_names_the_variables() -> None:
     )
 
 
+def test_a_doubled_dollar_is_a_literal_reference() -> None:
+    """`$${NAME}` is "${NAME}" as written (how `sources import` keeps an OPML's text literal);
+    an unset NAME is then no problem."""
+    text = (
+        '[[sources]]\nurl = "https://a.example/rss?k=$${KEY}&t=${TOKEN}"\n'
+        'name = "$$${KEY} and $${UNSET}"\n'
+    )
+    [source] = parse_settings(text, CONFIG_PATH, {"KEY": "secret", "TOKEN": "t0k"}).sources
+    assert source.url == "https://a.example/rss?k=${KEY}&t=t0k"
+    assert source.name == "$${KEY} and ${UNSET}"
+
+
 def test_shipped_config_loads_without_problems() -> None:
     settings = load_settings(SHIPPED_CONFIG, environ={})
 
@@ -355,6 +367,10 @@ SINGLE_PROBLEMS = {
         '[[sections]]\nslug = "world"\n[[sections]]\nslug = "world"\n',
         "sections[1].slug:",
     ),
+    # A section called "regions" archived into feeds/archive/regions/, the countries' archive
+    # folders: a change of its filter deleted them all.
+    "reserved-section-slug": ('[[sections]]\nslug = "regions"\n', "sections[0].slug:"),
+    "reserved-section-slug-alerts": ('[[sections]]\nslug = "alerts"\n', "sections[0].slug:"),
     "malformed-source-url": ('[[sources]]\nurl = "not a url"\n', "sources[0].url:"),
     "ftp-source-url": ('[[sources]]\nurl = "ftp://example.org/feed.xml"\n', "sources[0].url:"),
     "unknown-source-region": (

@@ -141,6 +141,26 @@ def test_a_gzip_body_without_content_encoding_is_inflated(feed_server: FeedServe
     assert fetch(feed_server.url("/twice")).body == FEED
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+def test_a_plain_body_labelled_compressed_is_read_as_sent(
+    feed_server: FeedServer, encoding: str
+) -> None:
+    """A server with one `Content-Encoding` header for every file labels a plain feed gzip:
+    the poll failed with a two-line "ContentEncodingError: 400, message: Can not decode".
+    The body is asked for again as it is, and read as sent."""
+    feed_server.routes["/feed.xml"] = Route(FEED, headers={"Content-Encoding": encoding})
+    assert fetch(feed_server.url("/feed.xml")).body == FEED
+    first, again = feed_server.requests_to("/feed.xml")
+    assert again.headers.get("accept-encoding") == "identity"
+    assert first.headers.get("accept-encoding") != "identity"
+
+
+def test_a_mislabelled_body_read_as_sent_keeps_the_size_cap(feed_server: FeedServer) -> None:
+    feed_server.routes["/big"] = Route(b"<" * 3_000_000, headers={"Content-Encoding": "gzip"})
+    limits = FetchLimits(timeout_s=20, max_bytes=1_000_000, allow_private_addresses=True)
+    assert fetch_error(feed_server.url("/big"), limits).kind == "limit"
+
+
 def test_a_stray_gzip_bomb_is_cut_off_at_max_bytes(feed_server: FeedServer) -> None:
     feed_server.routes["/bomb"] = Route(gzip.compress(b"<" * 50_000_000), content_type="text/xml")
     limits = FetchLimits(timeout_s=20, max_bytes=1_000_000, allow_private_addresses=True)

@@ -460,3 +460,13 @@ def test_arbitrary_text_never_breaks_json(
     assert item["summary"].strip()
     assert json.loads(document) == feed
     assert render_json_feed(section, [cluster], CONTEXT, EMPTY_UPDATED) == document
+
+
+def test_an_item_says_its_language() -> None:
+    arabic = _cluster(1)
+    arabic = dataclasses.replace(
+        arabic, representative=dataclasses.replace(arabic.representative, language="ar")
+    )
+    items = _feed([arabic, _cluster(2)])["items"]
+    assert items[0]["language"] == "ar"
+    assert "language" not in items[1]

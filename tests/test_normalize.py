@@ -22,6 +22,7 @@ from syndicator.normalize import (
     html_to_text,
     normalize_entry,
     summarise,
+    without_session_id,
 )
 from tests.conftest import SHARED
 from tests.fuzzing import budget
@@ -327,10 +328,37 @@ def test_clean_xml_text_removes_only_xml_invalid_characters() -> None:
             "https://www.google.com/search?q=https%3A%2F%2Fexample.org%2Fx",
         ),
         ("https://example.org/a/*b", "https://example.org/a/*b"),
+        # "cid" names the article on many sites: kept.
+        (
+            "http://www.example.in/article.php?id=11&cid=6880",
+            "http://www.example.in/article.php?cid=6880&id=11",
+        ),
+        # Session ids: Java's path parameter, ASP.NET's cookieless segment.
+        ("https://example.org/a;jsessionid=0A1B?id=7", "https://example.org/a?id=7"),
+        (
+            "http://www.example.gov/(S(lit3py55t21z5v55vlm25s55))/news/item.aspx?id=12",
+            "http://www.example.gov/news/item.aspx?id=12",
+        ),
+        (
+            "http://example.org/app/(X(1)S(b3vlm2y55t21))/default.aspx",
+            "http://example.org/app/default.aspx",
+        ),
+        ("http://example.org/wiki/Sun_(star)/x", "http://example.org/wiki/Sun_(star)/x"),
+        ("http://example.org/(S(end))", "http://example.org/(S(end))"),
     ],
 )
 def test_canonical_url_examples(url: str, expected: str) -> None:
     assert canonical_url(url) == expected
+
+
+def test_a_readers_link_loses_an_asp_net_session_segment() -> None:
+    """ASP.NET's cookieless sessions put the visitor's session into every link it serves:
+    a reader must not get someone's session, and the entry would be new on every poll."""
+    link = "http://www.example.gov/(S(lit3py55t21z5v55vlm25s55))/news/item.aspx?id=12#top"
+    assert without_session_id(link) == "http://www.example.gov/news/item.aspx?id=12#top"
+    assert (
+        without_session_id("http://example.org/Sun_(star)/x") == "http://example.org/Sun_(star)/x"
+    )
 
 
 def test_canonical_url_folds_variants_of_one_article() -> None:

@@ -160,6 +160,20 @@ def test_multipart_alternative_with_every_item_held_back_feed_and_how_to_stop() 
     assert len(text) < 3000, "summaries are trimmed for display"
 
 
+def test_times_are_shown_in_the_alerts_time_zone() -> None:
+    """An Almaty desk with `timezone = "Asia/Almaty"` read every story's time in UTC, five
+    hours off. (The webhook's JSON keeps UTC: it is for programs.)"""
+    built = parse(build_email(options(), message(item(), timezone="Asia/Almaty")))
+    for body in (text_of(built, "plain"), text_of(built, "html")):
+        assert "Published 2026-11-23 15:00 +05" in body
+        assert "10:00" not in body
+    built = parse(build_email(options(), message(item(), timezone="Europe/Berlin")))
+    assert "Published 2026-11-23 11:00 CET" in text_of(built, "plain")
+    assert "Published 2026-11-23 10:00 UTC" in text_of(
+        parse(build_email(options(), message(item()))), "plain"
+    )
+
+
 def test_html_escapes_everything_and_links_only_web_urls() -> None:
     hostile = item(
         '<script>alert("x")</script> & more',

@@ -25,6 +25,8 @@ from syndicator.notify.webhook import (
     build_webhook,
     display_url,
     parse_retry_after,
+    render_discord,
+    render_slack,
     send_webhook,
     sign_payload,
 )
@@ -350,6 +352,15 @@ def test_discord_preset_shape_and_limits() -> None:
     assert embeds[0]["timestamp"] == "2026-11-23T10:00:00Z"
 
 
+def test_slack_and_discord_show_times_in_the_alerts_time_zone() -> None:
+    msg = message(item(), timezone="Asia/Almaty")
+    slack = json.dumps(render_slack(msg))
+    discord = render_discord(msg)
+    assert "2026-11-23 15:00 +05" in slack
+    assert "2026-11-23 15:00 +05" in json.dumps(discord)
+    assert discord["embeds"][0]["timestamp"] == "2026-11-23T10:00:00Z"  # Discord localises it
+
+
 def test_discord_escapes_markdown_and_skips_unsafe_links() -> None:
     hostile = item(
         "@everyone look",
@@ -400,6 +411,40 @@ def test_gone_says_why(receiver: Receiver) -> None:
     assert result.outcome is Outcome.GONE
     assert "no longer exists" in result.detail
     assert "webhook deleted by its owner" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("fmt", "reply", "outcome"),
+    [
+        (
+            "discord",
+            Reply(404, body=b'{"message": "Unknown Webhook", "code": 10015}'),
+            Outcome.GONE,
+        ),
+        (
+            "discord",
+            Reply(401, body=b'{"message": "Invalid Webhook Token", "code": 50027}'),
+            Outcome.GONE,
+        ),
+        ("discord", Reply(404, body=b"<html>Not Found</html>"), Outcome.FAILED),
+        ("slack", Reply(404, body=b"no_service"), Outcome.GONE),
+        ("slack", Reply(404, body=b"channel_not_found"), Outcome.GONE),
+        ("slack", Reply(403, body=b"invalid_token"), Outcome.GONE),
+        ("slack", Reply(400, body=b"invalid_payload"), Outcome.FAILED),
+        ("standard", Reply(404, body=b"no_service"), Outcome.FAILED),
+    ],
+)
+def test_a_deleted_slack_or_discord_webhook_is_gone(
+    receiver: Receiver, fmt: str, reply: Reply, outcome: Outcome
+) -> None:
+    """Discord answers 404 "Unknown Webhook" for a deleted webhook, Slack 404 "no_service":
+    every later message would be refused the same way, so the channel is disabled as for a
+    410. Other 4xx answers of theirs, and a 404 from any other receiver, fail one message."""
+    receiver.replies["/hook"] = reply
+    result = post(options(receiver.url("/hook"), format=fmt))
+    assert result.outcome is outcome, result.detail
+    assert f"HTTP {reply.status}" in result.detail
+    assert reply.body.decode() in result.detail
 
 
 def test_429_with_retry_after_in_seconds(receiver: Receiver) -> None:

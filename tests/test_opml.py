@@ -12,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syndicator.config import parse_settings
-from syndicator.opml import OpmlError, OpmlFeed, parse_opml, render_opml, sources_toml
+from syndicator.opml import (
+    OpmlError,
+    OpmlFeed,
+    parse_opml,
+    render_opml,
+    source_categories,
+    sources_toml,
+)
 from tests.conftest import SHARED
 from tests.fuzzing import budget
 
@@ -169,6 +176,52 @@ def test_duplicates_fold_scheme_and_host_case_only() -> None:
     ]
 
 
+def test_commented_out_outlines_are_feeds_not_polled() -> None:
+    """OPML 2.0's isComment, inherited by the outlines inside; a disabled source goes out so
+    and comes back as `enabled = false` (it came back enabled)."""
+    data = opml(
+        '<outline text="on" xmlUrl="http://a.example/"/>'
+        '<outline text="off" isComment="TRUE" xmlUrl="http://b.example/"/>'
+        '<outline text="Old" isComment="true"><outline text="in" xmlUrl="http://c.example/"/>'
+        "</outline>"
+        '<outline text="no" isComment="false" xmlUrl="http://d.example/"/>'
+    )
+    feeds = parse_opml(data)
+    assert [(feed.url, feed.enabled) for feed in feeds] == [
+        ("http://a.example/", True),
+        ("http://b.example/", False),
+        ("http://c.example/", False),
+        ("http://d.example/", True),
+    ]
+    rendered = render_opml(feeds, "t", NOW)
+    assert rendered.count(b'isComment="true"') == 2
+    assert parse_opml(rendered, strict=True) == feeds
+    settings = parse_settings(sources_toml(feeds), Path("test.toml"), {})
+    assert [source.enabled for source in settings.sources] == [True, False, False, True]
+
+
+def test_a_doubly_escaped_ampersand_in_a_url_is_one_ampersand() -> None:
+    """`&amp;amp;` (a URL escaped once in the exporter's store, again in its OPML) was polled
+    as "?a=1&amp;b=2", a parameter "amp;b" the server does not know."""
+    data = opml('<outline text="t &amp;amp; u" xmlUrl="http://a.example/rss?a=1&amp;amp;b=2"/>')
+    assert parse_opml(data, strict=True) == [OpmlFeed("http://a.example/rss?a=1&b=2", "t &amp; u")]
+
+
+def test_the_feed_pseudo_scheme_is_read_as_http() -> None:
+    """Browsers' subscribe links, kept by some readers: was "skipped invalid" at import."""
+    data = opml(
+        '<outline text="a" xmlUrl="feed://a.example/rss"/>'
+        '<outline text="b" xmlUrl="FEED:https://b.example/rss"/>'
+        '<outline text="a again" xmlUrl="http://a.example/rss"/>'
+        '<outline text="c" xmlUrl="feed:c.example/rss"/>'
+    )
+    assert [feed.url for feed in parse_opml(data)] == [
+        "http://a.example/rss",
+        "https://b.example/rss",
+        "feed:c.example/rss",  # names no URL: left for the config check to refuse
+    ]
+
+
 def test_outlines_outside_body_are_ignored() -> None:
     head = '<head><outline text="x" xmlUrl="http://head.example/"/></head>'
     assert parse_opml(opml('<outline text="y" xmlUrl="http://y.example/"/>', head)) == [
@@ -183,11 +236,45 @@ def test_encodings_other_than_utf8() -> None:
     assert parse_opml(utf16)[0].title == "Café"
 
 
+def test_latin1_saved_as_if_utf8_is_read_as_windows_1252() -> None:
+    """A list saved by a Windows editor (no declaration) or declared UTF-8 by an exporter that
+    writes Latin-1: was "not well-formed (invalid token)" for the whole import."""
+    body = '<opml><body><outline text="Caf\xe9 \x93Z\xfcrich\x94" xmlUrl="http://c.example/"/></body></opml>'
+    for declaration in ("", '<?xml version="1.0" encoding="UTF-8"?>\n'):
+        data = (declaration + body).encode("latin-1")
+        with pytest.raises(OpmlError, match=r"^not UTF-8 text, and no other encoding declared"):
+            parse_opml(data, strict=True)
+        assert parse_opml(data) == [OpmlFeed("http://c.example/", "Café “Zürich”")]
+    # Another encoding declared wrongly, or bytes no encoding reads: still an error.
+    wrong = ('<?xml version="1.0" encoding="ascii"?>' + body).encode("latin-1")
+    with pytest.raises(OpmlError, match="malformed XML"):
+        parse_opml(wrong)
+
+
 def test_bare_ampersand_in_url_is_recovered_but_not_in_strict_mode() -> None:
     data = opml('<outline text="a &amp; b" xmlUrl="http://q.example/?a=1&b=2&amp;c=3"/>')
     with pytest.raises(OpmlError, match=r"line 3, column"):
         parse_opml(data, strict=True)
     assert parse_opml(data) == [OpmlFeed("http://q.example/?a=1&b=2&c=3", "a & b")]
+
+
+def test_html_named_references_are_recovered() -> None:
+    """Exporters that escape with HTML's table write `&eacute;`, which XML does not define:
+    one in a title made the whole import fail (expat reports it at the tag's `<`)."""
+    title = opml('<outline text="Caf&eacute; &mdash; Z&uuml;rich" xmlUrl="http://c.example/"/>')
+    with pytest.raises(OpmlError, match=r"undefined entity \(line 3, column 1\)"):
+        parse_opml(title, strict=True)
+    assert parse_opml(title) == [OpmlFeed("http://c.example/", "Café — Zürich")]
+    folder = opml('<outline text="Pol&iacute;tica"><outline text="a" xmlUrl="http://a.example/"/>'
+                  "</outline>")  # fmt: skip
+    assert parse_opml(folder) == [OpmlFeed("http://a.example/", "a", categories=("Política",))]
+    head = opml(
+        '<outline text="b" xmlUrl="http://b.example/"/>', "<head><title>R&eacute;f</title></head>"
+    )
+    assert parse_opml(head) == [OpmlFeed("http://b.example/", "b")]
+    # A name HTML does not know is an ampersand and text; "&copy=1" in a URL is no reference.
+    odd = opml('<outline text="&bogus; &copy=1" xmlUrl="http://d.example/?x=1&copy=1&amp;y"/>')
+    assert parse_opml(odd) == [OpmlFeed("http://d.example/?x=1&copy=1&y", "&bogus; &copy=1")]
 
 
 # --- errors and hostile input ------------------------------------------------------------------
@@ -232,14 +319,26 @@ def test_a_bare_doctype_is_harmless_and_accepted() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (opml('<outline text="x" xmlUrl="http://x.example/"/>')[:-20], r"malformed XML: .*line 3"),
-        (opml('<outline text="x" xmlUrl="http://x.example/">'), r"malformed XML: mismatched tag"),
-        (b"", r"malformed XML: no element found \(line 1, column 1\)"),
+        (
+            opml('<outline text="x" xmlUrl="http://x.example/"/>')[:-20],
+            r"^truncated: the file ends inside <body> \(opened on line 2\): .*\(line 3, column 1\)",
+        ),
+        (
+            opml('<outline text="x" xmlUrl="http://x.example/">'),
+            r"^malformed XML: <outline> \(opened on line 3\) is still open here: mismatched tag "
+            r"\(line 4, column 3\)",
+        ),
+        (b"", r"^not an OPML document: the file is empty$"),
+        (b" \n", r"^not an OPML document: the file is empty$"),
+        (
+            b'<opml>\n<body>\n<outline text="F\xc3',
+            r"^truncated: the file ends inside <body> \(opened on line 2\)",
+        ),
         (b"\x00\x01 not xml", r"malformed XML"),
         (b"<rss><channel/></rss>", r"root element is <rss>, not <opml> \(line 1, column 1\)"),
         (b"<opml><head/></opml>", r"no <body> element"),
     ],
-    ids=["truncated", "unclosed", "empty", "binary", "rss", "no-body"],
+    ids=["truncated", "unclosed", "empty", "blank", "cut-in-a-tag", "binary", "rss", "no-body"],
 )
 def test_broken_or_foreign_documents_raise(data: bytes, message: str) -> None:
     with pytest.raises(OpmlError, match=message):
@@ -282,10 +381,49 @@ def test_render_writes_opml_2_with_the_given_head() -> None:
     assert document.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0">\n')
     assert b"<title>My feeds</title>" in document
     assert f"<dateCreated>{NOW}</dateCreated>".encode() in document
-    assert b'category="/News/World"' in document
+    assert (
+        b'<outline text="News" title="News">\n      <outline text="World" title="World">'
+        in document
+    )
+    assert b"category=" not in document
     assert b'htmlUrl="http://a.example/"' in document
     assert b'<outline type="rss" text="" xmlUrl="http://b.example/" />' in document
     assert parse_opml(document, strict=True) == feeds
+
+
+def test_render_nests_feeds_in_folders_in_order_of_first_use() -> None:
+    """Folders are what other readers read back; a feed keeps its place within its folder."""
+    feeds = [
+        OpmlFeed("https://a.example/1", "1", categories=("News",)),
+        OpmlFeed("https://a.example/2", "2"),
+        OpmlFeed("https://a.example/3", "3", categories=("News", "Asia/Central")),
+        OpmlFeed("https://a.example/4", "4", categories=("News",)),
+    ]
+    parsed = parse_opml(render_opml(feeds, "t", NOW), strict=True)
+    assert [feed.title for feed in parsed] == ["1", "3", "4", "2"]
+    assert sorted(parsed, key=lambda feed: feed.url) == feeds
+
+
+def test_source_categories_reads_back_what_sources_toml_writes() -> None:
+    feeds = [
+        OpmlFeed("https://a.example/1", "one", categories=("News", "Мир")),
+        OpmlFeed("https://a.example/2", "two"),
+        OpmlFeed("https://a.example/3", "three", categories=("Tech & Science",)),
+    ]
+    config = '# my desk\n[[sources]]\nurl = "https://x.example/"\n' + sources_toml(feeds)
+    config += '\n# categories: Edited / By hand\n# a note\n  [[ sources ]]  # spaced\nurl = "u"\n'
+    assert source_categories(config, 5) == [
+        (),
+        ("News", "Мир"),
+        (),
+        ("Tech & Science",),
+        ("Edited", "By hand"),
+    ]
+    # Headers that do not match the sources (an inline array, a string): no guessing.
+    inline = 'sources = [{url = "https://x.example/"}]\n# categories: A\n'
+    assert source_categories(inline, 1) == [()]
+    quoted = 'x = """\n[[sources]]\n"""\n# categories: A\n[[sources]]\nurl = "u"\n'
+    assert source_categories(quoted, 1) == [()]
 
 
 def test_render_drops_characters_xml_cannot_carry() -> None:
@@ -314,6 +452,7 @@ def feed_lists(draw: st.DrawFn) -> list[OpmlFeed]:
             tuple(draw(st.lists(CATEGORY, max_size=3, unique=True))),
             draw(STRIPPED),
             draw(STRIPPED),
+            draw(st.booleans()),
         )
         for index, path in enumerate(paths)
     ]
@@ -322,7 +461,8 @@ def feed_lists(draw: st.DrawFn) -> list[OpmlFeed]:
 @deterministic
 @given(feed_lists())
 def test_render_then_parse_gives_the_same_feeds(feeds: list[OpmlFeed]) -> None:
-    assert parse_opml(render_opml(feeds, "t", NOW), strict=True) == feeds
+    parsed = parse_opml(render_opml(feeds, "t", NOW), strict=True)
+    assert sorted(parsed, key=lambda feed: feed.url) == sorted(feeds, key=lambda feed: feed.url)
 
 
 # --- TOML --------------------------------------------------------------------------------------
@@ -391,6 +531,18 @@ def test_language_and_region_travel_through_opml_and_toml() -> None:
     assert [(s.language, s.region) for s in config.sources] == [("ru", "KZ"), ("", "")]
 
 
+def test_sources_toml_values_are_never_environment_references() -> None:
+    """The config reads `${NAME}` as an environment variable: an imported OPML must not put
+    a secret into a URL that is then polled (or fail the import on an unset name)."""
+    feeds = [
+        OpmlFeed("https://evil.example/rss?k=${SMTP_PASSWORD}", "Template ${title}"),
+        OpmlFeed("https://a.example/$${X}/$$$${Y}", "$ {X} ${ 1} $5"),
+    ]
+    environ = {"SMTP_PASSWORD": "s3cret", "X": "x", "Y": "y"}
+    settings = parse_settings(sources_toml(feeds), Path("test.toml"), environ)
+    assert [(s.url, s.name) for s in settings.sources] == [(f.url, f.title) for f in feeds]
+
+
 def test_sources_toml_refuses_lone_surrogates() -> None:
     with pytest.raises(ValueError, match="surrogate"):
         sources_toml([OpmlFeed("http://s.example/", "bad \ud800")])
@@ -409,4 +561,11 @@ def test_sources_toml_refuses_lone_surrogates() -> None:
 def test_sources_toml_round_trips_any_text(pairs: list[tuple[str, str]]) -> None:
     feeds = [OpmlFeed(url, title, "", (title, url)) for url, title in pairs]
     sources = tomllib.loads(sources_toml(feeds)).get("sources", [])
-    assert [(s["url"], s.get("name", "")) for s in sources] == pairs
+    assert [
+        (_as_config_reads(s["url"]), _as_config_reads(s.get("name", ""))) for s in sources
+    ] == pairs
+
+
+def _as_config_reads(value: str) -> str:
+    """A TOML string as the config reads it: `$${NAME}` is the literal `${NAME}`."""
+    return re.sub(r"\$(\$\{[A-Za-z_][A-Za-z0-9_]*\})", r"\1", value)

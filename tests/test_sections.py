@@ -7,6 +7,7 @@ the published files are read back with lxml and feedparser.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import sqlite3
 from dataclasses import replace
@@ -24,7 +25,7 @@ from syndicator.daemon import publish_and_notify
 from syndicator.errors import ConfigError
 from syndicator.metrics import Metrics
 from syndicator.models import Section, Story, Tag, TagKind
-from syndicator.publishing import publish_all
+from syndicator.publishing import feed_definition, feed_specs, publish_all
 from syndicator.server import build_feed_app, listen
 from syndicator.storage import ClusterFilter, ConfiguredSource, Store, open_store
 
@@ -271,6 +272,103 @@ def test_changing_a_sections_filter_starts_its_archive_afresh(tmp_path: Path, st
     assert "prev-archive" not in _links(current)
 
 
+def test_a_new_base_url_reaches_the_archive_pages(tmp_path: Path, store: Store) -> None:
+    """The feed moved (`publish.base_url` from a test address to its public one): its archive
+    pages kept the old feed id and self, current and prev-archive links, so a reader paging
+    back from the new address was sent to the old one. They are written again, same entries."""
+    settings = _settings(tmp_path, DESK)
+    for batch in range(3):
+        _add(store, batch * 5, 5)
+        publish_all(store, settings, NOW)
+    entries = [_guids(_archive(tmp_path, n)) for n in (1, 2)]
+    new_base = "https://news.example.org/news/"
+    moved = replace(settings, publish=replace(settings.publish, base_url=new_base))
+    publish_all(store, moved, NOW + timedelta(hours=1))
+    assert [_guids(_archive(tmp_path, n)) for n in (1, 2)] == entries
+    for page in (1, 2):
+        links = _links(_archive(tmp_path, page))
+        assert links["self"] == f"{new_base}feeds/archive/desk/{page}.atom"
+        assert links["current"] == f"{new_base}feeds/desk.atom"
+        assert links.get("prev-archive") == (
+            f"{new_base}feeds/archive/desk/1.atom" if page == 2 else None
+        )
+        root = etree.parse(str(_archive(tmp_path, page))).getroot()
+        assert root.findtext(f"{ATOM}id") == f"{new_base}feeds/desk.atom"
+        check_atom(_archive(tmp_path, page))
+    before = _archive(tmp_path, 1).stat().st_mtime_ns
+    _add(store, 15, 1)  # and at the next publish they are left alone again
+    publish_all(store, moved, NOW + timedelta(hours=2))
+    assert _archive(tmp_path, 1).stat().st_mtime_ns == before
+
+
+def test_renaming_a_section_keeps_its_archive(tmp_path: Path, store: Store) -> None:
+    """A new title is no new filter: the archive pages a reader pages back through stay (they
+    were deleted, so `prev-archive` led to a 404 and the pushed-out entries were lost)."""
+    for batch in range(3):
+        _add(store, batch * 5, 5)
+        publish_all(store, _settings(tmp_path, DESK), NOW)
+    pages = [_guids(_archive(tmp_path, n)) for n in (1, 2)]
+    renamed = DESK.replace('title = "Desk"', 'title = "The Desk, renamed"')
+    publish_all(store, _settings(tmp_path, renamed), NOW)
+    current = tmp_path / "out" / "feeds" / "desk.atom"
+    assert feedparser.parse(current.read_bytes()).feed.title == "The Desk, renamed"
+    assert [_guids(_archive(tmp_path, n)) for n in (1, 2)] == pages
+    assert _links(current)["prev-archive"] == "http://feeds.test/feeds/archive/desk/2.atom"
+    _add(store, 15, 5)  # and the next page follows on
+    publish_all(store, _settings(tmp_path, renamed), NOW)
+    assert sorted(_guids(_archive(tmp_path, 3))) == [f"s{i:04d}" for i in range(10, 15)]
+
+
+def test_an_archive_recorded_by_an_older_release_is_kept(tmp_path: Path, store: Store) -> None:
+    """Feeds recorded under the old digest of their definition (the whole spec, title
+    included) are the same feeds after an upgrade: their archive is kept, not restarted."""
+    settings = _settings(tmp_path, DESK)
+    for batch in range(3):
+        _add(store, batch * 5, 5)
+        publish_all(store, settings, NOW)
+    (spec,) = [spec for spec in feed_specs(settings) if spec.path == "feeds/desk.atom"]
+    store.rename_feed_definition(spec.path, hashlib.sha256(f"{spec!r}".encode()).hexdigest())
+    _add(store, 15, 1)
+    publish_all(store, settings, NOW)
+    assert _archive(tmp_path, 2).exists()
+    assert store.feed_members(spec.path).definition == feed_definition(spec)
+
+
+def test_an_entry_is_updated_only_when_what_it_shows_changes(tmp_path: Path, store: Store) -> None:
+    """The entry shows the first copy (title, link, text) and of the others their link. An
+    edit of another copy's text moved the entry's `updated` and rewrote the feed, so readers
+    showed an unchanged story as updated at every edit of any site that carried it."""
+    store.sync_sources([ConfiguredSource("https://b.example/rss", "B", "", True, None)], NOW)
+    settings = _settings(tmp_path, "")
+    first = _story("s0001", 1)
+    copy = replace(first, source_id=2, guid_key="guid:b1", guid="b1", content_hash="b1")
+    copy = replace(copy, published_at=first.published_at + timedelta(hours=1))
+    store.store_stories([first], NOW + timedelta(hours=1))
+    store.store_stories([copy], NOW + timedelta(hours=2))
+    current = tmp_path / "out" / "feeds" / "all.atom"
+
+    def updated() -> str:
+        (entry,) = feedparser.parse(current.read_bytes()).entries
+        assert [link.rel for link in entry.links] == ["alternate", "related"]
+        return str(entry.updated)
+
+    publish_all(store, settings, NOW + timedelta(hours=3))
+    before = current.read_bytes()
+    edited = replace(copy, text=copy.text + " Updated at noon.", content_hash="b2")
+    assert store.store_stories([edited], NOW + timedelta(hours=4)).updated == 1
+    assert "feeds/all.atom" not in publish_all(store, settings, NOW + timedelta(hours=4))
+    assert current.read_bytes() == before
+
+    moved = replace(edited, url="https://b.example/moved", content_hash="b3")
+    store.store_stories([moved], NOW + timedelta(hours=5))  # its link is shown: updated
+    publish_all(store, settings, NOW + timedelta(hours=5))
+    assert updated() == "2026-03-01T17:00:00+00:00"
+    rewritten = replace(first, text=first.text + " A correction.", content_hash="a2")
+    store.store_stories([rewritten], NOW + timedelta(hours=6))  # the first copy's text: too
+    publish_all(store, settings, NOW + timedelta(hours=6))
+    assert updated() == "2026-03-01T18:00:00+00:00"
+
+
 def test_unchanged_section_is_not_rewritten(tmp_path: Path, store: Store) -> None:
     settings = _settings(tmp_path, DESK)
     for batch in range(3):
@@ -278,6 +376,25 @@ def test_unchanged_section_is_not_rewritten(tmp_path: Path, store: Store) -> Non
         publish_all(store, settings, NOW)
     written = publish_all(store, settings, NOW + timedelta(hours=1))
     assert written == []
+
+
+def test_a_new_rendering_reaches_quiet_feeds_once(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release that renders documents differently (links escaped into valid IRIs) reached
+    only the feeds that got a new story: a quiet country's feed kept the old document for
+    good. An upgrade (`atom.RENDERING` raised) rewrites every feed once."""
+    settings = _settings(tmp_path, DESK)
+    _add(store, 0, 5)
+    publish_all(store, settings, NOW)
+    feed = settings.publish.output_dir / "feeds" / "all.atom"
+    current = feed.read_bytes()
+    feed.write_bytes(current.replace(b"<feed", b"<!-- rendered by an older release -->\n<feed", 1))
+    assert publish_all(store, settings, NOW + timedelta(hours=1)) == []  # nothing new: kept
+    monkeypatch.setattr("syndicator.publishing.RENDERING", 999)  # the upgrade
+    assert "feeds/all.atom" in publish_all(store, settings, NOW + timedelta(hours=2))
+    assert feed.read_bytes() == current
+    assert publish_all(store, settings, NOW + timedelta(hours=3)) == []
 
 
 def test_min_score_keeps_only_strongly_tagged_stories(tmp_path: Path, store: Store) -> None:

@@ -702,3 +702,32 @@ def test_syndicator_serve_command(tmp_path: Path) -> None:
         assert not any("Traceback" in line for line in running.seen)
     finally:
         running.kill()
+
+
+def test_every_link_of_the_index_works_behind_a_proxy_at_a_path(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """`publish.base_url = "https://news.example/news/"`: the index, the OPML and the feeds
+    link to /news/feeds/... A reverse proxy that passes the path on as it is (nginx's
+    `proxy_pass http://127.0.0.1:8080;`) sent exactly that to the daemon, which answered 404
+    to every subscribe link; one that strips the prefix sends /feeds/..., which still works."""
+    feed_server.routes["/wire.rss"] = Route(rss(ITEMS))
+    config = write_config(tmp_path, [feed_server.url("/wire.rss")])
+    base_url = 'base_url = "https://news.example/news"'  # no final slash: added
+    config.write_text(re.sub(r'base_url = "[^"]*"', base_url, config.read_text()))
+    settings = load_settings(config)
+    running = RunningDaemon(Daemon(config, settings, clock=FakeClock(START), parser=parse_inline))
+    try:
+        running.wait_until(lambda: get(running.url + "/feeds.opml")[0] == 200)  # written last
+        index = get(running.url + "/news/")[1].decode()
+        links = set(re.findall(r'href="https://news\.example(/news/[^"]*)"', index))
+        assert {"/news/feeds/all.atom", "/news/feeds.opml", "/news/feeds/all.json"} <= links
+        for path in sorted(links):
+            assert get(running.url + path)[0] == 200, path  # the path passed on as it is
+            assert get(running.url + path.removeprefix("/news"))[0] == 200, path  # stripped
+        assert get(running.url + "/news")[1].decode() == index
+        assert get(running.url + "/news/healthz")[0] == 200
+        for outside in ("/newsfeeds/all.atom", "/news/../feeds.opml", "/news/feeds/../x.atom"):
+            assert get(running.url + outside)[0] == 404, outside
+    finally:
+        running.stop()

@@ -15,6 +15,7 @@ from syndicator.config import parse_settings
 from syndicator.daemon import apply_retention
 from syndicator.errors import StorageError
 from syndicator.models import Story
+from syndicator.normalize import canonical_url
 from syndicator.storage import (
     MIGRATIONS,
     WAL_SIZE_LIMIT_BYTES,
@@ -507,6 +508,35 @@ def test_retention_removes_old_clusters_and_gives_the_space_back(tmp_path: Path)
     assert path.with_name(path.name + "-wal").stat().st_size == 0  # checkpointed
     assert _index_is_consistent(store)
     store.close()
+
+
+def test_headlines_without_text_at_one_url_under_new_guids_are_two_stories(store: Store) -> None:
+    """UCI's moneyguruindia.com items: headlines only, each its own guid, and links that
+    differ only in `cid`, which canonical URLs dropped as a tracking parameter. Taken for
+    one entry whose guid changes (same source, same URL, the same empty text), every later
+    headline overwrote the first: four of seven were lost. An empty text says nothing, and
+    `cid` is the article's id there."""
+    first, second = (
+        dataclasses.replace(
+            _story(1, key, title, url=f"http://www.example.in/article.php?cid={cid}&id=11"),
+            canonical_url=canonical_url(f"http://www.example.in/article.php?cid={cid}&id=11"),
+            text="",
+            content_html="",
+        )
+        for key, title, cid in (
+            ("a1", "Risks to CPI inflation outlook more on the upside", 6880),
+            ("a2", "RBI will likely remain on an extended pause", 6898),
+        )
+    )
+    assert first.canonical_url != second.canonical_url
+    store.store_stories([first], NOW)
+    store.store_stories([second], NOW + timedelta(minutes=1))
+    same_url = dataclasses.replace(
+        second, guid_key="guid:a3", guid="a3", title="Limited scope for easing"
+    )
+    store.store_stories([same_url], NOW + timedelta(minutes=2))
+    titles = [row[0] for row in store.db.execute("SELECT title FROM stories ORDER BY id")]
+    assert titles == [first.title, second.title, same_url.title]
 
 
 def test_entries_keyed_under_older_canonical_rules_are_not_stored_again(

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 
@@ -43,6 +44,7 @@ class AlertMessage:
     created_at: datetime  # UTC; when the message was made, not when it is sent
     feed_url: str  # the alert's Atom feed (feeds/alerts/<name>.atom), for "see all"
     digest: bool  # a scheduled digest (True) or an immediate alert (False)
+    timezone: str = "UTC"  # the alert's `timezone`: the times a reader is shown are in it
 
 
 class Outcome(StrEnum):
@@ -116,3 +118,13 @@ def is_web_url(url: str) -> bool:
     has_host = len(url.split("//", 1)[-1]) > 0
     plain = not any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in url)
     return url.lower().startswith(("http://", "https://")) and has_host and plain
+
+
+def shown_time(moment: datetime, zone: str) -> str:
+    """A time as a message shows it to a reader: in the alert's zone, with the zone's
+    abbreviation ("2026-11-29 17:12 +05", "2026-11-29 13:12 CET", "... UTC")."""
+    try:
+        local = moment.astimezone(zoneinfo.ZoneInfo(zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):  # `syndicator check` names it
+        local = moment.astimezone(UTC)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or 'UTC'}"

@@ -50,6 +50,7 @@ from syndicator.notify import (
     clean_line,
     headline,
     is_web_url,
+    shown_time,
 )
 
 SUBJECT_PREFIX = "[syndicator]"
@@ -288,7 +289,7 @@ def render_text(message: AlertMessage, signature: bool = True) -> str:
     signature: `alerts test` of a query, which no alert delivers, leaves it out)."""
     lines = [headline(message), f"Alert query: {clean_line(message.query)}", ""]
     for number, item in enumerate(message.items, 1):
-        lines += _item_text(number, item)
+        lines += _item_text(number, item, message.timezone)
     if message.held_back:
         lines += [_held_back_line(message.held_back), ""]
     if message.feed_url:
@@ -298,11 +299,11 @@ def render_text(message: AlertMessage, signature: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _item_text(number: int, item: AlertItem) -> list[str]:
+def _item_text(number: int, item: AlertItem, zone: str) -> list[str]:
     lines = [f"{number}. {clean_line(item.title) or '(untitled)'}"]
     if item.link:
         lines.append(f"   {clean_line(item.link)}")
-    lines.append(f"   {_facts(item)}")
+    lines.append(f"   {_facts(item, zone)}")
     if item.sources:
         first, others = _source_names(item)
         also = f"; also reported by {', '.join(others)}" if others else ""
@@ -315,7 +316,7 @@ def _item_text(number: int, item: AlertItem) -> list[str]:
 def render_html(message: AlertMessage) -> str:
     """The HTML part: the same content, every text escaped, links only to http(s) URLs."""
     esc = html.escape
-    items = "\n".join(_item_html(item) for item in message.items)
+    items = "\n".join(_item_html(item, message.timezone) for item in message.items)
     parts = [
         "<!DOCTYPE html>",
         '<html><head><meta charset="utf-8">',
@@ -334,10 +335,10 @@ def render_html(message: AlertMessage) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _item_html(item: AlertItem) -> str:
+def _item_html(item: AlertItem, zone: str) -> str:
     esc = html.escape
     title = f"<strong>{esc(clean_line(item.title) or '(untitled)')}</strong>"
-    lines = [_link(item.link, title, escape=False), f"<small>{esc(_facts(item))}</small>"]
+    lines = [_link(item.link, title, escape=False), f"<small>{esc(_facts(item, zone))}</small>"]
     if item.sources:
         (first_name, first_url), *others = item.sources[:MAX_SOURCES_SHOWN]
         shown = [_link(url, clean_line(name) or url) for name, url in others]
@@ -358,8 +359,8 @@ def _link(url: str, text: str, *, escape: bool = True) -> str:
     return f'<a href="{html.escape(url, quote=True)}">{label}</a>'
 
 
-def _facts(item: AlertItem) -> str:
-    facts = [f"Published {item.published_at.strftime('%Y-%m-%d %H:%M')} UTC"]
+def _facts(item: AlertItem, zone: str) -> str:
+    facts = [f"Published {shown_time(item.published_at, zone)}"]
     if item.regions:
         facts.append("Regions: " + ", ".join(_region_label(*region) for region in item.regions))
     if item.topics:

@@ -4,7 +4,8 @@
 and the Standard Webhooks headers (`webhook-id` = delivery id, `webhook-timestamp` = send time
 in whole seconds, `webhook-signature` = `v1,<base64 HMAC-SHA256>` over `id.timestamp.body`,
 one entry per secret while a key is being rotated). `send_webhook` POSTs it with aiohttp and
-returns a `SendResult`: 2xx SENT; 410 GONE; 408, 429 and 5xx RETRY (with Retry-After);
+returns a `SendResult`: 2xx SENT; 410 GONE (and a Slack or Discord webhook's "deleted"
+answers); 408, 429 and 5xx RETRY (with Retry-After);
 other 4xx FAILED; timeouts and connection errors RETRY. It never retries, schedules or stores.
 
 Decisions:
@@ -39,7 +40,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote, urljoin, urlsplit
 
 import aiohttp
@@ -57,6 +58,7 @@ from syndicator.notify import (
     headline,
     is_web_url,
     shorten,
+    shown_time,
 )
 
 USER_AGENT = f"syndicator/{__version__} (+https://github.com/syndicator/syndicator)"
@@ -143,7 +145,9 @@ async def send_webhook(
             status, response_headers, snippet = await _post(
                 url, headers, body, allow_private_addresses, proxy
             )
-        result = _classify_response(url, status, response_headers, snippet, now=now)
+        result = _classify_response(
+            url, status, response_headers, snippet, now=now, fmt=str(options.get("format") or "")
+        )
     except TimeoutError:
         result = SendResult(Outcome.RETRY, f"timed out after {timeout_s:g}s")
     except Exception as e:  # every failure is a classified outcome, never a crash
@@ -174,16 +178,23 @@ async def _post(
 
 
 def _classify_response(
-    url: str, status: int, headers: Mapping[str, str], snippet: str, *, now: datetime
+    url: str,
+    status: int,
+    headers: Mapping[str, str],
+    snippet: str,
+    *,
+    now: datetime,
+    fmt: str = "",
 ) -> SendResult:
-    """2xx SENT, 410 GONE, 408/429/5xx RETRY (with Retry-After), anything else FAILED."""
+    """2xx SENT, 410 GONE (and Slack's or Discord's answers for a deleted webhook, see
+    `_deleted_webhook`), 408/429/5xx RETRY (with Retry-After), anything else FAILED."""
     said = f": {snippet}" if snippet else ""
     if 200 <= status < 300:
         return SendResult(Outcome.SENT, f"HTTP {status}")
-    if status == 410:
+    if status == 410 or _deleted_webhook(fmt, status, snippet):
         return SendResult(
             Outcome.GONE,
-            f"HTTP 410 Gone{said}: the receiver says this webhook no longer exists; "
+            f"HTTP {status}{said}: the receiver says this webhook no longer exists; "
             "remove or fix the channel",
         )
     if status in (408, 429) or 500 <= status < 600:
@@ -199,6 +210,31 @@ def _classify_response(
             "set the channel's url to the new address",
         )
     return SendResult(Outcome.FAILED, f"HTTP {status}{said}")
+
+
+# What Discord and Slack answer once a webhook is deleted or its token revoked: Discord 404
+# {"message": "Unknown Webhook", "code": 10015} or 401 {"message": "Invalid Webhook Token",
+# "code": 50027}; Slack 404 "no_service" / "channel_not_found", 403 "invalid_token" /
+# "no_team" / "team_disabled". Every later message would be refused the same way: like a
+# 410, the channel is disabled (one message dead, not every one for good), not retried.
+_DISCORD_GONE: Final = ("unknown webhook", "invalid webhook token")
+_SLACK_GONE: Final = (
+    "no_service",
+    "channel_not_found",
+    "invalid_token",
+    "no_team",
+    "team_disabled",
+)
+
+
+def _deleted_webhook(fmt: str, status: int, snippet: str) -> bool:
+    """Whether a Slack or Discord webhook's answer says the webhook is gone for good."""
+    said = snippet.lower()
+    if fmt == "discord" and status in (401, 404):
+        return any(marker in said for marker in _DISCORD_GONE)
+    if fmt == "slack" and status in (403, 404):
+        return any(marker in said for marker in _SLACK_GONE)
+    return False
 
 
 def _classify_error(error: Exception) -> SendResult:
@@ -369,7 +405,7 @@ def render_slack(message: AlertMessage) -> dict[str, Any]:
     query = _slack_escape(clean_line(message.query, 500))
     heading = f"*{_slack_escape(headline(message))}*\nAlert query: {query}"
     blocks: list[dict[str, Any]] = [_slack_section(heading)]
-    blocks += [_slack_section(_slack_item(item)) for item in shown]
+    blocks += [_slack_section(_slack_item(item, message.timezone)) for item in shown]
     footer = [_more_line(more)] if more else []
     if is_web_url(message.feed_url):
         footer.append(_slack_link(message.feed_url, "See every match of this alert"))
@@ -383,13 +419,13 @@ def _slack_section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _slack_item(item: AlertItem) -> str:
+def _slack_item(item: AlertItem, zone: str) -> str:
     """The item's section text, at most `SLACK_SECTION_CHARS` once escaped (Slack refuses the
     whole message, every item of a digest with it, for one section over the limit): the
     linked title and the facts, then the sources (linked while they fit, else by name), then
     as much of the summary as is left room for."""
     title = clean_line(item.title, 250) or "(untitled)"
-    facts = _slack_cut(_slack_escape(_facts(item)), 500)
+    facts = _slack_cut(_slack_escape(_facts(item, zone)), 500)
     text = f"*{_slack_link(item.link, title)}*\n{facts}"
     summary = clean_line(item.summary, DISPLAY_SUMMARY_CHARS)
     quoted = "> " + _slack_escape(summary) if summary else ""
@@ -451,7 +487,10 @@ def render_discord(message: AlertMessage) -> dict[str, Any]:
     titles = [clean_line(item.title, DISCORD_TITLE_CHARS) or "(untitled)" for item in shown]
     room = (DISCORD_EMBEDS_TOTAL_CHARS - sum(map(len, titles))) // max(len(shown), 1)
     room = min(room, DISCORD_DESCRIPTION_CHARS)
-    embeds = [_discord_embed(item, title, room) for item, title in zip(shown, titles, strict=True)]
+    embeds = [
+        _discord_embed(item, title, room, message.timezone)
+        for item, title in zip(shown, titles, strict=True)
+    ]
     return {
         "content": shorten("\n".join(lines), DISCORD_CONTENT_CHARS),
         "embeds": embeds,
@@ -459,8 +498,8 @@ def render_discord(message: AlertMessage) -> dict[str, Any]:
     }
 
 
-def _discord_embed(item: AlertItem, title: str, room: int) -> dict[str, Any]:
-    parts = [_discord_escape(_facts(item))]
+def _discord_embed(item: AlertItem, title: str, room: int, zone: str) -> dict[str, Any]:
+    parts = [_discord_escape(_facts(item, zone))]
     if item.sources:
         names = [
             f"[{_discord_escape(clean_line(name, 100))}]({_discord_url(url)})"
@@ -493,8 +532,8 @@ def _discord_url(url: str) -> str:
     return quote(url, safe=":/?#[]@!$&'*+,;=%-._~")  # percent-encodes ( ) < > and spaces
 
 
-def _facts(item: AlertItem) -> str:
-    facts = [f"{_utc(item.published_at).strftime('%Y-%m-%d %H:%M')} UTC"]
+def _facts(item: AlertItem, zone: str) -> str:
+    facts = [shown_time(item.published_at, zone)]
     if item.regions:
         facts.append(", ".join(clean_line(label or code) for code, label in item.regions))
     if item.topics:

@@ -148,6 +148,9 @@ _LOCAL_NOUNS = word_set(
 # capital of the next word says nothing ("Two Dead In Houston Shooting", "Fire in Paris
 # Kills Three", and German, which capitalises every noun: "Explosion in München").
 _PLACE_PREPOSITIONS = frozenset(("In", "Near", "Outside", "in", "near", "outside"))
+# "anti-Israel comments", "pro-Russian separatists" (a hyphen splits words): the side a
+# story's people take, a weak mention of that country wherever it stands.
+_STANCE_WORDS = frozenset(("anti", "Anti", "ANTI", "pro", "Pro", "PRO"))
 # A token ending so ends a sentence (";" stands for a paragraph's end in split text).
 _SENTENCE_ENDS = frozenset(".!?:;")
 # After a demonym, words that make it a language ("Spanish-language", "French-speaking",
@@ -225,6 +228,10 @@ _PLACE_WORDS = word_set(
     "North South East West Northern Southern Eastern Western Upper Lower Greater "
     "Capital Senate House Legislature Election Elections Prefecture County "
     "District Municipality Mountains Coast Peninsula Gulf Strait Border Crisis War Cabinet "
+    # A city's landmarks ("Gaziantep Castle", "Aleppo Citadel", "Manchester Arena").
+    "Castle Citadel Fortress Mosque Cathedral Palace Museum Stadium Arena "
+    # A city's communities ("San Francisco Jewish center", "Birmingham Muslim leaders").
+    "Jewish Muslim Catholic Islamic Orthodox Hindu Sikh Buddhist Anglican "
     "Says Said "
     # Officials, bodies and clubs named after the place they serve ("Vermont Gov. Phil Scott",
     # "Ohio Sen.", "Texas Democrats", "Blackburn Rovers").
@@ -307,6 +314,8 @@ class Gazetteer:
     latin_stems: dict[str, PlaceName] = field(default_factory=dict)
     lowercase: dict[str, PlaceName] = field(default_factory=dict)
     lower_prefixes: dict[str, list[tuple[str, PlaceName]]] = field(default_factory=dict)
+    # Person-like names that are mostly the place: named without doubt in running text.
+    mostly_places: frozenset[str] = frozenset()
     # every token that can start a name, as split from text: "Kazakhstan," "Russia's" "New"
     starts: frozenset[str] = frozenset()
     first_words: frozenset[str] = frozenset()  # of names of two words or more
@@ -383,6 +392,7 @@ class _Occurrence:
     index: int  # the token it starts at
     where: str  # "dateline", "title" or "body"
     support: str = ""  # the code a following ", Texas" gives it
+    stance: bool = False  # after "anti-" or "pro-": a side taken, not a place (`_count`)
 
 
 @dataclass(slots=True)
@@ -436,6 +446,7 @@ def build_gazetteer(
         )
     for name in _curated_names(aliases, needs_support, person_like):
         gazetteer.add(name)
+    gazetteer.mostly_places = frozenset(aliases.get("person_like", {}).get("mostly_places", []))
     _add_russian_declensions(gazetteer)
     gazetteer.finish()
     _add_latin_stems(gazetteer, compiled.get("inflected_latin", ()))
@@ -725,8 +736,12 @@ def regions_of(gazetteer: Gazetteer, story: StoryText, prior: str = "") -> tuple
             else None
         )
         if read is not None:
-            occurrences += _inflected_tokens(gazetteer, title_tokens, "title", read)
-            occurrences += _inflected_tokens(gazetteer, body_tokens, "body", read)
+            # Not the words of a longer name read already: "na Zachodnim Brzegu Jordanu" (the
+            # West Bank of the river) names no Jordan.
+            for tokens, where in ((title_tokens, "title"), (body_tokens, "body")):
+                occurrences += _inflected_tokens(
+                    gazetteer, tokens, where, read, skip=_words_of_names(occurrences, where)
+                )
     if not (story.title.isascii() and story.body.isascii()):
         occurrences += _cjk_occurrences(gazetteer, story.title, "title")
         occurrences += _cjk_occurrences(gazetteer, story.body, "body")
@@ -787,19 +802,30 @@ def _dateline_occurrences(gazetteer: Gazetteer, place: str) -> list[_Occurrence]
     """The dateline's place: its most specific known part wins ("PARIS, Texas" is the US,
     "RIDGEFIELD, N.J." is the US through the state, "ALMATY" is Kazakhstan)."""
     parts = [readable_title(part.strip(" *")) for part in place.split(",") if part.strip(" *")]
-    for part in (*parts[1:][::-1], *parts[:1]):
-        # .title(): "ILL." is too short for `readable_title`, "La paz" is a lower-cased wire
-        # copy; names drop a leading "The" ("THE HAGUE").
-        name = (
-            gazetteer.abbreviations.get(part)
-            or gazetteer.abbreviations.get(part.title())
-            or gazetteer.lookup(part)
-            or gazetteer.lookup(part.title())
-            or gazetteer.lookup(part.removeprefix("The "))
-        )
+    names = [_dateline_name(gazetteer, part) for part in parts]
+    for name in (*names[1:][::-1], *names[:1]):
         if name is not None and name.is_place:
-            return [_Occurrence(name, 0, "dateline")]
+            # "ATLANTA, Georgia": the state's reading that shares the city's country.
+            city = names[0]
+            support = (
+                _reading_beside(name, city).code
+                if len(name.readings) > 1 and city is not None and city is not name
+                else ""
+            )
+            return [_Occurrence(name, 0, "dateline", support)]
     return []
+
+
+def _dateline_name(gazetteer: Gazetteer, part: str) -> PlaceName | None:
+    # .title(): "ILL." is too short for `readable_title`, "La paz" is a lower-cased wire
+    # copy; names drop a leading "The" ("THE HAGUE").
+    return (
+        gazetteer.abbreviations.get(part)
+        or gazetteer.abbreviations.get(part.title())
+        or gazetteer.lookup(part)
+        or gazetteer.lookup(part.title())
+        or gazetteer.lookup(part.removeprefix("The "))
+    )
 
 
 def _find(
@@ -822,6 +848,9 @@ def _find(
         return []
     found: list[_Occurrence] = []
     covered = -1
+    # "Atlanta, Georgia": the state after a city's comma is read as the city's (index, code).
+    after_city = (-1, "")
+    listed = -1  # where a name listed after a country stands ("Israel, Jordan", "Niger and Chad")
     for index in _positions(tokens, hits):
         if index <= covered:
             continue  # inside a longer name already read
@@ -839,13 +868,36 @@ def _find(
             )
         ):
             continue
-        support = (
-            _following_support(gazetteer, names[0], tokens, covered)
-            or _noun_support(names[0], tokens, covered)
-            or ("" if capitals_name else _preposition_support(names[0], tokens, index))
-            or _article_support(gazetteer, tokens, index)
-        )
-        found += [_Occurrence(name, index, where, support) for name in names if name.is_place]
+        if index == after_city[0] and _has_reading(names[0], after_city[1]):
+            support = after_city[1]
+        elif index == listed and (support := _listed_country(names[0])):
+            pass
+        elif support := _following_support(gazetteer, names[0], tokens, covered):
+            after_city = (covered + 1, support)
+        else:
+            support = (
+                (
+                    _listing_support(gazetteer, names[0], tokens, covered)
+                    if names[0].person_like
+                    else ""
+                )
+                or _noun_support(names[0], tokens, covered)
+                or (
+                    _person_like_support(names[0], tokens, index)
+                    if capitals_name
+                    else _preposition_support(names[0], tokens, index)
+                )
+                or _article_support(gazetteer, tokens, index)
+            )
+        if names[0].readings and names[0].readings[0].kind == "country":
+            if tokens[covered].endswith(","):
+                listed = covered + 1
+            elif covered + 2 < len(tokens) and tokens[covered + 1] in ("and", "And", "&"):
+                listed = covered + 2
+        stance = index > 0 and tokens[index - 1] in _STANCE_WORDS
+        found += [
+            _Occurrence(name, index, where, support, stance) for name in names if name.is_place
+        ]
     return found
 
 
@@ -1129,8 +1181,47 @@ def _following_support(gazetteer: Gazetteer, name: PlaceName, tokens: list[str],
     found = _match_at(gazetteer, tokens, last + 1, raw) if raw[:1].isupper() else None
     if found is None or not found[0][0].readings:
         return ""
-    reading = found[0][0].readings[0]
+    reading = _reading_beside(found[0][0], name)
     return reading.code if reading.kind in ("country", "state", "demonym") else ""
+
+
+def _listing_support(gazetteer: Gazetteer, name: PlaceName, tokens: list[str], last: int) -> str:
+    """'India, France and ...', 'Israel And Jordan Sign ...': a country that is also a given
+    name, listed before another country, is the country (a Headline Case title says nothing
+    of it otherwise)."""
+    if not name.person_like or not _listed_country(name):
+        return ""
+    after = last + 1
+    if not tokens[last].endswith(","):
+        if after + 1 >= len(tokens) or tokens[after] not in ("and", "And", "&"):
+            return ""
+        after += 1
+    if after >= len(tokens) or not tokens[after][:1].isupper():
+        return ""
+    found = _match_at(gazetteer, tokens, after, tokens[after])
+    first = found[0][0].readings[0] if found is not None and found[0][0].readings else None
+    return name.readings[0].code if first is not None and first.kind == "country" else ""
+
+
+def _listed_country(name: PlaceName) -> str:
+    """A country that is also a given name ("Jordan", "Chad"), listed after another country:
+    the country."""
+    first = name.readings[0] if name.readings else None
+    if first is None or first.kind != "country" or not name.person_like:
+        return ""
+    return _one_country(name)
+
+
+def _reading_beside(name: PlaceName, city: PlaceName) -> Reading:
+    """The reading of a name after a city's comma that shares the city's country: in
+    "Atlanta, Georgia" and "Columbus, Georgia" the state, not the country (the first reading
+    when none does: "Tbilisi, Georgia")."""
+    codes = {reading.code for reading in city.readings}
+    return next((r for r in name.readings if r.code in codes), name.readings[0])
+
+
+def _has_reading(name: PlaceName, code: str) -> bool:
+    return any(reading.code == code for reading in name.readings)
 
 
 def _noun_support(name: PlaceName, tokens: list[str], last: int) -> str:
@@ -1172,6 +1263,23 @@ def _preposition_support(name: PlaceName, tokens: list[str], index: int) -> str:
     return _one_country(name)
 
 
+# Lower-case prepositions before a name that is also a given name, in sentence-case text:
+# "King Abdullah II of Jordan", "voters in Kenya", "flights from Israel" are the places ("to"
+# is not: "the ball went to Jordan").
+_PLACE_PREPOSITIONS_LOWER = frozenset(("in", "of", "from", "into", "across", "near"))
+
+
+def _person_like_support(name: PlaceName, tokens: list[str], index: int) -> str:
+    """'King Abdullah II of Jordan': a country that is also a given name, after a
+    lower-case preposition (and no capitalised word beside it, `_beside_a_name`), is the
+    place, and supports the same name in a Headline Case title."""
+    if not name.person_like or index == 0 or tokens[index - 1] not in _PLACE_PREPOSITIONS_LOWER:
+        return ""
+    # Countries only: a city so supported would name its country for others ("in Paris" made
+    # "Decision Angers Banks" the French city).
+    return _listed_country(name)
+
+
 def _cyrillic_adjectives(gazetteer: Gazetteer, tokens: list[str]) -> list[_Occurrence]:
     """Lower-case Russian adjectives ("российские войска"): weak mentions anywhere."""
     found = []
@@ -1186,7 +1294,7 @@ def _cyrillic_adjectives(gazetteer: Gazetteer, tokens: list[str]) -> list[_Occur
 def _weigh(
     gazetteer: Gazetteer, occurrences: list[_Occurrence], body: str, headline_cased: bool
 ) -> dict[str, _Evidence]:
-    direct = _directly_named(occurrences)
+    direct = _directly_named(occurrences, gazetteer.mostly_places)
     evidence: dict[str, _Evidence] = {}
     for occurrence in occurrences:
         reading = _reading_of(occurrence, body, direct)
@@ -1199,17 +1307,25 @@ def _weigh(
     return evidence
 
 
-def _directly_named(occurrences: Iterable[_Occurrence]) -> Counter[str]:
+def _directly_named(
+    occurrences: Iterable[_Occurrence], mostly_places: AbstractSet[str]
+) -> Counter[str]:
     """How often each country is named without doubt: its name, a demonym, a capital, the
-    dateline."""
-    return Counter(
+    dateline, a name its neighbour settles ("Columbus, Georgia", "Sydney Airport"), a name
+    that is mostly the place in running text ("Israel urged the United Nations")."""
+    direct = Counter(
         occurrence.name.readings[0].code
         for occurrence in occurrences
         if len({reading.code for reading in occurrence.name.readings}) == 1
         and not occurrence.name.needs_support
-        and not occurrence.name.person_like
+        and (
+            not occurrence.name.person_like
+            or (occurrence.where == "body" and occurrence.name.text in mostly_places)
+        )
         and (occurrence.where == "dateline" or occurrence.name.readings[0].kind != "city")
     )
+    direct.update(occurrence.support for occurrence in occurrences if occurrence.support)
+    return direct
 
 
 def _reading_of(occurrence: _Occurrence, body: str, direct: Counter[str]) -> Reading:
@@ -1219,6 +1335,10 @@ def _reading_of(occurrence: _Occurrence, body: str, direct: Counter[str]) -> Rea
     readings = occurrence.name.readings
     if len(readings) == 1:
         return readings[0]
+    if occurrence.support:  # "Atlanta, Georgia": the state of the city before it
+        for reading in readings:
+            if reading.code == occurrence.support:
+                return reading
     default = readings[0]
 
     def strength(reading: Reading) -> tuple[int, int]:
@@ -1252,6 +1372,10 @@ def _supported(
 
 def _count(evidence: _Evidence, occurrence: _Occurrence, reading: Reading) -> None:
     label = occurrence.name.text
+    if occurrence.stance:
+        evidence.lowercase = min(LOWERCASE_CAP, evidence.lowercase + KIND_WEIGHT["lowercase"])
+        evidence.mentions[label] = evidence.mentions.get(label, 0) + 1
+        return
     if occurrence.where == "dateline":
         evidence.dateline = evidence.dateline or label
         return

@@ -176,6 +176,11 @@ def split_dateline(text: str) -> tuple[str, str]:
     return place, text[match.end() :]
 
 
+# Country acronyms that are no English word, kept in capitals when a capitals title is
+# title-cased ("US" is left out: "TELL US" is a pronoun).
+_ACRONYM_TITLED = re.compile(r"\b(?:Uae|Uk|Usa|Ussr|Drc|Prc|Dprk)\b")
+
+
 def readable_title(text: str) -> str:
     """An all-capitals title in title case, so that its names can be read ("NEW YORK")."""
     if not text.isupper():  # C speed; True for every all-capitals title (and a few more)
@@ -183,7 +188,10 @@ def readable_title(text: str) -> str:
     letters = [char for char in text if char.isalpha()]
     if len(letters) > 3 and all(char.isupper() for char in letters):
         titled = re.sub(r"['’]S\b", "'s", text.title())
-        return _SMALL_WORDS.sub(lambda match: match.group().lower(), titled)
+        titled = _SMALL_WORDS.sub(lambda match: match.group().lower(), titled)
+        if _ACRONYM_TITLED.search(titled):  # "HIT OFF UAE" stays the UAE, not "Uae"
+            titled = _ACRONYM_TITLED.sub(lambda match: match.group().upper(), titled)
+        return titled
     return text
 
 
