@@ -75,6 +75,22 @@ class Candidate:
     story_id: int
     cluster_id: int
     sketch: fp.Fingerprint
+    title_keys: frozenset[int] = frozenset()  # its headline's content words (`title_key`)
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """A new story's headline as copy scoring reads it: the keys of its content words and,
+    among them, those of its numbers ("348", "348th", "2023")."""
+
+    words: frozenset[int] = frozenset()
+    numbers: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, title: str) -> Headline:
+        tokens = fp.title_tokens(title)
+        numbers = frozenset(fp.title_key(t) for t in tokens if any(c.isdigit() for c in t))
+        return cls(frozenset(map(fp.title_key, tokens)), numbers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,13 +208,11 @@ def story_sketch(story: Story, boilerplate: frozenset[int] = frozenset()) -> fp.
 
     A short body is read with its headline in front: feeds whose every item says "Comments"
     or "Read the full story" must not make all their stories one, and a headline-only item
-    is its headline, whose numbers weigh more (`fingerprint.NUMBER_WEIGHT`: items of a
-    series differ in little else). Photo captions are not read (`_without_captions`).
+    is its headline. Photo captions are not read (`_without_captions`).
     """
     text = _without_captions(story.text)
     if len(text.split(None, SHORT_TEXT_WORDS)) <= SHORT_TEXT_WORDS:
         text = f"{story.title} {' '.join(text.split())}".strip()
-        return fp.fingerprint(text, boilerplate=boilerplate, numbers_of=story.title)
     return fp.fingerprint(text, boilerplate=boilerplate)
 
 
@@ -280,18 +294,41 @@ def most_shared(shared: Mapping[int, int], limit: int, key_count: int) -> list[i
 
 
 def choose_copy(
-    sketch: fp.Fingerprint, candidates: Iterable[Candidate], threshold: float
+    sketch: fp.Fingerprint,
+    candidates: Iterable[Candidate],
+    threshold: float,
+    headline: Headline = Headline(),
 ) -> CopyMatch | None:
     """The candidate the new story copies: the highest similarity at or above `threshold`,
-    the earliest story on a tie; None when none reaches it."""
+    the earliest story on a tie; None when none reaches it, or when it is another item of a
+    series (`another_of_a_series`)."""
     best: CopyMatch | None = None
     for candidate in candidates:
         score = fp.similarity(sketch, candidate.sketch)
-        if score < threshold:
+        if score < threshold or another_of_a_series(sketch, candidate, headline):
             continue
         if best is None or (score, -candidate.story_id) > (best.score, -best.story_id):
             best = CopyMatch(candidate.story_id, candidate.cluster_id, score)
     return best
+
+
+def another_of_a_series(sketch: fp.Fingerprint, candidate: Candidate, headline: Headline) -> bool:
+    """Whether two short items (a headline and a line, scored by Jaccard) are two of a
+    series: their headlines have the same content words but for the new one's numbers,
+    which the other has in other words ("List of key events, day 348" and "day 349": Al
+    Jazeera's daily lists shared enough shingles to be copies, and each day vanished into
+    the first day's cluster). A copy carries its headline's numbers; one that leaves a
+    number out ("Powerful quake..." for "Powerful 7.8 quake...") has fewer words, not others.
+    Only ever keeps stories apart."""
+    if not headline.numbers or not candidate.title_keys:
+        return False
+    if max(sketch.size, candidate.sketch.size) >= fp.MIN_CONTAINMENT_SHINGLES:
+        return False  # a body of its own: the text decides
+    missing = headline.numbers - candidate.title_keys
+    if not missing:
+        return False
+    others = candidate.title_keys - headline.words
+    return len(others) == len(missing) and headline.words - missing <= candidate.title_keys
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,13 +62,6 @@ MIN_CONTAINMENT_SHINGLES = 24
 """Below this many shingles the smaller text is scored by Jaccard, not containment, so that
 a teaser of a few words is never "contained" in every article that quotes it."""
 
-NUMBER_WEIGHT = 2
-"""In a short text (a headline and a line), a number of its headline counts as this many
-shingles besides its own: items of a series differ in little but that number ("List of key
-events, day 348" and "day 349", "Wordle 981", a weekly column), and two of them shared
-enough 4-shingles to be copies. Copies of one item carry its headline's numbers. (Numbers
-of the line are not weighed: a copy without the line, headline only, would lose them.)"""
-
 DEFAULT_COPY_THRESHOLD = 0.45
 """`similarity` at or above which two bodies are copies of one story (chosen by the benchmark:
 the highest pairwise F1 with precision >= 0.98; over-merging is worse than under-merging)."""
@@ -129,9 +122,7 @@ class Fingerprint:
     """A bottom-k sketch of a text's shingles and how many distinct shingles it had.
 
     `hashes` are the smallest 32-bit shingle hashes, ascending; when the text has no more than
-    `SKETCH_SIZE` shingles they are all of them and every estimate below is exact. A short
-    text's may include its numbers' pseudo-shingles (`NUMBER_WEIGHT`); `size` counts its
-    word shingles only.
+    `SKETCH_SIZE` shingles they are all of them and every estimate below is exact.
     """
 
     hashes: tuple[int, ...]
@@ -159,29 +150,21 @@ class Fingerprint:
 
 
 def fingerprint(
-    text: str,
-    *,
-    lead_words: int = LEAD_WORDS,
-    boilerplate: AbstractSet[int] = frozenset(),
-    numbers_of: str = "",
+    text: str, *, lead_words: int = LEAD_WORDS, boilerplate: AbstractSet[int] = frozenset()
 ) -> Fingerprint:
     """The fingerprint of a story body (clean text with one paragraph per line).
 
     Short lines and lines whose `line_keys` value is in `boilerplate` (the lines a source
     repeats on many of its pages, learned by the caller) are skipped, then the first
-    `lead_words` words are shingled. Each word of `numbers_of` (a short text's headline)
-    holding a digit also counts as `NUMBER_WEIGHT` shingles of its own (see there).
+    `lead_words` words are shingled.
     """
     lead = max(lead_words, 1)
     # Tokenise a bounded prefix only: 16 characters per word is far above the average, so the
     # cut never shortens the lead of real prose, and a megabyte of text costs no more.
     words = _words(_body_lines(text, boilerplate)[: lead * 16])[:lead]
     hashes = _shingle_hashes(words)
-    size = len(hashes)  # the text's shingles: what decides Jaccard or containment
-    if numbers_of:
-        hashes |= _number_hashes(_words(numbers_of))
     # sorted() is C; heapq.nsmallest loops in Python and costs five times more here.
-    return Fingerprint(tuple(sorted(hashes)[:SKETCH_SIZE]), size)
+    return Fingerprint(tuple(sorted(hashes)[:SKETCH_SIZE]), len(hashes))
 
 
 def lsh_keys(fp: Fingerprint, count: int = KEY_COUNT) -> list[int]:
@@ -315,16 +298,6 @@ def _shingle_hashes(words: list[bytes]) -> set[int]:
     # truncated BBC copies the Jaccard error was sd 0.053 raw against 0.052 through `_mix`,
     # unbiased both ways, and the mix doubled the cost of fingerprinting.
     return set(map(zlib.crc32, shingles))
-
-
-def _number_hashes(words: list[bytes]) -> set[int]:
-    """`NUMBER_WEIGHT` pseudo-shingles for each distinct word holding a digit."""
-    numbers = {word for word in words if any(48 <= byte <= 57 for byte in word)}
-    return {
-        zlib.crc32(b"\x00%d\x00%s" % (copy, number))
-        for number in numbers
-        for copy in range(NUMBER_WEIGHT)
-    }
 
 
 def _mix(value: int) -> int:

@@ -33,6 +33,7 @@ from syndicator.dedup import (
     Candidate,
     ClusterRules,
     CopyMatch,
+    Headline,
     JoinReason,
     TitleCandidate,
     UpsertAction,
@@ -1894,7 +1895,10 @@ class Store:
 
     def _copy_match(self, near: _NearStory, hits: _NearHits) -> tuple[CopyMatch | None, JoinReason]:
         """The best near-duplicate among the candidates sharing the most body keys."""
-        match = choose_copy(near.sketch, hits.body, self.rules.copy_threshold)
+        if not hits.body:
+            return None, JoinReason.FIRST
+        headline = Headline.of(near.title)
+        match = choose_copy(near.sketch, hits.body, self.rules.copy_threshold, headline)
         return match, JoinReason.FIRST if match is None else JoinReason.SIMILAR_TEXT
 
     def _new_cluster(
@@ -1951,7 +1955,10 @@ class Store:
             if abs(at - near.at) > window:
                 continue
             if story_id in scored:
-                body.append(Candidate(story_id, cluster_id, Fingerprint.from_bytes(sketch)))
+                headline = frozenset(_unpack_keys(title_keys))
+                body.append(
+                    Candidate(story_id, cluster_id, Fingerprint.from_bytes(sketch), headline)
+                )
             if story_id in titled:
                 titles.append(TitleCandidate(story_id, cluster_id, _unpack_keys(title_keys)))
         return _NearHits(body, titles)
@@ -2121,7 +2128,7 @@ class Store:
         waiting to go out stays put."""
         singles = self.db.conn.execute(
             """
-            SELECT s.id, s.cluster_id, c.first_seen_at, f.at, f.sketch, f.title_keys
+            SELECT s.id, s.cluster_id, c.first_seen_at, f.at, f.sketch, f.title_keys, s.title
             FROM clusters c
             JOIN stories s ON s.cluster_id = c.id
             JOIN story_fingerprints f ON f.story_id = s.id
@@ -2142,12 +2149,12 @@ class Store:
         return ReclusterResult(examined=len(singles), joined=joined)
 
     def _rejoin(
-        self, conn: sqlite3.Connection, single: tuple[int, int, str, int, bytes, bytes]
+        self, conn: sqlite3.Connection, single: tuple[int, int, str, int, bytes, bytes, str]
     ) -> bool:
         """Move one lone story (its id, cluster, first seen, and fingerprint row) into the
         cluster of its best earlier near-duplicate, if it has one."""
-        story_id, cluster_id, first_seen, at, sketch, title_keys = single
-        near = _NearStory.stored(at, sketch, title_keys)
+        story_id, cluster_id, first_seen, at, sketch, title_keys, title = single
+        near = _NearStory.stored(at, sketch, title_keys, title)
         if near is None:
             return False
         hits = self._near_candidates(conn, near, exclude=story_id)
@@ -3025,16 +3032,18 @@ class _NearStory:
     body_keys: list[int]
     headline_index: list[int]  # index keys: pairs of the longest headline words
     headline_words: tuple[int, ...]  # every content word of the headline, longest first
+    title: str = ""  # the headline itself (`dedup.another_of_a_series` reads its numbers)
 
     @classmethod
-    def stored(cls, at: int, sketch: bytes, title_keys: bytes) -> _NearStory | None:
+    def stored(cls, at: int, sketch: bytes, title_keys: bytes, title: str) -> _NearStory | None:
         """A stored story's, from its `story_fingerprints` row (None if unreadable)."""
         try:
             fingerprint = Fingerprint.from_bytes(sketch)
         except ValueError:
             return None
         raw = _unpack_keys(title_keys)
-        return cls(at, fingerprint, sketch, body_keys(fingerprint), title_index_keys(raw), raw)
+        keys = title_index_keys(raw)
+        return cls(at, fingerprint, sketch, body_keys(fingerprint), keys, raw, title)
 
     @classmethod
     def of(cls, story: Story, at: int) -> _NearStory:
@@ -3049,7 +3058,7 @@ class _NearStory:
             sketch = story_sketch(story)
             data = sketch.to_bytes()
         raw = story.title_keys or story_title_keys(story)
-        return cls(at, sketch, data, body_keys(sketch), title_index_keys(raw), raw)
+        return cls(at, sketch, data, body_keys(sketch), title_index_keys(raw), raw, story.title)
 
 
 @dataclass(frozen=True, slots=True)

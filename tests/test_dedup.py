@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from syndicator import fingerprint as fp
 from syndicator.dedup import (
     Candidate,
+    Headline,
     TitleCandidate,
     UpsertAction,
+    another_of_a_series,
     choose_copy,
     cluster_key,
     decide_upsert,
@@ -110,6 +112,51 @@ def test_choose_copy_takes_the_best_score_above_the_threshold() -> None:
     assert match is not None
     assert (match.story_id, match.cluster_id, match.score) == (8, 80, 1.0)
     assert choose_copy(original, [Candidate(7, 70, other)], 0.45) is None
+
+
+def _short(title: str, line: str) -> tuple[fp.Fingerprint, Headline, frozenset[int]]:
+    """A short item's fingerprint (headline and line, as `story_sketch` reads it), its
+    headline, and its headline's keys as the store keeps them."""
+    headline = Headline.of(title)
+    return fp.fingerprint(f"{title} {line}"), headline, headline.words
+
+
+def test_two_items_of_a_series_are_not_copies_but_a_copy_is() -> None:
+    """Al Jazeera's daily lists: the same headline and line but the day's number."""
+    line = "As the Russia-Ukraine war enters its {}th day, we take a look at the main developments."
+    day348, _, keys348 = _short("Russia-Ukraine war: List of key events, day 348", line.format(348))
+    day349, headline349, _ = _short(
+        "Russia-Ukraine war: List of key events, day 349", line.format(349)
+    )
+    assert fp.similarity(day348, day349) >= 0.45  # the text alone takes them for copies
+    earlier = Candidate(1, 10, day348, keys348)
+    assert another_of_a_series(day349, earlier, headline349)
+    assert choose_copy(day349, [earlier], 0.45, headline349) is None
+    # A copy of day 348 (its own headline and numbers) still joins it ...
+    copy, copy_headline, _ = _short(
+        "Russia-Ukraine war: List of key events, day 348", line.format(348)
+    )
+    assert choose_copy(copy, [earlier], 0.45, copy_headline) is not None
+    # ... and so does one that leaves the headline's number out, or keeps a shared one.
+    quake, _, quake_keys = _short(
+        "Powerful 7.8 quake knocks down buildings in Turkey", "At least 1,300 dead."
+    )
+    short, short_headline, _ = _short(
+        "Powerful quake knocks down buildings in Turkey", "At least 1,300 dead."
+    )
+    assert not another_of_a_series(short, Candidate(2, 20, quake, quake_keys), short_headline)
+    numbered, numbered_headline, _ = _short(
+        "Powerful 7.8 quake knocks down buildings in Turkey", "At least 1,300 dead."
+    )
+    assert not another_of_a_series(numbered, Candidate(3, 30, quake, quake_keys), numbered_headline)
+
+
+def test_a_series_rule_never_judges_items_with_a_body_of_their_own() -> None:
+    body = " ".join(f"w{n}" for n in range(60))
+    day1, day2 = fp.fingerprint(f"Diary day 1 {body}"), fp.fingerprint(f"Diary day 2 {body}")
+    assert not another_of_a_series(
+        day2, Candidate(1, 10, day1, Headline.of("Diary day 1").words), Headline.of("Diary day 2")
+    )
 
 
 def test_headline_pairs_are_order_free_and_related_clusters_score_jaccard() -> None:
