@@ -75,7 +75,7 @@ class Candidate:
     story_id: int
     cluster_id: int
     sketch: fp.Fingerprint
-    title_keys: frozenset[int] = frozenset()  # its headline's content words (`title_key`)
+    title_keys: tuple[int, ...] = ()  # its headline's content words (`title_key`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,18 +294,19 @@ def most_shared(shared: Mapping[int, int], limit: int, key_count: int) -> list[i
 
 
 def choose_copy(
-    sketch: fp.Fingerprint,
-    candidates: Iterable[Candidate],
-    threshold: float,
-    headline: Headline = Headline(),
+    sketch: fp.Fingerprint, candidates: Iterable[Candidate], threshold: float, title: str = ""
 ) -> CopyMatch | None:
-    """The candidate the new story copies: the highest similarity at or above `threshold`,
-    the earliest story on a tie; None when none reaches it, or when it is another item of a
-    series (`another_of_a_series`)."""
+    """The candidate the new story (headline `title`) copies: the highest similarity at or
+    above `threshold`, the earliest story on a tie; None when none reaches it, or when it is
+    another item of a series (`another_of_a_series`)."""
     best: CopyMatch | None = None
+    headline: Headline | None = None  # read only when a candidate scores (most never do)
     for candidate in candidates:
         score = fp.similarity(sketch, candidate.sketch)
-        if score < threshold or another_of_a_series(sketch, candidate, headline):
+        if score < threshold:
+            continue
+        headline = headline or Headline.of(title)
+        if another_of_a_series(sketch, candidate, headline):
             continue
         if best is None or (score, -candidate.story_id) > (best.score, -best.story_id):
             best = CopyMatch(candidate.story_id, candidate.cluster_id, score)
@@ -324,11 +325,12 @@ def another_of_a_series(sketch: fp.Fingerprint, candidate: Candidate, headline: 
         return False
     if max(sketch.size, candidate.sketch.size) >= fp.MIN_CONTAINMENT_SHINGLES:
         return False  # a body of its own: the text decides
-    missing = headline.numbers - candidate.title_keys
+    theirs = frozenset(candidate.title_keys)
+    missing = headline.numbers - theirs
     if not missing:
         return False
-    others = candidate.title_keys - headline.words
-    return len(others) == len(missing) and headline.words - missing <= candidate.title_keys
+    others = theirs - headline.words
+    return len(others) == len(missing) and headline.words - missing <= theirs
 
 
 @dataclass(frozen=True, slots=True)

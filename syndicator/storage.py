@@ -33,7 +33,6 @@ from syndicator.dedup import (
     Candidate,
     ClusterRules,
     CopyMatch,
-    Headline,
     JoinReason,
     TitleCandidate,
     UpsertAction,
@@ -1895,10 +1894,7 @@ class Store:
 
     def _copy_match(self, near: _NearStory, hits: _NearHits) -> tuple[CopyMatch | None, JoinReason]:
         """The best near-duplicate among the candidates sharing the most body keys."""
-        if not hits.body:
-            return None, JoinReason.FIRST
-        headline = Headline.of(near.title)
-        match = choose_copy(near.sketch, hits.body, self.rules.copy_threshold, headline)
+        match = choose_copy(near.sketch, hits.body, self.rules.copy_threshold, near.title)
         return match, JoinReason.FIRST if match is None else JoinReason.SIMILAR_TEXT
 
     def _new_cluster(
@@ -1955,7 +1951,7 @@ class Store:
             if abs(at - near.at) > window:
                 continue
             if story_id in scored:
-                headline = frozenset(_unpack_keys(title_keys))
+                headline = _unpack_keys(title_keys)
                 body.append(
                     Candidate(story_id, cluster_id, Fingerprint.from_bytes(sketch), headline)
                 )
