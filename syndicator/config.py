@@ -583,7 +583,7 @@ KEYS: tuple[Key, ...] = (
         "name",
         "string",
         "",
-        "Display name (default: the feed's own title, else the host).",
+        "Display name (default: the feed's own title, else its URL).",
     ),
     Key(
         "sources[]",
@@ -1481,6 +1481,10 @@ def _shown_default(key: Key) -> str:
         return str(key.default).lower()
     if isinstance(key.default, list):
         return "[]"
+    if isinstance(key.default, dict):
+        return "{}"
     if isinstance(key.default, int):
         return f"{key.default:_}" if key.default > 9999 else str(key.default)
+    if isinstance(key.default, float):  # a TOML number, as it is written: "0.45" is refused
+        return str(key.default)
     return f'"{key.default}"'
