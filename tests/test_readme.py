@@ -73,3 +73,10 @@ def _problems(config: str) -> list[str]:
     except ConfigError as e:
         return e.problems
     return []
+
+
+def test_the_reference_has_no_angle_brackets_markdown_would_take_for_html() -> None:
+    """`feeds/<slug>.atom` outside backquotes showed as "feeds/.atom" on GitHub: Markdown
+    passes `<slug>` through as an HTML tag, and the renderer drops it."""
+    outside_code = re.sub(r"`[^`]*`", "", reference_table())
+    assert not re.findall(r"<[A-Za-z][^>\s]*>", outside_code)
