@@ -658,6 +658,19 @@ def test_a_source_switched_off_in_the_config_is_disabled_and_not_promised_a_poll
     assert {record["state"] for record in json.loads(status.stdout)} == {"disabled"}
 
 
+def test_alerts_status_without_alerts_says_there_are_none(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """With no [[alerts]] (the default config), `alerts status` printed its header alone."""
+    config = write_config(tmp_path, _served(feed_server)[:1])
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    status = syndicator("--config", str(config), "alerts", "status", cwd=tmp_path)
+    assert status.returncode == 0
+    assert status.stdout.splitlines()[1:] == [
+        f"(no alerts: {config} has no [[alerts]] table, and none has sent)"
+    ]
+
+
 def test_a_missing_default_config_says_where_it_was_looked_for(tmp_path: Path) -> None:
     """Under cron (cwd $HOME) without SYNDICATOR_CONFIG, every command said only
     "config/syndicator.toml: file not found", which does not say where, nor how to point
