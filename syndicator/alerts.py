@@ -407,6 +407,8 @@ def status_lines(store: Store, settings: Settings) -> list[str]:
     for (rule, channel), by_status in sorted(counts.items()):
         numbers = (by_status.get(status, 0) for status in ("pending", "queued", "sent", "dead"))
         lines.append(f"{rule:<24} {channel:<16} " + " ".join(f"{n:>7}" for n in numbers))
+    if not counts:  # a header alone read as "the command is broken"
+        lines.append(f"(no alerts: {settings.path} has no [[alerts]] table, and none has sent)")
     dead = store.deliveries("dead")
     if dead:
         lines.append("")

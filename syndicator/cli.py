@@ -108,7 +108,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "serve": ("syndicator serve --host 0.0.0.0 --port 8080",),
     "check": ("syndicator check --config config/syndicator.toml",),
-    "status": ("syndicator status", "syndicator status --json | jq '.[] | select(.errors > 0)'"),
+    "status": (
+        "syndicator status",
+        "syndicator status --json | jq '.[] | select(.state == \"failing\") | .url'",
+    ),
     "publish": ("syndicator publish",),
     "explain": ("syndicator explain cluster:42", "syndicator explain story:1234 --json"),
     "search": (
@@ -658,7 +661,30 @@ def _configured_statuses(
     has seen it yet: the store learns of sources when the daemon (re)loads the config, and
     `status` right after `sources import` or an edit should list what will run, not what ran."""
     by_config_url = {status.config_url: status for status in stored}
-    return [by_config_url.get(source.url) or _unpolled_status(source) for source in sources]
+    return [
+        _as_configured(by_config_url[source.url], source)
+        if source.url in by_config_url
+        else _unpolled_status(source)
+        for source in sources
+    ]
+
+
+def _as_configured(status: SourceStatus, source: SourceSettings) -> SourceStatus:
+    """A stored source with the config's `enabled` switch, which the store learns only when
+    the daemon (re)loads the config: a source switched off shows as disabled, with no next
+    poll, as soon as the file says so."""
+    if status.enabled == source.enabled:
+        return status
+    if not source.enabled or status.disabled_reason:
+        state = SourceState.DISABLED
+    elif status.source.last_error:
+        state = SourceState.FAILING
+    elif status.source.last_success_at:
+        state = SourceState.OK
+    else:
+        state = SourceState.NEW
+    polled = dataclasses.replace(status.source, state=state)
+    return dataclasses.replace(status, source=polled, enabled=source.enabled)
 
 
 def _unpolled_status(source: SourceSettings) -> SourceStatus:
@@ -695,6 +721,8 @@ def _status_lines(status: SourceStatus) -> list[str]:
     ]
     if status.disabled_reason:
         lines.append(f"{'':<9} disabled: {status.disabled_reason}")
+    elif not status.enabled:
+        lines.append(f"{'':<9} disabled: enabled = false in the config")
     elif source.last_error:
         lines.append(f"{'':<9} last error ({_when(status.last_error_at)}): {source.last_error}")
     # A name or an error may hold what a feed server sent: a line break or a terminal's
@@ -703,7 +731,12 @@ def _status_lines(status: SourceStatus) -> list[str]:
 
 
 def _next_poll(status: SourceStatus) -> str:
-    return "-" if status.disabled_reason else _when(status.source.next_poll_at)
+    return "-" if _not_polled(status) else _when(status.source.next_poll_at)
+
+
+def _not_polled(status: SourceStatus) -> bool:
+    """Disabled, by the store (410 Gone, its failure score) or by the config."""
+    return bool(status.disabled_reason) or not status.enabled
 
 
 def _percent(ratio: float | None) -> str:
@@ -724,7 +757,7 @@ def _status_record(status: SourceStatus) -> dict[str, object]:
         "polls": status.polls,
         "not_modified_ratio": status.not_modified_ratio,
         "last_success_at": _iso(source.last_success_at),
-        "next_poll_at": None if status.disabled_reason else _iso(source.next_poll_at),
+        "next_poll_at": None if _not_polled(status) else _iso(source.next_poll_at),
         "last_error": source.last_error,
         "last_error_at": _iso(status.last_error_at),
         "disabled_reason": status.disabled_reason,
@@ -859,7 +892,7 @@ def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
     finally:
         store.close()
     if cluster is None:
-        print(f"no {kind or 'story'} {number} in {settings.storage.path}", file=sys.stderr)
+        print(f"error: no {kind or 'story'} {number} in {settings.storage.path}", file=sys.stderr)
         return 1
     if as_json:
         record = _cluster_record(cluster)
@@ -1276,10 +1309,29 @@ def _enable(settings: Settings, url: str) -> int:
     store = open_existing_store(settings.storage.path)
     try:
         found = store.enable_source(url)
+        config_urls = {
+            status.config_url
+            for status in store.source_statuses()
+            if url in {status.config_url, status.source.url}
+        }
     finally:
         store.close()
     if not found:
         print(f"error: no source with URL {url}", file=sys.stderr)
+        return 1
+    off = [
+        source
+        for source in settings.sources
+        if source.url in config_urls | {url} and not source.enabled
+    ]
+    if off:
+        # What the store disabled is cleared, but the config's own switch still holds it: the
+        # command said "enabled; it is polled at the next tick", and nothing was ever polled.
+        print(
+            f"error: {url}: `enabled = false` in {settings.path} keeps it from being polled; "
+            "set it to true there (and reload a running daemon)",
+            file=sys.stderr,
+        )
         return 1
     print(f"{url}: enabled; it is polled at the next tick")
     return 0

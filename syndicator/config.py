@@ -544,7 +544,14 @@ KEYS: tuple[Key, ...] = (
         False,
         "Allow loopback and private addresses (SSRF guard off); for tests and the demo.",
     ),
-    Key("polling", "user_agent_contact", "URL", "", "Contact URL added to the User-Agent header."),
+    Key(
+        "polling",
+        "user_agent_contact",
+        "URL",
+        "",
+        "Contact URL in the User-Agent header, `syndicator/<version> (+URL)`, for feed owners to "
+        "reach you; empty: the project's homepage.",
+    ),
     Key(
         "polling",
         "proxy",
@@ -583,7 +590,7 @@ KEYS: tuple[Key, ...] = (
         "name",
         "string",
         "",
-        "Display name (default: the feed's own title, else the host).",
+        "Display name (default: the feed's own title, else its URL).",
     ),
     Key(
         "sources[]",
@@ -621,7 +628,7 @@ KEYS: tuple[Key, ...] = (
         "slug",
         "slug",
         _REQUIRED,
-        "Identifier and file name: feeds/<slug>.atom (not regions, topics, alerts or archive: "
+        "Identifier and file name: `feeds/<slug>.atom` (not regions, topics, alerts or archive: "
         "the automatic feeds' folders).",
     ),
     Key("sections[]", "title", "string", "", "Feed title (default: the slug)."),
@@ -701,7 +708,7 @@ KEYS: tuple[Key, ...] = (
         "name",
         "slug",
         _REQUIRED,
-        "Identifier of the alert (also its feed: feeds/alerts/<name>.atom).",
+        "Identifier of the alert (also its feed: `feeds/alerts/<name>.atom`).",
     ),
     Key("alerts[]", "query", "string", _REQUIRED, "What to match, in the alert query language."),
     Key(
@@ -709,7 +716,7 @@ KEYS: tuple[Key, ...] = (
         "channels",
         "list of strings",
         [],
-        "Names of [channels.<name>] tables to deliver to.",
+        "Names of `[channels.<name>]` tables to deliver to.",
     ),
     Key(
         "alerts[]",
@@ -773,14 +780,14 @@ KEYS: tuple[Key, ...] = (
         "to",
         "list of email addresses",
         _REQUIRED,
-        'Recipients, "desk@example.org" or "Desk <desk@example.org>".',
+        'Recipients, `"desk@example.org"` or `"Desk <desk@example.org>"`.',
     ),
     Key(
         "channels.<name> (email)",
         "from",
         "email address",
         _REQUIRED,
-        'Sender address, plain or with a name ("Alerts <alerts@example.org>"); its address is '
+        'Sender address, plain or with a name (`"Alerts <alerts@example.org>"`); its address is '
         "the envelope sender and gives the Message-ID its domain.",
     ),
     Key("channels.<name> (email)", "smtp_host", "host name", "localhost", "SMTP server."),
@@ -1481,6 +1488,10 @@ def _shown_default(key: Key) -> str:
         return str(key.default).lower()
     if isinstance(key.default, list):
         return "[]"
+    if isinstance(key.default, dict):
+        return "{}"
     if isinstance(key.default, int):
         return f"{key.default:_}" if key.default > 9999 else str(key.default)
+    if isinstance(key.default, float):  # a TOML number, as it is written: "0.45" is refused
+        return str(key.default)
     return f'"{key.default}"'

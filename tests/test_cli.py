@@ -278,6 +278,12 @@ def test_status_json_and_plain_text_when_piped(tmp_path: Path, feed_server: Feed
     broken = by_url[feed_server.url("/broken")]
     assert broken["state"] == "failing"
     assert "not a feed" in broken["last_error"]
+    # `status --help`'s jq example picks the failing sources by fields a record has (it used
+    # `.errors`, which none has, so it printed nothing at all).
+    (jq_example,) = [example for example in EXAMPLES["status"] if "jq" in example]
+    assert set(re.findall(r"\.([a-z_]+)", jq_example.split("jq", 1)[1])) <= set(wire)
+    assert '.state == "failing"' in jq_example
+    assert "failing" in {r["state"] for r in records}
     plain = syndicator("--config", str(config), "status", cwd=tmp_path).stdout
     assert "\033[" not in plain  # no colour codes when piped
     assert "last error" in plain
@@ -621,6 +627,48 @@ def test_status_lists_a_source_added_since_the_last_run(
     assert status.returncode == 0, status.stderr
     states = {record["url"]: record["state"] for record in json.loads(status.stdout)}
     assert states == {feed_server.url("/wire.rss"): "ok", feed_server.url("/copy.rss"): "new"}
+
+
+def test_a_source_switched_off_in_the_config_is_disabled_and_not_promised_a_poll(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A source with `enabled = false` showed a next poll time (never kept) and no reason in
+    `status`, and `sources enable` answered "enabled; it is polled at the next tick" with
+    exit 0 while the config kept it off: it was never polled."""
+    wire, copy = _served(feed_server)[:2]
+    config = write_config(tmp_path, [wire, (copy, "enabled = false")])
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    status = syndicator("--config", str(config), "status", "--json", cwd=tmp_path)
+    by_url = {record["url"]: record for record in json.loads(status.stdout)}
+    assert by_url[copy]["state"] == "disabled"
+    assert by_url[copy]["next_poll_at"] is None
+    assert by_url[wire]["next_poll_at"] is not None
+    plain = syndicator("--config", str(config), "status", cwd=tmp_path).stdout
+    assert "disabled: enabled = false in the config" in plain
+    enable = syndicator("--config", str(config), "sources", "enable", copy, cwd=tmp_path)
+    assert enable.returncode == 1
+    assert "enabled = false" in enable.stderr
+    assert str(config) in enable.stderr
+    assert "polled at the next tick" not in enable.stdout
+    # Switched off in the file after a run (no reload yet): `status` follows the file.
+    config.write_text(
+        config.read_text().replace(f'url = "{wire}"', f'url = "{wire}"\nenabled = false')
+    )
+    status = syndicator("--config", str(config), "status", "--json", cwd=tmp_path)
+    assert {record["state"] for record in json.loads(status.stdout)} == {"disabled"}
+
+
+def test_alerts_status_without_alerts_says_there_are_none(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """With no [[alerts]] (the default config), `alerts status` printed its header alone."""
+    config = write_config(tmp_path, _served(feed_server)[:1])
+    assert syndicator("--config", str(config), "run", "--once", cwd=tmp_path).returncode == 0
+    status = syndicator("--config", str(config), "alerts", "status", cwd=tmp_path)
+    assert status.returncode == 0
+    assert status.stdout.splitlines()[1:] == [
+        f"(no alerts: {config} has no [[alerts]] table, and none has sent)"
+    ]
 
 
 def test_a_missing_default_config_says_where_it_was_looked_for(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from aiosmtpd.controller import Controller
 
 from syndicator.config import load_settings
 from syndicator.daemon import Daemon
+from syndicator.errors import SyndicatorError
 from syndicator.server import RunningServer, build_directory_app, start_server
 
 NEWSROOM_DIR = Path(__file__).parent / "newsroom"
@@ -108,9 +109,13 @@ class DemoMailbox:
         self.directory.mkdir(parents=True, exist_ok=True)
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: every SMTP verb
         self._controller.start()
+        self._started = True
 
     def stop(self) -> None:
-        self._controller.stop()
+        # Not started when the demo failed before (an unwritable --dir): aiosmtpd would
+        # assert that it is running, hiding the error that stopped the demo.
+        if getattr(self, "_started", False):
+            self._controller.stop()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         data: bytes = envelope.content
@@ -152,7 +157,10 @@ class DemoReceiver:
         self._thread.start()
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        # shutdown() waits for serve_forever to end: if it never began (the demo failed
+        # before, at an unwritable --dir), it waited forever and the demo hung, saying nothing.
+        if self._thread.is_alive():
+            self._httpd.shutdown()
         self._httpd.server_close()
 
     def received(self, key: bytes, headers: Any, body: bytes) -> None:
@@ -184,7 +192,7 @@ def demo_config(
         f'\n[[sources]]\nurl = "{newsroom_url}{file}"\nname = "{name}"\nregion = "{region}"\n'
         for file, name, region in OUTLETS
     )
-    return f"""# Written by `syndicator demo`; safe to delete.
+    return f"""{DEMO_MARKER}; safe to delete.
 [storage]
 path = "{work_dir / "syndicator.db"}"
 
@@ -237,13 +245,48 @@ secret = "{secret}"
 
 def prepare_demo(work_dir: Path, newsroom_url: str, port: int, **receivers: Any) -> Path:
     """A fresh demo directory (old demo data removed) with its config; returns the path.
-    `receivers`: smtp_port, hook_url and secret of the local mail and webhook receivers."""
-    if work_dir.exists():
-        shutil.rmtree(work_dir)
-    work_dir.mkdir(parents=True)
+    `receivers`: smtp_port, hook_url and secret of the local mail and webhook receivers.
+    Raises SyndicatorError for a directory that holds anything but an earlier demo's data."""
+    _clear_earlier_demo(work_dir)
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SyndicatorError(f"--dir {work_dir}: cannot create it: {e.strerror}") from e
     config_path = work_dir / "syndicator.toml"
     config_path.write_text(demo_config(newsroom_url, work_dir, port, **receivers), encoding="utf-8")
     return config_path
+
+
+# What a demo directory holds: its config (which starts with DEMO_MARKER), the database with
+# its WAL, journal and lock files, the published feeds and the mailbox.
+DEMO_MARKER = "# Written by `syndicator demo`"
+DEMO_ENTRIES = frozenset(
+    {"syndicator.toml", "feeds", "mailbox"}
+    | {f"syndicator.db{suffix}" for suffix in ("", "-wal", "-shm", "-journal", ".lock")}
+)
+
+
+def _clear_earlier_demo(work_dir: Path) -> None:
+    """Remove an earlier demo's data from `work_dir`. A directory holding anything else is
+    refused: `demo --dir ~/news` removed the whole directory, whatever it held."""
+    if not work_dir.exists():
+        return
+    if not work_dir.is_dir():
+        raise SyndicatorError(f"--dir {work_dir}: not a directory")
+    entries = {entry.name for entry in work_dir.iterdir()}
+    config = work_dir / "syndicator.toml"
+    earlier_demo = config.is_file() and config.read_bytes().startswith(DEMO_MARKER.encode())
+    if entries and not (earlier_demo and entries <= DEMO_ENTRIES):
+        raise SyndicatorError(
+            f"--dir {work_dir}: holds files of its own, not an earlier demo's data; the demo "
+            "starts afresh and would remove them: give it a new or empty directory"
+        )
+    for name in entries:
+        path = work_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def run_demo(
