@@ -245,6 +245,24 @@ class CommandParser(argparse.ArgumentParser):
         self.exit(1, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
+def _chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
+    """The (sub)command parser the arguments chose: "sources import" for
+    `syndicator sources import x.opml --bogus`."""
+    chosen: Any = parser
+    while True:
+        subparsers = [
+            action
+            for action in chosen._actions  # argparse keeps no public list of its subcommands
+            if isinstance(action, argparse._SubParsersAction)
+        ]
+        if not subparsers:
+            return chosen
+        name = getattr(args, subparsers[0].dest, None)
+        if name not in subparsers[0].choices:
+            return chosen
+        chosen = subparsers[0].choices[name]
+
+
 def _command(
     commands: Any,
     name: str,
@@ -417,7 +435,10 @@ def _add_alert_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # refused by the command's own parser, so the hint names its --help
+        _chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     _tolerant_stdout()
     configure_logging(args.verbose, args.log_format)
     try:

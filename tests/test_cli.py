@@ -226,6 +226,27 @@ def test_a_usage_mistake_is_one_line_and_exit_1(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["status", "--bogus"], "syndicator status --help"),
+        (["sources", "import", "feeds.opml", "--bogus"], "syndicator sources import --help"),
+        (["alerts", "status", "--bogus"], "syndicator alerts status --help"),
+    ],
+)
+def test_an_unknown_option_points_to_its_commands_help(
+    args: list[str], hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status --bogus` said "syndicator: error: unrecognized arguments" and pointed to the
+    top-level help, which does not list status's options."""
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    assert stopped.value.code == 1
+    error = capsys.readouterr().err
+    assert "unrecognized arguments: --bogus" in error
+    assert error.rstrip().endswith(f"(see: {hint})")
+
+
 @pytest.mark.parametrize("command", sorted(EXAMPLES))
 def test_every_help_ends_with_examples_that_parse(
     command: str, capsys: pytest.CaptureFixture[str]
