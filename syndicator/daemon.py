@@ -620,6 +620,7 @@ class Daemon:
         self._store = open_store(self.settings.storage.path, cluster_rules(self.settings))
         self._store.wait_for_locks(DAEMON_BUSY_TIMEOUT_MS)
         self._store.alerts = alert_index(self.settings)
+        running = False
         try:
             self._store.sync_sources(configured_sources(self.settings.sources), self.clock())
             if handle_signals:
@@ -638,6 +639,7 @@ class Daemon:
                 self.server.url if self.server else self.settings.publish.output_dir,
             )
             notify_systemd("READY=1")
+            running = True
             if on_ready is not None:
                 on_ready(self)
             await self._stop.wait()
@@ -651,7 +653,8 @@ class Daemon:
         finally:
             self._pool.close()
             self._store.close()
-            log.info("stopped")
+            if running:  # a start that failed says why (the caller's error line), not this
+                log.info("stopped")
 
     def _ticking_jobs(self) -> dict[str, Callable[[], Awaitable[None]]]:
         """The jobs that run every `poll_tick`."""

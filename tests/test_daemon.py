@@ -421,3 +421,24 @@ def test_systemd_hears_ready_once_the_daemon_serves_and_a_failed_start_never_is(
                 systemd.recv(4096)
         finally:
             running.kill()
+
+
+def test_a_daemon_that_cannot_listen_says_why_and_not_stopped(tmp_path: Path) -> None:
+    """With its port taken, `run` logged "stopped" before the error line, as if it had run
+    and been stopped: a start that fails says only why."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "c.toml"
+        config.write_text(
+            f'[storage]\npath = "{tmp_path / "db" / "s.db"}"\n'
+            f'[publish]\noutput_dir = "{tmp_path / "feeds"}"\n'
+            f'[server]\nhost = "127.0.0.1"\nport = {port}\n',
+            encoding="utf-8",
+        )
+        result = syndicator("--config", str(config), "run", cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "stopped" not in result.stderr
+    assert "Traceback" not in result.stderr
