@@ -1729,9 +1729,10 @@ class Store:
         """As `_stored_by_link`, for entries whose link's query changes on every request (a
         cache-buster or token in a guid that is also the link): the stored story of the same
         source published at the same second, at the same address but for its query, with the
-        same title or text. When only the link changed, the entry counts as unchanged (its
-        stored hash is not returned), or readers would see it "updated" on every poll. An
-        undated entry is dated when first seen, so it cannot be found this way."""
+        same title or (a non-empty) text. When only the link changed, the entry counts as
+        unchanged (the entry's own hash is returned as the stored one), or readers would see
+        it "updated" on every poll. An undated entry is dated when first seen, so it cannot
+        be found this way."""
         by_time: dict[tuple[int, str], list[Story]] = {}
         for story in stories:
             published = format_time(min(story.published_at, now))
