@@ -1550,7 +1550,7 @@ class Store:
                 now,
             )
             stored.update(
-                self._stored_by_link(
+                self._stored_under_other_keys(
                     db.conn,
                     [
                         story
@@ -1666,8 +1666,40 @@ class Store:
         return found
 
     @staticmethod
-    def _stored_by_link(
+    def _stored_under_other_keys(
         conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int], now: datetime
+    ) -> dict[tuple[int, str], tuple[int, str, int]]:
+        """The stored stories these entries, whose keys are new, already are: by link, else
+        by link but for its query and time, else (without a link) by title and text."""
+        found = Store._stored_by_link(conn, stories, claimed)
+        found.update(
+            Store._stored_by_date(
+                conn,
+                [
+                    s
+                    for s in stories
+                    if "?" in s.canonical_url and (s.source_id, s.guid_key) not in found
+                ],
+                claimed,
+                now,
+            )
+        )
+        found.update(
+            Store._stored_by_text(
+                conn,
+                [
+                    s
+                    for s in stories
+                    if not s.canonical_url and (s.source_id, s.guid_key) not in found
+                ],
+                claimed,
+            )
+        )
+        return found
+
+    @staticmethod
+    def _stored_by_link(
+        conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int]
     ) -> dict[tuple[int, str], tuple[int, str, int]]:
         """(id, content hash, cluster id) of a stored story of the same source with the same
         canonical URL, for entries whose key is new: the same entry under a guid that changes
@@ -1692,34 +1724,10 @@ class Store:
             story = by_url[(source_id, url)]
             if (source_id, story.guid_key) in found or story_id in claimed:
                 continue
-            # (An empty text says nothing: two headlines at one URL are two.)
-            if title != story.title and (text != story.text or not text.strip()):
+            if not _same_title_or_text(title, text, story):
                 continue
             claimed.add(story_id)
             found[(source_id, story.guid_key)] = (story_id, digest, cluster_id)
-        found.update(
-            Store._stored_by_date(
-                conn,
-                [
-                    s
-                    for s in stories
-                    if "?" in s.canonical_url and (s.source_id, s.guid_key) not in found
-                ],
-                claimed,
-                now,
-            )
-        )
-        found.update(
-            Store._stored_by_text(
-                conn,
-                [
-                    s
-                    for s in stories
-                    if not s.canonical_url and (s.source_id, s.guid_key) not in found
-                ],
-                claimed,
-            )
-        )
         return found
 
     @staticmethod
@@ -1751,12 +1759,10 @@ class Store:
                 key = (source_id, story.guid_key)
                 if key in found or not _same_address(url, story.canonical_url):
                     continue
-                same_title, same_text = title == story.title, text == story.text
-                # (An empty text says nothing: two headlines of one second are two.)
-                if not same_title and not (same_text and text.strip()):
+                if not _same_title_or_text(title, text, story):
                     continue
                 claimed.add(story_id)
-                unchanged = same_title and same_text
+                unchanged = title == story.title and text == story.text
                 found[key] = (story_id, story.content_hash if unchanged else digest, cluster_id)
                 break
         return found
@@ -3110,6 +3116,12 @@ def _rows_per_source(
             statement = sql.format(marks=",".join("?" * len(chunk)))
             for row in conn.execute(statement, [source_id, *chunk]):
                 yield source_id, row
+
+
+def _same_title_or_text(title: str, text: str, story: Story) -> bool:
+    """Whether a stored story's title or text is the entry's. An empty text says nothing:
+    two headlines without a body at one address (or of one second) are two entries."""
+    return title == story.title or (text == story.text and bool(text.strip()))
 
 
 def _same_address(url: str, other: str) -> bool:
