@@ -534,11 +534,8 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, stop.set)
-    app = build_feed_app(
-        settings.publish.output_dir,
-        ServeHealth(settings),
-        base_path=base_path_of(settings.publish.base_url),
-    )
+    output_dir, base_path = _served(settings)
+    app = build_feed_app(output_dir, ServeHealth(settings), base_path=base_path)
     server = await listen(
         app,
         settings.server.host if host is None else host,
