@@ -79,11 +79,16 @@ DISCORD_EMBEDS_TOTAL_CHARS = 6000
 MAX_SOURCES_SHOWN = 5
 
 
+def _format_of(options: Mapping[str, Any]) -> str:
+    """The channel's body format: "standard" (the default), "slack" or "discord"."""
+    return str(options.get("format") or "standard")
+
+
 def max_items_per_message(options: Mapping[str, Any]) -> int | None:
     """How many stories one message in the channel's format can show (Slack's sections,
     Discord's embeds), or None when it shows every one. The composer puts no more than that
     in a message, so that what it says comes "in the next message" does."""
-    fmt = str(options.get("format") or "standard")
+    fmt = _format_of(options)
     return {"slack": SLACK_MAX_ITEMS, "discord": DISCORD_MAX_EMBEDS}.get(fmt)
 
 
@@ -92,7 +97,7 @@ def build_webhook(
 ) -> tuple[dict[str, str], bytes]:
     """The POST's headers and body for the channel's format; pure. Raises `DeliveryError` for
     an unknown format or a malformed secret (the message names the key, never the value)."""
-    fmt = str(options.get("format") or "standard")
+    fmt = _format_of(options)
     render = _RENDERERS.get(fmt)
     if render is None:
         raise DeliveryError(f"unknown webhook format {fmt!r}: expected one of {FORMATS}")
@@ -146,7 +151,7 @@ async def send_webhook(
                 url, headers, body, allow_private_addresses, proxy
             )
         result = _classify_response(
-            url, status, response_headers, snippet, now=now, fmt=str(options.get("format") or "")
+            url, status, response_headers, snippet, now=now, fmt=_format_of(options)
         )
     except TimeoutError:
         result = SendResult(Outcome.RETRY, f"timed out after {timeout_s:g}s")
