@@ -66,6 +66,7 @@ log = logging.getLogger("syndicator")
 # imported by the commands that use them: `syndicator tag` and `check` start in a third of
 # the time without them, which matters for `tag --jsonl` in scripts.
 DEFAULT_DEMO_DIR = Path("var/demo")
+EXIT_USAGE = 2  # DESIGN.md: 0 success, 1 user error (bad config, bad query), 2 usage
 
 
 def open_store(path: Path) -> Store:
@@ -181,8 +182,11 @@ def _epilog(command: str) -> str:
 
 
 class CommandParser(argparse.ArgumentParser):
-    """argparse with the house rules: a usage mistake is a user error, one line, exit 1
-    (argparse prints the whole usage and exits 2), and `--help` keeps the examples' layout.
+    """argparse with the house rules: a usage mistake (an unknown command or option, a
+    missing or malformed argument) is one line naming it and the help to read, exit 2 as
+    DESIGN.md's interface says (argparse prints the whole usage first), and `--help` keeps
+    the examples' layout. Exit 1 stays for user errors the command finds in what it was
+    given: a bad config, a bad query, a store it cannot use.
 
     A command whose words are a query (`search`, `alerts test`: `takes_query`) reads a word
     starting with '-' ("-trump", "-region:UA") as a NOT of the query, not as an unknown
@@ -242,7 +246,7 @@ class CommandParser(argparse.ArgumentParser):
         return argparse.Action(option_strings=[name], dest="unknown", nargs=0)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(1, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
 def _chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:

@@ -206,7 +206,9 @@ def test_a_database_path_through_a_file_is_one_clear_line(tmp_path: Path) -> Non
     ]
 
 
-def test_a_usage_mistake_is_one_line_and_exit_1(tmp_path: Path) -> None:
+def test_a_usage_mistake_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """DESIGN.md's exit codes: 1 user error (bad config, bad query), 2 usage. Earlier
+    releases exited 1 for both, so a script could not tell a typo from a broken config."""
     mistakes = (
         ("frobnicate",),
         (),
@@ -218,7 +220,7 @@ def test_a_usage_mistake_is_one_line_and_exit_1(tmp_path: Path) -> None:
     )
     for args in mistakes:
         result = syndicator(*args, cwd=tmp_path)
-        assert result.returncode == 1, args
+        assert result.returncode == 2, args
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
         assert "error:" in lines[0]
@@ -241,7 +243,7 @@ def test_an_unknown_option_points_to_its_commands_help(
     top-level help, which does not list status's options."""
     with pytest.raises(SystemExit) as stopped:
         main(args)
-    assert stopped.value.code == 1
+    assert stopped.value.code == 2
     error = capsys.readouterr().err
     assert "unrecognized arguments: --bogus" in error
     assert error.rstrip().endswith(f"(see: {hint})")

@@ -92,7 +92,7 @@ def test_alerts_test_of_a_query_shows_no_alert_footer_or_feed(config: str) -> No
 )
 def test_a_limit_below_one_is_a_usage_error(config: str, args: tuple[str, ...]) -> None:
     result = _run(config, *args)
-    assert result.returncode == 1
+    assert result.returncode == 2  # DESIGN.md: 2 usage
     assert "argument --limit: " in result.stderr
     assert "is not a number of at least 1" in result.stderr
     assert result.stdout == ""
