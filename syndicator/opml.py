@@ -216,7 +216,7 @@ class _Collector:
             commented = folded.get("iscomment", "").strip().lower() == "true"
             commented = commented or (bool(self.commented) and self.commented[-1])
             self.add(folded, commented)
-            self.folders.append(_label(folded))
+            self.folders.append(_label(folded, ""))
             self.commented.append(commented)
         self.path.append(tag)
         self.opened.append((name, self.parser.CurrentLineNumber))
@@ -242,7 +242,7 @@ class _Collector:
         html_url = attributes.get("htmlurl", "").strip()
         language = attributes.get("language", "").strip()
         region = attributes.get("region", "").strip()
-        label = _label(attributes)
+        label = _label(attributes, url)
         feed = OpmlFeed(url, label, html_url, categories, language, region, not commented)
         self.feeds.append(feed)
 
@@ -255,8 +255,11 @@ def _fold_names(attributes: dict[str, str]) -> dict[str, str]:
     return folded
 
 
-def _label(attributes: dict[str, str]) -> str:
-    return attributes.get("title", "").strip() or attributes.get("text", "").strip()
+def _label(attributes: dict[str, str], url: str) -> str:
+    """The feed's name: its title, else its text, unless that is only its address again
+    (what an export writes for a source with no name; a name would pin it for good)."""
+    label = attributes.get("title", "").strip() or attributes.get("text", "").strip()
+    return "" if label == url else label
 
 
 def _categories(folders: Iterable[str], category: str) -> tuple[str, ...]:
@@ -449,7 +452,10 @@ def _folder(folders: dict[tuple[str, ...], ET.Element], path: tuple[str, ...]) -
 
 
 def _outline_attributes(feed: OpmlFeed) -> dict[str, str]:
-    attributes = {"type": "rss", "text": feed.title}
+    # OPML 2.0 requires `text`, and readers show it as the feed's name: a source with no
+    # name that was never polled (so no feed title either) goes out under its address, not
+    # as a blank line in the reader's list (`_label` does not read it back as a name).
+    attributes = {"type": "rss", "text": feed.title or feed.url}
     if feed.title:
         attributes["title"] = feed.title
     attributes["xmlUrl"] = feed.url

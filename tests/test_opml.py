@@ -387,7 +387,7 @@ def test_render_writes_opml_2_with_the_given_head() -> None:
     )
     assert b"category=" not in document
     assert b'htmlUrl="http://a.example/"' in document
-    assert b'<outline type="rss" text="" xmlUrl="http://b.example/" />' in document
+    assert b'<outline type="rss" text="http://b.example/" xmlUrl="http://b.example/" />' in document
     assert parse_opml(document, strict=True) == feeds
 
 

@@ -288,6 +288,25 @@ def test_export_does_not_need_the_daemons_secrets(tmp_path: Path) -> None:
     )
 
 
+def test_a_source_without_a_name_goes_out_under_its_address(tmp_path: Path) -> None:
+    """A source with no `name`, not yet polled, went out as `text=""`: OPML 2.0 requires a
+    text, and readers (Miniflux, NetNewsWire) listed it as a blank line. Read back, the
+    address is not taken for a name (which would hide the feed's own title for good)."""
+    unnamed = "https://unnamed.example/rss"
+    config = write_config(tmp_path, [unnamed, ("https://named.example/rss", 'name = "Named"')])
+    exported = _export(config)
+    assert f'<outline type="rss" text="{unnamed}" xmlUrl="{unnamed}" />'.encode() in exported
+    assert b'text="Named" title="Named"' in exported
+
+    (tmp_path / "other").mkdir()
+    other = write_config(tmp_path / "other", [])
+    moved = tmp_path / "other" / "export.opml"
+    moved.write_bytes(exported)
+    assert "2 source(s) added" in _import(other, moved)
+    sources = tomllib.loads(other.read_text())["sources"]
+    assert [source.get("name") for source in sources] == [None, "Named"]
+
+
 def test_a_list_without_feeds_says_so(tmp_path: Path) -> None:
     """An outline document of links, or feeds under `url` instead of OPML's `xmlUrl`: the
     import said only "0 source(s) added, 0 already configured, 0 invalid"."""
