@@ -2052,6 +2052,37 @@ class Store:
             },
         )
         _add_cluster_tags(db.conn, cluster_id, story.tags)
+        self._refingerprint(db.conn, story_id, story)
+
+    def _refingerprint(self, conn: sqlite3.Connection, story_id: int, story: Story) -> None:
+        """Index an edited story under its new text, while its fingerprint is kept (inside
+        the window). A breaking-news stub later filled out by its site kept the stub's
+        fingerprint: the sites copying the full report found nothing like it and made a
+        cluster of their own, without the source that had the story first. The story stays
+        in its cluster, at its time; only what later copies are compared with changes."""
+        row = conn.execute(
+            "SELECT at, sketch, title_keys FROM story_fingerprints WHERE story_id = ?",
+            (story_id,),
+        ).fetchone()
+        if row is None:
+            return
+        at, sketch, title_keys = row
+        near = _NearStory.of(story, at)
+        packed_title = _pack_keys(near.headline_words)
+        if near.sketch_bytes == sketch and packed_title == title_keys:
+            return
+        conn.executemany(
+            "DELETE FROM near_keys WHERE key = ? AND story_id = ?",
+            [(key, story_id) for key in _near_keys_of(sketch, title_keys)],
+        )
+        conn.execute(
+            "UPDATE story_fingerprints SET sketch = ?, title_keys = ? WHERE story_id = ?",
+            (near.sketch_bytes, packed_title, story_id),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO near_keys (key, story_id) VALUES (?, ?)",
+            [(key, story_id) for key in near.body_keys + near.headline_index],
+        )
 
     def story_count(self) -> int:
         return int(self._rows("SELECT COUNT(*) AS n FROM stories")[0]["n"])

@@ -314,6 +314,25 @@ def test_a_changed_story_is_updated_in_its_cluster(store: Store) -> None:
     assert _counts(store) == (2, 1)
 
 
+def test_copies_of_a_story_filled_out_after_its_first_version_join_it(store: Store) -> None:
+    """A site's breaking-news stub, then the full report under the same guid, then other
+    sites copying the full report: the copies compared themselves with the stub's fingerprint,
+    found nothing and made a cluster of their own, without the source that had it first."""
+    stub = _html(["A strong earthquake has struck northern Japan. More soon."])
+    store.store_stories(_stories(1, _entry("agency", "BREAKING: Quake hits Japan", stub)), NOW)
+    full = _stories(1, _entry("agency", "Quake hits Japan, tsunami warning", _html(QUAKE_WIRE)))
+    assert store.store_stories(full, NOW + timedelta(minutes=20)).updated == 1
+    later = NOW + timedelta(minutes=40)
+    for n in (2, 3):
+        copy = _copy(n, "Japan quake: tsunami warning", QUAKE_WIRE, 4)
+        store.store_stories(_stories(n, _entry(f"site{n}", "Japan quake", copy)), later)
+    assert _counts(store) == (3, 1)
+    assert _cluster_of(store, 2, "site2") == _cluster_of(store, 1, "agency")
+    # Its old keys are gone with the old fingerprint: retention leaves none behind.
+    assert store.prune_fingerprints(NOW + timedelta(days=30)) == 3
+    assert store.db.execute("SELECT COUNT(*) FROM near_keys").fetchone()[0] == 0
+
+
 # ---------------------------------------------------------------------------------------------
 # Settings: window and threshold.
 
