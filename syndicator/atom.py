@@ -77,9 +77,15 @@ def cluster_entry_id(base_url: str, cluster: Cluster) -> str:
 
 
 def render_atom(
-    section: Section, clusters: Sequence[Cluster], context: FeedContext, empty_updated: datetime
+    section: Section,
+    clusters: Sequence[Cluster],
+    context: FeedContext,
+    empty_updated: datetime,
+    *,
+    at_least: datetime | None = None,
 ) -> bytes:
-    """Render a section as Atom. `updated` is the newest cluster change (or `empty_updated`).
+    """Render a section as Atom. `updated` is the newest cluster change (or `empty_updated`),
+    but never before `at_least` (when the feed last changed: see `publishing.publish_feed`).
 
     Clusters are rendered in the order given. Raises `PublishError` if feedgen fails.
     """
@@ -101,7 +107,8 @@ def render_atom(
     generator.generator("syndicator", version=__version__, uri="https://github.com/syndicator")
     labels = context.topic_labels
     clusters = [c for c in clusters if _added(generator, section, c, context.base_url, labels)]
-    generator.updated(max((c.updated_at for c in clusters), default=empty_updated))
+    newest = max((c.updated_at for c in clusters), default=empty_updated)
+    generator.updated(newest if at_least is None else max(newest, at_least))
     try:
         # huge_tree: a text node over 10 MB (one absurd story) must not stop the feed.
         root = etree.fromstring(generator.atom_str(pretty=False), _HUGE_PARSER)

@@ -297,7 +297,9 @@ def publish_feed(
     prev_archive = _archive_url(settings, spec, members.pages) if members.pages else ""
     context = _feed_context(settings, spec.path, prev_archive_url=prev_archive)
     context = replace(context, json_url=settings.publish.base_url + json_feed_url(spec.path))
-    document = render_atom(spec.section, clusters, context, empty_updated)
+    updated, document = _feed_document(
+        spec, clusters, context, empty_updated, previous=previous, now=now
+    )
     changed = write_if_changed(target, document)
     # JSON Feed 1.1 of the same entries (the subscription document only: no archive pages).
     json_document = render_json_feed(spec.section, clusters, context, empty_updated)
@@ -308,7 +310,7 @@ def publish_feed(
             title=spec.section.title,
             content_hash=bytes_hash(document),
             entry_count=len(clusters),
-            updated_at=max((cluster.updated_at for cluster in clusters), default=empty_updated),
+            updated_at=updated,
             signature=_signature(store, settings, spec, newest_signature, members, sources=sources),
         ),
         now,
@@ -317,6 +319,32 @@ def publish_feed(
 
 
 MARK_SLACK = 1_000  # clusters created since a feed's mark before an unchanged feed moves it
+
+
+def _feed_document(
+    spec: FeedSpec,
+    clusters: Sequence[Cluster],
+    context: FeedContext,
+    empty_updated: datetime,
+    *,
+    previous: PublishedFeed | None,
+    now: datetime,
+) -> tuple[datetime, bytes]:
+    """The feed's Atom document and its `updated`: its newest entry's change, never earlier
+    than the last document's (an entry leaving must not move the feed back in time), and
+    `now` when the document changed although no entry in it changed later than that: an
+    entry dated earlier was added (a late copy, a new source's back catalogue) or one left.
+    RFC 4287 4.2.15: a feed's `updated` is when it was last modified; it stood still, and a
+    reader or planet that goes by it saw nothing new."""
+    newest = max((cluster.updated_at for cluster in clusters), default=empty_updated)
+    if previous is None:
+        return newest, render_atom(spec.section, clusters, context, empty_updated)
+    floor = max(newest, previous.updated_at)
+    document = render_atom(spec.section, clusters, context, empty_updated, at_least=floor)
+    if newest > previous.updated_at or bytes_hash(document) == previous.content_hash:
+        return floor, document
+    later = max(now, floor)
+    return later, render_atom(spec.section, clusters, context, empty_updated, at_least=later)
 
 
 def _members_for(store: Store, settings: Settings, spec: FeedSpec) -> tuple[FeedMembers, bool]:

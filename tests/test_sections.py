@@ -369,6 +369,35 @@ def test_an_entry_is_updated_only_when_what_it_shows_changes(tmp_path: Path, sto
     assert updated() == "2026-03-01T18:00:00+00:00"
 
 
+def test_the_feed_is_updated_when_an_older_dated_entry_joins_it(
+    tmp_path: Path, store: Store
+) -> None:
+    """A story dated before the feed's newest entry (a late copy, a new source's back
+    catalogue) was added, but the feed's `updated` (its newest entry's) stood still: RFC 4287
+    says when the feed was modified, and a reader or planet going by it saw nothing new. It
+    never moves back either, when the newest entry leaves."""
+    settings = _settings(tmp_path, "")
+    _add(store, 0, 3)
+    publish_all(store, settings, NOW + timedelta(hours=3))
+    feed = tmp_path / "out" / "feeds" / "all.atom"
+    assert feedparser.parse(feed.read_bytes()).feed.updated == "2026-03-01T14:00:00+00:00"
+
+    store.store_stories([_story("late", -5)], NOW + timedelta(hours=4))
+    assert "feeds/all.atom" in publish_all(store, settings, NOW + timedelta(hours=4))
+    parsed = feedparser.parse(feed.read_bytes())
+    assert len(parsed.entries) == 4
+    assert parsed.feed.updated == "2026-03-01T16:00:00+00:00"  # when it was added
+    assert publish_all(store, settings, NOW + timedelta(hours=5)) == []  # and it stays
+
+    newest = store.db.execute("SELECT id FROM stories WHERE guid = 's0002'").fetchone()[0]
+    store.db.execute("DELETE FROM stories WHERE id = ?", (newest,))
+    store.db.conn.commit()
+    publish_all(store, settings, NOW + timedelta(hours=6))
+    parsed = feedparser.parse(feed.read_bytes())
+    assert len(parsed.entries) == 3
+    assert parsed.feed.updated == "2026-03-01T18:00:00+00:00"
+
+
 def test_unchanged_section_is_not_rewritten(tmp_path: Path, store: Store) -> None:
     settings = _settings(tmp_path, DESK)
     for batch in range(3):
