@@ -14,11 +14,12 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Final
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from lxml import etree
 
 from syndicator.boilerplate import Dateline, split_dateline, strip_boilerplate, strip_site_suffix
+from syndicator.logs import is_credential_name
 from syndicator.models import ParsedEntry, Story
 
 # Characters XML 1.0 forbids (C0 controls except tab/LF/CR, surrogates, U+FFFE/U+FFFF).
@@ -283,18 +284,6 @@ def without_session_id(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, query, parts.fragment))
 
 
-# Words of a query parameter's name that say its value is a credential: a paid wire's
-# `?apikey=`, a private feed's `?token=` or `&auth=`, a signed URL's `X-Amz-Signature=`.
-_CREDENTIAL_WORDS = frozenset(
-    {
-        "key", "apikey", "authkey", "accesskey", "privatekey", "token", "authtoken", "auth",
-        "secret", "password", "passwd", "pass", "pwd", "sig", "signature", "session",
-        "sessionid", "credential", "credentials",
-    }
-)  # fmt: skip
-_NAME_WORDS = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])")
-
-
 def public_feed_url(url: str) -> str:
     """A source's feed URL fit to publish: without the query parameters that carry a
     credential (`apikey`, `access_token`, `auth`, `sig` ...; by the words of their names,
@@ -309,15 +298,10 @@ def public_feed_url(url: str) -> str:
     if not question:
         return url
     query, hash_mark, fragment = rest.partition("#")
-    kept = [pair for pair in query.split("&") if not _is_credential(pair.split("=", 1)[0])]
+    kept = [pair for pair in query.split("&") if not is_credential_name(pair.split("=", 1)[0])]
     if len(kept) == query.count("&") + 1:
         return url
     return head + ("?" + "&".join(kept) if kept else "") + hash_mark + fragment
-
-
-def _is_credential(name: str) -> bool:
-    words = _NAME_WORDS.split(unquote(name))
-    return any(word.lower() in _CREDENTIAL_WORDS for word in words)
 
 
 def _is_tracking_param(key: str, value: str) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from syndicator.logs import mask_credentials
 from syndicator.normalize import public_feed_url
 from tests.conftest import FeedServer, Route, rss, write_config
 
@@ -79,3 +80,46 @@ def test_a_feeds_key_is_polled_with_but_never_published(
 )  # fmt: skip
 def test_public_feed_url_drops_credential_parameters_only(url: str, published: str) -> None:
     assert public_feed_url(url) == published
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_feeds_key_never_reaches_a_log_line(
+    tmp_path: Path, feed_server: FeedServer, log_format: str
+) -> None:
+    """The logs name a source by its URL (a parser warning, a move, a failure): the key in
+    it is written `…`, in both log formats."""
+    feed_server.routes[f"/broken.rss?apikey={KEY}"] = Route(b"<rss><channel><item>", status=200)
+    feed_server.routes[f"/moved.rss?access_token={KEY}"] = Route(
+        status=301, headers={"Location": f"/gone.rss?lang=en&access_token={KEY}"}
+    )
+    config = write_config(
+        tmp_path,
+        [
+            feed_server.url("/broken.rss?apikey=${FEED_KEY}"),
+            feed_server.url("/moved.rss?access_token=${FEED_KEY}"),
+        ],
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), "--log-format",
+         log_format, "run", "--once"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "FEED_KEY": KEY},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "broken.rss?apikey=…" in result.stderr
+    assert "moved.rss?access_token=…" in result.stderr
+    assert KEY not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("source http://w.test/rss?apikey=S1 failed", "source http://w.test/rss?apikey=… failed"),
+        ("http://w.test/r?cat=1&token=S2&lang=en: x", "http://w.test/r?cat=1&token=…&lang=en: x"),
+        ("https://w.test/search?keywords=kz&monkey=1", "https://w.test/search?keywords=kz&monkey=1"),
+        ("'http://w.example/r?sig=S3'", "'http://w.example/r?sig=…'"),
+        ("cycle: 3 source(s) polled, 0 failed", "cycle: 3 source(s) polled, 0 failed"),
+    ],
+)  # fmt: skip
+def test_mask_credentials(line: str, shown: str) -> None:
+    assert mask_credentials(line) == shown
