@@ -33,7 +33,7 @@ from lxml import etree
 from syndicator import __version__
 from syndicator.errors import PublishError
 from syndicator.models import LANGUAGE_TAG, Cluster, Section
-from syndicator.normalize import clean_line, clean_xml_text
+from syndicator.normalize import clean_line, clean_xml_text, public_feed_url
 from syndicator.tagging.regions import region_label
 from syndicator.tagging.topics import topic_label
 
@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 # too, once, at the first publish after an upgrade.
 # 2: links percent-encoded into valid IRIs.
 # 3: an entry's title, summary and content carry its language (xml:lang).
-RENDERING = 3
+# 4: a source's feed URL published without its credential parameters (`public_feed_url`).
+RENDERING = 4
 _ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
@@ -213,9 +214,10 @@ def _add_links_and_source(entry: etree._Element, cluster: Cluster) -> None:
             href, title = iri_reference(copy.url), clean_line(copy.source_name)
             _sub(entry, "link", href=href, rel="related", type="text/html", title=title)
     source = _sub(entry, "source")
-    _sub(source, "id").text = iri_reference(story.source_url)
+    feed_url = iri_reference(public_feed_url(story.source_url))  # no `?apikey=`
+    _sub(source, "id").text = feed_url
     _sub(source, "title").text = clean_line(story.source_name)
-    _sub(source, "link", href=iri_reference(story.source_url), rel="self")
+    _sub(source, "link", href=feed_url, rel="self")
     if _is_web_url(story.source_link) and story.source_link != story.source_url:
         link = iri_reference(story.source_link)
         _sub(source, "link", href=link, rel="alternate", type="text/html")
@@ -291,7 +293,9 @@ def content_html(cluster: Cluster) -> str:
         # Readers show the content before the summary: an empty one was a blank entry (a
         # WaPo ad, a UOL item with no description). The headline is all there is to show.
         markup = f"<p>{html.escape(clean_line(cluster.title) or '(untitled)')}</p>"
-    return _content(markup, story.source_url, others)
+    # Relative links resolve against the feed's URL: `href=""` or `href="?p=2"` would
+    # otherwise publish the feed's credential parameters.
+    return _content(markup, public_feed_url(story.source_url), others)
 
 
 @functools.lru_cache(maxsize=8192)

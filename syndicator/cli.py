@@ -462,10 +462,21 @@ def print_json(value: object) -> None:
     """`value` as indented JSON on stdout, non-ASCII text as itself (Cyrillic readable, not
     \\u-escaped), unless stdout cannot encode it (PYTHONIOENCODING=ascii, a C locale
     without UTF-8 mode): then escaped, which is the same JSON value, rather than a crash."""
-    text = json.dumps(value, indent=2, ensure_ascii=False)
+    text = _TERMINAL_CONTROLS.sub(_json_escape, json.dumps(value, indent=2, ensure_ascii=False))
     if not _encodable(text, sys.stdout):
         text = json.dumps(value, indent=2)
     print(text)
+
+
+# What json.dumps leaves as itself with ensure_ascii=False yet a terminal obeys: the C1
+# controls (U+009B is CSI, U+009D starts an OSC), which a feed's headline or title may hold,
+# and the Unicode line separators. They can only occur inside strings, where \uXXXX is the
+# same JSON value.
+_TERMINAL_CONTROLS = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _encodable(text: str, stream: TextIO) -> bool:
@@ -827,11 +838,14 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
     width = max(len("CLUSTER"), *map(len, ids))
     print(f"{'FIRST SEEN':<16}  {'COPIES':>6}  {'CLUSTER':<{width}}  TITLE / SOURCES")
     for cluster, shown_id in zip(clusters, ids, strict=True):
+        # Headlines and source names are what feed servers wrote: their control characters
+        # (C1 ones survive the text cleaning) are shown as escapes, as `status` shows them.
         print(
             f"{_when(cluster.first_seen_at):<16}  {len(cluster.copies):>6}  "
-            f"{shown_id:<{width}}  {cluster.title}"
+            f"{shown_id:<{width}}  {one_line(cluster.title)}"
         )
-        print(f"{'':<16}  {'':>6}  {'':<{width}}  {', '.join(_cluster_sources(cluster))}")
+        sources = one_line(", ".join(_cluster_sources(cluster)))
+        print(f"{'':<16}  {'':>6}  {'':<{width}}  {sources}")
     print(describe_matches(found, words))
 
 
@@ -948,33 +962,39 @@ def _joined_pairs(cluster: Cluster) -> list[int]:
     ]
 
 
+def _show(line: str) -> None:
+    """Print a line that holds what feed servers wrote (headlines, source names, datelines),
+    its control characters as escapes (see `search`)."""
+    print(one_line(line))
+
+
 def _print_explanation(
     cluster: Cluster,
     alerts: Sequence[tuple[str, float, str, str, str]],
     labels: Mapping[str, str],
     shingles: Mapping[int, int],
 ) -> None:
-    print(f"cluster:{cluster.id}  {cluster.title}")
-    print(f"first seen {_when(cluster.first_seen_at)}, {len(cluster.copies)} member(s)")
+    _show(f"cluster:{cluster.id}  {cluster.title}")
+    _show(f"first seen {_when(cluster.first_seen_at)}, {len(cluster.copies)} member(s)")
     for story in cluster.copies:
-        print(
+        _show(
             f"  story:{story.id}  {_when(story.first_seen_at)}  {story.source_name}: {story.title}"
         )
-        print(f"      {_join_explanation(story, cluster.representative, shingles)}")
+        _show(f"      {_join_explanation(story, cluster.representative, shingles)}")
         if story.agency or story.place:
-            print(f"      dateline: {', '.join(p for p in (story.place, story.agency) if p)}")
+            _show(f"      dateline: {', '.join(p for p in (story.place, story.agency) if p)}")
     if cluster.related:
-        print("related coverage (other clusters on the same event, by headline words):")
+        _show("related coverage (other clusters on the same event, by headline words):")
         for link in cluster.related:
-            print(f"  cluster:{link.cluster_id}  {link.score:.2f}  {link.title}")
+            _show(f"  cluster:{link.cluster_id}  {link.score:.2f}  {link.title}")
     if cluster.tags:
-        print("tags (the best evidence among the members):")
+        _show("tags (the best evidence among the members):")
         _print_tags(cluster.tags, labels)
     if alerts:
-        print("alerts (score 1.0: the headline alone matched; 0.5: the text was needed):")
+        _show("alerts (score 1.0: the headline alone matched; 0.5: the text was needed):")
         for rule, score, at, channel, status in alerts:
             where = f" -> {channel}: {status}" if channel else " (no channel)"
-            print(f"  {rule}  {score:.1f}  matched {at[:16].replace('T', ' ')}{where}")
+            _show(f"  {rule}  {score:.1f}  matched {at[:16].replace('T', ' ')}{where}")
 
 
 def _print_tags(tags: Sequence[Tag], labels: Mapping[str, str], indent: str = "  ") -> None:
@@ -982,12 +1002,12 @@ def _print_tags(tags: Sequence[Tag], labels: Mapping[str, str], indent: str = " 
         chosen = [tag for tag in tags if tag.kind is kind]
         if not chosen:
             continue
-        print(f"{indent}{'regions' if kind is TagKind.REGION else 'topics'}:")
+        _show(f"{indent}{'regions' if kind is TagKind.REGION else 'topics'}:")
         for tag in chosen:
             role = "focus  " if tag.focus else "mention"
             label = _tag_label(tag, labels)
             name = f"{tag.code} ({label})" if label != tag.code else tag.code
-            print(f"{indent}  {name:<38} {role} {tag.score:.2f}  {'; '.join(tag.evidence)}")
+            _show(f"{indent}  {name:<38} {role} {tag.score:.2f}  {'; '.join(tag.evidence)}")
 
 
 def _tag_label(tag: Tag, topic_labels: Mapping[str, str]) -> str:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from syndicator.atom import FeedContext, cluster_entry_id, content_html, iri_reference
 from syndicator.errors import PublishError
 from syndicator.models import Cluster, Section, StoredStory
-from syndicator.normalize import clean_line, clean_xml_text
+from syndicator.normalize import clean_line, clean_xml_text, public_feed_url
 from syndicator.tagging.regions import region_label
 from syndicator.tagging.topics import topic_label
 
@@ -164,7 +164,7 @@ def _extension(cluster: Cluster, topic_labels: dict[str, str]) -> Json:
 def _source(copy: StoredStory) -> Json:
     source: Json = {"name": clean_line(copy.source_name)}
     _put(source, "url", _web_url(copy.url))
-    _put(source, "feed", _web_url(copy.source_url))
+    _put(source, "feed", _web_url(public_feed_url(copy.source_url)))  # as in atom:source
     return source
 
 

@@ -3,8 +3,9 @@
 Readable text by default (`2026-11-27 16:35:33,657 INFO    syndicator.alerts: ...`), or one
 JSON object per line with `--log-format json` for log collectors: `time` (UTC, RFC 3339),
 `level`, `logger`, `message`, and `exception` (the traceback) when there is one. Secrets
-never reach a log line: nothing logs channel options, and delivery errors are scrubbed where
-they are made (`notify`). A text message is one line whatever it carries: its control
+never reach a log line: nothing logs channel options, delivery errors are scrubbed where
+they are made (`notify`), and the credential parameters of URLs (`?apikey=`, a source's key)
+are masked here (`mask_credentials`). A text message is one line whatever it carries: its control
 characters are written as escapes (`one_line`), so a feed's title cannot forge a log line.
 """
 
@@ -15,9 +16,43 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 LOG_FORMATS = ("text", "json")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+# Words of a query parameter's name that say its value is a credential: a paid wire's
+# `?apikey=`, a private feed's `?token=` or `&auth=`, a signed URL's `X-Amz-Signature=`.
+_CREDENTIAL_WORDS = frozenset(
+    {
+        "key", "apikey", "authkey", "accesskey", "privatekey", "token", "authtoken", "auth",
+        "secret", "password", "passwd", "pass", "pwd", "sig", "signature", "session",
+        "sessionid", "credential", "credentials",
+    }
+)  # fmt: skip
+_NAME_WORDS = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])")
+_QUERY_PARAMETER = re.compile(r"([?&])([^\s=&#?\"'<>]+)=([^\s&#\"'<>]*)")
+
+
+def is_credential_name(name: str) -> bool:
+    """Whether a query parameter's name (`apikey`, `access_token`, `X-Amz-Signature`; not
+    `keywords` or `monkey`) says that its value is a credential, by the words of the name."""
+    words = _NAME_WORDS.split(unquote(name))
+    return any(word.lower() in _CREDENTIAL_WORDS for word in words)
+
+
+def mask_credentials(text: str) -> str:
+    """`text` with the value of every credential query parameter of the URLs in it written
+    `…`: a source's URL is in many log lines (a parser warning, a move, a failure), and a
+    paid or private feed's URL holds its key, often from the environment (`${FEED_KEY}`)."""
+    if "=" not in text:
+        return text
+    return _QUERY_PARAMETER.sub(_masked_parameter, text)
+
+
+def _masked_parameter(match: re.Match[str]) -> str:
+    separator, name, value = match.groups()
+    return f"{separator}{name}=…" if value and is_credential_name(name) else match.group()
 
 
 def one_line(text: str) -> str:
@@ -31,7 +66,7 @@ class TextFormatter(logging.Formatter):
     """The readable format; the message is kept to one line (the traceback is not)."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        record.message = one_line(record.message)
+        record.message = one_line(mask_credentials(record.message))
         return super().formatMessage(record)
 
 
@@ -43,7 +78,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": mask_credentials(record.getMessage()),
         }
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from lxml import etree
 
 from syndicator.boilerplate import Dateline, split_dateline, strip_boilerplate, strip_site_suffix
+from syndicator.logs import is_credential_name
 from syndicator.models import ParsedEntry, Story
 
 # Characters XML 1.0 forbids (C0 controls except tab/LF/CR, surrogates, U+FFFE/U+FFFF).
@@ -281,6 +282,26 @@ def without_session_id(url: str) -> str:
     )
     path = _SESSION_PATH_PARAMETER.sub("", parts.path)
     return urlunsplit((parts.scheme, parts.netloc, path, query, parts.fragment))
+
+
+def public_feed_url(url: str) -> str:
+    """A source's feed URL fit to publish: without the query parameters that carry a
+    credential (`apikey`, `access_token`, `auth`, `sig` ...; by the words of their names,
+    so `keywords=` stays), otherwise exactly as written.
+
+    The feed URL is what the daemon polls, and the published feeds name it (an entry's
+    `atom:source`, relative links in its content): a key for a paid or private feed, often
+    `?apikey=${FEED_KEY}` from the environment to keep it out of the config file, must not
+    reach every subscriber of every feed.
+    """
+    head, question, rest = url.partition("?")
+    if not question:
+        return url
+    query, hash_mark, fragment = rest.partition("#")
+    kept = [pair for pair in query.split("&") if not is_credential_name(pair.split("=", 1)[0])]
+    if len(kept) == query.count("&") + 1:
+        return url
+    return head + ("?" + "&".join(kept) if kept else "") + hash_mark + fragment
 
 
 def _is_tracking_param(key: str, value: str) -> bool:

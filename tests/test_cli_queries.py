@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from syndicator.cli import build_parser
-from tests.conftest import syndicator
+from tests.conftest import FeedServer, Route, rss, syndicator, write_config
 from tests.test_alerts import KZ_ALERT, NOW, _hook, _settings, _store, _story
 
 ALERTS = KZ_ALERT + '\n[[alerts]]\nname = "oil-watch"\nquery = "oil"\nchannels = ["hook"]\n'
@@ -215,3 +216,37 @@ def test_tag_jsonl_reads_and_writes_utf8_in_an_ascii_locale(tmp_path: Path) -> N
     [answer] = result.stdout.decode("ascii").splitlines()  # escaped: ASCII, the same JSON
     assert json.loads(answer)["id"] == "Алматы-1"
     assert json.loads(answer)["regions"][0]["code"] == "KZ"
+
+
+# C1 control characters (U+0080-U+009F) are terminal controls too: U+009D starts an OSC
+# (which swallows the output after it, or makes a hyperlink), U+0090 a DCS, U+009B a CSI.
+# XML carries them, the text cleaning keeps them (stored keys depend on it), and a feed
+# server can put them in a headline or its feed's title (the source name).
+_C1 = re.compile("[\x80-\x9f]")
+
+
+def test_search_and_explain_write_a_feeds_terminal_controls_as_escapes(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    title = "Kazakhstan protest \u009d8;;https://evil.example/\u009c grows \u0090q"
+    feed_server.routes["/c1.rss"] = Route(
+        rss([{"title": title, "link": "https://wire.example/c1", "guid": "c1"}]).replace(
+            b"<title>Test Wire</title>", "<title>Wire \u009d0;pwned</title>".encode()
+        )
+    )
+    config = write_config(tmp_path, [feed_server.url("/c1.rss")])
+    run = syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    search = _run(str(config), "search", "kazakhstan")
+    explain = _run(str(config), "explain", "cluster:1")
+    as_json = _run(str(config), "search", "kazakhstan", "--json")
+    for result in (search, explain, as_json):
+        assert result.returncode == 0, result.stderr
+        assert not _C1.search(result.stdout), result.stdout
+    assert "\\x9d8;;https://evil.example/" in search.stdout  # shown, as an escape
+    assert "Wire \\x9d0;pwned" in search.stdout
+    assert "\\x9d8;;https://evil.example/" in explain.stdout
+    assert "Wire \\x9d0;pwned" in explain.stdout
+    [record] = json.loads(as_json.stdout)  # the same JSON value, escaped
+    assert "\u009d8;;https://evil.example/" in record["title"]
+    assert "\\u009d" in as_json.stdout

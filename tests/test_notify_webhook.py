@@ -374,6 +374,36 @@ def test_discord_escapes_markdown_and_skips_unsafe_links() -> None:
     assert "(https://r.example/a_%28b%29)" in embed["description"]
 
 
+# What feeds link to: stored as the feed wrote it, since an entry's link is its identity, but
+# no renderer may make a link of a scheme that runs code when clicked.
+UNSAFE_LINKS = (
+    "javascript:alert(document.domain)",
+    "JaVaScRiPt:alert(1)",
+    "java\tscript:alert(1)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "vbscript:msgbox(1)",
+    "file://etc/passwd",
+    "https://",
+)
+
+
+@pytest.mark.parametrize("link", UNSAFE_LINKS)
+def test_the_standard_payload_carries_only_web_links(receiver: Receiver, link: str) -> None:
+    """The standard body is what a dashboard or a workflow tool turns into `<a href>`: a
+    feed's `javascript:` link there was script run in that tool's page at a click. Its
+    `link` and each source's `url` are http(s) URLs or empty, as in the Atom and JSON feeds
+    and in every other message."""
+    hostile = item(sources=(("Hostile", link), ("AP", "https://ap.example/2")), link=link)
+    result = post(options(receiver.url("/hook")), message(hostile))
+    assert result.outcome is Outcome.SENT, result.detail
+    [sent] = payload(receiver.seen[0].body)["data"]["items"]
+    assert sent["link"] == ""
+    assert sent["sources"] == [
+        {"name": "Hostile", "url": ""},
+        {"name": "AP", "url": "https://ap.example/2"},
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # Responses, classified.
 

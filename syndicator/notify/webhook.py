@@ -391,16 +391,24 @@ def render_standard(message: AlertMessage) -> dict[str, Any]:
 
 
 def _standard_item(item: AlertItem) -> dict[str, Any]:
+    # Links are http(s) or empty: a story keeps the link its feed wrote, `javascript:` and
+    # `data:` ones too, and whatever reads this body (a dashboard, a workflow tool) is
+    # likely to make an `<a href>` of it, as the Atom and JSON feeds and the other
+    # messages never do.
     return {
         "cluster_id": item.cluster_id,
         "title": item.title,
-        "link": item.link,
+        "link": _web_link(item.link),
         "summary": shorten(item.summary, SUMMARY_CHARS),
         "published_at": _iso(item.published_at),
         "regions": [{"code": code, "label": label} for code, label in item.regions],
         "topics": [{"slug": slug, "label": label} for slug, label in item.topics],
-        "sources": [{"name": name, "url": url} for name, url in item.sources],
+        "sources": [{"name": name, "url": _web_link(url)} for name, url in item.sources],
     }
+
+
+def _web_link(url: str) -> str:
+    return url if is_web_url(url) else ""
 
 
 def render_slack(message: AlertMessage) -> dict[str, Any]:
