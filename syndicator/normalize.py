@@ -12,7 +12,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -366,6 +366,17 @@ def summarise(text: str, limit: int = 400) -> str:
     return cut + "…"
 
 
+# No news feed item predates RSS: earlier dates are a CMS's zero values (Unix time 0, "Thu,
+# 01 Jan 1970", Go's year 1) for "no date". Taken at their word they dated a new story
+# decades back, out of every feed's newest entries, and a copy so dated joining a cluster
+# took its place as "first published" and moved the whole cluster back with it.
+EARLIEST_DATE = datetime(1995, 1, 1, tzinfo=UTC)
+
+
+def _plausible(date: datetime | None) -> datetime | None:
+    return date if date is not None and date >= EARLIEST_DATE else None
+
+
 def normalize_entry(
     source_id: int,
     entry: ParsedEntry,
@@ -380,8 +391,9 @@ def normalize_entry(
 
     The text loses the syndication furniture (`boilerplate.strip_boilerplate`) and its wire
     dateline, which is kept as the story's place and agency; the title loses an outlet suffix
-    (" | Reuters", or one of `site_names`, such as the feed's own title). A missing or future
-    date (beyond a day of clock skew) becomes `now`, the time first seen.
+    (" | Reuters", or one of `site_names`, such as the feed's own title). A missing, future
+    (beyond a day of clock skew) or impossible date (before `EARLIEST_DATE`) becomes `now`,
+    the time first seen.
     """
     body_html = entry.content_html or entry.summary_html
     dateline, text = article_text(body_html)
@@ -391,7 +403,7 @@ def normalize_entry(
     title = title or summarise(text, 90) or "(untitled)"
     # A redirector's link (Google Alerts' google.com/url) is the article's, for readers too.
     url = without_session_id(_unwrapped(clean_xml_text(entry.link or "").strip()))
-    published = entry.published or entry.updated
+    published = _plausible(entry.published) or _plausible(entry.updated)
     if published is None or published > now + timedelta(days=1):
         published = now
     return Story(

@@ -333,6 +333,24 @@ def test_copies_of_a_story_filled_out_after_its_first_version_join_it(store: Sto
     assert store.db.execute("SELECT COUNT(*) FROM near_keys").fetchone()[0] == 0
 
 
+def test_a_copy_dated_1970_does_not_take_the_cluster_back_to_1970(store: Store) -> None:
+    """A copy whose CMS wrote its zero date ("01 Jan 1970") joined by the article's URL,
+    counted as published first: it became the representative and moved the cluster's date
+    to 1970, out of every feed's newest entries."""
+    link = "https://wire.example/quake"
+    store.store_stories(_stories(1, _entry("wire", "Quake", _html(QUAKE_WIRE), link=link)), NOW)
+    zero = replace(
+        _entry("site2", "Site copy", _copy(2, "Site copy", QUAKE_WIRE, 4), link=link),
+        published=datetime(1970, 1, 1, tzinfo=UTC),
+    )
+    store.store_stories(_stories(2, zero), NOW + timedelta(hours=1))
+    assert _counts(store) == (2, 1)
+    cluster = store.cluster_of(cluster_id=_cluster_of(store, 1, "wire"))
+    assert cluster is not None
+    assert cluster.title == "Quake"
+    assert cluster.published_at == NOW - timedelta(hours=2)
+
+
 # ---------------------------------------------------------------------------------------------
 # Settings: window and threshold.
 

@@ -454,6 +454,26 @@ def test_normalize_entry_far_future_date_is_now() -> None:
     assert story.published_at == NOW
 
 
+@pytest.mark.parametrize(
+    "zero",
+    [
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(1994, 12, 31, tzinfo=UTC),
+    ],
+)
+def test_a_cms_zero_date_is_no_date(zero: datetime) -> None:
+    """ "Thu, 01 Jan 1970 00:00:00 GMT" (or Go's year 1) is a CMS saying "no date": the story
+    was dated decades back, out of every feed's newest entries."""
+    assert normalize_entry(1, _entry(published=zero), "k", NOW).published_at == NOW
+    updated = datetime(2024, 4, 29, 6, 30, tzinfo=UTC)
+    assert normalize_entry(1, _entry(published=zero, updated=updated), "k", NOW).published_at == (
+        updated
+    )
+    old_but_real = datetime(2004, 3, 1, tzinfo=UTC)  # archive feeds list items back to 2004
+    assert normalize_entry(1, _entry(published=old_but_real), "k", NOW).published_at == old_but_real
+
+
 def test_normalize_entry_keeps_small_clock_skew() -> None:
     skewed = NOW + timedelta(hours=12)
 
