@@ -2094,6 +2094,20 @@ class Store:
             tags=tuple(self.tags_of(cluster_id)),
         )
 
+    def clusters_of_url(self, url: str) -> list[int]:
+        """The ids of the clusters holding a story at this URL (compared canonically: tracking
+        parameters, fragment and host case aside), lowest first: usually one (copies of an
+        article join its cluster); several where one feed lists different entries at one
+        address, which are stored without a canonical URL and so found by their link as
+        written (a scan, for `explain URL` only)."""
+        rows = self._rows(
+            "SELECT DISTINCT cluster_id FROM stories WHERE canonical_url = ? ORDER BY 1",
+            [canonical_url(url)],
+        ) or self._rows(
+            "SELECT DISTINCT cluster_id FROM stories WHERE url = ? ORDER BY 1", [url.strip()]
+        )
+        return [int(row["cluster_id"]) for row in rows]
+
     def tags_of(self, cluster_id: int) -> list[Tag]:
         """Every tag of a cluster, focus first, with its score and evidence."""
         rows = self._rows(
