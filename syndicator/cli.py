@@ -807,7 +807,7 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
     from syndicator.alerts import describe_matches
     from syndicator.config import query_vocabulary
     from syndicator.query import lowercase_operator_hint, parse
-    from syndicator.storage import ClusterFilter
+    from syndicator.storage import QUERY_SCAN_LIMIT, ClusterFilter
 
     parse(words, query_vocabulary(settings.topics))  # unknown regions and topics are errors
     store = open_existing_store(settings.storage.path)
@@ -817,9 +817,20 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
         store.close()
     clusters = found.clusters
     if as_json:
-        if hint := lowercase_operator_hint(words):  # on stderr: stdout stays one JSON value
+        # On stderr, so that stdout stays one JSON value: a script (jq, pandas) reading 20
+        # clusters of 132 should be told so, as the text output tells its reader.
+        if hint := lowercase_operator_hint(words):
             print(f"note: lower-case operators are words to search for {hint}", file=sys.stderr)
+        if len(clusters) < found.total or not found.complete:
+            print(f"note: {describe_matches(found, words)} (--limit for more)", file=sys.stderr)
         print_json([_cluster_record(cluster) for cluster in clusters])
+        return
+    if not clusters and not found.complete:
+        print(
+            f"no match among the newest {QUERY_SCAN_LIMIT:,} stored story clusters, which is"
+            f" as far as this query looks: {words} (a word or a region: or topic: filter"
+            " that every match has lets it look at all of them)"
+        )
         return
     if not clusters:
         print(f"no stored story matches: {words} {lowercase_operator_hint(words)}".rstrip())
