@@ -801,8 +801,8 @@ def _when(moment: datetime | None) -> str:
 
 
 def search_stories(settings: Settings, words: str, limit: int, as_json: bool = False) -> None:
-    """Clusters with a story matching a query in the alert language, newest first: when first
-    seen, how many copies, from which sources, and the representative's title; then how many
+    """Clusters with a story matching a query in the alert language, newest first: when
+    published, how many copies, from which sources, and the representative's title; then how many
     match in all. Raises QueryError (with the column) for a malformed query."""
     from syndicator.alerts import describe_matches
     from syndicator.config import query_vocabulary
@@ -838,10 +838,13 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
     # The cluster column is what `syndicator explain` takes (a bare number is a story id).
     ids = [f"cluster:{cluster.id}" for cluster in clusters]
     width = max(len("CLUSTER"), *map(len, ids))
-    print(f"{'FIRST SEEN':<16}  {'COPIES':>6}  {'CLUSTER':<{width}}  TITLE / SOURCES")
+    # The time shown is the one the list is ordered by, the first source's publication:
+    # when the story was first seen here says nothing of it for a new source's back
+    # catalogue or an archive (every row would show the minute of the poll).
+    print(f"{'PUBLISHED UTC':<16}  {'COPIES':>6}  {'CLUSTER':<{width}}  TITLE / SOURCES")
     for cluster, shown_id in zip(clusters, ids, strict=True):
         print(
-            f"{_when(cluster.first_seen_at):<16}  {len(cluster.copies):>6}  "
+            f"{_when(cluster.published_at):<16}  {len(cluster.copies):>6}  "
             f"{shown_id:<{width}}  {cluster.title}"
         )
         print(f"{'':<16}  {'':>6}  {'':<{width}}  {', '.join(_cluster_sources(cluster))}")

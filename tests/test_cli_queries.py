@@ -262,6 +262,12 @@ def test_search_by_region_or_topic_alone_finds_old_stories_in_a_big_store(
         found = _run(config, "search", query)
         assert found.returncode == 0, found.stderr
         assert found.stdout.rstrip().endswith("3 stored story clusters match"), query
+    # Each row shows the time the list is ordered by, the first source's publication, not
+    # the minute the store first saw it (the same for every story of one poll).
+    rows = _run(config, "search", "region:KZ").stdout.splitlines()
+    assert rows[0].startswith("PUBLISHED UTC ")
+    published = NOW - timedelta(hours=500)
+    assert rows[1].startswith(published.strftime("%Y-%m-%d %H:%M") + "       1  cluster:")
     as_json = json.loads(_run(config, "search", "region:KZ -protest", "--json").stdout)
     assert as_json == []
     none = _run(config, "search", "region:UZ")
