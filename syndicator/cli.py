@@ -114,7 +114,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "syndicator status --json | jq '.[] | select(.state == \"failing\") | .url'",
     ),
     "publish": ("syndicator publish",),
-    "explain": ("syndicator explain cluster:42", "syndicator explain story:1234 --json"),
+    "explain": (
+        "syndicator explain cluster:42",
+        "syndicator explain story:1234 --json",
+        "syndicator explain tag:news.example.org,2026-11-28:syndicator/cluster/42",
+        "syndicator explain https://www.example.org/world/2026/11/28/story.html",
+    ),
     "search": (
         "syndicator search earthquake",
         'syndicator search \'"state of emergency" AND region:"Central Asia"\' --limit 5',
@@ -327,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain = _command(commands, "explain", [common], "why a story is in its cluster")
     explain.add_argument(
         "id",
-        help="a story id (story:N, or N alone) or a cluster id (cluster:N, as `search` shows it)",
+        help="a story id (story:N, or N alone), a cluster id (cluster:N, as `search` shows it),"
+        " a feed entry's id (tag:...:syndicator/cluster/N) or an article's URL",
     )
     explain.add_argument("--json", action="store_true", help="machine-readable output")
     search = _command(
@@ -810,13 +816,13 @@ def _when(moment: datetime | None) -> str:
 
 
 def search_stories(settings: Settings, words: str, limit: int, as_json: bool = False) -> None:
-    """Clusters with a story matching a query in the alert language, newest first: when first
-    seen, how many copies, from which sources, and the representative's title; then how many
+    """Clusters with a story matching a query in the alert language, newest first: when
+    published, how many copies, from which sources, and the representative's title; then how many
     match in all. Raises QueryError (with the column) for a malformed query."""
     from syndicator.alerts import describe_matches
     from syndicator.config import query_vocabulary
     from syndicator.query import lowercase_operator_hint, parse
-    from syndicator.storage import ClusterFilter
+    from syndicator.storage import QUERY_SCAN_LIMIT, ClusterFilter
 
     parse(words, query_vocabulary(settings.topics))  # unknown regions and topics are errors
     store = open_existing_store(settings.storage.path)
@@ -826,9 +832,20 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
         store.close()
     clusters = found.clusters
     if as_json:
-        if hint := lowercase_operator_hint(words):  # on stderr: stdout stays one JSON value
+        # On stderr, so that stdout stays one JSON value: a script (jq, pandas) reading 20
+        # clusters of 132 should be told so, as the text output tells its reader.
+        if hint := lowercase_operator_hint(words):
             print(f"note: lower-case operators are words to search for {hint}", file=sys.stderr)
+        if len(clusters) < found.total or not found.complete:
+            print(f"note: {describe_matches(found, words)} (--limit for more)", file=sys.stderr)
         print_json([_cluster_record(cluster) for cluster in clusters])
+        return
+    if not clusters and not found.complete:
+        print(
+            f"no match among the newest {QUERY_SCAN_LIMIT:,} stored story clusters, which is"
+            f" as far as this query looks: {words} (a word or a region: or topic: filter"
+            " that every match has lets it look at all of them)"
+        )
         return
     if not clusters:
         print(f"no stored story matches: {words} {lowercase_operator_hint(words)}".rstrip())
@@ -836,12 +853,15 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
     # The cluster column is what `syndicator explain` takes (a bare number is a story id).
     ids = [f"cluster:{cluster.id}" for cluster in clusters]
     width = max(len("CLUSTER"), *map(len, ids))
-    print(f"{'FIRST SEEN':<16}  {'COPIES':>6}  {'CLUSTER':<{width}}  TITLE / SOURCES")
+    # The time shown is the one the list is ordered by, the first source's publication:
+    # when the story was first seen here says nothing of it for a new source's back
+    # catalogue or an archive (every row would show the minute of the poll).
+    print(f"{'PUBLISHED UTC':<16}  {'COPIES':>6}  {'CLUSTER':<{width}}  TITLE / SOURCES")
     for cluster, shown_id in zip(clusters, ids, strict=True):
         # Headlines and source names are what feed servers wrote: their control characters
         # (C1 ones survive the text cleaning) are shown as escapes, as `status` shows them.
         print(
-            f"{_when(cluster.first_seen_at):<16}  {len(cluster.copies):>6}  "
+            f"{_when(cluster.published_at):<16}  {len(cluster.copies):>6}  "
             f"{shown_id:<{width}}  {one_line(cluster.title)}"
         )
         sources = one_line(", ".join(_cluster_sources(cluster)))
@@ -915,23 +935,55 @@ def _join_explanation(
     return f"{why}; published first ({_when(story.published_at)}), it represents the cluster"
 
 
+# The id of a feed entry, Atom's <id> and JSON Feed's "id" (`atom.cluster_entry_id`): what a
+# feed reader shows and copies, so `explain` takes it as the cluster it names.
+_ENTRY_ID = re.compile(r"tag:[^,\s]+,\d{4}-\d{2}-\d{2}:syndicator/cluster/(\d+)")
+_EXPLAIN_FORMS = (
+    "expected story:N, cluster:N or N, a feed entry id (tag:...:syndicator/cluster/N)"
+    " or an article's URL"
+)
+
+
+def _explain_target(reference: str) -> tuple[str, str]:
+    """("story" or "cluster", the number) or ("url", the canonical URL) of what `explain`
+    was given: the ids `search` shows, a feed entry's id, or the link of a story (from a
+    feed entry, an alert message or `search --json`)."""
+    reference = reference.strip()
+    if match := _ENTRY_ID.fullmatch(reference):
+        return "cluster", match[1]
+    if re.match(r"https?://", reference, re.IGNORECASE):
+        return "url", reference
+    kind, _, number = reference.rpartition(":")
+    kind = kind.strip().lower() or "story"
+    if not number.strip().isdigit() or kind not in ("story", "cluster"):
+        raise SyndicatorError(f"{reference!r}: {_EXPLAIN_FORMS}")
+    return kind, number.strip()
+
+
 def explain(settings: Settings, reference: str, as_json: bool = False) -> int:
     """Why each member of a cluster is there; exit 1 if there is no such story or cluster."""
-    kind, _, number = reference.rpartition(":")
-    if not number.isdigit() or kind not in ("", "story", "cluster"):
-        raise SyndicatorError(f"{reference!r}: expected story:N, cluster:N or N")
+    kind, value = _explain_target(reference)
     store = open_existing_store(settings.storage.path)
     try:
-        if kind == "cluster":
-            cluster = store.cluster_of(cluster_id=int(number))
+        if kind == "url":
+            found = store.clusters_of_url(value)
+            if len(found) > 1:  # one feed listing different entries at one address
+                listed = ", ".join(f"cluster:{number}" for number in found)
+                print(f"error: stories in {len(found)} clusters link {reference.strip()}:"
+                      f" {listed}; explain one of them", file=sys.stderr)  # fmt: skip
+                return 1
+            cluster = store.cluster_of(cluster_id=found[0]) if found else None
+        elif kind == "cluster":
+            cluster = store.cluster_of(cluster_id=int(value))
         else:
-            cluster = store.cluster_of(story_id=int(number))
+            cluster = store.cluster_of(story_id=int(value))
         alerts = store.alerts_of(cluster.id) if cluster else []
         shingles = store.shingle_counts(_joined_pairs(cluster)) if cluster else {}
     finally:
         store.close()
     if cluster is None:
-        print(f"error: no {kind or 'story'} {number} in {settings.storage.path}", file=sys.stderr)
+        missing = f"story links to {reference.strip()}" if kind == "url" else f"{kind} {value}"
+        print(f"error: no {missing} in {settings.storage.path}", file=sys.stderr)
         return 1
     if as_json:
         record = _cluster_record(cluster)

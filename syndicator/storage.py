@@ -62,11 +62,17 @@ from syndicator.models import (
 )
 from syndicator.normalize import CANONICAL_RULES, canonical_url
 from syndicator.query import (
+    And,
     MatchDoc,
+    Or,
     Query,
+    Region,
+    Topic,
     evaluate,
     match_doc,
+    region_key,
     search_text,
+    slug_key,
     source_key,
     to_fts5,
 )
@@ -2125,6 +2131,20 @@ class Store:
             tags=tuple(self.tags_of(cluster_id)),
         )
 
+    def clusters_of_url(self, url: str) -> list[int]:
+        """The ids of the clusters holding a story at this URL (compared canonically: tracking
+        parameters, fragment and host case aside), lowest first: usually one (copies of an
+        article join its cluster); several where one feed lists different entries at one
+        address, which are stored without a canonical URL and so found by their link as
+        written (a scan, for `explain URL` only)."""
+        rows = self._rows(
+            "SELECT DISTINCT cluster_id FROM stories WHERE canonical_url = ? ORDER BY 1",
+            [canonical_url(url)],
+        ) or self._rows(
+            "SELECT DISTINCT cluster_id FROM stories WHERE url = ? ORDER BY 1", [url.strip()]
+        )
+        return [int(row["cluster_id"]) for row in rows]
+
     def tags_of(self, cluster_id: int) -> list[Tag]:
         """Every tag of a cluster, focus first, with its score and evidence."""
         rows = self._rows(
@@ -2312,7 +2332,8 @@ class Store:
         `QUERY_SCAN_LIMIT` of them: a query the index cannot narrow (only NOTs and field
         filters) looks at the newest clusters only."""
         tree = parse_query(where.query)
-        sql, params = _feed_query("c.id", replace(where, limit=QUERY_SCAN_LIMIT))
+        narrowed = self._narrowed_by_tags(where, tree)
+        sql, params = _feed_query("c.id", replace(narrowed, limit=QUERY_SCAN_LIMIT))
         candidates = [row[0] for row in self._execute(sql, params)]
         matched: list[int] = []
         for start in range(0, len(candidates), 200):
@@ -2324,6 +2345,42 @@ class Store:
                     if stop_at is not None and len(matched) >= stop_at:
                         return matched, False
         return matched, len(candidates) < QUERY_SCAN_LIMIT
+
+    def _narrowed_by_tags(self, where: ClusterFilter, tree: Query) -> ClusterFilter:
+        """`where` with the region and topic filters its query requires (`region:KZ`,
+        `region:KZ OR region:KG`, `topic:conflict` as a term every match has), so that the
+        tag index finds the candidates: the text index knows no field, and without it a
+        query of field filters alone would look at the newest `QUERY_SCAN_LIMIT` clusters
+        only. Not where the filter has its own regions, topics or `min_score` (a score
+        floor applies to those, not to the query's)."""
+        if where.regions or where.topics or where.min_score:
+            return where
+        regions = self._tag_codes("region", _required_keys(tree, Region), region_key)
+        topics = self._tag_codes("topic", _required_keys(tree, Topic), slug_key)
+        return replace(where, regions=regions, topics=topics)
+
+    def _tag_codes(
+        self, kind: str, keys: frozenset[str], key_of: Callable[[str], str]
+    ) -> tuple[str, ...]:
+        """The stored tag codes of a kind whose key is one of `keys` ("central asia" is
+        "Central Asia"); when none is stored, a code no cluster has, so nothing matches."""
+        if not keys:
+            return ()
+        # The distinct codes, one index seek each (a few hundred), not a scan of every tag.
+        rows = self._execute(
+            """
+            WITH RECURSIVE codes(code) AS (
+                SELECT MIN(code) FROM cluster_tags WHERE kind = ?1
+                UNION ALL
+                SELECT (SELECT MIN(code) FROM cluster_tags WHERE kind = ?1 AND code > codes.code)
+                FROM codes WHERE codes.code IS NOT NULL
+            )
+            SELECT code FROM codes WHERE code IS NOT NULL
+            """,
+            [kind],
+        )
+        codes = tuple(code for (code,) in rows if key_of(code) in keys)
+        return codes or (min(keys),)
 
     def _cluster_docs(self, cluster_ids: list[int]) -> dict[int, list[MatchDoc]]:
         """Each member story of these clusters as a query sees it."""
@@ -2903,6 +2960,21 @@ def _add_cluster_tags(conn: sqlite3.Connection, cluster_id: int, tags: Sequence[
             for tag in tags
         ],
     )
+
+
+def _required_keys(tree: Query, kind: type[Region] | type[Topic]) -> frozenset[str]:
+    """The keys of one region (or topic) term every match of the query has: the query
+    itself, or a term of its top-level AND, that is such a filter or an OR of only such
+    filters; empty when there is none."""
+    for term in tree.children if isinstance(tree, And) else (tree,):
+        options = term.children if isinstance(term, Or) else (term,)
+        if all(isinstance(option, kind) for option in options):
+            return frozenset(
+                option.key if isinstance(option, Region) else option.slug
+                for option in options
+                if isinstance(option, Region | Topic)
+            )
+    return frozenset()
 
 
 def _feed_query(columns: str, where: ClusterFilter) -> tuple[str, list[Any]]:

@@ -556,7 +556,55 @@ def test_explain_says_why_each_story_is_in_its_cluster(
     assert "no story 999" in missing.stderr
     wrong = syndicator("--config", str(config), "explain", "item:3", cwd=tmp_path)
     assert wrong.returncode == 1
-    assert "expected story:N, cluster:N or N" in wrong.stderr
+    assert "expected story:N, cluster:N or N, a feed entry id" in wrong.stderr
+
+
+def test_explain_takes_a_feed_entry_id_and_an_article_url(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """What a reader of the feeds has in hand is an entry's id (Atom <id>, JSON Feed "id")
+    and its links, not a cluster number: `explain` takes those too."""
+    sources = _served(feed_server)
+    # NixOS-style: different entries of one feed at one address, no guid: two clusters.
+    feed_server.routes["/news.rss"] = Route(
+        rss(
+            [
+                {"title": "Release 23.05", "link": "https://nixos.example/news.html"},
+                {"title": "Release 23.11", "link": "https://nixos.example/news.html"},
+            ],
+            "Nix News",
+        )
+    )
+    config = write_config(tmp_path, [*sources, feed_server.url("/news.rss")])
+    syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    [found] = json.loads(
+        syndicator("--config", str(config), "search", "csto", "--json", cwd=tmp_path).stdout
+    )
+    feed = json.loads((tmp_path / "feeds" / "feeds" / "all.json").read_text())
+    [item] = [
+        item for item in feed["items"] if item["_syndicator"]["cluster_id"] == found["cluster_id"]
+    ]
+    atom = (tmp_path / "feeds" / "feeds" / "all.atom").read_text()
+    assert f"<id>{item['id']}</id>" in atom  # the same id in both feeds
+
+    def explained(reference: str) -> subprocess.CompletedProcess[str]:
+        return syndicator("--config", str(config), "explain", reference, cwd=tmp_path)
+
+    by_entry = explained(item["id"])
+    assert by_entry.returncode == 0, by_entry.stderr
+    assert by_entry.stdout.startswith(f"cluster:{found['cluster_id']}  ")
+    # The copy's link, with its tracking parameters and upper-case host, names its cluster.
+    by_copy = explained("https://WIRE.example/kz-troops?utm_source=rss#top")
+    assert by_copy.returncode == 0, by_copy.stderr
+    assert by_copy.stdout == by_entry.stdout
+    assert explained(found["url"]).stdout == by_entry.stdout
+    unknown = explained("https://wire.example/never-published")
+    assert unknown.returncode == 1
+    assert "no story links to https://wire.example/never-published" in unknown.stderr
+    shared = explained("https://nixos.example/news.html")
+    assert shared.returncode == 1
+    assert re.search(r"stories in 2 clusters .*: cluster:\d+, cluster:\d+;", shared.stderr)
+    assert "Traceback" not in shared.stderr + unknown.stderr
 
 
 def test_options_may_follow_the_command(tmp_path: Path) -> None:

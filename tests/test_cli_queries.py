@@ -5,16 +5,20 @@ the real CLI in a subprocess over a real SQLite store written through the writer
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from syndicator.cli import build_parser
+from syndicator.models import Tag, TagKind
+from syndicator.storage import QUERY_SCAN_LIMIT
 from tests.conftest import FeedServer, Route, rss, syndicator, write_config
 from tests.test_alerts import KZ_ALERT, NOW, _hook, _settings, _store, _story
 
@@ -250,3 +254,67 @@ def test_search_and_explain_write_a_feeds_terminal_controls_as_escapes(
     [record] = json.loads(as_json.stdout)  # the same JSON value, escaped
     assert "\u009d8;;https://evil.example/" in record["title"]
     assert "\\u009d" in as_json.stdout
+
+
+def test_search_by_region_or_topic_alone_finds_old_stories_in_a_big_store(
+    tmp_path: Path,
+) -> None:
+    """`region:KZ` or `topic:` alone gives the search index no word to narrow by: it used to
+    evaluate only the newest 5,000 clusters, so in a store of a few days of many feeds the
+    analyst's older Kazakhstan stories were missing ("at least 0 match"). The region and
+    topic filters a query requires now come from the tag index, as a section's do."""
+    settings = _settings(tmp_path, "", _hook("http://127.0.0.1:9/hook"))
+    store = _store(settings)
+    old = [
+        dataclasses.replace(
+            _story(
+                f"kz{n}",
+                f"Kazakhstan protest {n}",
+                text=f"Protest number {n} in {['Almaty', 'Astana', 'Aktau'][n]} this week.",
+                hours=-500 - n,
+            ),
+            tags=(
+                Tag(TagKind.REGION, "KZ", 0.9, True, ("test",)),
+                Tag(TagKind.REGION, "Central Asia", 0.9, True, ("test",)),
+                Tag(TagKind.TOPIC, "conflict", 0.7, True, ("test",)),
+            ),
+        )
+        for n in range(3)
+    ]
+    newer = [
+        dataclasses.replace(
+            _story(f"us{n}", f"Story {n}", text=f"Item number {n} of the day."),
+            published_at=NOW - timedelta(minutes=n),
+            tags=(Tag(TagKind.REGION, "US", 0.9, True, ("test",)),),
+        )
+        for n in range(QUERY_SCAN_LIMIT + 10)
+    ]
+    store.store_stories(old + newer, NOW)
+    store.close()
+    config = str(settings.path)
+
+    for query in ("region:KZ", 'region:"central asia"', "topic:conflict", "region:kz OR region:KG"):
+        found = _run(config, "search", query)
+        assert found.returncode == 0, found.stderr
+        assert found.stdout.rstrip().endswith("3 stored story clusters match"), query
+    # Each row shows the time the list is ordered by, the first source's publication, not
+    # the minute the store first saw it (the same for every story of one poll).
+    rows = _run(config, "search", "region:KZ").stdout.splitlines()
+    assert rows[0].startswith("PUBLISHED UTC ")
+    published = NOW - timedelta(hours=500)
+    assert rows[1].startswith(published.strftime("%Y-%m-%d %H:%M") + "       1  cluster:")
+    as_json = json.loads(_run(config, "search", "region:KZ -protest", "--json").stdout)
+    assert as_json == []
+    none = _run(config, "search", "region:UZ")
+    assert none.stdout.startswith("no stored story matches")
+    # A script reading --json is told when it got fewer than match, as a reader is.
+    first = _run(config, "search", "region:KZ", "--json", "--limit", "1")
+    assert len(json.loads(first.stdout)) == 1
+    assert "note: 3 stored story clusters match, showing the newest 1" in first.stderr
+    assert _run(config, "search", "region:KZ", "--json").stderr == ""
+    # A query no index narrows still looks at the newest clusters only, and says so
+    # rather than "no stored story matches".
+    unbounded = _run(config, "search", "-region:US")
+    assert unbounded.stdout.startswith(
+        f"no match among the newest {QUERY_SCAN_LIMIT:,} stored story clusters"
+    )

@@ -233,6 +233,31 @@ def test_tag_jsonl_checks_the_language_of_a_line(tmp_path: Path) -> None:
     assert "stdin line 3" in result.stderr
 
 
+def test_tag_jsonl_refuses_a_title_or_text_that_is_not_a_string(tmp_path: Path) -> None:
+    """A script that writes its paragraphs as a list, or a nested object, made a bad line
+    that was tagged as the Python repr of the value ("['Almaty', ...]": no Kazakhstan, and
+    no error). It is an error on its line; null is no text, as absent is."""
+    lines = [
+        {"id": "list", "title": "Clashes", "text": ["Troops fired in Almaty.", "Unrest."]},
+        {"id": "number", "title": 2023, "text": "Troops fired on protesters in Almaty."},
+        {"id": "null", "title": "Clashes in Almaty, Kazakhstan", "text": None},
+    ]
+    batch = "\n".join(json.dumps(line) for line in lines) + "\n"
+    result = _cli("tag", "--jsonl", cwd=tmp_path, stdin=batch)
+    assert result.returncode == 1
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert answers[0] == {
+        "id": "list",
+        "line": 1,
+        "error": '"text": expected a string, got ["Troops fired in Almaty.", "Unrest."]',
+    }
+    assert answers[1]["error"] == '"title": expected a string, got 2023'
+    assert _by(answers[2]["regions"], "code")["KZ"]["focus"] is True
+    assert "stdin line 1" in result.stderr
+    assert "stdin line 2" in result.stderr
+    assert "line 3" not in result.stderr
+
+
 def test_tag_needs_no_config_and_takes_a_source_region_prior(tmp_path: Path) -> None:
     assert not (tmp_path / "config" / "syndicator.toml").exists()
     text = "Clashes in Almaty\nTroops fired on protesters in Almaty, Kazakhstan, on Wednesday."

@@ -3,8 +3,9 @@
 What it does: turns numbered input lines, each a `{"id", "title", "text"}` object (with an
 optional "language", the tag its feed declares, checked), into
 output lines `{"id", "regions": [{"code", "score", "focus"}], "topics": [{"slug", "score",
-"focus"}]}`, in order; a line that is not such an object becomes `{"id": null, "line": N,
-"error": ...}` with a message naming its line, and the others go on.
+"focus"}]}`, in order; a line that is not such an object (not JSON, or a title or text
+that is not a string) becomes `{"id": null, "line": N, "error": ...}` (its "id" when it
+has one) with a message naming its line, and the others go on.
 
 What it does not do: read stdin or write stdout, or run processes (the CLI does; chunks of
 lines are independent, so it can hand them to worker processes).
@@ -39,7 +40,7 @@ def _tag_line(context: TagContext, number: int, line: str) -> TaggedLine:
         item = json.loads(line)
         if not isinstance(item, dict):
             raise ValueError("expected a JSON object")
-        title, text = str(item.get("title") or ""), str(item.get("text") or "")
+        title, text = _text(item, "title"), _text(item, "text")
         language = _language(item.get("language"))
     except ValueError as e:
         known = item.get("id") if isinstance(item, dict) else None
@@ -61,6 +62,20 @@ def _tag_line(context: TagContext, number: int, line: str) -> TaggedLine:
         ],
     }
     return TaggedLine(json.dumps(result, ensure_ascii=False))
+
+
+def _text(item: dict[str, object], key: str) -> str:
+    """A line's "title" or "text": a string, or absent or null for none. Anything else is
+    a mistake in the script that wrote the line (a list of paragraphs, an object), which
+    tagging its Python repr would hide."""
+    value = item.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        shown = json.dumps(value, ensure_ascii=False)
+        shown = shown if len(shown) <= 40 else f"{shown[:37]}..."
+        raise ValueError(f'"{key}": expected a string, got {shown}')
+    return value
 
 
 def _language(value: object) -> str:
