@@ -179,6 +179,7 @@ def parse_feed(
     # for one bad character: such references become U+FFFD first.
     if b"&#" in body:
         body = _CHARREF.sub(_valid_charref, body)
+    body = _with_bare_ampersands_escaped(body)
     response_headers = _useful_headers(headers or {})
     if "content-type" in response_headers:
         response_headers["content-type"] = _without_a_contradicted_charset(
@@ -396,6 +397,41 @@ def _valid_charref(match: re.Match[bytes]) -> bytes:
     if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
         return b"&#xFFFD;"
     return match.group(0)
+
+
+# An ampersand that starts no reference ("?lang=rus&int_id=10", "AT&T"), and the parts of a
+# document where an ampersand is literal text: CDATA sections and comments.
+_BARE_AMPERSAND = re.compile(
+    rb"&(?!(?:[A-Za-z_:][\w.:-]{0,40}|#[0-9]{1,40}|#[xX][0-9a-fA-F]{1,40});)"
+)
+_LITERAL_OR_BARE_AMPERSAND = re.compile(
+    rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->|" + _BARE_AMPERSAND.pattern, re.DOTALL
+)
+
+
+def _with_bare_ampersands_escaped(body: bytes) -> bytes:
+    """The document with each ampersand that starts no reference written `&amp;`.
+
+    Feeds written by string templates put links as they are into XML
+    (`<link>https://interfax.kz/?lang=rus&int_id=10&news_id=1</link>`): ill-formed, so the
+    document went to feedparser's lenient parser, which reads HTML's entity names in it
+    even without their semicolon, and stored `?lang=rus∫_id=10`, `&region=` as `®ion=`,
+    `&copy=` as `©=`, and inserted a semicolon into the guid (`&news;_id=1`): links to no
+    page, which no copy of the story elsewhere shared. Escaped, such a document is read as
+    the site meant it, well-formed if nothing else was wrong. CDATA sections and comments,
+    where an ampersand is text, are left alone; so is UTF-16, whose bytes a byte pattern
+    cannot read.
+    """
+    if b"&" not in body or _BARE_AMPERSAND.search(body) is None:
+        return body  # most feeds
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in body[:4]:
+        return body
+    return _LITERAL_OR_BARE_AMPERSAND.sub(_escaped_ampersand, body)
+
+
+def _escaped_ampersand(match: re.Match[bytes]) -> bytes:
+    found = match.group(0)
+    return b"&amp;" if found == b"&" else found
 
 
 _EMAIL_AND_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")
