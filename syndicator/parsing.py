@@ -224,37 +224,52 @@ _XML_DECLARED_ENCODING = re.compile(rb"<\?xml\s[^>]*?\bencoding\s*=\s*[\"']([A-Z
 
 
 def _without_a_contradicted_charset(content_type: str, body: bytes) -> str:
-    """The Content-Type without its charset when the document says otherwise and is right.
+    """The Content-Type with the charset the body is in, when a label says otherwise.
 
     A server configured with one charset for every file (Apache's AddDefaultCharset, IIS)
-    labels a UTF-8 feed `charset=windows-1252`; the header outranks the XML declaration
-    (RFC 7303), so feedparser read every accent and curly quote as two or three letters
-    ("dâ€™hiver", "MaÃ«lys"). A body that declares UTF-8 (in its XML declaration or with a
-    byte-order mark) and is valid UTF-8 with non-ASCII text in it is UTF-8: text in a
-    single-byte charset is practically never also valid UTF-8. Any other case keeps the
+    labels a UTF-8 feed `charset=windows-1252` or `windows-1251`; the header outranks the XML
+    declaration (RFC 7303), so feedparser read every accent and curly quote as two or three
+    letters ("dâ€™hiver", "MaÃ«lys") and Cyrillic as "Р–РёС‚РµР»Рё". A site moved to UTF-8
+    often keeps its old declaration, `encoding="windows-1251"`, too. A body with non-ASCII
+    text that is valid UTF-8 is UTF-8, whatever a header or a declaration names: text in a
+    single-byte charset is practically never also valid UTF-8. A header that names a UTF
+    charset, a body that is not valid UTF-8, or one that no label contradicts keeps the
     header, which then decides as before.
     """
+    if body.isascii():
+        return content_type
     found = _CHARSET_PARAMETER.search(content_type)
-    if found is None:
+    labelled = _codec_name(found[1]) if found else None
+    if labelled is not None and labelled.startswith("utf"):
         return content_type
-    try:
-        labelled = codecs.lookup(found[1]).name
-    except LookupError:
-        return content_type
-    if labelled.startswith("utf") or body.isascii():
-        return content_type
-    declared = _XML_DECLARED_ENCODING.match(body.removeprefix(codecs.BOM_UTF8)[:256])
-    if not body.startswith(codecs.BOM_UTF8):
-        try:
-            if declared is None or codecs.lookup(declared[1].decode()).name != "utf-8":
-                return content_type
-        except LookupError:
-            return content_type
+    declaration = _XML_DECLARED_ENCODING.match(body.removeprefix(codecs.BOM_UTF8)[:256])
+    if body.startswith(codecs.BOM_UTF8):
+        declared: str | None = "utf-8"
+    else:
+        declared = _codec_name(declaration[1].decode()) if declaration else None
+    if found is None and (declared is None or declared.startswith("utf")):
+        return content_type  # no label contradicts the body
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
         return content_type
-    return content_type[: found.start()] + content_type[found.end() :]
+    if found is None:
+        return content_type + "; charset=utf-8"
+    if declared == "utf-8" or (
+        declared is None and not content_type.lstrip().lower().startswith("text/")
+    ):
+        # Without the header's charset the declaration (or XML's default) says UTF-8, and the
+        # fast path reads a document whose labels agree.
+        return content_type[: found.start()] + content_type[found.end() :]
+    return content_type[: found.start()] + "; charset=utf-8" + content_type[found.end() :]
+
+
+def _codec_name(label: str) -> str | None:
+    """Python's name of a charset label ("cp1251" for "Windows-1251"), or None if unknown."""
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
 
 
 # JSON Feed (jsonfeed.org, 1.0 and 1.1), which feedparser 6.0 does not read: an object,
