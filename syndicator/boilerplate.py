@@ -48,6 +48,17 @@ _DATE = (
     r"|\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{4})"
     r"(?:\s*,?\s*(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s*[a-z]{2,5})?)?"
 )
+# A date as Russian and Ukrainian pages print it: "5 января 2026, 12:30", "05.01.2026 в 12:30".
+_MONTH_RU = (
+    r"(?:января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря"
+    r"|січня|лютого|березня|квітня|травня|червня|липня|серпня|вересня|жовтня|листопада"
+    r"|грудня)"
+)
+_DATE_RU = (
+    rf"(?:\d{{1,2}}\s+{_MONTH_RU}(?:\s+\d{{4}}(?:\s*(?:г\.|года|року|р\.))?)?"
+    r"|\d{1,2}\.\d{1,2}\.\d{4})"
+    r"(?:\s*[,|]?\s*(?:в\s+|о\s+)?\d{1,2}:\d{2})?"
+)
 _WEEKDAYS_AND_MONTHS = (
     "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thurs fri "
     "sat sun jan january feb february mar march apr april may jun june jul july aug august "
@@ -55,13 +66,17 @@ _WEEKDAYS_AND_MONTHS = (
 )
 _SHARE_WORDS = (
     "share tweet pin email e-mail print facebook twitter x whatsapp telegram linkedin reddit "
-    "pinterest vk viber messenger flipboard tumblr pocket copy"
+    "pinterest vk viber messenger flipboard tumblr pocket copy поделиться поділитися бөлісу "
+    "вконтакте одноклассники teilen partager udostępnij condividi compartir compartilhar"
 )
 _SHARE_WORD = (
     r"(?:share(?:\s+this(?:\s+(?:article|story|post|page))?|\s+(?:on|via|to)\s+\w+)?"
     r"|tweet(?:\s+this)?|pin(?:\s+it)?|e-?mail|print(?:\s+this(?:\s+(?:article|page))?)?"
     r"|facebook|twitter|x|whatsapp|telegram|linkedin|reddit|pinterest|vk|viber|messenger"
-    r"|flipboard|tumblr|pocket|copy\s+link|copy\s+url)"
+    r"|flipboard|tumblr|pocket|copy\s+link|copy\s+url"
+    # "Share" in the region's and Europe's languages, and the Russian networks
+    r"|поделиться|поділитися|бөлісу|вконтакте|одноклассники|teilen|partager|udostępnij"
+    r"|condividi|compartir|compartilhar)"
 )
 
 # "Read also" in French, Russian, Ukrainian, Polish, German, Spanish, Portuguese, Italian and
@@ -69,13 +84,18 @@ _SHARE_WORD = (
 _OTHER_TEASER = (
     r"(?:à\s+)?lire\s+(?:aussi|également)|sur\s+le\s+même\s+sujet"
     r"|читайте\s+(?:также|тоже|також)|по\s+теме|смотрите\s+также|дивіться\s+також"
+    r"|(?:новости|материалы|ещ[её])\s+по\s+теме|(?:другие|последние|главные)\s+новости"
+    r"|самое\s+(?:читаемое|популярное)|новости\s+партн[её]ров|партн[её]рские\s+материалы"
+    r"|(?:новини|матеріали)\s+за\s+темою|(?:інші|останні|головні)\s+новини"
+    r"|новини\s+партнерів|тақырыпқа\s+қатысты"
     r"|czytaj\s+(?:także|też|również|więcej)|zobacz\s+(?:także|też|również)"
     r"|lesen\s+sie\s+(?:auch|mehr)|mehr\s+zum\s+thema|leer\s+más|lea\s+también"
     r"|leia\s+(?:também|mais)|leggi\s+anche|ayrıca\s+okuyun|ilgili\s+haberler"
 )
 _OTHER_TEASER_FIRST_WORDS = (
     "à lire sur читайте по смотрите дивіться czytaj zobacz lesen mehr leer lea leia leggi "
-    "ayrıca ilgili"
+    "ayrıca ilgili новости материалы еще ещё другие последние главные самое партнерские "
+    "партнёрские новини матеріали інші останні головні тақырыпқа"
 )
 
 # The rules: (kind, the words a matching line starts with, the pattern of the whole line).
@@ -143,7 +163,47 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     (  # ad labels in those languages
         "boilerplate",
         "реклама publicité anzeige werbung reklama publicidad publicidade pubblicità",
-        r"реклама|publicité|anzeige|werbung|reklama|publicidad|publicidade|pubblicità",
+        r"(?:реклама|publicité|anzeige|werbung|reklama|publicidad|publicidade|pubblicità)"
+        r"(?:\s*\d{1,2}\+)?",
+    ),
+    (  # photo and source credits: "Фото: © РИА Новости / ...", "Источник: Tengrinews.kz",
+        # "Джерело: Суспільне", "Foto: PAP/...", "Photo: AFP"; at most eight words after the
+        # colon, so a sentence that starts so ("Source: the ministry said ...") is longer
+        "boilerplate",
+        "фото фотография иллюстративное коллаж скриншот источник джерело дереккөз сурет "
+        "photo photos foto fot zdjęcie bild quelle source credit image",
+        r"(?:фото(?:графия)?|(?:источник|джерело)(?:\s+фото)?|коллаж|скриншот|дереккөз"
+        r"|сурет|photos?|foto|fot|zdjęcie|bild|quelle|source|credit|image)\s*[:.]\s*"
+        r"\S+(?:\s+\S+){0,7}"
+        r"|фото\s+(?:пресс-служб\w*|из\s+(?:открытых\s+источников|соцсетей|социальных\s+сетей"
+        r"|архива)|автора|иллюстративное)[^\n]{0,80}|иллюстративное\s+фото",
+    ),
+    (  # subscription prompts: "Подписывайтесь на наш Telegram-канал", "Читайте нас в ..."
+        "boilerplate",
+        "подписывайтесь подпишитесь підписуйтесь підпишіться присоединяйтесь приєднуйтесь "
+        "следите слідкуйте читайте біздің",
+        r"(?:(?:подписывайтесь|подпишитесь|підписуйтесь|підпишіться)\s+(?:на|в|у)"
+        r"|(?:присоединяйтесь|приєднуйтесь)\s+(?:к|до)|следите\s+за\s+(?:новостями|нами)|слідкуйте\s+за\s+(?:новинами|нами)"
+        r"|читайте\s+(?:нас|нові\w*|новости\s+\S+)\s+(?:в|у|на))\s+.{1,150}"
+        r"|біздің\s+.{1,80}\s+жазылыңыз.{0,60}",
+    ),
+    (  # tag lists and comments headings in Russian, Ukrainian and Kazakh
+        "boilerplate",
+        "теги тэги метки ключевые тегтер",
+        r"(?:теги|тэги|метки|ключевые\s+слова|тегтер)(?:\s*:\s*.{0,300})?",
+    ),
+    (
+        "comments",
+        "комментарии комментариев оставьте добавить написать коментарі коментарів залиште додати "
+        "пікірлер",
+        r"(?:комментари(?:и|ев)|коментар(?:і|ів)|пікірлер)(?:\s*\(\d+\))?|оставьте\s+"
+        r"комментарий|(?:добавить|написать)\s+комментарий|(?:залиште|додати)\s+коментар",
+    ),
+    (  # page date lines: "Обновлено 5 января 2026, 12:30", "5 січня 2026 14:05"
+        "boilerplate",
+        "обновлено опубликовано оновлено опубліковано дата ",
+        rf"(?:(?:обновлено|опубликовано|оновлено|опубліковано|дата\s+публикации)\s*:?\s*)?"
+        rf"{_DATE_RU}",
     ),
     (  # comment forms
         "boilerplate",
@@ -221,9 +281,23 @@ _RULES: tuple[tuple[str, str, str], ...] = (
 _AD_LINK = re.compile(r"[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.[a-z]{2,6}\s+[-–—|]\s+.{1,100}", re.I)
 # Breadcrumbs without "Home": "News » World » Asia" (tried when a line holds "»" or "›").
 _CRUMBS = re.compile(r"(?:[^»›\n]{1,60}\s[»›]\s){2,}[^»›\n]{1,200}")
-_RESERVED_ENDINGS = tuple(
-    word + end for word in ("reserved", "Reserved", "RESERVED") for end in ("", ".", "!")
+# "All rights reserved" and the same notice in the languages of the region's and Europe's
+# outlets, compared casefolded at the end of a short line.
+_RIGHTS_NOTICES = (
+    "all rights reserved", "все права защищены", "всі права захищені", "усі права захищені",
+    "барлық құқықтар қорғалған", "alle rechte vorbehalten", "tous droits réservés",
+    "wszelkie prawa zastrzeżone", "todos los derechos reservados", "tutti i diritti riservati",
+    "todos os direitos reservados",
+)  # fmt: skip
+# Their last words as written (lower, capitalised, capitals), a test at C speed before the
+# casefolded comparison: most lines end otherwise.
+_RIGHTS_LAST_WORDS = tuple(
+    variant + end
+    for word in {notice.rsplit(" ", 1)[1] for notice in _RIGHTS_NOTICES}
+    for variant in (word, word.capitalize(), word.upper())
+    for end in ("", ".", "!")
 )
+_CTRL_ENTER = re.compile(r"\bctrl\s*\+\s*enter\b", re.IGNORECASE)
 _FIRST_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)?")
 _OPENING_QUOTES = ("“", '"', "‘", "'", "«", "„")
 # Quotes and brackets that may close a sentence after its full stop.
@@ -308,7 +382,12 @@ def _line_kind(line: str) -> str | None:
     core = line.rstrip(" .:!")
     if pattern is not None and core and (match := pattern.fullmatch(core)) is not None:
         return match.lastgroup
-    if _is_ad_link(line, first) or _is_breadcrumb(line) or _is_rights_notice(line):
+    if (
+        _is_ad_link(line, first)
+        or _is_breadcrumb(line)
+        or _is_rights_notice(line)
+        or _is_error_report_prompt(line)
+    ):
         return "boilerplate"
     return None
 
@@ -332,12 +411,23 @@ def _is_breadcrumb(line: str) -> bool:
 
 
 def _is_rights_notice(line: str) -> bool:
-    """A short line ending in "All rights reserved" (a plain test: a regex scan costs 8 µs)."""
-    if not line.endswith(_RESERVED_ENDINGS):
+    """A short line ending in "All rights reserved" or the same in another language (plain
+    tests: a regex scan costs 8 µs)."""
+    if not line.endswith(_RIGHTS_LAST_WORDS):
         return False
     tail = line[-40:].casefold().rstrip(" .!")
-    notice = "all rights reserved"
-    return tail.endswith(notice) and not tail[: -len(notice)][-1:].isalnum()
+    return any(
+        tail.endswith(notice) and not tail[: -len(notice)][-1:].isalnum()
+        for notice in _RIGHTS_NOTICES
+    )
+
+
+def _is_error_report_prompt(line: str) -> bool:
+    """ "Нашли ошибку? Выделите текст и нажмите Ctrl+Enter": the typo-report prompt of
+    Russian- and Ukrainian-language sites, whatever its wording, is the line naming the keys."""
+    return ("Ctrl" in line or "ctrl" in line or "CTRL" in line) and _CTRL_ENTER.search(
+        line
+    ) is not None
 
 
 def _is_teaser_like(line: str) -> bool:
@@ -407,6 +497,18 @@ _AGENCY_ALIASES = {
     "укрінформ": "Ukrinform",
     "уніан": "UNIAN",
     "спутник": "Sputnik",
+    "казтаг": "KazTAG",
+    "интерфакс-казахстан": "Interfax-Kazakhstan",
+    "интерфакс-украина": "Interfax-Ukraine",
+    "інтерфакс-україна": "Interfax-Ukraine",
+    "interfax.ru": "Interfax",
+    "kazinform.kz": "Kazinform",
+    "sputnik казахстан": "Sputnik",
+    "sputnik кыргызстан": "Sputnik",
+    "sputnik беларусь": "Sputnik",
+    "sputnik азербайджан": "Sputnik",
+    "sputnik армения": "Sputnik",
+    "sputnik грузия": "Sputnik",
 }
 _AGENCY_NAMES = {name.casefold(): name for name in _AGENCIES} | _AGENCY_ALIASES
 _AGENCY = "|".join(re.escape(name) for name in sorted(_AGENCY_NAMES, key=len, reverse=True))
@@ -415,10 +517,11 @@ _PLACE = r"(?P<place>[^\W\d_][\w.'’\-]{0,30}(?: [^\W\d_][\w.'’\-]{0,30}){0,3
 # ", Kazakhstan", ", Jan 5" or ". Jan 5" (Interfax): a region or a date after the place.
 _QUALIFIER = r"(?:[,.]\s*(?P<qualifier>[^\W_][^()/\n]{0,40}?))?"
 _DASH = r"\s*(?:-{1,2}|[–—:])"
-# Each pattern with the character it cannot match without, tested first because it is cheap.
+# Each pattern with the characters it cannot match without (one of them), tested first
+# because it is cheap.
 _DATELINES = tuple(
-    (marker, re.compile(pattern))
-    for marker, pattern in (
+    (markers, re.compile(pattern))
+    for markers, pattern in (
         # "ALMATY, Kazakhstan (AP) —", "WASHINGTON, Jan 5 (Reuters) -", "(AFP) -"
         ("(", rf"\s*(?:{_PLACE}{_QUALIFIER}\s*)?\((?P<agency>(?i:{_AGENCY}))\){_DASH}\s*"),
         # "MOSCOW, March 3. /TASS/."
@@ -426,8 +529,16 @@ _DATELINES = tuple(
             "/",
             rf"\s*(?:{_PLACE}{_QUALIFIER}\s*\.?\s*)?/(?P<agency>(?i:{_AGENCY}))/\s*[.:\-–—]?\s*",
         ),
-        # "ASTANA. KAZINFORM -", "АЛМАТЫ. 12 марта. КАЗИНФОРМ -"
+        # "ASTANA. KAZINFORM -", "АЛМАТЫ. 12 марта. КАЗИНФОРМ -", "Алматы. 5 января. КазТАГ –"
         (".", rf"\s*{_PLACE}{_QUALIFIER}\s*\.\s*(?P<agency>(?i:{_AGENCY})){_DASH}\s*"),
+        # RIA Novosti's and Sputnik's agency after the dash, closed by a full stop, sometimes
+        # with the reporter's name: "МОСКВА, 5 янв — РИА Новости.", "АСТАНА, 5 января —
+        # Sputnik, Анна Иванова." The closing stop tells it from "WASHINGTON — Reuters said".
+        (
+            "-–—",
+            rf"\s*{_PLACE}{_QUALIFIER}\s*[-–—]\s*(?P<agency>(?i:{_AGENCY}))"
+            r"(?:,\s*[^\W\d_][^\n.,;:]{0,60})?\.\s+",
+        ),
     )
 )
 # A dateline starts with "(", "/" or an upper-case word; anything else is not tried further.
@@ -455,14 +566,16 @@ def split_dateline(text: str) -> tuple[Dateline | None, str]:
 
 def _leading_dateline(text: str) -> tuple[Dateline, str] | None:
     first = _FIRST_TOKEN.match(text)
-    if first is None or not (first[1][0] in "(/" or first[1].isupper()):
+    if first is None or not (
+        first[1][0] in "(/" or first[1].isupper() or _may_be_named_place(first[1], text)
+    ):
         return None  # the common case, decided without the dateline patterns
     head = text[:120]
-    for marker, pattern in _DATELINES:
-        match = pattern.match(text) if marker in head else None
+    for markers, pattern in _DATELINES:
+        match = pattern.match(text) if any(mark in head for mark in markers) else None
         if (
             match
-            and _is_place(match["place"])
+            and _is_place(match["place"], match.groupdict().get("qualifier"))
             and _is_qualifier(match.groupdict().get("qualifier"))
         ):
             place = _place_with_region(match["place"] or "", match.groupdict().get("qualifier"))
@@ -471,9 +584,25 @@ def _leading_dateline(text: str) -> tuple[Dateline, str] | None:
     return None
 
 
-def _is_place(place: str | None) -> bool:
-    """No place, or an upper-case one ("ALMATY", "NUR-SULTAN", "ST. PETERSBURG")."""
-    return place is None or place.isupper()
+def _may_be_named_place(token: str, text: str) -> bool:
+    """A capitalised first word closed by "." or "," with a digit soon after: the start of
+    "Алматы. 5 января. КазТАГ –" (a cheap test, so most sentences skip the patterns)."""
+    return token[0].isupper() and token[-1] in ".," and any(c.isdigit() for c in text[:40])
+
+
+def _is_place(place: str | None, qualifier: str | None) -> bool:
+    """No place, an upper-case one ("ALMATY", "NUR-SULTAN", "ST. PETERSBURG"), or one whose
+    words are all capitalised followed by a date: Interfax, KazTAG and Kabar write the place
+    in the case of a name ("Алматы. 5 января. КазТАГ –", "Бишкек, 5 января. /Кабар/."), and
+    the date is what tells such a dateline from a sentence that names an agency
+    ("Almaty (Reuters) - ..." without one stays text)."""
+    if place is None or place.isupper():
+        return True
+    return (
+        qualifier is not None
+        and any(_DATE_PART.match(part.strip()) for part in qualifier.split(","))
+        and all(word[0].isupper() for word in place.split())
+    )
 
 
 def _is_qualifier(qualifier: str | None) -> bool:
@@ -522,6 +651,19 @@ _OUTLETS = frozenset(
         "Hindu", "SCMP", "South China Morning Post", "Japan Times", "Kyodo News", "Nikkei Asia",
         "Yonhap", "Yonhap News Agency", "Global Times", "TASS", "UPI", "dpa", "ANSA", "EFE",
         "Trend", "AKIpress", "24.kz", "Kun.uz", "Fergana", "Kazakh TV", "Khabar 24",
+        # Russian-, Ukrainian- and Kazakh-language outlets as they sign their headlines
+        "РИА Новости", "ТАСС", "Интерфакс", "Интерфакс-Казахстан", "Interfax-Kazakhstan",
+        "Interfax-Ukraine", "Интерфакс-Украина", "Інтерфакс-Україна", "Медуза", "Meduza",
+        "Коммерсантъ", "Коммерсант", "Ведомости", "РБК", "Известия", "Газета.Ru", "Lenta.ru",
+        "Лента.ру", "Новая газета", "Новая газета Европа", "Российская газета", "Фонтанка",
+        "Спутник", "Sputnik Казахстан", "Sputnik Кыргызстан", "Sputnik Беларусь", "Азаттык",
+        "Радио Азаттык", "Азаттық", "Азаттық радиосы", "Радио Свобода", "Настоящее время",
+        "Би-би-си", "BBC News Русская служба", "Русская служба BBC", "DW", "Власть", "Vlast.kz",
+        "Tengrinews.kz", "Тенгриньюс", "Казинформ", "Kazinform", "КазТАГ", "KazTAG", "Orda.kz",
+        "Informburo.kz", "Курсив", "Kursiv", "Хабар 24", "Kaktus.media", "АКИpress",
+        "Озодлик", "Озоди", "Азатлык", "Gazeta.uz", "Газета.uz", "Суспільне", "Суспільне Новини",
+        "Українська правда", "Укрінформ", "УНІАН", "Громадське", "hromadske", "Цензор.НЕТ",
+        "Дзеркало тижня", "РБК-Україна", "ТСН", "БелТА", "Белсат", "Зеркало",
     )
 )  # fmt: skip
 # Words that make a short Title Case suffix look like an outlet ("Almaty Herald", "KTK TV").
@@ -534,12 +676,25 @@ _OUTLET_WORDS = frozenset(
         "newspaper", "dispatch", "inquirer", "ledger", "sentinel", "informburo",
     }
 )  # fmt: skip
+# The same in Russian, Ukrainian and Kazakh; those names are written in sentence case ("Новая
+# газета", "Радио Свобода"), so a Cyrillic suffix needs only its first word capitalised.
+_CYRILLIC_OUTLET_WORDS = frozenset(
+    {
+        "новости", "новини", "жаңалықтары", "газета", "радио", "радіо", "тв", "агентство",
+        "агенція", "медиа", "медіа", "правда", "известия", "вестник", "вісник", "служба",
+        "канал", "ньюс", "онлайн",
+    }
+)  # fmt: skip
+_CYRILLIC_LETTER = re.compile(r"[а-яёіїєґқғүұәөһң]", re.IGNORECASE)
+# A date after an outlet's name: RIA Novosti's page titles end "- РИА Новости, 05.01.2026".
+_TRAILING_DATE = re.compile(r"\s*,\s*\d{1,2}\.\d{1,2}\.\d{2,4}$")
 _CONNECTORS = frozenset({"of", "the", "and", "&", "de", "la", "for", "on", "in"})
 # " - ", " – ", " — ", " | ", " :: ", " · ", " • ", " // "; only "|" is also taken unspaced.
 _SEPARATOR = re.compile(r"\s+(?:[-–—·•]|::|//)\s+|\s*\|\s*")
 _DOMAIN = re.compile(r"(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,6}", re.IGNORECASE)
 _MAX_OUTLET_LEN = 40
 _MAX_OUTLET_WORDS = 5
+_MAX_CYRILLIC_OUTLET_WORDS = 3
 # Least words left of a title: a known name may leave two, a guessed outlet must leave three.
 _MIN_WORDS_KNOWN = 2
 _MIN_WORDS_GUESSED = 3
@@ -588,6 +743,8 @@ def _site_keys(site_names: Iterable[str]) -> frozenset[str]:
     for raw in site_names:
         name = " ".join(raw.split())  # a feed title as written may carry odd spacing
         keys.add(_name_key(name))
+        # A feed titled "Суспільне | Новини" signs its headlines "| Суспільне Новини".
+        keys.add(_name_key(_SEPARATOR.sub(" ", name)))
         host = _host_of(name)
         if host:
             keys.add(_name_key(host))
@@ -607,7 +764,7 @@ def _host_of(name: str) -> str:
 
 def _name_key(name: str) -> str:
     """Case, spacing, a leading "The" and "www." do not make a different outlet name."""
-    key = " ".join(name.casefold().split()).strip(" .:")
+    key = " ".join(_TRAILING_DATE.sub("", name).casefold().split()).strip(" .:")
     return key.removeprefix("the ").removeprefix("www.")
 
 
@@ -620,6 +777,14 @@ def _looks_like_outlet(tail: str) -> bool:
     if not words or len(tail) > _MAX_OUTLET_LEN or len(words) > _MAX_OUTLET_WORDS:
         return False
     folded = [word.casefold() for word in words]
+    if _CYRILLIC_LETTER.match(words[0]):
+        # At most three words: "Новости Казахстана", "Радио Свобода", "Новая газета"; a
+        # longer tail is more often the headline's own ("Радио и ТВ молчат").
+        return (
+            words[0][0].isupper()
+            and len(words) <= _MAX_CYRILLIC_OUTLET_WORDS
+            and not _CYRILLIC_OUTLET_WORDS.isdisjoint(folded)
+        )
     if not _OUTLET_WORDS.intersection(folded):
         return False
     # Title Case or ALL CAPS, except connectors and the Guardian's section style "World news".

@@ -179,6 +179,7 @@ def parse_feed(
     # for one bad character: such references become U+FFFD first.
     if b"&#" in body:
         body = _CHARREF.sub(_valid_charref, body)
+    body = _with_bare_ampersands_escaped(body)
     response_headers = _useful_headers(headers or {})
     if "content-type" in response_headers:
         response_headers["content-type"] = _without_a_contradicted_charset(
@@ -223,37 +224,52 @@ _XML_DECLARED_ENCODING = re.compile(rb"<\?xml\s[^>]*?\bencoding\s*=\s*[\"']([A-Z
 
 
 def _without_a_contradicted_charset(content_type: str, body: bytes) -> str:
-    """The Content-Type without its charset when the document says otherwise and is right.
+    """The Content-Type with the charset the body is in, when a label says otherwise.
 
     A server configured with one charset for every file (Apache's AddDefaultCharset, IIS)
-    labels a UTF-8 feed `charset=windows-1252`; the header outranks the XML declaration
-    (RFC 7303), so feedparser read every accent and curly quote as two or three letters
-    ("dâ€™hiver", "MaÃ«lys"). A body that declares UTF-8 (in its XML declaration or with a
-    byte-order mark) and is valid UTF-8 with non-ASCII text in it is UTF-8: text in a
-    single-byte charset is practically never also valid UTF-8. Any other case keeps the
+    labels a UTF-8 feed `charset=windows-1252` or `windows-1251`; the header outranks the XML
+    declaration (RFC 7303), so feedparser read every accent and curly quote as two or three
+    letters ("dâ€™hiver", "MaÃ«lys") and Cyrillic as "Р–РёС‚РµР»Рё". A site moved to UTF-8
+    often keeps its old declaration, `encoding="windows-1251"`, too. A body with non-ASCII
+    text that is valid UTF-8 is UTF-8, whatever a header or a declaration names: text in a
+    single-byte charset is practically never also valid UTF-8. A header that names a UTF
+    charset, a body that is not valid UTF-8, or one that no label contradicts keeps the
     header, which then decides as before.
     """
+    if body.isascii():
+        return content_type
     found = _CHARSET_PARAMETER.search(content_type)
-    if found is None:
+    labelled = _codec_name(found[1]) if found else None
+    if labelled is not None and labelled.startswith("utf"):
         return content_type
-    try:
-        labelled = codecs.lookup(found[1]).name
-    except LookupError:
-        return content_type
-    if labelled.startswith("utf") or body.isascii():
-        return content_type
-    declared = _XML_DECLARED_ENCODING.match(body.removeprefix(codecs.BOM_UTF8)[:256])
-    if not body.startswith(codecs.BOM_UTF8):
-        try:
-            if declared is None or codecs.lookup(declared[1].decode()).name != "utf-8":
-                return content_type
-        except LookupError:
-            return content_type
+    declaration = _XML_DECLARED_ENCODING.match(body.removeprefix(codecs.BOM_UTF8)[:256])
+    if body.startswith(codecs.BOM_UTF8):
+        declared: str | None = "utf-8"
+    else:
+        declared = _codec_name(declaration[1].decode()) if declaration else None
+    if found is None and (declared is None or declared.startswith("utf")):
+        return content_type  # no label contradicts the body
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
         return content_type
-    return content_type[: found.start()] + content_type[found.end() :]
+    if found is None:
+        return content_type + "; charset=utf-8"
+    if declared == "utf-8" or (
+        declared is None and not content_type.lstrip().lower().startswith("text/")
+    ):
+        # Without the header's charset the declaration (or XML's default) says UTF-8, and the
+        # fast path reads a document whose labels agree.
+        return content_type[: found.start()] + content_type[found.end() :]
+    return content_type[: found.start()] + "; charset=utf-8" + content_type[found.end() :]
+
+
+def _codec_name(label: str) -> str | None:
+    """Python's name of a charset label ("cp1251" for "Windows-1251"), or None if unknown."""
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
 
 
 # JSON Feed (jsonfeed.org, 1.0 and 1.1), which feedparser 6.0 does not read: an object,
@@ -396,6 +412,41 @@ def _valid_charref(match: re.Match[bytes]) -> bytes:
     if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
         return b"&#xFFFD;"
     return match.group(0)
+
+
+# An ampersand that starts no reference ("?lang=rus&int_id=10", "AT&T"), and the parts of a
+# document where an ampersand is literal text: CDATA sections and comments.
+_BARE_AMPERSAND = re.compile(
+    rb"&(?!(?:[A-Za-z_:][\w.:-]{0,40}|#[0-9]{1,40}|#[xX][0-9a-fA-F]{1,40});)"
+)
+_LITERAL_OR_BARE_AMPERSAND = re.compile(
+    rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->|" + _BARE_AMPERSAND.pattern, re.DOTALL
+)
+
+
+def _with_bare_ampersands_escaped(body: bytes) -> bytes:
+    """The document with each ampersand that starts no reference written `&amp;`.
+
+    Feeds written by string templates put links as they are into XML
+    (`<link>https://interfax.kz/?lang=rus&int_id=10&news_id=1</link>`): ill-formed, so the
+    document went to feedparser's lenient parser, which reads HTML's entity names in it
+    even without their semicolon, and stored `?lang=rus∫_id=10`, `&region=` as `®ion=`,
+    `&copy=` as `©=`, and inserted a semicolon into the guid (`&news;_id=1`): links to no
+    page, which no copy of the story elsewhere shared. Escaped, such a document is read as
+    the site meant it, well-formed if nothing else was wrong. CDATA sections and comments,
+    where an ampersand is text, are left alone; so is UTF-16, whose bytes a byte pattern
+    cannot read.
+    """
+    if b"&" not in body or _BARE_AMPERSAND.search(body) is None:
+        return body  # most feeds
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in body[:4]:
+        return body
+    return _LITERAL_OR_BARE_AMPERSAND.sub(_escaped_ampersand, body)
+
+
+def _escaped_ampersand(match: re.Match[bytes]) -> bytes:
+    found = match.group(0)
+    return b"&amp;" if found == b"&" else found
 
 
 _EMAIL_AND_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")

@@ -207,6 +207,22 @@ ARTICLE = "The ministry said the talks in Almaty would resume next week."
         "Czytaj także: Rząd ogłosił nowe przepisy", "Lesen Sie auch: Die Regierung plant",
         "Leer más: El Gobierno aprueba el plan", "Leia também: Governo anuncia medidas",
         "Leggi anche: Il governo approva", "Реклама", "Publicité", "Anzeige", "Reklama",
+        # the furniture of Russian-, Ukrainian- and Kazakh-language sites
+        "Реклама 18+", "Фото: © РИА Новости / Алексей Никольский", "Фото: Tengrinews.kz",
+        "Фото пресс-службы акимата", "Источник: РИА Новости", "Джерело: Суспільне",
+        "Фото: Суспільне Київ", "Подписывайтесь на РИА Новости в Telegram",
+        "Подписывайтесь на наш Telegram-канал и будьте в курсе главных новостей!",
+        "Підписуйтесь на наш Telegram-канал", "Біздің Telegram арнамызға жазылыңыз",
+        "Читайте нас в Telegram", "Следите за новостями в нашем Telegram-канале",
+        "Поделиться", "Поделиться: ВКонтакте Telegram WhatsApp", "Поділитися",
+        "Нашли ошибку? Выделите текст и нажмите Ctrl+Enter",
+        "Помилка в тексті? Виділіть її мишкою та натисніть Ctrl+Enter",
+        "Теги: Казахстан, протесты", "© 2026 МИА «Россия сегодня»",
+        "ТОО «Тенгри Медиа». Все права защищены.", "Всі права захищені.",
+        "Обновлено 5 января 2026, 12:30", "5 января 2026, 12:30", "05.01.2026 12:30",
+        # the same elsewhere in Europe
+        "Foto: PAP/Radek Pietruszka", "Photo : AFP", "Quelle: dpa", "Zdjęcie: PAP", "Teilen",
+        "Udostępnij", "Alle Rechte vorbehalten.", "Tous droits réservés",
     ],
 )  # fmt: skip
 def test_boilerplate_line_is_dropped(line: str) -> None:
@@ -242,6 +258,17 @@ def test_boilerplate_line_is_dropped(line: str) -> None:
         "Get our troops home, the protesters chanted outside parliament.",
         "Follow our lead, the minister told the party.",
         "Undefined borders remain a source of tension, the report said.",
+        "Источник в правительстве заявил, что отставки не будет.",
+        "Источник: в правительстве республики заявили агентству, что отставок министров в "
+        "ближайшие дни не будет.",
+        "Фото опубликовал в своем Instagram аким города.",
+        "Следите за развитием событий.",
+        "Комментарии экспертов разделились: одни считают меры оправданными.",
+        "Теги и хештеги стали популярны в соцсетях, пишет издание.",
+        "5 января в Алматы прошел митинг.",
+        "Подписывайтесь — призвал блогер, и число подписчиков выросло вдвое.",
+        "Поделиться опытом с коллегами приехали эксперты из Бишкека.",
+        "Image: the president's office said the photo was taken in 2019 during a visit.",
     ],
 )
 def test_article_sentence_with_trigger_words_stays(sentence: str) -> None:
@@ -269,6 +296,21 @@ def test_teaser_block_after_heading_goes_until_article_prose() -> None:
 
 def test_teaser_heading_in_another_language_starts_a_teaser_block() -> None:
     text = f"{ARTICLE}\n\nЧитайте также\n\nВласти Казахстана объявили о мерах\n\n{ARTICLE}"
+    assert strip_boilerplate(text) == f"{ARTICLE}\n\n{ARTICLE}"
+
+
+def test_russian_teaser_heading_starts_a_teaser_block_and_comments_end_the_article() -> None:
+    text = "\n\n".join(
+        [
+            ARTICLE,
+            "Материалы по теме",
+            "В Жанаозене продолжается митинг",
+            "Правительство Казахстана ушло в отставку",
+            ARTICLE,
+            "Комментарии (3)",
+            "Айдар: наконец-то!",
+        ]
+    )
     assert strip_boilerplate(text) == f"{ARTICLE}\n\n{ARTICLE}"
 
 
@@ -330,6 +372,28 @@ def test_long_line_is_never_boilerplate() -> None:
         ("АЛМАТЫ. 12 марта. КАЗИНФОРМ - Аким города.", "АЛМАТЫ", "Kazinform", "Аким города."),
         ("КИЇВ. 5 січня. УКРІНФОРМ - Уряд ухвалив.", "КИЇВ", "Ukrinform", "Уряд ухвалив."),
         ("  LONDON (Reuters) -\n\nShares fell.", "LONDON", "Reuters", "Shares fell."),
+        # RIA Novosti and Sputnik: the agency after the dash, closed by a full stop
+        ("АЛМАТЫ, 5 января — РИА Новости. Токаев ввел.", "АЛМАТЫ", "RIA Novosti", "Токаев ввел."),
+        (
+            "МОСКВА, 5 янв - РИА Новости. Захарова заявила.",
+            "МОСКВА",
+            "RIA Novosti",
+            "Захарова заявила.",
+        ),
+        ("МОСКВА, 12 мая — РИА Новости, Анна Петрова. Суд.", "МОСКВА", "RIA Novosti", "Суд."),
+        ("АСТАНА, 5 янв – Sputnik. Аким.", "АСТАНА", "Sputnik", "Аким."),
+        ("АСТАНА, 5 янв — Sputnik Казахстан. Аким.", "АСТАНА", "Sputnik", "Аким."),
+        # the place written as a name, then the date: Interfax, KazTAG, Kabar
+        ("Алматы. 5 января. КазТАГ – Перебои со связью.", "Алматы", "KazTAG", "Перебои со связью."),
+        (
+            "Астана. 5 января. INTERFAX-KAZAKHSTAN - Нацбанк.",
+            "Астана",
+            "Interfax-Kazakhstan",
+            "Нацбанк.",
+        ),
+        ("Москва. 5 января. INTERFAX.RU - Суд.", "Москва", "Interfax", "Суд."),
+        ("Бишкек, 5 января. /Кабар/. Жогорку Кенеш.", "Бишкек", "Kabar", "Жогорку Кенеш."),
+        ("Almaty, Jan 5 (AP) — Police fired.", "Almaty", "AP", "Police fired."),
         ("ALMATY (Reuters) - (AFP) - Both.", "ALMATY", "Reuters", "Both."),
     ],
 )
@@ -350,6 +414,11 @@ def test_dateline_is_split_off(text: str, place: str, agency: str, body: str) ->
         "CSTO troops (Reuters photo) - seen here.",
         "Kazakhstan, officials said (AP) - quoting.",
         "He told Reuters: the plan is set.",
+        "WASHINGTON — Reuters reported the deal.",
+        "АЛМАТЫ, 5 января — РИА Новости сообщили о протестах.",
+        "Алматы — РИА Новости сообщают о протестах.",
+        "В Алматы, по данным ТАСС. Протесты продолжились.",
+        "Алматы. Интерфакс - главный источник новостей.",
         "",
     ],
 )
@@ -386,6 +455,29 @@ def test_site_suffix_is_cut(title: str, names: list[str], expected: str) -> None
 
 
 @pytest.mark.parametrize(
+    ("title", "names", "expected"),
+    [
+        ("Токаев ввел режим ЧС - РИА Новости", [], "Токаев ввел режим ЧС"),
+        ("Токаев ввел режим ЧС - РИА Новости, 05.01.2026", [], "Токаев ввел режим ЧС"),
+        ("Токаев ввел режим ЧС — ТАСС", [], "Токаев ввел режим ЧС"),
+        ("Токаев ввел режим ЧС | Радио Азаттык", [], "Токаев ввел режим ЧС"),
+        ("Токаев ввел режим ЧС – Медуза", [], "Токаев ввел режим ЧС"),
+        ("Токаев ввел режим ЧС — Новости Казахстана", [], "Токаев ввел режим ЧС"),
+        ("Атака на Київ | Суспільне Новини", [], "Атака на Київ"),
+        ("Атака на Київ: що відомо | Суспільне Новини", ["Суспільне | Новини"],
+         "Атака на Київ: що відомо"),
+        ("Токаев ввел режим ЧС | Власть", ["Власть"], "Токаев ввел режим ЧС"),
+        ("Токаев ввел режим ЧС | Tengrinews.kz", ["Tengrinews.kz - Новости Казахстана и мира"],
+         "Токаев ввел режим ЧС"),
+    ],
+)  # fmt: skip
+def test_russian_and_ukrainian_site_suffixes_are_cut(
+    title: str, names: list[str], expected: str
+) -> None:
+    assert strip_site_suffix(title, names) == expected
+
+
+@pytest.mark.parametrize(
     "title",
     [
         "Kazakhstan - the year in review",
@@ -401,6 +493,20 @@ def test_site_suffix_is_cut(title: str, names: list[str], expected: str) -> None
     ],
 )
 def test_title_without_outlet_suffix_stays(title: str) -> None:
+    assert strip_site_suffix(title) == title
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Токаев — о протестах: это была попытка переворота",
+        "Жапаров — Токаеву: Кыргызстан готов помочь",
+        "Цены на газ — главная причина протестов",
+        "Протесты в Казахстане — Радио и ТВ молчат",
+        "Газпром — Нафтогаз: спор продолжается",
+    ],
+)
+def test_russian_headline_with_a_dash_stays(title: str) -> None:
     assert strip_site_suffix(title) == title
 
 

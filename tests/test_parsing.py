@@ -265,6 +265,31 @@ def test_an_out_of_range_character_reference_costs_one_character_not_the_feed() 
     assert parse_feed(padded, "https://wire.example/rss").entries[0].title == "A"
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_bare_ampersand_in_a_link_keeps_the_link_as_the_site_wrote_it(fast: bool) -> None:
+    # Interfax-Kazakhstan's links as a template writes them into the XML: HTML's entity names
+    # (&int, &copy, &not, &reg) were read in them, and the guid got a semicolon.
+    links = [
+        "https://interfax.kz/?lang=rus&int_id=10&news_id=99001",
+        "https://example.kz/news.php?id=5&region=3&copy=1&not=2&times=1",
+    ]
+    items = "".join(
+        f"<item><title>Q&A: AT&T in Алматы</title><link>{link}</link><guid>{link}</guid>"
+        "<description><![CDATA[<a href='?a=1&amp;b=2'>x</a> &copy=1]]></description></item>"
+        for link in links
+    )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        f"<!-- a & b -->{items}</channel></rss>"
+    ).encode()
+    feed = parse_feed(body, "https://interfax.kz/rss", fast=fast)
+    assert [(entry.link, entry.guid) for entry in feed.entries] == [(link, link) for link in links]
+    assert feed.entries[0].title == "Q&A: AT&T in Алматы"
+    # CDATA is text already: its ampersands are not escaped twice
+    assert feed.entries[0].summary_html == "<a href='?a=1&amp;b=2'>x</a> &copy=1"
+    assert feed.warning is None  # nothing else was wrong with it
+
+
 def test_an_entity_bomb_is_refused_by_the_parser_not_expanded() -> None:
     levels = ['<!ENTITY a "aaaaaaaaaa">'] + [
         f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8)

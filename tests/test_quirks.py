@@ -8,6 +8,8 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from .conftest import SHARED, FeedServer, Route, syndicator, write_config
 
 REAL = SHARED / "corpus" / "feeds-real"
@@ -179,6 +181,42 @@ def test_a_utf8_feed_served_as_windows_1252_keeps_its_accents(
     assert any("Affaire Maëlys" in title for title in titles)
     assert any("d’indices" in title for title in titles)
     assert not [title for title in titles if "Ã" in title or "â€" in title]
+
+
+@pytest.mark.parametrize(
+    ("old_declaration", "content_type"),
+    [
+        # the header of a server whose default is the old charset, no declaration
+        (b"", "application/rss+xml; charset=windows-1251"),
+        (b"", "text/xml; charset=koi8-r"),
+        # a site moved to UTF-8 that kept its old declaration
+        (b'<?xml version="1.0" encoding="windows-1251"?>\n', "application/rss+xml"),
+        (b'<?xml version="1.0" encoding="windows-1251"?>\n', "text/xml; charset=cp1251"),
+    ],
+)
+def test_a_utf8_cyrillic_feed_labelled_with_an_old_russian_charset_keeps_its_letters(
+    tmp_path: Path, feed_server: FeedServer, old_declaration: bytes, content_type: str
+) -> None:
+    """A UTF-8 Russian feed under a windows-1251 or KOI8-R label: when the label names no
+    UTF-8 at all, the header or the declaration decided, and every Cyrillic letter was
+    stored as two ("Р–РёС‚РµР»Рё"; windows-1251 fails only on a capital "И", whose second
+    byte it does not define, and KOI8-R never)."""
+    headline = "Жители Алматы жалуются на перебои с газом"
+    document = (
+        old_declaration
+        + (
+            '<rss version="2.0"><channel><title>Тест</title><link>https://x.kz/</link>'
+            f"<description>д</description><item><title>{headline}</title>"
+            "<link>https://x.kz/1</link><description>В Алматы жители нескольких микрорайонов "
+            "остались без газа, сообщили в акимате.</description></item></channel></rss>"
+        ).encode()
+    )
+    feed_server.routes["/rss.xml"] = Route(document, content_type=content_type)
+    config = write_config(tmp_path, [feed_server.url("/rss.xml")])
+    _run_once(config, tmp_path)
+
+    titles = [title for (title,) in _rows(tmp_path, "SELECT title FROM stories")]
+    assert titles == [headline]
 
 
 def test_a_new_entry_at_the_link_of_an_earlier_one_is_still_a_new_story(

@@ -810,6 +810,17 @@ def test_russian_names_match_with_their_case_endings() -> None:
     assert "KZ" in _named("", "Президент Казахстана выступил в Астане.")
 
 
+def test_leaders_are_read_in_the_instrumental_and_in_kazakh() -> None:
+    # "с Токаевым", "с Путиным": the instrumental of surnames in -ов, -ев, -ин
+    assert _focus(
+        "Лукашенко встретился с Токаевым",
+        "Александр Лукашенко провел переговоры с Касым-Жомартом Токаевым в Минске.",
+    ) == {"BY", "KZ", "Eastern Europe", "Europe", "Asia", "Central Asia"}
+    assert {"UZ", "KG"} <= _named("", "Зеленский провел встречу с Мирзиёевым и Жапаровым.")
+    assert "RU" in _named("", "Токаев провел телефонный разговор с Путиным.")
+    assert "KZ" in _focus("Тоқаев Жапаровпен кездесті", "Мемлекет басшысы сапармен келді.")
+
+
 @pytest.mark.parametrize(
     ("title", "body", "focus", "named"),
     [
