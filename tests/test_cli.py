@@ -339,7 +339,8 @@ def test_export_names_an_unnamed_source_by_its_feed_title(
     feed_server.routes["/wire.rss"] = Route(rss([{"title": "Troops leave", "link": "https://w/1"}]))
     config = write_config(tmp_path, [feed_server.url("/wire.rss")])
     before = syndicator("--config", str(config), "sources", "export", cwd=tmp_path).stdout
-    assert 'text=""' in before  # never polled: no title known yet
+    url = feed_server.url("/wire.rss")
+    assert f'text="{url}" xmlUrl="{url}"' in before  # never polled: its address, no title
     syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
     after = syndicator("--config", str(config), "sources", "export", cwd=tmp_path).stdout
     assert 'text="Test Wire" title="Test Wire"' in after
