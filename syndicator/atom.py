@@ -33,7 +33,7 @@ from lxml import etree
 from syndicator import __version__
 from syndicator.errors import PublishError
 from syndicator.models import LANGUAGE_TAG, Cluster, Section
-from syndicator.normalize import clean_line, clean_xml_text, public_feed_url
+from syndicator.normalize import clean_line, clean_xml_text, html_to_text, public_feed_url
 from syndicator.tagging.regions import region_label
 from syndicator.tagging.topics import topic_label
 
@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 # 2: links percent-encoded into valid IRIs.
 # 3: an entry's title, summary and content carry its language (xml:lang).
 # 4: a source's feed URL published without its credential parameters (`public_feed_url`).
-RENDERING = 4
+# 5: the content without the site furniture the clean text left out (`without_furniture`).
+RENDERING = 5
 _ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
@@ -295,18 +296,85 @@ def content_html(cluster: Cluster) -> str:
         markup = f"<p>{html.escape(clean_line(cluster.title) or '(untitled)')}</p>"
     # Relative links resolve against the feed's URL: `href=""` or `href="?p=2"` would
     # otherwise publish the feed's credential parameters.
-    return _content(markup, public_feed_url(story.source_url), others)
+    # The clean text's first line is what followed a wire dateline, if the body had one.
+    after_dateline = story.text.split("\n", 1)[0].strip() if story.place or story.agency else ""
+    return _content(markup, story.text, after_dateline, public_feed_url(story.source_url), others)
 
 
 @functools.lru_cache(maxsize=8192)
-def _content(markup: str, base_url: str, others: tuple[tuple[str, str], ...]) -> str:
+def _content(
+    markup: str, text: str, after_dateline: str, base_url: str, others: tuple[tuple[str, str], ...]
+) -> str:
     # Memoised: one cluster is in several feeds (its section, "all", its countries, regions
     # and topics) and in both the Atom and the JSON document of each, and sanitising is the
     # dearest part of rendering an entry. The key is everything the result depends on.
-    body = sanitise_html(absolute_links(markup, base_url))
+    body = without_furniture(markup, text, after_dateline)
+    body = sanitise_html(absolute_links(body, base_url))
     if others:
         body += _also_reported_by(others)
     return body
+
+
+# Elements holding one paragraph's worth of text, each a candidate for removal as a whole.
+_TEXT_BLOCKS = frozenset({
+    "p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption", "div",
+    "section", "aside", "nav", "footer", "header", "article", "figure", "form", "address",
+    "center", "ul", "ol",
+})  # fmt: skip
+# Inside these, a line of the clean text is a row or a cell, not the element: left as is.
+_WHOLE = frozenset({"table", "pre", "code", "dl"})
+
+
+def without_furniture(markup: str, text: str, after_dateline: str = "") -> str:
+    """The body's HTML without the paragraphs the clean text left out: ads, share and
+    subscribe lines, "Check Also" teasers, comment forms, copyright and crumbs (what
+    `boilerplate.strip_boilerplate` dropped), so that subscribers see the article the
+    summary and the clustering saw, not the page around it. A paragraph stays when one of
+    its lines is a line of the text (or ends with `after_dateline`, the text's first line
+    when a wire dateline was taken off it); tables and preformatted blocks stay whole; if
+    nothing with text would be left, the body stays as it was. `text` is the story's clean
+    text."""
+    if not text.strip() or "<" not in markup:
+        return markup
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (etree.LxmlError, ValueError):
+        return markup
+    furniture = [
+        element
+        for element in root.iter(*_TEXT_BLOCKS)
+        if element is not root and _is_furniture(element, set(lines), after_dateline)
+    ]
+    if not furniture:
+        return markup
+    for element in furniture:
+        element.drop_tree()  # its tail (text after it) stays
+    if not root.text_content().strip():
+        return markup
+    return "".join(
+        [html.escape(root.text or "", quote=False)]
+        + [lxml.html.tostring(child, encoding="unicode") for child in root]
+    )
+
+
+def _is_furniture(element: lxml.html.HtmlElement, kept: set[str], after_dateline: str) -> bool:
+    """Whether a paragraph-like element with no such element inside holds text that the
+    clean text does not."""
+    if next(element.iterdescendants(*_TEXT_BLOCKS), None) is not None:
+        return False  # a container: its paragraphs are judged one by one
+    if any(ancestor.tag in _WHOLE for ancestor in element.iterancestors()):
+        return False
+    own = [
+        line.strip()
+        for line in html_to_text(
+            lxml.html.tostring(element, encoding="unicode", with_tail=False)
+        ).split("\n")
+        if line.strip()
+    ]
+    return bool(own) and not any(
+        line in kept or (after_dateline and line.endswith(after_dateline)) for line in own
+    )
 
 
 def _also_reported_by(copies: Sequence[tuple[str, str]]) -> str:

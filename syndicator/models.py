@@ -174,6 +174,7 @@ class StoredStory:
     join_score: float | None = None  # the similarity, when it joined as a near-duplicate
     joined_story_id: int | None = None  # the member it matched (URL, guid or text)
     language: str = ""  # the entry's language tag, else its feed's ("" when neither says)
+    text: str = ""  # the clean text (furniture and dateline out): the representative's only
 
 
 @dataclass(frozen=True, slots=True)

@@ -2461,6 +2461,8 @@ class Store:
                        AS summary,
                    CASE WHEN st.id = c.representative_story_id THEN st.content_html ELSE '' END
                        AS content_html,
+                   CASE WHEN st.id = c.representative_story_id THEN st.text ELSE '' END
+                       AS text,
                    so.name AS source_name, so.feed_title AS source_feed_title,
                    so.url AS source_url, so.feed_link AS source_link
             FROM stories st JOIN sources so ON so.id = st.source_id
@@ -3103,6 +3105,7 @@ def _stored_story(row: dict[str, Any]) -> StoredStory:
         join_score=row["join_score"],
         joined_story_id=row["joined_story_id"],
         language=row.get("language") or "",
+        text=row.get("text") or "",
     )
 
 

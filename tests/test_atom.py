@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from syndicator.atom import MAX_NESTING, FeedContext, render_atom, sanitise_html
+from syndicator.atom import (
+    MAX_NESTING,
+    FeedContext,
+    render_atom,
+    sanitise_html,
+    without_furniture,
+)
 from syndicator.models import Cluster, Section, StoredStory
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -440,3 +446,26 @@ def test_ordinary_markup_is_sanitised_not_flattened() -> None:
     assert "<div>" in kept
     assert "script" not in kept
     assert sanitise_html("<p>x" * 5000).count("<p>") == 5000  # unclosed <p>s nest nothing
+
+
+def test_without_furniture_keeps_the_article_and_drops_what_the_text_left_out() -> None:
+    body = (
+        "<p>ALMATY (Reuters) - A quake hit the city.</p>"
+        '<div class="share"><p>Share this:</p><p>Tweet</p></div>'
+        "<table><tr><td>Magnitude</td><td>6.1</td></tr></table>"
+        "<p>Rescuers searched the rubble.</p><p>© 2026 Site. All rights reserved.</p>"
+    )
+    text = "A quake hit the city.\n\nMagnitude6.1\n\nRescuers searched the rubble."
+    cleaned = without_furniture(body, text, "A quake hit the city.")
+    assert cleaned == (
+        "<p>ALMATY (Reuters) - A quake hit the city.</p>"  # the dateline was taken off it
+        '<div class="share"></div>'
+        "<table><tr><td>Magnitude</td><td>6.1</td></tr></table>"  # tables stay whole
+        "<p>Rescuers searched the rubble.</p>"
+    )
+    # Without a dateline, a line merely ending with the first line is not the article's.
+    crumbs = "<p>Home / WORLD / Quake hits</p><p>Quake hits</p>"
+    assert without_furniture(crumbs, "Quake hits") == "<p>Quake hits</p>"
+    # Nothing of the text found (another rendering of it): the body as it was.
+    assert without_furniture("<p>Something else</p>", "A quake") == "<p>Something else</p>"
+    assert without_furniture("plain text, no markup", "other") == "plain text, no markup"

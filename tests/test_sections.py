@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import random
 import sqlite3
 from dataclasses import replace
@@ -24,12 +25,14 @@ from syndicator.config import Settings, load_settings
 from syndicator.daemon import publish_and_notify
 from syndicator.errors import ConfigError
 from syndicator.metrics import Metrics
-from syndicator.models import Section, Story, Tag, TagKind
+from syndicator.models import ParsedEntry, Section, Story, Tag, TagKind
+from syndicator.normalize import normalize_entry
 from syndicator.publishing import feed_definition, feed_specs, publish_all
 from syndicator.server import build_feed_app, listen
 from syndicator.storage import ClusterFilter, ConfiguredSource, Store, open_store
 
 from .atom_checks import check_atom
+from .conftest import SHARED
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -396,6 +399,41 @@ def test_the_feed_is_updated_when_an_older_dated_entry_joins_it(
     parsed = feedparser.parse(feed.read_bytes())
     assert len(parsed.entries) == 3
     assert parsed.feed.updated == "2026-03-01T18:00:00+00:00"
+
+
+def test_the_published_content_is_the_article_without_the_page_around_it(
+    tmp_path: Path, store: Store
+) -> None:
+    """The seed page as a feed body: its summary and clustering read the article alone, but
+    the entry's content was the page, ads, "Home / WORLD" crumbs, "Check Also" teasers, the
+    comment form and the copyright line included, in every subscriber's reader."""
+    seed = (SHARED / "seed" / "000_ca4b3b679c3f7ead.txt").read_text(encoding="utf-8")
+    page = "".join(
+        f"<p>{html.escape(line, quote=False)}</p>" for line in seed.splitlines() if line.strip()
+    )
+    title = "Russian-led troops leaving Kazakhstan"
+    entry = ParsedEntry(
+        guid="seed", link="https://paradox.example/kz", title=title,
+        summary_html="", content_html=page, author="", published=NOW, updated=None,
+    )  # fmt: skip
+    story = normalize_entry(1, entry, "guid:seed", NOW)
+    store.store_stories([story], NOW)
+    publish_all(store, _settings(tmp_path, ""), NOW + timedelta(hours=1))
+    feed = (tmp_path / "out" / "feeds" / "all.atom").read_bytes()
+    (parsed,) = feedparser.parse(feed).entries
+    content = parsed.content[0].value
+    for furniture in (
+        "Kwork.ru",
+        "Home / WORLD",
+        "Check Also",
+        "Leave a Reply",
+        "Thursday , March",
+    ):
+        assert furniture in page
+        assert furniture not in content, furniture
+    for paragraph in story.text.split("\n\n"):
+        assert html.escape(paragraph, quote=False) in content or paragraph in content
+    assert content.count("<p>") == story.text.count("\n\n") + 1
 
 
 def test_unchanged_section_is_not_rewritten(tmp_path: Path, store: Store) -> None:
