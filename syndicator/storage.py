@@ -1568,13 +1568,16 @@ class Store:
                     now=now,
                 )
             )
+            looked = self._last_looked(db.conn, {story.source_id for story in stories})
             for story in stories:
                 row = stored.get((story.source_id, story.guid_key))
                 if row is None and (story.source_id, story.guid_key) in expired:
                     continue  # stored once, removed by retention: a re-sent entry, not new
                 action = decide_upsert(row[1] if row else None, story.content_hash)
                 if action is UpsertAction.INSERT:
-                    story_id = self._insert_story(db, story, now, now_text)
+                    story_id = self._insert_story(
+                        db, story, now, now_text, looked_at=looked.get(story.source_id)
+                    )
                     indexed.append((story_id, story.title, story.text))
                     if self.alerts is not None:
                         self._record_alerts(db.conn, story, story_id, now_text, updated=False)
@@ -1828,11 +1831,33 @@ class Store:
             )
         return found
 
-    def _insert_story(self, db: Database, story: Story, now: datetime, now_text: str) -> int:
+    @staticmethod
+    def _last_looked(conn: sqlite3.Connection, source_ids: set[int]) -> dict[int, datetime]:
+        """When each source's feed was last read (or answered 304) before this poll."""
+        marks = ",".join("?" * len(source_ids))
+        return {
+            source_id: parse_time(at)
+            for source_id, at in conn.execute(
+                f"SELECT id, last_success_at FROM sources WHERE id IN ({marks}) "
+                "AND last_success_at IS NOT NULL",
+                tuple(source_ids),
+            )
+        }
+
+    def _insert_story(
+        self,
+        db: Database,
+        story: Story,
+        now: datetime,
+        now_text: str,
+        *,
+        looked_at: datetime | None = None,
+    ) -> int:
         """Insert a new story into the cluster it belongs to, or a new one:
         1. the earliest story with the same canonical URL or global guid, else
         2. the best near-duplicate among the earlier stories sharing its candidate keys;
-        then index its fingerprint and link its cluster to related ones."""
+        then index its fingerprint and link its cluster to related ones. `looked_at`: when
+        its feed was last read without it (None on a source's first poll)."""
         conn = db.conn  # the hot path: sqlite3 itself, without the sqlite-utils wrapper
         published_at = min(story.published_at, now)
         published = format_time(published_at)
@@ -1873,6 +1898,18 @@ class Store:
         # the feed entry and the alert): copies seen in one cycle, or a feed that lists an
         # older copy later, arrive in no particular order. The cluster id, and so the entry
         # id, stays. SQLite reads every right-hand side from the row before the update.
+        # A joining copy dated before a read of its own feed that did not list it, though it
+        # listed later entries, gets no credit for that date (a site writing local time as
+        # UTC, a CMS re-dating, a source claiming another's story): it counts from when it
+        # was first seen, so it cannot take the story from the source that had it first,
+        # nor move it back in time. (An empty or failing read proves nothing.)
+        if (
+            match is not None
+            and looked_at is not None
+            and published_at < looked_at
+            and _listed_later_entries(conn, story.source_id, published, looked_at)
+        ):
+            published = now_text
         conn.execute(
             """
             UPDATE clusters SET
@@ -3192,6 +3229,19 @@ def _global_guid(story: Story) -> str | None:
     if story.guid is not None and story.guid.strip() == story.url:
         return cluster_key(story.canonical_url)
     return global_guid(story.guid)
+
+
+def _listed_later_entries(
+    conn: sqlite3.Connection, source_id: int, published: str, looked_at: datetime
+) -> bool:
+    """Whether a read of the source's feed by `looked_at` listed entries published after
+    `published` (so an entry of that date would have been among them)."""
+    row = conn.execute(
+        "SELECT 1 FROM stories WHERE source_id = ? AND published_at > ? AND first_seen_at <= ? "
+        "LIMIT 1",
+        (source_id, published, format_time(looked_at)),
+    ).fetchone()
+    return row is not None
 
 
 def _pack_keys(keys: Sequence[int]) -> bytes:

@@ -20,7 +20,7 @@ import pytest
 from syndicator.dedup import ClusterRules, entry_key, fingerprint_stories
 from syndicator.models import ParsedEntry, Story
 from syndicator.normalize import normalize_entry
-from syndicator.storage import ConfiguredSource, Store, open_store
+from syndicator.storage import ConfiguredSource, Store, format_time, open_store
 from tests.conftest import SHARED, FeedServer, Route, rss, syndicator, write_config
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -349,6 +349,43 @@ def test_a_copy_dated_1970_does_not_take_the_cluster_back_to_1970(store: Store) 
     assert cluster is not None
     assert cluster.title == "Quake"
     assert cluster.published_at == NOW - timedelta(hours=2)
+
+
+def test_a_copy_dated_before_its_feed_last_listed_nothing_does_not_take_the_story(
+    store: Store,
+) -> None:
+    """A copy joining by the article's URL (or guid) with an earlier date took the cluster:
+    its title, link and source led the entry, from a site that writes local time as UTC or
+    a source claiming another's story. Its feed was read after that date, listing later
+    entries but not it, so the date is not believed: it joins as first seen. On a source's
+    first poll (a back catalogue), or after an empty read, the date still counts."""
+    link = "https://wire.example/quake"
+    wire = _entry("wire", "Quake hits Japan", _html(QUAKE_WIRE), link=link)
+    store.store_stories(_stories(1, wire), NOW)
+
+    def copy(n: int) -> ParsedEntry:
+        body = _copy(n, "Evil headline", QUAKE_WIRE, 4)
+        return replace(_entry(f"site{n}", "Evil headline", body, link=link), published=early)
+
+    early = NOW - timedelta(hours=5)  # before the wire's NOW - 2 h
+    # An hour ago its feed listed a later entry (dated NOW - 2 h), but not this one.
+    own = _entry("site2-own", "Storm in Osaka", _html(QUAKE_OWN))
+    store.store_stories(_stories(2, own), NOW - timedelta(hours=1))
+    store.db.execute(
+        "UPDATE sources SET last_success_at = ? WHERE id = 2",
+        (format_time(NOW - timedelta(hours=1)),),
+    )
+    store.db.conn.commit()
+    store.store_stories(_stories(2, copy(2)), NOW + timedelta(minutes=10))
+    cluster = store.cluster_of(cluster_id=_cluster_of(store, 1, "wire"))
+    assert cluster is not None
+    assert (cluster.title, cluster.published_at) == ("Quake hits Japan", NOW - timedelta(hours=2))
+    assert [copy.id for copy in cluster.copies if copy.source_id == 2]  # it joined
+
+    store.store_stories(_stories(3, copy(3)), NOW + timedelta(minutes=20))  # a first poll
+    cluster = store.cluster_of(cluster_id=_cluster_of(store, 1, "wire"))
+    assert cluster is not None
+    assert (cluster.title, cluster.published_at) == ("Evil headline", early)
 
 
 # ---------------------------------------------------------------------------------------------
