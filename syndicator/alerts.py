@@ -44,7 +44,7 @@ from syndicator.models import Cluster, StoredStory
 from syndicator.notify import AlertItem, AlertMessage, Outcome, SendResult
 from syndicator.notify.email import render_text, send_email
 from syndicator.notify.webhook import max_items_per_message, send_webhook
-from syndicator.query import lowercase_operator_hint, parse
+from syndicator.query import parse, query_hints
 from syndicator.scheduler import next_cron_time
 from syndicator.storage import (
     AlertIndex,
@@ -480,11 +480,12 @@ def defined_alerts(settings: Settings) -> str:
 
 def describe_matches(found: SearchResult, query: str) -> str:
     """ "132 stored story clusters match, showing the newest 20", or for a query with a
-    lower-case "or" and no match, "0 stored story clusters match (did you mean OR?)"."""
+    lower-case "or" and no match, "0 stored story clusters match (did you mean OR?)" (or a
+    '*' that is no prefix: `query.query_hints`)."""
     at_least = "" if found.complete else "at least "
     what = "cluster matches" if found.total == 1 else "clusters match"
     text = f"{at_least}{found.total} stored story {what}"
     if len(found.clusters) < found.total:
         text += f", showing the newest {len(found.clusters)}"
-    hint = lowercase_operator_hint(query)
+    hint = query_hints(query)
     return f"{text} {hint}" if hint and not found.total else text

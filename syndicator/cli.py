@@ -821,7 +821,7 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
     match in all. Raises QueryError (with the column) for a malformed query."""
     from syndicator.alerts import describe_matches
     from syndicator.config import query_vocabulary
-    from syndicator.query import lowercase_operator_hint, parse
+    from syndicator.query import ignored_wildcards, lowercase_operator_hint, parse, query_hints
     from syndicator.storage import QUERY_SCAN_LIMIT, ClusterFilter
 
     parse(words, query_vocabulary(settings.topics))  # unknown regions and topics are errors
@@ -836,6 +836,11 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
         # clusters of 132 should be told so, as the text output tells its reader.
         if hint := lowercase_operator_hint(words):
             print(f"note: lower-case operators are words to search for {hint}", file=sys.stderr)
+        if wildcards := ignored_wildcards(words):
+            print(
+                f"note: a '*' inside quotes or a word is ignored: {', '.join(wildcards)}",
+                file=sys.stderr,
+            )
         if len(clusters) < found.total or not found.complete:
             print(f"note: {describe_matches(found, words)} (--limit for more)", file=sys.stderr)
         print_json([_cluster_record(cluster) for cluster in clusters])
@@ -848,7 +853,7 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
         )
         return
     if not clusters:
-        print(f"no stored story matches: {words} {lowercase_operator_hint(words)}".rstrip())
+        print(f"no stored story matches: {words} {query_hints(words)}".rstrip())
         return
     # The cluster column is what `syndicator explain` takes (a bare number is a story id).
     ids = [f"cluster:{cluster.id}" for cluster in clusters]

@@ -35,6 +35,7 @@ from syndicator.query import (
     QueryError,
     Vocabulary,
     closest,
+    ignored_wildcards,
     lowercase_operators,
     source_key,
 )
@@ -1400,7 +1401,8 @@ def query_vocabulary(topics: TopicSettings) -> Vocabulary:
 def query_warnings(settings: Settings) -> list[str]:
     """What `syndicator check` points out without failing: a lower-case "or" or "and"
     between two terms of a section or alert query, which the language reads as a word to
-    search for ("trump or biden" needs the word "or"), not as an operator."""
+    search for ("trump or biden" needs the word "or"), not as an operator; a '*' inside
+    quotes or inside a word, which is no prefix and is dropped."""
     queries = [
         *((f"sections[{index}]", section.query) for index, section in enumerate(settings.sections)),
         *((f"alerts[{index}]", alert.query) for index, alert in enumerate(settings.alerts)),
@@ -1411,6 +1413,11 @@ def query_warnings(settings: Settings) -> list[str]:
             warnings.append(
                 f"{key}.query: {word!r} in lower case is a word to search for, "
                 f"not an operator (did you mean {word.upper()}?)"
+            )
+        for term in ignored_wildcards(query):
+            warnings.append(
+                f"{key}.query: the '*' in {term} is ignored (a prefix* ends a word outside "
+                "quotes): it looks for the words without it"
             )
     return warnings
 

@@ -781,6 +781,36 @@ def lowercase_operators(query: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def ignored_wildcards(query: str) -> tuple[str, ...]:
+    """Terms (as written) with a '*' the language does not read as a prefix: inside quotes
+    ("turk* earthquake") or inside a word (tur*key), where it is punctuation and dropped, so
+    the term looks for "turk earthquake" or "tur key". For a hint, not a change of meaning;
+    () for a query that does not even lex."""
+    try:
+        items = _Lexer(query).lexemes()
+    except QueryError:
+        return ()
+    found = [
+        f'"{item.text}"' if item.kind == "quoted" else item.text
+        for item in items
+        if (item.kind == "quoted" and "*" in item.text)
+        or (item.kind == "word" and "*" in item.text.rstrip("*"))
+    ]
+    return tuple(dict.fromkeys(found))
+
+
+def query_hints(query: str) -> str:
+    """Everything a query's writer may have meant otherwise, in one parenthesis: lower-case
+    operators and '*'s that are no prefix; "" when there is nothing to say."""
+    hints = [hint] if (hint := lowercase_operator_hint(query).strip("()")) else []
+    if wildcards := ignored_wildcards(query):
+        hints.append(
+            f"a '*' inside quotes or a word is ignored: {', '.join(wildcards)}; "
+            "a prefix* ends a word outside quotes"
+        )
+    return f"({'; '.join(hints)})" if hints else ""
+
+
 def lowercase_operator_hint(query: str) -> str:
     """ "(did you mean OR?)" for a query with a lower-case "or" between terms (and so on for
     "and"); "" when there is none."""

@@ -172,6 +172,30 @@ def test_lowercase_or_gets_a_hint_where_nothing_matches(config: str) -> None:
     assert "(did you mean OR?)" in as_json.stderr
 
 
+def test_a_star_that_is_no_prefix_gets_a_hint(config: str, tmp_path: Path) -> None:
+    """`"turk* earthquake"` looked for "turk earthquake" and tur*key for "tur key": the '*'
+    is punctuation there, dropped without a word, and the search found nothing."""
+    search = _run(config, "search", '"turk* earthquake"', "tur*key")
+    assert search.stdout.strip() == (
+        "no stored story matches: \"turk* earthquake\" tur*key (a '*' inside quotes or a word "
+        'is ignored: "turk* earthquake", tur*key; a prefix* ends a word outside quotes)'
+    )
+    as_json = _run(config, "search", '"turk* earthquake"', "--json")
+    assert json.loads(as_json.stdout) == []
+    assert as_json.stderr.startswith(
+        "note: a '*' inside quotes or a word is ignored: \"turk* earthquake\""
+    )
+    alert = '[[alerts]]\nname = "a"\nquery = \'"turk* quake" OR earth*\'\n'
+    checked = tmp_path / "c.toml"
+    checked.write_text(f'[storage]\npath = "{tmp_path / "db"}"\n{alert}', encoding="utf-8")
+    warned = syndicator("--config", str(checked), "check", cwd=tmp_path)
+    assert warned.returncode == 0
+    assert warned.stdout.splitlines()[1:] == [
+        "  warning: alerts[0].query: the '*' in \"turk* quake\" is ignored (a prefix* ends a "
+        "word outside quotes): it looks for the words without it"
+    ]
+
+
 def test_check_warns_about_lowercase_operators_and_refuses_bad_lang(tmp_path: Path) -> None:
     alert = '[[alerts]]\nname = "a"\nquery = "trump or biden"\n'
     section = '[[sections]]\nslug = "s"\nquery = "lang:english"\n'

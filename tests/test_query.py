@@ -31,12 +31,14 @@ from syndicator.query import (
     Word,
     evaluate,
     fold,
+    ignored_wildcards,
     index_text,
     is_word_char,
     lowercase_operator_hint,
     lowercase_operators,
     match_doc,
     parse,
+    query_hints,
     region_key,
     search_text,
     to_fts5,
@@ -348,6 +350,21 @@ def test_lowercase_operators_between_terms_are_found_for_a_hint(
 ) -> None:
     assert lowercase_operators(query) == operators
     assert lowercase_operator_hint(query) == hint
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ('"turk* earthquake"', ('"turk* earthquake"',)),
+        ("tur*key earth*", ("tur*key",)),
+        ("earth* OR quake**", ()),  # a prefix, and a prefix with a repeated star
+        ('"a b" c', ()),
+        ('"unclosed* b', ()),  # does not even lex: no hint
+    ],
+)
+def test_stars_that_are_no_prefix_are_found_for_a_hint(query: str, found: tuple[str, ...]) -> None:
+    assert ignored_wildcards(query) == found
+    assert ("is ignored" in query_hints(query)) == bool(found)
 
 
 def test_the_message() -> None:
