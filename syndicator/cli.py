@@ -1227,6 +1227,9 @@ def _cluster_sources(cluster: Cluster) -> list[str]:
 
 def _cluster_record(cluster: Cluster) -> dict[str, object]:
     return {
+        # What `explain` takes: a bare number there is a story id, so a script piping
+        # `cluster_id` into it got another story's cluster.
+        "id": f"cluster:{cluster.id}",
         "cluster_id": cluster.id,
         "title": cluster.title,
         "first_seen_at": _iso(cluster.first_seen_at),

@@ -540,11 +540,12 @@ def test_explain_says_why_each_story_is_in_its_cluster(
         syndicator("--config", str(config), "search", "csto", "--json", cwd=tmp_path).stdout
     )
 
-    result = syndicator(
-        "--config", str(config), "explain", f"cluster:{found['cluster_id']}", "--json", cwd=tmp_path
-    )
+    # `id` is what explain takes (a bare number there is a story id).
+    assert found["id"] == f"cluster:{found['cluster_id']}"
+    result = syndicator("--config", str(config), "explain", found["id"], "--json", cwd=tmp_path)
 
     assert result.returncode == 0
+    assert json.loads(result.stdout)["id"] == found["id"]
     members = json.loads(result.stdout)["members"]
     assert sorted(member["join_reason"] for member in members) == ["canonical-url", "first"]
     joined = next(member for member in members if member["join_reason"] == "canonical-url")
