@@ -430,6 +430,18 @@ def test_kazakh_and_kyrgyz_stems(title: str, topic: str) -> None:
     assert codes(tag_topics(default_taxonomy(), title, ""))[0] == topic
 
 
+def test_reported_in_kazakh_is_not_a_bribe_in_ukrainian() -> None:
+    # "хабар" is news in Kazakh ("деп хабарлады": ... reported, closing many stories) and a
+    # bribe in Ukrainian: the stem made every other Kazakh story crime news.
+    kazakh = (
+        "Облыс әкімдігінің мәліметінше, өзен арналарын тазалау жұмыстары жүргізілуде, деп "
+        "хабарлады баспасөз қызметі. Хабарлама тұрғындарға жіберілді."
+    )
+    assert "crime" not in codes(tag_topics(default_taxonomy(), "Өзен арналары тазаланды", kazakh))
+    ukrainian = "Чиновника затримали під час отримання хабара, хабарника взяли під варту."
+    assert codes(tag_topics(default_taxonomy(), "Хабарництво в митниці", ukrainian))[0] == "crime"
+
+
 def test_english_terms_are_not_read_in_other_languages() -> None:
     taxonomy = default_taxonomy()
     french = "Un avion s'écrase près de Moscou. Les secours sont sur place et le bilan est lourd."
