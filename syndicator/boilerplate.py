@@ -48,11 +48,13 @@ _DATE = (
     r"|\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{4})"
     r"(?:\s*,?\s*(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s*[a-z]{2,5})?)?"
 )
-# A date as Russian and Ukrainian pages print it: "5 января 2026, 12:30", "05.01.2026 в 12:30".
+# A date as Russian, Ukrainian and Kazakh pages print it: "5 января 2026, 12:30",
+# "05.01.2026 в 12:30", "26 қараша 2026, 12:30".
 _MONTH_RU = (
     r"(?:января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря"
     r"|січня|лютого|березня|квітня|травня|червня|липня|серпня|вересня|жовтня|листопада"
-    r"|грудня)"
+    r"|грудня|қаңтар|ақпан|наурыз|сәуір|мамыр|маусым|шілде|тамыз|қыркүйек|қазан|қараша"
+    r"|желтоқсан)"
 )
 _DATE_RU = (
     rf"(?:\d{{1,2}}\s+{_MONTH_RU}(?:\s+\d{{4}}(?:\s*(?:г\.|года|року|р\.))?)?"
@@ -79,15 +81,16 @@ _SHARE_WORD = (
     r"|condividi|compartir|compartilhar)"
 )
 
-# "Read also" in French, Russian, Ukrainian, Polish, German, Spanish, Portuguese, Italian and
-# Turkish, and the first words those headings start with.
+# "Read also" in French, Russian, Ukrainian, Kazakh, Polish, German, Spanish, Portuguese,
+# Italian and Turkish, and the first words those headings start with.
 _OTHER_TEASER = (
     r"(?:à\s+)?lire\s+(?:aussi|également)|sur\s+le\s+même\s+sujet"
     r"|читайте\s+(?:также|тоже|також)|по\s+теме|смотрите\s+также|дивіться\s+також"
     r"|(?:новости|материалы|ещ[её])\s+по\s+теме|(?:другие|последние|главные)\s+новости"
     r"|самое\s+(?:читаемое|популярное)|новости\s+партн[её]ров|партн[её]рские\s+материалы"
     r"|(?:новини|матеріали)\s+за\s+темою|(?:інші|останні|головні)\s+новини"
-    r"|новини\s+партнерів|тақырыпқа\s+қатысты"
+    r"|новини\s+партнерів|тақырыпқа\s+қатысты|оқи\s+отырыңыз|(?:сондай-ақ|тағы)\s+оқыңыз"
+    r"|(?:ұқсас|соңғы|басты)\s+жаңалықтар|ең\s+көп\s+оқылған"
     r"|czytaj\s+(?:także|też|również|więcej)|zobacz\s+(?:także|też|również)"
     r"|lesen\s+sie\s+(?:auch|mehr)|mehr\s+zum\s+thema|leer\s+más|lea\s+también"
     r"|leia\s+(?:também|mais)|leggi\s+anche|ayrıca\s+okuyun|ilgili\s+haberler"
@@ -95,7 +98,8 @@ _OTHER_TEASER = (
 _OTHER_TEASER_FIRST_WORDS = (
     "à lire sur читайте по смотрите дивіться czytaj zobacz lesen mehr leer lea leia leggi "
     "ayrıca ilgili новости материалы еще ещё другие последние главные самое партнерские "
-    "партнёрские новини матеріали інші останні головні тақырыпқа"
+    "партнёрские новини матеріали інші останні головні тақырыпқа оқи сондай-ақ тағы ұқсас "
+    "соңғы басты ең"
 )
 
 # The rules: (kind, the words a matching line starts with, the pattern of the whole line).
@@ -195,15 +199,16 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     (
         "comments",
         "комментарии комментариев оставьте добавить написать коментарі коментарів залиште додати "
-        "пікірлер",
+        "пікірлер пікір",
         r"(?:комментари(?:и|ев)|коментар(?:і|ів)|пікірлер)(?:\s*\(\d+\))?|оставьте\s+"
-        r"комментарий|(?:добавить|написать)\s+комментарий|(?:залиште|додати)\s+коментар",
+        r"комментарий|(?:добавить|написать)\s+комментарий|(?:залиште|додати)\s+коментар"
+        r"|пікір\s+(?:қалдыру|қалдырыңыз|жазу)",
     ),
     (  # page date lines: "Обновлено 5 января 2026, 12:30", "5 січня 2026 14:05"
         "boilerplate",
-        "обновлено опубликовано оновлено опубліковано дата ",
-        rf"(?:(?:обновлено|опубликовано|оновлено|опубліковано|дата\s+публикации)\s*:?\s*)?"
-        rf"{_DATE_RU}",
+        "обновлено опубликовано оновлено опубліковано дата жаңартылды жарияланды жарияланған ",
+        rf"(?:(?:обновлено|опубликовано|оновлено|опубліковано|дата\s+публикации|жаңартылды"
+        rf"|жарияланды|жарияланған(?:\s+уақыты)?)\s*:?\s*)?{_DATE_RU}",
     ),
     (  # comment forms
         "boilerplate",
@@ -298,6 +303,19 @@ _RIGHTS_LAST_WORDS = tuple(
     for end in ("", ".", "!")
 )
 _CTRL_ENTER = re.compile(r"\bctrl\s*\+\s*enter\b", re.IGNORECASE)
+# Subscription prompts of Kazakh, Kyrgyz and Uzbek sites put the verb last, after the outlet's
+# name: "Kazinform агенттігінің Telegram арнасына жазылыңыз!", "Бізді Telegram-да оқыңыз",
+# "Telegram kanalimizga obuna bo'ling". A short line ending so that names a channel.
+_PROMPT_VERBS = re.compile(
+    r"(?:жазылыңыз(?:дар)?|оқыңыз(?:дар)?|катталыңыз|обуна\s+бўлинг|(?:obuna|a['’ʻ‘]?zo)"
+    r"\s+bo['’ʻ‘]?ling)$",
+    re.IGNORECASE,
+)
+_PROMPT_CHANNELS = re.compile(
+    r"telegram|телеграм|instagram|youtube|facebook|tiktok|whatsapp|арна|канал|kanal",
+    re.IGNORECASE,
+)
+_MAX_PROMPT_LEN = 160
 _FIRST_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)?")
 _OPENING_QUOTES = ("“", '"', "‘", "'", "«", "„")
 # Quotes and brackets that may close a sentence after its full stop.
@@ -387,6 +405,7 @@ def _line_kind(line: str) -> str | None:
         or _is_breadcrumb(line)
         or _is_rights_notice(line)
         or _is_error_report_prompt(line)
+        or _is_subscription_prompt(core)
     ):
         return "boilerplate"
     return None
@@ -419,6 +438,16 @@ def _is_rights_notice(line: str) -> bool:
     return any(
         tail.endswith(notice) and not tail[: -len(notice)][-1:].isalnum()
         for notice in _RIGHTS_NOTICES
+    )
+
+
+def _is_subscription_prompt(core: str) -> bool:
+    """A short line ending in "subscribe" or "read us" in Kazakh, Kyrgyz or Uzbek that names
+    a channel (`_PROMPT_VERBS`, `_PROMPT_CHANNELS`); `core` without its closing stops."""
+    return (
+        len(core) <= _MAX_PROMPT_LEN
+        and _PROMPT_VERBS.search(core[-24:]) is not None
+        and _PROMPT_CHANNELS.search(core) is not None
     )
 
 
@@ -498,6 +527,10 @@ _AGENCY_ALIASES = {
     "уніан": "UNIAN",
     "спутник": "Sputnik",
     "казтаг": "KazTAG",
+    # as Kazakh-language wires write themselves ("Алматы. 5 қаңтар. ҚазТАГ –")
+    "қазтаг": "KazTAG",
+    "қазақпарат": "Kazinform",
+    "sputnik қазақстан": "Sputnik",
     "интерфакс-казахстан": "Interfax-Kazakhstan",
     "интерфакс-украина": "Interfax-Ukraine",
     "інтерфакс-україна": "Interfax-Ukraine",

@@ -614,7 +614,8 @@ KEYS: tuple[Key, ...] = (
         "language tag",
         "",
         "The language of its stories, for a feed that declares none or the wrong one "
-        "(default: the feed's own, RSS `<language>` or Atom `xml:lang`); what `lang:` finds "
+        "(default: the feed's own, RSS `<language>` or Atom `xml:lang`, else the one its text "
+        "clearly reads as); what `lang:` finds "
         "and what the topic tagger reads a headline too short to tell in.",
     ),
     Key(

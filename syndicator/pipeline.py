@@ -71,7 +71,12 @@ from syndicator.schedule import (
     parse_retry_after,
 )
 from syndicator.storage import ConfiguredSource, Store
-from syndicator.tagging.tagger import TagContext, merge_tags, tag_story
+from syndicator.tagging.tagger import (
+    TagContext,
+    merge_tags,
+    tag_story,
+    tag_story_with_language,
+)
 
 DEFAULT_TAGGING = TagContext()
 
@@ -748,14 +753,21 @@ def _told_apart(story: Story) -> Story:
 
 
 def tag_stories(stories: Sequence[Story], tagging: TagContext) -> list[Story]:
-    """Each story with its region and topic tags. A story the taggers fail on is stored
-    untagged (and logged): a tagging bug must never cost the story (`retag` fixes it later)."""
-    return [replace(story, tags=_tags_or_none(story, tagging)) for story in stories]
+    """Each story with its region and topic tags, and where neither its entry, its feed nor
+    the source's configuration gives its language, the one its text clearly reads as (many
+    Russian, Ukrainian and Kazakh sites declare none: `lang:ru` and the published xml:lang
+    need it). A story the taggers fail on is stored untagged (and logged): a tagging bug must
+    never cost the story (`retag` fixes it later)."""
+    tagged = []
+    for story in stories:
+        tags, language = _tags_or_none(story, tagging)
+        tagged.append(replace(story, tags=tags, language=language))
+    return tagged
 
 
-def _tags_or_none(story: Story, tagging: TagContext) -> tuple[Tag, ...]:
+def _tags_or_none(story: Story, tagging: TagContext) -> tuple[tuple[Tag, ...], str]:
     try:
-        return tag_story(
+        return tag_story_with_language(
             tagging,
             story.title,
             story.text,
@@ -768,7 +780,7 @@ def _tags_or_none(story: Story, tagging: TagContext) -> tuple[Tag, ...]:
         log.warning(
             "story %r of source %d left untagged", story.guid_key, story.source_id, exc_info=True
         )
-        return ()
+        return (), story.language
 
 
 def retag_clusters(

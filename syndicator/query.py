@@ -30,9 +30,12 @@ The language (precedence NOT > AND > OR; adjacent terms are an implicit AND):
                                        (a tag: 2 or 3 letters, then subtags; see LANGUAGE_TAG)
 
 Words. Text is folded (NFKD, combining marks and format characters dropped, casefolded, and
-a few letters that have no decomposition mapped: ı ł ø đ ħ ŧ æ œ ð þ) and cut into words at
+letters that have no decomposition mapped, `FOLDED_LETTERS`: ı ł ø æ ə..., and Cyrillic қ ғ ң
+ү ұ ө ә һ і є ґ ђ ћ ... to the Russian letters) and cut into words at
 every character that is not a letter, a digit or a spacing mark (`str.isalnum` or Unicode
-category Mc). So "Almaty" matches "ALMATY," and "Türkiye" matches "turkiye". Apostrophes
+category Mc). So "Almaty" matches "ALMATY," and "Türkiye" matches "turkiye", "Тоқаев"
+"токаев" and "Україна" "украина" (but Kazakh "Қазақстан" is "казакстан", not Russian
+"казахстан": a different spelling, which `region:KZ` sees through). Apostrophes
 separate words, as in SQLite's unicode61 tokenizer: "almaty's" is the two words "almaty s",
 so `almaty` matches it and `almaty's` is the phrase "almaty s". A query word that folds to
 several words ("U.S.", "e-mail", "COVID-19") is a phrase of them; one that folds to none
@@ -62,10 +65,21 @@ from syndicator.models import LANGUAGE_TAG, REGION_CODE_ALIASES
 # -- folding and tokenizing --------------------------------------------------------------------
 
 # Letters that NFKD leaves whole, mapped to what a reader would type (after casefolding), and
-# the modifier-letter apostrophe (ʼ, a letter to Unicode) to a plain one, which separates.
+# the modifier-letter apostrophes (ʼ, and Uzbek's ʻ in "Oʻzbekiston": letters to Unicode) to a
+# plain one, which separates, so that "Oʻzbekiston", "O‘zbekiston" and "O'zbekiston" are one.
+# Latin: the schwa (Azerbaijani "Əliyev") is "a", as Cyrillic "ә" and the press's "Aliyev".
+# Cyrillic: the letters of the Turkic and Tajik alphabets (Kazakh қ ғ ң ү ұ ө ә һ і, Kyrgyz,
+# Uzbek ҳ, Tajik ҷ, Tatar җ, Bashkir ҡ ҙ ҫ), Ukrainian і є ґ (so ї is і) and Serbian ђ ћ љ њ
+# џ ј fold to the Russian letters their names are written with in Russian text and typed on
+# a Russian keyboard: "Қазақстан" and "казахстан" stay different words, but "Тоқаев" is
+# "токаев", "Україна" "украина", "Вучић" "вучич". (NFKD already takes й ё ў ї ӣ ӯ ѓ ќ to и е
+# у і и у г к; ј becomes "и" as й does; ћ is ч as Latin "ć" and "č" are both "c".)
 FOLDED_LETTERS: Final[dict[str, str]] = {
     "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t",
-    "æ": "ae", "œ": "oe", "ð": "d", "þ": "th", "ʼ": "'",
+    "æ": "ae", "œ": "oe", "ð": "d", "þ": "th", "ŋ": "n", "ə": "a", "ʼ": "'", "ʻ": "'",
+    "қ": "к", "ҡ": "к", "ғ": "г", "ґ": "г", "ң": "н", "ү": "у", "ұ": "у", "ө": "о",
+    "ә": "а", "һ": "х", "ҳ": "х", "і": "и", "є": "е", "ҷ": "ч", "җ": "ж", "ҙ": "з",
+    "ҫ": "с", "ђ": "дж", "ћ": "ч", "џ": "дж", "љ": "ль", "њ": "нь", "ј": "и", "ѕ": "дз",
 }  # fmt: skip
 # Non-ASCII separators common in news text, replaced by spaces before the isalnum check so
 # that English text with typographic quotes and dashes takes the fast ASCII path.
@@ -129,6 +143,8 @@ def fold(text: str) -> str:
         for char in set(_ASTRAL.findall(text)):
             if unicodedata.category(char) in _DROPPED:
                 text = text.replace(char, "")
+    # A scan per letter (about 0.07 us for a kilobyte: 2 us in all, against 8 us for one
+    # pass of a regex character class that finds them), a replace for each one present.
     for letter, replacement in FOLDED_LETTERS.items():
         if letter in text:
             text = text.replace(letter, replacement)

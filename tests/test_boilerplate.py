@@ -213,6 +213,12 @@ ARTICLE = "The ministry said the talks in Almaty would resume next week."
         "Фото: Суспільне Київ", "Подписывайтесь на РИА Новости в Telegram",
         "Подписывайтесь на наш Telegram-канал и будьте в курсе главных новостей!",
         "Підписуйтесь на наш Telegram-канал", "Біздің Telegram арнамызға жазылыңыз",
+        "Kazinform агенттігінің Telegram арнасына жазылыңыз!", "Бізді Telegram-да оқыңыз",
+        "Басты жаңалықтарды Telegram арнамыздан оқыңыз.", "Telegram каналыбызга катталыңыз",
+        "Telegram kanalimizga obuna bo‘ling!", "Телеграм каналимизга обуна бўлинг",
+        "26 қараша 2026, 12:30", "Жаңартылды: 26 қараша 2026, 12:30",
+        "Жарияланған уақыты: 26.11.2026 12:30", "Оқи отырыңыз: Тоқаев Үкіметке тапсырма берді",
+        "Сондай-ақ оқыңыз: Алматыда жер сілкінісі болды",
         "Читайте нас в Telegram", "Следите за новостями в нашем Telegram-канале",
         "Поделиться", "Поделиться: ВКонтакте Telegram WhatsApp", "Поділитися",
         "Нашли ошибку? Выделите текст и нажмите Ctrl+Enter",
@@ -238,6 +244,8 @@ def test_boilerplate_line_is_dropped(line: str) -> None:
         "Read more carefully, the decree gives the president new powers.",
         "Related talks in Geneva made no progress, officials said.",
         "Comment was not immediately available from the ministry.",
+        "Дәрігерлер ата-аналарға дәрі қорабындағы нұсқаулықты мұқият оқыңыз деп кеңес берді.",
+        "Сайлауға қатысу үшін тізімге алдын ала жазылыңыз.",  # no channel: an article's advice
         "Copyright law was amended in 2021 to cover online media.",
         "Home prices in Astana rose 12% last year.",
         "Tweets by the president were deleted on Friday.",
@@ -312,6 +320,23 @@ def test_russian_teaser_heading_starts_a_teaser_block_and_comments_end_the_artic
         ]
     )
     assert strip_boilerplate(text) == f"{ARTICLE}\n\n{ARTICLE}"
+
+
+def test_kazakh_teaser_heading_starts_a_teaser_block_and_comments_end_the_article() -> None:
+    # Kazinform's and Egemen's Kazakh pages: "Related news", "Most read", "Leave a comment".
+    for heading in ("Ұқсас жаңалықтар", "Соңғы жаңалықтар", "Ең көп оқылған"):
+        text = "\n\n".join(
+            [
+                ARTICLE,
+                heading,
+                "Алматыда жер сілкінісі болды",
+                "Шымкентте жаңа мектеп ашылды",
+                ARTICLE,
+                "Пікір қалдыру",
+                "Айдар: керемет жаңалық!",
+            ]
+        )
+        assert strip_boilerplate(text) == f"{ARTICLE}\n\n{ARTICLE}", heading
 
 
 def test_headline_like_line_without_heading_stays() -> None:
@@ -393,6 +418,10 @@ def test_long_line_is_never_boilerplate() -> None:
         ),
         ("Москва. 5 января. INTERFAX.RU - Суд.", "Москва", "Interfax", "Суд."),
         ("Бишкек, 5 января. /Кабар/. Жогорку Кенеш.", "Бишкек", "Kabar", "Жогорку Кенеш."),
+        # the same in Kazakh, with the agencies' Kazakh names
+        ("Алматы. 5 қаңтар. ҚазТАГ – Байланыс үзілді.", "Алматы", "KazTAG", "Байланыс үзілді."),
+        ("АСТАНА, 5 қаңтар – ҚазАқпарат. Тоқаев.", "АСТАНА", "Kazinform", "Тоқаев."),
+        ("Астана. 26 қараша. KAZINFORM - Үкімет.", "Астана", "Kazinform", "Үкімет."),
         ("Almaty, Jan 5 (AP) — Police fired.", "Almaty", "AP", "Police fired."),
         ("ALMATY (Reuters) - (AFP) - Both.", "ALMATY", "Reuters", "Both."),
     ],

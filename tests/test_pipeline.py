@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -611,7 +612,7 @@ def test_a_story_the_taggers_fail_on_is_stored_untagged(
     def broken(*args: object, **kwargs: object) -> tuple[()]:
         raise RecursionError("a tagger bug")
 
-    monkeypatch.setattr(pipeline_module, "tag_story", broken)
+    monkeypatch.setattr(pipeline_module, "tag_story_with_language", broken)
     body = rss([{"title": "Quake hits Turkey", "guid": "q1", "description": "Rescue teams."}])
     parsed = parse_stories(body, "http://wire.test/rss", {}, 1, datetime(2026, 11, 27, tzinfo=UTC))
     assert [story.title for story in parsed.stories] == ["Quake hits Turkey"]
@@ -660,6 +661,56 @@ def test_a_configured_language_stands_in_for_a_feed_that_declares_none(
     (cluster,) = store.clusters(ClusterFilter(query="lang:fr"))
     assert "disaster" in [tag.code for tag in store.tags_of(cluster.id) if tag.focus]
     assert store.clusters(ClusterFilter(query="lang:en")) == []
+
+
+def _undeclared(name: str) -> bytes:
+    """A corpus feed with its language declarations taken out, as many sites write them."""
+    body = (SHARED / "corpus" / "feeds-real" / name).read_bytes()
+    body = re.sub(rb"<(dc:)?language>[^<]*</(dc:)?language>", b"", body)
+    return re.sub(rb'\sxml:lang="[^"]*"', b"", body)
+
+
+@pytest.mark.parametrize(
+    ("name", "language", "at_least"),
+    [
+        ("feeder_rss_ukrnet.xml", "uk", 15),  # suspilne.news, 19 stories: declares none
+        ("feeder_rss_lemonde.xml", "fr", 15),  # 21 stories: declares none
+        ("feeder_golem-de.xml", "de", 20),  # 40
+        ("rssparser_uolNoticias.rss", "pt", 3),  # 14, two-sentence summaries
+        ("feedrs_rss_2.0_ilmessaggero.xml", "it", 1),  # 1
+        ("netnewswire_aktuality.rss", "sk", 1),  # 30, one-sentence summaries
+        ("feeder_rss_theguardian.xml", "en", 50),  # 54
+    ],
+)
+def test_a_feed_that_declares_no_language_gets_the_one_its_text_clearly_reads_as(
+    name: str, language: str, at_least: int
+) -> None:
+    # `lang:uk` missed every story of a feed without <language>, and the published entries
+    # had no xml:lang. A story too short to tell stays unknown: never another language.
+    stories = parse_stories(_undeclared(name), "https://site.test/rss", {}, 1, START).stories
+    found = [story.language for story in stories]
+    assert set(found) <= {language, ""}
+    assert found.count(language) >= at_least
+
+
+def test_a_headline_alone_in_an_undeclared_feed_stays_of_unknown_language() -> None:
+    body = rss(
+        [
+            {"title": "Токаев ввел режим ЧП в Алматы", "guid": "1"},
+            {"title": "Тоқаев Үкімет басшысын қабылдады", "guid": "2"},
+            {"title": "Incendie à Marseille : trois morts", "guid": "3"},
+            {"title": "Rescue teams reach the quake zone in the east of Turkey", "guid": "4"},
+        ]
+    )
+    stories = parse_stories(body, "https://site.test/rss", {}, 1, START).stories
+    assert [story.language for story in stories] == ["", "", "", ""]
+
+
+def test_a_declared_language_is_kept_whatever_the_text_reads_as() -> None:
+    body = (SHARED / "corpus" / "feeds-real" / "feeder_rss_lemonde.xml").read_bytes()
+    body = body.replace(b"<channel>", b"<channel><language>de</language>", 1)  # a wrong one
+    stories = parse_stories(body, "https://site.test/rss", {}, 1, START).stories
+    assert {story.language for story in stories} == {"de"}
 
 
 def test_feed_ads_are_not_stories() -> None:

@@ -78,6 +78,12 @@ def reference_words(text: str) -> list[str]:
         ("Almaty’s mayor", ["almaty", "s", "mayor"]),
         ("Türkiye and Tokáyev", ["turkiye", "and", "tokayev"]),
         ("КАЗАХСТАН: Казахстан", ["казахстан", "казахстан"]),
+        # Kazakh, Kyrgyz, Ukrainian and Serbian letters as a Russian keyboard types them.
+        ("ҚАЗАҚСТАН: Тоқаев, Өскемен", ["казакстан", "токаев", "оскемен"]),
+        ("Үкімет Ұлттық ғылым жаңа Әлихан Һ", ["укимет", "улттык", "гылым", "жана", "алихан", "х"]),
+        ("Україна, Київ, Європа, ґанок", ["украина", "киив", "европа", "ганок"]),
+        ("Вучић, Ђоковић, Југославија", ["вучич", "джокович", "иугославииа"]),
+        ("Oʻzbekiston, O‘zbekiston, Əliyev", ["o", "zbekiston", "o", "zbekiston", "aliyev"]),
         ("Łódź, København, Straße", ["lodz", "kobenhavn", "strasse"]),
         ("ﬁnance ＡＢＣ ㎒", ["finance", "abc", "mhz"]),  # compatibility forms
         ("U.S. e-mail COVID-19", ["u", "s", "e", "mail", "covid", "19"]),
@@ -102,7 +108,7 @@ def test_tokenize_is_the_reference(text: str) -> None:
 
 NEWSY = st.text(
     alphabet=st.sampled_from(
-        [*"aZé ,.'’“”-—\u00a0\u200bİıßﬁ̈Жж字\u0301\u094dि😀¿", "Ł", "\U0001d167", "\t"]
+        [*"aZé ,.'’“”-—\u00a0\u200bİıßﬁ̈Жж字\u0301\u094dि😀¿ҚқіїʻЂ", "Ł", "\U0001d167", "\t"]
     )
 )
 
@@ -151,6 +157,7 @@ def test_the_search_index_finds_every_word_as_a_query_names_it(
         ("€100m $5bn", " 100m  5bn"),
         ("ﬁnal co\u00adoperation", "final cooperation"),
         ("Газпром: ЦЕНЫ", "газпром цены"),
+        ("Тоқаев Қазақстан", "токаев казакстан"),
         ("U.S.-led “talks” — today", "u s  led  talks    today"),
     ],
 )
@@ -551,6 +558,20 @@ def test_cyrillic_and_prefixes() -> None:
     assert evaluate(parse("казахст*"), doc)
     assert evaluate(parse("Чрезвычайное"), doc)  # й folds to и on both sides
     assert not evaluate(parse("казахстан"), doc)  # whole words: the stem needs its *
+
+
+def test_kazakh_letters_match_as_a_russian_keyboard_types_them() -> None:
+    # Kazinform's Kazakh service, Egemen: "қ ғ ң ү ұ ө ә һ і" have no decomposition, and
+    # `токаев` found only the Russian-language stories.
+    doc = match_doc(
+        "Тоқаев Үкімет басшысын қабылдады",
+        "Мемлекет басшысы Қасым-Жомарт Тоқаев Ақордада Олжас Бектеновті қабылдады.",
+    )
+    for query in ("токаев", "Тоқаев", "title:укимет", '"касым жомарт токаев"', "акорда*"):
+        assert evaluate(parse(query), doc), query
+    assert evaluate(parse("казакстан"), match_doc("Қазақстан Республикасы"))
+    # Kazakh writes the country's name otherwise: the Russian spelling is another word.
+    assert not evaluate(parse("казахстан"), match_doc("Қазақстан Республикасы"))
 
 
 def test_match_docs_compare_by_their_contents() -> None:

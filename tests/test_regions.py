@@ -732,6 +732,14 @@ def test_cyrillic_adjectives_of_cities_are_weak_mentions(title: str, code: str) 
         ("O'zbekiston Respublikasi Prezidenti farmon imzoladi", "UZ"),
         ("Ўзбекистон ва Қозоғистон", "KZ"),
         ("Тоҷикистон ва Қирғизистон", "TJ"),
+        ("O‘zbekiston va Qozog‘iston savdo hajmini oshiradi", "KZ"),
+        # Kazakh news: its own spellings and abbreviations, and "-дағы" (in ...)
+        ("Түркіменстан газ экспортын арттырды", "TM"),
+        ("АҚШ санкцияларды кеңейтті", "US"),
+        ("Ақтауда теңіз деңгейі төмендеді", "KZ"),
+        ("Жаңаөзенде наразылық акциясы өтті", "KZ"),
+        ("Тараздағы зауытта өрт шықты", "KZ"),
+        ("Шымкенттегі мектептер қашықтан оқуға көшті", "KZ"),
     ],
 )
 def test_central_asian_countries_in_their_own_languages(title: str, code: str) -> None:

@@ -296,6 +296,57 @@ def test_stories_indexed_by_the_old_trigger_stay_searchable(tmp_path: Path) -> N
     store.close()
 
 
+def test_a_store_indexed_before_kazakh_letters_folded_finds_them_and_stays_consistent(
+    tmp_path: Path,
+) -> None:
+    # Before 0022 the index held "Тоқаев" as "тоқаев"; the search for `токаев` found only
+    # the Russian story, and the delete trigger (computing the new words) would have left
+    # the old ones behind. A store written at the previous version, with its own folding:
+    path = tmp_path / "old.db"
+    connection = sqlite3.connect(path)
+    connection.create_function(
+        "syndicator_search_text",
+        1,
+        lambda text: None if text is None else " ".join(str(text).lower().split()),
+        deterministic=True,
+    )
+    db = Database(connection)
+    MIGRATIONS.apply(db, stop_before="0022_search_index_turkic_letters")
+    db.execute("INSERT INTO sources (url, config_url) VALUES ('https://kz.example/rss', 'x')")
+    for story_id, title in ((1, "Тоқаев Үкімет басшысын қабылдады"), (2, "Токаев в Астане")):
+        db.execute(
+            "INSERT INTO clusters (id, title, published_at, first_seen_at, updated_at) "
+            "VALUES (?, ?, '2026-11-26', '2026-11-26', '2026-11-26')",
+            (story_id, title),
+        )
+        db.execute(
+            "INSERT INTO stories (id, source_id, guid_key, guid, title, text, published_at, "
+            "first_seen_at, updated_at, content_hash, cluster_id) VALUES (?, 1, ?, ?, ?, '', "
+            "'2026-11-26', '2026-11-26', '2026-11-26', 'h', ?)",
+            (story_id, f"guid:{story_id}", f"s{story_id}", title, story_id),
+        )
+        db.execute(  # as `Store.store_stories` indexes a story
+            "INSERT INTO stories_fts (rowid, title, text) "
+            "VALUES (?, syndicator_search_text(?), '')",
+            (story_id, title),
+        )
+    assert connection.execute(
+        "SELECT rowid FROM stories_fts WHERE stories_fts MATCH 'тоқаев'"
+    ).fetchall() == [(1,)]
+    connection.commit()
+    connection.close()
+
+    store = open_store(path)
+    assert _search(store, "токаев") == ["s1", "s2"]
+    assert _search(store, "укимет") == ["s1"]
+    found = [cluster.title for cluster in store.clusters(ClusterFilter(query="токаев"))]
+    assert sorted(found) == ["Токаев в Астане", "Тоқаев Үкімет басшысын қабылдады"]
+    assert store.delete_clusters_before(NOW) == 2  # the trigger removes the folded words
+    assert _index_is_consistent(store)
+    assert _search(store, "токаев") == []
+    store.close()
+
+
 def test_same_canonical_url_from_two_sources_is_one_cluster(store: Store) -> None:
     store.store_stories([_story(1, "x1")], NOW)
     copy = _story(2, "other-guid", title="Kazakhstan: troops leave", url="https://wire.example/x1")

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from syndicator.errors import ConfigError
 from syndicator.models import Tag, TagKind
 from syndicator.tagging import topics
+from syndicator.tagging.text import detected_language, story_text
 from syndicator.tagging.topics import (
     Taxonomy,
     TopicRule,
@@ -427,6 +428,18 @@ def test_metaphors_and_abbreviations_read_in_context(
 )
 def test_kazakh_and_kyrgyz_stems(title: str, topic: str) -> None:
     assert codes(tag_topics(default_taxonomy(), title, ""))[0] == topic
+
+
+def test_reported_in_kazakh_is_not_a_bribe_in_ukrainian() -> None:
+    # "хабар" is news in Kazakh ("деп хабарлады": ... reported, closing many stories) and a
+    # bribe in Ukrainian: the stem made every other Kazakh story crime news.
+    kazakh = (
+        "Облыс әкімдігінің мәліметінше, өзен арналарын тазалау жұмыстары жүргізілуде, деп "
+        "хабарлады баспасөз қызметі. Хабарлама тұрғындарға жіберілді."
+    )
+    assert "crime" not in codes(tag_topics(default_taxonomy(), "Өзен арналары тазаланды", kazakh))
+    ukrainian = "Чиновника затримали під час отримання хабара, хабарника взяли під варту."
+    assert codes(tag_topics(default_taxonomy(), "Хабарництво в митниці", ukrainian))[0] == "crime"
 
 
 def test_english_terms_are_not_read_in_other_languages() -> None:
@@ -847,3 +860,69 @@ def test_feed_categories_seen_in_real_feeds_name_their_topic(
 def test_url_sections_seen_in_real_feeds_name_their_topic(url: str, slug: str) -> None:
     taxonomy = default_taxonomy()
     assert [taxonomy.slugs[i] for i, _ in taxonomy.path_topics(url)] == [slug]
+
+
+# -- the language a story's text reads as (for feeds that declare none) ----------------------
+
+_KAZAKH = (
+    "Мемлекет басшысы Қасым-Жомарт Тоқаев Ақордада Үкімет басшысы Олжас Бектеновті қабылдады. "
+    "Кездесу барысында елдің әлеуметтік-экономикалық дамуы туралы ақпарат берілді."
+)
+_RUSSIAN = (
+    "Президент Казахстана Касым-Жомарт Тоқаев провел совещание в Акорде, сообщает "
+    "пресс-служба. Глава государства поручил правительству ускорить работу по снижению "
+    "инфляции, которая остается высокой."
+)
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "language"),
+    [
+        ("Тоқаев Үкімет басшысын қабылдады", _KAZAKH, "kk"),
+        (
+            "Жапаров Өкмөт башчысын кабыл алды",
+            "Президент Садыр Жапаров Министрлер кабинетинин төрагасы Адылбек Касымалиевди "
+            "кабыл алды. Жолугушууда өлкөнүн социалдык-экономикалык өнүгүүсү тууралуу "
+            "маалымат берилди.",
+            "ky",
+        ),
+        (
+            "Токаев ввел режим ЧП",
+            "Президент Казахстана Касым-Жомарт Токаев ввел режим чрезвычайного положения в "
+            "Алматы и Мангистауской области на две недели, говорится в указе.",
+            "ru",
+        ),
+        (
+            "Торгівля між Росією та Китаєм",
+            "Торгівля між РФ та КНР перевищила 200 млрд доларів за 2023 рік. Країни не "
+            "очікували досягти цього до 2024 року.",
+            "uk",
+        ),
+        (
+            "Лукашэнка сустрэўся з кіраўніком урада",
+            "На сустрэчы абмяркоўваліся пытанні развіцця эканомікі і сельскай гаспадаркі, "
+            "паведамляе прэс-служба кіраўніка дзяржавы.",
+            "be",
+        ),
+        # Too short, or not told apart: unknown rather than wrong.
+        ("Тоқаев Үкімет басшысын қабылдады", "", ""),
+        ("Токаев ввел режим ЧП в Алматы и Мангистауской области", "", ""),
+        ("Токаев провел совещание", _RUSSIAN, ""),  # Russian quoting a Kazakh spelling once
+        (
+            "Вучић у Београду",
+            "Председник Србије Александар Вучић састао се данас у Београду са делегацијом "
+            "Европске уније, саопштено је из Председништва.",
+            "",
+        ),
+        (
+            "Правителството одобри бюджета",
+            "Министерският съвет одобри проектобюджета за следващата година, съобщиха от "
+            "пресслужбата на правителството.",
+            "",
+        ),
+    ],
+)
+def test_a_storys_language_is_read_from_its_text_only_when_clear(
+    title: str, text: str, language: str
+) -> None:
+    assert detected_language(story_text(title, text)) == language

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from syndicator.models import Tag, TagKind
 from syndicator.tagging.regions import load_gazetteer, regions_of
-from syndicator.tagging.text import story_text
+from syndicator.tagging.text import StoryText, detected_language, story_text
 from syndicator.tagging.topics import (
     Taxonomy,
     TopicRule,
@@ -74,6 +74,29 @@ def tag_story(
     """Every region and topic tag of one story, regions first, each kind strongest first.
     `language`: the language its feed declares, a hint where the text is too short to tell."""
     story = story_text(title, text, place, language)  # split once, read by both taggers
+    return _tags(context, story, categories, url)
+
+
+def tag_story_with_language(
+    context: TagContext,
+    title: str,
+    text: str,
+    *,
+    place: str = "",
+    categories: Sequence[str] = (),
+    url: str = "",
+    language: str = "",
+) -> tuple[tuple[Tag, ...], str]:
+    """`tag_story`'s tags, and the story's language: `language` (its entry's or feed's) when
+    given, else the one its text clearly reads as (`detected_language`), else "". The tags
+    are those `tag_story` gives, whatever the text reads as."""
+    story = story_text(title, text, place, language)
+    return _tags(context, story, categories, url), language or detected_language(story)
+
+
+def _tags(
+    context: TagContext, story: StoryText, categories: Sequence[str], url: str
+) -> tuple[Tag, ...]:
     regions = regions_of(load_gazetteer(), story, context.prior)
     topics = topics_of(taxonomy_for(context), story, categories=categories, url=url)
     return (*regions, *topics)

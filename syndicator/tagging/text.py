@@ -70,6 +70,34 @@ _OWN_LETTERS = {
     "sk": frozenset("ľĺŕĽĹŔ"),
     "cs": frozenset("ůřěŮŘĚ"),
 }
+# Function words of the languages written in Cyrillic (and Uzbek's Latin), for
+# `detected_language`: Russian, and the languages a Russian list would otherwise claim (they
+# share "на", "не", "за"), each list without the words the others write too.
+_CYRILLIC_FUNCTION_WORDS = {
+    "ru": word_set("что это как был была было были также который которая которые после его"
+                   " она они из от или уже только если"),
+    "uk": word_set("і та що це як був була було були також який яка які після його вона вони"
+                   " із від або вже тільки якщо"),
+    "be": word_set("і ў што гэта як быў была было былі таксама які якая якія пасля яго яна"
+                   " яны ад або ўжо толькі калі"),
+    "bg": word_set("че като са който която което които това тази този след също ще бе"),
+    "sr": word_set("је да се који која које што као али није са од"),
+    "mk": word_set("што е се да кој која кое ќе од со"),
+    "kk": word_set("және мен бұл деп үшін туралы бойынша болып осы оның еді арқылы кейін"),
+    "ky": word_set("жана менен бул деп үчүн тууралуу боюнча болуп ошол анын эле аркылуу кийин"),
+    "uz": word_set("ва билан учун бу ҳам эди бўйича деб унинг орқали кейин"
+                   " va bilan uchun bu ham edi bo‘yicha deb uning orqali keyin"),
+    "tg": word_set("ва дар ба аз бо ки барои мебошад ин"),
+}  # fmt: skip
+# A language is detected when the text has at least this many distinct function words of it,
+# and at least `_DETECTED_RATIO` times as many as of any other language: a headline alone
+# has too few, and text that mixes languages (a quote, a bilingual site) is left unknown.
+_DETECTED_AT_LEAST = 4
+_DETECTED_RATIO = 2
+_LETTERS_TO_TELL = 100  # letters a text needs for `cyrillic_language` (a headline has fewer)
+_FOREIGN_LETTERS = 0.005  # the share of letters above which a language's own are its text
+_CYRILLIC_ALPHABET = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґўәғқңөұүһђјљњћџѓќѕҳҷӣӯҗ"
+_OTHER_CYRILLIC = "ђјљњћџѓќѕҳҷӣӯҗ"
 # Declared languages whose text the unmarked terms are for (English, and the Russian and
 # Ukrainian stems that Belarusian, Kazakh and Kyrgyz news in Russian shares).
 _UNMARKED_LANGUAGES = frozenset(("en", "ru", "uk", "be", "kk", "ky"))
@@ -234,4 +262,81 @@ def text_language(story: StoryText) -> str:
                 letters.isdisjoint(story.title) and letters.isdisjoint(story.body[:_LETTERS_READ])
             ):
                 return code
+    return ""
+
+
+def detected_language(story: StoryText) -> str:
+    """The story's language read from its text alone, for a feed that declares none; ""
+    unless it is clear. Two readings, which must not disagree: function words (at least
+    `_DETECTED_AT_LEAST` distinct ones of a language in the title and body, and at least
+    `_DETECTED_RATIO` times as many as of any other), and, for Cyrillic text of at least
+    `_LETTERS_TO_TELL` letters, the letters each alphabet writes and the others do not
+    (`cyrillic_language`): a two-sentence Ukrainian summary has three function words but
+    its "і", "ї" and no "ы". A headline alone, text mixing languages, or a language neither
+    reading knows stays "": a story left unknown is not wrongly filtered by `lang:` or
+    marked for a reader's hyphenation."""
+    by_words = _language_by_words(story)
+    by_letters = cyrillic_language(f"{story.title} {story.body[:_LETTERS_READ]}")
+    if by_words and by_letters and by_words != by_letters:
+        return ""
+    return by_words or by_letters
+
+
+def _language_by_words(story: StoryText) -> str:
+    counts = story.body_counts
+    in_body = counts.__contains__
+    title_only = frozenset(word for word in story.title_words if word not in counts)
+
+    def distinct(words: frozenset[str]) -> int:
+        return sum(map(in_body, words)) + len(words & title_only)
+
+    found = sorted(
+        (distinct(words), code)
+        for code, words in (
+            ("en", _ENGLISH_WORDS),
+            *_OTHER_FUNCTION_WORDS.items(),
+            *_CYRILLIC_FUNCTION_WORDS.items(),
+        )
+    )
+    (second, _), (most, language) = found[-2:]
+    if most >= _DETECTED_AT_LEAST and most >= _DETECTED_RATIO * second:
+        return language
+    return ""
+
+
+def cyrillic_language(text: str) -> str:
+    """Russian, Ukrainian, Belarusian, Kazakh or Kyrgyz by their letters, for text that is
+    mostly Cyrillic with at least `_LETTERS_TO_TELL` letters; else "". Each alphabet has
+    letters the others lack: Ukrainian ї є ґ and і but no ы э ъ ё; Belarusian ў and і but no
+    и; Kazakh і with қ ғ ұ ә; Kyrgyz ң ө ү without those; Russian none of them. Serbian,
+    Macedonian, Bulgarian, Uzbek, Tajik and Tatar letters (or none of the telling ones where
+    Bulgarian writes no ы) leave it "", as does a Russian text quoting a Kazakh name once."""
+    lower = text.lower()
+    letters = sum(map(str.isalpha, lower))
+    if letters < _LETTERS_TO_TELL:
+        return ""
+    cyrillic = sum(map(lower.count, _CYRILLIC_ALPHABET))
+    if cyrillic < 0.8 * letters:
+        return ""
+
+    def share(chars: str) -> float:
+        return sum(map(lower.count, chars)) / cyrillic
+
+    if share(_OTHER_CYRILLIC) > 0:
+        return ""  # Serbian, Macedonian, Uzbek, Tajik, Tatar: not told apart here
+    kazakh, kyrgyz = share("әғқұ"), share("ңөү")
+    if kazakh + kyrgyz > _FOREIGN_LETTERS:  # more than a quoted name
+        if "і" in lower and kazakh > 0 and "ў" not in lower:
+            return "kk"
+        if "і" not in lower and kazakh == 0:
+            return "ky"
+        return ""
+    if kazakh + kyrgyz > 0:
+        return ""  # a few: a name in Russian text, or a short Kazakh one
+    if share("їєґ") > 0 and share("і") > _FOREIGN_LETTERS and share("ыэъёў") == 0:
+        return "uk"
+    if "ў" in lower and "і" in lower and "и" not in lower:
+        return "be"
+    if share("іїєґў") == 0 and share("ы") > _FOREIGN_LETTERS:
+        return "ru"  # Bulgarian writes no ы, Serbian and Macedonian have letters of their own
     return ""
