@@ -76,6 +76,7 @@ from syndicator.query import (
     source_key,
     to_fts5,
 )
+from syndicator.query import Source as SourceTerm
 from syndicator.query import parse as parse_query
 
 BUSY_TIMEOUT_MS = 10_000
@@ -2375,11 +2376,11 @@ class Store:
         """The ids of the newest clusters passing `where` with a member story that matches
         its query exactly (regions and topics: the cluster's focus tags), newest first, the
         first `stop_at` of them (None: all); and whether every stored candidate was looked
-        at. Candidates come from the search index and the other filters, at most
-        `QUERY_SCAN_LIMIT` of them: a query the index cannot narrow (only NOTs and field
-        filters) looks at the newest clusters only."""
+        at. Candidates come from the search index, the tag and source indexes and the other
+        filters, at most `QUERY_SCAN_LIMIT` of them: a query none can narrow (only NOTs and
+        `lang:`) looks at the newest clusters only."""
         tree = parse_query(where.query)
-        narrowed = self._narrowed_by_tags(where, tree)
+        narrowed = self._narrowed_by_indexes(where, tree)
         sql, params = _feed_query("c.id", replace(narrowed, limit=QUERY_SCAN_LIMIT))
         candidates = [row[0] for row in self._execute(sql, params)]
         matched: list[int] = []
@@ -2393,18 +2394,39 @@ class Store:
                         return matched, False
         return matched, len(candidates) < QUERY_SCAN_LIMIT
 
-    def _narrowed_by_tags(self, where: ClusterFilter, tree: Query) -> ClusterFilter:
-        """`where` with the region and topic filters its query requires (`region:KZ`,
-        `region:KZ OR region:KG`, `topic:conflict` as a term every match has), so that the
-        tag index finds the candidates: the text index knows no field, and without it a
-        query of field filters alone would look at the newest `QUERY_SCAN_LIMIT` clusters
-        only. Not where the filter has its own regions, topics or `min_score` (a score
-        floor applies to those, not to the query's)."""
+    def _narrowed_by_indexes(self, where: ClusterFilter, tree: Query) -> ClusterFilter:
+        """`where` with the sources, region and topic filters its query requires
+        (`source:reuters`, `region:KZ`, `region:KZ OR region:KG`, `topic:conflict` as a term
+        every match has), so that the source and tag indexes find the candidates: the text
+        index knows no field, and without them a query of field filters alone would look at
+        the newest `QUERY_SCAN_LIMIT` clusters only. Not the sources where the filter has its
+        own, nor regions and topics where it has its own or a `min_score` (a score floor
+        applies to those, not to the query's)."""
+        if not where.sources:
+            where = replace(where, sources=self._source_urls(_required_sources(tree)))
         if where.regions or where.topics or where.min_score:
             return where
         regions = self._tag_codes("region", _required_keys(tree, Region), region_key)
         topics = self._tag_codes("topic", _required_keys(tree, Topic), slug_key)
         return replace(where, regions=regions, topics=topics)
+
+    def _source_urls(self, terms: tuple[SourceTerm, ...]) -> tuple[str, ...]:
+        """The URLs of the sources one of these `source:` terms matches (as the query
+        evaluates them), so that the stories' source index finds a `source:` query's
+        candidates; a URL no source has when none matches; () for no terms."""
+        if not terms:
+            return ()
+        urls = tuple(
+            url
+            for url, *names in self._execute(
+                "SELECT url, name, feed_title, config_url FROM sources", []
+            )
+            if any(
+                evaluate(term, match_doc("", "", sources=[url, *filter(None, names)]))
+                for term in terms
+            )
+        )
+        return urls or ("\x00no source matches",)
 
     def _tag_codes(
         self, kind: str, keys: frozenset[str], key_of: Callable[[str], str]
@@ -3009,6 +3031,16 @@ def _add_cluster_tags(conn: sqlite3.Connection, cluster_id: int, tags: Sequence[
             for tag in tags
         ],
     )
+
+
+def _required_sources(tree: Query) -> tuple[SourceTerm, ...]:
+    """The `source:` terms of which every match of the query has one: the query itself, or
+    a term of its top-level AND, that is one or an OR of only such terms; () when none."""
+    for term in tree.children if isinstance(tree, And) else (tree,):
+        options = term.children if isinstance(term, Or) else (term,)
+        if all(isinstance(option, SourceTerm) for option in options):
+            return tuple(option for option in options if isinstance(option, SourceTerm))
+    return ()
 
 
 def _required_keys(tree: Query, kind: type[Region] | type[Topic]) -> frozenset[str]:

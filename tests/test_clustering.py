@@ -654,7 +654,7 @@ def test_the_copy_published_first_represents_the_cluster_whatever_the_order_it_a
     assert found["published_at"] == original_at.isoformat()
     assert found["sources"] == ["Outlet", "Other"]  # the first to publish first
     entry = (tmp_path / "feeds" / "feeds" / "all.atom").read_text(encoding="utf-8")
-    assert "<title>Magnitude 7.1 quake strikes off northern Japan</title>" in entry
+    assert ">Magnitude 7.1 quake strikes off northern Japan</title>" in entry  # (xml:lang="en")
     assert 'href="https://outlet.example/quake-77" rel="alternate"' in entry
 
     explained = json.loads(
