@@ -28,7 +28,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -62,7 +62,7 @@ from syndicator.server import (
     build_feed_app,
     listen,
 )
-from syndicator.storage import Store, open_store, read_health
+from syndicator.storage import Store, SyncNote, open_store, read_health
 from syndicator.websub import notify_hub
 
 log = logging.getLogger("syndicator")
@@ -301,6 +301,13 @@ def log_config_warnings(settings: Settings) -> None:
         log.warning("config: %s", warning)
 
 
+def log_sync_notes(notes: Iterable[SyncNote]) -> None:
+    """Say what syncing the sources with the config carried over (a moved source's URL now
+    in the config keeps its stories) or skipped (one feed configured twice)."""
+    for note in notes:
+        log.log(logging.WARNING if note.skipped else logging.INFO, "sources: %s", note.message)
+
+
 def remove_leftovers(settings: Settings) -> None:
     """What a kill of an earlier run left behind in the output directory: half-written temp
     files of feeds (never served: they are dot-files, and the feeds themselves are whole)."""
@@ -319,7 +326,7 @@ def run_once(
         store = open_store(settings.storage.path, cluster_rules(settings))
         pool = ParserPool()
         try:
-            store.sync_sources(configured_sources(settings.sources), clock())
+            log_sync_notes(store.sync_sources(configured_sources(settings.sources), clock()))
             # Worker processes pay off only for a batch; a few feeds parse faster inline.
             many = len(store.due_sources(clock(), limit=POOL_THRESHOLD)) >= POOL_THRESHOLD
             parser: Parser = pool if many else parse_inline
@@ -619,7 +626,9 @@ class Daemon:
         self._store.alerts = alert_index(self.settings)
         running = False
         try:
-            self._store.sync_sources(configured_sources(self.settings.sources), self.clock())
+            log_sync_notes(
+                self._store.sync_sources(configured_sources(self.settings.sources), self.clock())
+            )
             if handle_signals:
                 self._install_signal_handlers()
             self.server = await self._start_http()
@@ -728,6 +737,15 @@ class Daemon:
                 "; ".join(e.problems),
             )
             return
+        if self._store is not None:
+            # First, so that a database that refuses it leaves the running configuration
+            # whole (a signal handler's exception is only a traceback in the log).
+            try:
+                notes = self._store.sync_sources(configured_sources(settings.sources), self.clock())
+            except StorageError as e:
+                log.error("reload refused, keeping the running configuration: %s", e)
+                return
+            log_sync_notes(notes)
         if pending := restart_needed(self._started_with, settings):
             log.warning("reload: %s", "; ".join(pending))
         if self._runner is not None and poll_tick(settings) != poll_tick(self.settings):
@@ -735,7 +753,6 @@ class Daemon:
                 self._runner.reschedule(name, poll_tick(settings))
         self.settings = settings
         if self._store is not None:
-            self._store.sync_sources(configured_sources(settings.sources), self.clock())
             self._store.rules = cluster_rules(settings)  # for stories stored from now on
             self._store.alerts = alert_index(settings)
         self._needs_publish = True

@@ -584,6 +584,71 @@ def _source_key_or_null(text: str | None) -> str | None:
     return None if text is None else (source_key(str(text)) or None)
 
 
+@dataclass(frozen=True, slots=True)
+class SyncNote:
+    """What `sync_sources` did with a configured URL beyond adding or updating it."""
+
+    message: str
+    skipped: bool = False  # the URL is not a source of its own (see `_continue_source`)
+
+
+def _continue_source(
+    db: Database,
+    source: ConfiguredSource,
+    configured: Sequence[ConfiguredSource],
+    wanted: set[str],
+    now: datetime,
+) -> SyncNote | None:
+    """Point the stored source that `source` continues at its URL; None if it continues none.
+
+    Without this, a configured URL new to the table would be a new source, which either
+    failed (the URL a source was moved to is UNIQUE: the daemon could no longer start) or
+    stored every entry of its feed a second time, beside the old source's copies. Two cases:
+    - the URL is where a stored source is polled now (a permanent redirect or autodiscovery
+      moved it there, and the config was updated as the log advised): that source. If the
+      URL it was configured under is still configured too, both entries name one feed, and
+      this one is skipped, with a note (the table holds one source per polled URL);
+    - the URL of a `[[sources]]` entry was edited in place: the one source no longer
+      configured that has the same non-empty `name`, if no other entry has that name. Its
+      validators and failures were the old URL's: they are cleared, and it is due now.
+    """
+    if db.execute("SELECT 1 FROM sources WHERE config_url = ?", (source.url,)).fetchone():
+        return None  # a source of its own already
+    row = db.execute("SELECT id, config_url FROM sources WHERE url = ?", (source.url,)).fetchone()
+    if row is not None:
+        source_id, old_url = row
+        if old_url in wanted:
+            return SyncNote(
+                f"{source.url} is configured twice: the source configured as {old_url} "
+                "moved there (permanent redirect); remove one of the two",
+                skipped=True,
+            )
+        db.execute("UPDATE sources SET config_url = ? WHERE id = ?", (source.url, source_id))
+        return SyncNote(
+            f"source {source.url} was configured as {old_url}, which a permanent redirect "
+            "moved there: the same source, with its stories"
+        )
+    if not source.name or sum(other.name == source.name for other in configured) > 1:
+        return None
+    rows = db.execute(
+        "SELECT id, config_url FROM sources WHERE name = ?", (source.name,)
+    ).fetchall()
+    unconfigured = [(source_id, url) for source_id, url in rows if url not in wanted]
+    if len(unconfigured) != 1:
+        return None
+    [(source_id, old_url)] = unconfigured
+    db.execute(
+        """
+        UPDATE sources SET config_url = ?, url = ?, etag = NULL, last_modified = NULL,
+            content_hash = NULL, next_poll_at = ?, consecutive_failures = 0,
+            failure_score = 0, disabled_reason = NULL, disabled_at = NULL
+        WHERE id = ?
+        """,
+        (source.url, source.url, format_time(now), source_id),
+    )
+    return SyncNote(f"source {source.name!r} moved from {old_url} to {source.url}")
+
+
 def _disable(db: Database, source_id: int, reason: str, now: datetime) -> None:
     db.execute(
         "UPDATE sources SET disabled_reason = ?, disabled_at = ? WHERE id = ?",
@@ -1149,14 +1214,28 @@ class Store:
 
     # -- sources -------------------------------------------------------------------------------
 
-    def sync_sources(self, configured: Iterable[ConfiguredSource], now: datetime) -> None:
+    def sync_sources(self, configured: Iterable[ConfiguredSource], now: datetime) -> list[SyncNote]:
         """Make the sources table match the config: add new ones (due now), update names and
-        settings, and mark sources no longer configured (their stories stay)."""
+        settings, and mark sources no longer configured (their stories stay).
+
+        A configured URL that is new to the table may continue a source that is there (see
+        `_continue_source`): the URL a permanent redirect moved it to, written into the config
+        as the log advised, or a source's `url` edited in place under the same `name`. It keeps
+        its stories, so its feed's entries are not stored a second time. Returns notes for the
+        log: what was carried over, and a URL another configured source is polled at already.
+        """
         configured = list(configured)
         self._source_words.clear()
+        notes: list[SyncNote] = []
         with self._transaction() as db:
+            wanted = {source.url for source in configured}
             db.execute("UPDATE sources SET configured = 0")
             for source in configured:
+                note = _continue_source(db, source, configured, wanted, now)
+                if note is not None:
+                    notes.append(note)
+                    if note.skipped:
+                        continue
                 db.execute(
                     """
                     INSERT INTO sources (url, config_url, name, region, enabled, interval_s,
@@ -1178,6 +1257,7 @@ class Store:
                         source.language,
                     ),
                 )
+        return notes
 
     def due_sources(self, now: datetime, limit: int | None = None) -> list[Source]:
         """Enabled, configured sources whose next poll time has come, most overdue first."""
