@@ -206,20 +206,22 @@ async def run_cycle(
     on_progress: Progress | None = None,
     parser: Parser = parse_inline,
 ) -> CycleReport:
-    """One cycle, the same steps the daemon's jobs take: poll every due source, publish,
-    deliver alerts, apply retention. Source errors are in the report, not raised; an output
+    """One cycle, the same steps the daemon's jobs take: poll every due source, apply
+    retention, publish, deliver alerts. Source errors are in the report, not raised; an output
     directory that cannot be written is raised (`PublishError`) once the rest is done."""
     started = clock()
     plan = plan_from_settings(settings)
     store.alerts = alert_index(settings)
     outcomes = await poll_due_sources(store, plan, clock, on_progress, parser)
+    # Before publishing, so that what it removes leaves the feeds in this cycle, not the
+    # next (it keeps clusters whose alerts are still to be delivered).
+    apply_retention(store, settings, clock())
     unpublished: PublishError | None = None
     try:
         written = await publish_and_notify(store, settings, clock())
-    except PublishError as e:  # the output directory: alerts still go out, retention runs
+    except PublishError as e:  # the output directory: alerts still go out
         unpublished, written = e, []
     await deliver(store, settings, clock())
-    apply_retention(store, settings, clock())
     report = CycleReport(started, clock(), tuple(outcomes), tuple(written))
     _log_cycle(report)
     if unpublished is not None:
@@ -873,8 +875,12 @@ class Daemon:
             await deliver(self._store, self.settings, self.clock(), self.metrics)
 
     async def _retention(self) -> None:
-        if self._store is not None and self._may_write():
-            apply_retention(self._store, self.settings, self.clock())
+        if self._store is None or not self._may_write():
+            return
+        if apply_retention(self._store, self.settings, self.clock()):
+            # The removed stories leave the feeds now: else they stayed published (and a
+            # quiet feed, such as a country's, kept them) until a poll changed stories.
+            self._needs_publish = True
 
     def health(self) -> dict[str, Any]:
         """The `/healthz` report: "status" is "ok", or "failing" with "problems" saying why
