@@ -1428,7 +1428,9 @@ class Store:
         except those with alerts not yet delivered or dead-lettered. Returns clusters removed.
 
         Each removed story's entry is remembered (`expired_entries`, seen at `now`, else at
-        `cutoff`), so that its feed re-sending it stores nothing: it is not new."""
+        `cutoff`), so that its feed re-sending it stores nothing: it is not new. So is its
+        canonical URL with its title (`_removed_link_key`), for the same entry re-sent under
+        a new guid (a CMS re-import, a move from RSS to Atom)."""
         seen_at = int((now or cutoff).timestamp())
         with self._transaction() as db:
             self._flush_group_index(db)
@@ -1464,6 +1466,16 @@ class Store:
                     f"SELECT source_id, guid_key, ? FROM stories WHERE cluster_id IN ({marks}) "
                     "ON CONFLICT DO UPDATE SET seen_at = MAX(seen_at, excluded.seen_at)",
                     [seen_at, *chunk],
+                )
+                linked = db.execute(
+                    "SELECT source_id, canonical_url, title FROM stories "
+                    f"WHERE cluster_id IN ({marks}) AND canonical_url != ''",
+                    chunk,
+                ).fetchall()
+                db.conn.executemany(
+                    "INSERT INTO expired_entries (source_id, guid_key, seen_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO UPDATE SET seen_at = MAX(seen_at, excluded.seen_at)",
+                    [(sid, _removed_link_key(url, title), seen_at) for sid, url, title in linked],
                 )
                 db.execute(f"DELETE FROM stories WHERE cluster_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM clusters WHERE id IN ({marks})", chunk)
@@ -1641,6 +1653,16 @@ class Store:
                     claimed={row[0] for row in stored.values()},
                     now=now,
                 )
+            )
+            expired |= self._expired_links(
+                db.conn,
+                [
+                    story
+                    for story in stories
+                    if (story.source_id, story.guid_key) not in stored
+                    and (story.source_id, story.guid_key) not in expired
+                ],
+                now,
             )
             for story in stories:
                 row = stored.get((story.source_id, story.guid_key))
@@ -1886,13 +1908,53 @@ class Store:
         stale: list[tuple[int, int, str]] = []
         now_s = int(now.timestamp())
         refresh_before = now_s - int(LISTED_REFRESH.total_seconds())
+        by_key = {(story.source_id, story.guid_key): story for story in stories}
         for source_id, (key, seen_at) in _rows_per_source(
             conn,
             "SELECT guid_key, seen_at FROM expired_entries "
             "WHERE source_id = ? AND guid_key IN ({marks})",
-            [(story.source_id, story.guid_key) for story in stories],
+            by_key,
         ):
             found.add((source_id, key))
+            if seen_at < refresh_before:
+                stale.append((now_s, source_id, key))
+                # Its link's memory too (see `_expired_links`), while the feed lists it.
+                story = by_key[(source_id, key)]
+                if story.canonical_url:
+                    link_key = _removed_link_key(story.canonical_url, story.title)
+                    stale.append((now_s, source_id, link_key))
+        if stale:
+            conn.executemany(
+                "UPDATE expired_entries SET seen_at = ? WHERE source_id = ? AND guid_key = ?",
+                stale,
+            )
+        return found
+
+    @staticmethod
+    def _expired_links(
+        conn: sqlite3.Connection, stories: Sequence[Story], now: datetime
+    ) -> set[tuple[int, str]]:
+        """The keys among these entries, new under their own key and stored under no other,
+        whose link and title are those of a story retention removed from the same source: the
+        same entry under a new guid. A re-import that gives a feed's entries new guids would
+        else bring back every entry older than the retention as a new story, published and
+        alerted again. Those last seen more than `LISTED_REFRESH` ago are marked seen now."""
+        by_key = {
+            (story.source_id, _removed_link_key(story.canonical_url, story.title)): story
+            for story in stories
+            if story.canonical_url
+        }
+        found: set[tuple[int, str]] = set()
+        stale: list[tuple[int, int, str]] = []
+        now_s = int(now.timestamp())
+        refresh_before = now_s - int(LISTED_REFRESH.total_seconds())
+        for source_id, (key, seen_at) in _rows_per_source(
+            conn,
+            "SELECT guid_key, seen_at FROM expired_entries "
+            "WHERE source_id = ? AND guid_key IN ({marks})",
+            by_key,
+        ):
+            found.add((source_id, by_key[(source_id, key)].guid_key))
             if seen_at < refresh_before:
                 stale.append((now_s, source_id, key))
         if stale:
@@ -3196,6 +3258,14 @@ def _rows_per_source(
             statement = sql.format(marks=",".join("?" * len(chunk)))
             for row in conn.execute(statement, [source_id, *chunk]):
                 yield source_id, row
+
+
+def _removed_link_key(canonical_url: str, title: str) -> str:
+    """The `expired_entries` key of a removed story's canonical URL and title. A hash: the
+    table holds keys, and a URL with a title can be long. Not re-keyed when an upgrade
+    changes the canonical URL rules, as entry keys are: it is a second memory only."""
+    digest = hashlib.sha256(f"{canonical_url}\n{title}".encode()).hexdigest()[:32]
+    return f"removed-link:{digest}"
 
 
 def _same_title_or_text(title: str, text: str, story: Story) -> bool:
