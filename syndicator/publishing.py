@@ -196,7 +196,7 @@ def publish_steps(store: Store, settings: Settings, now: datetime) -> Iterator[s
     output_dir = settings.publish.output_dir
     check_output_dir(output_dir)
     store.end_group()
-    specs = feed_specs(settings, store.tagged_countries())
+    specs = feed_specs(settings, _countries(store))
     sources = store.sources_signature()
     for number, spec in enumerate(specs):
         written = False
@@ -227,6 +227,21 @@ def publish_steps(store: Store, settings: Settings, now: datetime) -> Iterator[s
         except OSError as e:
             raise output_dir_error(output_dir, e, f"{name} failed") from e
         yield name if changed else None
+
+
+_COUNTRY_FEED = re.compile(r"feeds/regions/([a-z]{2})\.atom")
+
+
+def _countries(store: Store) -> list[str]:
+    """The countries to publish a feed for: those with stories, and those published before.
+    A country whose last stories retention removed has its feed written again, empty: it was
+    left as it was, served and read with the stories the database no longer has."""
+    published = {
+        match.group(1).upper()
+        for path in store.published_paths("feeds/regions/")
+        if (match := _COUNTRY_FEED.fullmatch(path))
+    }
+    return sorted(published.union(store.tagged_countries()))
 
 
 def publish_feed(

@@ -2579,6 +2579,14 @@ class Store:
         )
         return [row["code"] for row in rows]
 
+    def published_paths(self, prefix: str) -> list[str]:
+        """The paths of the feeds published under `prefix` (`feeds/regions/`)."""
+        rows = self._rows(
+            "SELECT path FROM published_feeds WHERE substr(path, 1, ?) = ? ORDER BY path",
+            [len(prefix), prefix],
+        )
+        return [row["path"] for row in rows]
+
     def published_feeds(self) -> list[PublishedFeed]:
         rows = self._rows("SELECT path FROM published_feeds ORDER BY path")
         return [feed for row in rows if (feed := self.published_feed(row["path"])) is not None]

@@ -22,6 +22,7 @@ from syndicator.fetch import FetchLimits
 from syndicator.pipeline import PollPlan, poll_due_sources
 from syndicator.schedule import PollBounds
 from syndicator.storage import ClusterFilter, ConfiguredSource, Store, open_store
+from tests.atom_checks import check_atom
 from tests.conftest import FakeClock
 
 from .conftest import FeedServer, Route, rss, write_config
@@ -113,6 +114,8 @@ def test_a_feed_still_listing_what_retention_removed_adds_nothing_across_restart
     run_once(settings, clock)
     assert _counts(settings) == (2, 2, 2)
     assert _alerted_titles(receiver) == sorted(item["title"] for item in OLD)
+    kazakhstan = settings.publish.output_dir / "feeds" / "regions" / "kz.atom"
+    assert _titles_in(kazakhstan) == sorted(item["title"] for item in OLD)
 
     clock.advance(timedelta(days=91))  # past the retention: both stories are removed
     run_once(settings, clock)
@@ -120,6 +123,10 @@ def test_a_feed_still_listing_what_retention_removed_adds_nothing_across_restart
     # Gone from the feed in the same cycle: it published before its retention, so the
     # removed stories stayed in the feeds until another cycle had something to publish.
     assert _titles_in(all_feed) == []
+    # Its last stories gone, the country's feed is written again, empty: it was left on
+    # disk (and served) as it was, with the stories the database no longer has.
+    assert _titles_in(kazakhstan) == []
+    assert check_atom(kazakhstan) == []
 
     # The feed gains an entry and still lists the old ones: only the new one is new.
     feed_server.routes["/wire.rss"] = Route(rss([NEW, *OLD]))
