@@ -263,6 +263,8 @@ def apply_retention(store: Store, settings: Settings, now: datetime) -> int:
     retention = settings.storage.retention
     if retention > timedelta(0):
         removed = store.delete_clusters_before(now - retention, now)
+        # A day at least: `max_per_hour` counts the messages of the last hour.
+        store.forget_sent_deliveries(min(now - retention, now - timedelta(days=1)))
         # As long as the stories themselves were kept: an entry a feed drops and lists
         # again within that time (a rotating "most read" list) is still not new.
         forgotten = store.forget_expired_entries(now, retention)

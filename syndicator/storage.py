@@ -1482,6 +1482,25 @@ class Store:
         self._id_floors = self._read_id_floors()
         return len(doomed)
 
+    def forget_sent_deliveries(self, before: datetime) -> int:
+        """Retention of the alert messages: delete the sent ones composed before `before`
+        whose story clusters retention has removed (their outbox rows went with them). They
+        were kept forever, a row per message, the only table that grew without bound. Not
+        the last digest of an (alert, channel): it tells whether that fire's digest went out.
+        Returns how many were deleted."""
+        with self._transaction() as db:
+            return db.execute(
+                """
+                DELETE FROM deliveries
+                WHERE status = 'sent' AND created_at < ?
+                  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.delivery_id = deliveries.id)
+                  AND NOT EXISTS (SELECT 1 FROM alert_digests d WHERE d.rule = deliveries.rule
+                                  AND d.channel = deliveries.channel
+                                  AND d.last_at = deliveries.created_at)
+                """,
+                (format_time(before),),
+            ).rowcount
+
     def forget_expired_entries(self, now: datetime, keep: timedelta) -> int:
         """Forget the removed entries (see `delete_clusters_before`) that their feed stopped
         listing: not seen for longer than `keep`, although a document of their source was

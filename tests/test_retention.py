@@ -92,13 +92,13 @@ def _alerted_titles(receiver: Receiver) -> list[str]:
     return sorted(str(item["title"]) for item in items)
 
 
-def _counts(settings: Settings) -> tuple[int, int, int]:
-    """Stories, alert matches and outbox rows stored."""
+def _counts(settings: Settings, *tables: str) -> tuple[int, ...]:
+    """Stories, alert matches and outbox rows stored (or the rows of `tables`)."""
     store = open_store(settings.storage.path)
     try:
-        return tuple(  # type: ignore[return-value]
+        return tuple(
             store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-            for table in ("stories", "alert_matches", "outbox")
+            for table in tables or ("stories", "alert_matches", "outbox")
         )
     finally:
         store.close()
@@ -117,9 +117,11 @@ def test_a_feed_still_listing_what_retention_removed_adds_nothing_across_restart
     kazakhstan = settings.publish.output_dir / "feeds" / "regions" / "kz.atom"
     assert _titles_in(kazakhstan) == sorted(item["title"] for item in OLD)
 
+    assert _counts(settings, "deliveries") == (1,)
     clock.advance(timedelta(days=91))  # past the retention: both stories are removed
     run_once(settings, clock)
     assert _counts(settings) == (0, 0, 0)
+    assert _counts(settings, "deliveries") == (0,)  # the message that alerted them too
     # Gone from the feed in the same cycle: it published before its retention, so the
     # removed stories stayed in the feeds until another cycle had something to publish.
     assert _titles_in(all_feed) == []
