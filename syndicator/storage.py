@@ -1791,16 +1791,13 @@ class Store:
         conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int], now: datetime
     ) -> dict[tuple[int, str], tuple[int, str, int]]:
         """The stored stories these entries, whose keys are new, already are: by link, else
-        by link but for its query and time, else (without a link) by title and text."""
+        by time and link but for its query, or by time, title and text (its link renamed),
+        else (without a link) by title and text."""
         found = Store._stored_by_link(conn, stories, claimed)
         found.update(
             Store._stored_by_date(
                 conn,
-                [
-                    s
-                    for s in stories
-                    if "?" in s.canonical_url and (s.source_id, s.guid_key) not in found
-                ],
+                [s for s in stories if s.canonical_url and (s.source_id, s.guid_key) not in found],
                 claimed,
                 now,
             )
@@ -1861,7 +1858,13 @@ class Store:
         same title or (a non-empty) text. When only the link changed, the entry counts as
         unchanged (the entry's own hash is returned as the stored one), or readers would see
         it "updated" on every poll. An undated entry is dated when first seen, so it cannot
-        be found this way."""
+        be found this way.
+
+        Also the story published at the same second with the same title and the same
+        non-empty text at another address: the same entry, re-keyed with its link renamed (a
+        CMS re-import, a slug or section changed). It was stored again, a copy of itself
+        "also reported by" its own source, and the feed kept its old, dead link. It is
+        updated (its link is new), and found by that link from then on."""
         by_time: dict[tuple[int, str], list[Story]] = {}
         for story in stories:
             published = format_time(min(story.published_at, now))
@@ -1878,12 +1881,17 @@ class Store:
                 continue
             for story in by_time[(source_id, published)]:
                 key = (source_id, story.guid_key)
-                if key in found or not _same_address(url, story.canonical_url):
+                if key in found:
                     continue
-                if not _same_title_or_text(title, text, story):
-                    continue
-                claimed.add(story_id)
                 unchanged = title == story.title and text == story.text
+                if _same_address(url, story.canonical_url):
+                    if not _same_title_or_text(title, text, story):
+                        continue
+                elif not (unchanged and text.strip()):
+                    continue
+                else:  # renamed: its new link is a change to publish
+                    unchanged = False
+                claimed.add(story_id)
                 found[key] = (story_id, story.content_hash if unchanged else digest, cluster_id)
                 break
         return found

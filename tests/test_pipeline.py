@@ -774,3 +774,30 @@ def test_a_source_url_edited_in_place_under_its_name_continues_the_source(
     assert [note.message for note in notes] == [
         f"source 'Wire' moved from {feed_server.url('/old.rss')} to {feed_server.url('/new.rss')}"
     ]
+
+
+def test_an_entry_re_keyed_with_its_link_renamed_is_the_same_story(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    """A CMS re-import gives an entry a new guid and a new slug; its title, text and date
+    stay. It was stored again: a second story of the same source in the cluster, "also
+    reported by" itself, while the entry kept the old, dead link."""
+    text = "Steppe Wire reports that fuel prices in Almaty rose by a tenth over the winter."
+    item = {
+        "title": "Fuel prices rise in Almaty",
+        "guid": "w-2",
+        "link": "https://wire.example/2026/fuel-prices",
+        "date": "Fri, 27 Nov 2026 09:00:00 GMT",
+        "description": text,
+    }
+    feed_server.routes["/wire.rss"] = Route(rss([item]))
+    store = _store(tmp_path, feed_server.url("/wire.rss"))
+    _poll(store, clock)
+    renamed = {**item, "guid": "cms-7781", "link": "https://wire.example/almaty/fuel-prices-rise"}
+    feed_server.routes["/wire.rss"] = Route(rss([renamed]))
+    for _ in range(2):  # the re-keyed entry, then the same document again
+        clock.advance(timedelta(hours=1))
+        _poll(store, clock)
+        assert store.story_count() == 1
+    [cluster] = store.clusters(ClusterFilter())
+    assert [copy.url for copy in cluster.copies] == [renamed["link"]]  # one, its link new
