@@ -2744,6 +2744,13 @@ class Store:
         )
         return [row["page"] for row in rows]
 
+    def forget_feed(self, path: str) -> None:
+        """Drop what is recorded of a feed no longer published (its section or alert was
+        removed from the config): its members, archive and last publish."""
+        with self._transaction() as db:
+            for table in ("feed_members", "feed_archives", "published_feeds"):
+                db.execute(f"DELETE FROM {table} WHERE path = ?", (path,))
+
     def forget_removed_archived(self, path: str, page: int) -> None:
         """Drop the rows of clusters retention removed from one archive page."""
         with self._transaction() as db:
