@@ -755,6 +755,12 @@ class Daemon:
         if self._runner is not None and poll_tick(settings) != poll_tick(self.settings):
             for name in self._ticking_jobs():
                 self._runner.reschedule(name, poll_tick(settings))
+        if (
+            self._runner is not None
+            and settings.storage.retention != self.settings.storage.retention
+        ):
+            # A shortened retention (a full disk, a policy) applies now, not within the hour.
+            self._runner.run_soon("retention")
         self.settings = settings
         if self._store is not None:
             self._store.rules = cluster_rules(settings)  # for stories stored from now on

@@ -207,6 +207,25 @@ def test_sighup_warns_only_about_what_needs_a_restart(daemon: tuple[Running, str
     assert running.stop(signal.SIGTERM) == 0
 
 
+def test_a_shortened_retention_applies_at_the_reload(
+    daemon: tuple[Running, str, Path], tmp_path: Path
+) -> None:
+    """The operator shortens `storage.retention` (the disk fills up): the stories past it
+    were removed by the hourly job, up to an hour after the reload; now at once, and gone
+    from the feeds too."""
+    running, base, config = daemon
+    time.sleep(1.1)  # the story was first seen more than a second ago
+    database = f'path = "{tmp_path / "db" / "syndicator.db"}"'
+    config.write_text(config.read_text().replace(database, database + '\nretention = "1s"'))
+    running.process.send_signal(signal.SIGHUP)
+    running.wait_for_next(r"retention: removed 1 story cluster", timeout=10)
+    deadline = time.monotonic() + 10
+    while b"Troops leave Kazakhstan" in _get(base + "feeds/all.atom")[1]:
+        assert time.monotonic() < deadline, "the removed story stayed in the feed"
+        time.sleep(0.1)
+    assert running.stop(signal.SIGTERM) == 0
+
+
 def test_sigterm_during_a_hanging_fetch_exits_within_10_seconds(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
