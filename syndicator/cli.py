@@ -767,6 +767,12 @@ def _status_lines(status: SourceStatus) -> list[str]:
         lines.append(f"{'':<9} disabled: enabled = false in the config")
     elif source.last_error:
         lines.append(f"{'':<9} last error ({_when(status.last_error_at)}): {source.last_error}")
+    if status.config_url and status.config_url != source.url:
+        # The URL above is not the config's: say why, and what to write there.
+        lines.append(
+            f"{'':<9} moved: configured as <{status.config_url}>; a permanent redirect or the "
+            "page's feed link moved it (the config may name the new URL)"
+        )
     # A name or an error may hold what a feed server sent: a line break or a terminal's
     # escape code in it would forge a line of this table or recolour the terminal.
     return [one_line(line) for line in lines]
@@ -794,6 +800,7 @@ def _status_record(status: SourceStatus) -> dict[str, object]:
     return {
         "name": source.name,
         "url": source.url,
+        "config_url": status.config_url or source.url,  # differs once the source moved
         "state": source.state.value,
         "stories": status.stories,
         "polls": status.polls,

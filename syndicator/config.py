@@ -472,8 +472,10 @@ KEYS: tuple[Key, ...] = (
         "retention",
         "duration",
         "90d",
-        "Story clusters whose newest story was first seen longer ago are deleted hourly, and "
-        "their space given back to the file system; their entries are remembered, so a feed "
+        "Story clusters whose newest story was first seen longer ago are deleted hourly (and "
+        "by every `run --once`, and at once by a reload that changes it), with the sent alert "
+        "messages about them, and leave the published feeds at once; their space is given "
+        "back to the file system; their entries are remembered, so a feed "
         'still listing them adds nothing (see Story clusters); "0s" keeps everything.',
     ),
     Key(

@@ -28,7 +28,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -62,7 +62,7 @@ from syndicator.server import (
     build_feed_app,
     listen,
 )
-from syndicator.storage import Store, open_store, read_health
+from syndicator.storage import Store, SyncNote, open_store, read_health
 from syndicator.websub import notify_hub
 
 log = logging.getLogger("syndicator")
@@ -206,20 +206,22 @@ async def run_cycle(
     on_progress: Progress | None = None,
     parser: Parser = parse_inline,
 ) -> CycleReport:
-    """One cycle, the same steps the daemon's jobs take: poll every due source, publish,
-    deliver alerts, apply retention. Source errors are in the report, not raised; an output
+    """One cycle, the same steps the daemon's jobs take: poll every due source, apply
+    retention, publish, deliver alerts. Source errors are in the report, not raised; an output
     directory that cannot be written is raised (`PublishError`) once the rest is done."""
     started = clock()
     plan = plan_from_settings(settings)
     store.alerts = alert_index(settings)
     outcomes = await poll_due_sources(store, plan, clock, on_progress, parser)
+    # Before publishing, so that what it removes leaves the feeds in this cycle, not the
+    # next (it keeps clusters whose alerts are still to be delivered).
+    apply_retention(store, settings, clock())
     unpublished: PublishError | None = None
     try:
         written = await publish_and_notify(store, settings, clock())
-    except PublishError as e:  # the output directory: alerts still go out, retention runs
+    except PublishError as e:  # the output directory: alerts still go out
         unpublished, written = e, []
     await deliver(store, settings, clock())
-    apply_retention(store, settings, clock())
     report = CycleReport(started, clock(), tuple(outcomes), tuple(written))
     _log_cycle(report)
     if unpublished is not None:
@@ -261,6 +263,8 @@ def apply_retention(store: Store, settings: Settings, now: datetime) -> int:
     retention = settings.storage.retention
     if retention > timedelta(0):
         removed = store.delete_clusters_before(now - retention, now)
+        # A day at least: `max_per_hour` counts the messages of the last hour.
+        store.forget_sent_deliveries(min(now - retention, now - timedelta(days=1)))
         # As long as the stories themselves were kept: an entry a feed drops and lists
         # again within that time (a rotating "most read" list) is still not new.
         forgotten = store.forget_expired_entries(now, retention)
@@ -301,6 +305,13 @@ def log_config_warnings(settings: Settings) -> None:
         log.warning("config: %s", warning)
 
 
+def log_sync_notes(notes: Iterable[SyncNote]) -> None:
+    """Say what syncing the sources with the config carried over (a moved source's URL now
+    in the config keeps its stories) or skipped (one feed configured twice)."""
+    for note in notes:
+        log.log(logging.WARNING if note.skipped else logging.INFO, "sources: %s", note.message)
+
+
 def remove_leftovers(settings: Settings) -> None:
     """What a kill of an earlier run left behind in the output directory: half-written temp
     files of feeds (never served: they are dot-files, and the feeds themselves are whole)."""
@@ -319,7 +330,7 @@ def run_once(
         store = open_store(settings.storage.path, cluster_rules(settings))
         pool = ParserPool()
         try:
-            store.sync_sources(configured_sources(settings.sources), clock())
+            log_sync_notes(store.sync_sources(configured_sources(settings.sources), clock()))
             # Worker processes pay off only for a batch; a few feeds parse faster inline.
             many = len(store.due_sources(clock(), limit=POOL_THRESHOLD)) >= POOL_THRESHOLD
             parser: Parser = pool if many else parse_inline
@@ -619,7 +630,9 @@ class Daemon:
         self._store.alerts = alert_index(self.settings)
         running = False
         try:
-            self._store.sync_sources(configured_sources(self.settings.sources), self.clock())
+            log_sync_notes(
+                self._store.sync_sources(configured_sources(self.settings.sources), self.clock())
+            )
             if handle_signals:
                 self._install_signal_handlers()
             self.server = await self._start_http()
@@ -728,14 +741,28 @@ class Daemon:
                 "; ".join(e.problems),
             )
             return
+        if self._store is not None:
+            # First, so that a database that refuses it leaves the running configuration
+            # whole (a signal handler's exception is only a traceback in the log).
+            try:
+                notes = self._store.sync_sources(configured_sources(settings.sources), self.clock())
+            except StorageError as e:
+                log.error("reload refused, keeping the running configuration: %s", e)
+                return
+            log_sync_notes(notes)
         if pending := restart_needed(self._started_with, settings):
             log.warning("reload: %s", "; ".join(pending))
         if self._runner is not None and poll_tick(settings) != poll_tick(self.settings):
             for name in self._ticking_jobs():
                 self._runner.reschedule(name, poll_tick(settings))
+        if (
+            self._runner is not None
+            and settings.storage.retention != self.settings.storage.retention
+        ):
+            # A shortened retention (a full disk, a policy) applies now, not within the hour.
+            self._runner.run_soon("retention")
         self.settings = settings
         if self._store is not None:
-            self._store.sync_sources(configured_sources(settings.sources), self.clock())
             self._store.rules = cluster_rules(settings)  # for stories stored from now on
             self._store.alerts = alert_index(settings)
         self._needs_publish = True
@@ -856,8 +883,12 @@ class Daemon:
             await deliver(self._store, self.settings, self.clock(), self.metrics)
 
     async def _retention(self) -> None:
-        if self._store is not None and self._may_write():
-            apply_retention(self._store, self.settings, self.clock())
+        if self._store is None or not self._may_write():
+            return
+        if apply_retention(self._store, self.settings, self.clock()):
+            # The removed stories leave the feeds now: else they stayed published (and a
+            # quiet feed, such as a country's, kept them) until a poll changed stories.
+            self._needs_publish = True
 
     def health(self) -> dict[str, Any]:
         """The `/healthz` report: "status" is "ok", or "failing" with "problems" saying why

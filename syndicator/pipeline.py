@@ -893,7 +893,9 @@ def _record_failure(
     bounds = _source_bounds(source, plan.bounds)
     status = error.status if isinstance(error, FetchError) else None
     if status == 410:
-        store.disable_source(source.id, f"HTTP 410 Gone: {message}", now)
+        # The message ends in the status already ("<url>: HTTP 410 Gone"): said once.
+        where = message.removesuffix(": HTTP 410 Gone")
+        store.disable_source(source.id, f"HTTP 410 Gone: {where}", now)
         log.warning("source %s is gone (HTTP 410); disabled", source.name or source.url)
         return SourceOutcome(source.url, "gone", error=message)
     kind = _failure_kind(error)

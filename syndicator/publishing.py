@@ -196,7 +196,7 @@ def publish_steps(store: Store, settings: Settings, now: datetime) -> Iterator[s
     output_dir = settings.publish.output_dir
     check_output_dir(output_dir)
     store.end_group()
-    specs = feed_specs(settings, store.tagged_countries())
+    specs = feed_specs(settings, _countries(store))
     sources = store.sources_signature()
     for number, spec in enumerate(specs):
         written = False
@@ -217,6 +217,10 @@ def publish_steps(store: Store, settings: Settings, now: datetime) -> Iterator[s
         yield spec.path if written else None
     store.end_group()
     current = {spec.path for spec in specs}
+    for path in store.published_paths("feeds/"):
+        if path not in current:
+            remove_feed(store, output_dir, path)
+            yield None  # nothing written
     feeds = [feed for feed in store.published_feeds() if feed.path in current]
     for name, data in (
         ("index.html", render_index(settings, feeds)),
@@ -227,6 +231,39 @@ def publish_steps(store: Store, settings: Settings, now: datetime) -> Iterator[s
         except OSError as e:
             raise output_dir_error(output_dir, e, f"{name} failed") from e
         yield name if changed else None
+
+
+def remove_feed(store: Store, output_dir: Path, path: str) -> None:
+    """Delete a feed that is no longer configured (a section or an alert removed from the
+    config, a topic no longer defined): its Atom and JSON documents and its archive pages,
+    then its rows. They stayed on disk and were served, frozen, for good (with stories that
+    retention had removed), while the index no longer listed them. A reader now gets 404."""
+    archive = output_dir / ARCHIVE_DIR / path.removeprefix("feeds/").removesuffix(".atom")
+    shutil.rmtree(archive, ignore_errors=True)
+    for name in (path, json_feed_url(path)):
+        try:
+            (output_dir / name).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise output_dir_error(output_dir, e, f"{name} not removed") from e
+    store.forget_feed(path)
+    log.info("feed %s is no longer configured: removed", path)
+
+
+_COUNTRY_FEED = re.compile(r"feeds/regions/([a-z]{2})\.atom")
+
+
+def _countries(store: Store) -> list[str]:
+    """The countries to publish a feed for: those with stories, and those published before.
+    A country whose last stories retention removed has its feed written again, empty: it was
+    left as it was, served and read with the stories the database no longer has."""
+    published = {
+        match.group(1).upper()
+        for path in store.published_paths("feeds/regions/")
+        if (match := _COUNTRY_FEED.fullmatch(path))
+    }
+    return sorted(published.union(store.tagged_countries()))
 
 
 def publish_feed(

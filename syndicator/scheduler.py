@@ -80,6 +80,10 @@ class JobRunner:
         trigger = IntervalTrigger(seconds=every.total_seconds(), timezone=UTC)
         self._scheduler.reschedule_job(name, trigger=trigger)
 
+    def run_soon(self, name: str) -> None:
+        """Run job `name` at once, then on its period again (a reload changed what it does)."""
+        self._scheduler.modify_job(name, next_run_time=datetime.now(UTC))
+
     async def stop(self, grace: timedelta) -> list[str]:
         """Stop scheduling and give running jobs `grace` to finish, then cancel them.
         Returns the names of the jobs cancelled (none if all finished in time)."""

@@ -601,6 +601,71 @@ def _source_key_or_null(text: str | None) -> str | None:
     return None if text is None else (source_key(str(text)) or None)
 
 
+@dataclass(frozen=True, slots=True)
+class SyncNote:
+    """What `sync_sources` did with a configured URL beyond adding or updating it."""
+
+    message: str
+    skipped: bool = False  # the URL is not a source of its own (see `_continue_source`)
+
+
+def _continue_source(
+    db: Database,
+    source: ConfiguredSource,
+    configured: Sequence[ConfiguredSource],
+    wanted: set[str],
+    now: datetime,
+) -> SyncNote | None:
+    """Point the stored source that `source` continues at its URL; None if it continues none.
+
+    Without this, a configured URL new to the table would be a new source, which either
+    failed (the URL a source was moved to is UNIQUE: the daemon could no longer start) or
+    stored every entry of its feed a second time, beside the old source's copies. Two cases:
+    - the URL is where a stored source is polled now (a permanent redirect or autodiscovery
+      moved it there, and the config was updated as the log advised): that source. If the
+      URL it was configured under is still configured too, both entries name one feed, and
+      this one is skipped, with a note (the table holds one source per polled URL);
+    - the URL of a `[[sources]]` entry was edited in place: the one source no longer
+      configured that has the same non-empty `name`, if no other entry has that name. Its
+      validators and failures were the old URL's: they are cleared, and it is due now.
+    """
+    if db.execute("SELECT 1 FROM sources WHERE config_url = ?", (source.url,)).fetchone():
+        return None  # a source of its own already
+    row = db.execute("SELECT id, config_url FROM sources WHERE url = ?", (source.url,)).fetchone()
+    if row is not None:
+        source_id, old_url = row
+        if old_url in wanted:
+            return SyncNote(
+                f"{source.url} is configured twice: the source configured as {old_url} "
+                "moved there (permanent redirect); remove one of the two",
+                skipped=True,
+            )
+        db.execute("UPDATE sources SET config_url = ? WHERE id = ?", (source.url, source_id))
+        return SyncNote(
+            f"source {source.url} was configured as {old_url}, which a permanent redirect "
+            "moved there: the same source, with its stories"
+        )
+    if not source.name or sum(other.name == source.name for other in configured) > 1:
+        return None
+    rows = db.execute(
+        "SELECT id, config_url FROM sources WHERE name = ?", (source.name,)
+    ).fetchall()
+    unconfigured = [(source_id, url) for source_id, url in rows if url not in wanted]
+    if len(unconfigured) != 1:
+        return None
+    [(source_id, old_url)] = unconfigured
+    db.execute(
+        """
+        UPDATE sources SET config_url = ?, url = ?, etag = NULL, last_modified = NULL,
+            content_hash = NULL, next_poll_at = ?, consecutive_failures = 0,
+            failure_score = 0, disabled_reason = NULL, disabled_at = NULL
+        WHERE id = ?
+        """,
+        (source.url, source.url, format_time(now), source_id),
+    )
+    return SyncNote(f"source {source.name!r} moved from {old_url} to {source.url}")
+
+
 def _disable(db: Database, source_id: int, reason: str, now: datetime) -> None:
     db.execute(
         "UPDATE sources SET disabled_reason = ?, disabled_at = ? WHERE id = ?",
@@ -1166,14 +1231,28 @@ class Store:
 
     # -- sources -------------------------------------------------------------------------------
 
-    def sync_sources(self, configured: Iterable[ConfiguredSource], now: datetime) -> None:
+    def sync_sources(self, configured: Iterable[ConfiguredSource], now: datetime) -> list[SyncNote]:
         """Make the sources table match the config: add new ones (due now), update names and
-        settings, and mark sources no longer configured (their stories stay)."""
+        settings, and mark sources no longer configured (their stories stay).
+
+        A configured URL that is new to the table may continue a source that is there (see
+        `_continue_source`): the URL a permanent redirect moved it to, written into the config
+        as the log advised, or a source's `url` edited in place under the same `name`. It keeps
+        its stories, so its feed's entries are not stored a second time. Returns notes for the
+        log: what was carried over, and a URL another configured source is polled at already.
+        """
         configured = list(configured)
         self._source_words.clear()
+        notes: list[SyncNote] = []
         with self._transaction() as db:
+            wanted = {source.url for source in configured}
             db.execute("UPDATE sources SET configured = 0")
             for source in configured:
+                note = _continue_source(db, source, configured, wanted, now)
+                if note is not None:
+                    notes.append(note)
+                    if note.skipped:
+                        continue
                 db.execute(
                     """
                     INSERT INTO sources (url, config_url, name, region, enabled, interval_s,
@@ -1195,6 +1274,7 @@ class Store:
                         source.language,
                     ),
                 )
+        return notes
 
     def due_sources(self, now: datetime, limit: int | None = None) -> list[Source]:
         """Enabled, configured sources whose next poll time has come, most overdue first."""
@@ -1365,7 +1445,9 @@ class Store:
         except those with alerts not yet delivered or dead-lettered. Returns clusters removed.
 
         Each removed story's entry is remembered (`expired_entries`, seen at `now`, else at
-        `cutoff`), so that its feed re-sending it stores nothing: it is not new."""
+        `cutoff`), so that its feed re-sending it stores nothing: it is not new. So is its
+        canonical URL with its title (`_removed_link_key`), for the same entry re-sent under
+        a new guid (a CMS re-import, a move from RSS to Atom)."""
         seen_at = int((now or cutoff).timestamp())
         with self._transaction() as db:
             self._flush_group_index(db)
@@ -1402,10 +1484,39 @@ class Store:
                     "ON CONFLICT DO UPDATE SET seen_at = MAX(seen_at, excluded.seen_at)",
                     [seen_at, *chunk],
                 )
+                linked = db.execute(
+                    "SELECT source_id, canonical_url, title FROM stories "
+                    f"WHERE cluster_id IN ({marks}) AND canonical_url != ''",
+                    chunk,
+                ).fetchall()
+                db.conn.executemany(
+                    "INSERT INTO expired_entries (source_id, guid_key, seen_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO UPDATE SET seen_at = MAX(seen_at, excluded.seen_at)",
+                    [(sid, _removed_link_key(url, title), seen_at) for sid, url, title in linked],
+                )
                 db.execute(f"DELETE FROM stories WHERE cluster_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM clusters WHERE id IN ({marks})", chunk)
         self._id_floors = self._read_id_floors()
         return len(doomed)
+
+    def forget_sent_deliveries(self, before: datetime) -> int:
+        """Retention of the alert messages: delete the sent ones composed before `before`
+        whose story clusters retention has removed (their outbox rows went with them). They
+        were kept forever, a row per message, the only table that grew without bound. Not
+        the last digest of an (alert, channel): it tells whether that fire's digest went out.
+        Returns how many were deleted."""
+        with self._transaction() as db:
+            return db.execute(
+                """
+                DELETE FROM deliveries
+                WHERE status = 'sent' AND created_at < ?
+                  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.delivery_id = deliveries.id)
+                  AND NOT EXISTS (SELECT 1 FROM alert_digests d WHERE d.rule = deliveries.rule
+                                  AND d.channel = deliveries.channel
+                                  AND d.last_at = deliveries.created_at)
+                """,
+                (format_time(before),),
+            ).rowcount
 
     def forget_expired_entries(self, now: datetime, keep: timedelta) -> int:
         """Forget the removed entries (see `delete_clusters_before`) that their feed stopped
@@ -1579,6 +1690,16 @@ class Store:
                     now=now,
                 )
             )
+            expired |= self._expired_links(
+                db.conn,
+                [
+                    story
+                    for story in stories
+                    if (story.source_id, story.guid_key) not in stored
+                    and (story.source_id, story.guid_key) not in expired
+                ],
+                now,
+            )
             looked = self._last_looked(db.conn, {story.source_id for story in stories})
             for story in stories:
                 row = stored.get((story.source_id, story.guid_key))
@@ -1690,16 +1811,13 @@ class Store:
         conn: sqlite3.Connection, stories: Sequence[Story], claimed: set[int], now: datetime
     ) -> dict[tuple[int, str], tuple[int, str, int]]:
         """The stored stories these entries, whose keys are new, already are: by link, else
-        by link but for its query and time, else (without a link) by title and text."""
+        by time and link but for its query, or by time, title and text (its link renamed),
+        else (without a link) by title and text."""
         found = Store._stored_by_link(conn, stories, claimed)
         found.update(
             Store._stored_by_date(
                 conn,
-                [
-                    s
-                    for s in stories
-                    if "?" in s.canonical_url and (s.source_id, s.guid_key) not in found
-                ],
+                [s for s in stories if s.canonical_url and (s.source_id, s.guid_key) not in found],
                 claimed,
                 now,
             )
@@ -1760,7 +1878,13 @@ class Store:
         same title or (a non-empty) text. When only the link changed, the entry counts as
         unchanged (the entry's own hash is returned as the stored one), or readers would see
         it "updated" on every poll. An undated entry is dated when first seen, so it cannot
-        be found this way."""
+        be found this way.
+
+        Also the story published at the same second with the same title and the same
+        non-empty text at another address: the same entry, re-keyed with its link renamed (a
+        CMS re-import, a slug or section changed). It was stored again, a copy of itself
+        "also reported by" its own source, and the feed kept its old, dead link. It is
+        updated (its link is new), and found by that link from then on."""
         by_time: dict[tuple[int, str], list[Story]] = {}
         for story in stories:
             published = format_time(min(story.published_at, now))
@@ -1777,12 +1901,17 @@ class Store:
                 continue
             for story in by_time[(source_id, published)]:
                 key = (source_id, story.guid_key)
-                if key in found or not _same_address(url, story.canonical_url):
+                if key in found:
                     continue
-                if not _same_title_or_text(title, text, story):
-                    continue
-                claimed.add(story_id)
                 unchanged = title == story.title and text == story.text
+                if _same_address(url, story.canonical_url):
+                    if not _same_title_or_text(title, text, story):
+                        continue
+                elif not (unchanged and text.strip()):
+                    continue
+                else:  # renamed: its new link is a change to publish
+                    unchanged = False
+                claimed.add(story_id)
                 found[key] = (story_id, story.content_hash if unchanged else digest, cluster_id)
                 break
         return found
@@ -1826,13 +1955,53 @@ class Store:
         stale: list[tuple[int, int, str]] = []
         now_s = int(now.timestamp())
         refresh_before = now_s - int(LISTED_REFRESH.total_seconds())
+        by_key = {(story.source_id, story.guid_key): story for story in stories}
         for source_id, (key, seen_at) in _rows_per_source(
             conn,
             "SELECT guid_key, seen_at FROM expired_entries "
             "WHERE source_id = ? AND guid_key IN ({marks})",
-            [(story.source_id, story.guid_key) for story in stories],
+            by_key,
         ):
             found.add((source_id, key))
+            if seen_at < refresh_before:
+                stale.append((now_s, source_id, key))
+                # Its link's memory too (see `_expired_links`), while the feed lists it.
+                story = by_key[(source_id, key)]
+                if story.canonical_url:
+                    link_key = _removed_link_key(story.canonical_url, story.title)
+                    stale.append((now_s, source_id, link_key))
+        if stale:
+            conn.executemany(
+                "UPDATE expired_entries SET seen_at = ? WHERE source_id = ? AND guid_key = ?",
+                stale,
+            )
+        return found
+
+    @staticmethod
+    def _expired_links(
+        conn: sqlite3.Connection, stories: Sequence[Story], now: datetime
+    ) -> set[tuple[int, str]]:
+        """The keys among these entries, new under their own key and stored under no other,
+        whose link and title are those of a story retention removed from the same source: the
+        same entry under a new guid. A re-import that gives a feed's entries new guids would
+        else bring back every entry older than the retention as a new story, published and
+        alerted again. Those last seen more than `LISTED_REFRESH` ago are marked seen now."""
+        by_key = {
+            (story.source_id, _removed_link_key(story.canonical_url, story.title)): story
+            for story in stories
+            if story.canonical_url
+        }
+        found: set[tuple[int, str]] = set()
+        stale: list[tuple[int, int, str]] = []
+        now_s = int(now.timestamp())
+        refresh_before = now_s - int(LISTED_REFRESH.total_seconds())
+        for source_id, (key, seen_at) in _rows_per_source(
+            conn,
+            "SELECT guid_key, seen_at FROM expired_entries "
+            "WHERE source_id = ? AND guid_key IN ({marks})",
+            by_key,
+        ):
+            found.add((source_id, by_key[(source_id, key)].guid_key))
             if seen_at < refresh_before:
                 stale.append((now_s, source_id, key))
         if stale:
@@ -2596,6 +2765,14 @@ class Store:
         )
         return [row["code"] for row in rows]
 
+    def published_paths(self, prefix: str) -> list[str]:
+        """The paths of the feeds published under `prefix` (`feeds/regions/`)."""
+        rows = self._rows(
+            "SELECT path FROM published_feeds WHERE substr(path, 1, ?) = ? ORDER BY path",
+            [len(prefix), prefix],
+        )
+        return [row["path"] for row in rows]
+
     def published_feeds(self) -> list[PublishedFeed]:
         rows = self._rows("SELECT path FROM published_feeds ORDER BY path")
         return [feed for row in rows if (feed := self.published_feed(row["path"])) is not None]
@@ -2725,6 +2902,13 @@ class Store:
             [path],
         )
         return [row["page"] for row in rows]
+
+    def forget_feed(self, path: str) -> None:
+        """Drop what is recorded of a feed no longer published (its section or alert was
+        removed from the config): its members, archive and last publish."""
+        with self._transaction() as db:
+            for table in ("feed_members", "feed_archives", "published_feeds"):
+                db.execute(f"DELETE FROM {table} WHERE path = ?", (path,))
 
     def forget_removed_archived(self, path: str, page: int) -> None:
         """Drop the rows of clusters retention removed from one archive page."""
@@ -3314,6 +3498,14 @@ def _rows_per_source(
             statement = sql.format(marks=",".join("?" * len(chunk)))
             for row in conn.execute(statement, [source_id, *chunk]):
                 yield source_id, row
+
+
+def _removed_link_key(canonical_url: str, title: str) -> str:
+    """The `expired_entries` key of a removed story's canonical URL and title. A hash: the
+    table holds keys, and a URL with a title can be long. Not re-keyed when an upgrade
+    changes the canonical URL rules, as entry keys are: it is a second memory only."""
+    digest = hashlib.sha256(f"{canonical_url}\n{title}".encode()).hexdigest()[:32]
+    return f"removed-link:{digest}"
 
 
 def _same_title_or_text(title: str, text: str, story: Story) -> bool:

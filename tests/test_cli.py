@@ -483,12 +483,31 @@ def test_import_of_a_broken_opml_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_status_says_where_a_moved_source_was_configured(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """After a 301 the source's line showed another URL than the config's, without a word."""
+    feed_server.routes["/old.rss"] = Route(status=301, headers={"Location": "/new.rss"})
+    feed_server.routes["/new.rss"] = Route(rss([{"title": "Moved", "guid": "m-1"}]))
+    config = write_config(tmp_path, [feed_server.url("/old.rss")])
+    syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
+    status = syndicator("--config", str(config), "status", cwd=tmp_path).stdout
+    assert f"<{feed_server.url('/new.rss')}>" in status
+    assert f"moved: configured as <{feed_server.url('/old.rss')}>" in status
+    as_json = syndicator("--config", str(config), "status", "--json", cwd=tmp_path).stdout
+    [record] = json.loads(as_json)
+    assert (record["url"], record["config_url"]) == (
+        feed_server.url("/new.rss"),
+        feed_server.url("/old.rss"),
+    )
+
+
 def test_enable_brings_back_a_gone_source(tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.routes["/gone"] = Route(b"", status=410)
     config = write_config(tmp_path, [feed_server.url("/gone")])
     syndicator("--config", str(config), "run", "--once", cwd=tmp_path)
     status = syndicator("--config", str(config), "status", cwd=tmp_path).stdout
-    assert "disabled: HTTP 410 Gone" in status
+    assert f"disabled: HTTP 410 Gone: {feed_server.url('/gone')}\n" in status  # said once
     enabled = syndicator(
         "--config", str(config), "sources", "enable", feed_server.url("/gone"), cwd=tmp_path
     )

@@ -128,6 +128,39 @@ def test_sighup_adds_and_removes_sources(
     assert len(feed_server.requests_to("/wire.rss")) == polls_of_wire
 
 
+def test_sighup_after_writing_a_moved_source_s_new_url_into_the_config(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """The log says a source moved (301); the operator writes the new URL into the config
+    and reloads. The reload raised (a traceback in the log, the new settings half applied)
+    and the next start failed, both on the database's UNIQUE url: the source is polled
+    there already. It is the same source, with its stories."""
+    feed_server.routes["/old.rss"] = Route(status=301, headers={"Location": "/wire.rss"})
+    feed_server.routes["/wire.rss"] = Route(rss(ITEMS), etag='"v1"')
+    config = write_config(tmp_path, [feed_server.url("/old.rss")])
+    running = Running(["--config", str(config), "run"], cwd=tmp_path)
+    try:
+        running.wait_for(r"cycle: 1 source\(s\) polled, 0 failed, 1 new stories")
+        assert running.wait_for(r"moved to (\S+)").group(1) == feed_server.url("/wire.rss")
+        config.write_text(
+            config.read_text().replace(feed_server.url("/old.rss"), feed_server.url("/wire.rss"))
+        )
+        running.process.send_signal(signal.SIGHUP)
+        running.wait_for_next("configuration reloaded")
+        assert running.stop(signal.SIGTERM) == 0
+    finally:
+        running.kill()
+    assert not any("Traceback" in line for line in running.seen), running.seen
+    assert any("was configured as " + feed_server.url("/old.rss") in line for line in running.seen)
+    status = syndicator("--config", str(config), "status", "--json", cwd=tmp_path)
+    [source] = json.loads(status.stdout)
+    assert (source["url"], source["state"], source["stories"]) == (
+        feed_server.url("/wire.rss"),
+        "ok",
+        1,
+    )
+
+
 def test_sighup_moves_the_served_output_dir_and_base_url(
     daemon: tuple[Running, str, Path], tmp_path: Path
 ) -> None:
@@ -171,6 +204,25 @@ def test_sighup_warns_only_about_what_needs_a_restart(daemon: tuple[Running, str
     assert "server.port = 1 takes effect only after a restart (running with 0)" in warning
     assert "storage" not in warning
     assert reload(original) == []  # back to what runs: nothing waits for a restart
+    assert running.stop(signal.SIGTERM) == 0
+
+
+def test_a_shortened_retention_applies_at_the_reload(
+    daemon: tuple[Running, str, Path], tmp_path: Path
+) -> None:
+    """The operator shortens `storage.retention` (the disk fills up): the stories past it
+    were removed by the hourly job, up to an hour after the reload; now at once, and gone
+    from the feeds too."""
+    running, base, config = daemon
+    time.sleep(1.1)  # the story was first seen more than a second ago
+    database = f'path = "{tmp_path / "db" / "syndicator.db"}"'
+    config.write_text(config.read_text().replace(database, database + '\nretention = "1s"'))
+    running.process.send_signal(signal.SIGHUP)
+    running.wait_for_next(r"retention: removed 1 story cluster", timeout=10)
+    deadline = time.monotonic() + 10
+    while b"Troops leave Kazakhstan" in _get(base + "feeds/all.atom")[1]:
+        assert time.monotonic() < deadline, "the removed story stayed in the feed"
+        time.sleep(0.1)
     assert running.stop(signal.SIGTERM) == 0
 
 

@@ -755,3 +755,100 @@ def test_one_entry_listed_twice_keeps_its_url_identity() -> None:
     )
     (story,) = parse_stories(twice, "https://w.example/rss", {}, 1, START).stories
     assert story.canonical_url == "https://w.example/1"
+
+
+def test_a_moved_source_whose_new_url_is_written_into_the_config_keeps_its_stories(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    # The log says the source moved; the operator writes its new URL into the config. That
+    # URL is where the source is polled already: syncing failed on it (UNIQUE url), so the
+    # daemon's reload raised and no later start or `run --once` got past it.
+    feed_server.routes["/old.rss"] = Route(status=301, headers={"Location": "/new.rss"})
+    feed_server.routes["/new.rss"] = Route(rss(ITEMS))
+    store = _store(tmp_path, feed_server.url("/old.rss"))
+    _poll(store, clock)
+    notes = store.sync_sources(
+        [ConfiguredSource(feed_server.url("/new.rss"), "", "", True, None)], clock()
+    )
+    assert [note.skipped for note in notes] == [False]
+    [status] = store.source_statuses()
+    assert (status.config_url, status.source.url) == (feed_server.url("/new.rss"),) * 2
+    assert status.stories == 2
+    clock.advance(timedelta(hours=2))
+    _poll(store, clock)
+    assert store.story_count() == 2
+
+
+def test_the_old_and_the_new_url_of_a_moved_source_both_configured_are_one_source(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    feed_server.routes["/old.rss"] = Route(status=301, headers={"Location": "/new.rss"})
+    feed_server.routes["/new.rss"] = Route(rss(ITEMS))
+    store = _store(tmp_path, feed_server.url("/old.rss"))
+    _poll(store, clock)
+    both = [feed_server.url("/old.rss"), feed_server.url("/new.rss")]
+    notes = store.sync_sources([ConfiguredSource(url, "", "", True, None) for url in both], clock())
+    assert [note.skipped for note in notes] == [True]
+    assert "configured twice" in notes[0].message
+    assert [s.config_url for s in store.source_statuses()] == both[:1]
+
+
+def test_a_source_url_edited_in_place_under_its_name_continues_the_source(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    # The site moved its feed and answers 410 at the old address; the operator edits the
+    # `url` of the `[[sources]]` entry. The same entries at the new URL were all stored a
+    # second time under a new source, each cluster "also reported by" itself.
+    feed_server.routes["/old.rss"] = Route(rss(ITEMS))
+    store = open_store(tmp_path / "s.db")
+    store.sync_sources(
+        [ConfiguredSource(feed_server.url("/old.rss"), "Wire", "", True, None)], START
+    )
+    _poll(store, clock)
+    feed_server.routes["/old.rss"] = Route(b"", status=410)
+    feed_server.routes["/new.rss"] = Route(rss(ITEMS))
+    clock.advance(timedelta(hours=1))
+    assert _poll(store, clock) == ["gone"]
+    clock.advance(timedelta(hours=1))
+    edited = [
+        ConfiguredSource(feed_server.url("/new.rss"), "Wire", "", True, None),
+        ConfiguredSource(feed_server.url("/other.rss"), "Other", "", True, None),
+    ]
+    notes = store.sync_sources(edited, clock())
+    statuses = {s.source.name: s for s in store.source_statuses()}
+    assert statuses["Wire"].stories == 2
+    assert statuses["Wire"].disabled_reason is None  # the old URL's 410
+    assert statuses["Wire"].source.next_poll_at == clock()
+    assert statuses["Other"].stories == 0
+    assert _poll(store, clock).count("ok") == 1
+    assert store.story_count() == 2
+    assert [note.message for note in notes] == [
+        f"source 'Wire' moved from {feed_server.url('/old.rss')} to {feed_server.url('/new.rss')}"
+    ]
+
+
+def test_an_entry_re_keyed_with_its_link_renamed_is_the_same_story(
+    tmp_path: Path, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    """A CMS re-import gives an entry a new guid and a new slug; its title, text and date
+    stay. It was stored again: a second story of the same source in the cluster, "also
+    reported by" itself, while the entry kept the old, dead link."""
+    text = "Steppe Wire reports that fuel prices in Almaty rose by a tenth over the winter."
+    item = {
+        "title": "Fuel prices rise in Almaty",
+        "guid": "w-2",
+        "link": "https://wire.example/2026/fuel-prices",
+        "date": "Fri, 27 Nov 2026 09:00:00 GMT",
+        "description": text,
+    }
+    feed_server.routes["/wire.rss"] = Route(rss([item]))
+    store = _store(tmp_path, feed_server.url("/wire.rss"))
+    _poll(store, clock)
+    renamed = {**item, "guid": "cms-7781", "link": "https://wire.example/almaty/fuel-prices-rise"}
+    feed_server.routes["/wire.rss"] = Route(rss([renamed]))
+    for _ in range(2):  # the re-keyed entry, then the same document again
+        clock.advance(timedelta(hours=1))
+        _poll(store, clock)
+        assert store.story_count() == 1
+    [cluster] = store.clusters(ClusterFilter())
+    assert [copy.url for copy in cluster.copies] == [renamed["link"]]  # one, its link new

@@ -22,6 +22,7 @@ from syndicator.fetch import FetchLimits
 from syndicator.pipeline import PollPlan, poll_due_sources
 from syndicator.schedule import PollBounds
 from syndicator.storage import ClusterFilter, ConfiguredSource, Store, open_store
+from tests.atom_checks import check_atom
 from tests.conftest import FakeClock
 
 from .conftest import FeedServer, Route, rss, write_config
@@ -91,13 +92,13 @@ def _alerted_titles(receiver: Receiver) -> list[str]:
     return sorted(str(item["title"]) for item in items)
 
 
-def _counts(settings: Settings) -> tuple[int, int, int]:
-    """Stories, alert matches and outbox rows stored."""
+def _counts(settings: Settings, *tables: str) -> tuple[int, ...]:
+    """Stories, alert matches and outbox rows stored (or the rows of `tables`)."""
     store = open_store(settings.storage.path)
     try:
-        return tuple(  # type: ignore[return-value]
+        return tuple(
             store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-            for table in ("stories", "alert_matches", "outbox")
+            for table in tables or ("stories", "alert_matches", "outbox")
         )
     finally:
         store.close()
@@ -113,10 +114,21 @@ def test_a_feed_still_listing_what_retention_removed_adds_nothing_across_restart
     run_once(settings, clock)
     assert _counts(settings) == (2, 2, 2)
     assert _alerted_titles(receiver) == sorted(item["title"] for item in OLD)
+    kazakhstan = settings.publish.output_dir / "feeds" / "regions" / "kz.atom"
+    assert _titles_in(kazakhstan) == sorted(item["title"] for item in OLD)
 
+    assert _counts(settings, "deliveries") == (1,)
     clock.advance(timedelta(days=91))  # past the retention: both stories are removed
     run_once(settings, clock)
-    assert _counts(settings) == (0, 0, 0)  # (the cycle published before its retention)
+    assert _counts(settings) == (0, 0, 0)
+    assert _counts(settings, "deliveries") == (0,)  # the message that alerted them too
+    # Gone from the feed in the same cycle: it published before its retention, so the
+    # removed stories stayed in the feeds until another cycle had something to publish.
+    assert _titles_in(all_feed) == []
+    # Its last stories gone, the country's feed is written again, empty: it was left on
+    # disk (and served) as it was, with the stories the database no longer has.
+    assert _titles_in(kazakhstan) == []
+    assert check_atom(kazakhstan) == []
 
     # The feed gains an entry and still lists the old ones: only the new one is new.
     feed_server.routes["/wire.rss"] = Route(rss([NEW, *OLD]))
@@ -152,7 +164,10 @@ def _poll(store: Store, clock: FakeClock) -> list[str]:
 
 
 def _remembered(store: Store) -> list[str]:
-    rows = store.db.execute("SELECT guid_key FROM expired_entries ORDER BY guid_key")
+    rows = store.db.execute(
+        "SELECT guid_key FROM expired_entries WHERE guid_key NOT LIKE 'removed-link:%' "
+        "ORDER BY guid_key"
+    )
     return [row[0] for row in rows.fetchall()]
 
 
@@ -185,6 +200,36 @@ def test_a_removed_entry_stays_remembered_while_listed_and_is_forgotten_once_dro
     # The forgotten entry is new again (its feed dropped it for longer than the retention).
     stored = {row[0] for row in store.db.execute("SELECT guid_key FROM stories").fetchall()}
     assert stored == {"guid:news-2026-12", "guid:news-2004-02"}
+    store.close()
+
+
+def test_entries_retention_removed_are_not_new_under_new_guids(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A CMS re-import (or a move from RSS to Atom) gives every entry a new guid, links and
+    titles unchanged. While the stories are stored that changes nothing; after retention
+    removed them, every old entry the feed still listed came back as a new story, published
+    and alerted again. An entry at the same link under another title is still new."""
+    feed_server.routes["/wire.rss"] = Route(rss(OLD))
+    settings = _retention(tmp_path, 30)
+    store = _store(tmp_path, feed_server.url("/wire.rss"))
+    clock = FakeClock(START)
+    assert _poll(store, clock) == ["ok"]
+    clock.advance(timedelta(days=31))
+    assert apply_retention(store, settings, clock()) == 2
+
+    reimported = [{**item, "guid": "cms2-" + item["guid"]} for item in OLD]
+    feed_server.routes["/wire.rss"] = Route(rss([NEW, *reimported]))
+    clock.advance(timedelta(days=1))
+    assert _poll(store, clock) == ["ok"]
+    assert [cluster.title for cluster in store.clusters(ClusterFilter())] == [NEW["title"]]
+
+    same_link = {**OLD[0], "guid": "cms2-other", "title": "Kazakhstan's wind farm, a year on"}
+    feed_server.routes["/wire.rss"] = Route(rss([same_link, NEW, reimported[1]]))
+    clock.advance(timedelta(days=1))
+    assert _poll(store, clock) == ["ok"]
+    titles = sorted(cluster.title for cluster in store.clusters(ClusterFilter()))
+    assert titles == sorted([NEW["title"], same_link["title"]])
     store.close()
 
 

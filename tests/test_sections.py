@@ -275,6 +275,30 @@ def test_changing_a_sections_filter_starts_its_archive_afresh(tmp_path: Path, st
     assert "prev-archive" not in _links(current)
 
 
+def test_a_section_removed_from_the_config_is_no_longer_published(
+    tmp_path: Path, store: Store
+) -> None:
+    """Its feed, JSON twin and archive pages stayed on disk and were served, frozen, for
+    good (the index no longer listed them), also with stories retention had removed."""
+    other = '\n[[sections]]\nslug = "other"\n'
+    for batch in range(3):
+        _add(store, batch * 5, 5)
+        publish_all(store, _settings(tmp_path, DESK + other), NOW)
+    feeds = tmp_path / "out" / "feeds"
+    assert _archive(tmp_path, 1).exists()
+    kept = (feeds / "other.atom").read_bytes()
+    publish_all(store, _settings(tmp_path, other), NOW + timedelta(hours=1))
+    assert not (feeds / "desk.atom").exists()
+    assert not (feeds / "desk.json").exists()
+    assert not (feeds / "archive" / "desk").exists()
+    assert (feeds / "other.atom").read_bytes() == kept  # the others as they were
+    assert "desk.atom" not in (tmp_path / "out" / "index.html").read_text()
+    # Configured again, it starts afresh, with its newest entries.
+    publish_all(store, _settings(tmp_path, DESK + other), NOW + timedelta(hours=2))
+    assert len(_guids(feeds / "desk.atom")) == 5
+    check_atom(feeds / "desk.atom")
+
+
 def test_a_new_base_url_reaches_the_archive_pages(tmp_path: Path, store: Store) -> None:
     """The feed moved (`publish.base_url` from a test address to its public one): its archive
     pages kept the old feed id and self, current and prev-archive links, so a reader paging

@@ -554,6 +554,26 @@ def test_metrics_count_a_real_poll_and_publish(tmp_path: Path, feed_server: Feed
         running.stop()
 
 
+def test_what_the_retention_job_removes_leaves_the_published_feeds(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator shortens `storage.retention` to remove old stories: the hourly job
+    removed them from the database, but the feeds went on listing them until a poll
+    happened to change stories (a quiet feed, such as a country's, for good)."""
+    monkeypatch.setattr(daemon_module, "RETENTION_EVERY", timedelta(seconds=1))
+    clock = FakeClock(START)
+    daemon = _daemon(tmp_path, feed_server, "1s", clock)
+    all_feed = daemon.settings.publish.output_dir / "feeds" / "all.atom"
+    running = RunningDaemon(daemon)
+    try:
+        running.wait_until(lambda: all_feed.exists() and b"Troops" in all_feed.read_bytes())
+        clock.advance(timedelta(days=91))  # past the default retention; the feed 304s
+        running.wait_until(lambda: running.health()[1]["stories"] == 0)
+        running.wait_until(lambda: b"Troops" not in all_feed.read_bytes(), timeout=10)
+    finally:
+        running.stop()
+
+
 def test_a_slow_publish_spaces_the_next_one_out(
     tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
