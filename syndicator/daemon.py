@@ -288,11 +288,15 @@ def _log_cycle(report: CycleReport) -> None:
     # The daemon publishes in a job of its own (and says so): its cycles write no files, and
     # "0 file(s) written" beside "published 48 file(s)" read as a failure.
     written = f", {len(report.feeds_written)} file(s) written" if report.feeds_written else ""
+    # Edits count too: "0 new stories, 5 file(s) written" after a correction read as nothing
+    # having happened, or as files written for no reason.
+    updated = f", {report.updated_stories} updated" if report.updated_stories else ""
     log.info(
-        "cycle: %d source(s) polled, %d failed, %d new stories%s in %.1fs",
+        "cycle: %d source(s) polled, %d failed, %d new stories%s%s in %.1fs",
         len(report.outcomes),
         report.failed_sources,
         report.new_stories,
+        updated,
         written,
         seconds,
     )

@@ -243,5 +243,9 @@ class CycleReport:
         return sum(outcome.new_stories for outcome in self.outcomes)
 
     @property
+    def updated_stories(self) -> int:
+        return sum(outcome.updated_stories for outcome in self.outcomes)
+
+    @property
     def failed_sources(self) -> int:
         return sum(1 for outcome in self.outcomes if outcome.error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import shutil
 import signal
@@ -12,12 +13,14 @@ import sqlite3
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 
 import pytest
 
-from syndicator.daemon import TerminalProgress, hold_lock
+from syndicator.daemon import TerminalProgress, _log_cycle, hold_lock
+from syndicator.models import CycleReport, SourceOutcome
 from tests.atom_checks import check_atom
 from tests.conftest import ROOT, FeedServer, Route, rss, syndicator, write_config
 from tests.processes import Running
@@ -494,3 +497,22 @@ def test_a_daemon_that_cannot_listen_says_why_and_not_stopped(tmp_path: Path) ->
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "stopped" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_cycle_line_counts_edited_stories_too(caplog: pytest.LogCaptureFixture) -> None:
+    """After a correction the line said "0 new stories, 5 file(s) written"."""
+    at = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    report = CycleReport(
+        started_at=at,
+        finished_at=at + timedelta(seconds=2),
+        outcomes=(
+            SourceOutcome("https://a.example/rss", "ok", new_stories=0, updated_stories=2),
+            SourceOutcome("https://b.example/rss", "ok", new_stories=1),
+        ),
+        feeds_written=("feeds/all.atom",),
+    )
+    with caplog.at_level(logging.INFO, logger="syndicator"):
+        _log_cycle(report)
+    assert caplog.messages == [
+        "cycle: 2 source(s) polled, 0 failed, 1 new stories, 2 updated, 1 file(s) written in 2.0s"
+    ]
