@@ -843,8 +843,8 @@ def search_stories(settings: Settings, words: str, limit: int, as_json: bool = F
     if not clusters and not found.complete:
         print(
             f"no match among the newest {QUERY_SCAN_LIMIT:,} stored story clusters, which is"
-            f" as far as this query looks: {words} (a word or a region: or topic: filter"
-            " that every match has lets it look at all of them)"
+            f" as far as this query looks: {words} (a word or a region:, topic: or source:"
+            " filter that every match has lets it look at all of them)"
         )
         return
     if not clusters:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import sqlite3
 import struct
@@ -76,6 +77,7 @@ from syndicator.query import (
     source_key,
     to_fts5,
 )
+from syndicator.query import Source as SourceTerm
 from syndicator.query import parse as parse_query
 
 BUSY_TIMEOUT_MS = 10_000
@@ -2333,7 +2335,10 @@ class Store:
         filters) looks at the newest clusters only."""
         tree = parse_query(where.query)
         narrowed = self._narrowed_by_tags(where, tree)
-        sql, params = _feed_query("c.id", replace(narrowed, limit=QUERY_SCAN_LIMIT))
+        sources = self._required_source_ids(tree)
+        sql, params = _feed_query(
+            "c.id", replace(narrowed, limit=QUERY_SCAN_LIMIT), source_ids=sources
+        )
         candidates = [row[0] for row in self._execute(sql, params)]
         matched: list[int] = []
         for start in range(0, len(candidates), 200):
@@ -2358,6 +2363,23 @@ class Store:
         regions = self._tag_codes("region", _required_keys(tree, Region), region_key)
         topics = self._tag_codes("topic", _required_keys(tree, Topic), slug_key)
         return replace(where, regions=regions, topics=topics)
+
+    def _required_source_ids(self, tree: Query) -> list[int] | None:
+        """The ids of the sources a `source:` term every match has names (the query itself,
+        or a term of its top-level AND, that is a `source:` filter or an OR of only such),
+        so that the stories' source index finds the candidates; None when there is no such
+        term. Without it a query for one source among thousands looked at the newest
+        `QUERY_SCAN_LIMIT` clusters only, minutes of news, and found nothing older."""
+        term = _required_term(tree, SourceTerm)
+        if term is None:
+            return None
+        rows = self._execute("SELECT id, name, feed_title, url, config_url FROM sources", ())
+        # The names as `_cluster_docs` gives them to the query: the same test, per source.
+        return [
+            source_id
+            for source_id, *names in rows
+            if evaluate(term, match_doc("", sources=[name for name in names if name]))
+        ]
 
     def _tag_codes(
         self, kind: str, keys: frozenset[str], key_of: Callable[[str], str]
@@ -2962,6 +2984,16 @@ def _add_cluster_tags(conn: sqlite3.Connection, cluster_id: int, tags: Sequence[
     )
 
 
+def _required_term(tree: Query, kind: type[SourceTerm]) -> Query | None:
+    """The first term of the query's top-level AND (or the query itself) that is a filter of
+    this kind or an OR of only such filters: every match satisfies it. None if none is."""
+    for term in tree.children if isinstance(tree, And) else (tree,):
+        options = term.children if isinstance(term, Or) else (term,)
+        if all(isinstance(option, kind) for option in options):
+            return term
+    return None
+
+
 def _required_keys(tree: Query, kind: type[Region] | type[Topic]) -> frozenset[str]:
     """The keys of one region (or topic) term every match of the query has: the query
     itself, or a term of its top-level AND, that is such a filter or an OR of only such
@@ -2977,13 +3009,15 @@ def _required_keys(tree: Query, kind: type[Region] | type[Topic]) -> frozenset[s
     return frozenset()
 
 
-def _feed_query(columns: str, where: ClusterFilter) -> tuple[str, list[Any]]:
+def _feed_query(
+    columns: str, where: ClusterFilter, *, source_ids: Sequence[int] | None = None
+) -> tuple[str, list[Any]]:
     """SQL for a feed's newest clusters. With a region (else topic) filter it is driven by
     the tag index, which holds each tag's clusters in publication order; otherwise by the
-    clusters' own date index."""
+    clusters' own date index. `source_ids`: only clusters with a story of these sources."""
     driver = "region" if where.regions else "topic" if where.topics else None
     if driver is None:
-        conditions, params = _cluster_conditions(where)
+        conditions, params = _cluster_conditions(where, source_ids)
         clause = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         sql = f"SELECT {columns} FROM clusters c {clause} ORDER BY c.published_at DESC, c.id DESC"
         return f"{sql} LIMIT ?", [*params, where.limit]
@@ -2993,7 +3027,7 @@ def _feed_query(columns: str, where: ClusterFilter) -> tuple[str, list[Any]]:
         regions=() if driver == "region" else where.regions,
         topics=() if driver == "topic" else where.topics,
     )
-    conditions, params = _cluster_conditions(rest)
+    conditions, params = _cluster_conditions(rest, source_ids)
     marks = ",".join("?" * len(codes))
     # Several codes can tag one cluster ("KZ" and "KG"): keep each cluster once.
     distinct = "DISTINCT" if len(codes) > 1 else ""
@@ -3007,9 +3041,18 @@ def _feed_query(columns: str, where: ClusterFilter) -> tuple[str, list[Any]]:
     return sql, [driver, *codes, where.min_score, *params, where.limit]
 
 
-def _cluster_conditions(where: ClusterFilter) -> tuple[list[str], list[Any]]:
+def _cluster_conditions(
+    where: ClusterFilter, source_ids: Sequence[int] | None = None
+) -> tuple[list[str], list[Any]]:
     conditions: list[str] = []
     params: list[Any] = []
+    if source_ids is not None:
+        # One JSON parameter: a `source:` word may name thousands of sources.
+        conditions.append(
+            "c.id IN (SELECT s.cluster_id FROM stories s "
+            "WHERE s.source_id IN (SELECT value FROM json_each(?)))"
+        )
+        params.append(json.dumps(list(source_ids)))
     for kind, codes in (("region", where.regions), ("topic", where.topics)):
         if codes:
             marks = ",".join("?" * len(codes))
