@@ -2524,11 +2524,16 @@ class Store:
             signature=row["signature"],
         )
 
+    def query_matches(self, where: ClusterFilter) -> list[int]:
+        """The ids of `clusters(where)` for a filter with a query, newest first: what its
+        `feed_signature` and its clusters are made of, found once for both by a publish."""
+        return self._query_matches(where, stop_at=where.limit)[0]
+
     def feed_signature(self, where: ClusterFilter) -> str:
         """A digest of everything a feed is rendered from: its clusters (ids, titles, update
         times), their members and their focus tags. Equal signatures, equal feeds."""
         if where.query.strip():
-            return self.clusters_signature(self._query_matches(where, stop_at=where.limit)[0])
+            return self.clusters_signature(self.query_matches(where))
         sql, params = _feed_query(
             """c.id, c.updated_at, c.title,
                 (SELECT group_concat(s.id) FROM stories s WHERE s.cluster_id = c.id),
@@ -2634,7 +2639,18 @@ class Store:
         """Every cluster passing `where` (its query evaluated exactly) with an id above
         `after_id`: those created since. A range of the primary key, so it costs what was
         created since, not what is stored."""
-        conditions, params = _cluster_conditions(where)
+        if self.max_cluster_id() <= after_id:
+            return []
+        # The lowest story id in the clusters created since (off the stories' cluster index):
+        # the search index is read from there on, not for every story that ever matched the
+        # query (tens of thousands for "protest* OR election", at every publish).
+        # (INDEXED BY: else SQLite reads MIN(id) off the table in id order, from the oldest.)
+        floor = self._execute(
+            "SELECT COALESCE(MIN(id), 0) FROM stories INDEXED BY stories_cluster "
+            "WHERE cluster_id > ?",
+            [after_id],
+        )[0][0]
+        conditions, params = _cluster_conditions(where, story_floor=floor)
         extra = "".join(f" AND {condition}" for condition in conditions)
         sql = f"SELECT c.id FROM clusters c WHERE c.id > ?{extra} ORDER BY c.id"
         ids = [row[0] for row in self._execute(sql, [after_id, *params])]
@@ -3042,8 +3058,10 @@ def _feed_query(
 
 
 def _cluster_conditions(
-    where: ClusterFilter, source_ids: Sequence[int] | None = None
+    where: ClusterFilter, source_ids: Sequence[int] | None = None, story_floor: int = 0
 ) -> tuple[list[str], list[Any]]:
+    """SQL conditions on `clusters c` for a filter. `story_floor`: the matches are clusters
+    whose stories all have this id or a higher one, so the search index is read from there."""
     conditions: list[str] = []
     params: list[Any] = []
     if source_ids is not None:
@@ -3067,9 +3085,9 @@ def _cluster_conditions(
     if match:
         conditions.append(
             "c.id IN (SELECT s.cluster_id FROM stories_fts f JOIN stories s "
-            "ON s.id = f.rowid WHERE stories_fts MATCH ?)"
+            "ON s.id = f.rowid WHERE stories_fts MATCH ? AND f.rowid >= ?)"
         )
-        params.append(match)
+        params += [match, story_floor]
     if where.alert:
         conditions.append("c.id IN (SELECT m.cluster_id FROM alert_matches m WHERE m.rule = ?)")
         params.append(where.alert)
