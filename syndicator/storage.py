@@ -2657,15 +2657,7 @@ class Store:
         created since, not what is stored."""
         if self.max_cluster_id() <= after_id:
             return []
-        # The lowest story id in the clusters created since (off the stories' cluster index):
-        # the search index is read from there on, not for every story that ever matched the
-        # query (tens of thousands for "protest* OR election", at every publish).
-        # (INDEXED BY: else SQLite reads MIN(id) off the table in id order, from the oldest.)
-        floor = self._execute(
-            "SELECT COALESCE(MIN(id), 0) FROM stories INDEXED BY stories_cluster "
-            "WHERE cluster_id > ?",
-            [after_id],
-        )[0][0]
+        floor = self._story_floor(after_id) if where.query.strip() else 0
         conditions, params = _cluster_conditions(where, story_floor=floor)
         extra = "".join(f" AND {condition}" for condition in conditions)
         sql = f"SELECT c.id FROM clusters c WHERE c.id > ?{extra} ORDER BY c.id"
@@ -2679,6 +2671,18 @@ class Store:
             docs = self._cluster_docs(chunk)
             matched += [c for c in chunk if any(evaluate(tree, d) for d in docs.get(c, ()))]
         return matched
+
+    def _story_floor(self, after_id: int) -> int:
+        """The lowest story id in the clusters created after `after_id` (off the stories'
+        cluster index): a query's search index is read from there on, not for every story
+        that ever matched it (tens of thousands for "protest* OR election", at every publish).
+        (INDEXED BY: else SQLite reads MIN(id) off the table in id order, from the oldest.)"""
+        rows = self._execute(
+            "SELECT COALESCE(MIN(id), 0) FROM stories INDEXED BY stories_cluster "
+            "WHERE cluster_id > ?",
+            [after_id],
+        )
+        return int(rows[0][0])
 
     def advance_feed_mark(self, path: str, seen_up_to: int) -> None:
         """Move a feed's high-water mark on without publishing it (nothing new matched)."""
