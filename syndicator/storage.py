@@ -1411,6 +1411,7 @@ class Store:
                 )
                 db.execute(f"DELETE FROM stories WHERE cluster_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM clusters WHERE id IN ({marks})", chunk)
+            _count_removals(db.conn, len(doomed))
         self._id_floors = self._read_id_floors()
         return len(doomed)
 
@@ -2285,6 +2286,7 @@ class Store:
         )
         self._mark_removed_ids(conn, "clusters", old)
         conn.execute("DELETE FROM clusters WHERE id = ?", (old,))
+        _count_removals(conn, 1)
 
     # -- re-tagging ---------------------------------------------------------------------------
 
@@ -2702,6 +2704,29 @@ class Store:
         )
         return [row["cluster_id"] for row in rows]
 
+    def removals(self) -> tuple[int, int]:
+        """(clusters removed so far, that count when a publish last checked every archive
+        page for removed clusters): equal, no archive page can hold a removed cluster that
+        the last publish did not see, and a publish need not read every archived entry of
+        every feed (all of them, growing with the store, at every publish)."""
+        rows = dict(
+            self._execute(
+                "SELECT name, value FROM store_meta "
+                "WHERE name IN ('clusters_removed', 'removals_published')",
+                (),
+            )
+        )
+        # Never checked (a store from before the count): as if removals were unseen.
+        return int(rows.get("clusters_removed", 0)), int(rows.get("removals_published", -1))
+
+    def mark_removals_published(self, removed: int) -> None:
+        """A publish checked every feed's archive pages for the first `removed` removals."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO store_meta (name, value) VALUES ('removals_published', ?)",
+                [removed],
+            )
+
     def archive_pages_with_removed_clusters(self, path: str) -> list[int]:
         """Archive pages of a feed that hold a cluster retention has since removed."""
         rows = self._rows(
@@ -3018,6 +3043,17 @@ def _add_cluster_tags(conn: sqlite3.Connection, cluster_id: int, tags: Sequence[
             for tag in tags
         ],
     )
+
+
+def _count_removals(conn: sqlite3.Connection, count: int) -> None:
+    """Add to the count of clusters removed (see `Store.removals`), in the removal's own
+    transaction."""
+    if count:
+        conn.execute(
+            "INSERT INTO store_meta (name, value) VALUES ('clusters_removed', ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            (count,),
+        )
 
 
 def _required_term(tree: Query, kind: type[SourceTerm]) -> Query | None:

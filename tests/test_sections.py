@@ -313,6 +313,39 @@ def test_retention_drops_stories_from_archive_pages_only(tmp_path: Path, store: 
     ]
 
 
+def test_archive_pages_are_read_for_removed_clusters_only_after_a_removal(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Looking for removed clusters reads every archived entry of every feed: all of them,
+    growing with the store, at every publish. Only a removal (retention, recluster) can
+    put one there, so publishes between two removals do not look."""
+    settings = _settings(tmp_path, DESK)
+    looked: list[str] = []
+    real = Store.archive_pages_with_removed_clusters
+
+    def archive_pages(self: Store, path: str) -> list[int]:
+        looked.append(path)
+        return real(self, path)
+
+    monkeypatch.setattr(Store, "archive_pages_with_removed_clusters", archive_pages)
+    for batch in range(3):
+        _add(store, batch * 5, 5)
+        publish_all(store, settings, NOW)
+    assert "feeds/desk.atom" in looked  # the first publish of a store checks once
+    looked.clear()
+    _add(store, 15, 5)
+    publish_all(store, settings, NOW)
+    assert looked == []
+
+    assert store.delete_clusters_before(NOW + timedelta(hours=7, minutes=30)) > 0
+    publish_all(store, settings, NOW)
+    assert "feeds/desk.atom" in looked
+    assert _guids(_archive(tmp_path, 1)) == []  # page 1 written again without them
+    looked.clear()
+    publish_all(store, settings, NOW)
+    assert looked == []
+
+
 def test_changing_a_sections_filter_starts_its_archive_afresh(tmp_path: Path, store: Store) -> None:
     for batch in range(3):
         _add(store, batch * 5, 5)
