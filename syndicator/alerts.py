@@ -257,9 +257,30 @@ async def send_due(
     report: DeliveryReport,
     metrics: Metrics | None = None,
 ) -> None:
-    """Send every due message once; record each outcome."""
+    """Send every due message once; record each outcome.
+
+    The store hands out due messages a batch at a time; batches follow one another until
+    none is due, since `run --once` delivers only here, once per cron run: a first poll of
+    thousands of sources composes thousands of messages, and stopping after one batch left
+    all but 100 for later runs (a backlog of hours at a 15-minute cron). A message tried
+    here is not due again in this run (a retry waits at least 24 s); `tried` makes sure."""
+    tried: set[str] = set()
+    while batch := [d for d in store.due_deliveries(now) if d.id not in tried]:
+        tried.update(delivery.id for delivery in batch)
+        await _send_batch(store, settings, now, report, batch, metrics=metrics)
+
+
+async def _send_batch(
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    report: DeliveryReport,
+    batch: Sequence[Delivery],
+    *,
+    metrics: Metrics | None,
+) -> None:
     disabled = store.disabled_channels()
-    for delivery in store.due_deliveries(now):
+    for delivery in batch:
         commit_open_group(store)  # a poll may have opened one while the last message went
         channel = settings.channels.get(delivery.channel)
         if channel is None:

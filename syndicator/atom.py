@@ -125,6 +125,20 @@ def render_atom(
     return document + b"\n"
 
 
+def with_feed_updated(document: bytes, updated: datetime) -> bytes:
+    """A document of `render_atom` with the feed's own `updated` set to `updated` (the
+    entries' untouched), byte for byte what rendering it with `at_least=updated` gives when
+    that is later than every entry's: a publish learns that a feed must say "changed now"
+    only once it has rendered it, and rendering it again cost a third of a publish."""
+    root = etree.fromstring(document, _HUGE_PARSER)
+    element = root.find(f"{{{_ATOM_NS}}}updated")
+    if element is None:  # every document render_atom makes has one
+        raise PublishError("an Atom document without a feed-level updated")
+    element.text = updated.isoformat()  # as feedgen writes it
+    serialised: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return serialised + b"\n"
+
+
 def _with_archive_links(root: etree._Element, context: FeedContext) -> etree._Element:
     """RFC 5005 links, before the first entry: prev-archive, and in an archive page the
     `fh:archive` marker and a `current` link. Archive pages get no next-archive link (it is

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import sqlite3
 import struct
@@ -546,6 +547,22 @@ def _m0022_search_index_turkic_letters(db: Database) -> None:
     # the delete trigger, which computes the new words, would no longer remove what was
     # indexed: it is filled again from the stories.
     db.executescript(_search_index_script(", detail = column"))
+
+
+@MIGRATIONS(name="0023_outbox_and_match_cluster_indexes")
+def _m0023_outbox_and_match_cluster_indexes(db: Database) -> None:
+    # Retention keeps the clusters with an alert still to send (`NOT EXISTS` on the outbox by
+    # cluster), and deleting a cluster cascades to its outbox and alert_matches rows: with
+    # no index by cluster, each cluster removed read every pending outbox row (the status
+    # index) and every match. Digests keep a day of matches pending, so an hourly retention at
+    # 10,000 sources (8,000 clusters past the cutoff, 360,000 outbox rows) ran for more than
+    # ten minutes on the daemon's event loop, where it takes 6 s with these.
+    db.executescript(
+        """
+        CREATE INDEX outbox_cluster ON outbox (cluster_id);
+        CREATE INDEX alert_matches_cluster ON alert_matches (cluster_id);
+        """
+    )
 
 
 def _follow_canonical_rules(db: Database) -> None:
@@ -1496,6 +1513,7 @@ class Store:
                 )
                 db.execute(f"DELETE FROM stories WHERE cluster_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM clusters WHERE id IN ({marks})", chunk)
+            _count_removals(db.conn, len(doomed))
         self._id_floors = self._read_id_floors()
         return len(doomed)
 
@@ -2484,6 +2502,7 @@ class Store:
         )
         self._mark_removed_ids(conn, "clusters", old)
         conn.execute("DELETE FROM clusters WHERE id = ?", (old,))
+        _count_removals(conn, 1)
 
     # -- re-tagging ---------------------------------------------------------------------------
 
@@ -2550,7 +2569,10 @@ class Store:
         `lang:`) looks at the newest clusters only."""
         tree = parse_query(where.query)
         narrowed = self._narrowed_by_indexes(where, tree)
-        sql, params = _feed_query("c.id", replace(narrowed, limit=QUERY_SCAN_LIMIT))
+        sources = self._required_source_ids(tree)
+        sql, params = _feed_query(
+            "c.id", replace(narrowed, limit=QUERY_SCAN_LIMIT), source_ids=sources
+        )
         candidates = [row[0] for row in self._execute(sql, params)]
         matched: list[int] = []
         for start in range(0, len(candidates), 200):
@@ -2564,38 +2586,34 @@ class Store:
         return matched, len(candidates) < QUERY_SCAN_LIMIT
 
     def _narrowed_by_indexes(self, where: ClusterFilter, tree: Query) -> ClusterFilter:
-        """`where` with the sources, region and topic filters its query requires
-        (`source:reuters`, `region:KZ`, `region:KZ OR region:KG`, `topic:conflict` as a term
-        every match has), so that the source and tag indexes find the candidates: the text
-        index knows no field, and without them a query of field filters alone would look at
-        the newest `QUERY_SCAN_LIMIT` clusters only. Not the sources where the filter has its
-        own, nor regions and topics where it has its own or a `min_score` (a score floor
-        applies to those, not to the query's)."""
-        if not where.sources:
-            where = replace(where, sources=self._source_urls(_required_sources(tree)))
+        """`where` with the region and topic filters its query requires (`region:KZ`,
+        `region:KZ OR region:KG`, `topic:conflict` as a term every match has), so that the
+        tag index finds the candidates: the text index knows no field, and without it a
+        query of field filters alone would look at the newest `QUERY_SCAN_LIMIT` clusters
+        only (`source:` terms: `_required_source_ids`). Not where the filter has its own
+        regions, topics or `min_score` (a score floor applies to those, not to the query's)."""
         if where.regions or where.topics or where.min_score:
             return where
         regions = self._tag_codes("region", _required_keys(tree, Region), region_key)
         topics = self._tag_codes("topic", _required_keys(tree, Topic), slug_key)
         return replace(where, regions=regions, topics=topics)
 
-    def _source_urls(self, terms: tuple[SourceTerm, ...]) -> tuple[str, ...]:
-        """The URLs of the sources one of these `source:` terms matches (as the query
-        evaluates them), so that the stories' source index finds a `source:` query's
-        candidates; a URL no source has when none matches; () for no terms."""
-        if not terms:
-            return ()
-        urls = tuple(
-            url
-            for url, *names in self._execute(
-                "SELECT url, name, feed_title, config_url FROM sources", []
-            )
-            if any(
-                evaluate(term, match_doc("", "", sources=[url, *filter(None, names)]))
-                for term in terms
-            )
-        )
-        return urls or ("\x00no source matches",)
+    def _required_source_ids(self, tree: Query) -> list[int] | None:
+        """The ids of the sources a `source:` term every match has names (the query itself,
+        or a term of its top-level AND, that is a `source:` filter or an OR of only such),
+        so that the stories' source index finds the candidates; None when there is no such
+        term. Without it a query for one source among thousands looked at the newest
+        `QUERY_SCAN_LIMIT` clusters only, minutes of news, and found nothing older."""
+        term = _required_term(tree, SourceTerm)
+        if term is None:
+            return None
+        rows = self._execute("SELECT id, name, feed_title, url, config_url FROM sources", ())
+        # The names as `_cluster_docs` gives them to the query: the same test, per source.
+        return [
+            source_id
+            for source_id, *names in rows
+            if evaluate(term, match_doc("", sources=[name for name in names if name]))
+        ]
 
     def _tag_codes(
         self, kind: str, keys: frozenset[str], key_of: Callable[[str], str]
@@ -2742,11 +2760,16 @@ class Store:
             signature=row["signature"],
         )
 
+    def query_matches(self, where: ClusterFilter) -> list[int]:
+        """The ids of `clusters(where)` for a filter with a query, newest first: what its
+        `feed_signature` and its clusters are made of, found once for both by a publish."""
+        return self._query_matches(where, stop_at=where.limit)[0]
+
     def feed_signature(self, where: ClusterFilter) -> str:
         """A digest of everything a feed is rendered from: its clusters (ids, titles, update
         times), their members and their focus tags. Equal signatures, equal feeds."""
         if where.query.strip():
-            return self.clusters_signature(self._query_matches(where, stop_at=where.limit)[0])
+            return self.clusters_signature(self.query_matches(where))
         sql, params = _feed_query(
             """c.id, c.updated_at, c.title,
                 (SELECT group_concat(s.id) FROM stories s WHERE s.cluster_id = c.id),
@@ -2860,7 +2883,10 @@ class Store:
         """Every cluster passing `where` (its query evaluated exactly) with an id above
         `after_id`: those created since. A range of the primary key, so it costs what was
         created since, not what is stored."""
-        conditions, params = _cluster_conditions(where)
+        if self.max_cluster_id() <= after_id:
+            return []
+        floor = self._story_floor(after_id) if where.query.strip() else 0
+        conditions, params = _cluster_conditions(where, story_floor=floor)
         extra = "".join(f" AND {condition}" for condition in conditions)
         sql = f"SELECT c.id FROM clusters c WHERE c.id > ?{extra} ORDER BY c.id"
         ids = [row[0] for row in self._execute(sql, [after_id, *params])]
@@ -2873,6 +2899,18 @@ class Store:
             docs = self._cluster_docs(chunk)
             matched += [c for c in chunk if any(evaluate(tree, d) for d in docs.get(c, ()))]
         return matched
+
+    def _story_floor(self, after_id: int) -> int:
+        """The lowest story id in the clusters created after `after_id` (off the stories'
+        cluster index): a query's search index is read from there on, not for every story
+        that ever matched it (tens of thousands for "protest* OR election", at every publish).
+        (INDEXED BY: else SQLite reads MIN(id) off the table in id order, from the oldest.)"""
+        rows = self._execute(
+            "SELECT COALESCE(MIN(id), 0) FROM stories INDEXED BY stories_cluster "
+            "WHERE cluster_id > ?",
+            [after_id],
+        )
+        return int(rows[0][0])
 
     def advance_feed_mark(self, path: str, seen_up_to: int) -> None:
         """Move a feed's high-water mark on without publishing it (nothing new matched)."""
@@ -2891,6 +2929,29 @@ class Store:
             "SELECT cluster_id FROM feed_members WHERE path = ? AND page = ?", [path, page]
         )
         return [row["cluster_id"] for row in rows]
+
+    def removals(self) -> tuple[int, int]:
+        """(clusters removed so far, that count when a publish last checked every archive
+        page for removed clusters): equal, no archive page can hold a removed cluster that
+        the last publish did not see, and a publish need not read every archived entry of
+        every feed (all of them, growing with the store, at every publish)."""
+        rows = dict(
+            self._execute(
+                "SELECT name, value FROM store_meta "
+                "WHERE name IN ('clusters_removed', 'removals_published')",
+                (),
+            )
+        )
+        # Never checked (a store from before the count): as if removals were unseen.
+        return int(rows.get("clusters_removed", 0)), int(rows.get("removals_published", -1))
+
+    def mark_removals_published(self, removed: int) -> None:
+        """A publish checked every feed's archive pages for the first `removed` removals."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO store_meta (name, value) VALUES ('removals_published', ?)",
+                [removed],
+            )
 
     def archive_pages_with_removed_clusters(self, path: str) -> list[int]:
         """Archive pages of a feed that hold a cluster retention has since removed."""
@@ -3217,14 +3278,25 @@ def _add_cluster_tags(conn: sqlite3.Connection, cluster_id: int, tags: Sequence[
     )
 
 
-def _required_sources(tree: Query) -> tuple[SourceTerm, ...]:
-    """The `source:` terms of which every match of the query has one: the query itself, or
-    a term of its top-level AND, that is one or an OR of only such terms; () when none."""
+def _count_removals(conn: sqlite3.Connection, count: int) -> None:
+    """Add to the count of clusters removed (see `Store.removals`), in the removal's own
+    transaction."""
+    if count:
+        conn.execute(
+            "INSERT INTO store_meta (name, value) VALUES ('clusters_removed', ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            (count,),
+        )
+
+
+def _required_term(tree: Query, kind: type[SourceTerm]) -> Query | None:
+    """The first term of the query's top-level AND (or the query itself) that is a filter of
+    this kind or an OR of only such filters: every match satisfies it. None if none is."""
     for term in tree.children if isinstance(tree, And) else (tree,):
         options = term.children if isinstance(term, Or) else (term,)
-        if all(isinstance(option, SourceTerm) for option in options):
-            return tuple(option for option in options if isinstance(option, SourceTerm))
-    return ()
+        if all(isinstance(option, kind) for option in options):
+            return term
+    return None
 
 
 def _required_keys(tree: Query, kind: type[Region] | type[Topic]) -> frozenset[str]:
@@ -3242,13 +3314,15 @@ def _required_keys(tree: Query, kind: type[Region] | type[Topic]) -> frozenset[s
     return frozenset()
 
 
-def _feed_query(columns: str, where: ClusterFilter) -> tuple[str, list[Any]]:
+def _feed_query(
+    columns: str, where: ClusterFilter, *, source_ids: Sequence[int] | None = None
+) -> tuple[str, list[Any]]:
     """SQL for a feed's newest clusters. With a region (else topic) filter it is driven by
     the tag index, which holds each tag's clusters in publication order; otherwise by the
-    clusters' own date index."""
+    clusters' own date index. `source_ids`: only clusters with a story of these sources."""
     driver = "region" if where.regions else "topic" if where.topics else None
     if driver is None:
-        conditions, params = _cluster_conditions(where)
+        conditions, params = _cluster_conditions(where, source_ids)
         clause = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         sql = f"SELECT {columns} FROM clusters c {clause} ORDER BY c.published_at DESC, c.id DESC"
         return f"{sql} LIMIT ?", [*params, where.limit]
@@ -3258,7 +3332,7 @@ def _feed_query(columns: str, where: ClusterFilter) -> tuple[str, list[Any]]:
         regions=() if driver == "region" else where.regions,
         topics=() if driver == "topic" else where.topics,
     )
-    conditions, params = _cluster_conditions(rest)
+    conditions, params = _cluster_conditions(rest, source_ids)
     marks = ",".join("?" * len(codes))
     # Several codes can tag one cluster ("KZ" and "KG"): keep each cluster once.
     distinct = "DISTINCT" if len(codes) > 1 else ""
@@ -3272,9 +3346,20 @@ def _feed_query(columns: str, where: ClusterFilter) -> tuple[str, list[Any]]:
     return sql, [driver, *codes, where.min_score, *params, where.limit]
 
 
-def _cluster_conditions(where: ClusterFilter) -> tuple[list[str], list[Any]]:
+def _cluster_conditions(
+    where: ClusterFilter, source_ids: Sequence[int] | None = None, story_floor: int = 0
+) -> tuple[list[str], list[Any]]:
+    """SQL conditions on `clusters c` for a filter. `story_floor`: the matches are clusters
+    whose stories all have this id or a higher one, so the search index is read from there."""
     conditions: list[str] = []
     params: list[Any] = []
+    if source_ids is not None:
+        # One JSON parameter: a `source:` word may name thousands of sources.
+        conditions.append(
+            "c.id IN (SELECT s.cluster_id FROM stories s "
+            "WHERE s.source_id IN (SELECT value FROM json_each(?)))"
+        )
+        params.append(json.dumps(list(source_ids)))
     for kind, codes in (("region", where.regions), ("topic", where.topics)):
         if codes:
             marks = ",".join("?" * len(codes))
@@ -3289,9 +3374,9 @@ def _cluster_conditions(where: ClusterFilter) -> tuple[list[str], list[Any]]:
     if match:
         conditions.append(
             "c.id IN (SELECT s.cluster_id FROM stories_fts f JOIN stories s "
-            "ON s.id = f.rowid WHERE stories_fts MATCH ?)"
+            "ON s.id = f.rowid WHERE stories_fts MATCH ? AND f.rowid >= ?)"
         )
-        params.append(match)
+        params += [match, story_floor]
     if where.alert:
         conditions.append("c.id IN (SELECT m.cluster_id FROM alert_matches m WHERE m.rule = ?)")
         params.append(where.alert)

@@ -619,6 +619,20 @@ def test_an_immediate_backlog_goes_out_in_one_run(tmp_path: Path, receiver: Rece
     assert len(set(receiver.ids())) == 3
 
 
+def test_a_backlog_larger_than_a_batch_goes_out_in_one_run(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    # `run --once` delivers once per cron run: a first poll of thousands of sources makes
+    # thousands of messages, and only the first batch (100) went, the rest hours later.
+    settings = _settings(tmp_path, KZ_ALERT + "max_items = 1\n", _hook(receiver.url))
+    store = _store(settings)
+    titles = _store_backlog(store, 130)
+    _deliver(store, settings, NOW + timedelta(hours=130))
+    assert len(receiver.seen) == 130
+    assert [body["data"]["items"][0]["title"] for body in receiver.bodies()] == titles  # type: ignore[index]
+    assert store.alert_status() == [("kz-unrest", "hook", "sent", 130)]
+
+
 def _store_backlog(store: Store, count: int) -> list[str]:
     """`count` matching stories, an hour apart, oldest first; their titles in that order."""
     titles = [f"Kazakhstan protest {n} word{n}" for n in range(count)]

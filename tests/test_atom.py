@@ -16,6 +16,7 @@ from syndicator.atom import (
     FeedContext,
     render_atom,
     sanitise_html,
+    with_feed_updated,
     without_furniture,
 )
 from syndicator.models import Cluster, Section, StoredStory
@@ -136,6 +137,18 @@ def test_feed_updated_is_the_newest_cluster_change() -> None:
     root = _parse(_render(clusters))
 
     assert datetime.fromisoformat(_only(root, "updated").text or "") == T2
+
+
+def test_moving_the_feed_updated_equals_rendering_with_it() -> None:
+    """`with_feed_updated` spares a publish rendering a changed feed twice: its result must
+    be the document rendered with that `updated`, byte for byte, archive links and all."""
+    clusters = [_cluster(1, 2), _cluster(3, published_at=datetime(2024, 5, 2, 9, tzinfo=UTC))]
+    later = datetime(2024, 6, 1, 12, 30, 5, 123456, tzinfo=UTC)
+    for context in (CONTEXT, dataclasses.replace(CONTEXT, prev_archive_url=BASE_URL + "a/1.atom")):
+        first = render_atom(SECTION, clusters, context, EMPTY_UPDATED)
+        again = render_atom(SECTION, clusters, context, EMPTY_UPDATED, at_least=later)
+        assert first != again
+        assert with_feed_updated(first, later) == again
 
 
 def test_every_entry_has_id_title_updated_and_unique_ids() -> None:

@@ -172,7 +172,7 @@ def test_lowercase_or_gets_a_hint_where_nothing_matches(config: str) -> None:
     assert "(did you mean OR?)" in as_json.stderr
 
 
-def test_search_by_source_alone_finds_old_stories_in_a_big_store(tmp_path: Path) -> None:
+def test_search_by_a_source_name_or_url_finds_old_stories(tmp_path: Path) -> None:
     """`source:` alone gave the search index no word to narrow by: only the newest 5,000
     clusters were looked at, so one outlet's older stories were missing. The sources a
     query requires now narrow it through the stories' source index."""
@@ -380,4 +380,47 @@ def test_search_by_region_or_topic_alone_finds_old_stories_in_a_big_store(
     unbounded = _run(config, "search", "-region:US")
     assert unbounded.stdout.startswith(
         f"no match among the newest {QUERY_SCAN_LIMIT:,} stored story clusters"
+    )
+
+
+def test_search_by_source_alone_finds_old_stories_in_a_big_store(tmp_path: Path) -> None:
+    """`source:` alone gives the search index no word either: with thousands of sources the
+    newest 5,000 clusters are minutes of news, and one source's stories from before them
+    were never found ("no match among the newest 5,000"). The sources a query requires now
+    come from the stories' source index."""
+    settings = _settings(tmp_path, "", _hook("http://127.0.0.1:9/hook"))
+    store = _store(settings)
+    old = [
+        _story(f"c{n}", f"Kazakhstan protest {n}", source=2, text=f"Copy {n}.", hours=-500 - n)
+        for n in range(3)
+    ]
+    newer = [
+        dataclasses.replace(
+            _story(f"w{n}", f"Story {n}", text=f"Item number {n} of the day."),
+            published_at=NOW - timedelta(minutes=n),
+        )
+        for n in range(QUERY_SCAN_LIMIT + 10)
+    ]
+    store.store_stories(old + newer, NOW)
+    store.close()
+    config = str(settings.path)
+
+    for query in (
+        'source:"copy daily"',
+        "source:copy.example",  # a word of its URL
+        "source:copy OR source:nothing",
+    ):
+        found = _run(config, "search", query)
+        assert found.returncode == 0, found.stderr
+        assert found.stdout.rstrip().endswith("3 stored story clusters match"), query
+    assert (
+        _run(config, "search", "source:copy 1")
+        .stdout.rstrip()
+        .endswith("1 stored story cluster matches")
+    )
+    assert _run(config, "search", "source:nothing").stdout.startswith("no stored story matches")
+    # Not required of every match: still the newest clusters only, as said.
+    either = _run(config, "search", "source:copy OR -kazakhstan")
+    assert either.stdout.rstrip().endswith(
+        f"at least {QUERY_SCAN_LIMIT} stored story clusters match, showing the newest 20"
     )
