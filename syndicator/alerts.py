@@ -505,8 +505,8 @@ def describe_matches(found: SearchResult, query: str) -> str:
     '*' that is no prefix: `query.query_hints`)."""
     at_least = "" if found.complete else "at least "
     what = "cluster matches" if found.total == 1 else "clusters match"
-    text = f"{at_least}{found.total} stored story {what}"
+    text = f"{at_least}{found.total:,} stored story {what}"
     if len(found.clusters) < found.total:
-        text += f", showing the newest {len(found.clusters)}"
+        text += f", showing the newest {len(found.clusters):,}"
     hint = query_hints(query)
     return f"{text} {hint}" if hint and not found.total else text

@@ -422,5 +422,5 @@ def test_search_by_source_alone_finds_old_stories_in_a_big_store(tmp_path: Path)
     # Not required of every match: still the newest clusters only, as said.
     either = _run(config, "search", "source:copy OR -kazakhstan")
     assert either.stdout.rstrip().endswith(
-        f"at least {QUERY_SCAN_LIMIT} stored story clusters match, showing the newest 20"
+        f"at least {QUERY_SCAN_LIMIT:,} stored story clusters match, showing the newest 20"
     )
