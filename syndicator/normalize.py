@@ -366,6 +366,11 @@ def summarise(text: str, limit: int = 400) -> str:
     return cut + "…"
 
 
+# A headline longer than this is cut at a word, with an ellipsis: the longest real ones are a
+# few hundred characters (a Telegram bridge puts a whole post in the title), and a 3 MB one
+# made every feed holding it 3 MB, and every `search` listing print it.
+MAX_TITLE_CHARS = 1_000
+
 # No news feed item predates RSS: earlier dates are a CMS's zero values (Unix time 0, "Thu,
 # 01 Jan 1970", Go's year 1) for "no date". Taken at their word they dated a new story
 # decades back, out of every feed's newest entries, and a copy so dated joining a cluster
@@ -399,7 +404,11 @@ def normalize_entry(
     dateline, text = article_text(body_html)
     # Most feeds give one body: its summary is the same text, converted once.
     summary_text = text if entry.summary_html == body_html else article_text(entry.summary_html)[1]
-    title = strip_site_suffix(clean_line(entry.title), site_names)
+    title = clean_line(entry.title)
+    if len(title) > MAX_TITLE_CHARS:  # a whole post as a title, or a hostile one
+        title = summarise(title, MAX_TITLE_CHARS)
+    else:
+        title = strip_site_suffix(title, site_names)
     title = title or summarise(text, 90) or "(untitled)"
     # A redirector's link (Google Alerts' google.com/url) is the article's, for readers too.
     url = without_session_id(_unwrapped(clean_xml_text(entry.link or "").strip()))

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from syndicator.models import ParsedEntry
 from syndicator.normalize import (
+    MAX_TITLE_CHARS,
     canonical_url,
     clean_line,
     clean_paragraphs,
@@ -452,6 +453,17 @@ def test_normalize_entry_far_future_date_is_now() -> None:
     story = normalize_entry(1, _entry(published=NOW + timedelta(days=1, minutes=1)), "k", NOW)
 
     assert story.published_at == NOW
+
+
+def test_a_title_longer_than_the_limit_is_cut_at_a_word() -> None:
+    """A 3 MB headline made every feed holding the story 3 MB (security QA)."""
+    huge = "Breaking " + "news " * 600_000
+    story = normalize_entry(1, _entry(title=huge), "k", NOW)
+    assert len(story.title) <= MAX_TITLE_CHARS + 1
+    assert story.title.startswith("Breaking news news")
+    assert story.title.endswith("news…")
+    long_but_fine = "A " * 400 + "- Reuters"  # 809 characters: its outlet suffix still goes
+    assert normalize_entry(1, _entry(title=long_but_fine), "k", NOW).title == ("A " * 400).strip()
 
 
 @pytest.mark.parametrize(
