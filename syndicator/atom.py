@@ -350,7 +350,7 @@ def without_furniture(markup: str, text: str, after_dateline: str = "") -> str:
     text."""
     if not text.strip() or "<" not in markup:
         return markup
-    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    kept = {line.strip() for line in text.split("\n") if line.strip()}
     try:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
     except (etree.LxmlError, ValueError):
@@ -358,7 +358,7 @@ def without_furniture(markup: str, text: str, after_dateline: str = "") -> str:
     furniture = [
         element
         for element in root.iter(*_TEXT_BLOCKS)
-        if element is not root and _is_furniture(element, set(lines), after_dateline)
+        if element is not root and _is_furniture(element, kept, after_dateline)
     ]
     if not furniture:
         return markup

@@ -1988,11 +1988,7 @@ class Store:
                 if story.canonical_url:
                     link_key = _removed_link_key(story.canonical_url, story.title)
                     stale.append((now_s, source_id, link_key))
-        if stale:
-            conn.executemany(
-                "UPDATE expired_entries SET seen_at = ? WHERE source_id = ? AND guid_key = ?",
-                stale,
-            )
+        _mark_listed(conn, stale)
         return found
 
     @staticmethod
@@ -2022,11 +2018,7 @@ class Store:
             found.add((source_id, by_key[(source_id, key)].guid_key))
             if seen_at < refresh_before:
                 stale.append((now_s, source_id, key))
-        if stale:
-            conn.executemany(
-                "UPDATE expired_entries SET seen_at = ? WHERE source_id = ? AND guid_key = ?",
-                stale,
-            )
+        _mark_listed(conn, stale)
         return found
 
     @staticmethod
@@ -3540,6 +3532,14 @@ def _global_guid(story: Story) -> str | None:
     if story.guid is not None and story.guid.strip() == story.url:
         return cluster_key(story.canonical_url)
     return global_guid(story.guid)
+
+
+def _mark_listed(conn: sqlite3.Connection, stale: Sequence[tuple[int, int, str]]) -> None:
+    """Record (seen at, source id, key) of remembered removed entries a feed still lists."""
+    if stale:
+        conn.executemany(
+            "UPDATE expired_entries SET seen_at = ? WHERE source_id = ? AND guid_key = ?", stale
+        )
 
 
 def _listed_later_entries(
